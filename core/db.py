@@ -1,0 +1,82 @@
+"""Database engines: SQLite (WAL, foreign keys on) by default, PostgreSQL by URL.
+
+SQLite's Python driver does not open a transaction before DDL, so schema changes
+would commit statement by statement. We take over BEGIN ourselves (the recipe from
+SQLAlchemy's SQLite dialect documentation) so that a metadata change and its DDL
+commit or roll back together. Writers ask for ``BEGIN IMMEDIATE`` so that two
+processes never deadlock upgrading a read lock to a write lock.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class DatabaseURLError(ValueError):
+    """The configured database URL cannot be used."""
+
+
+WRITE = "tessera_write"
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseURLError(
+            f"'{url}' is not a database URL; use sqlite:///path/to/file.db "
+            "or postgresql+psycopg://user@host:port/dbname"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed, echo)
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    raise DatabaseURLError(f"'{backend}' databases are not supported; use sqlite or postgresql")
+
+
+def _sqlite_engine(url, echo: bool) -> Engine:
+    engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection):
+        immediate = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def is_sqlite(bind) -> bool:
+    return bind.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: BEGIN IMMEDIATE on SQLite."""
+    with engine.connect().execution_options(**{WRITE: True}) as conn:
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        with conn.begin():
+            yield conn

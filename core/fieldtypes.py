@@ -1,0 +1,422 @@
+"""Field types, each defined once: SQL type, JSON Schema fragment, parse, format, operators.
+
+A field type turns a field definition (a dict from metadata) into everything the
+rest of the engine needs. The registry is built per application so that plugins can
+add their own types later without touching a global.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Integer, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
+
+EQUALITY = frozenset({"eq", "ne", "in", "isnull"})
+ORDERED = EQUALITY | {"gt", "gte", "lt", "lte"}
+TEXTUAL = EQUALITY | {"contains", "startswith"}
+
+ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """How one kind of field is stored, validated, parsed, formatted and filtered.
+
+    ``sql_type(field)`` returns the SQLAlchemy column type, or None for types that
+    live outside the object's table (many-to-many). ``json_schema(field)`` returns
+    the JSON Schema fragment of a value (without null). ``parse`` turns a valid JSON
+    value into what the database stores; ``format`` turns a stored value back into
+    JSON. ``operators`` are the list filter operators the type allows.
+    """
+
+    name: str
+    sql_type: Callable[[dict], TypeEngine | None]
+    json_schema: Callable[[dict], dict]
+    operators: frozenset[str]
+    parse: Callable[[Any, dict], Any] = lambda value, _field: value
+    format: Callable[[Any, dict], Any] = lambda value, _field: value
+    parse_text: Callable[[str, dict], Any] | None = None  # from a query string or CSV cell
+    searchable: bool = False
+    sortable: bool = True
+    has_column: bool = True
+    options: frozenset[str] = field(default_factory=frozenset)
+
+    def from_text(self, raw: str, fdef: dict) -> Any:
+        """Parse a query-string value; raise ValueError with a plain sentence."""
+        if self.parse_text is not None:
+            return self.parse_text(raw, fdef)
+        return self.parse(raw, fdef)
+
+
+# --- parse and format helpers --------------------------------------------------
+
+
+def _parse_date(value: Any, _f: dict) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)") from None
+
+
+def _parse_datetime(value: Any, _f: dict) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        text = str(value)
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"'{value}' is not a date and time (use ISO 8601, e.g. 2026-03-01T09:30:00Z)"
+            ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def _format_date(value: Any, _f: dict) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+def _format_datetime(value: Any, _f: dict) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _parse_decimal(value: Any, fdef: dict) -> decimal.Decimal:
+    try:
+        number = decimal.Decimal(str(value))
+    except decimal.InvalidOperation:
+        raise ValueError(f"'{value}' is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"'{value}' is not a finite number")
+    scale = fdef.get("scale", 2)
+    quantum = decimal.Decimal(1).scaleb(-scale)
+    rounded = number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+    if rounded != number:
+        raise ValueError(f"{value} has more than {scale} decimal places")
+    return rounded
+
+
+def _format_decimal(value: Any, fdef: dict) -> float | None:
+    if value is None:
+        return None
+    return float(value)
+
+
+def _parse_int(value: Any, _f: dict) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{value} is not a whole number")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            number = decimal.Decimal(text)
+        except decimal.InvalidOperation:
+            raise ValueError(f"'{value}' is not a whole number") from None
+        if number != number.to_integral_value():
+            raise ValueError(f"'{value}' is not a whole number") from None
+        return int(number)
+
+
+def _parse_bool_text(raw: str, _f: dict) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"true", "1", "yes", "y", "t"}:
+        return True
+    if lowered in {"false", "0", "no", "n", "f"}:
+        return False
+    raise ValueError(f"'{raw}' is not true or false")
+
+
+def _parse_picklist(value: Any, fdef: dict) -> str:
+    allowed = [v["value"] for v in fdef.get("values", [])]
+    if value not in allowed:
+        raise ValueError(f"'{value}' is not one of the values of {fdef['name']}: {', '.join(allowed)}")
+    return value
+
+
+def _parse_multi(value: Any, fdef: dict) -> list[str]:
+    items = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
+    return [_parse_picklist(v, fdef) for v in items]
+
+
+def _parse_lookup(value: Any, _f: dict) -> int:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return _parse_int(value, _f)
+
+
+def _format_lookup(value: Any, _f: dict) -> Any:
+    return value
+
+
+def _parse_json_text(raw: str, _f: dict) -> Any:
+    raise ValueError("json fields can only be filtered with __isnull")
+
+
+# --- SQL and JSON Schema per type ------------------------------------------------
+
+
+def _text_sql(fdef: dict) -> TypeEngine:
+    return String(fdef.get("max_length", 255))
+
+
+def _text_schema(fdef: dict) -> dict:
+    schema: dict = {"type": "string", "maxLength": fdef.get("max_length", 255)}
+    if fdef.get("min_length"):
+        schema["minLength"] = fdef["min_length"]
+    return schema
+
+
+def _bounded(schema: dict, fdef: dict) -> dict:
+    if "min" in fdef:
+        schema["minimum"] = fdef["min"]
+    if "max" in fdef:
+        schema["maximum"] = fdef["max"]
+    return schema
+
+
+def _numeric_sql(default_precision: int, default_scale: int) -> Callable[[dict], TypeEngine]:
+    def build(fdef: dict) -> TypeEngine:
+        return Numeric(fdef.get("precision", default_precision), fdef.get("scale", default_scale))
+
+    return build
+
+
+def _number_schema(fdef: dict) -> dict:
+    # Numbers may arrive as JSON numbers or as decimal strings (exact money values).
+    return _bounded({"type": ["number", "string"], "pattern": r"^-?\d+(\.\d+)?$"}, fdef)
+
+
+def _picklist_schema(fdef: dict) -> dict:
+    return {"type": "string", "enum": [v["value"] for v in fdef.get("values", [])]}
+
+
+def _multi_schema(fdef: dict) -> dict:
+    return {"type": "array", "items": _picklist_schema(fdef), "uniqueItems": True}
+
+
+def _json_sql(_f: dict) -> TypeEngine:
+    return JSON().with_variant(JSONB(), "postgresql")
+
+
+ID_SCHEMA = {"type": ["integer", "string"], "pattern": r"^\d+$", "minimum": 1}
+LOOKUP_SCHEMA = {
+    "anyOf": [
+        ID_SCHEMA,
+        {"type": "object", "properties": {"id": ID_SCHEMA}, "required": ["id"]},
+    ]
+}
+
+
+def builtin_types() -> list[FieldType]:
+    text_like = dict(
+        operators=TEXTUAL, searchable=True, parse=lambda v, f: v, parse_text=lambda v, f: v
+    )
+    date_opts = frozenset()
+    return [
+        FieldType("text", _text_sql, _text_schema, options=frozenset({"max_length", "min_length"}), **text_like),
+        FieldType(
+            "long_text",
+            lambda f: Text(),
+            lambda f: {"type": "string", "maxLength": f.get("max_length", 100_000)},
+            options=frozenset({"max_length"}),
+            sortable=False,
+            **text_like,
+        ),
+        FieldType(
+            "email",
+            lambda f: String(254),
+            lambda f: {"type": "string", "maxLength": 254, "format": "email"},
+            **text_like,
+        ),
+        FieldType(
+            "phone",
+            lambda f: String(40),
+            lambda f: {"type": "string", "maxLength": 40, "pattern": r"^[0-9+()./ xX#*-]*$"},
+            **text_like,
+        ),
+        FieldType(
+            "url",
+            lambda f: String(2000),
+            lambda f: {"type": "string", "maxLength": 2000, "pattern": r"^(https?://|mailto:)\S+$"},
+            **text_like,
+        ),
+        FieldType(
+            "integer",
+            lambda f: BigInteger(),
+            lambda f: _bounded({"type": ["integer", "string"], "pattern": r"^-?\d+$"}, f),
+            ORDERED,
+            parse=_parse_int,
+            options=frozenset({"min", "max"}),
+        ),
+        FieldType(
+            "decimal",
+            _numeric_sql(18, 4),
+            _number_schema,
+            ORDERED,
+            parse=_parse_decimal,
+            format=_format_decimal,
+            options=frozenset({"min", "max", "precision", "scale"}),
+        ),
+        FieldType(
+            "currency",
+            _numeric_sql(18, 2),
+            _number_schema,
+            ORDERED,
+            parse=_parse_decimal,
+            format=_format_decimal,
+            options=frozenset({"min", "max", "precision", "scale", "currency"}),
+        ),
+        FieldType(
+            "percent",
+            _numeric_sql(7, 2),
+            _number_schema,
+            ORDERED,
+            parse=_parse_decimal,
+            format=_format_decimal,
+            options=frozenset({"min", "max", "precision", "scale"}),
+        ),
+        FieldType(
+            "boolean",
+            lambda f: Boolean(),
+            lambda f: {"type": "boolean"},
+            frozenset({"eq", "ne", "isnull"}),
+            parse_text=_parse_bool_text,
+        ),
+        FieldType(
+            "date",
+            lambda f: Date(),
+            lambda f: {"type": "string", "format": "date"},
+            ORDERED,
+            parse=_parse_date,
+            format=_format_date,
+            options=date_opts,
+        ),
+        FieldType(
+            "datetime",
+            lambda f: DateTime(timezone=True),
+            lambda f: {"type": "string", "format": "date-time"},
+            ORDERED,
+            parse=_parse_datetime,
+            format=_format_datetime,
+        ),
+        FieldType(
+            "picklist",
+            lambda f: String(80),
+            _picklist_schema,
+            EQUALITY,
+            parse=_parse_picklist,
+            options=frozenset({"values"}),
+        ),
+        FieldType(
+            "multi_picklist",
+            _json_sql,
+            _multi_schema,
+            frozenset({"eq", "in", "isnull"}),
+            parse=_parse_multi,
+            parse_text=lambda raw, f: _parse_picklist(raw, f),
+            sortable=False,
+            options=frozenset({"values"}),
+        ),
+        FieldType(
+            "lookup",
+            lambda f: ID_TYPE,
+            lambda f: LOOKUP_SCHEMA,
+            EQUALITY,
+            parse=_parse_lookup,
+            format=_format_lookup,
+            options=frozenset({"target", "on_delete"}),
+        ),
+        FieldType(
+            "dynamic_lookup",
+            lambda f: ID_TYPE,
+            lambda f: LOOKUP_SCHEMA,
+            EQUALITY,
+            parse=_parse_lookup,
+            format=_format_lookup,
+            options=frozenset({"object_field"}),
+        ),
+        FieldType(
+            "many_to_many",
+            lambda f: None,
+            lambda f: {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        ID_SCHEMA,
+                        {"type": "object", "properties": {"id": ID_SCHEMA}, "required": ["id"]},
+                    ]
+                },
+            },
+            frozenset({"eq", "in"}),
+            parse=lambda v, f: v,
+            parse_text=lambda raw, f: _parse_int(raw, f),
+            sortable=False,
+            has_column=False,
+            options=frozenset({"target", "through_fields"}),
+        ),
+        FieldType(
+            "autonumber",
+            lambda f: String(len(f.get("prefix", "")) + max(f.get("padding", 6), 12)),
+            lambda f: {"type": "string"},
+            TEXTUAL,
+            parse_text=lambda raw, f: raw,
+            searchable=True,
+            options=frozenset({"prefix", "padding"}),
+        ),
+        FieldType(
+            "json",
+            _json_sql,
+            lambda f: {},
+            frozenset({"isnull"}),
+            parse_text=_parse_json_text,
+            sortable=False,
+        ),
+    ]
+
+
+class FieldTypeRegistry:
+    """The field types known to one application; plugins may register more."""
+
+    def __init__(self, types: list[FieldType] | None = None) -> None:
+        self._types: dict[str, FieldType] = {}
+        for ftype in types if types is not None else builtin_types():
+            self.register(ftype)
+
+    def register(self, ftype: FieldType) -> None:
+        if ftype.name in self._types:
+            raise ValueError(f"field type '{ftype.name}' is registered twice")
+        self._types[ftype.name] = ftype
+
+    def __getitem__(self, name: str) -> FieldType:
+        return self._types[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def names(self) -> list[str]:
+        return list(self._types)
+
+
+def format_autonumber(fdef: dict, number: int) -> str:
+    return f"{fdef.get('prefix', '')}{number:0{fdef.get('padding', 6)}d}"

@@ -1,0 +1,123 @@
+"""Reading metadata documents from JSON files: the base layer and changesets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from core.metadata.model import CUSTOM_LAYER, Doc
+from core.metadata.problems import MetadataError, Problem, pointer
+from core.metadata.schemas import check_document
+
+BASE_DIR = Path(__file__).resolve().parents[2] / "metadata"
+CHANGESET_FORMAT = "tessera-changeset/1"
+CHANGESET_SECTIONS = {"objects": "object", "extensions": "extension", "layouts": "layout", "permission_sets": "permission_set"}
+
+
+def read_json(path: Path | str, source: str | None = None):
+    """Parse a JSON file, or raise MetadataError saying where it is malformed."""
+    path = Path(path)
+    source = source or str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise MetadataError([Problem(source, "", "file not found")]) from None
+    except UnicodeDecodeError:
+        raise MetadataError([Problem(source, "", "is not UTF-8 text; save it as UTF-8")]) from None
+    except IsADirectoryError:
+        raise MetadataError([Problem(source, "", "is a folder, not a JSON file")]) from None
+    return parse_json(text, source)
+
+
+def parse_json(text: str, source: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MetadataError(
+            [Problem(source, "", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]
+        ) from None
+
+
+def kind_of(document) -> str:
+    """Guess what a standalone document is, for `tessera metadata validate`."""
+    if isinstance(document, list):
+        return "layouts"
+    if not isinstance(document, dict):
+        return "unknown"
+    schema = str(document.get("$schema", ""))
+    for kind in ("changeset", "object", "extension", "layout", "permission_set"):
+        if schema.endswith(f"{kind}.schema.json"):
+            return kind
+    if "format" in document:
+        return "changeset"
+    if "kind" in document:
+        return "layout"
+    if "object" in document:
+        return "extension"
+    if "fields" in document and isinstance(document.get("fields"), list):
+        return "object"
+    if "name" in document and ("objects" in document or "admin" in document):
+        return "permission_set"
+    return "unknown"
+
+
+def documents_from(data, source: str, layer: str, field_types: Iterable[str]) -> list[Doc]:
+    """Turn one parsed file (object, layout list, permission set or changeset) into checked Docs."""
+    field_types = list(field_types)
+    kind = kind_of(data)
+    if kind == "unknown":
+        raise MetadataError(
+            [Problem(source, "", "is not a Tessera metadata document: expected an object (with 'fields'), an extension, a layout, a permission set or a changeset (with 'format')")]
+        )
+    if kind == "changeset":
+        return changeset_documents(data, source, layer, field_types)
+    if kind == "layouts":
+        problems, docs = [], []
+        for i, item in enumerate(data):
+            found = check_document("layout", item, source, field_types, at=pointer(i))
+            problems += found
+            if not found:
+                docs.append(Doc("layout", item, source, layer, pointer(i)))
+        if problems:
+            raise MetadataError(problems)
+        return docs
+    problems = check_document(kind, data, source, field_types)
+    if problems:
+        raise MetadataError(problems)
+    return [Doc(kind, data, source, layer)]
+
+
+def changeset_documents(data, source: str, layer: str, field_types: Iterable[str]) -> list[Doc]:
+    problems = check_document("changeset", data, source, list(field_types))
+    if problems:
+        raise MetadataError(problems)
+    docs = []
+    for section, kind in CHANGESET_SECTIONS.items():
+        for i, body in enumerate(data.get(section, [])):
+            docs.append(Doc(kind, body, source, layer, pointer(section, i)))
+    return docs
+
+
+def base_documents(field_types: Iterable[str]) -> list[Doc]:
+    """The base layer shipped in metadata/: objects, layouts, permission sets."""
+    docs: list[Doc] = []
+    problems: list[Problem] = []
+    for folder in ("objects", "layouts", "permission_sets"):
+        for path in sorted((BASE_DIR / folder).glob("*.json")):
+            try:
+                docs += documents_from(read_json(path, _relative(path)), _relative(path), "base", field_types)
+            except MetadataError as exc:
+                problems += exc.problems
+    if problems:
+        raise MetadataError(problems)
+    return docs
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(BASE_DIR.parent))
+    except ValueError:
+        return str(path)
+
+

@@ -1,0 +1,353 @@
+"""The effective metadata: layers merged into objects and fields, checked as a whole.
+
+Layers, in order: base (metadata/objects), plugins, then the customizations kept in
+the database. A layer either defines an object or extends one defined before it.
+Fields defined by a customization are *custom*: they may be renamed, retyped and
+removed. Fields of base and plugin objects keep their API names and types, because
+code relies on them; customizations may change their labels, help, picklist values,
+default and the required, searchable and indexed flags.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as PG_RESERVED
+from sqlalchemy.sql.compiler import RESERVED_WORDS as SQL_RESERVED
+
+from core.fieldtypes import FieldType, FieldTypeRegistry
+from core.metadata.problems import MetadataError, Problem, did_you_mean, pointer
+
+SYSTEM_FIELDS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
+QUERY_WORDS = ("sort", "limit", "offset", "q", "count", "fields")
+RESERVED_NAMES = frozenset(SYSTEM_FIELDS) | frozenset(QUERY_WORDS) | PG_RESERVED | SQL_RESERVED
+OVERRIDABLE_KEYS = frozenset({"label", "help", "values", "default", "required", "searchable", "indexed"})
+CUSTOM_LAYER = "customization"
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A metadata document with where it came from."""
+
+    kind: str  # object | extension | layout | permission_set
+    body: dict
+    source: str  # file path or "database"
+    layer: str  # "base", "plugin:<name>", or "customization"
+    at: str = ""  # JSON pointer of the document inside its source
+
+
+@dataclass
+class FieldDef:
+    name: str
+    type: FieldType
+    spec: dict
+    object: str
+    custom: bool
+    source: str
+    at: str = ""
+    through: list["FieldDef"] = field(default_factory=list)  # a many-to-many relation's own fields
+
+    @property
+    def removed(self) -> bool:
+        return bool(self.spec.get("removed"))
+
+    @property
+    def required(self) -> bool:
+        return bool(self.spec.get("required"))
+
+    @property
+    def has_column(self) -> bool:
+        return self.type.has_column
+
+    def label(self, lang: str = "en") -> str:
+        labels = self.spec.get("label", {})
+        return labels.get(lang) or labels.get("en") or self.name
+
+
+@dataclass
+class ObjectDef:
+    name: str
+    spec: dict
+    source: str
+    layer: str
+    at: str = ""
+    fields: dict[str, FieldDef] = field(default_factory=dict)
+
+    @property
+    def custom(self) -> bool:
+        return self.layer == CUSTOM_LAYER
+
+    @property
+    def title_field(self) -> str:
+        return self.spec.get("title_field") or next(
+            (f.name for f in self.active_fields() if f.type.name == "text"), "id"
+        )
+
+    @property
+    def indexes(self) -> list[dict]:
+        return self.spec.get("indexes", [])
+
+    def active_fields(self) -> list[FieldDef]:
+        return [f for f in self.fields.values() if not f.removed]
+
+    def label(self, lang: str = "en") -> str:
+        labels = self.spec.get("label", {})
+        return labels.get(lang) or labels.get("en") or self.name
+
+
+@dataclass
+class MetadataSet:
+    objects: dict[str, ObjectDef]
+    layouts: dict[str, dict]
+    permission_sets: dict[str, dict]
+
+    def object(self, name: str) -> ObjectDef:
+        try:
+            return self.objects[name]
+        except KeyError:
+            raise UnknownObject(name, list(self.objects)) from None
+
+
+class UnknownObject(LookupError):
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        super().__init__(f"there is no object '{name}'{did_you_mean(name, known)}")
+
+
+def layout_key(layout: dict) -> str:
+    return f"{layout['object']}:{layout['kind']}:{layout.get('name', 'default')}"
+
+
+def build(docs: list[Doc], registry: FieldTypeRegistry) -> MetadataSet:
+    """Merge layered documents into one checked MetadataSet, or raise MetadataError."""
+    problems: list[Problem] = []
+    objects: dict[str, ObjectDef] = {}
+    for doc in (d for d in docs if d.kind == "object"):
+        _define_object(doc, objects, registry, problems)
+    for doc in (d for d in docs if d.kind == "extension"):
+        _extend_object(doc, objects, registry, problems)
+    layouts = {layout_key(d.body): d.body for d in docs if d.kind == "layout"}
+    permission_sets = {d.body["name"]: d.body for d in docs if d.kind == "permission_set"}
+    result = MetadataSet(objects, layouts, permission_sets)
+    problems.extend(_check_references(result, docs))
+    if problems:
+        raise MetadataError(problems)
+    return result
+
+
+def _define_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problems: list[Problem]) -> None:
+    body, name = doc.body, doc.body["name"]
+    if name in objects:
+        other = objects[name]
+        problems.append(
+            Problem(doc.source, doc.at + "/name", f"object '{name}' is already defined by {other.source}")
+        )
+        return
+    if not body.get("system"):
+        _check_name(name, "an object", doc, doc.at + "/name", problems)
+    obj = ObjectDef(name, copy.deepcopy(body), doc.source, doc.layer, doc.at)
+    for index, fspec in enumerate(body.get("fields", [])):
+        _add_field(obj, fspec, doc, doc.at + pointer("fields", index), registry, problems)
+    objects[name] = obj
+
+
+def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problems: list[Problem]) -> None:
+    body, name = doc.body, doc.body["object"]
+    obj = objects.get(name)
+    if obj is None:
+        problems.append(
+            Problem(doc.source, doc.at + "/object", f"there is no object '{name}' to extend{did_you_mean(name, objects)}")
+        )
+        return
+    for key in ("label", "plural_label"):
+        if key in body:
+            obj.spec[key] = body[key]
+    for index, fspec in enumerate(body.get("fields", [])):
+        where = doc.at + pointer("fields", index)
+        existing = obj.fields.get(fspec["name"])
+        if existing is not None and not existing.custom and existing.source != doc.source:
+            _override_field(existing, fspec, doc, where, problems)
+        else:
+            _add_field(obj, fspec, doc, where, registry, problems)
+    obj.spec.setdefault("indexes", [])
+    obj.spec["indexes"] = obj.spec["indexes"] + body.get("indexes", [])
+
+
+def _override_field(existing: FieldDef, fspec: dict, doc: Doc, where: str, problems: list[Problem]) -> None:
+    changed = {k for k, v in fspec.items() if k != "name" and existing.spec.get(k) != v}
+    refused = sorted(changed - OVERRIDABLE_KEYS)
+    if refused:
+        problems.append(
+            Problem(
+                doc.source,
+                where,
+                f"field '{existing.object}.{existing.name}' is defined by {existing.source}; "
+                f"a customization may not change its {', '.join(refused)}",
+            )
+        )
+        return
+    existing.spec.update({k: fspec[k] for k in changed})
+
+
+def _add_field(obj: ObjectDef, fspec: dict, doc: Doc, where: str, registry, problems: list[Problem]) -> None:
+    name = fspec["name"]
+    if name in obj.fields:
+        problems.append(Problem(doc.source, where + "/name", f"field '{name}' is defined twice in '{obj.name}'"))
+        return
+    _check_name(name, "a field", doc, where + "/name", problems)
+    obj.fields[name] = FieldDef(
+        name=name,
+        type=registry[fspec["type"]],
+        spec=copy.deepcopy(fspec),
+        object=obj.name,
+        custom=doc.layer == CUSTOM_LAYER,
+        source=doc.source,
+        at=where,
+        through=[
+            FieldDef(t["name"], registry[t["type"]], copy.deepcopy(t), f"{obj.name}__{name}", False, doc.source,
+                     f"{where}/through_fields/{i}")
+            for i, t in enumerate(fspec.get("through_fields", []))
+        ],
+    )
+
+
+def _check_name(name: str, what: str, doc: Doc, where: str, problems: list[Problem]) -> None:
+    if name in SYSTEM_FIELDS:
+        problems.append(Problem(doc.source, where, f"'{name}' is a system field every object has; choose another name"))
+    elif name.lower() in RESERVED_NAMES:
+        problems.append(Problem(doc.source, where, f"'{name}' is a reserved word and cannot name {what}"))
+    elif "__" in name or name.startswith("tessera_"):
+        problems.append(
+            Problem(doc.source, where, f"'{name}' may not contain '__' or start with 'tessera_' (they are kept for the engine)")
+        )
+
+
+def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
+    problems: list[Problem] = []
+    for obj in meta.objects.values():
+        for fdef in obj.fields.values():
+            problems.extend(_check_field(meta, obj, fdef))
+        if "title_field" in obj.spec and obj.spec["title_field"] not in obj.fields:
+            problems.append(
+                Problem(obj.source, obj.at + "/title_field", f"title field '{obj.spec['title_field']}' is not a field of '{obj.name}'")
+            )
+        for i, index in enumerate(obj.indexes):
+            for name in index["fields"]:
+                if name not in obj.fields and name not in SYSTEM_FIELDS:
+                    problems.append(
+                        Problem(obj.source, obj.at + pointer("indexes", i, "fields"), f"index names '{name}', which is not a field of '{obj.name}'")
+                    )
+    for doc in docs:
+        if doc.kind == "layout":
+            problems.extend(_check_layout(meta, doc))
+        elif doc.kind == "permission_set":
+            problems.extend(_check_permission_set(meta, doc))
+    return problems
+
+
+def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Problem]:
+    spec, problems = fdef.spec, []
+
+    def report(key: str, message: str) -> None:
+        problems.append(Problem(fdef.source, f"{fdef.at}/{key}", message))
+
+    unknown_options = _misplaced_options(fdef)
+    for key in unknown_options:
+        report(key, f"'{key}' does not apply to a {fdef.type.name} field")
+    if fdef.type.name in ("lookup", "many_to_many") and spec.get("target") not in meta.objects:
+        report("target", f"'{spec.get('target')}' is not an object{did_you_mean(spec.get('target'), meta.objects)}")
+    if fdef.type.name == "dynamic_lookup":
+        other = obj.fields.get(spec.get("object_field", ""))
+        if other is None or other.type.name not in ("text", "picklist"):
+            report("object_field", f"'{spec.get('object_field')}' must be a text or picklist field of '{obj.name}' holding an object name")
+    if "values" in spec:
+        seen = [v["value"] for v in spec["values"]]
+        duplicates = sorted({v for v in seen if seen.count(v) > 1})
+        if duplicates:
+            report("values", f"picklist value '{duplicates[0]}' is listed twice")
+    if "default" in spec and spec["default"] is not None:
+        message = _default_problem(fdef)
+        if message:
+            report("default", message)
+    if "min" in spec and "max" in spec and spec["min"] > spec["max"]:
+        report("min", f"min ({spec['min']}) is greater than max ({spec['max']})")
+    for i, through in enumerate(spec.get("through_fields", [])):
+        if through["type"] in ("many_to_many", "autonumber"):
+            report(f"through_fields/{i}/type", f"a many-to-many relation cannot carry a {through['type']} field")
+    return problems
+
+
+GENERAL_OPTIONS = frozenset(
+    {"name", "type", "label", "help", "required", "unique", "indexed", "searchable", "read_only", "default", "former_names", "removed"}
+)
+
+
+def _misplaced_options(fdef: FieldDef) -> list[str]:
+    allowed = GENERAL_OPTIONS | fdef.type.options
+    if fdef.type.name in ("lookup",):
+        allowed |= {"on_delete"}
+    return [k for k in fdef.spec if k not in allowed]
+
+
+def _default_problem(fdef: FieldDef) -> str | None:
+    default = fdef.spec["default"]
+    if fdef.type.name in ("picklist", "multi_picklist"):
+        values = [v["value"] for v in fdef.spec.get("values", [])]
+        defaults = default if isinstance(default, list) else [default]
+        bad = [d for d in defaults if d not in values]
+        if bad:
+            return f"default '{bad[0]}' is not one of the values: {', '.join(values)}{did_you_mean(bad[0], values)}"
+        return None
+    if fdef.type.name in ("lookup", "dynamic_lookup", "many_to_many", "autonumber"):
+        return f"a {fdef.type.name} field cannot have a default"
+    try:
+        fdef.type.parse(default, fdef.spec)
+    except (ValueError, TypeError) as exc:
+        return f"default {default!r} is not valid: {exc}"
+    return None
+
+
+def _check_layout(meta: MetadataSet, doc: Doc) -> list[Problem]:
+    body, problems = doc.body, []
+    obj = meta.objects.get(body["object"])
+    if obj is None:
+        return [Problem(doc.source, doc.at + "/object", f"there is no object '{body['object']}'{did_you_mean(body['object'], meta.objects)}")]
+    names = set(obj.fields) | set(SYSTEM_FIELDS)
+
+    def check(name: str, where: str) -> None:
+        if name not in names:
+            problems.append(Problem(doc.source, doc.at + where, f"'{name}' is not a field of '{obj.name}'{did_you_mean(name, names)}"))
+
+    for i, name in enumerate(body.get("columns", [])):
+        check(name, pointer("columns", i))
+    for i, section in enumerate(body.get("sections", [])):
+        for j, name in enumerate(section["fields"]):
+            check(name, pointer("sections", i, "fields", j))
+    for i, name in enumerate(body.get("card_fields", [])):
+        check(name, pointer("card_fields", i))
+    for key in ("group_by", "sum_field"):
+        if key in body:
+            check(body[key], "/" + key)
+    group = obj.fields.get(body.get("group_by", ""))
+    if group is not None and group.type.name != "picklist":
+        problems.append(Problem(doc.source, doc.at + "/group_by", f"a kanban groups by a picklist; '{group.name}' is a {group.type.name}"))
+    return problems
+
+
+def _check_permission_set(meta: MetadataSet, doc: Doc) -> list[Problem]:
+    body, problems = doc.body, []
+    for name in body.get("objects", {}):
+        if name not in meta.objects:
+            problems.append(Problem(doc.source, doc.at + pointer("objects", name), f"there is no object '{name}'{did_you_mean(name, meta.objects)}"))
+    for name, fields in body.get("fields", {}).items():
+        obj = meta.objects.get(name)
+        if obj is None:
+            problems.append(Problem(doc.source, doc.at + pointer("fields", name), f"there is no object '{name}'{did_you_mean(name, meta.objects)}"))
+            continue
+        for fname in fields:
+            if fname not in obj.fields:
+                problems.append(Problem(doc.source, doc.at + pointer("fields", name, fname), f"'{fname}' is not a field of '{name}'{did_you_mean(fname, obj.fields)}"))
+    return problems
+

@@ -1,0 +1,166 @@
+"""The customization layer kept in the database, and the metadata version counter.
+
+Customizations are stored as JSON documents (custom objects, extensions of objects
+defined elsewhere, layouts, permission sets). Every process compares the version
+counter with the one its caches were built from and rebuilds when it is newer.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, select, update
+
+from core.coretables import meta_document, meta_state
+from core.metadata.model import CUSTOM_LAYER, Doc, layout_key
+from core.metadata.problems import MetadataError, Problem, pointer
+
+STORE_SOURCE = "database"
+
+
+@dataclass
+class CustomConfig:
+    """The customization layer: what an export writes and an import merges into."""
+
+    objects: dict[str, dict] = field(default_factory=dict)
+    extensions: dict[str, dict] = field(default_factory=dict)
+    layouts: dict[str, dict] = field(default_factory=dict)
+    permission_sets: dict[str, dict] = field(default_factory=dict)
+
+    def documents(self) -> list[Doc]:
+        docs = [Doc("object", b, STORE_SOURCE, CUSTOM_LAYER, pointer("objects", n)) for n, b in self.objects.items()]
+        docs += [Doc("extension", b, STORE_SOURCE, CUSTOM_LAYER, pointer("extensions", n)) for n, b in self.extensions.items()]
+        docs += [Doc("layout", b, STORE_SOURCE, CUSTOM_LAYER, pointer("layouts", n)) for n, b in self.layouts.items()]
+        docs += [Doc("permission_set", b, STORE_SOURCE, CUSTOM_LAYER, pointer("permission_sets", n)) for n, b in self.permission_sets.items()]
+        return docs
+
+    def as_changeset(self) -> dict:
+        return {
+            "format": "tessera-changeset/1",
+            "objects": list(self.objects.values()),
+            "extensions": list(self.extensions.values()),
+            "layouts": list(self.layouts.values()),
+            "permission_sets": list(self.permission_sets.values()),
+        }
+
+    def copy(self) -> "CustomConfig":
+        return copy.deepcopy(self)
+
+    def fields_holder(self, object_name: str) -> dict | None:
+        """The stored document holding custom fields of an object, if any."""
+        return self.objects.get(object_name) or self.extensions.get(object_name)
+
+
+KIND_TO_ATTR = {"object": "objects", "extension": "extensions", "layout": "layouts", "permission_set": "permission_sets"}
+
+
+def current_version(conn: Connection) -> int:
+    return conn.execute(select(meta_state.c.version).where(meta_state.c.id == 1)).scalar() or 0
+
+
+def bump_version(conn: Connection) -> int:
+    now = dt.datetime.now(dt.timezone.utc)
+    result = conn.execute(
+        update(meta_state).where(meta_state.c.id == 1).values(version=meta_state.c.version + 1, changed_at=now)
+    )
+    if result.rowcount == 0:
+        conn.execute(meta_state.insert().values(id=1, version=1, changed_at=now))
+    return current_version(conn)
+
+
+def load_config(conn: Connection) -> CustomConfig:
+    config = CustomConfig()
+    rows = conn.execute(select(meta_document.c.kind, meta_document.c.name, meta_document.c.document).order_by(meta_document.c.id))
+    for kind, name, document in rows:
+        getattr(config, KIND_TO_ATTR[kind])[name] = document
+    return config
+
+
+def save_config(conn: Connection, old: CustomConfig, new: CustomConfig, who: str) -> bool:
+    """Write the documents that differ; return whether anything changed."""
+    now = dt.datetime.now(dt.timezone.utc)
+    changed = False
+    for kind, attr in KIND_TO_ATTR.items():
+        before, after = getattr(old, attr), getattr(new, attr)
+        for name, body in after.items():
+            if name not in before:
+                conn.execute(meta_document.insert().values(kind=kind, name=name, document=body, updated_at=now, updated_by=who))
+                changed = True
+            elif before[name] != body:
+                conn.execute(
+                    update(meta_document)
+                    .where(meta_document.c.kind == kind, meta_document.c.name == name)
+                    .values(document=body, updated_at=now, updated_by=who)
+                )
+                changed = True
+        for name in set(before) - set(after):
+            conn.execute(meta_document.delete().where(meta_document.c.kind == kind, meta_document.c.name == name))
+            changed = True
+    return changed
+
+
+def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: dict[str, str]) -> CustomConfig:
+    """Merge a changeset's documents into a copy of the customization layer.
+
+    Objects and fields named in the changeset are created or replaced; nothing it does
+    not name is removed. A field whose ``former_names`` include a stored field's name
+    replaces (renames) that field. ``defined_elsewhere`` maps object names of the base
+    and plugin layers to their source, so that a changeset cannot redefine them.
+    """
+    merged = config.copy()
+    problems: list[Problem] = []
+    for doc in docs:
+        body = copy.deepcopy(doc.body)
+        body.pop("$schema", None)
+        if doc.kind == "object":
+            name = body["name"]
+            if name in defined_elsewhere:
+                problems.append(
+                    Problem(doc.source, doc.at + "/name",
+                            f"object '{name}' is defined by {defined_elsewhere[name]}; add fields to it under 'extensions' instead")
+                )
+                continue
+            stored = merged.objects.get(name)
+            if stored is not None:
+                body["fields"] = merge_fields(stored.get("fields", []), body.get("fields", []))
+            merged.objects[name] = body
+        elif doc.kind == "extension":
+            name = body["object"]
+            if name in merged.objects:  # extending a custom object: merge into it
+                target = merged.objects[name]
+                target["fields"] = merge_fields(target.get("fields", []), body.get("fields", []))
+                for key in ("label", "plural_label", "indexes"):
+                    if key in body:
+                        target[key] = body[key]
+                continue
+            stored = merged.extensions.get(name, {"object": name, "fields": []})
+            body["fields"] = merge_fields(stored.get("fields", []), body.get("fields", []))
+            merged.extensions[name] = {**stored, **body}
+        elif doc.kind == "layout":
+            merged.layouts[layout_key(body)] = body
+        elif doc.kind == "permission_set":
+            merged.permission_sets[body["name"]] = body
+    if problems:
+        raise MetadataError(problems)
+    return merged
+
+
+def merge_fields(stored: list[dict], incoming: list[dict]) -> list[dict]:
+    result = [copy.deepcopy(f) for f in stored]
+    for new in incoming:
+        new = copy.deepcopy(new)
+        names = {new["name"], *new.get("former_names", [])}
+        position = next((i for i, f in enumerate(result) if f["name"] in names), None)
+        if position is None:
+            result.append(new)
+            continue
+        old = result[position]
+        former = list(dict.fromkeys(old.get("former_names", []) + new.get("former_names", [])))
+        if old["name"] != new["name"] and old["name"] not in former:
+            former.append(old["name"])
+        if former:
+            new["former_names"] = former
+        result[position] = new
+    return result

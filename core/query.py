@@ -1,0 +1,147 @@
+"""List queries: Django-style filters from a query string, checked against metadata.
+
+``stage=won``, ``amount__gte=1000``, ``stage__in=won,lost``, ``name__contains=acme``,
+``account__isnull=true``; ``sort=-close_date,name``; ``limit``, ``offset``; ``q=``;
+``count=true``. Unknown fields or operators are errors that name them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from core.metadata.model import FieldDef, ObjectDef
+from core.metadata.problems import did_you_mean
+
+OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "isnull")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+SYSTEM_FILTERABLE = {"id": "integer", "version": "integer", "created_at": "datetime", "updated_at": "datetime",
+                     "owner": "lookup", "created_by": "lookup", "updated_by": "lookup"}
+
+
+class QueryError(ValueError):
+    """A list query that cannot run; ``problems`` name each parameter and what is wrong."""
+
+    def __init__(self, problems: list[dict]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{p['parameter']}: {p['message']}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: FieldDef
+    operator: str
+    value: Any  # parsed; a list for "in", a bool for "isnull"
+
+
+@dataclass(frozen=True)
+class Sort:
+    field: FieldDef
+    descending: bool
+
+
+@dataclass
+class ListQuery:
+    filters: list[Filter] = field(default_factory=list)
+    sort: list[Sort] = field(default_factory=list)
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+    q: str | None = None
+    count: bool = False
+
+
+def parse(obj: ObjectDef, params: Mapping[str, Any] | Iterable[tuple[str, Any]], system_fields: dict[str, FieldDef]) -> ListQuery:
+    """Parse query-string pairs into a ListQuery, collecting every problem."""
+    pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
+    query, problems = ListQuery(), []
+    fields = {f.name: f for f in obj.active_fields()}
+    fields.update(system_fields)
+    for key, raw in pairs:
+        raw = "" if raw is None else str(raw)
+        try:
+            _apply(query, obj, fields, key, raw)
+        except ValueError as exc:
+            problems.append({"parameter": key, "message": str(exc)})
+    if problems:
+        raise QueryError(problems)
+    return query
+
+
+def _apply(query: ListQuery, obj: ObjectDef, fields: dict[str, FieldDef], key: str, raw: str) -> None:
+    if key == "sort":
+        query.sort = [_sort_key(obj, fields, part) for part in raw.split(",") if part.strip()]
+    elif key == "limit":
+        query.limit = _bounded_int(raw, 1, MAX_LIMIT, "limit")
+    elif key == "offset":
+        query.offset = _bounded_int(raw, 0, 10**12, "offset")
+    elif key == "q":
+        query.q = raw.strip() or None
+    elif key == "count":
+        query.count = _boolean(raw, "count")
+    else:
+        query.filters.append(_filter(obj, fields, key, raw))
+
+
+def _bounded_int(raw: str, low: int, high: int, name: str) -> int:
+    try:
+        number = int(raw)
+    except ValueError:
+        raise ValueError(f"'{raw}' is not a whole number") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low} and {high}")
+    return number
+
+
+def _boolean(raw: str, name: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise ValueError(f"'{raw}' is not true or false")
+
+
+def _field(obj: ObjectDef, fields: dict[str, FieldDef], name: str) -> FieldDef:
+    fdef = fields.get(name)
+    if fdef is None:
+        raise ValueError(f"'{name}' is not a field of {obj.name}{did_you_mean(name, fields)}")
+    return fdef
+
+
+def _sort_key(obj: ObjectDef, fields: dict[str, FieldDef], part: str) -> Sort:
+    part = part.strip()
+    descending = part.startswith("-")
+    fdef = _field(obj, fields, part.lstrip("-"))
+    if not fdef.type.sortable:
+        raise ValueError(f"cannot sort by '{fdef.name}': a {fdef.type.name} field is not sortable")
+    return Sort(fdef, descending)
+
+
+def _filter(obj: ObjectDef, fields: dict[str, FieldDef], key: str, raw: str) -> Filter:
+    name, _, operator = key.partition("__")
+    operator = operator or "eq"
+    fdef = _field(obj, fields, name)
+    if operator not in OPERATORS:
+        raise ValueError(f"'{operator}' is not a filter operator{did_you_mean(operator, OPERATORS)}; use one of {', '.join(OPERATORS)}")
+    allowed = fdef.type.operators
+    if operator not in allowed:
+        ordered = [op for op in OPERATORS if op in allowed]
+        raise ValueError(f"'{operator}' does not apply to {fdef.type.name} field '{fdef.name}'; use {', '.join(ordered)}")
+    if operator == "isnull":
+        return Filter(fdef, operator, _boolean(raw, key))
+    if operator == "in":
+        values = [v.strip() for v in raw.split(",") if v.strip()]
+        if not values:
+            raise ValueError("give at least one value, separated by commas")
+        return Filter(fdef, operator, [_value(fdef, v) for v in values])
+    if operator in ("contains", "startswith"):
+        return Filter(fdef, operator, raw)
+    return Filter(fdef, operator, _value(fdef, raw))
+
+
+def _value(fdef: FieldDef, raw: str) -> Any:
+    try:
+        return fdef.type.from_text(raw, fdef.spec)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{exc}") from None

@@ -1,0 +1,702 @@
+"""The record service: the only way to data, for the API, the UI, imports and plugins.
+
+Every call takes the acting user. Writes validate (core/validation.py), check that
+related records exist, stamp the system fields, keep field history and use the
+record's version for optimistic concurrency: an update carrying a stale version
+changes nothing and raises Conflict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, and_, exists, func, literal, or_, select
+
+from core.coretables import field_history, sequence
+from core.fieldtypes import format_autonumber
+from core.metadata.model import FieldDef, ObjectDef
+from core.query import ListQuery, QueryError, parse
+from core.runtime import Runtime, Schema
+from core.tables import junction_name
+from core.validation import FieldError, RecordValidationError
+
+__all__ = ["Actor", "RecordService", "RecordError", "NotFound", "Conflict", "Refused", "QueryError", "RecordValidationError"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting. Permissions arrive with roles; until then every actor may do everything."""
+
+    user_id: int | None
+    name: str
+
+    @classmethod
+    def system(cls) -> "Actor":
+        return cls(None, "system")
+
+
+class RecordError(Exception):
+    status = 400
+
+
+class NotFound(RecordError):
+    status = 404
+
+
+class Refused(RecordError):
+    """A write the data model does not allow (e.g. deleting a record others depend on)."""
+
+    status = 409
+
+
+class Conflict(RecordError):
+    """The record changed since the version the caller read."""
+
+    status = 409
+
+    def __init__(self, message: str, current_version: int, changes: list[dict]) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.changes = changes
+
+
+class BatchValidationError(RecordValidationError):
+    """Some rows of a batch are invalid; ``rows`` maps row index to its field errors."""
+
+    def __init__(self, object_name: str, rows: dict[int, list[FieldError]]) -> None:
+        self.rows = rows
+        first = next(iter(rows.items()))
+        super().__init__(object_name, first[1])
+        self.args = (f"{len(rows)} row(s) invalid; row {first[0]}: " + "; ".join(f"{e.field}: {e.message}" for e in first[1]),)
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    limit: int
+    offset: int
+    has_more: bool
+    count: int | None = None
+
+    def as_dict(self) -> dict:
+        data = {"items": self.items, "limit": self.limit, "offset": self.offset, "has_more": self.has_more}
+        if self.count is not None:
+            data["count"] = self.count
+        return data
+
+
+@dataclass
+class Reader:
+    """A prepared SELECT for one object and a function turning its rows into records."""
+
+    base: sa.Select
+    table: sa.Table
+    fields: list[FieldDef]
+    lookups: list[FieldDef]
+    dynamic: list[FieldDef]
+    m2m: list[FieldDef]
+    positions: dict[str, int] = field(default_factory=dict)
+
+
+SYSTEM_TAIL = ("version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return value
+
+
+class RecordService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._readers: dict[tuple[int, str], Reader] = {}
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get(self, actor: Actor, object_name: str, record_id: Any, include_deleted: bool = False) -> dict:
+        with self.runtime.reading() as (conn, schema):
+            return self._fetch(conn, schema, object_name, _record_id(record_id), include_deleted)
+
+    def list(self, actor: Actor, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> Page:
+        with self.runtime.reading() as (conn, schema):
+            obj = schema.meta.object(object_name)
+            query = parse(obj, params, schema.system_fields(object_name))
+            return self._list(conn, schema, obj, query)
+
+    def history(self, actor: Actor, object_name: str, record_id: Any) -> list[dict]:
+        record_id = _record_id(record_id)
+        with self.runtime.reading() as (conn, schema):
+            schema.meta.object(object_name)
+            rows = conn.execute(
+                select(field_history)
+                .where(field_history.c.object == object_name, field_history.c.record_id == record_id)
+                .order_by(field_history.c.id)
+            )
+            return [_history_entry(r) for r in rows]
+
+    def _fetch(self, conn: Connection, schema: Schema, object_name: str, record_id: int, include_deleted: bool = False) -> dict:
+        reader = self._reader(schema, object_name)
+        statement = reader.base.where(reader.table.c.id == record_id)
+        if not include_deleted:
+            statement = statement.where(reader.table.c.deleted_at.is_(None))
+        row = conn.execute(statement).first()
+        if row is None:
+            raise NotFound(f"{object_name} {record_id} does not exist")
+        record = self._format(reader, row)
+        self._attach_dynamic_labels(conn, schema, reader, [record])
+        for fdef in reader.m2m:
+            record[fdef.name] = self._links(conn, schema, fdef, [record_id])[record_id]
+        return record
+
+    def _list(self, conn: Connection, schema: Schema, obj: ObjectDef, query: ListQuery) -> Page:
+        reader = self._reader(schema, obj.name)
+        table = reader.table
+        conditions = [table.c.deleted_at.is_(None)] + [self._condition(conn, schema, table, f) for f in query.filters]
+        if query.q:
+            conditions.append(self._search(obj, table, query.q))
+        where = and_(*conditions)
+        order = [table.c[s.field.name].desc() if s.descending else table.c[s.field.name].asc() for s in query.sort]
+        last_descending = query.sort[-1].descending if query.sort else True
+        order.append(table.c.id.desc() if last_descending else table.c.id.asc())
+        statement = reader.base.where(where).order_by(*order).limit(query.limit + 1).offset(query.offset)
+        rows = conn.execute(statement).all()
+        records = [self._format(reader, row) for row in rows[: query.limit]]
+        self._attach_dynamic_labels(conn, schema, reader, records)
+        count = None
+        if query.count:
+            count = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
+        return Page(records, query.limit, query.offset, len(rows) > query.limit, count)
+
+    def _search(self, obj: ObjectDef, table: sa.Table, text: str):
+        names = [f.name for f in obj.active_fields() if f.spec.get("searchable") and f.type.searchable]
+        if not names:
+            names = [obj.title_field]
+        return or_(*[table.c[n].icontains(text, autoescape=True) for n in names])
+
+    def _condition(self, conn: Connection, schema: Schema, table: sa.Table, flt) -> sa.ColumnElement:
+        fdef, op, value = flt.field, flt.operator, flt.value
+        kind = fdef.type.name
+        if kind == "many_to_many":
+            junction = schema.tables.objects[fdef.object].junctions[fdef.name]
+            targets = value if isinstance(value, list) else [value]
+            return exists().where(junction.c.source_id == table.c.id, junction.c.target_id.in_(targets))
+        column = table.c[fdef.name]
+        if kind == "multi_picklist" and op in ("eq", "in"):
+            wanted = value if isinstance(value, list) else [value]
+            if conn.dialect.name == "postgresql":
+                return column.op("?|")(sa.cast(sa.literal(wanted), sa.ARRAY(sa.Text)))
+            each = sa.func.json_each(column).table_valued("value")
+            return exists(select(literal(1)).select_from(each).where(each.c.value.in_(wanted)))
+        if op == "eq":
+            return column == value
+        if op == "ne":
+            return or_(column != value, column.is_(None))
+        if op == "gt":
+            return column > value
+        if op == "gte":
+            return column >= value
+        if op == "lt":
+            return column < value
+        if op == "lte":
+            return column <= value
+        if op == "in":
+            return column.in_(value)
+        if op == "contains":
+            return column.icontains(value, autoescape=True)
+        if op == "startswith":
+            return column.istartswith(value, autoescape=True)
+        if op == "isnull":
+            return column.is_(None) if value else column.is_not(None)
+        raise QueryError([{"parameter": f"{fdef.name}__{op}", "message": f"'{op}' is not supported"}])
+
+    def _reader(self, schema: Schema, object_name: str) -> Reader:
+        key = (schema.version, object_name)
+        reader = self._readers.get(key)
+        if reader is None:
+            reader = self._build_reader(schema, object_name)
+            if len(self._readers) > 1000:
+                self._readers.clear()
+            self._readers[key] = reader
+        return reader
+
+    def _build_reader(self, schema: Schema, object_name: str) -> Reader:
+        obj = schema.meta.object(object_name)
+        table = schema.tables.table(object_name)
+        fields = [f for f in obj.active_fields() if f.has_column]
+        lookups = [f for f in fields if f.type.name == "lookup"]
+        owner = schema.system_fields(object_name)["owner"]
+        columns = [table.c.id] + [table.c[f.name] for f in fields] + [table.c[n] for n in SYSTEM_TAIL]
+        source = table
+        for fdef in lookups + [owner]:
+            target_obj = schema.meta.object(fdef.spec["target"])
+            target = schema.tables.table(target_obj.name).alias(f"l_{fdef.name}")
+            columns.append(target.c[target_obj.title_field].label(f"{fdef.name}__label"))
+            source = source.outerjoin(target, target.c.id == table.c[fdef.name])
+        base = select(*columns).select_from(source)
+        reader = Reader(
+            base,
+            table,
+            fields,
+            lookups + [owner],
+            [f for f in fields if f.type.name == "dynamic_lookup"],
+            [f for f in obj.active_fields() if f.type.name == "many_to_many"],
+        )
+        reader.positions = {c.name if hasattr(c, "name") else str(c): i for i, c in enumerate(base.selected_columns)}
+        return reader
+
+    def _format(self, reader: Reader, row: sa.Row) -> dict:
+        mapping = row._mapping
+        record: dict[str, Any] = {"id": mapping["id"]}
+        for fdef in reader.fields:
+            value = mapping[fdef.name]
+            record[fdef.name] = None if value is None else fdef.type.format(value, fdef.spec)
+        record["version"] = mapping["version"]
+        record["created_at"] = _iso(mapping["created_at"])
+        record["created_by"] = mapping["created_by"]
+        record["updated_at"] = _iso(mapping["updated_at"])
+        record["updated_by"] = mapping["updated_by"]
+        record["owner"] = mapping["owner"]
+        if mapping["deleted_at"] is not None:
+            record["deleted_at"] = _iso(mapping["deleted_at"])
+        for fdef in reader.lookups:
+            value = record[fdef.name]
+            if value is not None:
+                record[fdef.name] = {"id": value, "label": _label(mapping[f"{fdef.name}__label"])}
+        return record
+
+    def _attach_dynamic_labels(self, conn: Connection, schema: Schema, reader: Reader, records: list[dict]) -> None:
+        """One query per referenced object for a page, never one per row."""
+        for fdef in reader.dynamic:
+            object_field = fdef.spec["object_field"]
+            wanted: dict[str, set[int]] = {}
+            for record in records:
+                if record.get(fdef.name) is not None and record.get(object_field) in schema.meta.objects:
+                    wanted.setdefault(record[object_field], set()).add(record[fdef.name])
+            labels: dict[tuple[str, int], Any] = {}
+            for target_name, ids in wanted.items():
+                target_obj = schema.meta.objects[target_name]
+                target = schema.tables.table(target_name)
+                rows = conn.execute(select(target.c.id, target.c[target_obj.title_field]).where(target.c.id.in_(ids)))
+                labels.update({(target_name, rid): _label(title) for rid, title in rows})
+            for record in records:
+                value = record.get(fdef.name)
+                if value is not None:
+                    record[fdef.name] = {"id": value, "object": record.get(object_field), "label": labels.get((record.get(object_field), value))}
+
+    def _links(self, conn: Connection, schema: Schema, fdef: FieldDef, record_ids: list[int]) -> dict[int, list[dict]]:
+        junction = schema.tables.objects[fdef.object].junctions[fdef.name]
+        target_obj = schema.meta.object(fdef.spec["target"])
+        target = schema.tables.table(target_obj.name)
+        through = [junction.c[t.name] for t in fdef.through]
+        rows = conn.execute(
+            select(junction.c.source_id, junction.c.target_id, target.c[target_obj.title_field], *through)
+            .join(target, target.c.id == junction.c.target_id)
+            .where(junction.c.source_id.in_(record_ids), target.c.deleted_at.is_(None))
+            .order_by(junction.c.id)
+        )
+        result: dict[int, list[dict]] = {rid: [] for rid in record_ids}
+        for row in rows:
+            link = {"id": row[1], "label": _label(row[2])}
+            for i, t in enumerate(fdef.through):
+                value = row[3 + i]
+                link[t.name] = None if value is None else t.type.format(value, t.spec)
+            result[row[0]].append(link)
+        return result
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def create(self, actor: Actor, object_name: str, data: Any) -> dict:
+        with self.runtime.writing() as (conn, schema):
+            record_id = self._insert(conn, schema, actor, object_name, [data])[0]
+            return self._fetch(conn, schema, object_name, record_id)
+
+    def create_many(self, actor: Actor, object_name: str, rows: list[Any]) -> list[int]:
+        """Create many records in one transaction: all are created, or none."""
+        with self.runtime.writing() as (conn, schema):
+            return self._insert(conn, schema, actor, object_name, rows)
+
+    def _insert(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, rows: list[Any]) -> list[int]:
+        obj = schema.meta.object(object_name)
+        validator = schema.validator(object_name)
+        defaults = _defaults(obj)
+        parsed, errors = [], {}
+        for index, data in enumerate(rows):
+            try:
+                values = validator.validate(data, partial=False)
+            except RecordValidationError as exc:
+                errors[index] = exc.errors
+                continue
+            parsed.append({**defaults, **values})
+        if errors:
+            if len(rows) == 1:
+                raise RecordValidationError(object_name, errors[0])
+            raise BatchValidationError(object_name, errors)
+        if not parsed:
+            return []
+        self._check_references(conn, schema, obj, parsed, rows_are_batch=len(rows) > 1)
+        self._check_unique(conn, schema, obj, parsed, None)
+        links = {f.name: [values.pop(f.name, None) for values in parsed] for f in obj.active_fields() if f.type.name == "many_to_many"}
+        self._assign_autonumbers(conn, obj, parsed)
+        now = _now()
+        for values in parsed:
+            values.update(version=1, created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id)
+            values.setdefault("owner", actor.user_id)
+            if values.get("owner") is None:
+                values["owner"] = actor.user_id
+        table = schema.tables.table(object_name)
+        ids = self._insert_rows(conn, table, parsed)
+        for name, values_per_row in links.items():
+            fdef = obj.fields[name]
+            for record_id, links_value in zip(ids, values_per_row):
+                if links_value:
+                    self._write_links(conn, schema, fdef, record_id, links_value)
+        return ids
+
+    def _insert_rows(self, conn: Connection, table: sa.Table, parsed: list[dict]) -> list[int]:
+        # Rows may name different columns; group them so each executemany is uniform.
+        ids: list[int | None] = [None] * len(parsed)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, values in enumerate(parsed):
+            groups.setdefault(tuple(sorted(values)), []).append(i)
+        for columns, indexes in groups.items():
+            statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
+            result = conn.execute(statement, [parsed[i] for i in indexes])
+            for i, row in zip(indexes, result):
+                ids[i] = row[0]
+        return ids  # type: ignore[return-value]
+
+    def _assign_autonumbers(self, conn: Connection, obj: ObjectDef, parsed: list[dict]) -> None:
+        for fdef in obj.active_fields():
+            if fdef.type.name != "autonumber":
+                continue
+            first = reserve_numbers(conn, f"{obj.name}.{fdef.name}", len(parsed))
+            for offset, values in enumerate(parsed):
+                values[fdef.name] = format_autonumber(fdef.spec, first + offset)
+
+    def update(self, actor: Actor, object_name: str, record_id: Any, changes: Any, version: Any = None) -> dict:
+        record_id = _record_id(record_id)
+        if isinstance(changes, dict):
+            changes = dict(changes)
+            if version is None:
+                version = changes.pop("version", None)
+            else:
+                changes.pop("version", None)
+        expected = _version(version)
+        with self.runtime.writing() as (conn, schema):
+            obj = schema.meta.object(object_name)
+            values = schema.validator(object_name).validate(changes, partial=True)
+            table = schema.tables.table(object_name)
+            current = conn.execute(select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))).first()
+            if current is None:
+                raise NotFound(f"{object_name} {record_id} does not exist")
+            if current.version != expected:
+                raise self._conflict(conn, object_name, record_id, expected, current.version)
+            self._check_references(conn, schema, obj, [values])
+            self._check_unique(conn, schema, obj, [values], record_id)
+            link_changes = {n: values.pop(n) for n in list(values) if obj.fields.get(n) and obj.fields[n].type.name == "many_to_many"}
+            stored = current._mapping
+            diff = {k: v for k, v in values.items() if not _same(stored[k], v)}
+            old_links = {}
+            for name in link_changes:
+                old_links[name] = [link["id"] for link in self._links(conn, schema, obj.fields[name], [record_id])[record_id]]
+            if not diff and not link_changes:
+                return self._fetch(conn, schema, object_name, record_id)
+            now = _now()
+            result = conn.execute(
+                sa.update(table)
+                .where(table.c.id == record_id, table.c.version == expected)
+                .values(**diff, version=table.c.version + 1, updated_at=now, updated_by=actor.user_id)
+            )
+            if result.rowcount != 1:
+                latest = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+                raise self._conflict(conn, object_name, record_id, expected, latest)
+            history = [
+                _history_row(obj, record_id, name, stored[name], value, expected + 1, now, actor) for name, value in diff.items()
+            ]
+            for name, links_value in link_changes.items():
+                new_ids = self._write_links(conn, schema, obj.fields[name], record_id, links_value or [], replace=True)
+                if sorted(new_ids) != sorted(old_links[name]):
+                    history.append(dict(object=obj.name, record_id=record_id, field=name, old_value=old_links[name], new_value=new_ids,
+                                        record_version=expected + 1, changed_at=now, changed_by=actor.user_id, changed_by_name=actor.name))
+            if history:
+                conn.execute(field_history.insert(), history)
+            return self._fetch(conn, schema, object_name, record_id)
+
+    def _conflict(self, conn: Connection, object_name: str, record_id: int, expected: int, current: int | None) -> Conflict:
+        rows = conn.execute(
+            select(field_history)
+            .where(field_history.c.object == object_name, field_history.c.record_id == record_id,
+                   field_history.c.record_version > expected)
+            .order_by(field_history.c.id)
+        )
+        changes = [_history_entry(r) for r in rows]
+        return Conflict(
+            f"{object_name} {record_id} was changed by someone else (you had version {expected}, it is now at version {current}); "
+            "reload it and apply your change again",
+            current or 0,
+            changes,
+        )
+
+    def delete(self, actor: Actor, object_name: str, record_id: Any, version: Any = None) -> None:
+        """Soft delete: the record is hidden, restorable, and its relations follow on_delete."""
+        record_id = _record_id(record_id)
+        with self.runtime.writing() as (conn, schema):
+            table = schema.tables.table(object_name)
+            current = conn.execute(select(table.c.version).where(table.c.id == record_id, table.c.deleted_at.is_(None))).scalar()
+            if current is None:
+                raise NotFound(f"{object_name} {record_id} does not exist")
+            if version is not None and current != _version(version):
+                raise self._conflict(conn, object_name, record_id, _version(version), current)
+            self._soft_delete(conn, schema, actor, object_name, [record_id], _now())
+
+    def _soft_delete(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, ids: list[int], now: dt.datetime) -> None:
+        for obj, fdef in self._referencing(schema, object_name):
+            table = schema.tables.table(obj.name)
+            column = table.c[fdef.name]
+            live = and_(column.in_(ids), table.c.deleted_at.is_(None))
+            rule = fdef.spec.get("on_delete", "restrict")
+            if rule == "restrict":
+                count = conn.execute(select(func.count()).select_from(table).where(live)).scalar_one()
+                if count:
+                    raise Refused(
+                        f"cannot delete {object_name} {', '.join(map(str, ids[:5]))}: {count} {obj.name} record(s) point to it "
+                        f"through {obj.name}.{fdef.name}; reassign or delete them first"
+                    )
+            elif rule == "set_null":
+                rows = conn.execute(select(table.c.id, table.c.version, column).where(live)).all()
+                if rows:
+                    conn.execute(sa.update(table).where(live).values({fdef.name: None, "version": table.c.version + 1,
+                                                                      "updated_at": now, "updated_by": actor.user_id}))
+                    conn.execute(field_history.insert(), [
+                        _history_row(obj, rid, fdef.name, old, None, ver + 1, now, actor) for rid, ver, old in rows
+                    ])
+            elif rule == "cascade":
+                child_ids = list(conn.execute(select(table.c.id).where(live)).scalars())
+                if child_ids:
+                    self._soft_delete(conn, schema, actor, obj.name, child_ids, now)
+        table = schema.tables.table(object_name)
+        conn.execute(
+            sa.update(table)
+            .where(table.c.id.in_(ids), table.c.deleted_at.is_(None))
+            .values(deleted_at=now, version=table.c.version + 1, updated_at=now, updated_by=actor.user_id)
+        )
+
+    def _referencing(self, schema: Schema, object_name: str) -> list[tuple[ObjectDef, FieldDef]]:
+        return [
+            (obj, fdef)
+            for obj in schema.meta.objects.values()
+            for fdef in obj.active_fields()
+            if fdef.type.name == "lookup" and fdef.spec.get("target") == object_name
+        ]
+
+    def restore(self, actor: Actor, object_name: str, record_id: Any) -> dict:
+        record_id = _record_id(record_id)
+        with self.runtime.writing() as (conn, schema):
+            table = schema.tables.table(object_name)
+            result = conn.execute(
+                sa.update(table)
+                .where(table.c.id == record_id, table.c.deleted_at.is_not(None))
+                .values(deleted_at=None, version=table.c.version + 1, updated_at=_now(), updated_by=actor.user_id)
+            )
+            if result.rowcount != 1:
+                raise NotFound(f"{object_name} {record_id} is not a deleted record")
+            return self._fetch(conn, schema, object_name, record_id)
+
+    # --- checks -------------------------------------------------------------------------------
+
+    def _check_references(self, conn: Connection, schema: Schema, obj: ObjectDef, rows: list[dict], rows_are_batch: bool = False) -> None:
+        """Lookups must point at live records: one query per field for the whole batch."""
+        errors: dict[int, list[FieldError]] = {}
+        owner = schema.system_fields(obj.name)["owner"]
+        for fdef in [f for f in obj.active_fields() if f.type.name in ("lookup", "many_to_many")] + [owner]:
+            target = fdef.spec["target"]
+            wanted = {}
+            for index, values in enumerate(rows):
+                for rid in _referenced_ids(fdef, values.get(fdef.name)):
+                    wanted.setdefault(rid, []).append(index)
+            if not wanted:
+                continue
+            found = self._existing(conn, schema, target, wanted)
+            for rid, indexes in wanted.items():
+                if rid not in found:
+                    for index in indexes:
+                        errors.setdefault(index, []).append(FieldError(fdef.name, f"{target} {rid} does not exist"))
+        for fdef in [f for f in obj.active_fields() if f.type.name == "dynamic_lookup"]:
+            for index, values in enumerate(rows):
+                problem = self._dynamic_problem(conn, schema, obj, fdef, values)
+                if problem:
+                    errors.setdefault(index, []).append(FieldError(fdef.name, problem))
+        if errors:
+            if rows_are_batch:
+                raise BatchValidationError(obj.name, errors)
+            raise RecordValidationError(obj.name, next(iter(errors.values())))
+
+    def _existing(self, conn: Connection, schema: Schema, target: str, wanted: dict[int, list[int]]) -> set[int]:
+        table = schema.tables.table(target)
+        found: set[int] = set()
+        ids = list(wanted)
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            found.update(conn.execute(select(table.c.id).where(table.c.id.in_(chunk), table.c.deleted_at.is_(None))).scalars())
+        return found
+
+    def _dynamic_problem(self, conn: Connection, schema: Schema, obj: ObjectDef, fdef: FieldDef, values: dict) -> str | None:
+        object_field = fdef.spec["object_field"]
+        record_id = values.get(fdef.name)
+        target_name = values.get(object_field)
+        if record_id is None:
+            return None
+        if target_name is None:
+            return f"give {object_field} (the kind of record) with {fdef.name}"
+        if target_name not in schema.meta.objects:
+            return f"'{target_name}' is not an object"
+        if not self._existing(conn, schema, target_name, {record_id: [0]}):
+            return f"{target_name} {record_id} does not exist"
+        return None
+
+    def _check_unique(self, conn: Connection, schema: Schema, obj: ObjectDef, rows: list[dict], record_id: int | None) -> None:
+        table = schema.tables.table(obj.name)
+        for fdef in obj.active_fields():
+            if not fdef.spec.get("unique"):
+                continue
+            values = [r[fdef.name] for r in rows if r.get(fdef.name) is not None]
+            if not values:
+                continue
+            repeated = {v for v in values if values.count(v) > 1}
+            if repeated:
+                raise RecordValidationError(obj.name, [FieldError(fdef.name, f"'{sorted(repeated)[0]}' appears twice in this batch; it must be unique")])
+            statement = select(table.c[fdef.name]).where(table.c[fdef.name].in_(values))
+            if record_id is not None:
+                statement = statement.where(table.c.id != record_id)
+            taken = conn.execute(statement.limit(1)).scalar()
+            if taken is not None:
+                raise RecordValidationError(obj.name, [FieldError(fdef.name, f"'{taken}' is already used by another {obj.name}; it must be unique")])
+
+    def _write_links(self, conn: Connection, schema: Schema, fdef: FieldDef, record_id: int, links: list, replace: bool = False) -> list[int]:
+        junction = schema.tables.objects[fdef.object].junctions[fdef.name]
+        rows = []
+        for link in links:
+            if isinstance(link, dict):
+                row = {"source_id": record_id, "target_id": int(link["id"])}
+                for t in fdef.through:
+                    if t.name in link and link[t.name] is not None:
+                        row[t.name] = t.type.parse(link[t.name], t.spec)
+                rows.append(row)
+            else:
+                rows.append({"source_id": record_id, "target_id": int(link)})
+        if replace:
+            conn.execute(junction.delete().where(junction.c.source_id == record_id))
+        seen, unique_rows = set(), []
+        for row in rows:
+            if row["target_id"] not in seen:
+                seen.add(row["target_id"])
+                unique_rows.append(row)
+        for row in unique_rows:  # through-fields may differ per link; insert one by one
+            conn.execute(junction.insert().values(**row))
+        return [r["target_id"] for r in unique_rows]
+
+
+def reserve_numbers(conn: Connection, name: str, count: int) -> int:
+    """Reserve ``count`` consecutive numbers of a sequence; return the first.
+
+    The UPDATE takes the row lock (PostgreSQL) or the write lock (SQLite), so concurrent
+    transactions get disjoint ranges.
+    """
+    result = conn.execute(sa.update(sequence).where(sequence.c.name == name).values(value=sequence.c.value + count).returning(sequence.c.value))
+    last = result.scalar()
+    if last is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(sequence.insert().values(name=name, value=count))
+            last = count
+        except sa.exc.IntegrityError:
+            return reserve_numbers(conn, name, count)
+    return last - count + 1
+
+
+def _referenced_ids(fdef: FieldDef, value: Any) -> list[int]:
+    if value is None:
+        return []
+    if fdef.type.name == "many_to_many":
+        return [int(v["id"]) if isinstance(v, dict) else int(v) for v in value]
+    return [int(value)]
+
+
+def _defaults(obj: ObjectDef) -> dict:
+    defaults = {}
+    for fdef in obj.active_fields():
+        if "default" in fdef.spec and fdef.spec["default"] is not None and fdef.has_column:
+            defaults[fdef.name] = fdef.type.parse(fdef.spec["default"], fdef.spec)
+    return defaults
+
+
+def _same(stored: Any, new: Any) -> bool:
+    if isinstance(stored, dt.datetime) and isinstance(new, dt.datetime):
+        if stored.tzinfo is None:
+            stored = stored.replace(tzinfo=dt.timezone.utc)
+        return stored == new
+    if isinstance(stored, (float, int, decimal.Decimal)) and isinstance(new, (float, int, decimal.Decimal)) and not isinstance(stored, bool):
+        return decimal.Decimal(str(stored)) == decimal.Decimal(str(new))
+    return stored == new
+
+
+def _history_row(obj: ObjectDef, record_id: int, name: str, old: Any, new: Any, version: int, now: dt.datetime, actor: Actor) -> dict:
+    fdef = obj.fields[name] if name in obj.fields else None
+    def shown(value: Any) -> Any:
+        if value is None:
+            return None
+        if fdef is not None:
+            value = fdef.type.format(value, fdef.spec)
+        return json_value(value)
+    return dict(object=obj.name, record_id=record_id, field=name, old_value=shown(old), new_value=shown(new),
+                record_version=version, changed_at=now, changed_by=actor.user_id, changed_by_name=actor.name)
+
+
+def _history_entry(row: sa.Row) -> dict:
+    m = row._mapping
+    return {"field": m["field"], "old": m["old_value"], "new": m["new_value"], "version": m["record_version"],
+            "changed_at": _iso(m["changed_at"]), "changed_by": m["changed_by"], "changed_by_name": m["changed_by_name"]}
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _label(value: Any) -> Any:
+    return json_value(value)
+
+
+def _record_id(value: Any) -> int:
+    try:
+        number = int(str(value))
+    except (TypeError, ValueError):
+        raise NotFound(f"'{value}' is not a record id (ids are whole numbers)") from None
+    if number < 1:
+        raise NotFound(f"'{value}' is not a record id (ids are whole numbers)")
+    return number
+
+
+def _version(value: Any) -> int:
+    if value is None:
+        raise RecordError("an update must carry the record's version (the If-Match header or a 'version' field), so that it cannot overwrite someone else's change")
+    try:
+        return int(str(value).strip('"W/ '))
+    except ValueError:
+        raise RecordError(f"'{value}' is not a record version (a whole number)") from None

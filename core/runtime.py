@@ -1,0 +1,149 @@
+"""The application runtime: settings, database, field types and metadata caches.
+
+One Runtime per application (never a module global). Tables and validators are caches
+of metadata: each unit of work reads the metadata version in its own transaction and
+rebuilds the caches when another process has changed the metadata since.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from sqlalchemy import Connection, text
+
+from core.db import make_engine, read_transaction, write_transaction
+from core.fieldtypes import FieldTypeRegistry
+from core.metadata import store
+from core.metadata.files import base_documents
+from core.metadata.model import SYSTEM_FIELDS, Doc, FieldDef, MetadataSet, build
+from core.metadata.problems import MetadataError
+from core.metadata.store import CustomConfig
+from core.migrate import upgrade_core
+from core.schema_sync import Change, record, sync
+from core.settings import Settings
+from core.tables import SchemaTables, build_tables
+from core.validation import OWNER_FIELD_SPEC, RecordValidator
+
+PG_METADATA_LOCK = 7_420_001
+
+
+@dataclass
+class Schema:
+    """Everything derived from one metadata version."""
+
+    version: int
+    meta: MetadataSet
+    tables: SchemaTables
+    registry: FieldTypeRegistry
+    _validators: dict[str, RecordValidator] = field(default_factory=dict)
+    _system_fields: dict[str, dict[str, FieldDef]] = field(default_factory=dict)
+
+    def validator(self, object_name: str) -> RecordValidator:
+        validator = self._validators.get(object_name)
+        if validator is None:
+            obj = self.meta.object(object_name)
+            validator = RecordValidator(obj, self.system_fields(object_name)["owner"])
+            self._validators[object_name] = validator
+        return validator
+
+    def system_fields(self, object_name: str) -> dict[str, FieldDef]:
+        """System columns as field definitions, so they can be filtered and sorted."""
+        fields = self._system_fields.get(object_name)
+        if fields is None:
+            types = {"id": "integer", "version": "integer", "created_at": "datetime", "updated_at": "datetime",
+                     "deleted_at": "datetime", "owner": "lookup", "created_by": "lookup", "updated_by": "lookup"}
+            fields = {}
+            for name in SYSTEM_FIELDS:
+                spec = {"name": name, "type": types[name], "label": {"en": name.replace("_", " ").capitalize()}}
+                if types[name] == "lookup":
+                    spec = {**OWNER_FIELD_SPEC, "name": name, "label": spec["label"]} if name != "owner" else OWNER_FIELD_SPEC
+                fields[name] = FieldDef(name, self.registry[types[name]], spec, object_name, False, "system")
+            self._system_fields[object_name] = fields
+        return fields
+
+
+class Runtime:
+    def __init__(self, settings: Settings | None = None, registry: FieldTypeRegistry | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.engine = make_engine(self.settings.database_url, echo=self.settings.sql_echo)
+        self.registry = registry or FieldTypeRegistry()
+        self._base_docs: list[Doc] | None = None
+        self._schema: Schema | None = None
+        self._lock = threading.Lock()
+        from core.records import RecordService  # noqa: PLC0415 - records depends on runtime types
+
+        self.records = RecordService(self)
+
+    # --- layers -------------------------------------------------------------------------
+
+    def defined_documents(self) -> list[Doc]:
+        """Base and plugin documents (read once per process)."""
+        if self._base_docs is None:
+            self._base_docs = base_documents(self.registry.names())
+        return self._base_docs
+
+    def build_metadata(self, config: CustomConfig) -> MetadataSet:
+        return build(self.defined_documents() + config.documents(), self.registry)
+
+    # --- database lifecycle ------------------------------------------------------------------
+
+    def upgrade(self, who: str = "system") -> list[Change]:
+        """Migrate core's tables, then sync the metadata-defined tables."""
+        upgrade_core(self.engine)
+        return self.change_metadata(lambda config: config, who)
+
+    def change_metadata(self, transform: Callable[[CustomConfig], CustomConfig], who: str) -> list[Change]:
+        """Apply a change to the customization layer and the schema in one transaction."""
+        with write_transaction(self.engine) as conn:
+            self._lock_metadata(conn)
+            config = store.load_config(conn)
+            try:
+                old = self.build_metadata(config)
+            except MetadataError:
+                old = None  # e.g. a plugin was removed; the new metadata decides
+            new_config = transform(config)
+            new = self.build_metadata(new_config)
+            changes = sync(conn, old, new)
+            changed_docs = store.save_config(conn, config, new_config, who)
+            if changes or changed_docs or store.current_version(conn) == 0:
+                version = store.bump_version(conn)
+                record(conn, changes, who, version)
+        return changes
+
+    def _lock_metadata(self, conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_METADATA_LOCK})
+
+    # --- caches -------------------------------------------------------------------------------
+
+    def schema(self, conn: Connection) -> Schema:
+        """The Schema for the metadata version visible in ``conn``'s transaction."""
+        version = store.current_version(conn)
+        schema = self._schema
+        if schema is not None and schema.version == version:
+            return schema
+        with self._lock:
+            if self._schema is None or self._schema.version != version:
+                meta = self.build_metadata(store.load_config(conn))
+                self._schema = Schema(version, meta, build_tables(meta), self.registry)
+            return self._schema
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[Connection, Schema]]:
+        with read_transaction(self.engine) as conn:
+            yield conn, self.schema(conn)
+
+    @contextmanager
+    def writing(self) -> Iterator[tuple[Connection, Schema]]:
+        with write_transaction(self.engine) as conn:
+            yield conn, self.schema(conn)
+
+    def export_config(self) -> dict:
+        with read_transaction(self.engine) as conn:
+            return store.load_config(conn).as_changeset()
+
+    def close(self) -> None:
+        self.engine.dispose()
