@@ -17,8 +17,8 @@ from sqlalchemy import Connection, text
 from core.db import make_engine, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
 from core.metadata import store
-from core.metadata.files import base_documents
-from core.metadata.model import SYSTEM_FIELDS, Doc, FieldDef, MetadataSet, build
+from core.metadata.files import base_documents, documents_from
+from core.metadata.model import CUSTOM_LAYER, SYSTEM_FIELDS, Doc, FieldDef, MetadataSet, build
 from core.metadata.problems import MetadataError
 from core.metadata.store import CustomConfig
 from core.migrate import upgrade_core
@@ -95,8 +95,15 @@ class Runtime:
         upgrade_core(self.engine)
         return self.change_metadata(lambda config: config, who)
 
-    def change_metadata(self, transform: Callable[[CustomConfig], CustomConfig], who: str) -> list[Change]:
-        """Apply a change to the customization layer and the schema in one transaction."""
+    def change_metadata(
+        self, transform: Callable[[CustomConfig], CustomConfig], who: str, dry_run: bool = False,
+        before_sync: Callable[[Connection, MetadataSet], list[Change]] | None = None,
+    ) -> list[Change]:
+        """Apply a change to the customization layer and the schema in one transaction.
+
+        With ``dry_run`` the whole change runs and is then rolled back, so the returned
+        operations are exactly those a real run would apply.
+        """
         with write_transaction(self.engine) as conn:
             self._lock_metadata(conn)
             config = store.load_config(conn)
@@ -106,12 +113,25 @@ class Runtime:
                 old = None  # e.g. a plugin was removed; the new metadata decides
             new_config = transform(config)
             new = self.build_metadata(new_config)
-            changes = sync(conn, old, new)
+            changes = before_sync(conn, old) if before_sync else []
+            changes += sync(conn, old, new)
             changed_docs = store.save_config(conn, config, new_config, who)
             if changes or changed_docs or store.current_version(conn) == 0:
                 version = store.bump_version(conn)
                 record(conn, changes, who, version)
+            if dry_run:
+                conn.get_transaction().rollback()
         return changes
+
+    def import_changeset(self, data, source: str, who: str, dry_run: bool = False) -> list[Change]:
+        """Merge a parsed changeset into the customization layer and sync the schema."""
+        docs = documents_from(data, source, CUSTOM_LAYER, self.registry.names())
+        defined = {d.body["name"]: d.source for d in self.defined_documents() if d.kind == "object"}
+        return self.change_metadata(lambda config: store.merge_changeset(config, docs, defined), who, dry_run=dry_run)
+
+    def current_metadata(self) -> MetadataSet:
+        with self.reading() as (_conn, schema):
+            return schema.meta
 
     def _lock_metadata(self, conn: Connection) -> None:
         if conn.dialect.name == "postgresql":

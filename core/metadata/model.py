@@ -36,6 +36,12 @@ class Doc:
     source: str  # file path or "database"
     layer: str  # "base", "plugin:<name>", or "customization"
     at: str = ""  # JSON pointer of the document inside its source
+    field_at: dict | None = None  # field name -> its JSON pointer, when fields were merged from elsewhere
+
+    def field_pointer(self, name: str, index: int) -> str:
+        if self.field_at and name in self.field_at:
+            return self.field_at[name]
+        return self.at + pointer("fields", index)
 
 
 @dataclass
@@ -149,7 +155,7 @@ def _define_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
         _check_name(name, "an object", doc, doc.at + "/name", problems)
     obj = ObjectDef(name, copy.deepcopy(body), doc.source, doc.layer, doc.at)
     for index, fspec in enumerate(body.get("fields", [])):
-        _add_field(obj, fspec, doc, doc.at + pointer("fields", index), registry, problems)
+        _add_field(obj, fspec, doc, doc.field_pointer(fspec["name"], index), registry, problems)
     objects[name] = obj
 
 
@@ -165,7 +171,7 @@ def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
         if key in body:
             obj.spec[key] = body[key]
     for index, fspec in enumerate(body.get("fields", [])):
-        where = doc.at + pointer("fields", index)
+        where = doc.field_pointer(fspec["name"], index)
         existing = obj.fields.get(fspec["name"])
         if existing is not None and not existing.custom and existing.source != doc.source:
             _override_field(existing, fspec, doc, where, problems)

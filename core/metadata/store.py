@@ -28,12 +28,15 @@ class CustomConfig:
     extensions: dict[str, dict] = field(default_factory=dict)
     layouts: dict[str, dict] = field(default_factory=dict)
     permission_sets: dict[str, dict] = field(default_factory=dict)
+    # Where documents touched by a changeset came from, so problems point into that file.
+    origins: dict[tuple[str, str], tuple[str, str, dict]] = field(default_factory=dict)
 
     def documents(self) -> list[Doc]:
-        docs = [Doc("object", b, STORE_SOURCE, CUSTOM_LAYER, pointer("objects", n)) for n, b in self.objects.items()]
-        docs += [Doc("extension", b, STORE_SOURCE, CUSTOM_LAYER, pointer("extensions", n)) for n, b in self.extensions.items()]
-        docs += [Doc("layout", b, STORE_SOURCE, CUSTOM_LAYER, pointer("layouts", n)) for n, b in self.layouts.items()]
-        docs += [Doc("permission_set", b, STORE_SOURCE, CUSTOM_LAYER, pointer("permission_sets", n)) for n, b in self.permission_sets.items()]
+        docs = []
+        for kind, attr in KIND_TO_ATTR.items():
+            for name, body in getattr(self, attr).items():
+                source, at, field_at = self.origins.get((kind, name), (STORE_SOURCE, pointer(attr, name), None))
+                docs.append(Doc(kind, body, source, CUSTOM_LAYER, at, field_at))
         return docs
 
     def as_changeset(self) -> dict:
@@ -110,10 +113,11 @@ def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: di
     and plugin layers to their source, so that a changeset cannot redefine them.
     """
     merged = config.copy()
-    problems: list[Problem] = []
+    problems: list[Problem] = _duplicates(docs)
     for doc in docs:
         body = copy.deepcopy(doc.body)
         body.pop("$schema", None)
+        _remember_origin(merged, doc)
         if doc.kind == "object":
             name = body["name"]
             if name in defined_elsewhere:
@@ -145,6 +149,32 @@ def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: di
     if problems:
         raise MetadataError(problems)
     return merged
+
+
+def _remember_origin(config: CustomConfig, doc: Doc) -> None:
+    name = layout_key(doc.body) if doc.kind == "layout" else doc.body.get("name", doc.body.get("object"))
+    field_at = {f["name"]: doc.at + pointer("fields", i) for i, f in enumerate(doc.body.get("fields", []))}
+    kind = doc.kind
+    if kind == "extension" and name in config.objects:
+        kind = "object"  # merged into a custom object
+        previous = config.origins.get((kind, name))
+        field_at = {**(previous[2] if previous else {}), **field_at}
+    config.origins[(kind, name)] = (doc.source, doc.at, field_at)
+
+
+def _duplicates(docs: list[Doc]) -> list[Problem]:
+    """The same object, extension, layout or permission set twice in one changeset."""
+    seen: dict[tuple[str, str], Doc] = {}
+    problems = []
+    for doc in docs:
+        key = {"object": lambda b: b["name"], "extension": lambda b: b["object"], "layout": layout_key,
+               "permission_set": lambda b: b["name"]}[doc.kind](doc.body)
+        if (doc.kind, key) in seen:
+            first = seen[(doc.kind, key)]
+            problems.append(Problem(doc.source, doc.at, f"{doc.kind.replace('_', ' ')} '{key}' appears twice (first at {first.at})"))
+        else:
+            seen[(doc.kind, key)] = doc
+    return problems
 
 
 def merge_fields(stored: list[dict], incoming: list[dict]) -> list[dict]:

@@ -1,0 +1,263 @@
+"""The `tessera` command line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from core import __version__
+from core.db import DatabaseURLError
+from core.metadata.customize import forget_field, rename_field, set_removed
+from core.metadata.files import documents_from, read_json
+from core.metadata.model import build
+from core.metadata.problems import MetadataError
+from core.metadata.store import merge_changeset
+from core.schema_sync import Change, SchemaChangeRefused, drop_column
+from core.settings import Settings, SettingsError
+
+
+class Context:
+    def __init__(self, database: str | None, who: str | None) -> None:
+        self.database = database
+        self.who = who or f"cli:{getpass.getuser()}"
+        self._runtime = None
+
+    @property
+    def runtime(self):
+        if self._runtime is None:
+            from core.runtime import Runtime
+
+            self._runtime = Runtime(Settings.from_env(database_url=self.database))
+        return self._runtime
+
+
+def fail(message: str, code: int = 2) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def friendly_errors(function):
+    """Turn user mistakes into messages, never tracebacks."""
+
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except MetadataError as exc:
+            fail("Refused; nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems))
+        except SchemaChangeRefused as exc:
+            fail(f"Refused; nothing was changed:\n  {exc}")
+        except (DatabaseURLError, SettingsError) as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tessera")
+@click.option("--database", metavar="URL", help="Database URL (default: TESSERA_DATABASE_URL, else sqlite:///tessera.db).")
+@click.option("--as", "who", metavar="NAME", help="Who is recorded in the schema history (default: cli:<login>).")
+@click.pass_context
+def main(ctx: click.Context, database: str | None, who: str | None) -> None:
+    """Tessera: a plugin-based, metadata-driven CRM."""
+    ctx.obj = Context(database, who)
+
+
+# --- db -------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+@friendly_errors
+def db_upgrade(ctx: Context) -> None:
+    """Migrate core's tables and create or extend the tables of every object."""
+    changes = ctx.runtime.upgrade(ctx.who)
+    _print_changes(changes, "The database is up to date.")
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+@main.group()
+def metadata() -> None:
+    """Validate, export and import configuration (objects, fields, layouts, permission sets)."""
+
+
+@metadata.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@friendly_errors
+def metadata_validate(paths: tuple[Path, ...]) -> None:
+    """Check metadata files against the meta-schemas and the base objects, without a database."""
+    from core.fieldtypes import FieldTypeRegistry
+    from core.metadata.files import base_documents
+
+    registry = FieldTypeRegistry()
+    docs, problems = [], []
+    for path in paths:
+        files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        for file in files:
+            try:
+                docs += documents_from(read_json(file), str(file), "customization", registry.names())
+            except MetadataError as exc:
+                problems += exc.problems
+    if problems:
+        raise MetadataError(problems)
+    base = base_documents(registry.names())
+    base_objects = {d.body["name"]: d.source for d in base if d.kind == "object"}
+    config = merge_changeset(_empty_config(), docs, base_objects)
+    build(base + config.documents(), registry)
+    click.echo(f"OK: {len(docs)} document(s) in {len(paths)} path(s) are valid.")
+
+
+def _empty_config():
+    from core.metadata.store import CustomConfig
+
+    return CustomConfig()
+
+
+@metadata.command("export")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_obj
+@friendly_errors
+def metadata_export(ctx: Context, file: Path) -> None:
+    """Write this database's configuration to FILE as a changeset ('-' for standard output)."""
+    ctx.runtime.upgrade(ctx.who)
+    text = json.dumps(ctx.runtime.export_config(), indent=2, ensure_ascii=False) + "\n"
+    if str(file) == "-":
+        click.echo(text, nl=False)
+    else:
+        file.write_text(text, encoding="utf-8")
+        click.echo(f"Exported the configuration to {file}.")
+
+
+@metadata.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would change, and change nothing.")
+@click.pass_obj
+@friendly_errors
+def metadata_import(ctx: Context, file: Path, dry_run: bool) -> None:
+    """Apply a changeset FILE: create or update what it names, then sync the schema."""
+    runtime = ctx.runtime
+    data = read_json(file)
+    runtime.upgrade(ctx.who)
+    changes = runtime.import_changeset(data, str(file), ctx.who, dry_run=dry_run)
+    if dry_run:
+        _print_changes(changes, "Nothing would change.", prefix="Would apply")
+    else:
+        _print_changes(changes, "Nothing to change: the database already matches.")
+
+
+@metadata.command("rename-field")
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("old")
+@click.argument("new")
+@click.pass_obj
+@friendly_errors
+def metadata_rename(ctx: Context, object_name: str, old: str, new: str) -> None:
+    """Rename a custom field of OBJECT from OLD to NEW, keeping its data."""
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    _print_changes(runtime.change_metadata(rename_field(runtime.current_metadata(), object_name, old, new), ctx.who), "Nothing changed.")
+
+
+@metadata.command("remove-field")
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("field_name", metavar="FIELD")
+@click.pass_obj
+@friendly_errors
+def metadata_remove(ctx: Context, object_name: str, field_name: str) -> None:
+    """Hide a custom field; its column and data stay until purged (restore-field brings it back)."""
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    runtime.change_metadata(set_removed(runtime.current_metadata(), object_name, field_name, True), ctx.who)
+    click.echo(f"Removed {object_name}.{field_name}: hidden, its data kept. 'tessera metadata restore-field' brings it back.")
+
+
+@metadata.command("restore-field")
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("field_name", metavar="FIELD")
+@click.pass_obj
+@friendly_errors
+def metadata_restore(ctx: Context, object_name: str, field_name: str) -> None:
+    """Bring back a removed custom field with its data."""
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    runtime.change_metadata(set_removed(runtime.current_metadata(), object_name, field_name, False), ctx.who)
+    click.echo(f"Restored {object_name}.{field_name} with its data.")
+
+
+@metadata.command("purge-field")
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("field_name", metavar="FIELD")
+@click.option("--yes", is_flag=True, help="Confirm that the column and its data are to be dropped for good.")
+@click.pass_obj
+@friendly_errors
+def metadata_purge(ctx: Context, object_name: str, field_name: str, yes: bool) -> None:
+    """Drop a removed field's column and data for good."""
+    if not yes:
+        fail(f"Purging drops {object_name}.{field_name} and its data for good; run again with --yes to confirm.")
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    transform = forget_field(runtime.current_metadata(), object_name, field_name)
+    changes = runtime.change_metadata(transform, ctx.who, before_sync=lambda conn, _old: [drop_column(conn, object_name, field_name)])
+    _print_changes(changes, "Nothing changed.")
+
+
+@metadata.command("history")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.pass_obj
+@friendly_errors
+def metadata_history(ctx: Context, limit: int) -> None:
+    """Show the schema changes applied to this database, newest first."""
+    from core.db import read_transaction
+    from core.schema_sync import history
+
+    ctx.runtime.upgrade(ctx.who)
+    with read_transaction(ctx.runtime.engine) as conn:
+        for row in history(conn, limit):
+            click.echo(f"{row['applied_at']:%Y-%m-%d %H:%M:%S}  v{row['metadata_version']}  {row['applied_by']:<20} {row['detail']}")
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+@main.command("demo")
+@click.option("--reset", is_flag=True, help="Load the demo data again even if the database has records.")
+@click.pass_obj
+@friendly_errors
+def demo(ctx: Context, reset: bool) -> None:
+    """Migrate, load the demo data set on a first run, and show what is there."""
+    from core.demo import load_demo, summary
+
+    runtime = ctx.runtime
+    changes = runtime.upgrade(ctx.who)
+    if changes:
+        click.echo(f"Created the database schema ({len(changes)} operations).")
+    loaded = load_demo(runtime, force=reset)
+    if loaded:
+        click.echo("Loaded the demo data: " + ", ".join(f"{n} {name}" for name, n in loaded.items()) + ".")
+    click.echo(summary(runtime))
+
+
+def _print_changes(changes: list[Change], nothing: str, prefix: str = "Applied") -> None:
+    if not changes:
+        click.echo(nothing)
+        return
+    click.echo(f"{prefix} {len(changes)} schema operation(s):")
+    for change in changes:
+        click.echo(f"  {change.operation:<16} {change.detail}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
