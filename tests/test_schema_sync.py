@@ -250,3 +250,20 @@ def test_export_then_import_into_a_fresh_database_recreates_it(runtime, tmp_path
     assert "segment" in columns(other, "account")
     assert other.export_config() == exported
     other.close()
+
+
+def test_the_documented_example_changeset_imports(runtime, actor):
+    from pathlib import Path
+
+    from core.metadata.files import read_json
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "equipment-changeset.json"
+    runtime.import_changeset(read_json(example), str(example), "implementer")
+    assert {"serial_number", "asset_tag", "customer", "status", "purchase_price"} <= set(columns(runtime, "machine"))
+    assert {"source_id", "target_id", "role"} <= set(columns(runtime, "machine__contacts"))
+    account = runtime.records.create(actor, "account", {"name": "Acme", "service_region": "east"})
+    contact = runtime.records.create(actor, "contact", {"last_name": "Wang", "account": account["id"]})
+    machine = runtime.records.create(actor, "machine", {"serial_number": "SN-1", "customer": account["id"],
+                                                        "contacts": [{"id": contact["id"], "role": "operator"}]})
+    assert machine["asset_tag"] == "MCH-000001" and machine["status"] == "running"
+    assert machine["contacts"] == [{"id": contact["id"], "label": "Wang", "role": "operator"}]

@@ -1,0 +1,1 @@
+"""BOM-linked manufacturing orders: versioned bills of materials and sales orders."""

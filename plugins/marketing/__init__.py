@@ -1,0 +1,1 @@
+"""B2C repeat-purchase marketing: campaigns, segments, purchases and renewals."""

@@ -1,0 +1,1 @@
+"""B2B project sales: leads, opportunities, quotes, contracts and forecasts."""

@@ -1,0 +1,1 @@
+"""Service: equipment maintenance tickets, SLAs and maintenance plans."""

@@ -1,0 +1,1 @@
+"""The generated web UI: HTML controllers, Jinja2 templates and static files."""
