@@ -232,7 +232,6 @@ def builtin_types() -> list[FieldType]:
     text_like = dict(
         operators=TEXTUAL, searchable=True, parse=lambda v, f: v, parse_text=lambda v, f: v
     )
-    date_opts = frozenset()
     return [
         FieldType("text", _text_sql, _text_schema, options=frozenset({"max_length", "min_length"}), **text_like),
         FieldType(
@@ -310,7 +309,6 @@ def builtin_types() -> list[FieldType]:
             ORDERED,
             parse=_parse_date,
             format=_format_date,
-            options=date_opts,
         ),
         FieldType(
             "datetime",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
@@ -99,7 +99,6 @@ class Reader:
     lookups: list[FieldDef]
     dynamic: list[FieldDef]
     m2m: list[FieldDef]
-    positions: dict[str, int] = field(default_factory=dict)
 
 
 SYSTEM_TAIL = ("version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
@@ -244,7 +243,7 @@ class RecordService:
             columns.append(target.c[target_obj.title_field].label(f"{fdef.name}__label"))
             source = source.outerjoin(target, target.c.id == table.c[fdef.name])
         base = select(*columns).select_from(source)
-        reader = Reader(
+        return Reader(
             base,
             table,
             fields,
@@ -252,7 +251,6 @@ class RecordService:
             [f for f in fields if f.type.name == "dynamic_lookup"],
             [f for f in obj.active_fields() if f.type.name == "many_to_many"],
         )
-        reader.positions = {c.name if hasattr(c, "name") else str(c): i for i, c in enumerate(base.selected_columns)}
         return reader
 
     def _format(self, reader: Reader, row: sa.Row) -> dict:

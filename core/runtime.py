@@ -28,6 +28,17 @@ from core.tables import SchemaTables, build_tables
 from core.validation import OWNER_FIELD_SPEC, RecordValidator
 
 PG_METADATA_LOCK = 7_420_001
+SYSTEM_FIELD_SPECS = {
+    "id": {"name": "id", "type": "integer", "label": {"en": "ID", "zh-CN": "编号"}},
+    "version": {"name": "version", "type": "integer", "label": {"en": "Version", "zh-CN": "版本"}},
+    "created_at": {"name": "created_at", "type": "datetime", "label": {"en": "Created at", "zh-CN": "创建时间"}},
+    "created_by": {"name": "created_by", "type": "lookup", "target": "user", "label": {"en": "Created by", "zh-CN": "创建人"}},
+    "updated_at": {"name": "updated_at", "type": "datetime", "label": {"en": "Updated at", "zh-CN": "更新时间"}},
+    "updated_by": {"name": "updated_by", "type": "lookup", "target": "user", "label": {"en": "Updated by", "zh-CN": "更新人"}},
+    "owner": OWNER_FIELD_SPEC,
+    "deleted_at": {"name": "deleted_at", "type": "datetime", "label": {"en": "Deleted at", "zh-CN": "删除时间"}},
+}
+assert tuple(SYSTEM_FIELD_SPECS) == SYSTEM_FIELDS
 
 
 @dataclass
@@ -53,14 +64,10 @@ class Schema:
         """System columns as field definitions, so they can be filtered and sorted."""
         fields = self._system_fields.get(object_name)
         if fields is None:
-            types = {"id": "integer", "version": "integer", "created_at": "datetime", "updated_at": "datetime",
-                     "deleted_at": "datetime", "owner": "lookup", "created_by": "lookup", "updated_by": "lookup"}
-            fields = {}
-            for name in SYSTEM_FIELDS:
-                spec = {"name": name, "type": types[name], "label": {"en": name.replace("_", " ").capitalize()}}
-                if types[name] == "lookup":
-                    spec = {**OWNER_FIELD_SPEC, "name": name, "label": spec["label"]} if name != "owner" else OWNER_FIELD_SPEC
-                fields[name] = FieldDef(name, self.registry[types[name]], spec, object_name, False, "system")
+            fields = {
+                name: FieldDef(name, self.registry[spec["type"]], spec, object_name, False, "system")
+                for name, spec in SYSTEM_FIELD_SPECS.items()
+            }
             self._system_fields[object_name] = fields
         return fields
 

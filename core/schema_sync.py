@@ -269,12 +269,14 @@ def _apply_comparison(conn: Connection, ops: Operations, tables: SchemaTables) -
             new_fk_columns.add((table_name, column.name))
             changes.append(Change("add_column", table_name, f"add column {table_name}.{column.name} {column.type.compile(dialect=conn.dialect)}"))
         elif kind == "add_fk":
+            # Only for a lookup column added just now (SQLite took it inline). A changed
+            # on_delete of an existing lookup is enforced by the record service, whose
+            # deletes are soft; the database constraint keeps its first rule.
             fk = diff[1]
-            columns = [c.name for c in fk.columns]
-            if is_sqlite(conn) and (fk.table.name, columns[0]) in new_fk_columns:
-                continue  # added inline with its column
-            _add_foreign_key(conn, ops, fk)
-            changes.append(Change("add_foreign_key", fk.table.name, f"add foreign key {fk.name}"))
+            column = (fk.table.name, [c.name for c in fk.columns][0])
+            if column in new_fk_columns and not is_sqlite(conn):
+                _add_foreign_key(ops, fk)
+                changes.append(Change("add_foreign_key", fk.table.name, f"add foreign key {fk.name}"))
         elif kind == "add_index":
             index = diff[1]
             ops.invoke(CreateIndexOp.from_index(index))
@@ -323,11 +325,7 @@ def _add_column(conn: Connection, ops: Operations, table_name: str, column: sa.C
     )
 
 
-def _add_foreign_key(conn: Connection, ops: Operations, fk: sa.ForeignKeyConstraint) -> None:
-    if is_sqlite(conn):
-        with ops.batch_alter_table(fk.table.name, recreate="always") as batch:
-            batch.create_foreign_key(fk.name, fk.elements[0].column.table.name, [c.name for c in fk.columns], ["id"], ondelete=fk.ondelete)
-        return
+def _add_foreign_key(ops: Operations, fk: sa.ForeignKeyConstraint) -> None:
     # NOT VALID: the column was just added (all nulls), so no scan of a big table is needed.
     ops.create_foreign_key(
         fk.name,
