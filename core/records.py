@@ -400,14 +400,20 @@ class RecordService:
                 raise NotFound(f"{object_name} {record_id} does not exist")
             if current.version != expected:
                 raise self._conflict(conn, object_name, record_id, expected, current.version)
-            self._check_references(conn, schema, obj, [values])
+            self._check_references(conn, schema, obj, [_with_stored_pairs(obj, values, current._mapping)])
             self._check_unique(conn, schema, obj, [values], record_id)
             link_changes = {n: values.pop(n) for n in list(values) if obj.fields.get(n) and obj.fields[n].type.name == "many_to_many"}
             stored = current._mapping
             diff = {k: v for k, v in values.items() if not _same(stored[k], v)}
             old_links = {}
-            for name in link_changes:
-                old_links[name] = [link["id"] for link in self._links(conn, schema, obj.fields[name], [record_id])[record_id]]
+            for name in list(link_changes):
+                fdef = obj.fields[name]
+                old = [_link_value(fdef, link) for link in self._links(conn, schema, fdef, [record_id])[record_id]]
+                new = [_link_value(fdef, link) for link in link_changes[name] or []]
+                if _sorted_links(old) == _sorted_links(new):
+                    del link_changes[name]
+                else:
+                    old_links[name] = old
             if not diff and not link_changes:
                 return self._fetch(conn, schema, object_name, record_id)
             now = _now()
@@ -423,10 +429,11 @@ class RecordService:
                 _history_row(obj, record_id, name, stored[name], value, expected + 1, now, actor) for name, value in diff.items()
             ]
             for name, links_value in link_changes.items():
-                new_ids = self._write_links(conn, schema, obj.fields[name], record_id, links_value or [], replace=True)
-                if sorted(new_ids) != sorted(old_links[name]):
-                    history.append(dict(object=obj.name, record_id=record_id, field=name, old_value=old_links[name], new_value=new_ids,
-                                        record_version=expected + 1, changed_at=now, changed_by=actor.user_id, changed_by_name=actor.name))
+                fdef = obj.fields[name]
+                self._write_links(conn, schema, fdef, record_id, links_value or [], replace=True)
+                new = [_link_value(fdef, link) for link in links_value or []]
+                history.append(dict(object=obj.name, record_id=record_id, field=name, old_value=old_links[name], new_value=new,
+                                    record_version=expected + 1, changed_at=now, changed_by=actor.user_id, changed_by_name=actor.name))
             if history:
                 conn.execute(field_history.insert(), history)
             return self._fetch(conn, schema, object_name, record_id)
@@ -564,45 +571,44 @@ class RecordService:
         return None
 
     def _check_unique(self, conn: Connection, schema: Schema, obj: ObjectDef, rows: list[dict], record_id: int | None) -> None:
+        """Unique fields: no repeats within the batch, none already taken (deleted records keep theirs)."""
         table = schema.tables.table(obj.name)
+        errors: dict[int, list[FieldError]] = {}
         for fdef in obj.active_fields():
             if not fdef.spec.get("unique"):
                 continue
-            values = [r[fdef.name] for r in rows if r.get(fdef.name) is not None]
-            if not values:
+            positions: dict[Any, list[int]] = {}
+            for index, values in enumerate(rows):
+                if values.get(fdef.name) is not None:
+                    positions.setdefault(values[fdef.name], []).append(index)
+            if not positions:
                 continue
-            repeated = {v for v in values if values.count(v) > 1}
-            if repeated:
-                raise RecordValidationError(obj.name, [FieldError(fdef.name, f"'{sorted(repeated)[0]}' appears twice in this batch; it must be unique")])
-            statement = select(table.c[fdef.name]).where(table.c[fdef.name].in_(values))
+            statement = select(table.c[fdef.name]).where(table.c[fdef.name].in_(list(positions)))
             if record_id is not None:
                 statement = statement.where(table.c.id != record_id)
-            taken = conn.execute(statement.limit(1)).scalar()
-            if taken is not None:
-                raise RecordValidationError(obj.name, [FieldError(fdef.name, f"'{taken}' is already used by another {obj.name}; it must be unique")])
+            taken = set(conn.execute(statement).scalars())
+            for value, indexes in positions.items():
+                if value in taken:
+                    message = f"'{value}' is already used by another {obj.name}; it must be unique"
+                elif len(indexes) > 1:
+                    message = f"'{value}' appears more than once in this batch (rows {', '.join(map(str, indexes))}); it must be unique"
+                else:
+                    continue
+                for index in indexes:
+                    errors.setdefault(index, []).append(FieldError(fdef.name, message))
+        if errors:
+            if len(rows) > 1:
+                raise BatchValidationError(obj.name, errors)
+            raise RecordValidationError(obj.name, errors[0])
 
-    def _write_links(self, conn: Connection, schema: Schema, fdef: FieldDef, record_id: int, links: list, replace: bool = False) -> list[int]:
+    def _write_links(self, conn: Connection, schema: Schema, fdef: FieldDef, record_id: int, links: list[dict], replace: bool = False) -> None:
+        """Links arrive parsed by the validator: [{"id": 12, "role": "buyer"}, ...]."""
         junction = schema.tables.objects[fdef.object].junctions[fdef.name]
-        rows = []
-        for link in links:
-            if isinstance(link, dict):
-                row = {"source_id": record_id, "target_id": int(link["id"])}
-                for t in fdef.through:
-                    if t.name in link and link[t.name] is not None:
-                        row[t.name] = t.type.parse(link[t.name], t.spec)
-                rows.append(row)
-            else:
-                rows.append({"source_id": record_id, "target_id": int(link)})
         if replace:
             conn.execute(junction.delete().where(junction.c.source_id == record_id))
-        seen, unique_rows = set(), []
-        for row in rows:
-            if row["target_id"] not in seen:
-                seen.add(row["target_id"])
-                unique_rows.append(row)
-        for row in unique_rows:  # through-fields may differ per link; insert one by one
-            conn.execute(junction.insert().values(**row))
-        return [r["target_id"] for r in unique_rows]
+        rows = [{"source_id": record_id, "target_id": link["id"], **{t.name: link.get(t.name) for t in fdef.through}} for link in links]
+        if rows:
+            conn.execute(junction.insert(), rows)
 
 
 def reserve_numbers(conn: Connection, name: str, count: int) -> int:
@@ -621,6 +627,31 @@ def reserve_numbers(conn: Connection, name: str, count: int) -> int:
         except sa.exc.IntegrityError:
             return reserve_numbers(conn, name, count)
     return last - count + 1
+
+
+def _with_stored_pairs(obj: ObjectDef, values: dict, stored: Mapping) -> dict:
+    """A 'related to' is a pair (object name, id): check the pair even when one half changes."""
+    checked = dict(values)
+    for fdef in obj.active_fields():
+        if fdef.type.name == "dynamic_lookup":
+            object_field = fdef.spec["object_field"]
+            if fdef.name in values or object_field in values:
+                checked.setdefault(fdef.name, stored[fdef.name])
+                checked.setdefault(object_field, stored[object_field])
+    return checked
+
+
+def _link_value(fdef: FieldDef, link: dict) -> dict:
+    """A link as JSON: its id and relation fields (for history and comparison)."""
+    value = {"id": link["id"]}
+    for t in fdef.through:
+        raw = link.get(t.name)
+        value[t.name] = None if raw is None else json_value(t.type.format(raw, t.spec))
+    return value
+
+
+def _sorted_links(links: list[dict]) -> list[dict]:
+    return sorted(links, key=lambda link: link["id"])
 
 
 def _referenced_ids(fdef: FieldDef, value: Any) -> list[int]:

@@ -101,7 +101,10 @@ class RecordValidator:
                 continue
             fdef = self.fields[name]
             try:
-                parsed[name] = fdef.type.parse(value, fdef.spec)
+                if fdef.type.name == "many_to_many":
+                    parsed[name] = parse_links(fdef, value)
+                else:
+                    parsed[name] = fdef.type.parse(value, fdef.spec)
             except (ValueError, TypeError) as exc:
                 errors.append(FieldError(name, str(exc)))
         if errors:
@@ -113,12 +116,41 @@ class RecordValidator:
         if error.validator == "additionalProperties":
             extras = [k for k in data if k not in self.fields]
             name = extras[0]
-            if name in SYSTEM_FIELDS:
+            if name in SYSTEM_FIELDS or name in self.object.fields and not self.object.fields[name].removed:
                 return FieldError(name, "is set by the system and cannot be written")
             return FieldError(name, f"is not a field of {self.object.name}{did_you_mean(name, self.fields)}")
         name = str(path[0]) if path else ""
         fdef = self.fields.get(name)
         return FieldError(name, describe_value_error(error, fdef))
+
+
+def parse_links(fdef: FieldDef, value: list) -> list[dict]:
+    """Many-to-many input ([12, {"id": 13, "role": "buyer"}]) as links with parsed relation fields."""
+    through = {t.name: t for t in fdef.through}
+    links, seen = [], set()
+    for position, item in enumerate(value, start=1):
+        item = item if isinstance(item, dict) else {"id": item}
+        link = {"id": int(item["id"])}
+        for key, raw in item.items():
+            if key == "id":
+                continue
+            tdef = through.get(key)
+            if tdef is None:
+                raise ValueError(f"link {position}: '{key}' is not a field of this relation{did_you_mean(key, through)}")
+            if raw is None:
+                link[key] = None
+                continue
+            error = next(iter(Draft202012Validator(tdef.type.json_schema(tdef.spec), format_checker=FORMAT_CHECKER).iter_errors(raw)), None)
+            if error is not None:
+                raise ValueError(f"link {position}: {key}: {describe_value_error(error, tdef)}")
+            try:
+                link[key] = tdef.type.parse(raw, tdef.spec)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"link {position}: {key}: {exc}") from None
+        if link["id"] not in seen:
+            seen.add(link["id"])
+            links.append(link)
+    return links
 
 
 def describe_value_error(error: ValidationError, fdef: FieldDef | None) -> str:
