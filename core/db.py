@@ -38,7 +38,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per request; a dropped connection is
+        # detected on use and the pool replaced.
+        return create_engine(parsed, echo=echo, pool_recycle=3600)
     raise DatabaseURLError(f"'{backend}' databases are not supported; use sqlite or postgresql")
 
 

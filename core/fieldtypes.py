@@ -39,12 +39,17 @@ class FieldType:
     json_schema: Callable[[dict], dict]
     operators: frozenset[str]
     parse: Callable[[Any, dict], Any] = lambda value, _field: value
-    format: Callable[[Any, dict], Any] = lambda value, _field: value
+    format: Callable[[Any, dict], Any] = lambda value, _field: value  # noqa: E731 - identity by default
     parse_text: Callable[[str, dict], Any] | None = None  # from a query string or CSV cell
     searchable: bool = False
     sortable: bool = True
     has_column: bool = True
     options: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def formats_as_stored(self) -> bool:
+        """True when stored values are already JSON (no format step needed on reads)."""
+        return self.format is FieldType.__dataclass_fields__["format"].default
 
     def from_text(self, raw: str, fdef: dict) -> Any:
         """Parse a query-string value; raise ValueError with a plain sentence."""
@@ -89,14 +94,19 @@ def _format_date(value: Any, _f: dict) -> str | None:
     return value.isoformat()
 
 
-def _format_datetime(value: Any, _f: dict) -> str | None:
+def iso_utc(value: Any) -> str | None:
+    """A stored timestamp as ISO 8601 in UTC ('...Z'); naive values are already UTC."""
     if value is None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.isoformat() + "Z"
+
+
+def _format_datetime(value: Any, _f: dict) -> str | None:
+    return iso_utc(value)
 
 
 def _parse_decimal(value: Any, fdef: dict) -> decimal.Decimal:

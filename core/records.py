@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
 from core.coretables import field_history, sequence
-from core.fieldtypes import format_autonumber
+from core.fieldtypes import format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.query import ListQuery, QueryError, parse
 from core.runtime import Runtime, Schema
@@ -99,6 +99,8 @@ class Reader:
     lookups: list[FieldDef]
     dynamic: list[FieldDef]
     m2m: list[FieldDef]
+    plan: list[tuple[str, int, Any]]  # (key, column index, formatter or None)
+    lookup_plan: list[tuple[str, int, int]]  # (key, id index, label index)
 
 
 SYSTEM_TAIL = ("version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
@@ -233,44 +235,43 @@ class RecordService:
         obj = schema.meta.object(object_name)
         table = schema.tables.table(object_name)
         fields = [f for f in obj.active_fields() if f.has_column]
-        lookups = [f for f in fields if f.type.name == "lookup"]
-        owner = schema.system_fields(object_name)["owner"]
+        lookups = [f for f in fields if f.type.name == "lookup"] + [schema.system_fields(object_name)["owner"]]
         columns = [table.c.id] + [table.c[f.name] for f in fields] + [table.c[n] for n in SYSTEM_TAIL]
         source = table
-        for fdef in lookups + [owner]:
+        for fdef in lookups:
             target_obj = schema.meta.object(fdef.spec["target"])
             target = schema.tables.table(target_obj.name).alias(f"l_{fdef.name}")
             columns.append(target.c[target_obj.title_field].label(f"{fdef.name}__label"))
             source = source.outerjoin(target, target.c.id == table.c[fdef.name])
-        base = select(*columns).select_from(source)
+        index = {name: i for i, name in enumerate(["id"] + [f.name for f in fields] + list(SYSTEM_TAIL))}
+        plan = [("id", 0, None)]
+        for fdef in fields:
+            formatter = None if fdef.type.formats_as_stored else _bound_format(fdef)
+            plan.append((fdef.name, index[fdef.name], formatter))
+        plan += [(name, index[name], iso_utc if name.endswith("_at") else None) for name in SYSTEM_TAIL]
+        label_start = len(index)
+        lookup_plan = [(f.name, index[f.name], label_start + i) for i, f in enumerate(lookups)]
         return Reader(
-            base,
+            select(*columns).select_from(source),
             table,
             fields,
-            lookups + [owner],
+            lookups,
             [f for f in fields if f.type.name == "dynamic_lookup"],
             [f for f in obj.active_fields() if f.type.name == "many_to_many"],
+            plan,
+            lookup_plan,
         )
-        return reader
 
     def _format(self, reader: Reader, row: sa.Row) -> dict:
-        mapping = row._mapping
-        record: dict[str, Any] = {"id": mapping["id"]}
-        for fdef in reader.fields:
-            value = mapping[fdef.name]
-            record[fdef.name] = None if value is None else fdef.type.format(value, fdef.spec)
-        record["version"] = mapping["version"]
-        record["created_at"] = _iso(mapping["created_at"])
-        record["created_by"] = mapping["created_by"]
-        record["updated_at"] = _iso(mapping["updated_at"])
-        record["updated_by"] = mapping["updated_by"]
-        record["owner"] = mapping["owner"]
-        if mapping["deleted_at"] is not None:
-            record["deleted_at"] = _iso(mapping["deleted_at"])
-        for fdef in reader.lookups:
-            value = record[fdef.name]
-            if value is not None:
-                record[fdef.name] = {"id": value, "label": _label(mapping[f"{fdef.name}__label"])}
+        record: dict[str, Any] = {}
+        for key, position, formatter in reader.plan:
+            value = row[position]
+            record[key] = value if formatter is None or value is None else formatter(value)
+        if record["deleted_at"] is None:
+            del record["deleted_at"]
+        for key, position, label_position in reader.lookup_plan:
+            if row[position] is not None:
+                record[key] = {"id": row[position], "label": _label(row[label_position])}
         return record
 
     def _attach_dynamic_labels(self, conn: Connection, schema: Schema, reader: Reader, records: list[dict]) -> None:
@@ -698,14 +699,12 @@ def _history_entry(row: sa.Row) -> dict:
             "changed_at": _iso(m["changed_at"]), "changed_by": m["changed_by"], "changed_by_name": m["changed_by_name"]}
 
 
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+def _bound_format(fdef: FieldDef):
+    spec, format_value = fdef.spec, fdef.type.format
+    return lambda value: format_value(value, spec)
+
+
+_iso = iso_utc
 
 
 def _label(value: Any) -> Any:

@@ -100,11 +100,11 @@ class Runtime:
     def upgrade(self, who: str = "system") -> list[Change]:
         """Migrate core's tables, then sync the metadata-defined tables."""
         upgrade_core(self.engine)
-        return self.change_metadata(lambda config: config, who)
+        return self.change_metadata(lambda config: config, who, full=True)
 
     def change_metadata(
         self, transform: Callable[[CustomConfig], CustomConfig], who: str, dry_run: bool = False,
-        before_sync: Callable[[Connection, MetadataSet], list[Change]] | None = None,
+        before_sync: Callable[[Connection, MetadataSet], list[Change]] | None = None, full: bool = False,
     ) -> list[Change]:
         """Apply a change to the customization layer and the schema in one transaction.
 
@@ -121,7 +121,7 @@ class Runtime:
             new_config = transform(config)
             new = self.build_metadata(new_config)
             changes = before_sync(conn, old) if before_sync else []
-            changes += sync(conn, old, new)
+            changes += sync(conn, old, new, full=full)
             changed_docs = store.save_config(conn, config, new_config, who)
             if changes or changed_docs or store.current_version(conn) == 0:
                 version = store.bump_version(conn)

@@ -16,6 +16,7 @@ disabled plugin) is left alone with its data.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -57,16 +58,31 @@ class Change:
     detail: str
 
 
-def sync(conn: Connection, old: MetadataSet | None, new: MetadataSet, tables: SchemaTables | None = None) -> list[Change]:
-    """Bring the live schema in line with ``new``; return what was applied, in order."""
-    tables = tables or build_tables(new)
+def sync(conn: Connection, old: MetadataSet | None, new: MetadataSet, full: bool = True) -> list[Change]:
+    """Bring the live schema in line with ``new``; return what was applied, in order.
+
+    With ``full=False`` only objects whose definition differs from ``old`` are compared
+    with the live database, so a metadata change costs the same on a big schema.
+    """
+    tables = build_tables(new)
+    scope = set(new.objects) if full or old is None else changed_objects(old, new)
+    if not scope:
+        return []
     context = MigrationContext.configure(conn)
     ops = Operations(context)
     changes: list[Change] = []
-    changes += _apply_renames(conn, ops, new)
-    changes += _apply_type_changes(conn, ops, old, new, tables)
-    changes += _apply_comparison(conn, ops, tables)
+    changes += _apply_renames(conn, ops, new, scope)
+    changes += _apply_type_changes(conn, ops, old, new, tables, scope)
+    changes += _apply_comparison(conn, ops, tables, scope)
     return changes
+
+
+def changed_objects(old: MetadataSet, new: MetadataSet) -> set[str]:
+    return {name for name, obj in new.objects.items() if name not in old.objects or _signature(old.objects[name]) != _signature(obj)}
+
+
+def _signature(obj) -> str:
+    return json.dumps([obj.spec, {n: f.spec for n, f in obj.fields.items()}], sort_keys=True, default=str)
 
 
 def record(conn: Connection, changes: list[Change], who: str, version: int) -> None:
@@ -90,12 +106,12 @@ def history(conn: Connection, limit: int = 100) -> list[dict]:
 # --- renames --------------------------------------------------------------------------
 
 
-def _apply_renames(conn: Connection, ops: Operations, meta: MetadataSet) -> list[Change]:
+def _apply_renames(conn: Connection, ops: Operations, meta: MetadataSet, scope: set[str]) -> list[Change]:
     changes = []
     inspector = inspect(conn)
     live_tables = set(inspector.get_table_names())
     for obj in meta.objects.values():
-        if obj.name not in live_tables:
+        if obj.name not in scope or obj.name not in live_tables:
             continue
         live = {c["name"] for c in inspector.get_columns(obj.name)}
         for fdef in obj.fields.values():
@@ -121,9 +137,11 @@ def _previous_field(old: MetadataSet | None, fdef: FieldDef) -> FieldDef | None:
     return None
 
 
-def _apply_type_changes(conn, ops, old, new, tables: SchemaTables) -> list[Change]:
+def _apply_type_changes(conn, ops, old, new, tables: SchemaTables, scope: set[str]) -> list[Change]:
     changes = []
     for obj in new.objects.values():
+        if obj.name not in scope:
+            continue
         for fdef in obj.fields.values():
             before = _previous_field(old, fdef)
             if before is None or not _type_differs(conn, before, fdef):
@@ -245,15 +263,21 @@ def _rewrite_values(conn: Connection, table: sa.Table, fdef: FieldDef, converted
 # --- additions: autogenerate comparison -----------------------------------------------
 
 
-def _apply_comparison(conn: Connection, ops: Operations, tables: SchemaTables) -> list[Change]:
-    wanted = tables.names()
+def _apply_comparison(conn: Connection, ops: Operations, tables: SchemaTables, scope: set[str]) -> list[Change]:
+    wanted = tables.names(scope)
 
     def include_name(name, type_, parent_names):
         if type_ == "table":
             return name in wanted
         return True
 
-    context = MigrationContext.configure(conn, opts={"compare_type": False, "include_name": include_name})
+    def include_object(obj, name, type_, reflected, compare_to):
+        table = obj if type_ == "table" else getattr(obj, "table", None)
+        return table is None or table.name in wanted
+
+    context = MigrationContext.configure(
+        conn, opts={"compare_type": False, "include_name": include_name, "include_object": include_object}
+    )
     diffs = _flatten(compare_metadata(context, tables.metadata))
     changes: list[Change] = []
     new_fk_columns = set()
@@ -342,11 +366,14 @@ def _add_foreign_key(ops: Operations, fk: sa.ForeignKeyConstraint) -> None:
 
 
 def drop_column(conn: Connection, object_name: str, column_name: str) -> Change:
+    """Drop a purged field's column. Indexes on it go first, so SQLite can drop it in place."""
     ops = Operations(MigrationContext.configure(conn))
-    if is_sqlite(conn):
-        with ops.batch_alter_table(object_name, recreate="auto") as batch:
+    for index in inspect(conn).get_indexes(object_name):
+        if column_name in index["column_names"]:
+            ops.drop_index(index["name"], table_name=object_name)
+    if is_sqlite(conn) and any(column_name in fk["constrained_columns"] for fk in inspect(conn).get_foreign_keys(object_name)):
+        with ops.batch_alter_table(object_name, recreate="always") as batch:  # SQLite cannot drop a foreign key column in place
             batch.drop_column(column_name)
     else:
         ops.drop_column(object_name, column_name)
     return Change("drop_column", object_name, f"drop column {object_name}.{column_name} (purged)")
-

@@ -35,9 +35,12 @@ class SchemaTables:
     def table(self, object_name: str) -> Table:
         return self.objects[object_name].table
 
-    def names(self) -> set[str]:
+    def names(self, objects: set[str] | None = None) -> set[str]:
+        """Table names (with junction tables) of the given objects, or of all."""
         names = set()
-        for tables in self.objects.values():
+        for name, tables in self.objects.items():
+            if objects is not None and name not in objects:
+                continue
             names.add(tables.table.name)
             names.update(t.name for t in tables.junctions.values())
         return names

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from core.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from core.metadata.problems import did_you_mean
 
 FORMAT_CHECKER = FormatChecker(formats=("email", "date"))
+TEXT_TYPES = frozenset({"text", "long_text"})
 WRITABLE_SYSTEM_FIELDS = ("owner",)
 OWNER_FIELD_SPEC = {"name": "owner", "type": "lookup", "target": "user", "label": {"en": "Owner", "zh-CN": "负责人"}}
 
@@ -54,22 +56,23 @@ class RecordValidationError(ValueError):
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
 
 
-def nullable(schema: dict) -> dict:
-    return {"anyOf": [{"type": "null"}, schema]} if schema else {}
-
-
 class RecordValidator:
-    """Validates and parses record input for one object (one metadata version)."""
+    """Validates and parses record input for one object (one metadata version).
+
+    The schema is compiled twice: by fastjsonschema (a fast yes/no on the write path) and
+    by jsonschema, which only runs when the answer is no, to report every problem.
+    """
 
     def __init__(self, obj: ObjectDef, owner_field: FieldDef | None = None) -> None:
         self.object = obj
         self.fields = {f.name: f for f in obj.active_fields() if self._writable(f)}
         if owner_field is not None:
             self.fields["owner"] = owner_field
-        properties = {name: nullable(f.type.json_schema(f.spec)) for name, f in self.fields.items()}
-        schema = {"type": "object", "properties": properties, "additionalProperties": False}
+        schema = {"type": "object", "properties": {n: f.type.json_schema(f.spec) for n, f in self.fields.items()}}
         self._validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+        self._fast = fastjsonschema.compile({"$schema": "http://json-schema.org/draft-07/schema#", **schema})
         self.required = [f.name for f in obj.active_fields() if f.required and self._writable(f)]
+        self._blank_is_null = {n for n, f in self.fields.items() if f.type.name not in TEXT_TYPES}
 
     @staticmethod
     def _writable(fdef: FieldDef) -> bool:
@@ -79,25 +82,24 @@ class RecordValidator:
         """Return parsed values, or raise RecordValidationError listing every field's problem."""
         if not isinstance(data, dict):
             raise RecordValidationError(self.object.name, [FieldError("", "a record must be a JSON object of field values")])
-        errors: list[FieldError] = []
-        for name in self.required:
-            present = name in data
-            if (not partial and not present) or (present and data[name] in (None, "", [])):
-                if not partial and not present and "default" in self.fields[name].spec:
-                    continue
-                errors.append(FieldError(name, "is required"))
+        errors = self._missing(data, partial) + [self._unknown(name) for name in data if name not in self.fields]
         failed = {e.field for e in errors}
-        for error in self._validator.iter_errors(data):
-            field_error = self._describe(error, data)
-            if field_error.field not in failed:
-                errors.append(field_error)
-                failed.add(field_error.field)
-        parsed: dict[str, Any] = {}
-        for name, value in data.items():
-            if name in failed or name not in self.fields:
-                continue
-            if value is None or (value == "" and self.fields[name].type.name != "text"):
-                parsed[name] = None
+        # An empty form input means "no value" for everything but text.
+        present = {
+            k: v for k, v in data.items()
+            if k in self.fields and k not in failed and v is not None and not (v == "" and k in self._blank_is_null)
+        }
+        try:
+            self._fast(present)
+        except fastjsonschema.JsonSchemaException:
+            for error in self._validator.iter_errors(present):
+                name = str(error.absolute_path[0]) if error.absolute_path else ""
+                if name not in failed:
+                    errors.append(FieldError(name, describe_value_error(error, self.fields.get(name))))
+                    failed.add(name)
+        parsed: dict[str, Any] = {k: None for k in data if k in self.fields and k not in failed and k not in present}
+        for name, value in present.items():
+            if name in failed:
                 continue
             fdef = self.fields[name]
             try:
@@ -111,17 +113,21 @@ class RecordValidator:
             raise RecordValidationError(self.object.name, errors)
         return parsed
 
-    def _describe(self, error: ValidationError, data: dict) -> FieldError:
-        path = list(error.absolute_path)
-        if error.validator == "additionalProperties":
-            extras = [k for k in data if k not in self.fields]
-            name = extras[0]
-            if name in SYSTEM_FIELDS or name in self.object.fields and not self.object.fields[name].removed:
-                return FieldError(name, "is set by the system and cannot be written")
-            return FieldError(name, f"is not a field of {self.object.name}{did_you_mean(name, self.fields)}")
-        name = str(path[0]) if path else ""
-        fdef = self.fields.get(name)
-        return FieldError(name, describe_value_error(error, fdef))
+    def _missing(self, data: dict, partial: bool) -> list[FieldError]:
+        errors = []
+        for name in self.required:
+            present = name in data
+            if present and data[name] in (None, "", []):
+                errors.append(FieldError(name, "is required"))
+            elif not partial and not present and "default" not in self.fields[name].spec:
+                errors.append(FieldError(name, "is required"))
+        return errors
+
+    def _unknown(self, name: str) -> FieldError:
+        fdef = self.object.fields.get(name)
+        if name in SYSTEM_FIELDS or (fdef is not None and not fdef.removed):
+            return FieldError(name, "is set by the system and cannot be written")
+        return FieldError(name, f"is not a field of {self.object.name}{did_you_mean(name, self.fields)}")
 
 
 def parse_links(fdef: FieldDef, value: list) -> list[dict]:
