@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import getpass
 import json
 import sys
@@ -15,15 +16,17 @@ from core.metadata.customize import forget_field, rename_field, set_removed
 from core.metadata.files import documents_from, read_json
 from core.metadata.model import build
 from core.metadata.problems import MetadataError
+from core.plugins import PluginError, PluginSet, load_plugins
 from core.metadata.store import merge_changeset
 from core.schema_sync import Change, SchemaChangeRefused, drop_column
 from core.settings import Settings, SettingsError
 
 
 class Context:
-    def __init__(self, database: str | None, who: str | None) -> None:
+    def __init__(self, database: str | None, who: str | None, plugins: PluginSet | None) -> None:
         self.database = database
         self.who = who or f"cli:{getpass.getuser()}"
+        self.plugins = plugins
         self._runtime = None
 
     @property
@@ -31,7 +34,7 @@ class Context:
         if self._runtime is None:
             from core.runtime import Runtime
 
-            self._runtime = Runtime(Settings.from_env(database_url=self.database))
+            self._runtime = Runtime(Settings.from_env(database_url=self.database), plugins=self.plugins)
         return self._runtime
 
 
@@ -53,7 +56,7 @@ def friendly_errors(function):
             fail("Refused; nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems))
         except SchemaChangeRefused as exc:
             fail(f"Refused; nothing was changed:\n  {exc}")
-        except (DatabaseURLError, SettingsError) as exc:
+        except (DatabaseURLError, SettingsError, PluginError) as exc:
             fail(str(exc))
 
     return wrapper
@@ -64,15 +67,38 @@ def friendly_errors(function):
 @click.option("--database", metavar="URL", help="Database URL (default: TESSERA_DATABASE_URL, else sqlite:///tessera.db).")
 @click.option("--as", "who", metavar="NAME", help="Who is recorded in the schema history (default: cli:<login>).")
 @click.pass_context
-def main(ctx: click.Context, database: str | None, who: str | None) -> None:
+def cli(ctx: click.Context, database: str | None, who: str | None) -> None:
     """Tessera: a plugin-based, metadata-driven CRM."""
-    ctx.obj = Context(database, who)
+    plugins = ctx.obj if isinstance(ctx.obj, PluginSet) else None  # loaded by main()
+    ctx.obj = Context(database, who, plugins)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: load the plugins (they may add commands), then run the command."""
+    try:
+        settings = Settings.from_env()
+        plugins = load_plugins(settings.plugins, settings.disabled_plugins)
+    except (PluginError, SettingsError) as exc:
+        fail(f"Tessera cannot start: {exc}")
+    group = _with_plugin_commands(plugins)
+    group.main(args=argv, prog_name="tessera", obj=plugins)
+
+
+def _with_plugin_commands(plugins: PluginSet) -> click.Group:
+    group = copy.copy(cli)
+    group.commands = dict(cli.commands)
+    for impl in plugins.hook.tessera_cli_commands.get_hookimpls():
+        try:
+            impl.function(*[group for _ in impl.argnames])
+        except Exception as exc:
+            fail(f"Tessera cannot start: plugin '{impl.plugin_name}' failed to add its commands: {type(exc).__name__}: {exc}")
+    return group
 
 
 # --- db -------------------------------------------------------------------------------------
 
 
-@main.group()
+@cli.group()
 def db() -> None:
     """Database maintenance."""
 
@@ -89,7 +115,7 @@ def db_upgrade(ctx: Context) -> None:
 # --- metadata -------------------------------------------------------------------------------
 
 
-@main.group()
+@cli.group()
 def metadata() -> None:
     """Validate, export and import configuration (objects, fields, layouts, permission sets)."""
 
@@ -232,7 +258,7 @@ def metadata_history(ctx: Context, limit: int) -> None:
 # --- demo -----------------------------------------------------------------------------------
 
 
-@main.command("demo")
+@cli.command("demo")
 @click.option("--reset", is_flag=True, help="Load the demo data again even if the database has records.")
 @click.pass_obj
 @friendly_errors
@@ -257,6 +283,49 @@ def _print_changes(changes: list[Change], nothing: str, prefix: str = "Applied")
     click.echo(f"{prefix} {len(changes)} schema operation(s):")
     for change in changes:
         click.echo(f"  {change.operation:<16} {change.detail}")
+
+
+@cli.command("plugins")
+@click.pass_obj
+@friendly_errors
+def plugins_command(ctx: Context) -> None:
+    """List the installed plugins: version, enabled, requirements, objects and hooks."""
+    plugins = ctx.plugins or ctx.runtime.plugins
+    contributed = _objects_by_plugin(ctx)
+    if not plugins.plugins:
+        click.echo("No plugins are installed.")
+    for plugin in plugins.plugins:
+        info = plugin.info
+        state = "enabled" if plugin.enabled else "disabled"
+        click.echo(f"{info.name} {info.version}  [{state}]  {info.label.get('en', '')}")
+        click.echo(f"  from:      {plugin.distribution or plugin.file}")
+        click.echo(f"  requires:  {', '.join(info.requires) or '-'}; Tessera {info.tessera or 'any'}")
+        objects, extended = contributed.get(info.name, ([], []))
+        click.echo(f"  objects:   {', '.join(objects) or '-'}")
+        click.echo(f"  extends:   {', '.join(extended) or '-'}")
+        click.echo(f"  hooks:     {', '.join(plugin.hooks(plugins.manager)) or '-'}")
+
+
+def _objects_by_plugin(ctx: Context) -> dict[str, tuple[list[str], list[str]]]:
+    """Objects each plugin defines and objects it extends, from its metadata."""
+    from core.metadata.files import documents_from
+
+    result: dict[str, tuple[list[str], list[str]]] = {}
+    runtime = ctx.runtime
+    docs = list(runtime.defined_documents())
+    for plugin in runtime.plugins.plugins:
+        if not plugin.enabled:  # not loaded: read its files for the listing only
+            for path in sorted((plugin.folder / "metadata").glob("*.json")):
+                docs += documents_from(read_json(path), str(path), f"plugin:{plugin.info.name}", runtime.registry.names())
+    for doc in docs:
+        if not doc.layer.startswith("plugin:"):
+            continue
+        objects, extended = result.setdefault(doc.layer.split(":", 1)[1], ([], []))
+        if doc.kind == "object":
+            objects.append(doc.body["name"])
+        elif doc.kind == "extension" and doc.body["object"] not in extended:
+            extended.append(doc.body["object"])
+    return result
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 from core.coretables import field_history, sequence
 from core.fieldtypes import format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
+from core.plugins import RecordEvent, Refusal
 from core.query import ListQuery, QueryError, parse
 from core.runtime import Runtime, Schema
 from core.tables import junction_name
@@ -317,8 +318,11 @@ class RecordService:
 
     def create(self, actor: Actor, object_name: str, data: Any) -> dict:
         with self.runtime.writing() as (conn, schema):
-            record_id = self._insert(conn, schema, actor, object_name, [data])[0]
-            return self._fetch(conn, schema, object_name, record_id)
+            return self._create(conn, schema, actor, object_name, data)
+
+    def _create(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, data: Any) -> dict:
+        record_id = self._insert(conn, schema, actor, object_name, [data])[0]
+        return self._fetch(conn, schema, object_name, record_id)
 
     def create_many(self, actor: Actor, object_name: str, rows: list[Any]) -> list[int]:
         """Create many records in one transaction: all are created, or none."""
@@ -329,14 +333,18 @@ class RecordService:
         obj = schema.meta.object(object_name)
         validator = schema.validator(object_name)
         defaults = _defaults(obj)
+        plugins = self.runtime.plugins
+        before = plugins.implemented("tessera_before_create") or plugins.implemented("tessera_validate_record")
         parsed, errors = [], {}
         for index, data in enumerate(rows):
             try:
-                values = validator.validate(data, partial=False)
+                values = {**defaults, **validator.validate(data, partial=False)}
+                if before:
+                    values = self._run_before(conn, schema, actor, obj, "tessera_before_create", values, None)
             except RecordValidationError as exc:
                 errors[index] = exc.errors
                 continue
-            parsed.append({**defaults, **values})
+            parsed.append(values)
         if errors:
             if len(rows) == 1:
                 raise RecordValidationError(object_name, errors[0])
@@ -360,7 +368,40 @@ class RecordService:
             for record_id, links_value in zip(ids, values_per_row):
                 if links_value:
                     self._write_links(conn, schema, fdef, record_id, links_value)
+        if plugins.implemented("tessera_after_create"):
+            records = TransactionRecords(self, conn, schema, actor)
+            for record in self._fetch_many(conn, schema, object_name, ids):
+                plugins.hook.tessera_after_create(event=RecordEvent(object_name, actor, records, meta=schema.meta, hooks=self.runtime.plugins.hook, values=record, record=record))
         return ids
+
+    def _run_before(self, conn, schema: Schema, actor: Actor, obj: ObjectDef, hook_name: str, values: dict,
+                    previous: dict | None) -> dict:
+        """Run a before-hook and the validators of plugins; what hooks set is checked like input."""
+        plugins = self.runtime.plugins
+        event = RecordEvent(obj.name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook, values=_as_json(obj, values), previous=previous)
+        if plugins.implemented(hook_name):
+            try:
+                getattr(plugins.hook, hook_name)(event=event)
+            except Refusal as exc:
+                raise RecordValidationError(obj.name, [FieldError(exc.field, str(exc))]) from None
+            values = schema.validator(obj.name).validate(event.values, partial=previous is not None)
+            event.values = _as_json(obj, values)
+        problems = plugins.collect("tessera_validate_record", event=event) if plugins.implemented("tessera_validate_record") else []
+        if problems:
+            raise RecordValidationError(obj.name, [FieldError(field, message) for field, message in problems])
+        return values
+
+    def _fetch_many(self, conn: Connection, schema: Schema, object_name: str, ids: list[int]) -> list[dict]:
+        reader = self._reader(schema, object_name)
+        by_id: dict[int, dict] = {}
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            for row in conn.execute(reader.base.where(reader.table.c.id.in_(chunk))):
+                record = self._format(reader, row)
+                by_id[record["id"]] = record
+        records = [by_id[i] for i in ids if i in by_id]
+        self._attach_dynamic_labels(conn, schema, reader, records)
+        return records
 
     def _insert_rows(self, conn: Connection, table: sa.Table, parsed: list[dict]) -> list[int]:
         # Rows may name different columns; group them so each executemany is uniform.
@@ -393,51 +434,64 @@ class RecordService:
                 changes.pop("version", None)
         expected = _version(version)
         with self.runtime.writing() as (conn, schema):
-            obj = schema.meta.object(object_name)
-            values = schema.validator(object_name).validate(changes, partial=True)
-            table = schema.tables.table(object_name)
-            current = conn.execute(select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))).first()
-            if current is None:
-                raise NotFound(f"{object_name} {record_id} does not exist")
-            if current.version != expected:
-                raise self._conflict(conn, object_name, record_id, expected, current.version)
-            self._check_references(conn, schema, obj, [_with_stored_pairs(obj, values, current._mapping)])
-            self._check_unique(conn, schema, obj, [values], record_id)
-            link_changes = {n: values.pop(n) for n in list(values) if obj.fields.get(n) and obj.fields[n].type.name == "many_to_many"}
-            stored = current._mapping
-            diff = {k: v for k, v in values.items() if not _same(stored[k], v)}
-            old_links = {}
-            for name in list(link_changes):
-                fdef = obj.fields[name]
-                old = [_link_value(fdef, link) for link in self._links(conn, schema, fdef, [record_id])[record_id]]
-                new = [_link_value(fdef, link) for link in link_changes[name] or []]
-                if _sorted_links(old) == _sorted_links(new):
-                    del link_changes[name]
-                else:
-                    old_links[name] = old
-            if not diff and not link_changes:
-                return self._fetch(conn, schema, object_name, record_id)
-            now = _now()
-            result = conn.execute(
-                sa.update(table)
-                .where(table.c.id == record_id, table.c.version == expected)
-                .values(**diff, version=table.c.version + 1, updated_at=now, updated_by=actor.user_id)
-            )
-            if result.rowcount != 1:
-                latest = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
-                raise self._conflict(conn, object_name, record_id, expected, latest)
-            history = [
-                _history_row(obj, record_id, name, stored[name], value, expected + 1, now, actor) for name, value in diff.items()
-            ]
-            for name, links_value in link_changes.items():
-                fdef = obj.fields[name]
-                self._write_links(conn, schema, fdef, record_id, links_value or [], replace=True)
-                new = [_link_value(fdef, link) for link in links_value or []]
-                history.append(dict(object=obj.name, record_id=record_id, field=name, old_value=old_links[name], new_value=new,
-                                    record_version=expected + 1, changed_at=now, changed_by=actor.user_id, changed_by_name=actor.name))
-            if history:
-                conn.execute(field_history.insert(), history)
+            return self._update(conn, schema, actor, object_name, record_id, changes, expected)
+
+    def _update(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, record_id: int, changes: Any, expected: int) -> dict:
+        obj = schema.meta.object(object_name)
+        values = schema.validator(object_name).validate(changes, partial=True)
+        table = schema.tables.table(object_name)
+        current = conn.execute(select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))).first()
+        if current is None:
+            raise NotFound(f"{object_name} {record_id} does not exist")
+        if current.version != expected:
+            raise self._conflict(conn, object_name, record_id, expected, current.version)
+        plugins = self.runtime.plugins
+        if plugins.implemented("tessera_before_update") or plugins.implemented("tessera_validate_record"):
+            previous = self._fetch(conn, schema, object_name, record_id)
+            values = self._run_before(conn, schema, actor, obj, "tessera_before_update", values, previous)
+        self._check_references(conn, schema, obj, [_with_stored_pairs(obj, values, current._mapping)])
+        self._check_unique(conn, schema, obj, [values], record_id)
+        link_changes = {n: values.pop(n) for n in list(values) if obj.fields.get(n) and obj.fields[n].type.name == "many_to_many"}
+        stored = current._mapping
+        diff = {k: v for k, v in values.items() if not _same(stored[k], v)}
+        old_links = {}
+        for name in list(link_changes):
+            fdef = obj.fields[name]
+            old = [_link_value(fdef, link) for link in self._links(conn, schema, fdef, [record_id])[record_id]]
+            new = [_link_value(fdef, link) for link in link_changes[name] or []]
+            if _sorted_links(old) == _sorted_links(new):
+                del link_changes[name]
+            else:
+                old_links[name] = old
+        if not diff and not link_changes:
             return self._fetch(conn, schema, object_name, record_id)
+        now = _now()
+        result = conn.execute(
+            sa.update(table)
+            .where(table.c.id == record_id, table.c.version == expected)
+            .values(**diff, version=table.c.version + 1, updated_at=now, updated_by=actor.user_id)
+        )
+        if result.rowcount != 1:
+            latest = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+            raise self._conflict(conn, object_name, record_id, expected, latest)
+        history = [
+            _history_row(obj, record_id, name, stored[name], value, expected + 1, now, actor) for name, value in diff.items()
+        ]
+        for name, links_value in link_changes.items():
+            fdef = obj.fields[name]
+            self._write_links(conn, schema, fdef, record_id, links_value or [], replace=True)
+            new = [_link_value(fdef, link) for link in links_value or []]
+            history.append(dict(object=obj.name, record_id=record_id, field=name, old_value=old_links[name], new_value=new,
+                                record_version=expected + 1, changed_at=now, changed_by=actor.user_id, changed_by_name=actor.name))
+        if history:
+            conn.execute(field_history.insert(), history)
+        record = self._fetch(conn, schema, object_name, record_id)
+        if plugins.implemented("tessera_after_update"):
+            changed = {h["field"]: (h["old_value"], h["new_value"]) for h in history}
+            event = RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook,
+                                values=_as_json(obj, {**diff}), record=record, changes=changed)
+            plugins.hook.tessera_after_update(event=event)
+        return record
 
     def _conflict(self, conn: Connection, object_name: str, record_id: int, expected: int, current: int | None) -> Conflict:
         rows = conn.execute(
@@ -464,7 +518,19 @@ class RecordService:
                 raise NotFound(f"{object_name} {record_id} does not exist")
             if version is not None and current != _version(version):
                 raise self._conflict(conn, object_name, record_id, _version(version), current)
+            plugins = self.runtime.plugins
+            hooked = plugins.implemented("tessera_before_delete") or plugins.implemented("tessera_after_delete")
+            event = None
+            if hooked:
+                previous = self._fetch(conn, schema, object_name, record_id)
+                event = RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook, previous=previous, record=previous)
+                try:
+                    plugins.hook.tessera_before_delete(event=event)
+                except Refusal as exc:
+                    raise Refused(str(exc)) from None
             self._soft_delete(conn, schema, actor, object_name, [record_id], _now())
+            if event is not None:
+                plugins.hook.tessera_after_delete(event=event)
 
     def _soft_delete(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, ids: list[int], now: dt.datetime) -> None:
         for obj, fdef in self._referencing(schema, object_name):
@@ -610,6 +676,50 @@ class RecordService:
         rows = [{"source_id": record_id, "target_id": link["id"], **{t.name: link.get(t.name) for t in fdef.through}} for link in links]
         if rows:
             conn.execute(junction.insert(), rows)
+
+
+class TransactionRecords:
+    """Record access inside the current transaction, for hooks; acts as the same user.
+
+    ``update`` without a version takes the record's current one: a hook runs inside the
+    transaction that holds the write, so nothing can have changed under it.
+    """
+
+    def __init__(self, service: RecordService, conn: Connection, schema: Schema, actor: Actor) -> None:
+        self._service, self._conn, self._schema, self.actor = service, conn, schema, actor
+
+    def get(self, object_name: str, record_id: Any) -> dict:
+        return self._service._fetch(self._conn, self._schema, object_name, _record_id(record_id))
+
+    def list(self, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> Page:
+        obj = self._schema.meta.object(object_name)
+        return self._service._list(self._conn, self._schema, obj, parse(obj, params, self._schema.system_fields(object_name)))
+
+    def create(self, object_name: str, data: Any) -> dict:
+        return self._service._create(self._conn, self._schema, self.actor, object_name, data)
+
+    def update(self, object_name: str, record_id: Any, changes: Any, version: Any = None) -> dict:
+        record_id = _record_id(record_id)
+        if version is None:
+            table = self._schema.tables.table(object_name)
+            version = self._conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+            if version is None:
+                raise NotFound(f"{object_name} {record_id} does not exist")
+        return self._service._update(self._conn, self._schema, self.actor, object_name, record_id, changes, _version(version))
+
+
+def _as_json(obj: ObjectDef, values: dict) -> dict:
+    """Parsed values as the API shows them (what hooks read and write)."""
+    result = {}
+    for name, value in values.items():
+        fdef = obj.fields.get(name)
+        if value is None or fdef is None:
+            result[name] = value
+        elif fdef.type.name == "many_to_many":
+            result[name] = [_link_value(fdef, link) for link in value]
+        else:
+            result[name] = json_value(fdef.type.format(value, fdef.spec))
+    return result
 
 
 def reserve_numbers(conn: Connection, name: str, count: int) -> int:

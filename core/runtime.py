@@ -17,11 +17,12 @@ from sqlalchemy import Connection, text
 from core.db import make_engine, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
 from core.metadata import store
-from core.metadata.files import base_documents, documents_from
+from core.metadata.files import base_documents, documents_from, read_json
 from core.metadata.model import CUSTOM_LAYER, SYSTEM_FIELDS, Doc, FieldDef, MetadataSet, build
 from core.metadata.problems import MetadataError
 from core.metadata.store import CustomConfig
 from core.migrate import upgrade_core
+from core.plugins import PluginError, PluginSet, load_plugins
 from core.schema_sync import Change, record, sync
 from core.settings import Settings
 from core.tables import SchemaTables, build_tables
@@ -73,10 +74,11 @@ class Schema:
 
 
 class Runtime:
-    def __init__(self, settings: Settings | None = None, registry: FieldTypeRegistry | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, plugins: PluginSet | None = None, extra_plugins=()) -> None:
         self.settings = settings or Settings.from_env()
+        self.plugins = plugins or load_plugins(self.settings.plugins, self.settings.disabled_plugins, extra_plugins)
+        self.registry = self._field_types()
         self.engine = make_engine(self.settings.database_url, echo=self.settings.sql_echo)
-        self.registry = registry or FieldTypeRegistry()
         self._base_docs: list[Doc] | None = None
         self._schema: Schema | None = None
         self._lock = threading.Lock()
@@ -86,11 +88,45 @@ class Runtime:
 
     # --- layers -------------------------------------------------------------------------
 
+    def _field_types(self) -> FieldTypeRegistry:
+        registry = FieldTypeRegistry()
+        for plugin_name, types in self._per_plugin("tessera_field_types"):
+            for ftype in types or []:
+                try:
+                    registry.register(ftype)
+                except ValueError:
+                    raise PluginError(f"plugin '{plugin_name}' registers the field type '{ftype.name}', which already exists") from None
+        return registry
+
+    def _per_plugin(self, hook_name: str, **kwargs):
+        """(plugin name, result) for each implementation, in load order."""
+        for impl in getattr(self.plugins.hook, hook_name).get_hookimpls():  # registration order
+            yield impl.plugin_name, impl.function(*[kwargs[a] for a in impl.argnames])
+
     def defined_documents(self) -> list[Doc]:
         """Base and plugin documents (read once per process)."""
         if self._base_docs is None:
-            self._base_docs = base_documents(self.registry.names())
+            docs = base_documents(self.registry.names())
+            for plugin in self.plugins.enabled:
+                docs += self._plugin_files(plugin)
+            for plugin_name, data in self._per_plugin("tessera_metadata", runtime=self):
+                source = f"plugin {plugin_name}: tessera_metadata()"
+                docs += documents_from(list(data or []), source, f"plugin:{plugin_name}", self.registry.names())
+            self._base_docs = docs
         return self._base_docs
+
+    def _plugin_files(self, plugin) -> list[Doc]:
+        """Metadata found by convention in the plugin package's metadata/ folder."""
+        docs, problems = [], []
+        for path in sorted((plugin.folder / "metadata").glob("*.json")):
+            source = f"plugin {plugin.info.name}: {path.relative_to(plugin.folder.parent)}"
+            try:
+                docs += documents_from(read_json(path, source), source, f"plugin:{plugin.info.name}", self.registry.names())
+            except MetadataError as exc:
+                problems += exc.problems
+        if problems:
+            raise MetadataError(problems)
+        return docs
 
     def build_metadata(self, config: CustomConfig) -> MetadataSet:
         return build(self.defined_documents() + config.documents(), self.registry)

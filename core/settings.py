@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///tessera.db"
 
@@ -16,8 +15,9 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
-    extra_metadata_paths: tuple[Path, ...] = field(default_factory=tuple)
     sql_echo: bool = False
+    plugins: tuple[str, ...] | None = None  # only these plugins (None: every installed one)
+    disabled_plugins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None, **overrides) -> "Settings":
@@ -25,14 +25,18 @@ class Settings:
         values: dict = {}
         if env.get("TESSERA_DATABASE_URL"):
             values["database_url"] = env["TESSERA_DATABASE_URL"]
-        if env.get("TESSERA_METADATA_PATHS"):
-            values["extra_metadata_paths"] = tuple(
-                Path(p) for p in env["TESSERA_METADATA_PATHS"].split(os.pathsep) if p
-            )
+        if "TESSERA_PLUGINS" in env:
+            values["plugins"] = _names(env["TESSERA_PLUGINS"])
+        if env.get("TESSERA_DISABLED_PLUGINS"):
+            values["disabled_plugins"] = _names(env["TESSERA_DISABLED_PLUGINS"])
         if "TESSERA_SQL_ECHO" in env:
             values["sql_echo"] = _parse_bool("TESSERA_SQL_ECHO", env["TESSERA_SQL_ECHO"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
 def _parse_bool(name: str, raw: str) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from core.cli import main
+from core.cli import cli
 from core.fieldtypes import FieldTypeRegistry
 from core.metadata.files import documents_from, read_json
 
@@ -25,7 +25,7 @@ def _commands(group: click.Group, prefix: str) -> list[str]:
 
 def test_cli_reference_lists_every_command():
     text = (DOCS / "cli.md").read_text()
-    missing = [c for c in _commands(main, "tessera") if f"`{c}" not in text]
+    missing = [c for c in _commands(cli, "tessera") if f"`{c}" not in text]
     assert missing == []
 
 

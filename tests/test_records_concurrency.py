@@ -38,7 +38,7 @@ def run_in_own_runtimes(database_url, work):
 
     Returns the results in worker order; an exception in any worker is raised here.
     """
-    runtimes = [Runtime(Settings(database_url=database_url)) for _ in range(WORKERS)]
+    runtimes = [Runtime(Settings(database_url=database_url, plugins=())) for _ in range(WORKERS)]
     start = threading.Barrier(WORKERS)
 
     def worker(index):

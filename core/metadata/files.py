@@ -72,13 +72,17 @@ def documents_from(data, source: str, layer: str, field_types: Iterable[str]) ->
         )
     if kind == "changeset":
         return changeset_documents(data, source, layer, field_types)
-    if kind == "layouts":
+    if kind == "layouts":  # a list of layouts, permission sets, objects or extensions
         problems, docs = [], []
         for i, item in enumerate(data):
-            found = check_document("layout", item, source, field_types, at=pointer(i))
+            item_kind = kind_of(item)
+            if item_kind in ("unknown", "layouts", "changeset"):
+                problems.append(Problem(source, pointer(i), "is not a layout, permission set, object or extension"))
+                continue
+            found = check_document(item_kind, item, source, field_types, at=pointer(i))
             problems += found
             if not found:
-                docs.append(Doc("layout", item, source, layer, pointer(i)))
+                docs.append(Doc(item_kind, item, source, layer, pointer(i)))
         if problems:
             raise MetadataError(problems)
         return docs

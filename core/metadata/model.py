@@ -174,6 +174,9 @@ def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
         where = doc.field_pointer(fspec["name"], index)
         existing = obj.fields.get(fspec["name"])
         if existing is not None and not existing.custom and existing.source != doc.source:
+            if doc.layer != CUSTOM_LAYER:
+                problems.append(Problem(doc.source, where + "/name", f"field '{name}.{fspec['name']}' is already defined by {existing.source}"))
+                continue
             _override_field(existing, fspec, doc, where, problems)
         else:
             _add_field(obj, fspec, doc, where, registry, problems)

@@ -1,4 +1,7 @@
-"""Fixtures: every test that touches data runs on a real SQLite file and a real PostgreSQL server."""
+"""Fixtures for every test folder (tests/ and each plugin's tests/).
+
+Every test that touches data runs on a real SQLite file and a real PostgreSQL server.
+"""
 
 from __future__ import annotations
 
@@ -42,19 +45,32 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def runtime(database_url):
-    rt = Runtime(Settings(database_url=database_url))
-    rt.upgrade("test")
-    yield rt
-    rt.close()
+def make_runtime(database_url):
+    """Build runtimes on this test's database: make_runtime(plugins=("sales",)) enables only those."""
+    made = []
+
+    def make(plugins=(), extra_plugins=(), upgrade=True):
+        rt = Runtime(Settings(database_url=database_url, plugins=tuple(plugins)), extra_plugins=extra_plugins)
+        if upgrade:
+            rt.upgrade("test")
+        made.append(rt)
+        return rt
+
+    yield make
+    for rt in made:
+        rt.close()
 
 
 @pytest.fixture
-def second_runtime(database_url, runtime):
+def runtime(make_runtime):
+    """The core alone: base objects, no plugins."""
+    return make_runtime()
+
+
+@pytest.fixture
+def second_runtime(make_runtime, runtime):
     """Another process's view of the same database (its own engine and caches)."""
-    rt = Runtime(Settings(database_url=database_url))
-    yield rt
-    rt.close()
+    return make_runtime(upgrade=False)
 
 
 @pytest.fixture

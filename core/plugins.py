@@ -1,0 +1,296 @@
+"""Plugins: found through the ``tessera`` entry point group, checked, ordered, registered.
+
+A plugin is a module (usually a package) that declares ``PLUGIN = PluginInfo(...)`` and
+implements hooks from core/hookspecs.py. Built-in plugins are declared as entry points
+in pyproject.toml exactly like a partner's; core never imports plugins/ itself.
+
+The manager is built per application by ``load_plugins`` (never at import time). Any
+problem while loading stops start-up with a PluginError that names the plugin and its
+file: a module that fails to import, a missing or mismatched requirement, an unknown
+(misspelt) hook, a dependency cycle.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterable
+
+import pluggy
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from core import __version__, hookspecs
+from core.hookspecs import PROJECT
+
+ENTRY_POINT_GROUP = "tessera"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What a plugin declares about itself (module attribute ``PLUGIN``).
+
+    ``requires``: other plugins it needs, as requirement strings (``"sales"``,
+    ``"sales>=0.2"``). ``tessera``: the Tessera versions it works with (``">=0.1,<1"``).
+    ``hookspecs``: hooks this plugin offers to others; they implement them with
+    ``@hookimpl(optionalhook=True)`` so that they still load when this plugin is absent.
+    """
+
+    name: str
+    version: str
+    label: dict = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    tessera: str = ""
+    description: str = ""
+    hookspecs: Any = None  # a module or class of hooks this plugin calls for others to implement
+
+
+@dataclass(frozen=True)
+class AutomationAction:
+    name: str
+    label: dict
+    run: Callable[..., Any]
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    every_seconds: int
+    run: Callable[..., Any]
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class DashboardWidget:
+    name: str
+    label: dict
+    render: Callable[..., Any]
+    plugin: str = ""
+
+
+@dataclass
+class RecordEvent:
+    """What record hooks receive.
+
+    ``values``: the record's values as the API shows them (before-hooks may change them;
+    for updates, only the changed fields). ``previous``: the stored record (updates and
+    deletes). ``record``: the stored record after the write (after-hooks). ``changes``:
+    field -> (old, new) (after_update). ``records``: record access in the same
+    transaction. ``actor``: who is acting. ``meta``: the metadata in effect (objects,
+    fields, picklist values with their ``properties``). ``hooks``: the hook relay, to
+    call hooks other plugins implement.
+    """
+
+    object: str
+    actor: Any
+    records: Any
+    values: dict = field(default_factory=dict)
+    previous: dict | None = None
+    record: dict | None = None
+    changes: dict = field(default_factory=dict)
+    meta: Any = None
+    hooks: Any = None
+
+
+class Refusal(Exception):
+    """Raised by a before-hook to refuse a write; the message is shown to the user."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PluginError(Exception):
+    """A plugin cannot be loaded; start-up stops with this message."""
+
+
+@dataclass
+class Plugin:
+    info: PluginInfo
+    module: ModuleType
+    file: str
+    enabled: bool
+    distribution: str = ""
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.file).parent
+
+    def hooks(self, manager: pluggy.PluginManager) -> list[str]:
+        if not self.enabled:
+            return sorted(n for n in dir(self.module) if n.startswith("tessera_") and callable(getattr(self.module, n)))
+        return sorted(h.name for h in manager.get_hookcallers(self.module) or [])
+
+
+@dataclass
+class PluginSet:
+    """The plugins of one application and their pluggy manager."""
+
+    manager: pluggy.PluginManager
+    plugins: list[Plugin]
+
+    @property
+    def hook(self):
+        return self.manager.hook
+
+    @property
+    def enabled(self) -> list[Plugin]:
+        return [p for p in self.plugins if p.enabled]
+
+    def get(self, name: str) -> Plugin | None:
+        return next((p for p in self.plugins if p.info.name == name), None)
+
+    def implemented(self, hook_name: str) -> bool:
+        """Whether any plugin implements a hook (so callers can skip it for free)."""
+        return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
+
+    def collect(self, hook_name: str, **kwargs) -> list:
+        """Call a list-returning hook and flatten the results, in load order."""
+        results = getattr(self.manager.hook, hook_name)(**kwargs)
+        flat: list = []
+        for result in reversed(results):  # pluggy calls last-registered first
+            if result:
+                flat.extend(result)
+        return flat
+
+
+def discover() -> list[EntryPoint]:
+    return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def load_plugins(enabled: Iterable[str] | None = None, disabled: Iterable[str] = (), extra: Iterable[ModuleType] = ()) -> PluginSet:
+    """Build the plugin manager for one application.
+
+    ``enabled``: if given, only these plugins are enabled; ``disabled``: plugins to leave
+    out. ``extra``: modules registered as if they had entry points (used by tests).
+    """
+    candidates = [_load_entry_point(ep) for ep in discover()] + [_describe(m, m.__name__, "") for m in extra]
+    _refuse_duplicates(candidates)
+    enabled_names = set(enabled) if enabled is not None else None
+    unknown = (set(enabled_names or ()) | set(disabled)) - {p.info.name for p in candidates}
+    if unknown:
+        raise PluginError(f"no plugin named {', '.join(sorted(unknown))} is installed (installed: {', '.join(p.info.name for p in candidates) or 'none'})")
+    for plugin in candidates:
+        plugin.enabled = (enabled_names is None or plugin.info.name in enabled_names) and plugin.info.name not in set(disabled)
+    active = [p for p in candidates if p.enabled]
+    for plugin in active:
+        _check_tessera_version(plugin)
+        _check_requirements(plugin, {p.info.name: p for p in active}, {p.info.name: p for p in candidates})
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(hookspecs)
+    for plugin in active:
+        if plugin.info.hookspecs is not None:
+            manager.add_hookspecs(plugin.info.hookspecs)
+    for plugin in _in_dependency_order(active):
+        try:
+            manager.register(plugin.module, name=plugin.info.name)
+        except Exception as exc:  # a broken hookimpl signature, say
+            raise PluginError(f"plugin '{plugin.info.name}' ({plugin.file}) cannot be registered: {exc}") from None
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        name = manager.get_name(exc.plugin) if exc.plugin is not None else "?"
+        plugin = next((p for p in active if p.info.name == name), None)
+        where = f" ({plugin.file})" if plugin else ""
+        raise PluginError(f"plugin '{name}'{where}: {exc}; check the hook's name against docs/plugins.md") from None
+    ordered = _in_dependency_order(active) + [p for p in candidates if not p.enabled]
+    return PluginSet(manager, ordered)
+
+
+def _load_entry_point(ep: EntryPoint) -> Plugin:
+    dist = ep.dist.name if ep.dist is not None else ""
+    try:
+        module = ep.load()
+    except Exception as exc:
+        where = f" from the package '{dist}'" if dist else ""
+        raise PluginError(f"plugin '{ep.name}' ({ep.value}{where}) failed to load: {type(exc).__name__}: {exc}") from None
+    if not isinstance(module, ModuleType):
+        module = importlib.import_module(ep.module)
+    return _describe(module, ep.name, dist)
+
+
+def _describe(module: ModuleType, entry_name: str, dist: str) -> Plugin:
+    file = inspect.getfile(module) if hasattr(module, "__file__") else entry_name
+    info = getattr(module, "PLUGIN", None)
+    if not isinstance(info, PluginInfo):
+        raise PluginError(f"plugin '{entry_name}' ({file}) does not declare PLUGIN = PluginInfo(name=..., version=...)")
+    if info.name != entry_name and dist:
+        raise PluginError(f"plugin '{entry_name}' ({file}) declares the name '{info.name}'; the entry point and PLUGIN.name must agree")
+    try:
+        Version(info.version)
+    except InvalidVersion:
+        raise PluginError(f"plugin '{info.name}' ({file}): '{info.version}' is not a version number") from None
+    return Plugin(info, module, file, True, dist)
+
+
+def _refuse_duplicates(plugins: list[Plugin]) -> None:
+    seen: dict[str, Plugin] = {}
+    for plugin in plugins:
+        other = seen.get(plugin.info.name)
+        if other is not None and other.module is not plugin.module:
+            raise PluginError(f"two plugins are named '{plugin.info.name}': {other.file} and {plugin.file}")
+        seen[plugin.info.name] = plugin
+
+
+def _check_tessera_version(plugin: Plugin) -> None:
+    if not plugin.info.tessera:
+        return
+    try:
+        accepted = SpecifierSet(plugin.info.tessera)
+    except InvalidSpecifier:
+        raise PluginError(f"plugin '{plugin.info.name}' ({plugin.file}): '{plugin.info.tessera}' is not a version range") from None
+    if Version(__version__) not in accepted:
+        raise PluginError(
+            f"plugin '{plugin.info.name}' {plugin.info.version} ({plugin.file}) needs Tessera {plugin.info.tessera}; this is Tessera {__version__}"
+        )
+
+
+def _requirements(plugin: Plugin) -> list[Requirement]:
+    result = []
+    for text in plugin.info.requires:
+        try:
+            result.append(Requirement(text))
+        except InvalidRequirement:
+            raise PluginError(f"plugin '{plugin.info.name}' ({plugin.file}): '{text}' is not a requirement like 'sales' or 'sales>=0.2'") from None
+    return result
+
+
+def _check_requirements(plugin: Plugin, active: dict[str, Plugin], installed: dict[str, Plugin]) -> None:
+    for requirement in _requirements(plugin):
+        needed = active.get(requirement.name)
+        if needed is None:
+            state = "is disabled" if requirement.name in installed else "is not installed"
+            raise PluginError(f"plugin '{plugin.info.name}' ({plugin.file}) requires the plugin '{requirement.name}', which {state}")
+        if requirement.specifier and Version(needed.info.version) not in requirement.specifier:
+            raise PluginError(
+                f"plugin '{plugin.info.name}' ({plugin.file}) requires '{requirement}', but '{needed.info.name}' is version {needed.info.version} ({needed.file})"
+            )
+
+
+def _in_dependency_order(plugins: list[Plugin]) -> list[Plugin]:
+    by_name = {p.info.name: p for p in plugins}
+    ordered: list[Plugin] = []
+    visiting: list[str] = []
+
+    def visit(plugin: Plugin) -> None:
+        if plugin in ordered:
+            return
+        if plugin.info.name in visiting:
+            cycle = " -> ".join(visiting[visiting.index(plugin.info.name):] + [plugin.info.name])
+            raise PluginError(f"plugins require each other in a cycle: {cycle}")
+        visiting.append(plugin.info.name)
+        for requirement in _requirements(plugin):
+            if requirement.name in by_name:
+                visit(by_name[requirement.name])
+        visiting.pop()
+        ordered.append(plugin)
+
+    for plugin in sorted(plugins, key=lambda p: p.info.name):
+        visit(plugin)
+    return ordered

@@ -1,0 +1,1 @@
+"""Small plugins that exercise the plugin manager's refusals and hooks."""
