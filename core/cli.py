@@ -285,6 +285,41 @@ def _print_changes(changes: list[Change], nothing: str, prefix: str = "Applied")
         click.echo(f"  {change.operation:<16} {change.detail}")
 
 
+@cli.group()
+def jobs() -> None:
+    """Scheduled jobs that plugins register."""
+
+
+@jobs.command("list")
+@click.pass_obj
+@friendly_errors
+def jobs_list(ctx: Context) -> None:
+    """List the scheduled jobs with their plugin and interval."""
+    registered = ctx.runtime.scheduled_jobs()
+    if not registered:
+        click.echo("No scheduled jobs are registered.")
+    for name, job in sorted(registered.items()):
+        click.echo(f"{name:<36} every {job.every_seconds:>6} s   (plugin {job.plugin})")
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.pass_obj
+@friendly_errors
+def jobs_run(ctx: Context, name: str) -> None:
+    """Run the scheduled job NAME once, now."""
+    from core.metadata.problems import did_you_mean
+
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    registered = runtime.scheduled_jobs()
+    job = registered.get(name)
+    if job is None:
+        fail(f"there is no scheduled job '{name}'{did_you_mean(name, registered)}; 'tessera jobs list' shows them")
+    result = job.run(runtime)
+    click.echo(f"Ran {name}: {result if result is not None else 'done'}")
+
+
 @cli.command("plugins")
 @click.pass_obj
 @friendly_errors
@@ -314,7 +349,7 @@ def _objects_by_plugin(ctx: Context) -> dict[str, tuple[list[str], list[str]]]:
     runtime = ctx.runtime
     docs = list(runtime.defined_documents())
     for plugin in runtime.plugins.plugins:
-        if not plugin.enabled:  # not loaded: read its files for the listing only
+        if not plugin.enabled and plugin.folder is not None:  # not loaded: read its files for the listing only
             for path in sorted((plugin.folder / "metadata").glob("*.json")):
                 docs += documents_from(read_json(path), str(path), f"plugin:{plugin.info.name}", runtime.registry.names())
     for doc in docs:

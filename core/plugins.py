@@ -39,6 +39,9 @@ class PluginInfo:
     ``"sales>=0.2"``). ``tessera``: the Tessera versions it works with (``">=0.1,<1"``).
     ``hookspecs``: hooks this plugin offers to others; they implement them with
     ``@hookimpl(optionalhook=True)`` so that they still load when this plugin is absent.
+    ``record_objects``: the objects whose record hooks (validate, before_*, after_*) this
+    plugin implements; the core then never calls them for other objects, so a plugin
+    costs nothing on the records it does not care about.
     """
 
     name: str
@@ -48,6 +51,7 @@ class PluginInfo:
     tessera: str = ""
     description: str = ""
     hookspecs: Any = None  # a module or class of hooks this plugin calls for others to implement
+    record_objects: tuple[str, ...] | None = None  # objects its record hooks concern (None: every object)
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,9 @@ class Plugin:
     distribution: str = ""
 
     @property
-    def folder(self) -> Path:
-        return Path(self.file).parent
+    def folder(self) -> Path | None:
+        """The plugin package's folder (metadata/, templates/ and static/ are found there)."""
+        return Path(self.file).parent if self.file.endswith(".py") else None
 
     def hooks(self, manager: pluggy.PluginManager) -> list[str]:
         if not self.enabled:
@@ -134,6 +139,30 @@ class PluginSet:
 
     manager: pluggy.PluginManager
     plugins: list[Plugin]
+    _callers: dict = field(default_factory=dict)
+
+    def caller(self, hook_name: str, object_name: str):
+        """The record hook's implementations that concern ``object_name``, or None if there are none.
+
+        Cached per hook and object; registering another plugin invalidates the cache.
+        """
+        key = (hook_name, object_name, len(self.manager.get_plugins()))
+        if key not in self._callers:
+            relay = getattr(self.manager.hook, hook_name)
+            impls = relay.get_hookimpls()
+            excluded = [impl.plugin for impl in impls if not self._concerns(impl.plugin_name, object_name)]
+            if len(excluded) == len(impls):
+                self._callers[key] = None
+            elif excluded:
+                self._callers[key] = self.manager.subset_hook_caller(hook_name, excluded)
+            else:
+                self._callers[key] = relay
+        return self._callers[key]
+
+    def _concerns(self, plugin_name: str, object_name: str) -> bool:
+        plugin = self.get(plugin_name)
+        wanted = plugin.info.record_objects if plugin is not None else None
+        return wanted is None or object_name in wanted
 
     @property
     def hook(self):
@@ -170,7 +199,9 @@ def load_plugins(enabled: Iterable[str] | None = None, disabled: Iterable[str] =
     ``enabled``: if given, only these plugins are enabled; ``disabled``: plugins to leave
     out. ``extra``: modules registered as if they had entry points (used by tests).
     """
-    candidates = [_load_entry_point(ep) for ep in discover()] + [_describe(m, m.__name__, "") for m in extra]
+    candidates = [_load_entry_point(ep) for ep in discover()]
+    installed = {p.module for p in candidates}
+    candidates += [_describe(m, m.__name__, "") for m in extra if m not in installed]
     _refuse_duplicates(candidates)
     enabled_names = set(enabled) if enabled is not None else None
     unknown = (set(enabled_names or ()) | set(disabled)) - {p.info.name for p in candidates}

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, and_, exists, func, literal, or_, select
@@ -123,6 +124,15 @@ class RecordService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._readers: dict[tuple[int, str], Reader] = {}
+
+    @contextmanager
+    def transaction(self, actor: Actor) -> Iterator["TransactionRecords"]:
+        """Several reads and writes in one transaction, as plugin code (jobs, actions) needs.
+
+        Writes made this way are trusted like a hook's: they may set read-only fields.
+        """
+        with self.runtime.writing() as (conn, schema):
+            yield TransactionRecords(self, conn, schema, actor)
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -320,8 +330,8 @@ class RecordService:
         with self.runtime.writing() as (conn, schema):
             return self._create(conn, schema, actor, object_name, data)
 
-    def _create(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, data: Any) -> dict:
-        record_id = self._insert(conn, schema, actor, object_name, [data])[0]
+    def _create(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, data: Any, trusted: bool = False) -> dict:
+        record_id = self._insert(conn, schema, actor, object_name, [data], trusted)[0]
         return self._fetch(conn, schema, object_name, record_id)
 
     def create_many(self, actor: Actor, object_name: str, rows: list[Any]) -> list[int]:
@@ -329,16 +339,16 @@ class RecordService:
         with self.runtime.writing() as (conn, schema):
             return self._insert(conn, schema, actor, object_name, rows)
 
-    def _insert(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, rows: list[Any]) -> list[int]:
+    def _insert(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, rows: list[Any], trusted: bool = False) -> list[int]:
         obj = schema.meta.object(object_name)
         validator = schema.validator(object_name)
         defaults = _defaults(obj)
         plugins = self.runtime.plugins
-        before = plugins.implemented("tessera_before_create") or plugins.implemented("tessera_validate_record")
+        before = plugins.caller("tessera_before_create", object_name) or plugins.caller("tessera_validate_record", object_name)
         parsed, errors = [], {}
         for index, data in enumerate(rows):
             try:
-                values = {**defaults, **validator.validate(data, partial=False)}
+                values = {**defaults, **validator.validate(data, partial=False, trusted=trusted)}
                 if before:
                     values = self._run_before(conn, schema, actor, obj, "tessera_before_create", values, None)
             except RecordValidationError as exc:
@@ -368,25 +378,31 @@ class RecordService:
             for record_id, links_value in zip(ids, values_per_row):
                 if links_value:
                     self._write_links(conn, schema, fdef, record_id, links_value)
-        if plugins.implemented("tessera_after_create"):
+        after = plugins.caller("tessera_after_create", object_name)
+        if after:
             records = TransactionRecords(self, conn, schema, actor)
             for record in self._fetch_many(conn, schema, object_name, ids):
-                plugins.hook.tessera_after_create(event=RecordEvent(object_name, actor, records, meta=schema.meta, hooks=self.runtime.plugins.hook, values=record, record=record))
+                after(event=RecordEvent(object_name, actor, records, meta=schema.meta, hooks=self.runtime.plugins.hook, values=record, record=record))
         return ids
 
     def _run_before(self, conn, schema: Schema, actor: Actor, obj: ObjectDef, hook_name: str, values: dict,
                     previous: dict | None) -> dict:
         """Run a before-hook and the validators of plugins; what hooks set is checked like input."""
         plugins = self.runtime.plugins
-        event = RecordEvent(obj.name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook, values=_as_json(obj, values), previous=previous)
-        if plugins.implemented(hook_name):
+        shown = _as_json(obj, values)
+        event = RecordEvent(obj.name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta,
+                            hooks=plugins.hook, values=dict(shown), previous=previous)
+        hook = plugins.caller(hook_name, obj.name)
+        if hook:
             try:
-                getattr(plugins.hook, hook_name)(event=event)
+                hook(event=event)
             except Refusal as exc:
                 raise RecordValidationError(obj.name, [FieldError(exc.field, str(exc))]) from None
-            values = schema.validator(obj.name).validate(event.values, partial=previous is not None)
-            event.values = _as_json(obj, values)
-        problems = plugins.collect("tessera_validate_record", event=event) if plugins.implemented("tessera_validate_record") else []
+            if event.values != shown:  # only what hooks changed needs checking again
+                values = schema.validator(obj.name).validate(event.values, partial=previous is not None, trusted=True)
+                event.values = _as_json(obj, values)
+        validators = plugins.caller("tessera_validate_record", obj.name)
+        problems = [p for result in reversed(validators(event=event)) for p in (result or [])] if validators else []
         if problems:
             raise RecordValidationError(obj.name, [FieldError(field, message) for field, message in problems])
         return values
@@ -436,17 +452,20 @@ class RecordService:
         with self.runtime.writing() as (conn, schema):
             return self._update(conn, schema, actor, object_name, record_id, changes, expected)
 
-    def _update(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, record_id: int, changes: Any, expected: int) -> dict:
+    def _update(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, record_id: int, changes: Any, expected: int,
+                trusted: bool = False) -> dict:
         obj = schema.meta.object(object_name)
-        values = schema.validator(object_name).validate(changes, partial=True)
         table = schema.tables.table(object_name)
         current = conn.execute(select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))).first()
         if current is None:
             raise NotFound(f"{object_name} {record_id} does not exist")
         if current.version != expected:
             raise self._conflict(conn, object_name, record_id, expected, current.version)
+        if not trusted and isinstance(changes, dict):
+            changes = _without_unchanged_read_only(obj, changes, current._mapping)
+        values = schema.validator(object_name).validate(changes, partial=True, trusted=trusted)
         plugins = self.runtime.plugins
-        if plugins.implemented("tessera_before_update") or plugins.implemented("tessera_validate_record"):
+        if plugins.caller("tessera_before_update", object_name) or plugins.caller("tessera_validate_record", object_name):
             previous = self._fetch(conn, schema, object_name, record_id)
             values = self._run_before(conn, schema, actor, obj, "tessera_before_update", values, previous)
         self._check_references(conn, schema, obj, [_with_stored_pairs(obj, values, current._mapping)])
@@ -486,11 +505,12 @@ class RecordService:
         if history:
             conn.execute(field_history.insert(), history)
         record = self._fetch(conn, schema, object_name, record_id)
-        if plugins.implemented("tessera_after_update"):
+        after = plugins.caller("tessera_after_update", object_name)
+        if after:
             changed = {h["field"]: (h["old_value"], h["new_value"]) for h in history}
             event = RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook,
                                 values=_as_json(obj, {**diff}), record=record, changes=changed)
-            plugins.hook.tessera_after_update(event=event)
+            after(event=event)
         return record
 
     def _conflict(self, conn: Connection, object_name: str, record_id: int, expected: int, current: int | None) -> Conflict:
@@ -519,18 +539,20 @@ class RecordService:
             if version is not None and current != _version(version):
                 raise self._conflict(conn, object_name, record_id, _version(version), current)
             plugins = self.runtime.plugins
-            hooked = plugins.implemented("tessera_before_delete") or plugins.implemented("tessera_after_delete")
+            before, after = plugins.caller("tessera_before_delete", object_name), plugins.caller("tessera_after_delete", object_name)
+            hooked = before or after
             event = None
             if hooked:
                 previous = self._fetch(conn, schema, object_name, record_id)
                 event = RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook, previous=previous, record=previous)
                 try:
-                    plugins.hook.tessera_before_delete(event=event)
+                    if before:
+                        before(event=event)
                 except Refusal as exc:
                     raise Refused(str(exc)) from None
             self._soft_delete(conn, schema, actor, object_name, [record_id], _now())
-            if event is not None:
-                plugins.hook.tessera_after_delete(event=event)
+            if event is not None and after:
+                after(event=event)
 
     def _soft_delete(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, ids: list[int], now: dt.datetime) -> None:
         for obj, fdef in self._referencing(schema, object_name):
@@ -681,6 +703,8 @@ class RecordService:
 class TransactionRecords:
     """Record access inside the current transaction, for hooks; acts as the same user.
 
+    Plugin code is trusted to set read-only fields (computed totals, say); users are not.
+
     ``update`` without a version takes the record's current one: a hook runs inside the
     transaction that holds the write, so nothing can have changed under it.
     """
@@ -696,7 +720,7 @@ class TransactionRecords:
         return self._service._list(self._conn, self._schema, obj, parse(obj, params, self._schema.system_fields(object_name)))
 
     def create(self, object_name: str, data: Any) -> dict:
-        return self._service._create(self._conn, self._schema, self.actor, object_name, data)
+        return self._service._create(self._conn, self._schema, self.actor, object_name, data, trusted=True)
 
     def update(self, object_name: str, record_id: Any, changes: Any, version: Any = None) -> dict:
         record_id = _record_id(record_id)
@@ -705,7 +729,21 @@ class TransactionRecords:
             version = self._conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
             if version is None:
                 raise NotFound(f"{object_name} {record_id} does not exist")
-        return self._service._update(self._conn, self._schema, self.actor, object_name, record_id, changes, _version(version))
+        return self._service._update(self._conn, self._schema, self.actor, object_name, record_id, changes, _version(version), trusted=True)
+
+
+def _without_unchanged_read_only(obj: ObjectDef, changes: dict, stored: Mapping) -> dict:
+    """A form sending back a read-only field unchanged is not trying to write it."""
+    kept = {}
+    for name, value in changes.items():
+        fdef = obj.fields.get(name)
+        if fdef is not None and fdef.spec.get("read_only") and fdef.has_column:
+            current = _as_json(obj, {name: stored[name]})[name]
+            given = value.get("id") if isinstance(value, dict) and fdef.type.name == "lookup" else value
+            if given == current or (given in ("", None) and current is None):
+                continue
+        kept[name] = value
+    return kept
 
 
 def _as_json(obj: ObjectDef, values: dict) -> dict:

@@ -7,6 +7,7 @@ rebuilds the caches when another process has changed the metadata since.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from core.metadata.model import CUSTOM_LAYER, SYSTEM_FIELDS, Doc, FieldDef, Meta
 from core.metadata.problems import MetadataError
 from core.metadata.store import CustomConfig
 from core.migrate import upgrade_core
-from core.plugins import PluginError, PluginSet, load_plugins
+from core.plugins import AutomationAction, DashboardWidget, PluginError, PluginSet, ScheduledJob, load_plugins
 from core.schema_sync import Change, record, sync
 from core.settings import Settings
 from core.tables import SchemaTables, build_tables
@@ -103,6 +104,25 @@ class Runtime:
         for impl in getattr(self.plugins.hook, hook_name).get_hookimpls():  # registration order
             yield impl.plugin_name, impl.function(*[kwargs[a] for a in impl.argnames])
 
+    def automation_actions(self) -> dict[str, AutomationAction]:
+        return self._registered("tessera_automation_actions", "automation action")
+
+    def scheduled_jobs(self) -> dict[str, ScheduledJob]:
+        return self._registered("tessera_scheduled_jobs", "scheduled job")
+
+    def dashboard_widgets(self) -> dict[str, DashboardWidget]:
+        return self._registered("tessera_dashboard_widgets", "dashboard widget")
+
+    def _registered(self, hook_name: str, what: str) -> dict:
+        """Named things plugins register, each stamped with its plugin; a name used twice stops start-up."""
+        found: dict = {}
+        for plugin_name, items in self._per_plugin(hook_name):
+            for item in items or []:
+                if item.name in found:
+                    raise PluginError(f"plugin '{plugin_name}' registers the {what} '{item.name}', already registered by plugin '{found[item.name].plugin}'")
+                found[item.name] = dataclasses.replace(item, plugin=plugin_name)
+        return found
+
     def defined_documents(self) -> list[Doc]:
         """Base and plugin documents (read once per process)."""
         if self._base_docs is None:
@@ -118,6 +138,8 @@ class Runtime:
     def _plugin_files(self, plugin) -> list[Doc]:
         """Metadata found by convention in the plugin package's metadata/ folder."""
         docs, problems = [], []
+        if plugin.folder is None:
+            return docs
         for path in sorted((plugin.folder / "metadata").glob("*.json")):
             source = f"plugin {plugin.info.name}: {path.relative_to(plugin.folder.parent)}"
             try:

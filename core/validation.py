@@ -73,16 +73,24 @@ class RecordValidator:
         self._fast = fastjsonschema.compile({"$schema": "http://json-schema.org/draft-07/schema#", **schema})
         self.required = [f.name for f in obj.active_fields() if f.required and self._writable(f)]
         self._blank_is_null = {n for n, f in self.fields.items() if f.type.name not in TEXT_TYPES}
+        self._read_only = {n for n, f in self.fields.items() if f.spec.get("read_only")}
 
     @staticmethod
     def _writable(fdef: FieldDef) -> bool:
         return fdef.type.name != "autonumber"
 
-    def validate(self, data: Any, partial: bool) -> dict[str, Any]:
-        """Return parsed values, or raise RecordValidationError listing every field's problem."""
+    def validate(self, data: Any, partial: bool, trusted: bool = False) -> dict[str, Any]:
+        """Return parsed values, or raise RecordValidationError listing every field's problem.
+
+        ``trusted`` writes (plugin hooks, in-transaction plugin writes) may set read-only
+        fields; a user's may not.
+        """
         if not isinstance(data, dict):
             raise RecordValidationError(self.object.name, [FieldError("", "a record must be a JSON object of field values")])
         errors = self._missing(data, partial) + [self._unknown(name) for name in data if name not in self.fields]
+        if not trusted:
+            errors += [FieldError(name, "is read-only: it is set by the system") for name in data
+                       if name in self._read_only and data[name] is not None]
         failed = {e.field for e in errors}
         # An empty form input means "no value" for everything but text.
         present = {

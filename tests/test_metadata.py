@@ -166,3 +166,11 @@ def test_layout_and_permission_set_are_checked(runtime):
     found = refused(runtime, changeset(layouts=[layout], permission_sets=[perms]))
     assert "change.json: /layouts/0/columns/1: 'industy' is not a field of 'account' (did you mean 'industry'?)" in found
     assert "change.json: /permission_sets/0/objects/acount: there is no object 'acount' (did you mean 'account'?)" in found
+
+
+def test_a_permission_set_with_field_access_imports_and_exports(runtime):
+    perms = {"name": "sales_rep", "label": label("Sales rep", "销售代表"),
+             "objects": {"account": {"read": "own", "update": "own"}},
+             "fields": {"account": {"annual_revenue": "hidden", "name": "read"}}}
+    runtime.import_changeset(changeset(permission_sets=[perms]), "change.json", "tester")
+    assert runtime.export_config()["permission_sets"] == [perms]

@@ -126,3 +126,42 @@ def test_delete_refusal_from_a_hook(alpha_runtime, actor):
     with pytest.raises(Refused, match="widgets in use cannot be deleted"):
         alpha_runtime.records.delete(actor, "widget", widget["id"])
     assert alpha_runtime.records.get(actor, "widget", widget["id"])["title"] == "keep me"
+
+
+def test_a_plugin_adds_picklist_values_and_layout_sections_to_a_base_object(make_runtime, actor):
+    from fake_plugins import eta_extends
+
+    rt = make_runtime(plugins=("eta",), extra_plugins=[eta_extends])
+    created = rt.records.create(actor, "account", {"name": "Skyworks", "industry": "aerospace", "eta_region": "North"})
+    assert created["industry"] == "aerospace"
+    detail = rt.current_metadata().layouts["account:detail:default"]
+    assert detail["sections"][-1]["fields"] == ["eta_region"]
+    assert "eta_region" not in rt.current_metadata().layouts["account:detail:default"]["sections"][0]["fields"]
+
+
+def test_a_plugin_may_not_replace_another_layers_layout(tmp_path):
+    from fake_plugins import theta_layout_clash
+
+    rt = Runtime(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", plugins=("theta",)), extra_plugins=[theta_layout_clash])
+    with pytest.raises(MetadataError, match="layout 'account:list:default' is already defined by metadata/layouts/account.json"):
+        rt.upgrade("test")
+
+
+def test_customizations_of_a_disabled_plugins_objects_wait_for_it(make_runtime, alpha_runtime, actor):
+    from helpers import changeset, label
+
+    extension = {"object": "widget", "fields": [{"name": "colour", "type": "text", "label": label("Colour")}]}
+    alpha_runtime.import_changeset(changeset(extensions=[extension]), "change.json", "tester")
+    alpha_runtime.records.create(actor, "widget", {"title": "kept", "colour": "red"})
+    without = make_runtime(plugins=())
+    assert without.records.create(actor, "account", {"name": "Works"})["name"] == "Works"
+    again = make_runtime(plugins=("alpha",), extra_plugins=[alpha], upgrade=False)
+    assert again.records.list(actor, "widget").items[0]["colour"] == "red"
+
+
+def test_a_changeset_for_a_missing_object_is_still_refused(alpha_runtime, make_runtime):
+    from helpers import changeset, label
+
+    without = make_runtime(plugins=())
+    with pytest.raises(MetadataError, match="there is no object 'widget' to extend"):
+        without.import_changeset(changeset(extensions=[{"object": "widget", "fields": [{"name": "x", "type": "text", "label": label("X")}]}]), "change.json", "tester")

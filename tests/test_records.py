@@ -669,3 +669,37 @@ def test_create_many_names_the_row_whose_unique_value_is_taken(records, actor, t
     assert [e.field for e in info.value.rows[1]] == ["code"]
     assert list(info.value.rows) == [1]
     assert count(records, actor, ticket) == 1
+
+
+def test_read_only_fields_are_refused_from_users_but_not_from_hooks(make_runtime, actor):
+    from helpers import changeset, label
+
+    rt = make_runtime()
+    gadget = {"name": "gadget", "label": label("Gadget"), "fields": [
+        {"name": "title", "type": "text", "label": label("Title")},
+        {"name": "score", "type": "integer", "read_only": True, "label": label("Score")}]}
+    rt.import_changeset(changeset(gadget), "change.json", "tester")
+    with pytest.raises(RecordValidationError) as info:
+        rt.records.create(actor, "gadget", {"title": "A", "score": 5})
+    assert [(e.field, e.message) for e in info.value.errors] == [("score", "is read-only: it is set by the system")]
+    created = rt.records.create(actor, "gadget", {"title": "A"})
+    with rt.writing() as (conn, schema):
+        from core.records import TransactionRecords
+
+        TransactionRecords(rt.records, conn, schema, actor).update("gadget", created["id"], {"score": 7})
+    assert rt.records.get(actor, "gadget", created["id"])["score"] == 7
+
+
+def test_sending_back_an_unchanged_read_only_value_is_not_a_write(make_runtime, actor):
+    from helpers import changeset, label
+
+    rt = make_runtime()
+    gadget = {"name": "gadget", "label": label("Gadget"), "fields": [
+        {"name": "title", "type": "text", "label": label("Title")},
+        {"name": "score", "type": "integer", "read_only": True, "label": label("Score")}]}
+    rt.import_changeset(changeset(gadget), "change.json", "tester")
+    created = rt.records.create(actor, "gadget", {"title": "A"})
+    updated = rt.records.update(actor, "gadget", created["id"], {"title": "B", "score": None}, version=1)
+    assert updated["title"] == "B"
+    with pytest.raises(RecordValidationError, match="score: is read-only"):
+        rt.records.update(actor, "gadget", created["id"], {"score": 3}, version=2)

@@ -134,10 +134,10 @@ def build(docs: list[Doc], registry: FieldTypeRegistry) -> MetadataSet:
         _define_object(doc, objects, registry, problems)
     for doc in (d for d in docs if d.kind == "extension"):
         _extend_object(doc, objects, registry, problems)
-    layouts = {layout_key(d.body): d.body for d in docs if d.kind == "layout"}
+    layouts = _layouts(docs, objects, problems)
     permission_sets = {d.body["name"]: d.body for d in docs if d.kind == "permission_set"}
     result = MetadataSet(objects, layouts, permission_sets)
-    problems.extend(_check_references(result, docs))
+    problems.extend(_check_references(result, [d for d in docs if not _dormant(d)]))
     if problems:
         raise MetadataError(problems)
     return result
@@ -163,9 +163,10 @@ def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
     body, name = doc.body, doc.body["object"]
     obj = objects.get(name)
     if obj is None:
-        problems.append(
-            Problem(doc.source, doc.at + "/object", f"there is no object '{name}' to extend{did_you_mean(name, objects)}")
-        )
+        if not _dormant(doc):
+            problems.append(
+                Problem(doc.source, doc.at + "/object", f"there is no object '{name}' to extend{did_you_mean(name, objects)}")
+            )
         return
     for key in ("label", "plural_label"):
         if key in body:
@@ -182,6 +183,49 @@ def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
             _add_field(obj, fspec, doc, where, registry, problems)
     obj.spec.setdefault("indexes", [])
     obj.spec["indexes"] = obj.spec["indexes"] + body.get("indexes", [])
+    for field_name, values in body.get("picklist_values", {}).items():
+        _add_picklist_values(obj, field_name, values, doc, doc.at + pointer("picklist_values", field_name), problems)
+
+
+def _add_picklist_values(obj: ObjectDef, field_name: str, values: list, doc: Doc, where: str, problems: list[Problem]) -> None:
+    fdef = obj.fields.get(field_name)
+    if fdef is None or fdef.type.name not in ("picklist", "multi_picklist"):
+        problems.append(Problem(doc.source, where, f"'{field_name}' is not a picklist field of '{obj.name}'{did_you_mean(field_name, obj.fields)}"))
+        return
+    existing = {v["value"] for v in fdef.spec.get("values", [])}
+    for index, value in enumerate(values):
+        if value["value"] in existing:
+            problems.append(Problem(doc.source, f"{where}/{index}/value", f"'{obj.name}.{field_name}' already has the value '{value['value']}' (from {fdef.source})"))
+    fdef.spec["values"] = fdef.spec.get("values", []) + [copy.deepcopy(v) for v in values if v["value"] not in existing]
+
+
+def _dormant(doc: Doc) -> bool:
+    """A stored customization of an object that is gone (its plugin disabled): kept, not applied."""
+    return doc.layer == CUSTOM_LAYER and doc.source == "database"
+
+
+def _layouts(docs: list[Doc], objects: dict, problems: list[Problem]) -> dict[str, dict]:
+    """Layouts by key; later layers replace only through customization, plugins may not clash."""
+    layouts: dict[str, dict] = {}
+    sources: dict[str, Doc] = {}
+    for doc in (d for d in docs if d.kind == "layout"):
+        if doc.body["object"] not in objects and _dormant(doc):
+            continue
+        key = layout_key(doc.body)
+        first = sources.get(key)
+        if first is not None and doc.layer != CUSTOM_LAYER and first.layer != CUSTOM_LAYER:
+            problems.append(Problem(doc.source, doc.at, f"layout '{key}' is already defined by {first.source}; add sections with an extension's layout_sections instead"))
+            continue
+        layouts[key], sources[key] = copy.deepcopy(doc.body), doc
+    for doc in (d for d in docs if d.kind == "extension"):
+        for index, added in enumerate(doc.body.get("layout_sections", [])):
+            key = f"{doc.body['object']}:{added['kind']}:{added.get('name', 'default')}"
+            if key not in layouts:
+                if not _dormant(doc):
+                    problems.append(Problem(doc.source, doc.at + pointer("layout_sections", index), f"there is no layout '{key}' to add a section to"))
+                continue
+            layouts[key].setdefault("sections", []).append(copy.deepcopy(added["section"]))
+    return layouts
 
 
 def _override_field(existing: FieldDef, fspec: dict, doc: Doc, where: str, problems: list[Problem]) -> None:
@@ -249,6 +293,13 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
                         Problem(obj.source, obj.at + pointer("indexes", i, "fields"), f"index names '{name}', which is not a field of '{obj.name}'")
                     )
     for doc in docs:
+        if doc.kind == "extension" and doc.body["object"] in meta.objects:
+            obj = meta.objects[doc.body["object"]]
+            for i, added in enumerate(doc.body.get("layout_sections", [])):
+                for j, name in enumerate(added["section"]["fields"]):
+                    if name not in obj.fields and name not in SYSTEM_FIELDS:
+                        problems.append(Problem(doc.source, doc.at + pointer("layout_sections", i, "section", "fields", j),
+                                                f"'{name}' is not a field of '{obj.name}'{did_you_mean(name, obj.fields)}"))
         if doc.kind == "layout":
             problems.extend(_check_layout(meta, doc))
         elif doc.kind == "permission_set":
@@ -342,6 +393,9 @@ def _check_layout(meta: MetadataSet, doc: Doc) -> list[Problem]:
     group = obj.fields.get(body.get("group_by", ""))
     if group is not None and group.type.name != "picklist":
         problems.append(Problem(doc.source, doc.at + "/group_by", f"a kanban groups by a picklist; '{group.name}' is a {group.type.name}"))
+    total = obj.fields.get(body.get("sum_field", ""))
+    if total is not None and total.type.name not in ("integer", "decimal", "currency", "percent"):
+        problems.append(Problem(doc.source, doc.at + "/sum_field", f"a kanban sums a number field; '{total.name}' is a {total.type.name}"))
     return problems
 
 

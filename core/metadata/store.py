@@ -153,7 +153,8 @@ def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: di
 
 def _remember_origin(config: CustomConfig, doc: Doc) -> None:
     name = layout_key(doc.body) if doc.kind == "layout" else doc.body.get("name", doc.body.get("object"))
-    field_at = {f["name"]: doc.at + pointer("fields", i) for i, f in enumerate(doc.body.get("fields", []))}
+    fields = doc.body.get("fields", []) if doc.kind in ("object", "extension") else []
+    field_at = {f["name"]: doc.at + pointer("fields", i) for i, f in enumerate(fields)}
     kind = doc.kind
     if kind == "extension" and name in config.objects:
         kind = "object"  # merged into a custom object
