@@ -1,6 +1,30 @@
-"""B2B project sales: leads, opportunities, quotes, contracts and forecasts."""
+"""B2B project sales: leads, opportunities, quotes, contracts and forecasts.
 
-from core.plugins import PluginInfo
+Behaviour on save, every rule's numbers kept in metadata (picklist value ``properties``)
+so that an implementer changes them by overriding the picklist values:
+
+- lead: ``score`` = the ``score`` of the chosen industry, company size and urgency values
+  plus the ``score`` of the budget band; ``budget_band`` is the band with the highest
+  ``min_budget`` not above the budget; ``rating`` is the rating with the highest
+  ``min_score`` the score reaches. Converting a lead needs the account it became.
+- opportunity: a stage change without a probability in the same save takes the stage's
+  ``probability``; the decision date is not before the bid due date.
+- quote_line: ``line_total`` = quantity x list price x (1 - discount / 100), in cents; the
+  list price defaults to the product's unit price. Every change to a line makes its quote
+  recompute ``subtotal``, ``total_amount`` and ``approval_required`` (a discount of the
+  quote or of a line above the ``discount_over`` of the quote status values); a quote
+  that needs approval is approved before it is sent or accepted.
+- contract: the end date is not before the start date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from core.hookspecs import hookimpl
+from core.plugins import PluginInfo, Refusal
 
 PLUGIN = PluginInfo(
     name="sales",
@@ -8,4 +32,251 @@ PLUGIN = PluginInfo(
     label={"en": "Sales", "zh-CN": "销售"},
     tessera=">=0.1,<1",
     description="B2B project sales: lead scoring and conversion, opportunities, quotes, contracts.",
+    record_objects=('lead', 'opportunity', 'quote', 'quote_line', 'contract'),
 )
+
+LEAD_WEIGHTED_FIELDS = ("industry", "company_size", "urgency")
+QUOTE_TOTAL_INPUTS = frozenset({"quote", "line_total", "discount_percent"})
+QUOTE_SENT_STATUSES = ("sent", "accepted")
+QUOTE_CLEARED_STATUSES = ("approved", "sent", "accepted")
+CENT = Decimal("0.01")
+PAGE = 500
+
+
+# --- metadata helpers ------------------------------------------------------------------
+
+
+def _picklist(meta, object_name: str, field_name: str, active_only: bool = False) -> list[dict]:
+    fdef = meta.object(object_name).fields.get(field_name)
+    values = fdef.spec.get("values", []) if fdef is not None else []
+    return [v for v in values if not (active_only and v.get("inactive"))]
+
+
+def _property(meta, object_name: str, field_name: str, value: Any, key: str) -> Any:
+    """The ``properties[key]`` of one picklist value, or None."""
+    if value is None:
+        return None
+    for item in _picklist(meta, object_name, field_name):
+        if item["value"] == value:
+            return (item.get("properties") or {}).get(key)
+    return None
+
+
+def _best(values: list[dict], key: str, reached: Decimal) -> dict | None:
+    """The value with the highest ``properties[key]`` that ``reached`` is at or above."""
+    candidates = [v for v in values if (v.get("properties") or {}).get(key) is not None]
+    eligible = [v for v in candidates if _decimal(v["properties"][key]) <= reached]
+    return max(eligible, key=lambda v: _decimal(v["properties"][key]), default=None)
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _number(value: Any, empty: Decimal | None = None) -> Decimal | None:
+    return empty if value is None else _decimal(value)
+
+
+def _date(value: Any) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(str(value)[:10])
+
+
+def _id(value: Any) -> int | None:
+    """A lookup as hooks see it: an id (new values) or {"id", "label"} (stored records)."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return None if value is None else int(value)
+
+
+def _merged(event) -> dict:
+    """The record as it will be: the stored record with this write's changes."""
+    return {**(event.previous or {}), **event.values}
+
+
+def _changing(event, name: str) -> bool:
+    """Whether this write sets ``name`` to something new (always true on create)."""
+    if event.previous is None:
+        return event.values.get(name) is not None
+    return name in event.values and event.values[name] != event.previous.get(name)
+
+
+# --- lead scoring -----------------------------------------------------------------------
+
+
+def lead_score(meta, lead: dict) -> dict:
+    """``score``, ``rating`` and ``budget_band`` of a lead, from the weights in metadata."""
+    budget = _number(lead.get("budget"))
+    band = None
+    if budget is not None:
+        chosen = _best(_picklist(meta, "lead", "budget_band", active_only=True), "min_budget", budget)
+        band = chosen["value"] if chosen else None
+    total = Decimal(0)
+    for name in LEAD_WEIGHTED_FIELDS:
+        total += _number(_property(meta, "lead", name, lead.get(name), "score"), Decimal(0))
+    total += _number(_property(meta, "lead", "budget_band", band, "score"), Decimal(0))
+    score = int(total.to_integral_value(rounding=ROUND_HALF_UP))
+    rating = _best(_picklist(meta, "lead", "rating", active_only=True), "min_score", Decimal(score))
+    return {"score": score, "rating": rating["value"] if rating else None, "budget_band": band}
+
+
+def _before_lead(event) -> None:
+    event.values.update(lead_score(event.meta, _merged(event)))
+    if _changing(event, "status") and event.values["status"] == "converted" and not _merged(event).get("converted_at"):
+        event.values["converted_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+def _validate_lead(event) -> list[tuple[str, str]]:
+    if _changing(event, "status") and event.values["status"] == "converted" and not _merged(event).get("converted_account"):
+        return [("converted_account", "a converted lead needs the account it became; choose or create the account first")]
+    return []
+
+
+# --- opportunity ------------------------------------------------------------------------
+
+
+def _before_opportunity(event) -> None:
+    if _changing(event, "stage") and event.values.get("probability") is None:
+        probability = _property(event.meta, "opportunity", "stage", event.values["stage"], "probability")
+        if probability is not None:
+            event.values["probability"] = probability
+
+
+def _validate_opportunity(event) -> list[tuple[str, str]]:
+    if event.previous is not None and not {"bid_due_date", "decision_date"} & set(event.values):
+        return []
+    record = _merged(event)
+    bid, decision = _date(record.get("bid_due_date")), _date(record.get("decision_date"))
+    if bid is not None and decision is not None and decision < bid:
+        return [("decision_date", f"the decision date ({decision}) is before the bid due date ({bid}); the customer decides after the bids are in")]
+    return []
+
+
+# --- quotes -----------------------------------------------------------------------------
+
+
+def approval_threshold(meta) -> Decimal | None:
+    """The discount (percent) above which a quote needs approval: ``discount_over`` of a status value."""
+    for item in _picklist(meta, "quote", "status"):
+        threshold = (item.get("properties") or {}).get("discount_over")
+        if threshold is not None:
+            return _decimal(threshold)
+    return None
+
+
+def quote_totals(records, meta, quote_id: int | None, quote_discount: Any) -> dict:
+    """``subtotal``, ``total_amount`` and ``approval_required`` of a quote from its live lines."""
+    subtotal, discounts = Decimal(0), [_number(quote_discount, Decimal(0))]
+    offset = 0
+    while quote_id is not None:
+        page = records.list("quote_line", {"quote": quote_id, "limit": PAGE, "offset": offset, "sort": "id"})
+        for line in page.items:
+            subtotal += _number(line.get("line_total"), Decimal(0))
+            discounts.append(_number(line.get("discount_percent"), Decimal(0)))
+        if not page.has_more:
+            break
+        offset += len(page.items)
+    total = (subtotal * (100 - discounts[0]) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    threshold = approval_threshold(meta)
+    return {
+        "subtotal": str(subtotal.quantize(CENT)),
+        "total_amount": str(total),
+        "approval_required": threshold is not None and any(d > threshold for d in discounts),
+    }
+
+
+def _before_quote(event) -> None:
+    if event.previous is None and event.values.get("account") is None and event.values.get("opportunity") is not None:
+        opportunity = event.records.get("opportunity", event.values["opportunity"])
+        if opportunity.get("account"):
+            event.values["account"] = _id(opportunity["account"])
+    quote_id = event.previous["id"] if event.previous else None
+    event.values.update(quote_totals(event.records, event.meta, quote_id, _merged(event).get("discount_percent")))
+
+
+def _validate_quote(event) -> list[tuple[str, str]]:
+    status = event.values.get("status")
+    previous = (event.previous or {}).get("status")
+    if _changing(event, "status") and status in QUOTE_SENT_STATUSES and previous not in QUOTE_CLEARED_STATUSES:
+        if _merged(event).get("approval_required"):
+            threshold = approval_threshold(event.meta)
+            return [("status", f"this quote has a discount above {threshold:g}% and needs approval: set its status to approved before it is {status}")]
+    return []
+
+
+def _before_quote_line(event) -> None:
+    values, record = event.values, _merged(event)
+    new_product = "product" in values and _id(values["product"]) != _id((event.previous or {}).get("product"))
+    if values.get("list_price") is None and (event.previous is None or new_product or "list_price" in values):
+        product = event.records.get("product", _id(record["product"]))
+        if product.get("unit_price") is None:
+            raise Refusal(f"give a list price: the product '{product.get('name')}' has no unit price", field="list_price")
+        values["list_price"] = product["unit_price"]
+        record["list_price"] = product["unit_price"]
+    quantity = _number(record.get("quantity"), Decimal(0))
+    price = _number(record.get("list_price"), Decimal(0))
+    discount = _number(record.get("discount_percent"), Decimal(0))
+    values["line_total"] = str((quantity * price * (100 - discount) / 100).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def _refresh_quotes(event, quote_ids) -> None:
+    # An empty write is enough: the quote's before-update hook recomputes its totals.
+    for quote_id in sorted({q for q in quote_ids if q is not None}):
+        event.records.update("quote", quote_id, {})
+
+
+# --- contracts --------------------------------------------------------------------------
+
+
+def _validate_contract(event) -> list[tuple[str, str]]:
+    if event.previous is not None and not {"start_date", "end_date"} & set(event.values):
+        return []
+    record = _merged(event)
+    start, end = _date(record.get("start_date")), _date(record.get("end_date"))
+    if start is not None and end is not None and end < start:
+        return [("end_date", f"the end date ({end}) is before the start date ({start})")]
+    return []
+
+
+# --- hooks ------------------------------------------------------------------------------
+
+BEFORE_SAVE = {"lead": _before_lead, "opportunity": _before_opportunity, "quote": _before_quote, "quote_line": _before_quote_line}
+VALIDATORS = {"lead": _validate_lead, "opportunity": _validate_opportunity, "quote": _validate_quote, "contract": _validate_contract}
+
+
+@hookimpl
+def tessera_before_create(event):
+    handler = BEFORE_SAVE.get(event.object)
+    if handler is not None:
+        handler(event)
+
+
+@hookimpl
+def tessera_before_update(event):
+    handler = BEFORE_SAVE.get(event.object)
+    if handler is not None:
+        handler(event)
+
+
+@hookimpl
+def tessera_validate_record(event):
+    validator = VALIDATORS.get(event.object)
+    return validator(event) if validator is not None else []
+
+
+@hookimpl
+def tessera_after_create(event):
+    if event.object == "quote_line":
+        _refresh_quotes(event, [_id(event.record.get("quote"))])
+
+
+@hookimpl
+def tessera_after_update(event):
+    if event.object == "quote_line" and QUOTE_TOTAL_INPUTS & set(event.changes):
+        moved_from = event.changes.get("quote", (None, None))[0]
+        _refresh_quotes(event, [_id(event.record.get("quote")), _id(moved_from)])
+
+
+@hookimpl
+def tessera_after_delete(event):
+    if event.object == "quote_line":
+        _refresh_quotes(event, [_id(event.previous.get("quote"))])
