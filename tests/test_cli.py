@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -142,3 +143,40 @@ def test_demo_loads_once_and_shows_what_is_there(tmp_path):
 def test_bad_database_url_is_a_clear_error():
     result = run("db", "upgrade", database="mysql://nobody@localhost/x")
     assert result.returncode == 2 and "'mysql' databases are not supported" in result.stderr
+
+
+def test_plugins_lists_each_plugin_with_what_it_brings(tmp_path):
+    result = run("plugins", database=f"sqlite:///{tmp_path / 'p.db'}")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "sales 0.1.0  [enabled]  Sales" in text
+    assert "objects:   lead, opportunity" in text or "objects:   contract" in text
+    assert "service 0.1.0  [enabled]" in text and "ticket" in text
+    assert "tessera_before_create" in text
+
+
+def test_plugins_shows_a_disabled_plugin_and_its_objects_are_not_served(tmp_path):
+    env = {**os.environ, "TESSERA_DISABLED_PLUGINS": "service"}
+    database = f"sqlite:///{tmp_path / 'p.db'}"
+    listed = subprocess.run([TESSERA, "--database", database, "plugins"], capture_output=True, text=True, env=env, timeout=300)
+    assert "service 0.1.0  [disabled]" in listed.stdout and "ticket" in listed.stdout
+    upgrade = subprocess.run([TESSERA, "--database", database, "db", "upgrade"], capture_output=True, text=True, env=env, timeout=300)
+    assert "create table ticket" not in upgrade.stdout and "create table lead" in upgrade.stdout
+
+
+def test_a_broken_plugin_setting_stops_start_up_with_a_message(tmp_path):
+    env = {**os.environ, "TESSERA_DISABLED_PLUGINS": "no_such_plugin"}
+    result = subprocess.run([TESSERA, "plugins"], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 2
+    assert "Tessera cannot start: no plugin named no_such_plugin is installed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_jobs_are_listed_and_run_by_name(tmp_path):
+    database = f"sqlite:///{tmp_path / 'j.db'}"
+    listed = run("jobs", "list", database=database)
+    assert "service.maintenance_due" in listed.stdout and "(plugin service)" in listed.stdout
+    ran = run("jobs", "run", "service.sla_breach_check", database=database)
+    assert ran.returncode == 0 and ran.stdout.startswith("Ran service.sla_breach_check")
+    unknown = run("jobs", "run", "service.maintenance_du", database=database)
+    assert unknown.returncode == 2 and "did you mean 'service.maintenance_due'" in unknown.stderr

@@ -160,6 +160,12 @@ def test_an_installed_plugin_is_served_and_its_data_outlives_it(fleet_installed,
     env = _environment(database_url)
     tessera = [str(python), str(TESSERA)]  # the console script, run by the environment holding the plugin
 
+    listing = _run([*tessera, "plugins"], {**env, "TESSERA_DISABLED_PLUGINS": ""}, tmp_path).stdout
+    for name in ("fleet 0.1.0  [enabled]", "sales 0.1.0  [enabled]", "marketing 0.1.0  [enabled]",
+                 "service 0.1.0  [enabled]", "manufacturing_bom 0.1.0  [enabled]"):
+        assert name in listing
+    assert "objects:   vehicle" in listing and "extends:   account" in listing
+
     upgrade = _run([*tessera, "db", "upgrade"], env, tmp_path)
     assert "create table vehicle (id, plate_number, make, model, year, vin, customer, mileage_km, status, next_inspection" in upgrade.stdout
     assert "fleet_size" in upgrade.stdout  # a column of the account table
