@@ -671,14 +671,20 @@ def test_create_many_names_the_row_whose_unique_value_is_taken(records, actor, t
     assert count(records, actor, ticket) == 1
 
 
-def test_read_only_fields_are_refused_from_users_but_not_from_hooks(make_runtime, actor):
+@pytest.fixture
+def scored(runtime):
+    """A runtime with a 'gadget' object whose 'score' is read-only."""
     from helpers import changeset, label
 
-    rt = make_runtime()
     gadget = {"name": "gadget", "label": label("Gadget"), "fields": [
         {"name": "title", "type": "text", "label": label("Title")},
         {"name": "score", "type": "integer", "read_only": True, "label": label("Score")}]}
-    rt.import_changeset(changeset(gadget), "change.json", "tester")
+    runtime.import_changeset(changeset(gadget), "change.json", "tester")
+    return runtime
+
+
+def test_read_only_fields_are_refused_from_users_but_not_from_hooks(scored, actor):
+    rt = scored
     with pytest.raises(RecordValidationError) as info:
         rt.records.create(actor, "gadget", {"title": "A", "score": 5})
     assert [(e.field, e.message) for e in info.value.errors] == [("score", "is read-only: it is set by the system")]
@@ -690,14 +696,8 @@ def test_read_only_fields_are_refused_from_users_but_not_from_hooks(make_runtime
     assert rt.records.get(actor, "gadget", created["id"])["score"] == 7
 
 
-def test_sending_back_an_unchanged_read_only_value_is_not_a_write(make_runtime, actor):
-    from helpers import changeset, label
-
-    rt = make_runtime()
-    gadget = {"name": "gadget", "label": label("Gadget"), "fields": [
-        {"name": "title", "type": "text", "label": label("Title")},
-        {"name": "score", "type": "integer", "read_only": True, "label": label("Score")}]}
-    rt.import_changeset(changeset(gadget), "change.json", "tester")
+def test_sending_back_an_unchanged_read_only_value_is_not_a_write(scored, actor):
+    rt = scored
     created = rt.records.create(actor, "gadget", {"title": "A"})
     updated = rt.records.update(actor, "gadget", created["id"], {"title": "B", "score": None}, version=1)
     assert updated["title"] == "B"
