@@ -48,3 +48,14 @@ def test_example_files_validate():
     assert examples
     for path in examples:
         assert documents_from(read_json(path), str(path), "customization", FieldTypeRegistry().names())
+
+
+def test_readme_quick_start_is_two_commands_that_exist():
+    root = DOCS.parent
+    readme = (root / "README.md").read_text()
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = [line for line in quick_start.splitlines() if line.startswith("bash ")]
+    assert commands == ["bash scripts/run.sh", "bash scripts/test.sh"]
+    for command in commands:
+        assert (root / command.split()[1]).is_file()
+    assert "bash scripts/test.sh" in (root / ".ci" / "run").read_text()
