@@ -17,7 +17,7 @@ from core.metadata.files import documents_from, read_json
 from core.metadata.model import build
 from core.metadata.problems import MetadataError
 from core.plugins import PluginError, PluginSet, load_plugins
-from core.metadata.store import merge_changeset
+from core.metadata.store import CustomConfig, merge_changeset
 from core.schema_sync import Change, SchemaChangeRefused, drop_column
 from core.settings import Settings, SettingsError
 
@@ -141,15 +141,9 @@ def metadata_validate(paths: tuple[Path, ...]) -> None:
         raise MetadataError(problems)
     base = base_documents(registry.names())
     base_objects = {d.body["name"]: d.source for d in base if d.kind == "object"}
-    config = merge_changeset(_empty_config(), docs, base_objects)
+    config = merge_changeset(CustomConfig(), docs, base_objects)
     build(base + config.documents(), registry)
     click.echo(f"OK: {len(docs)} document(s) in {len(paths)} path(s) are valid.")
-
-
-def _empty_config():
-    from core.metadata.store import CustomConfig
-
-    return CustomConfig()
 
 
 @metadata.command("export")

@@ -175,19 +175,6 @@ class PluginSet:
     def get(self, name: str) -> Plugin | None:
         return next((p for p in self.plugins if p.info.name == name), None)
 
-    def implemented(self, hook_name: str) -> bool:
-        """Whether any plugin implements a hook (so callers can skip it for free)."""
-        return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
-
-    def collect(self, hook_name: str, **kwargs) -> list:
-        """Call a list-returning hook and flatten the results, in load order."""
-        results = getattr(self.manager.hook, hook_name)(**kwargs)
-        flat: list = []
-        for result in reversed(results):  # pluggy calls last-registered first
-            if result:
-                flat.extend(result)
-        return flat
-
 
 def discover() -> list[EntryPoint]:
     return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)

@@ -21,7 +21,7 @@ from core.coretables import field_history, sequence
 from core.fieldtypes import format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
-from core.query import ListQuery, QueryError, parse
+from core.query import MAX_LIMIT, ListQuery, QueryError, parse
 from core.runtime import Runtime, Schema
 from core.tables import junction_name
 from core.validation import FieldError, RecordValidationError
@@ -145,6 +145,10 @@ class RecordService:
             obj = schema.meta.object(object_name)
             query = parse(obj, params, schema.system_fields(object_name))
             return self._list(conn, schema, obj, query)
+
+    def each(self, actor: Actor, object_name: str, params: Mapping[str, Any] = {}) -> Iterator[dict]:
+        """Every record a list query matches, page by page (each page its own read)."""
+        return _every(lambda page_params: self.list(actor, object_name, page_params), params)
 
     def history(self, actor: Actor, object_name: str, record_id: Any) -> list[dict]:
         record_id = _record_id(record_id)
@@ -719,6 +723,10 @@ class TransactionRecords:
         obj = self._schema.meta.object(object_name)
         return self._service._list(self._conn, self._schema, obj, parse(obj, params, self._schema.system_fields(object_name)))
 
+    def each(self, object_name: str, params: Mapping[str, Any] = {}) -> Iterator[dict]:
+        """Every record a list query matches, page by page, inside this transaction."""
+        return _every(lambda page_params: self.list(object_name, page_params), params)
+
     def create(self, object_name: str, data: Any) -> dict:
         return self._service._create(self._conn, self._schema, self.actor, object_name, data, trusted=True)
 
@@ -730,6 +738,16 @@ class TransactionRecords:
             if version is None:
                 raise NotFound(f"{object_name} {record_id} does not exist")
         return self._service._update(self._conn, self._schema, self.actor, object_name, record_id, changes, _version(version), trusted=True)
+
+
+def _every(list_page, params: Mapping[str, Any]) -> Iterator[dict]:
+    offset = 0
+    while True:
+        page = list_page({**params, "limit": MAX_LIMIT, "offset": offset})
+        yield from page.items
+        if not page.has_more:
+            return
+        offset += len(page.items)
 
 
 def _without_unchanged_read_only(obj: ObjectDef, changes: dict, stored: Mapping) -> dict:
@@ -830,14 +848,8 @@ def _same(stored: Any, new: Any) -> bool:
 
 
 def _history_row(obj: ObjectDef, record_id: int, name: str, old: Any, new: Any, version: int, now: dt.datetime, actor: Actor) -> dict:
-    fdef = obj.fields[name] if name in obj.fields else None
-    def shown(value: Any) -> Any:
-        if value is None:
-            return None
-        if fdef is not None:
-            value = fdef.type.format(value, fdef.spec)
-        return json_value(value)
-    return dict(object=obj.name, record_id=record_id, field=name, old_value=shown(old), new_value=shown(new),
+    return dict(object=obj.name, record_id=record_id, field=name,
+                old_value=_as_json(obj, {name: old})[name], new_value=_as_json(obj, {name: new})[name],
                 record_version=version, changed_at=now, changed_by=actor.user_id, changed_by_name=actor.name)
 
 

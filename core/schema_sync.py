@@ -153,13 +153,9 @@ def _apply_type_changes(conn, ops, old, new, tables: SchemaTables, scope: set[st
                 if is_sqlite(conn):
                     _rewrite_values(conn, tables.table(obj.name), fdef, converted)
             changes.append(
-                Change("alter_type", obj.name, f"{obj.name}.{fdef.name}: {_describe_type(before)} -> {_describe_type(fdef)}")
+                Change("alter_type", obj.name, f"{obj.name}.{fdef.name}: {before.type.name} -> {fdef.type.name}")
             )
     return changes
-
-
-def _describe_type(fdef: FieldDef) -> str:
-    return fdef.type.name
 
 
 def _sql_type_text(conn: Connection, fdef: FieldDef) -> str:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import inspect
 
 from core.fieldtypes import FieldTypeRegistry
-from core.metadata.files import BASE_DIR, documents_from, read_json
+from core.metadata.files import BASE_DIR, documents_from, read_json, untranslated
 from core.metadata.problems import MetadataError
 from core.metadata.schemas import check_document
 from core.metadata.store import current_version
@@ -48,6 +48,18 @@ def test_every_shipped_document_validates():
         if path.parent.name == "schema":
             continue
         documents_from(read_json(path), str(path), "base", TYPES)
+
+
+def test_every_shipped_text_is_in_english_and_simplified_chinese():
+    paths = [p for p in sorted(BASE_DIR.glob("*/*.json")) if p.parent.name != "schema"]
+    paths += sorted((BASE_DIR.parent / "docs" / "examples").glob("*.json"))
+    assert {path: untranslated(read_json(path)) for path in paths} == {path: [] for path in paths}
+
+
+def test_untranslated_texts_are_found():
+    doc = {"label": {"en": "Gadget", "zh-CN": "小工具"}, "fields": [
+        {"name": "a", "label": {"en": "A"}}, {"name": "b", "label": {"en": "B", "zh-CN": "B"}}]}
+    assert untranslated(doc) == ["/fields/0/label", "/fields/1/label"]
 
 
 def test_meta_schemas_are_valid_json_schema_2020_12():

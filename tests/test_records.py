@@ -703,3 +703,12 @@ def test_sending_back_an_unchanged_read_only_value_is_not_a_write(scored, actor)
     assert updated["title"] == "B"
     with pytest.raises(RecordValidationError, match="score: is read-only"):
         rt.records.update(actor, "gadget", created["id"], {"score": 3}, version=2)
+
+
+def test_each_walks_every_matching_record_across_pages(runtime, actor):
+    runtime.records.create_many(actor, "product", [{"name": f"Part {i:04d}", "family": "spare_part" if i % 3 else "hardware"}
+                                                   for i in range(1_200)])
+    names = [p["name"] for p in runtime.records.each(actor, "product", {"family": "spare_part", "sort": "name"})]
+    assert len(names) == 800 and names == sorted(names) and len(set(names)) == 800
+    with runtime.records.transaction(actor) as records:
+        assert sum(1 for _ in records.each("product", {"family": "hardware"})) == 400

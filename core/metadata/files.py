@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -125,3 +126,28 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+
+
+TEXT_KEYS = ("label", "plural_label", "description", "help", "tab")
+CHINESE = re.compile(r"[\u3400-\u9fff]")
+
+
+def untranslated(document, where: str = "") -> list[str]:
+    """JSON pointers of texts (labels, help, descriptions) not given in both en and zh-CN.
+
+    A zh-CN text without a single Chinese character counts as untranslated too (it is
+    usually the English copied over).
+    """
+    found: list[str] = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            place = f"{where}/{key}"
+            if key in TEXT_KEYS and isinstance(value, dict) and "en" in value:
+                if not value.get("zh-CN") or not CHINESE.search(value["zh-CN"]):
+                    found.append(place)
+            else:
+                found += untranslated(value, place)
+    elif isinstance(document, list):
+        for index, item in enumerate(document):
+            found += untranslated(item, f"{where}/{index}")
+    return found

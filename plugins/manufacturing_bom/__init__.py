@@ -38,7 +38,6 @@ PLUGIN = PluginInfo(
 OBJECTS = frozenset({"bom", "bom_line", "sales_order", "sales_order_line"})
 STATUS_WORDS = {"draft": "still a draft", "obsolete": "obsolete", "active": "active"}
 CENT = Decimal("0.01")
-PAGE = 500
 
 
 class BomError(ValueError):
@@ -78,14 +77,8 @@ def _merged(event) -> dict:
 
 
 def _all(records, object_name: str, params: dict) -> list[dict]:
-    """Every live record matching ``params``, page by page."""
-    found, offset = [], 0
-    while True:
-        page = records.list(object_name, {**params, "limit": PAGE, "offset": offset})
-        found.extend(page.items)
-        if not page.has_more:
-            return found
-        offset += PAGE
+    """Every live record matching ``params``."""
+    return list(records.each(object_name, params))
 
 
 def _get(records, object_name: str, record_id) -> dict | None:

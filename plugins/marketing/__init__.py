@@ -36,7 +36,6 @@ PLUGIN = PluginInfo(
     record_objects=('campaign', 'campaign_member', 'purchase', 'segment', 'subscription'),
 )
 
-PAGE_SIZE = 500  # the list API's largest page
 RESPONDED = ("responded", "converted")
 CENT = Decimal("0.01")
 DEFAULT_REMINDER_DAYS = 30
@@ -72,14 +71,8 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def _each(records: Any, object_name: str, filters: dict, sort: str) -> Iterator[dict]:
-    """Every record matching ``filters``, a page of 500 at a time (records = event.records)."""
-    offset = 0
-    while True:
-        page = records.list(object_name, {**filters, "sort": sort, "limit": PAGE_SIZE, "offset": offset})
-        yield from page.items
-        if not page.has_more:
-            return
-        offset += PAGE_SIZE
+    """Every record matching ``filters`` (records = event.records)."""
+    return records.each(object_name, {**filters, "sort": sort})
 
 
 def _today() -> dt.date:
@@ -271,18 +264,13 @@ def run_renewal_reminders(runtime: Any, today: dt.date | None = None) -> list[in
     today = today or dt.date.today()
     actor = Actor.system()
     horizon = today + dt.timedelta(days=MAX_REMINDER_DAYS)
-    candidates, offset = [], 0
-    while True:
-        page = runtime.records.list(actor, "subscription", {"renewal_status": "active", "end_date__lte": horizon.isoformat(),
-                                                            "sort": "end_date", "limit": PAGE_SIZE, "offset": offset})
-        for subscription in page.items:
-            window = subscription.get("reminder_days_before")
-            window = DEFAULT_REMINDER_DAYS if window is None else int(window)
-            if (_date(subscription["end_date"]) - today).days <= window:
-                candidates.append(subscription)
-        if not page.has_more:
-            break
-        offset += PAGE_SIZE
+    candidates = []
+    active = {"renewal_status": "active", "end_date__lte": horizon.isoformat(), "sort": "end_date"}
+    for subscription in runtime.records.each(actor, "subscription", active):
+        window = subscription.get("reminder_days_before")
+        window = DEFAULT_REMINDER_DAYS if window is None else int(window)
+        if (_date(subscription["end_date"]) - today).days <= window:
+            candidates.append(subscription)
     marked = []
     with _as_of(today):
         for subscription in candidates:
@@ -303,20 +291,16 @@ def run_segment_counts(runtime: Any, today: dt.date | None = None) -> int:
     """
     today = today or dt.date.today()
     actor = Actor.system()
-    changed, offset = 0, 0
+    changed = 0
     with _as_of(today):
-        while True:
-            page = runtime.records.list(actor, "segment", {"sort": "name", "limit": PAGE_SIZE, "offset": offset})
-            for segment in page.items:
-                try:
-                    saved = runtime.records.update(actor, "segment", segment["id"], {}, version=segment["version"])
-                except (Conflict, NotFound, RecordValidationError):
-                    continue  # changed meanwhile, or a rule that no longer fits (shown when the segment is edited)
-                if saved["member_count"] != segment.get("member_count"):
-                    changed += 1
-            if not page.has_more:
-                return changed
-            offset += PAGE_SIZE
+        for segment in list(runtime.records.each(actor, "segment", {"sort": "name"})):
+            try:
+                saved = runtime.records.update(actor, "segment", segment["id"], {}, version=segment["version"])
+            except (Conflict, NotFound, RecordValidationError):
+                continue  # changed meanwhile, or a rule that no longer fits (shown when the segment is edited)
+            if saved["member_count"] != segment.get("member_count"):
+                changed += 1
+    return changed
 
 
 # --- hooks ---------------------------------------------------------------------------------

@@ -40,7 +40,6 @@ QUOTE_TOTAL_INPUTS = frozenset({"quote", "line_total", "discount_percent"})
 QUOTE_SENT_STATUSES = ("sent", "accepted")
 QUOTE_CLEARED_STATUSES = ("approved", "sent", "accepted")
 CENT = Decimal("0.01")
-PAGE = 500
 
 
 # --- metadata helpers ------------------------------------------------------------------
@@ -166,15 +165,10 @@ def approval_threshold(meta) -> Decimal | None:
 def quote_totals(records, meta, quote_id: int | None, quote_discount: Any) -> dict:
     """``subtotal``, ``total_amount`` and ``approval_required`` of a quote from its live lines."""
     subtotal, discounts = Decimal(0), [_number(quote_discount, Decimal(0))]
-    offset = 0
-    while quote_id is not None:
-        page = records.list("quote_line", {"quote": quote_id, "limit": PAGE, "offset": offset, "sort": "id"})
-        for line in page.items:
-            subtotal += _number(line.get("line_total"), Decimal(0))
-            discounts.append(_number(line.get("discount_percent"), Decimal(0)))
-        if not page.has_more:
-            break
-        offset += len(page.items)
+    lines = records.each("quote_line", {"quote": quote_id, "sort": "id"}) if quote_id is not None else []
+    for line in lines:
+        subtotal += _number(line.get("line_total"), Decimal(0))
+        discounts.append(_number(line.get("discount_percent"), Decimal(0)))
     total = (subtotal * (100 - discounts[0]) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
     threshold = approval_threshold(meta)
     return {

@@ -41,7 +41,6 @@ DONE_STATUSES = ("resolved", "closed")
 TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: customers read and type it
 TRACKING_LENGTH = 10
 WARRANTY_DAYS = 365
-PAGE = 500
 UTC = dt.timezone.utc
 
 
@@ -89,15 +88,8 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def _all(records: TransactionRecords, object_name: str, params: dict) -> list[dict]:
-    """Every record matching ``params``, page by page."""
-    found: list[dict] = []
-    offset = 0
-    while True:
-        page = records.list(object_name, {**params, "limit": PAGE, "offset": offset})
-        found += page.items
-        if not page.has_more:
-            return found
-        offset += PAGE
+    """Every record matching ``params``."""
+    return list(records.each(object_name, params))
 
 
 # --- SLA ----------------------------------------------------------------------------------

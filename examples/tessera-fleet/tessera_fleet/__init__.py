@@ -138,16 +138,11 @@ def fleet_commands():
 def inspections_due(ctx, within: int):
     """List the vehicles in service whose inspection is due within DAYS, or overdue."""
     until = dt.date.today() + dt.timedelta(days=within)
-    params = {"next_inspection__lte": until.isoformat(), "status__in": ",".join(IN_SERVICE), "sort": "next_inspection", "limit": 500}
-    offset, shown = 0, 0
-    while True:
-        page = ctx.runtime.records.list(Actor.system(), "vehicle", {**params, "offset": offset})
-        for vehicle in page.items:
-            customer = (vehicle["customer"] or {}).get("label") or "-"
-            click.echo(f"{vehicle['next_inspection']}  {vehicle['plate_number']:<12}  {customer}")
-        shown += len(page.items)
-        if not page.has_more:
-            break
-        offset += page.limit
+    params = {"next_inspection__lte": until.isoformat(), "status__in": ",".join(IN_SERVICE), "sort": "next_inspection"}
+    shown = 0
+    for vehicle in ctx.runtime.records.each(Actor.system(), "vehicle", params):
+        customer = (vehicle["customer"] or {}).get("label") or "-"
+        click.echo(f"{vehicle['next_inspection']}  {vehicle['plate_number']:<12}  {customer}")
+        shown += 1
     if not shown:
         click.echo(f"No inspection is due in the next {within} days.")

@@ -274,7 +274,7 @@ def test_the_explode_order_action_uses_each_lines_pinned_bom(rt, actor):
     gasket = product(rt, actor, "Gasket")
     line(rt, actor, so["id"], gasket, quantity=100)  # spare gaskets sold as they are
     bom(rt, actor, ids["Pump"], "B", lines=[(ids["Motor"], 2)])  # a later revision does not change the order
-    action = next(a for a in rt.plugins.collect("tessera_automation_actions") if a.name == "manufacturing_bom.explode_order")
+    action = rt.automation_actions()["manufacturing_bom.explode_order"]
     assert action.plugin == "manufacturing_bom" and action.label["zh-CN"]
     with transaction_records(rt, actor) as records:
         needs = action.run(records, so["id"])

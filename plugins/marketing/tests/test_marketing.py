@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 import plugins.marketing as marketing
+from core.metadata.files import read_json, untranslated
 from core.records import Actor, Refused
 from core.validation import RecordValidationError
 
@@ -66,25 +66,10 @@ def test_metadata_loads_and_builds_tables_with_expected_columns(rt):
     assert meta.permission_sets["marketing_user"]["objects"]["campaign"] == {"read": "team", "create": "team", "update": "team", "delete": "none"}
 
 
-def _labels(node, where=""):
-    """Every label-like dict in a metadata document, with where it is."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("label", "plural_label", "description", "help") and isinstance(value, dict):
-                yield f"{where}/{key}", value
-            else:
-                yield from _labels(value, f"{where}/{key}")
-    elif isinstance(node, list):
-        for i, item in enumerate(node):
-            yield from _labels(item, f"{where}/{i}")
-
-
 def test_every_label_has_english_and_simplified_chinese():
     files = sorted(METADATA.glob("*.json"))
     assert len(files) >= 9
-    for path in files:
-        for where, label in _labels(json.loads(path.read_text(encoding="utf-8"))):
-            assert label.get("en") and label.get("zh-CN"), f"{path.name}{where}"
+    assert {path.name: untranslated(read_json(path)) for path in files} == {path.name: [] for path in files}
 
 
 # --- purchase profile ------------------------------------------------------------------------
@@ -173,7 +158,9 @@ def test_account_profile_adds_up_its_customers(rt, actor):
 
 
 def test_profile_pages_through_many_purchases(rt, actor, monkeypatch):
-    monkeypatch.setattr(marketing, "PAGE_SIZE", 2)  # five purchases take three pages
+    import core.records
+
+    monkeypatch.setattr(core.records, "MAX_LIMIT", 2)  # five purchases take three pages
     customer = rt.records.create(actor, "contact", {"last_name": "Garcia"})
     for day in ("2026-01-01", "2026-01-04", "2026-01-10", "2026-01-12", "2026-01-21"):
         buy(rt, actor, customer, day, 10)
@@ -315,7 +302,7 @@ def test_segment_count_job_refreshes_as_recency_moves(rt, actor):
     buy(rt, actor, customer, dt.date.today().isoformat(), 30)
     recent = rt.records.create(actor, "segment", {"name": "Bought this month", "rfm_recency_days": 30})
     assert recent["member_count"] == 1
-    job = next(j for j in rt.plugins.collect("tessera_scheduled_jobs") if j.name == "marketing.segment_counts")
+    job = rt.scheduled_jobs()["marketing.segment_counts"]
     assert job.run(rt, today=dt.date.today() + dt.timedelta(days=45)) == 1
     assert rt.records.get(actor, "segment", recent["id"])["member_count"] == 0
     assert job.run(rt, today=dt.date.today() + dt.timedelta(days=45)) == 0
@@ -328,7 +315,7 @@ def test_segment_count_job_refreshes_as_recency_moves(rt, actor):
 
 
 def test_renewal_job_marks_due_and_creates_one_task_each(rt, actor):
-    jobs = {j.name: j for j in rt.plugins.collect("tessera_scheduled_jobs")}
+    jobs = rt.scheduled_jobs()
     job = jobs["marketing.renewal_reminders"]
     assert job.plugin == "marketing" and job.every_seconds > 0
 

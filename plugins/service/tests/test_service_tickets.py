@@ -48,7 +48,7 @@ def backdate(rt, ticket_id: int, created_at: dt.datetime) -> None:
 
 
 def job(rt, name):
-    return {j.name: j for j in rt.plugins.collect("tessera_scheduled_jobs")}[name]
+    return rt.scheduled_jobs()[name]
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_metadata_validates_and_builds_the_tables(rt):
     assert roles["service_agent"]["objects"]["equipment"]["read"] == "all"
     assert roles["service_manager"]["objects"]["ticket"] == {"read": "all", "create": "all", "update": "all", "delete": "all"}
     assert roles["field_technician"]["objects"]["ticket"]["update"] == "own"
-    assert {j.name for j in rt.plugins.collect("tessera_scheduled_jobs")} == {"service.maintenance_due", "service.sla_breach_check"}
+    assert set(rt.scheduled_jobs()) == {"service.maintenance_due", "service.sla_breach_check"}
 
 
 # --- numbering, tracking code ----------------------------------------------------------------
