@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from core import __version__
+from core.auth import AccountError
 from core.db import DatabaseURLError
 from core.metadata.customize import forget_field, rename_field, set_removed
 from core.metadata.files import documents_from, read_json
@@ -56,7 +57,7 @@ def friendly_errors(function):
             fail("Refused; nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems))
         except SchemaChangeRefused as exc:
             fail(f"Refused; nothing was changed:\n  {exc}")
-        except (DatabaseURLError, SettingsError, PluginError) as exc:
+        except (DatabaseURLError, SettingsError, PluginError, AccountError) as exc:
             fail(str(exc))
 
     return wrapper
@@ -268,6 +269,109 @@ def demo(ctx: Context, reset: bool) -> None:
     if loaded:
         click.echo("Loaded the demo data: " + ", ".join(f"{n} {name}" for name, n in loaded.items()) + ".")
     click.echo(summary(runtime))
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--no-demo", is_flag=True, help="Do not load the demo data into a new database.")
+@click.pass_obj
+@friendly_errors
+def serve(ctx: Context, host: str, port: int, no_demo: bool) -> None:
+    """Start the web application (UI, REST API at /api, API docs at /schema).
+
+    On a new database this creates the schema, loads the demo data and creates the user
+    'admin' with a generated password, printed once.
+    """
+    import uvicorn
+
+    from core.api.app import create_app
+    from core.auth import Accounts
+    from core.demo import load_demo
+
+    _refuse_busy_port(host, port)
+    runtime = ctx.runtime
+    changes = runtime.upgrade(ctx.who)
+    if changes:
+        click.echo(f"Created the database schema ({len(changes)} operations).")
+    if not no_demo:
+        loaded = load_demo(runtime)
+        if loaded:
+            click.echo("Loaded the demo data: " + ", ".join(f"{n} {name}" for name, n in loaded.items()) + ".")
+    password = Accounts(runtime).ensure_admin()
+    if password:
+        click.echo(f"\nSign in as 'admin' with the password: {password}\n"
+                   "(shown this once; change it with 'tessera user password admin'; add people with 'tessera user add')\n")
+    click.echo(f"Tessera is serving {runtime.settings.database_url} at http://{host}:{port}/ (API docs: http://{host}:{port}/schema)")
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", access_log=False)
+
+
+def _refuse_busy_port(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port}: {exc.strerror}; choose another with --port or --host")
+
+
+@cli.group()
+def user() -> None:
+    """People who sign in."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", help="A role name, or a permission set (a role using it is created). See 'GET /api/meta/roles'.")
+@click.option("--team", "teams", multiple=True, help="A team the user belongs to (repeat for several; created if new).")
+@click.option("--full-name", help="The name shown to others.")
+@click.option("--email", help="The user's e-mail address.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
+@click.pass_obj
+@friendly_errors
+def user_add(ctx: Context, username: str, role: str | None, teams: tuple[str, ...], full_name: str | None, email: str | None,
+             password_stdin: bool) -> None:
+    """Create a user who signs in with USERNAME and a password."""
+    from core.auth import Accounts
+
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    password = _read_password(password_stdin)
+    created_user, created_teams = Accounts(runtime).add_user(username, password, role, teams, full_name, email)
+    for team in created_teams:
+        click.echo(f"Created the team '{team}'.")
+    role_text = f" with the role '{role}'" if role else " without a role (they can sign in but see nothing until given one)"
+    click.echo(f"Created the user '{username}' (id {created_user['id']}){role_text}.")
+
+
+@user.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input instead of prompting.")
+@click.pass_obj
+@friendly_errors
+def user_password(ctx: Context, username: str, password_stdin: bool) -> None:
+    """Set a new password for USERNAME."""
+    from core.auth import Accounts
+    from core.records import Actor
+
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    found = runtime.records.list(Actor.system(), "user", {"username": username, "limit": 1}).items
+    if not found:
+        fail(f"there is no user '{username}'")
+    Accounts(runtime).set_password(found[0]["id"], _read_password(password_stdin), username)
+    click.echo(f"Set a new password for '{username}'.")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            fail("no password on standard input")
+        return password
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 def _print_changes(changes: list[Change], nothing: str, prefix: str = "Applied") -> None:

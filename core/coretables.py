@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from core.fieldtypes import ID_TYPE
@@ -63,4 +63,128 @@ sequence = Table(
     core_metadata,
     Column("name", String(120), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# --- access: sign-in, sessions, tokens, sharing, audit, webhooks (revision 0002) ---------------
+
+TS = DateTime(timezone=True)
+
+setting = Table(
+    "tessera_setting",
+    core_metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+credential = Table(
+    "tessera_credential",
+    core_metadata,
+    Column("user_id", BigInteger, primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("changed_at", TS, nullable=False),
+)
+
+session = Table(
+    "tessera_session",
+    core_metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("ip", String(64), nullable=True),
+    Index("ix_tessera_session_user", "user_id"),
+)
+
+api_token = Table(
+    "tessera_api_token",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("last_used_at", TS, nullable=True),
+    Column("revoked_at", TS, nullable=True),
+    Index("uq_tessera_api_token_hash", "token_hash", unique=True),
+    Index("ix_tessera_api_token_user", "user_id", "id"),
+)
+
+login_throttle = Table(
+    "tessera_login_throttle",
+    core_metadata,
+    Column("key", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", TS, nullable=False),
+    Column("locked_until", TS, nullable=True),
+)
+
+audit = Table(
+    "tessera_audit",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("at", TS, nullable=False),
+    Column("event", String(40), nullable=False),
+    Column("user_id", BigInteger, nullable=True),
+    Column("username", String(200), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("object", String(64), nullable=True),
+    Column("record_id", BigInteger, nullable=True),
+    Column("detail", JSON_TYPE, nullable=True),
+    Index("ix_tessera_audit_at", "at", "id"),
+    Index("ix_tessera_audit_event", "event", "id"),
+    Index("ix_tessera_audit_user", "user_id", "id"),
+)
+
+share = Table(
+    "tessera_share",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("object", String(64), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=True),
+    Column("team_id", BigInteger, nullable=True),
+    Column("access", String(10), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", BigInteger, nullable=True),
+    Index("ix_tessera_share_user", "object", "user_id", "record_id"),
+    Index("ix_tessera_share_team", "object", "team_id", "record_id"),
+    Index("ix_tessera_share_record", "object", "record_id"),
+)
+
+webhook = Table(
+    "tessera_webhook",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("object", String(64), nullable=False),
+    Column("events", JSON_TYPE, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", BigInteger, nullable=True),
+    Index("ix_tessera_webhook_object", "object", "active"),
+)
+
+webhook_delivery = Table(
+    "tessera_webhook_delivery",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("webhook_id", BigInteger, nullable=False),
+    Column("event", String(20), nullable=False),
+    Column("object", String(64), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("payload", JSON_TYPE, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("claimed_until", TS, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("delivered_at", TS, nullable=True),
+    Index("ix_tessera_webhook_delivery_due", "status", "next_attempt_at"),
+    Index("ix_tessera_webhook_delivery_hook", "webhook_id", "id"),
 )

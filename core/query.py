@@ -2,7 +2,9 @@
 
 ``stage=won``, ``amount__gte=1000``, ``stage__in=won,lost``, ``name__contains=acme``,
 ``account__isnull=true``; ``sort=-close_date,name``; ``limit``, ``offset``; ``q=``;
-``count=true``. Unknown fields or operators are errors that name them.
+``count=true`` (counted up to COUNT_CAP) or ``count=exact``. Unknown fields or operators
+are errors that name them. The fields a query may use are given by the caller: those the
+acting user may see, so a hidden field cannot be probed by filtering or sorting on it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from core.metadata.problems import did_you_mean
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "isnull")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+COUNT_CAP = 10_000
+COUNT_WORDS = {"true": "capped", "1": "capped", "yes": "capped", "capped": "capped", "exact": "exact",
+               "false": None, "0": None, "no": None, "": None}
 SYSTEM_FILTERABLE = {"id": "integer", "version": "integer", "created_at": "datetime", "updated_at": "datetime",
                      "owner": "lookup", "created_by": "lookup", "updated_by": "lookup"}
 
@@ -48,15 +53,16 @@ class ListQuery:
     limit: int = DEFAULT_LIMIT
     offset: int = 0
     q: str | None = None
-    count: bool = False
+    count: str | None = None  # None, "capped" (up to COUNT_CAP) or "exact"
 
 
-def parse(obj: ObjectDef, params: Mapping[str, Any] | Iterable[tuple[str, Any]], system_fields: dict[str, FieldDef]) -> ListQuery:
-    """Parse query-string pairs into a ListQuery, collecting every problem."""
+def parse(obj: ObjectDef, params: Mapping[str, Any] | Iterable[tuple[str, Any]], fields: Mapping[str, FieldDef]) -> ListQuery:
+    """Parse query-string pairs into a ListQuery, collecting every problem.
+
+    ``fields``: the fields the query may filter and sort on, by name.
+    """
     pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
     query, problems = ListQuery(), []
-    fields = {f.name: f for f in obj.active_fields()}
-    fields.update(system_fields)
     for key, raw in pairs:
         raw = "" if raw is None else str(raw)
         try:
@@ -68,7 +74,7 @@ def parse(obj: ObjectDef, params: Mapping[str, Any] | Iterable[tuple[str, Any]],
     return query
 
 
-def _apply(query: ListQuery, obj: ObjectDef, fields: dict[str, FieldDef], key: str, raw: str) -> None:
+def _apply(query: ListQuery, obj: ObjectDef, fields: Mapping[str, FieldDef], key: str, raw: str) -> None:
     if key == "sort":
         query.sort = [_sort_key(obj, fields, part) for part in raw.split(",") if part.strip()]
     elif key == "limit":
@@ -78,7 +84,10 @@ def _apply(query: ListQuery, obj: ObjectDef, fields: dict[str, FieldDef], key: s
     elif key == "q":
         query.q = raw.strip() or None
     elif key == "count":
-        query.count = _boolean(raw, "count")
+        lowered = raw.strip().lower()
+        if lowered not in COUNT_WORDS:
+            raise ValueError(f"'{raw}' is not a count option; use count=true (counted up to {COUNT_CAP:,}) or count=exact")
+        query.count = COUNT_WORDS[lowered]
     else:
         query.filters.append(_filter(obj, fields, key, raw))
 
@@ -102,14 +111,14 @@ def _boolean(raw: str, name: str) -> bool:
     raise ValueError(f"'{raw}' is not true or false")
 
 
-def _field(obj: ObjectDef, fields: dict[str, FieldDef], name: str) -> FieldDef:
+def _field(obj: ObjectDef, fields: Mapping[str, FieldDef], name: str) -> FieldDef:
     fdef = fields.get(name)
     if fdef is None:
         raise ValueError(f"'{name}' is not a field of {obj.name}{did_you_mean(name, fields)}")
     return fdef
 
 
-def _sort_key(obj: ObjectDef, fields: dict[str, FieldDef], part: str) -> Sort:
+def _sort_key(obj: ObjectDef, fields: Mapping[str, FieldDef], part: str) -> Sort:
     part = part.strip()
     descending = part.startswith("-")
     fdef = _field(obj, fields, part.lstrip("-"))
@@ -118,7 +127,7 @@ def _sort_key(obj: ObjectDef, fields: dict[str, FieldDef], part: str) -> Sort:
     return Sort(fdef, descending)
 
 
-def _filter(obj: ObjectDef, fields: dict[str, FieldDef], key: str, raw: str) -> Filter:
+def _filter(obj: ObjectDef, fields: Mapping[str, FieldDef], key: str, raw: str) -> Filter:
     name, _, operator = key.partition("__")
     operator = operator or "eq"
     fdef = _field(obj, fields, name)

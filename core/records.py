@@ -17,28 +17,42 @@ from typing import Any, Iterable, Iterator, Mapping
 import sqlalchemy as sa
 from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
-from core.coretables import field_history, sequence
+from core import audit
+from core.coretables import field_history, sequence, share
 from core.fieldtypes import format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
-from core.query import MAX_LIMIT, ListQuery, QueryError, parse
+from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
+from core.query import COUNT_CAP, MAX_LIMIT, ListQuery, QueryError, parse
 from core.runtime import Runtime, Schema
 from core.tables import junction_name
 from core.validation import FieldError, RecordValidationError
 
-__all__ = ["Actor", "RecordService", "RecordError", "NotFound", "Conflict", "Refused", "QueryError", "RecordValidationError"]
+__all__ = ["Actor", "RecordService", "RecordError", "NotFound", "Conflict", "Refused", "Forbidden", "QueryError",
+           "RecordValidationError"]
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting. Permissions arrive with roles; until then every actor may do everything."""
+    """Who is acting.
+
+    ``permission_set``: the signed-in user's (from their role; "" when they have none, which
+    grants nothing). None marks trusted code (the CLI, scheduled jobs, plugin code acting as
+    the system), which core/permissions.py does not restrict.
+    """
 
     user_id: int | None
     name: str
+    permission_set: str | None = None
 
     @classmethod
     def system(cls) -> "Actor":
         return cls(None, "system")
+
+    @property
+    def params(self) -> dict:
+        """The bound parameters permission conditions read."""
+        return {ACTOR_ID: self.user_id}
 
 
 class RecordError(Exception):
@@ -53,6 +67,16 @@ class Refused(RecordError):
     """A write the data model does not allow (e.g. deleting a record others depend on)."""
 
     status = 409
+
+
+class Forbidden(RecordError):
+    """The actor's role does not allow this operation on this object or record."""
+
+    status = 403
+
+    def __init__(self, message: str, object_name: str = "", operation: str = "", record_id: int | None = None) -> None:
+        super().__init__(message)
+        self.object, self.operation, self.record_id = object_name, operation, record_id
 
 
 class Conflict(RecordError):
@@ -83,18 +107,21 @@ class Page:
     offset: int
     has_more: bool
     count: int | None = None
+    count_capped: bool = False  # the count stopped at COUNT_CAP: there are more
 
     def as_dict(self) -> dict:
         data = {"items": self.items, "limit": self.limit, "offset": self.offset, "has_more": self.has_more}
         if self.count is not None:
             data["count"] = self.count
+            data["count_capped"] = self.count_capped
         return data
 
 
 @dataclass
 class Reader:
-    """A prepared SELECT for one object and a function turning its rows into records."""
+    """A prepared SELECT for one object as one permission set sees it, and how to format its rows."""
 
+    access: Access
     base: sa.Select
     table: sa.Table
     fields: list[FieldDef]
@@ -138,66 +165,104 @@ class RecordService:
 
     def get(self, actor: Actor, object_name: str, record_id: Any, include_deleted: bool = False) -> dict:
         with self.runtime.reading() as (conn, schema):
-            return self._fetch(conn, schema, object_name, _record_id(record_id), include_deleted)
+            access = self._allowed(schema, actor, object_name, "read")
+            return self._fetch(conn, schema, object_name, _record_id(record_id), include_deleted, access, actor)
 
     def list(self, actor: Actor, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> Page:
         with self.runtime.reading() as (conn, schema):
+            access = self._allowed(schema, actor, object_name, "read")
             obj = schema.meta.object(object_name)
-            query = parse(obj, params, schema.system_fields(object_name))
-            return self._list(conn, schema, obj, query)
+            query = parse(obj, params, schema.queryable(object_name, access))
+            return self._list(conn, schema, obj, query, access, actor)
 
     def each(self, actor: Actor, object_name: str, params: Mapping[str, Any] = {}) -> Iterator[dict]:
         """Every record a list query matches, page by page (each page its own read)."""
         return _every(lambda page_params: self.list(actor, object_name, page_params), params)
 
     def history(self, actor: Actor, object_name: str, record_id: Any) -> list[dict]:
+        """A record's field changes, oldest first; fields the actor may not see are left out."""
         record_id = _record_id(record_id)
         with self.runtime.reading() as (conn, schema):
-            schema.meta.object(object_name)
+            access = self._allowed(schema, actor, object_name, "read")
+            self._fetch(conn, schema, object_name, record_id, True, access, actor)  # NotFound unless readable
             rows = conn.execute(
                 select(field_history)
                 .where(field_history.c.object == object_name, field_history.c.record_id == record_id)
                 .order_by(field_history.c.id)
             )
-            return [_history_entry(r) for r in rows]
+            return [_history_entry(r) for r in rows if access.visible(object_name, r.field)]
 
-    def _fetch(self, conn: Connection, schema: Schema, object_name: str, record_id: int, include_deleted: bool = False) -> dict:
-        reader = self._reader(schema, object_name)
+    def access(self, actor: Actor) -> Access:
+        """What the actor may do under the metadata in effect now."""
+        with self.runtime.reading() as (_conn, schema):
+            return schema.access(actor)
+
+    def _allowed(self, schema: Schema, actor: Actor, object_name: str, operation: str) -> Access:
+        """The actor's access, if their role allows ``operation`` on the object at all."""
+        schema.meta.object(object_name)  # an unknown object is an UnknownObject, not a refusal
+        access = schema.access(actor)
+        if not access.can(object_name, operation):
+            raise Forbidden(f"your role may not {operation} {object_name} records", object_name, operation)
+        return access
+
+    def _fetch(self, conn: Connection, schema: Schema, object_name: str, record_id: int, include_deleted: bool = False,
+               access: Access = TRUSTED, actor: Actor | None = None, row_scope: bool = True) -> dict:
+        """One record as ``access`` sees it; ``row_scope=False`` skips the read-scope check (the actor just wrote it)."""
+        reader = self._reader(schema, object_name, access)
         statement = reader.base.where(reader.table.c.id == record_id)
         if not include_deleted:
             statement = statement.where(reader.table.c.deleted_at.is_(None))
-        row = conn.execute(statement).first()
+        visible = row_condition(access, schema.memberships, object_name, reader.table, "read") if row_scope else None
+        if visible is not None:
+            statement = statement.where(visible)
+        params = _params(actor)
+        row = conn.execute(statement, params).first()
         if row is None:
             raise NotFound(f"{object_name} {record_id} does not exist")
         record = self._format(reader, row)
-        self._attach_dynamic_labels(conn, schema, reader, [record])
+        self._attach_dynamic_labels(conn, schema, reader, [record], params)
         for fdef in reader.m2m:
-            record[fdef.name] = self._links(conn, schema, fdef, [record_id])[record_id]
+            record[fdef.name] = self._links(conn, schema, fdef, [record_id], access, params)[record_id]
         return record
 
-    def _list(self, conn: Connection, schema: Schema, obj: ObjectDef, query: ListQuery) -> Page:
-        reader = self._reader(schema, obj.name)
+    def _list(self, conn: Connection, schema: Schema, obj: ObjectDef, query: ListQuery, access: Access = TRUSTED,
+              actor: Actor | None = None) -> Page:
+        reader = self._reader(schema, obj.name, access)
         table = reader.table
         conditions = [table.c.deleted_at.is_(None)] + [self._condition(conn, schema, table, f) for f in query.filters]
         if query.q:
-            conditions.append(self._search(obj, table, query.q))
+            conditions.append(self._search(obj, table, query.q, access))
+        visible = row_condition(access, schema.memberships, obj.name, table, "read")
+        if visible is not None:
+            conditions.append(visible)
         where = and_(*conditions)
         order = [table.c[s.field.name].desc() if s.descending else table.c[s.field.name].asc() for s in query.sort]
         last_descending = query.sort[-1].descending if query.sort else True
         order.append(table.c.id.desc() if last_descending else table.c.id.asc())
         statement = reader.base.where(where).order_by(*order).limit(query.limit + 1).offset(query.offset)
-        rows = conn.execute(statement).all()
+        params = _params(actor)
+        rows = conn.execute(statement, params).all()
         records = [self._format(reader, row) for row in rows[: query.limit]]
-        self._attach_dynamic_labels(conn, schema, reader, records)
-        count = None
-        if query.count:
-            count = conn.execute(select(func.count()).select_from(table).where(where)).scalar_one()
-        return Page(records, query.limit, query.offset, len(rows) > query.limit, count)
+        self._attach_dynamic_labels(conn, schema, reader, records, params)
+        for fdef in reader.m2m:
+            links = self._links(conn, schema, fdef, [r["id"] for r in records], access, params) if records else {}
+            for record in records:
+                record[fdef.name] = links[record["id"]]
+        page = Page(records, query.limit, query.offset, len(rows) > query.limit)
+        if query.count == "exact":
+            page.count = conn.execute(select(func.count()).select_from(table).where(where), params).scalar_one()
+        elif query.count == "capped":
+            matching = select(table.c.id).where(where).limit(COUNT_CAP + 1).subquery()
+            counted = conn.execute(select(func.count()).select_from(matching), params).scalar_one()
+            page.count, page.count_capped = min(counted, COUNT_CAP), counted > COUNT_CAP
+        return page
 
-    def _search(self, obj: ObjectDef, table: sa.Table, text: str):
-        names = [f.name for f in obj.active_fields() if f.spec.get("searchable") and f.type.searchable]
-        if not names:
+    def _search(self, obj: ObjectDef, table: sa.Table, text: str, access: Access):
+        names = [f.name for f in obj.active_fields() if f.spec.get("searchable") and f.type.searchable and access.visible(obj.name, f.name)]
+        if not names and access.visible(obj.name, obj.title_field) and obj.title_field in table.c:
             names = [obj.title_field]
+        if not names:
+            raise QueryError([{"parameter": "q", "message": f"{obj.name} has no field you may search"}])
         return or_(*[table.c[n].icontains(text, autoescape=True) for n in names])
 
     def _condition(self, conn: Connection, schema: Schema, table: sa.Table, flt) -> sa.ColumnElement:
@@ -236,28 +301,34 @@ class RecordService:
             return column.is_(None) if value else column.is_not(None)
         raise QueryError([{"parameter": f"{fdef.name}__{op}", "message": f"'{op}' is not supported"}])
 
-    def _reader(self, schema: Schema, object_name: str) -> Reader:
-        key = (schema.version, object_name)
+    def _reader(self, schema: Schema, object_name: str, access: Access = TRUSTED) -> Reader:
+        key = (schema.version, object_name, access.name)
         reader = self._readers.get(key)
         if reader is None:
-            reader = self._build_reader(schema, object_name)
+            reader = self._build_reader(schema, object_name, access)
             if len(self._readers) > 1000:
                 self._readers.clear()
             self._readers[key] = reader
         return reader
 
-    def _build_reader(self, schema: Schema, object_name: str) -> Reader:
+    def _build_reader(self, schema: Schema, object_name: str, access: Access) -> Reader:
         obj = schema.meta.object(object_name)
         table = schema.tables.table(object_name)
-        fields = [f for f in obj.active_fields() if f.has_column]
+        fields = [f for f in obj.active_fields() if f.has_column and access.visible(object_name, f.name)]
         lookups = [f for f in fields if f.type.name == "lookup"] + [schema.system_fields(object_name)["owner"]]
         columns = [table.c.id] + [table.c[f.name] for f in fields] + [table.c[n] for n in SYSTEM_TAIL]
         source = table
         for fdef in lookups:
             target_obj = schema.meta.object(fdef.spec["target"])
+            label = f"{fdef.name}__label"
+            if not (access.can(target_obj.name, "read") and access.visible(target_obj.name, target_obj.title_field)):
+                columns.append(sa.null().label(label))  # the id is this record's value; the name is not the actor's to see
+                continue
             target = schema.tables.table(target_obj.name).alias(f"l_{fdef.name}")
-            columns.append(target.c[target_obj.title_field].label(f"{fdef.name}__label"))
-            source = source.outerjoin(target, target.c.id == table.c[fdef.name])
+            joined = target.c.id == table.c[fdef.name]
+            visible = row_condition(access, schema.memberships, target_obj.name, target, "read")
+            columns.append(target.c[target_obj.title_field].label(label))
+            source = source.outerjoin(target, joined if visible is None else and_(joined, visible))
         index = {name: i for i, name in enumerate(["id"] + [f.name for f in fields] + list(SYSTEM_TAIL))}
         plan = [("id", 0, None)]
         for fdef in fields:
@@ -267,12 +338,13 @@ class RecordService:
         label_start = len(index)
         lookup_plan = [(f.name, index[f.name], label_start + i) for i, f in enumerate(lookups)]
         return Reader(
+            access,
             select(*columns).select_from(source),
             table,
             fields,
             lookups,
             [f for f in fields if f.type.name == "dynamic_lookup"],
-            [f for f in obj.active_fields() if f.type.name == "many_to_many"],
+            [f for f in obj.active_fields() if f.type.name == "many_to_many" and access.visible(object_name, f.name)],
             plan,
             lookup_plan,
         )
@@ -289,8 +361,9 @@ class RecordService:
                 record[key] = {"id": row[position], "label": _label(row[label_position])}
         return record
 
-    def _attach_dynamic_labels(self, conn: Connection, schema: Schema, reader: Reader, records: list[dict]) -> None:
+    def _attach_dynamic_labels(self, conn: Connection, schema: Schema, reader: Reader, records: list[dict], params: dict) -> None:
         """One query per referenced object for a page, never one per row."""
+        access = reader.access
         for fdef in reader.dynamic:
             object_field = fdef.spec["object_field"]
             wanted: dict[str, set[int]] = {}
@@ -300,24 +373,39 @@ class RecordService:
             labels: dict[tuple[str, int], Any] = {}
             for target_name, ids in wanted.items():
                 target_obj = schema.meta.objects[target_name]
+                if not (access.can(target_name, "read") and access.visible(target_name, target_obj.title_field)):
+                    continue
                 target = schema.tables.table(target_name)
-                rows = conn.execute(select(target.c.id, target.c[target_obj.title_field]).where(target.c.id.in_(ids)))
-                labels.update({(target_name, rid): _label(title) for rid, title in rows})
+                statement = select(target.c.id, target.c[target_obj.title_field]).where(target.c.id.in_(ids))
+                visible = row_condition(access, schema.memberships, target_name, target, "read")
+                if visible is not None:
+                    statement = statement.where(visible)
+                labels.update({(target_name, rid): _label(title) for rid, title in conn.execute(statement, params)})
             for record in records:
                 value = record.get(fdef.name)
                 if value is not None:
                     record[fdef.name] = {"id": value, "object": record.get(object_field), "label": labels.get((record.get(object_field), value))}
 
-    def _links(self, conn: Connection, schema: Schema, fdef: FieldDef, record_ids: list[int]) -> dict[int, list[dict]]:
+    def _links(self, conn: Connection, schema: Schema, fdef: FieldDef, record_ids: list[int], access: Access = TRUSTED,
+               params: dict | None = None) -> dict[int, list[dict]]:
+        """Each record's links; the label of a target the actor may not read is None (the link itself is theirs)."""
         junction = schema.tables.objects[fdef.object].junctions[fdef.name]
         target_obj = schema.meta.object(fdef.spec["target"])
         target = schema.tables.table(target_obj.name)
         through = [junction.c[t.name] for t in fdef.through]
+        title = target.c[target_obj.title_field]
+        if not (access.can(target_obj.name, "read") and access.visible(target_obj.name, target_obj.title_field)):
+            title = sa.null()
+        else:
+            visible = row_condition(access, schema.memberships, target_obj.name, target, "read")
+            if visible is not None:
+                title = sa.case((visible, title), else_=sa.null())
         rows = conn.execute(
-            select(junction.c.source_id, junction.c.target_id, target.c[target_obj.title_field], *through)
+            select(junction.c.source_id, junction.c.target_id, title, *through)
             .join(target, target.c.id == junction.c.target_id)
             .where(junction.c.source_id.in_(record_ids), target.c.deleted_at.is_(None))
-            .order_by(junction.c.id)
+            .order_by(junction.c.id),
+            params or {},
         )
         result: dict[int, list[dict]] = {rid: [] for rid in record_ids}
         for row in rows:
@@ -332,27 +420,33 @@ class RecordService:
 
     def create(self, actor: Actor, object_name: str, data: Any) -> dict:
         with self.runtime.writing() as (conn, schema):
-            return self._create(conn, schema, actor, object_name, data)
+            access = self._allowed(schema, actor, object_name, "create")
+            return self._create(conn, schema, actor, object_name, data, access=access)
 
-    def _create(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, data: Any, trusted: bool = False) -> dict:
-        record_id = self._insert(conn, schema, actor, object_name, [data], trusted)[0]
-        return self._fetch(conn, schema, object_name, record_id)
+    def _create(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, data: Any, trusted: bool = False,
+                access: Access = TRUSTED) -> dict:
+        record_id = self._insert(conn, schema, actor, object_name, [data], trusted, access)[0]
+        # The creator sees what they made even when their read scope would not cover it (a record given to a teammate).
+        return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
 
     def create_many(self, actor: Actor, object_name: str, rows: list[Any]) -> list[int]:
         """Create many records in one transaction: all are created, or none."""
         with self.runtime.writing() as (conn, schema):
-            return self._insert(conn, schema, actor, object_name, rows)
+            access = self._allowed(schema, actor, object_name, "create")
+            return self._insert(conn, schema, actor, object_name, rows, access=access)
 
-    def _insert(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, rows: list[Any], trusted: bool = False) -> list[int]:
+    def _insert(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, rows: list[Any], trusted: bool = False,
+                access: Access = TRUSTED) -> list[int]:
         obj = schema.meta.object(object_name)
         validator = schema.validator(object_name)
         defaults = _defaults(obj)
         plugins = self.runtime.plugins
         before = plugins.caller("tessera_before_create", object_name) or plugins.caller("tessera_validate_record", object_name)
+        hidden, locked = access.hidden(object_name), access.locked(object_name)
         parsed, errors = [], {}
         for index, data in enumerate(rows):
             try:
-                values = {**defaults, **validator.validate(data, partial=False, trusted=trusted)}
+                values = {**defaults, **validator.validate(data, partial=False, trusted=trusted, hidden=hidden, locked=locked)}
                 if before:
                     values = self._run_before(conn, schema, actor, obj, "tessera_before_create", values, None)
             except RecordValidationError as exc:
@@ -375,6 +469,7 @@ class RecordService:
             values.setdefault("owner", actor.user_id)
             if values.get("owner") is None:
                 values["owner"] = actor.user_id
+        self._check_owners(conn, schema, access, actor, object_name, "create", parsed, rows_are_batch=len(rows) > 1)
         table = schema.tables.table(object_name)
         ids = self._insert_rows(conn, table, parsed)
         for name, values_per_row in links.items():
@@ -387,6 +482,7 @@ class RecordService:
             records = TransactionRecords(self, conn, schema, actor)
             for record in self._fetch_many(conn, schema, object_name, ids):
                 after(event=RecordEvent(object_name, actor, records, meta=schema.meta, hooks=self.runtime.plugins.hook, values=record, record=record))
+        self.runtime.webhooks.enqueue(conn, object_name, "created", lambda: self._fetch_many(conn, schema, object_name, ids))
         return ids
 
     def _run_before(self, conn, schema: Schema, actor: Actor, obj: ObjectDef, hook_name: str, values: dict,
@@ -420,7 +516,7 @@ class RecordService:
                 record = self._format(reader, row)
                 by_id[record["id"]] = record
         records = [by_id[i] for i in ids if i in by_id]
-        self._attach_dynamic_labels(conn, schema, reader, records)
+        self._attach_dynamic_labels(conn, schema, reader, records, _params(None))
         return records
 
     def _insert_rows(self, conn: Connection, table: sa.Table, parsed: list[dict]) -> list[int]:
@@ -454,20 +550,22 @@ class RecordService:
                 changes.pop("version", None)
         expected = _version(version)
         with self.runtime.writing() as (conn, schema):
-            return self._update(conn, schema, actor, object_name, record_id, changes, expected)
+            access = self._allowed(schema, actor, object_name, "update")
+            return self._update(conn, schema, actor, object_name, record_id, changes, expected, access=access)
 
     def _update(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, record_id: int, changes: Any, expected: int,
-                trusted: bool = False) -> dict:
+                trusted: bool = False, access: Access = TRUSTED) -> dict:
         obj = schema.meta.object(object_name)
         table = schema.tables.table(object_name)
-        current = conn.execute(select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))).first()
-        if current is None:
-            raise NotFound(f"{object_name} {record_id} does not exist")
+        current = self._current(conn, schema, access, actor, table, object_name, record_id, "update")
         if current.version != expected:
-            raise self._conflict(conn, object_name, record_id, expected, current.version)
+            raise self._conflict(conn, object_name, record_id, expected, current.version, access)
         if not trusted and isinstance(changes, dict):
             changes = _without_unchanged_read_only(obj, changes, current._mapping)
-        values = schema.validator(object_name).validate(changes, partial=True, trusted=trusted)
+        values = schema.validator(object_name).validate(changes, partial=True, trusted=trusted,
+                                                        hidden=access.hidden(object_name), locked=access.locked(object_name))
+        if "owner" in values and values["owner"] != current.owner:
+            self._check_owners(conn, schema, access, actor, object_name, "update", [values])
         plugins = self.runtime.plugins
         if plugins.caller("tessera_before_update", object_name) or plugins.caller("tessera_validate_record", object_name):
             previous = self._fetch(conn, schema, object_name, record_id)
@@ -496,7 +594,7 @@ class RecordService:
         )
         if result.rowcount != 1:
             latest = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
-            raise self._conflict(conn, object_name, record_id, expected, latest)
+            raise self._conflict(conn, object_name, record_id, expected, latest, access)
         history = [
             _history_row(obj, record_id, name, stored[name], value, expected + 1, now, actor) for name, value in diff.items()
         ]
@@ -515,16 +613,50 @@ class RecordService:
             event = RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook,
                                 values=_as_json(obj, {**diff}), record=record, changes=changed)
             after(event=event)
-        return record
+        changed = {h["field"]: (h["old_value"], h["new_value"]) for h in history}
+        self.runtime.webhooks.enqueue(conn, object_name, "updated", lambda: [record], changed)
+        if access.unrestricted:
+            return record
+        return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
 
-    def _conflict(self, conn: Connection, object_name: str, record_id: int, expected: int, current: int | None) -> Conflict:
+    def _current(self, conn: Connection, schema: Schema, access: Access, actor: Actor | None, table: sa.Table,
+                 object_name: str, record_id: int, operation: str) -> sa.Row:
+        """The stored row the actor is about to change: NotFound unless they may read it, Forbidden unless they may change it."""
+        statement = select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))
+        visible = row_condition(access, schema.memberships, object_name, table, "read")
+        params = _params(actor)
+        current = conn.execute(statement if visible is None else statement.where(visible), params).first()
+        if current is None:
+            raise NotFound(f"{object_name} {record_id} does not exist")
+        allowed = row_condition(access, schema.memberships, object_name, table, operation)
+        if allowed is not None and conn.execute(select(table.c.id).where(table.c.id == record_id, allowed), params).first() is None:
+            raise Forbidden(f"your role may not {operation} this {object_name} record", object_name, operation, record_id)
+        return current
+
+    def _check_owners(self, conn: Connection, schema: Schema, access: Access, actor: Actor, object_name: str, operation: str,
+                      rows: list[dict], rows_are_batch: bool = False) -> None:
+        """A role with own or team scope may only give records to the actor, or to a teammate."""
+        allowed = assignable_owners(conn, access, schema.memberships, object_name, operation, actor.user_id)
+        if allowed is None:
+            return
+        scope = access.scope(object_name, operation)
+        whom = "yourself" if scope == "own" else "yourself or a member of your teams"
+        errors = {i: [FieldError("owner", f"your role may only {operation} {object_name} records owned by {whom}")]
+                  for i, values in enumerate(rows) if values.get("owner") not in allowed}
+        if errors:
+            if rows_are_batch:
+                raise BatchValidationError(object_name, errors)
+            raise RecordValidationError(object_name, next(iter(errors.values())))
+
+    def _conflict(self, conn: Connection, object_name: str, record_id: int, expected: int, current: int | None,
+                  access: Access = TRUSTED) -> Conflict:
         rows = conn.execute(
             select(field_history)
             .where(field_history.c.object == object_name, field_history.c.record_id == record_id,
                    field_history.c.record_version > expected)
             .order_by(field_history.c.id)
         )
-        changes = [_history_entry(r) for r in rows]
+        changes = [_history_entry(r) for r in rows if access.visible(object_name, r.field)]
         return Conflict(
             f"{object_name} {record_id} was changed by someone else (you had version {expected}, it is now at version {current}); "
             "reload it and apply your change again",
@@ -536,12 +668,11 @@ class RecordService:
         """Soft delete: the record is hidden, restorable, and its relations follow on_delete."""
         record_id = _record_id(record_id)
         with self.runtime.writing() as (conn, schema):
+            access = self._allowed(schema, actor, object_name, "delete")
             table = schema.tables.table(object_name)
-            current = conn.execute(select(table.c.version).where(table.c.id == record_id, table.c.deleted_at.is_(None))).scalar()
-            if current is None:
-                raise NotFound(f"{object_name} {record_id} does not exist")
+            current = self._current(conn, schema, access, actor, table, object_name, record_id, "delete").version
             if version is not None and current != _version(version):
-                raise self._conflict(conn, object_name, record_id, _version(version), current)
+                raise self._conflict(conn, object_name, record_id, _version(version), current, access)
             plugins = self.runtime.plugins
             before, after = plugins.caller("tessera_before_delete", object_name), plugins.caller("tessera_after_delete", object_name)
             hooked = before or after
@@ -557,6 +688,7 @@ class RecordService:
             self._soft_delete(conn, schema, actor, object_name, [record_id], _now())
             if event is not None and after:
                 after(event=event)
+            self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: [self._fetch(conn, schema, object_name, record_id, True)])
 
     def _soft_delete(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, ids: list[int], now: dt.datetime) -> None:
         for obj, fdef in self._referencing(schema, object_name):
@@ -601,15 +733,84 @@ class RecordService:
     def restore(self, actor: Actor, object_name: str, record_id: Any) -> dict:
         record_id = _record_id(record_id)
         with self.runtime.writing() as (conn, schema):
+            access = self._allowed(schema, actor, object_name, "delete")
             table = schema.tables.table(object_name)
+            allowed = row_condition(access, schema.memberships, object_name, table, "delete")
             result = conn.execute(
                 sa.update(table)
-                .where(table.c.id == record_id, table.c.deleted_at.is_not(None))
-                .values(deleted_at=None, version=table.c.version + 1, updated_at=_now(), updated_by=actor.user_id)
+                .where(table.c.id == record_id, table.c.deleted_at.is_not(None), *([] if allowed is None else [allowed]))
+                .values(deleted_at=None, version=table.c.version + 1, updated_at=_now(), updated_by=actor.user_id),
+                _params(actor),
             )
             if result.rowcount != 1:
                 raise NotFound(f"{object_name} {record_id} is not a deleted record")
-            return self._fetch(conn, schema, object_name, record_id)
+            return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
+
+    # --- sharing ------------------------------------------------------------------------------
+
+    def shares(self, actor: Actor, object_name: str, record_id: Any) -> list[dict]:
+        """Who a record is shared with (anyone who may read the record may see this)."""
+        record_id = _record_id(record_id)
+        with self.runtime.reading() as (conn, schema):
+            access = self._allowed(schema, actor, object_name, "read")
+            self._fetch(conn, schema, object_name, record_id, access=access, actor=actor)
+            return self._share_rows(conn, schema, object_name, record_id)
+
+    def share(self, actor: Actor, object_name: str, record_id: Any, user: Any = None, team: Any = None, level: str = "read") -> dict:
+        """Share a record with one user or one team (``level`` read or edit); sharing again changes the level.
+
+        Whoever may update the record may share it.
+        """
+        record_id = _record_id(record_id)
+        if level not in SHARE_ACCESS:
+            raise RecordValidationError(object_name, [FieldError("access", f"'{level}' is not a share level; use read or edit")])
+        if (user is None) == (team is None):
+            raise RecordValidationError(object_name, [FieldError("user", "share with either a user or a team")])
+        target, target_id = ("user", user) if user is not None else ("team", team)
+        try:
+            target_id = _record_id(target_id)
+        except NotFound:
+            raise RecordValidationError(object_name, [FieldError(target, f"'{target_id}' is not the id of a {target}")]) from None
+        with self.runtime.writing() as (conn, schema):
+            access = self._allowed(schema, actor, object_name, "update")
+            self._current(conn, schema, access, actor, schema.tables.table(object_name), object_name, record_id, "update")
+            if not self._existing(conn, schema, target, {target_id: [0]}):
+                raise RecordValidationError(object_name, [FieldError(target, f"{target} {target_id} does not exist")])
+            column = share.c.user_id if target == "user" else share.c.team_id
+            mine = and_(share.c.object == object_name, share.c.record_id == record_id, column == target_id)
+            if conn.execute(sa.update(share).where(mine).values(access=level)).rowcount == 0:
+                conn.execute(share.insert().values(object=object_name, record_id=record_id, access=level, created_at=_now(),
+                                                   created_by=actor.user_id, **{column.name: target_id}))
+            audit.write(conn, "share.created", audit.Who(actor.user_id, actor.name), object_name, record_id,
+                        {target: target_id, "access": level})
+            return next(s for s in self._share_rows(conn, schema, object_name, record_id) if s.get(target, {}).get("id") == target_id)
+
+    def unshare(self, actor: Actor, object_name: str, record_id: Any, share_id: Any) -> None:
+        record_id, share_id = _record_id(record_id), _record_id(share_id)
+        with self.runtime.writing() as (conn, schema):
+            access = self._allowed(schema, actor, object_name, "update")
+            self._current(conn, schema, access, actor, schema.tables.table(object_name), object_name, record_id, "update")
+            removed = conn.execute(share.delete().where(share.c.id == share_id, share.c.object == object_name, share.c.record_id == record_id))
+            if removed.rowcount != 1:
+                raise NotFound(f"{object_name} {record_id} has no share {share_id}")
+            audit.write(conn, "share.removed", audit.Who(actor.user_id, actor.name), object_name, record_id, {"share_id": share_id})
+
+    def _share_rows(self, conn: Connection, schema: Schema, object_name: str, record_id: int) -> list[dict]:
+        users, teams = schema.tables.table("user"), schema.tables.table("team")
+        rows = conn.execute(
+            select(share, users.c.username, teams.c.name.label("team_name"))
+            .outerjoin(users, users.c.id == share.c.user_id).outerjoin(teams, teams.c.id == share.c.team_id)
+            .where(share.c.object == object_name, share.c.record_id == record_id).order_by(share.c.id)
+        )
+        result = []
+        for row in rows:
+            entry: dict[str, Any] = {"id": row.id, "access": row.access, "created_at": iso_utc(row.created_at), "created_by": row.created_by}
+            if row.user_id is not None:
+                entry["user"] = {"id": row.user_id, "label": row.username}
+            else:
+                entry["team"] = {"id": row.team_id, "label": row.team_name}
+            result.append(entry)
+        return result
 
     # --- checks -------------------------------------------------------------------------------
 
@@ -716,12 +917,17 @@ class TransactionRecords:
     def __init__(self, service: RecordService, conn: Connection, schema: Schema, actor: Actor) -> None:
         self._service, self._conn, self._schema, self.actor = service, conn, schema, actor
 
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection, for core services writing their own tables atomically with records."""
+        return self._conn
+
     def get(self, object_name: str, record_id: Any) -> dict:
         return self._service._fetch(self._conn, self._schema, object_name, _record_id(record_id))
 
     def list(self, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> Page:
         obj = self._schema.meta.object(object_name)
-        return self._service._list(self._conn, self._schema, obj, parse(obj, params, self._schema.system_fields(object_name)))
+        return self._service._list(self._conn, self._schema, obj, parse(obj, params, self._schema.queryable(object_name, TRUSTED)))
 
     def each(self, object_name: str, params: Mapping[str, Any] = {}) -> Iterator[dict]:
         """Every record a list query matches, page by page, inside this transaction."""
@@ -857,6 +1063,10 @@ def _history_entry(row: sa.Row) -> dict:
     m = row._mapping
     return {"field": m["field"], "old": m["old_value"], "new": m["new_value"], "version": m["record_version"],
             "changed_at": _iso(m["changed_at"]), "changed_by": m["changed_by"], "changed_by_name": m["changed_by_name"]}
+
+
+def _params(actor: Actor | None) -> dict:
+    return actor.params if actor is not None else {ACTOR_ID: None}
 
 
 def _bound_format(fdef: FieldDef):

@@ -23,6 +23,7 @@ from core.metadata.model import CUSTOM_LAYER, SYSTEM_FIELDS, Doc, FieldDef, Meta
 from core.metadata.problems import MetadataError
 from core.metadata.store import CustomConfig
 from core.migrate import upgrade_core
+from core.permissions import TRUSTED, Access, Memberships
 from core.plugins import AutomationAction, DashboardWidget, PluginError, PluginSet, ScheduledJob, load_plugins
 from core.schema_sync import Change, record, sync
 from core.settings import Settings
@@ -53,6 +54,33 @@ class Schema:
     registry: FieldTypeRegistry
     _validators: dict[str, RecordValidator] = field(default_factory=dict)
     _system_fields: dict[str, dict[str, FieldDef]] = field(default_factory=dict)
+    _access: dict[str, Access] = field(default_factory=dict)
+    _queryable: dict[tuple[str, str], dict[str, FieldDef]] = field(default_factory=dict)
+
+    def access(self, actor) -> Access:
+        """What ``actor`` may do under this metadata version (trusted code: everything)."""
+        name = actor.permission_set
+        if name is None:
+            return TRUSTED
+        access = self._access.get(name)
+        if access is None:
+            access = self._access[name] = Access.from_permission_set(name, self.meta.permission_sets.get(name))
+        return access
+
+    @property
+    def memberships(self) -> Memberships:
+        return Memberships(self.tables.objects["user"].junctions["teams"])
+
+    def queryable(self, object_name: str, access: Access) -> dict[str, FieldDef]:
+        """The fields a list query may filter and sort on: the visible ones and the system fields."""
+        key = (object_name, access.name)
+        fields = self._queryable.get(key)
+        if fields is None:
+            obj = self.meta.object(object_name)
+            fields = {f.name: f for f in obj.active_fields() if access.visible(object_name, f.name)}
+            fields.update(self.system_fields(object_name))
+            self._queryable[key] = fields
+        return fields
 
     def validator(self, object_name: str) -> RecordValidator:
         validator = self._validators.get(object_name)
@@ -84,8 +112,10 @@ class Runtime:
         self._schema: Schema | None = None
         self._lock = threading.Lock()
         from core.records import RecordService  # noqa: PLC0415 - records depends on runtime types
+        from core.webhooks import Webhooks  # noqa: PLC0415
 
         self.records = RecordService(self)
+        self.webhooks = Webhooks(self)
 
     # --- layers -------------------------------------------------------------------------
 

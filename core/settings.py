@@ -18,6 +18,8 @@ class Settings:
     sql_echo: bool = False
     plugins: tuple[str, ...] | None = None  # only these plugins (None: every installed one)
     disabled_plugins: tuple[str, ...] = ()
+    secret_key: str | None = None  # signs CSRF tokens; generated and kept in the database when not given
+    secure_cookies: bool = False  # mark cookies Secure (serve over HTTPS)
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None, **overrides) -> "Settings":
@@ -31,6 +33,12 @@ class Settings:
             values["disabled_plugins"] = _names(env["TESSERA_DISABLED_PLUGINS"])
         if "TESSERA_SQL_ECHO" in env:
             values["sql_echo"] = _parse_bool("TESSERA_SQL_ECHO", env["TESSERA_SQL_ECHO"])
+        if env.get("TESSERA_SECRET_KEY"):
+            if len(env["TESSERA_SECRET_KEY"]) < 32:
+                raise SettingsError("TESSERA_SECRET_KEY: use at least 32 random characters")
+            values["secret_key"] = env["TESSERA_SECRET_KEY"]
+        if "TESSERA_SECURE_COOKIES" in env:
+            values["secure_cookies"] = _parse_bool("TESSERA_SECURE_COOKIES", env["TESSERA_SECURE_COOKIES"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -69,6 +69,7 @@ class RecordValidator:
         if owner_field is not None:
             self.fields["owner"] = owner_field
         schema = {"type": "object", "properties": {n: f.type.json_schema(f.spec) for n, f in self.fields.items()}}
+        self.schema = schema
         self._validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
         self._fast = fastjsonschema.compile({"$schema": "http://json-schema.org/draft-07/schema#", **schema})
         self.required = [f.name for f in obj.active_fields() if f.required and self._writable(f)]
@@ -79,15 +80,19 @@ class RecordValidator:
     def _writable(fdef: FieldDef) -> bool:
         return fdef.type.name != "autonumber"
 
-    def validate(self, data: Any, partial: bool, trusted: bool = False) -> dict[str, Any]:
+    def validate(self, data: Any, partial: bool, trusted: bool = False, hidden: frozenset[str] = frozenset(),
+                 locked: frozenset[str] = frozenset()) -> dict[str, Any]:
         """Return parsed values, or raise RecordValidationError listing every field's problem.
 
         ``trusted`` writes (plugin hooks, in-transaction plugin writes) may set read-only
-        fields; a user's may not.
+        fields; a user's may not. ``hidden``: fields the writer's role may not see, answered
+        exactly like fields that do not exist (and never suggested); ``locked``: fields the
+        role may see but not change.
         """
         if not isinstance(data, dict):
             raise RecordValidationError(self.object.name, [FieldError("", "a record must be a JSON object of field values")])
-        errors = self._missing(data, partial) + [self._unknown(name) for name in data if name not in self.fields]
+        errors = self._missing(data, partial) + [self._unknown(name, hidden) for name in data if name not in self.fields or name in hidden]
+        errors += [FieldError(name, "your role may see this field but not change it") for name in data if name in locked and name not in hidden]
         if not trusted:
             errors += [FieldError(name, "is read-only: it is set by the system") for name in data
                        if name in self._read_only and data[name] is not None]
@@ -131,11 +136,12 @@ class RecordValidator:
                 errors.append(FieldError(name, "is required"))
         return errors
 
-    def _unknown(self, name: str) -> FieldError:
+    def _unknown(self, name: str, hidden: frozenset[str] = frozenset()) -> FieldError:
         fdef = self.object.fields.get(name)
-        if name in SYSTEM_FIELDS or (fdef is not None and not fdef.removed):
+        if name not in hidden and (name in SYSTEM_FIELDS or (fdef is not None and not fdef.removed)):
             return FieldError(name, "is set by the system and cannot be written")
-        return FieldError(name, f"is not a field of {self.object.name}{did_you_mean(name, self.fields)}")
+        known = [n for n in self.fields if n not in hidden]
+        return FieldError(name, f"is not a field of {self.object.name}{did_you_mean(name, known)}")
 
 
 def parse_links(fdef: FieldDef, value: list) -> list[dict]:

@@ -1,0 +1,91 @@
+"""/api/audit and /api/webhooks: for admins."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from litestar import Controller, Request, delete, get, patch, post
+
+from core import audit
+from core.api.errors import ApiError
+from core.api.security import admin, client_ip, identity
+from core.db import read_transaction
+from core.webhooks import Webhooks
+
+DB = {"sync_to_thread": True}
+MAX_PAGE = 500
+
+
+def _page_size(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ApiError(400, "invalid_query", f"limit must be between 1 and {MAX_PAGE}", [{"parameter": "limit", "message": f"between 1 and {MAX_PAGE}"}])
+    return limit
+
+
+class AuditController(Controller):
+    path = "/api/audit"
+    guards = [admin]
+    tags = ["admin"]
+
+    @get("/", **DB, summary="The audit log, newest first")
+    def read_log(self, request: Request, event: str | None = None, user_id: int | None = None, since: dt.datetime | None = None,
+                 before_id: int | None = None, limit: int = 100) -> dict:
+        """Filter by ``event`` (``login.failed``; ``login*`` for every sign-in event), ``user_id`` and ``since``;
+        page back with ``before_id`` (the last id seen)."""
+        if event and event.rstrip("*") not in {e for e in audit.EVENTS} and not any(e.startswith(event.rstrip("*")) for e in audit.EVENTS):
+            raise ApiError(400, "invalid_query", f"'{event}' is not an audit event; events: {', '.join(audit.EVENTS)}",
+                           [{"parameter": "event", "message": "not an audit event"}])
+        with read_transaction(request.app.state.runtime.engine) as conn:
+            items = audit.read(conn, event, user_id, since, before_id, _page_size(limit))
+        return {"items": items, "limit": limit, "has_more": len(items) == limit}
+
+
+def _webhooks(request: Request) -> Webhooks:
+    return request.app.state.runtime.webhooks
+
+
+class WebhooksController(Controller):
+    path = "/api/webhooks"
+    guards = [admin]
+    tags = ["admin"]
+
+    @get("/", **DB, summary="Webhook subscriptions")
+    def list_webhooks(self, request: Request) -> dict:
+        return {"items": _webhooks(request).subscriptions()}
+
+    @post("/", **DB, summary="Subscribe a URL to an object's events", status_code=201)
+    def create_webhook(self, request: Request, data: Any) -> dict:
+        if not isinstance(data, dict) or set(data) - {"name", "object", "events", "url", "secret"} or "object" not in data:
+            raise ApiError(400, "bad_request", 'send {"name": ..., "object": "account", "events": ["created", "updated", "deleted"], '
+                                               '"url": "https://..."} (and "secret" to choose the signing secret)')
+        user = identity(request)
+        hook, secret = _webhooks(request).subscribe(data.get("name", ""), str(data["object"]), data.get("events"), data.get("url", ""),
+                                                    data.get("secret"), user.user_id)
+        audit.write_now(request.app.state.runtime.engine, "webhook.created", user.who(client_ip(request)), hook["object"], None,
+                        {"webhook_id": hook["id"], "url": hook["url"]})
+        return {**hook, "secret": secret}
+
+    @get("/{webhook_id:int}", **DB, summary="One subscription")
+    def get_webhook(self, request: Request, webhook_id: int) -> dict:
+        return _webhooks(request).get(webhook_id)
+
+    @patch("/{webhook_id:int}", **DB, summary="Change a subscription (name, events, url, active, rotate_secret)")
+    def change_webhook(self, request: Request, webhook_id: int, data: Any) -> dict:
+        if not isinstance(data, dict):
+            raise ApiError(400, "bad_request", "send a JSON object of the settings to change")
+        hook, secret = _webhooks(request).change(webhook_id, data)
+        audit.write_now(request.app.state.runtime.engine, "webhook.changed", identity(request).who(client_ip(request)), hook["object"], None,
+                        {"webhook_id": webhook_id, "changed": sorted(data)})
+        return {**hook, **({"secret": secret} if secret else {})}
+
+    @delete("/{webhook_id:int}", **DB, summary="Remove a subscription", status_code=204)
+    def remove_webhook(self, request: Request, webhook_id: int) -> None:
+        _webhooks(request).remove(webhook_id)
+        audit.write_now(request.app.state.runtime.engine, "webhook.removed", identity(request).who(client_ip(request)), None, None,
+                        {"webhook_id": webhook_id})
+
+    @get("/{webhook_id:int}/deliveries", **DB, summary="The delivery log of a subscription, newest first")
+    def deliveries(self, request: Request, webhook_id: int, before_id: int | None = None, limit: int = 50) -> dict:
+        items = _webhooks(request).deliveries(webhook_id, _page_size(limit), before_id)
+        return {"items": items, "limit": limit, "has_more": len(items) == limit}

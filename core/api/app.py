@@ -1,0 +1,83 @@
+"""The web application factory: one Litestar app over one Runtime.
+
+Nothing lives in module globals: ``create_app`` builds the runtime's accounts, the
+middleware (authentication, CSRF) and the routes of core, the UI and the plugins. A web
+process keeps no state of its own beyond caches keyed on the metadata version, so any
+number of processes can serve the same database.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Controller, Litestar, Request, get
+from litestar.config.compression import CompressionConfig
+from litestar.logging import LoggingConfig
+from litestar.middleware import DefineMiddleware
+
+from core.api.admin import AuditController, WebhooksController
+from core.api.auth import AuthController
+from core.api.errors import EXCEPTION_HANDLERS
+from core.api.meta import MetaController
+from core.api.openapi import openapi_config
+from core.api.records import ExportController, RecordsController
+from core.api.security import CSRFUnlessBearer, TesseraAuthentication, csrf_config
+from core.auth import Accounts, secret_key
+from core.runtime import Runtime
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+class HealthController(Controller):
+    """Route handlers are declared in controllers: Litestar copies those per application."""
+
+    @get("/healthz", sync_to_thread=True, include_in_schema=False)
+    def health(self, request: Request) -> dict:
+        with request.app.state.runtime.reading() as (_conn, schema):
+            return {"ok": True, "metadata_version": schema.version}
+
+
+def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) -> Litestar:
+    runtime = runtime or Runtime()
+    accounts = Accounts(runtime)
+    secret = secret_key(runtime)
+    handlers = [AuthController, RecordsController, ExportController, MetaController, AuditController, WebhooksController, HealthController]
+    handlers += _ui().handlers(runtime)
+    for plugin_handlers in runtime.plugins.hook.tessera_web_routes():
+        handlers += list(plugin_handlers or [])
+
+    def start() -> None:
+        if deliver_webhooks:
+            runtime.webhooks.start()
+
+    def stop() -> None:
+        runtime.webhooks.stop()
+
+    app = Litestar(
+        route_handlers=handlers,
+        middleware=[
+            DefineMiddleware(CSRFUnlessBearer, config=csrf_config(secret, runtime.settings.secure_cookies)),
+            DefineMiddleware(TesseraAuthentication),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(runtime),
+        template_config=_ui().template_config(runtime),
+        request_max_body_size=MAX_BODY_BYTES,
+        on_startup=[start],
+        on_shutdown=[stop],
+        logging_config=LoggingConfig(log_exceptions="debug", disable_stack_trace={400, 401, 403, 404, 405, 409, 413, 422, 428, 429}),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
+        debug=False,
+    )
+    app.state.runtime = runtime
+    app.state.accounts = accounts
+    return app
+
+
+def _ui():
+    from ui import routes  # noqa: PLC0415 - the UI is a client of core's services, shipped beside core
+
+    return routes
+
+
+logging.getLogger("tessera").setLevel(logging.INFO)

@@ -1,0 +1,102 @@
+"""/api/auth: sign in and out, bearer tokens, who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import Cookie
+
+from core.api.errors import ApiError
+from core.api.security import SESSION_COOKIE, admin, client_ip, csrf_token, identity, signed_in
+from core.auth import SESSION_LIFETIME, Accounts, Identity
+
+DB = {"sync_to_thread": True}
+
+
+def _accounts(request: Request) -> Accounts:
+    return request.app.state.accounts
+
+
+def _credentials(data: Any) -> tuple[str, str]:
+    if not isinstance(data, dict) or not isinstance(data.get("username"), str) or not isinstance(data.get("password"), str):
+        raise ApiError(400, "bad_request", 'send {"username": "...", "password": "..."}',
+                       [{"field": f, "message": "is required (a text)"} for f in ("username", "password")
+                        if not isinstance(data, dict) or not isinstance(data.get(f), str)])
+    return data["username"], data["password"]
+
+
+def _days(data: dict) -> int | None:
+    days = data.get("expires_in_days")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
+        raise ApiError(400, "bad_request", "expires_in_days must be a whole number of days",
+                       [{"field": "expires_in_days", "message": "must be a whole number"}])
+    return days
+
+
+def me(request: Request, user: Identity) -> dict:
+    access = request.app.state.runtime.records.access(user.actor)
+    return {"id": user.user_id, "username": user.username, "full_name": user.full_name, "language": user.language,
+            "permission_set": user.permission_set or None, "admin": access.unrestricted, "customizer": access.may_customize,
+            "signed_in_with": user.via}
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["sign-in"]
+
+    @post("/token", **DB, summary="Exchange a username and password for a bearer token", status_code=201)
+    def token_for_password(self, request: Request, data: Any) -> dict:
+        username, password = _credentials(data)
+        user = _accounts(request).authenticate(username, password, client_ip(request))
+        info, plain = _accounts(request).create_token(user, data.get("name") or "API token", _days(data), client_ip(request))
+        return {**info, "token": plain}
+
+    @post("/login", **DB, summary="Sign in a browser (sets the session cookie)")
+    def login(self, request: Request, data: Any) -> Response:
+        username, password = _credentials(data)
+        user = _accounts(request).authenticate(username, password, client_ip(request))
+        cookie_value = _accounts(request).start_session(user, client_ip(request))
+        secure = request.app.state.runtime.settings.secure_cookies
+        cookie = Cookie(SESSION_COOKIE, cookie_value, max_age=int(SESSION_LIFETIME.total_seconds()), httponly=True, samesite="lax",
+                        secure=secure, path="/")
+        return Response(me(request, user), cookies=[cookie])
+
+    @post("/logout", **DB, summary="Sign out this browser", status_code=200)
+    def logout(self, request: Request) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            user = request.user
+            _accounts(request).end_session(token, user.who(client_ip(request)) if user else None)
+        return Response({"signed_out": True}, cookies=[Cookie(SESSION_COOKIE, "", max_age=0, path="/", httponly=True)])
+
+    @get("/csrf", summary="The CSRF token a browser sends back in X-CSRFToken", sync_to_thread=False)
+    def csrf(self, request: Request) -> dict:
+        return {"csrf_token": csrf_token(request), "header": "X-CSRFToken"}
+
+    @get("/me", guards=[signed_in], sync_to_thread=False, summary="Who is signed in")
+    def whoami(self, request: Request) -> dict:
+        return me(request, identity(request))
+
+    @get("/tokens", guards=[signed_in], **DB, summary="My API tokens (all tokens with ?all=true, for admins)")
+    def list_tokens(self, request: Request, all_users: bool = False) -> dict:
+        user = identity(request)
+        if all_users:
+            admin(request, None)  # type: ignore[arg-type]
+        return {"items": _accounts(request).tokens(None if all_users else user.user_id)}
+
+    @post("/tokens", guards=[signed_in], **DB, summary="Make an API token for myself", status_code=201)
+    def create_token(self, request: Request, data: Any) -> dict:
+        if not isinstance(data, dict):
+            raise ApiError(400, "bad_request", 'send {"name": "what the token is for", "expires_in_days": 90}')
+        info, plain = _accounts(request).create_token(identity(request), data.get("name"), _days(data), client_ip(request))
+        return {**info, "token": plain}
+
+    @delete("/tokens/{token_id:int}", guards=[signed_in], **DB, summary="Revoke a token", status_code=200)
+    def revoke_token(self, request: Request, token_id: int) -> dict:
+        user = identity(request)
+        is_admin = request.app.state.runtime.records.access(user.actor).unrestricted
+        try:
+            return _accounts(request).revoke_token(user, token_id, any_user=is_admin, ip=client_ip(request))
+        except LookupError as exc:
+            raise ApiError(404, "not_found", str(exc)) from None

@@ -1,0 +1,168 @@
+"""Every error answers in one JSON shape, with a message a person can act on.
+
+    {"status": 422, "error": "invalid_record", "message": "...", "errors": [{"field": "amount", "message": "..."}]}
+
+``errors`` lists each field (records), parameter (list queries) or JSON pointer (metadata)
+that is wrong. Nothing a client sends can produce a stack trace: an unexpected failure is
+a 500 with an id that the server log holds the details under.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+
+from core import audit
+from core.auth import AccountError, AuthError, Throttled
+from core.metadata.model import UnknownObject
+from core.metadata.problems import MetadataError
+from core.query import QueryError
+from core.records import Conflict, Forbidden, NotFound, RecordError, Refused
+from core.schema_sync import SchemaChangeRefused
+from core.validation import RecordValidationError
+from core.webhooks import UnknownWebhook, WebhookError
+
+log = logging.getLogger("tessera.api")
+
+
+class ApiError(Exception):
+    """An error the API layer raises itself (a missing version, an unknown relation, ...)."""
+
+    def __init__(self, status: int, code: str, message: str, errors: list[dict] | None = None, headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.errors, self.headers = status, code, errors, headers
+
+
+def error_response(status: int, code: str, message: str, errors: list[dict] | None = None, headers: dict | None = None,
+                   **extra: Any) -> Response:
+    body: dict[str, Any] = {"status": status, "error": code, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra)
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def _api_error(_request: Request, exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, str(exc), exc.errors, exc.headers)
+
+
+def _validation(_request: Request, exc: RecordValidationError) -> Response:
+    errors = [e.as_dict() for e in exc.errors]
+    rows = getattr(exc, "rows", None)
+    if rows:
+        errors = [{"row": row, **e.as_dict()} for row, problems in rows.items() for e in problems]
+    return error_response(422, "invalid_record", f"the {exc.object} record is not valid: {exc}", errors)
+
+
+def _query(_request: Request, exc: QueryError) -> Response:
+    return error_response(400, "invalid_query", str(exc), exc.problems)
+
+
+def _not_found(_request: Request, exc: Exception) -> Response:
+    return error_response(404, "not_found", exc.args[0] if exc.args else str(exc))
+
+
+def _forbidden(request: Request, exc: Forbidden) -> Response:
+    user = request.user if "user" in request.scope else None
+    who = audit.Who(user.user_id, user.username, _ip(request)) if user is not None else audit.Who(ip=_ip(request))
+    audit.write_now(request.app.state.runtime.engine, "permission.denied", who, exc.object or None, exc.record_id,
+                    {"operation": exc.operation, "path": request.url.path, "method": request.method})
+    return error_response(403, "forbidden", str(exc))
+
+
+def _conflict(_request: Request, exc: Conflict) -> Response:
+    return error_response(409, "version_conflict", str(exc), current_version=exc.current_version, changes=exc.changes)
+
+
+def _refused(_request: Request, exc: Exception) -> Response:
+    return error_response(409, "refused", str(exc))
+
+
+def _record_error(_request: Request, exc: RecordError) -> Response:
+    return error_response(exc.status, "bad_request", str(exc))
+
+
+def _metadata(_request: Request, exc: MetadataError) -> Response:
+    errors = [{"source": p.source, "pointer": p.pointer, "message": p.message} for p in exc.problems]
+    return error_response(422, "invalid_metadata", "the configuration was refused; nothing was changed: " + "; ".join(p.message for p in exc.problems), errors)
+
+
+def _auth(_request: Request, exc: AuthError) -> Response:
+    if isinstance(exc, Throttled):
+        return error_response(429, "too_many_attempts", str(exc), headers={"Retry-After": str(exc.retry_after)}, retry_after=exc.retry_after)
+    return error_response(401, "not_signed_in", str(exc), headers={"WWW-Authenticate": "Bearer"})
+
+
+def _bad_value(_request: Request, exc: Exception) -> Response:
+    return error_response(400, "bad_request", str(exc))
+
+
+def _http(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    message = exc.detail or "the request could not be handled"
+    if isinstance(exc, ValidationException):
+        return error_response(400, "bad_request", _validation_message(exc), _validation_errors(exc))
+    if status == 413:
+        limit = request.app.request_max_body_size or 0
+        message = f"the request body is too large: at most {limit:,} bytes"
+    elif status == 401:
+        return error_response(401, "not_signed_in", message, headers={"WWW-Authenticate": "Bearer"})
+    elif status == 403 and "CSRF" in message:
+        message = "the CSRF token is missing or wrong: send the csrftoken cookie's value in the X-CSRFToken header (or the _csrf_token form field)"
+    elif status == 404 and isinstance(exc, NotFoundException) and message == "Not Found":
+        message = f"there is nothing at {request.url.path}; the API is described at /schema"
+    elif status == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    code = {401: "not_signed_in", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+            415: "unsupported_media_type", 429: "too_many_requests"}.get(status, "bad_request" if status < 500 else "server_error")
+    return error_response(status, code, message, headers=getattr(exc, "headers", None))
+
+
+def _validation_message(exc: ValidationException) -> str:
+    detail = exc.detail or ""
+    if "JSON" in detail or "decode" in detail.lower() or "malformed" in detail.lower():
+        return "the body is not valid JSON; send a JSON object such as {\"name\": \"Acme\"}"
+    return detail or "the request is not valid"
+
+
+def _validation_errors(exc: ValidationException) -> list[dict] | None:
+    extra = exc.extra if isinstance(exc.extra, list) else None
+    if not extra:
+        return None
+    return [{"parameter": e.get("key", ""), "message": e.get("message", "")} for e in extra if isinstance(e, dict)]
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    incident = secrets.token_hex(6)
+    log.exception("unexpected error %s on %s %s", incident, request.method, request.url.path)
+    return error_response(500, "server_error", f"something went wrong on the server (incident {incident}); it has been logged")
+
+
+def _ip(request: Request) -> str | None:
+    client = request.scope.get("client")
+    return client[0] if client else None
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: _api_error,
+    RecordValidationError: _validation,
+    QueryError: _query,
+    NotFound: _not_found,
+    UnknownObject: _not_found,
+    UnknownWebhook: _not_found,
+    Forbidden: _forbidden,
+    Conflict: _conflict,
+    Refused: _refused,
+    SchemaChangeRefused: _refused,
+    RecordError: _record_error,
+    MetadataError: _metadata,
+    AuthError: _auth,
+    AccountError: _bad_value,
+    WebhookError: _bad_value,
+    HTTPException: _http,
+    Exception: _unexpected,
+}

@@ -1,0 +1,198 @@
+"""The OpenAPI document: Litestar's, with a typed record API for every object that exists now.
+
+Litestar describes the handlers; the records handlers are generic (``/api/records/{object}``),
+so the document served at /schema/openapi.json replaces them with one path per object,
+each with its record, input and page schemas generated from the metadata. Like the
+validators, the result is a cache keyed on the metadata version: a field added in another
+process appears at the next request.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from litestar import Request
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from core import __version__
+from core.metadata.model import FieldDef, MetadataSet, ObjectDef
+from core.query import COUNT_CAP, DEFAULT_LIMIT, MAX_LIMIT, OPERATORS
+
+STATIC = "/static/tessera"
+NULL = {"type": "null"}
+LOOKUP = {"type": "object", "properties": {"id": {"type": "integer"}, "label": {}}, "required": ["id"]}
+ERROR = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "integer"},
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["status", "error", "message"],
+}
+OUTPUT_TYPES = {
+    "integer": {"type": "integer"}, "decimal": {"type": "number"}, "currency": {"type": "number"}, "percent": {"type": "number"},
+    "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"}, "datetime": {"type": "string", "format": "date-time"},
+    "multi_picklist": {"type": "array", "items": {"type": "string"}}, "json": {}, "lookup": LOOKUP,
+    "dynamic_lookup": {"type": "object", "properties": {"id": {"type": "integer"}, "object": {}, "label": {}}, "required": ["id"]},
+    "many_to_many": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "label": {}}, "required": ["id"]}},
+}
+TEXT_TYPES = {"text", "long_text", "email", "phone", "url", "picklist", "autonumber"}
+
+
+def nullable(schema: dict) -> dict:
+    if not schema:
+        return {}
+    return {"anyOf": [schema, NULL]}
+
+
+def output_schema(fdef: FieldDef) -> dict:
+    """A stored value as reads show it. Loose on purpose: data kept from before a change (a
+    picklist value taken off the list, a longer text) is still shown."""
+    if fdef.type.name in TEXT_TYPES:
+        return {"type": "string"}
+    return copy.deepcopy(OUTPUT_TYPES.get(fdef.type.name, {}))
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(ref: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+COMMON_ERRORS = {"401": _error("Not signed in, or the token is not valid"), "403": _error("The role does not allow this")}
+
+
+def _title(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def record_schemas(obj: ObjectDef, system: dict[str, FieldDef], validator_schema: dict, required: list[str]) -> dict[str, dict]:
+    title = _title(obj.name)
+    properties: dict[str, Any] = {"id": {"type": "integer"}}
+    for fdef in obj.active_fields():
+        properties[fdef.name] = nullable(output_schema(fdef))
+        properties[fdef.name]["description"] = fdef.label("en")
+    properties.update({
+        "version": {"type": "integer", "description": "Send it back in If-Match (or 'version') when you update"},
+        "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+        "created_by": nullable({"type": "integer"}), "updated_by": nullable({"type": "integer"}),
+        "owner": nullable(LOOKUP), "deleted_at": {"type": "string", "format": "date-time"},
+    })
+    record = {"type": "object", "title": f"{title} record", "properties": properties, "required": ["id", "version"],
+              "description": f"A {obj.label('en')} as you may see it: fields your role may not see are left out."}
+    inputs = {name: nullable(schema) for name, schema in validator_schema["properties"].items()}
+    create = {"type": "object", "title": f"{title} input", "properties": inputs, "required": required, "additionalProperties": False}
+    update = {"type": "object", "title": f"{title} changes",
+              "properties": {**inputs, "version": {"type": "integer", "description": "The version you read (or send If-Match)"}},
+              "additionalProperties": False}
+    page = {"type": "object", "title": f"{title} page", "required": ["items", "limit", "offset", "has_more"], "properties": {
+        "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{title}Record"}},
+        "limit": {"type": "integer"}, "offset": {"type": "integer"}, "has_more": {"type": "boolean"},
+        "count": {"type": "integer", "description": f"With count=true: matching records, counted up to {COUNT_CAP:,}"},
+        "count_capped": {"type": "boolean", "description": "The count stopped at the cap: there are more"},
+    }}
+    return {f"{title}Record": record, f"{title}Input": create, f"{title}Changes": update, f"{title}Page": page}
+
+
+def record_paths(obj: ObjectDef) -> dict[str, dict]:
+    title, name = _title(obj.name), obj.name
+    filters = [f for f in obj.active_fields() if f.type.sortable or f.type.name in ("multi_picklist", "many_to_many")]
+    list_params = [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+        {"name": "sort", "in": "query", "schema": {"type": "string"}, "description": "Fields, '-' first for descending: -close_date,name"},
+        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Search the searchable fields"},
+        {"name": "count", "in": "query", "schema": {"enum": ["true", "false", "exact"]}},
+    ] + [{"name": f.name, "in": "query", "schema": {"type": "string"}, "required": False,
+          "description": f"Filter on {f.label('en')}; also {f.name}__<op> with op one of {', '.join(o for o in OPERATORS if o in f.type.operators)}"}
+         for f in filters]
+    record_id = {"name": "record_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    if_match = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                "description": 'The version you read, e.g. "3"'}
+    tags = [f"records: {name}"]
+    return {
+        f"/api/records/{name}": {
+            "get": {"operationId": f"list_{name}", "summary": f"List {obj.label('en')} records", "tags": tags, "parameters": list_params,
+                    "responses": {"200": _json(f"{title}Page", "A page of records"), "400": _error("A filter, sort or paging parameter is wrong"),
+                                  **COMMON_ERRORS}},
+            "post": {"operationId": f"create_{name}", "summary": f"Create a {obj.label('en')}", "tags": tags,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}Input"}}}},
+                     "responses": {"201": _json(f"{title}Record", "The new record"), "400": _error("The body is not JSON"),
+                                   "413": _error("The body is too large"), "422": _error("A field is not valid"), **COMMON_ERRORS}},
+        },
+        f"/api/records/{name}/{{record_id}}": {
+            "get": {"operationId": f"get_{name}", "summary": f"Read a {obj.label('en')}", "tags": tags, "parameters": [record_id],
+                    "responses": {"200": _json(f"{title}Record", "The record"), "404": _error("No such record you may read"), **COMMON_ERRORS}},
+            "patch": {"operationId": f"update_{name}", "summary": f"Change a {obj.label('en')}", "tags": tags, "parameters": [record_id, if_match],
+                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}Changes"}}}},
+                      "responses": {"200": _json(f"{title}Record", "The changed record"), "400": _error("The body is not JSON"),
+                                    "404": _error("No such record you may read"), "409": _error("The record changed since the version sent"),
+                                    "413": _error("The body is too large"), "422": _error("A field is not valid"),
+                                    "428": _error("No version was sent"), **COMMON_ERRORS}},
+            "delete": {"operationId": f"delete_{name}", "summary": f"Delete a {obj.label('en')} (it can be restored)", "tags": tags,
+                       "parameters": [record_id, if_match],
+                       "responses": {"204": {"description": "Deleted"}, "404": _error("No such record you may read"),
+                                     "409": _error("Other records depend on it, or it changed since the version sent"), **COMMON_ERRORS}},
+        },
+    }
+
+
+def build_document(base: dict, meta: MetadataSet, schema) -> dict:
+    """Litestar's document with the generic record paths replaced by one set per object."""
+    document = copy.deepcopy(base)
+    paths = {p: item for p, item in document.get("paths", {}).items() if not p.startswith("/api/records/{object_name}")}
+    generic = {p: item for p, item in document.get("paths", {}).items() if p.startswith("/api/records/{object_name}/{record_id}/")}
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR
+    for name in sorted(meta.objects):
+        obj = meta.objects[name]
+        validator = schema.validator(name)
+        components.update(record_schemas(obj, schema.system_fields(name), validator.schema, validator.required))
+        paths.update(record_paths(obj))
+    paths.update(generic)  # history, shares, related lists: the same for every object
+    document["paths"] = dict(sorted(paths.items()))
+    document["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
+    return document
+
+
+class MetadataJsonRenderPlugin(JsonRenderPlugin):
+    """Serves /schema/openapi.json for the metadata version in effect."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: tuple[int, bytes] | None = None
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        runtime = request.app.state.runtime
+        with runtime.reading() as (_conn, schema):
+            if self._cache is None or self._cache[0] != schema.version:
+                document = build_document(openapi_schema, schema.meta, schema)
+                self._cache = (schema.version, json.dumps(document, ensure_ascii=False).encode())
+            return self._cache[1]
+
+
+def openapi_config(runtime) -> OpenAPIConfig:
+    swagger = SwaggerRenderPlugin(js_url=f"{STATIC}/vendor/swagger-ui-bundle-5.35.0.js", css_url=f"{STATIC}/vendor/swagger-ui-5.35.0.css",
+                                  standalone_preset_js_url=f"{STATIC}/vendor/swagger-ui-standalone-preset-5.35.0.js", path="/")
+    return OpenAPIConfig(
+        title="Tessera CRM API",
+        version=__version__,
+        description="Records of every object, the configuration, sign-in, audit and webhooks. Sign in with a bearer token "
+                    "(POST /api/auth/token) and send it as 'Authorization: Bearer <token>'. Errors answer "
+                    '{"status", "error", "message", "errors"}.',
+        path="/schema",
+        render_plugins=[MetadataJsonRenderPlugin(), swagger],
+        components=Components(security_schemes={
+            "bearerAuth": SecurityScheme(type="http", scheme="bearer", description="A token from POST /api/auth/token"),
+            "sessionCookie": SecurityScheme(type="apiKey", security_scheme_in="cookie", name="tessera_session"),
+        }),
+        use_handler_docstrings=True,
+    )

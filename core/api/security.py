@@ -1,0 +1,107 @@
+"""Who is calling: bearer tokens and session cookies, the signed-in guard, CSRF for browsers.
+
+Requests carry either ``Authorization: Bearer <token>`` (integrations) or the session
+cookie set by signing in (browsers). Only cookie-authenticated requests can be forged by
+another site, so CSRF protection (Litestar's own middleware) applies to every unsafe
+request except those that authenticate with a bearer token and carry no session cookie.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
+
+from core.auth import Accounts, AuthError, Identity
+
+SESSION_COOKIE = "tessera_session"
+CSRF_COOKIE = "csrftoken"
+CSRF_HEADER = "x-csrftoken"
+SIGN_IN_HINT = "sign in first: send 'Authorization: Bearer <token>' (POST /api/auth/token makes one) or sign in at POST /api/auth/login"
+
+
+def csrf_token(connection: ASGIConnection) -> str:
+    """The CSRF token of this request (set by the CSRF middleware on safe requests)."""
+    return ScopeState.from_scope(connection.scope).csrf_token or connection.cookies.get(CSRF_COOKIE) or ""
+
+
+def client_ip(connection: ASGIConnection) -> str | None:
+    client = connection.scope.get("client")
+    return client[0] if client else None
+
+
+class TesseraAuthentication(AbstractAuthenticationMiddleware):
+    """Sets ``request.user`` to an Identity, or None for anonymous requests (guards decide)."""
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        accounts: Accounts = connection.app.state.accounts
+        header = connection.headers.get("authorization", "")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise NotAuthorizedException("use 'Authorization: Bearer <token>'")
+            try:
+                identity = accounts.identity_for_token(token.strip(), client_ip(connection))
+            except AuthError as exc:
+                raise NotAuthorizedException(str(exc)) from None
+            return AuthenticationResult(identity, "token")
+        cookie = connection.cookies.get(SESSION_COOKIE)
+        if cookie:
+            identity = accounts.identity_for_session(cookie)
+            if identity is not None:
+                return AuthenticationResult(identity, "session")
+        return AuthenticationResult(None, None)
+
+
+def signed_in(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    if connection.user is None:
+        raise NotAuthorizedException(SIGN_IN_HINT)
+
+
+def customizer(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Admins and permission sets with ``customizer`` may change metadata."""
+    signed_in(connection, handler)
+    if not connection.app.state.runtime.records.access(identity(connection).actor).may_customize:
+        raise PermissionDeniedException("changing the configuration needs the admin role or a role with the 'customizer' permission")
+
+
+def admin(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    signed_in(connection, handler)
+    if not connection.app.state.runtime.records.access(identity(connection).actor).unrestricted:
+        raise PermissionDeniedException("this needs the admin role")
+
+
+def identity(connection: ASGIConnection) -> Identity:
+    return connection.user
+
+
+class CSRFUnlessBearer:
+    """Litestar's CSRF middleware for cookie-authenticated requests; bearer-token requests pass."""
+
+    def __init__(self, app: ASGIApp, config: CSRFConfig) -> None:
+        self.app = app
+        self.csrf = CSRFMiddleware(app, config)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _bearer_without_cookie(scope):
+            await self.app(scope, receive, send)
+        else:
+            await self.csrf(scope, receive, send)
+
+
+def _bearer_without_cookie(scope: Scope) -> bool:
+    headers: dict[bytes, Any] = dict(scope.get("headers", []))
+    bearer = headers.get(b"authorization", b"").lower().startswith(b"bearer ")
+    return bearer and SESSION_COOKIE.encode() not in headers.get(b"cookie", b"")
+
+
+def csrf_config(secret: str, secure: bool) -> CSRFConfig:
+    return CSRFConfig(secret=secret, cookie_name=CSRF_COOKIE, header_name=CSRF_HEADER, cookie_secure=secure,
+                      cookie_samesite="lax", exclude=["/api/auth/token$"])

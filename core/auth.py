@@ -1,0 +1,389 @@
+"""Sign-in: passwords (argon2), browser sessions, API tokens and login throttling.
+
+Nothing secret is stored as given: passwords as argon2 hashes; session ids and API tokens,
+which are random 256-bit values, as SHA-256 digests. A digest is enough for a value nobody
+can guess, and keeps the check on every request one indexed lookup (argon2 is made slow
+on purpose, for the short secrets people choose).
+
+Repeated failed sign-ins for a username (or from an address) lock it for a time that
+doubles with each further failure; the state lives in the database, so every web process
+serving it applies the same lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Iterable
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, and_, func, select
+
+from core import audit
+from core.audit import Who
+from core.coretables import api_token, credential, login_throttle, session, setting
+from core.db import read_transaction, write_transaction
+from core.fieldtypes import iso_utc
+from core.metadata.problems import did_you_mean
+from core.records import Actor
+from core.runtime import Runtime
+
+UTC = dt.timezone.utc
+MIN_PASSWORD_LENGTH = 10
+SESSION_LIFETIME = dt.timedelta(hours=12)
+TOKEN_DEFAULT_DAYS = 90
+TOKEN_MAX_DAYS = 366
+TOKEN_PREFIX = "tsk_"
+TOKEN_USE_INTERVAL = dt.timedelta(minutes=5)  # how often token use is written down (last_used_at, audit)
+FREE_FAILURES = {"user": 5, "ip": 20}  # failures before a lock
+FIRST_LOCK_SECONDS = 2
+MAX_LOCK_SECONDS = 15 * 60
+ADMIN_USERNAME = "admin"
+ADMIN_PERMISSION_SET = "admin"
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))  # verified when the user does not exist, so timing tells nothing
+
+
+class AuthError(Exception):
+    """A sign-in or credential that is not accepted; the message is safe to show."""
+
+    status = 401
+
+
+class Throttled(AuthError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AccountError(ValueError):
+    """A user, role, team or password that cannot be set up as asked."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A signed-in user, and how they signed in."""
+
+    user_id: int
+    username: str
+    full_name: str | None
+    language: str | None
+    permission_set: str  # "" when the user has no role
+    via: str  # "session" | "token" | "password"
+    token_id: int | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.user_id, self.username, self.permission_set)
+
+    def who(self, ip: str | None = None) -> Who:
+        return Who(self.user_id, self.username, ip)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """Stored timestamps come back naive from SQLite; they are UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def check_password(password: str, username: str = "") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters")
+    if username and password.lower() == username.lower():
+        raise AccountError("the password must not be the username")
+
+
+class Accounts:
+    """Users' credentials, sign-in, sessions and API tokens, for one Runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @property
+    def engine(self):
+        return self.runtime.engine
+
+    # --- users ----------------------------------------------------------------------------
+
+    def add_user(self, username: str, password: str, role: str | None = None, teams: Iterable[str] = (),
+                 full_name: str | None = None, email: str | None = None) -> tuple[dict, list[str]]:
+        """Create a user with a password; return the user and the teams that had to be created."""
+        check_password(password, username)
+        system = Actor.system()
+        records = self.runtime.records
+        if records.list(system, "user", {"username": username, "limit": 1}).items:
+            raise AccountError(f"a user named '{username}' already exists")
+        role_id = self.role_id(role) if role else None
+        team_ids, created = [], []
+        for team in teams:
+            found = records.list(system, "team", {"name": team, "limit": 1}).items
+            if found:
+                team_ids.append(found[0]["id"])
+            else:
+                team_ids.append(records.create(system, "team", {"name": team})["id"])
+                created.append(team)
+        data = {"username": username, "role": role_id, "teams": team_ids, "full_name": full_name, "email": email}
+        with records.transaction(system) as tx:
+            user = tx.create("user", {k: v for k, v in data.items() if v is not None})
+            self._store_password(tx.connection, user["id"], password)
+            audit.write(tx.connection, "user.created", Who(None, "system"), "user", user["id"], {"username": username, "role": role})
+        return user, created
+
+    def role_id(self, name: str) -> int:
+        """The role record called ``name``, or using the permission set ``name`` (created if there is none yet)."""
+        system = Actor.system()
+        records = self.runtime.records
+        for key in ("name", "permission_set"):
+            found = records.list(system, "role", {key: name, "limit": 1}).items
+            if found:
+                return found[0]["id"]
+        sets = self.runtime.current_metadata().permission_sets
+        if name not in sets:
+            roles = [r["name"] for r in records.each(system, "role", {"sort": "name"})]
+            known = sorted(set(roles) | set(sets))
+            raise AccountError(f"there is no role or permission set '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}")
+        label = sets[name].get("label", {}).get("en") or name
+        return records.create(system, "role", {"name": label, "permission_set": name})["id"]
+
+    def set_password(self, user_id: int, password: str, username: str = "") -> None:
+        check_password(password, username)
+        with write_transaction(self.engine) as conn:
+            self._store_password(conn, user_id, password)
+            audit.write(conn, "password.changed", Who(user_id, username or None), "user", user_id)
+
+    def _store_password(self, conn: Connection, user_id: int, password: str) -> None:
+        values = {"password_hash": _hasher.hash(password), "changed_at": now()}
+        if conn.execute(sa.update(credential).where(credential.c.user_id == user_id).values(**values)).rowcount == 0:
+            conn.execute(credential.insert().values(user_id=user_id, **values))
+
+    def ensure_admin(self) -> str | None:
+        """On a database where nobody can sign in, create the user 'admin' and return its new password."""
+        with read_transaction(self.engine) as conn:
+            if conn.execute(select(func.count()).select_from(credential)).scalar_one():
+                return None
+        password = secrets.token_urlsafe(15)
+        existing = self.runtime.records.list(Actor.system(), "user", {"username": ADMIN_USERNAME, "limit": 1}).items
+        if existing:
+            self.set_password(existing[0]["id"], password, ADMIN_USERNAME)
+        else:
+            self.add_user(ADMIN_USERNAME, password, ADMIN_PERMISSION_SET, full_name="Administrator")
+        return password
+
+    # --- sign-in --------------------------------------------------------------------------
+
+    def authenticate(self, username: str, password: str, ip: str | None = None) -> Identity:
+        """Check a username and password; raise AuthError (or Throttled) with a message to show."""
+        keys = {"user": f"user:{username.strip().lower()}"[:200], "ip": f"ip:{ip}" if ip else None}
+        who = Who(None, username[:200], ip)
+        with read_transaction(self.engine) as conn:
+            self._refuse_if_locked(conn, [k for k in keys.values() if k], who)
+            found = self._user_with_hash(conn, username)
+        stored = found[1] if found else None
+        try:
+            ok = _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            ok = False
+        identity = found[0] if found else None
+        with write_transaction(self.engine) as conn:
+            if not ok or identity is None:
+                reason = "unknown user" if found is None else "wrong password"
+                for kind, key in keys.items():
+                    if key:
+                        self._count_failure(conn, key, FREE_FAILURES[kind])
+                audit.write(conn, "login.failed", Who(identity.user_id if identity else None, username[:200], ip), detail={"reason": reason})
+                raise AuthError("wrong username or password")
+            conn.execute(login_throttle.delete().where(login_throttle.c.key == keys["user"]))
+            if _hasher.check_needs_rehash(stored):
+                self._store_password(conn, identity.user_id, password)
+            audit.write(conn, "login", identity.who(ip))
+        return identity
+
+    def _refuse_if_locked(self, conn: Connection, keys: list[str], who: Who) -> None:
+        rows = conn.execute(select(login_throttle.c.locked_until).where(login_throttle.c.key.in_(keys))).scalars()
+        until = max((aware(r) for r in rows if r is not None), default=None)
+        if until is not None and until > now():
+            wait = max(1, int((until - now()).total_seconds() + 0.999))
+            audit.write_now(self.engine, "login.throttled", who, detail={"retry_after": wait})
+            raise Throttled(f"too many failed sign-ins; try again in {wait} seconds", wait)
+
+    def _count_failure(self, conn: Connection, key: str, free: int) -> None:
+        row = conn.execute(select(login_throttle.c.failures).where(login_throttle.c.key == key)).first()
+        failures = (row[0] if row else 0) + 1
+        locked = None
+        if failures >= free:
+            seconds = min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** (failures - free))
+            locked = now() + dt.timedelta(seconds=seconds)
+        values = {"failures": failures, "last_failure_at": now(), "locked_until": locked}
+        if row:
+            conn.execute(sa.update(login_throttle).where(login_throttle.c.key == key).values(**values))
+        else:
+            conn.execute(login_throttle.insert().values(key=key, **values))
+
+    def _user_with_hash(self, conn: Connection, username: str) -> tuple[Identity, str | None] | None:
+        schema = self.runtime.schema(conn)
+        statement, user = self._identity_select(schema)
+        row = conn.execute(
+            statement.add_columns(credential.c.password_hash)
+            .outerjoin(credential, credential.c.user_id == user.c.id)
+            .where(func.lower(user.c.username) == username.strip().lower())
+        ).first()
+        if row is None:
+            return None
+        identity = self._identity(row, "password")
+        if identity is None:  # an inactive user: treated like a wrong password
+            return None
+        return identity, row.password_hash
+
+    def _identity_select(self, schema) -> tuple[sa.Select, sa.Table]:
+        user, role = schema.tables.table("user"), schema.tables.table("role")
+        statement = (
+            select(user.c.id, user.c.username, user.c.full_name, user.c.language, user.c.active, role.c.permission_set)
+            .select_from(user.outerjoin(role, and_(role.c.id == user.c.role, role.c.deleted_at.is_(None))))
+            .where(user.c.deleted_at.is_(None))
+        )
+        return statement, user
+
+    @staticmethod
+    def _identity(row, via: str, token_id: int | None = None) -> Identity | None:
+        if row.active is False:
+            return None
+        return Identity(row.id, row.username, row.full_name, row.language, row.permission_set or "", via, token_id)
+
+    # --- browser sessions -------------------------------------------------------------------
+
+    def start_session(self, identity: Identity, ip: str | None = None) -> str:
+        """A new session for a signed-in user; returns the cookie value."""
+        token = secrets.token_urlsafe(32)
+        with write_transaction(self.engine) as conn:
+            conn.execute(session.delete().where(session.c.expires_at < now()))
+            conn.execute(session.insert().values(token_hash=digest(token), user_id=identity.user_id, created_at=now(),
+                                                 expires_at=now() + SESSION_LIFETIME, ip=ip))
+        return token
+
+    def end_session(self, token: str, who: Who | None = None) -> None:
+        with write_transaction(self.engine) as conn:
+            conn.execute(session.delete().where(session.c.token_hash == digest(token)))
+            if who is not None:
+                audit.write(conn, "logout", who)
+
+    def identity_for_session(self, token: str) -> Identity | None:
+        with self.runtime.reading() as (conn, schema):
+            statement, user = self._identity_select(schema)
+            row = conn.execute(
+                statement.add_columns(session.c.expires_at)
+                .join(session, session.c.user_id == user.c.id)
+                .where(session.c.token_hash == digest(token))
+            ).first()
+        if row is None or aware(row.expires_at) <= now():
+            return None
+        return self._identity(row, "session")
+
+    # --- API tokens ---------------------------------------------------------------------------
+
+    def create_token(self, identity: Identity, name: str, days: int | None = None, ip: str | None = None) -> tuple[dict, str]:
+        """A new bearer token for the user; the plain token is returned once and never stored."""
+        name = (name or "").strip()
+        if not name or len(name) > 100:
+            raise AccountError("give the token a name of 1 to 100 characters (what it is for, e.g. 'ERP sync')")
+        days = TOKEN_DEFAULT_DAYS if days is None else days
+        if not 1 <= days <= TOKEN_MAX_DAYS:
+            raise AccountError(f"expires_in_days must be between 1 and {TOKEN_MAX_DAYS}")
+        plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with write_transaction(self.engine) as conn:
+            token_id = conn.execute(api_token.insert().values(
+                user_id=identity.user_id, name=name, token_hash=digest(plain), prefix=plain[:12], created_at=now(),
+                expires_at=now() + dt.timedelta(days=days),
+            ).returning(api_token.c.id)).scalar_one()
+            audit.write(conn, "token.created", identity.who(ip), detail={"token_id": token_id, "name": name, "days": days})
+            row = conn.execute(select(api_token).where(api_token.c.id == token_id)).first()
+        return _token_info(row), plain
+
+    def tokens(self, user_id: int | None = None) -> list[dict]:
+        """Tokens of one user (or of everybody), newest first; never the secret."""
+        statement = select(api_token).order_by(api_token.c.id.desc())
+        if user_id is not None:
+            statement = statement.where(api_token.c.user_id == user_id)
+        with read_transaction(self.engine) as conn:
+            return [_token_info(r) for r in conn.execute(statement)]
+
+    def revoke_token(self, identity: Identity, token_id: int, any_user: bool = False, ip: str | None = None) -> dict:
+        """Revoke a token of the user's own (or anybody's, for admins)."""
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(select(api_token).where(api_token.c.id == token_id)).first()
+            if row is None or (row.user_id != identity.user_id and not any_user):
+                raise LookupError(f"there is no token {token_id} of yours")
+            if row.revoked_at is None:
+                conn.execute(sa.update(api_token).where(api_token.c.id == token_id).values(revoked_at=now()))
+                audit.write(conn, "token.revoked", identity.who(ip), detail={"token_id": token_id, "name": row.name})
+            row = conn.execute(select(api_token).where(api_token.c.id == token_id)).first()
+        return _token_info(row)
+
+    def identity_for_token(self, plain: str, ip: str | None = None) -> Identity:
+        """The user a bearer token belongs to; AuthError says why a token is refused."""
+        with self.runtime.reading() as (conn, schema):
+            statement, user = self._identity_select(schema)
+            row = conn.execute(
+                statement.add_columns(api_token.c.id.label("token_id"), api_token.c.name.label("token_name"), api_token.c.expires_at,
+                                      api_token.c.revoked_at, api_token.c.last_used_at)
+                .join(api_token, api_token.c.user_id == user.c.id)
+                .where(api_token.c.token_hash == digest(plain))
+            ).first()
+        problem = None
+        if row is None:
+            problem = "the token is not valid"
+        elif row.revoked_at is not None:
+            problem = "the token has been revoked"
+        elif aware(row.expires_at) <= now():
+            problem = "the token has expired; create a new one"
+        identity = self._identity(row, "token", row.token_id) if problem is None else None
+        if problem is None and identity is None:
+            problem = "the token's user is not active"
+        if problem:
+            detail = {"reason": problem, "token_id": row.token_id if row is not None else None}
+            audit.write_now(self.engine, "token.refused", Who(row.id if row is not None else None, row.username if row is not None else None, ip), detail=detail)
+            raise AuthError(problem)
+        last = aware(row.last_used_at)
+        if last is None or now() - last >= TOKEN_USE_INTERVAL:
+            with write_transaction(self.engine) as conn:
+                conn.execute(sa.update(api_token).where(api_token.c.id == row.token_id).values(last_used_at=now()))
+                audit.write(conn, "token.used", identity.who(ip), detail={"token_id": row.token_id, "name": row.token_name})
+        return identity
+
+
+def _token_info(row) -> dict:
+    return {"id": row.id, "name": row.name, "prefix": row.prefix, "user_id": row.user_id, "created_at": iso_utc(row.created_at),
+            "expires_at": iso_utc(row.expires_at), "last_used_at": iso_utc(row.last_used_at), "revoked_at": iso_utc(row.revoked_at),
+            "active": row.revoked_at is None and aware(row.expires_at) > now()}
+
+
+def secret_key(runtime: Runtime) -> str:
+    """The key signing CSRF tokens: TESSERA_SECRET_KEY, else one generated once and kept in the database,
+    so that every process serving the database agrees on it."""
+    if runtime.settings.secret_key:
+        return runtime.settings.secret_key
+    with read_transaction(runtime.engine) as conn:
+        value = conn.execute(select(setting.c.value).where(setting.c.name == "secret_key")).scalar()
+    if value:
+        return value
+    try:
+        with write_transaction(runtime.engine) as conn:
+            conn.execute(setting.insert().values(name="secret_key", value=secrets.token_urlsafe(48)))
+    except sa.exc.IntegrityError:
+        pass  # another process made it first
+    return secret_key(runtime)

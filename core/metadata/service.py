@@ -1,0 +1,295 @@
+"""Changing the configuration at run time: objects, fields, picklist values, layouts, permission sets.
+
+Every change is expressed as a changeset (checked against the meta-schemas like a file
+would be) or as one of the field transforms of customize.py, then applied by
+``Runtime.change_metadata``: the stored documents, the schema sync and the metadata
+version bump commit together, and every process sees the change at its next request.
+
+Custom objects and fields may be changed in every way; objects and fields defined by
+the base or a plugin accept what a customization may override (labels, help, picklist
+values, default, required, searchable, indexed), since code relies on the rest.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from core import audit
+from core.audit import Who
+from core.db import write_transaction
+from core.metadata.customize import set_removed
+from core.metadata.model import CUSTOM_LAYER, OVERRIDABLE_KEYS, ObjectDef, layout_key
+from core.metadata.problems import MetadataError, Problem, did_you_mean
+from core.metadata.store import CustomConfig
+from core.permissions import Access
+from core.runtime import Runtime
+from core.schema_sync import Change
+
+FORMAT = "tessera-changeset/1"
+
+
+def _refuse(source: str, message: str, pointer: str = "") -> MetadataError:
+    return MetadataError([Problem(source, pointer, message)])
+
+
+class MetadataService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def objects(self, access: Access, lang: str = "en") -> list[dict]:
+        meta = self.runtime.current_metadata()
+        return [self._summary(obj) for obj in sorted(meta.objects.values(), key=lambda o: o.name)
+                if access.may_customize or access.can(obj.name, "read")]
+
+    def object(self, name: str, access: Access) -> dict:
+        meta = self.runtime.current_metadata()
+        obj = meta.object(name)
+        if not (access.may_customize or access.can(name, "read")):
+            raise LookupError(f"there is no object '{name}' you may read")
+        fields = [self._field(obj, f.name, access) for f in obj.fields.values()
+                  if (access.may_customize or access.visible(name, f.name)) and (access.may_customize or not f.removed)]
+        layouts = [v for v in meta.layouts.values() if v["object"] == name]
+        return {**self._summary(obj), "title_field": obj.title_field, "fields": fields, "layouts": layouts,
+                "permissions": {op: access.scope(name, op) for op in ("read", "create", "update", "delete")}}
+
+    def _summary(self, obj: ObjectDef) -> dict:
+        return {"name": obj.name, "label": obj.spec.get("label"), "plural_label": obj.spec.get("plural_label"),
+                "description": obj.spec.get("description"), "custom": obj.custom, "defined_by": _layer(obj.layer),
+                "field_count": len(obj.active_fields())}
+
+    def _field(self, obj: ObjectDef, name: str, access: Access) -> dict:
+        fdef = obj.fields[name]
+        spec = {k: v for k, v in fdef.spec.items() if k != "former_names"}
+        return {**spec, "custom": fdef.custom, "removed": fdef.removed, "access": access.field_access(obj.name, name)}
+
+    def field(self, object_name: str, field_name: str, access: Access) -> dict:
+        obj = self.runtime.current_metadata().object(object_name)
+        fdef = obj.fields.get(field_name)
+        if fdef is None or not (access.may_customize or access.visible(object_name, field_name)):
+            raise LookupError(f"'{field_name}' is not a field of {object_name}")
+        return self._field(obj, field_name, access)
+
+    def permission_sets(self) -> list[dict]:
+        meta = self.runtime.current_metadata()
+        custom = set(self._config().permission_sets)
+        return [{**body, "custom": name in custom} for name, body in sorted(meta.permission_sets.items())]
+
+    def layouts(self, object_name: str | None = None) -> list[dict]:
+        meta = self.runtime.current_metadata()
+        return [v for v in meta.layouts.values() if object_name is None or v["object"] == object_name]
+
+    # --- changing -----------------------------------------------------------------------------
+
+    def apply(self, changeset: dict, who: Who, source: str, dry_run: bool = False) -> list[Change]:
+        """Import a changeset (what the file import and every change below come down to)."""
+        changes = self.runtime.import_changeset(changeset, source, _who(who), dry_run=dry_run)
+        if not dry_run:
+            self._audit(who, source, changeset, changes)
+        return changes
+
+    def _transform(self, transform, who: Who, source: str, detail: dict) -> list[Change]:
+        changes = self.runtime.change_metadata(transform, _who(who))
+        self._audit(who, source, detail, changes)
+        return changes
+
+    def _audit(self, who: Who, source: str, detail: dict, changes: list[Change]) -> None:
+        with write_transaction(self.runtime.engine) as conn:
+            audit.write(conn, "metadata.changed", who, detail={"change": source, "operations": [c.detail for c in changes],
+                                                                "documents": _names(detail)})
+
+    def create_object(self, body: Any, who: Who) -> list[Change]:
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise _refuse("POST /api/meta/objects", "send an object definition: {\"name\": ..., \"label\": {\"en\": ..., \"zh-CN\": ...}, \"fields\": [...]}")
+        meta = self.runtime.current_metadata()
+        if body["name"] in meta.objects:
+            raise _refuse("POST /api/meta/objects", f"an object '{body['name']}' already exists; change it with PATCH /api/meta/objects/{body['name']}", "/name")
+        return self.apply({"format": FORMAT, "objects": [{"fields": [], **body}]}, who, "POST /api/meta/objects")
+
+    def change_object(self, name: str, changes: Any, who: Who) -> list[Change]:
+        source = f"PATCH /api/meta/objects/{name}"
+        obj = self.runtime.current_metadata().object(name)
+        if not isinstance(changes, dict) or "fields" in changes or "name" in changes:
+            raise _refuse(source, "send the object's settings to change (label, plural_label, description, title_field, indexes); "
+                                  "fields are changed under /fields")
+        if obj.custom:
+            stored = copy.deepcopy(self._config().objects[name])
+            stored.update(changes)
+            stored["fields"] = []  # fields merge by name: none sent, none changed
+            return self.apply({"format": FORMAT, "objects": [stored]}, who, source)
+        allowed = {"label", "plural_label", "indexes"}
+        refused = sorted(set(changes) - allowed)
+        if refused:
+            raise _refuse(source, f"{name} is defined by {obj.source}; a customization may change its {', '.join(sorted(allowed))}, "
+                                  f"not its {', '.join(refused)}")
+        return self.apply({"format": FORMAT, "extensions": [{"object": name, **changes}]}, who, source)
+
+    def remove_object(self, name: str, who: Who) -> list[Change]:
+        """Remove a custom object's definition. Its table and data stay (nothing is dropped on its own)."""
+        source = f"DELETE /api/meta/objects/{name}"
+        obj = self.runtime.current_metadata().object(name)
+        if not obj.custom:
+            raise _refuse(source, f"{name} is defined by {obj.source}; only custom objects can be removed")
+
+        def transform(config: CustomConfig) -> CustomConfig:
+            config = config.copy()
+            del config.objects[name]
+            config.layouts = {k: v for k, v in config.layouts.items() if v["object"] != name}
+            for body in config.permission_sets.values():
+                body.get("objects", {}).pop(name, None)
+                body.get("fields", {}).pop(name, None)
+            return config
+
+        return self._transform(transform, who, source, {"objects": [{"name": name}]})
+
+    def add_field(self, object_name: str, spec: Any, who: Who) -> list[Change]:
+        source = f"POST /api/meta/objects/{object_name}/fields"
+        obj = self.runtime.current_metadata().object(object_name)
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise _refuse(source, "send a field definition: {\"name\": ..., \"type\": ..., \"label\": {\"en\": ..., \"zh-CN\": ...}}")
+        if spec["name"] in obj.fields:
+            raise _refuse(source, f"{object_name} already has a field '{spec['name']}'; change it with PATCH .../fields/{spec['name']}", "/name")
+        return self.apply(self._field_changeset(obj, spec), who, source)
+
+    def change_field(self, object_name: str, field_name: str, changes: Any, who: Who) -> list[Change]:
+        """Change a field's settings; for a custom field ``name`` renames it (its data kept) and ``type`` converts it."""
+        source = f"PATCH /api/meta/objects/{object_name}/fields/{field_name}"
+        obj = self.runtime.current_metadata().object(object_name)
+        fdef = obj.fields.get(field_name)
+        if fdef is None:
+            raise _refuse(source, f"'{field_name}' is not a field of {object_name}{did_you_mean(field_name, obj.fields)}")
+        if not isinstance(changes, dict) or not changes:
+            raise _refuse(source, "send the field's settings to change, e.g. {\"label\": {\"en\": ..., \"zh-CN\": ...}, \"required\": true}")
+        if not fdef.custom:
+            refused = sorted(set(changes) - OVERRIDABLE_KEYS)
+            if refused:
+                raise _refuse(source, f"{object_name}.{field_name} is defined by {fdef.source}; a customization may change its "
+                                      f"{', '.join(sorted(OVERRIDABLE_KEYS))}, not its {', '.join(refused)}")
+        spec = {**copy.deepcopy(fdef.spec), **changes}
+        if "name" in changes and changes["name"] != field_name:
+            spec["former_names"] = list(dict.fromkeys(fdef.spec.get("former_names", []) + [field_name]))
+        spec.pop("removed", None)
+        return self.apply(self._field_changeset(obj, spec), who, source)
+
+    def remove_field(self, object_name: str, field_name: str, who: Who, removed: bool = True) -> list[Change]:
+        """Hide a custom field (its column and data stay) or bring it back."""
+        verb = "DELETE" if removed else "POST"
+        source = f"{verb} /api/meta/objects/{object_name}/fields/{field_name}"
+        meta = self.runtime.current_metadata()
+        return self._transform(set_removed(meta, object_name, field_name, removed, source), who, source,
+                               {"fields": [f"{object_name}.{field_name}"]})
+
+    def set_picklist_value(self, object_name: str, field_name: str, value: Any, who: Who) -> list[Change]:
+        """Add a picklist value, or change the one with the same ``value`` (label, colour, order via ``position``)."""
+        source = f"POST /api/meta/objects/{object_name}/fields/{field_name}/values"
+        fdef = self._picklist(object_name, field_name, source)
+        if not isinstance(value, dict) or not isinstance(value.get("value"), str):
+            raise _refuse(source, "send a picklist value: {\"value\": \"won\", \"label\": {\"en\": ..., \"zh-CN\": ...}}")
+        value = dict(value)
+        position = value.pop("position", None)
+        values = [v for v in fdef.spec.get("values", []) if v["value"] != value["value"]]
+        current = next((v for v in fdef.spec.get("values", []) if v["value"] == value["value"]), None)
+        merged = {**(current or {}), **value}
+        if position is None:
+            position = next((i for i, v in enumerate(fdef.spec.get("values", [])) if v["value"] == value["value"]), len(values))
+        if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+            raise _refuse(source, "position must be a whole number from 0 (first)", "/position")
+        values.insert(min(position, len(values)), merged)
+        return self.change_field(object_name, field_name, {"values": values}, who)
+
+    def remove_picklist_value(self, object_name: str, field_name: str, value: str, who: Who) -> list[Change]:
+        """Take a value off the list. Records keeping it still show it; new writes may not use it."""
+        source = f"DELETE /api/meta/objects/{object_name}/fields/{field_name}/values/{value}"
+        fdef = self._picklist(object_name, field_name, source)
+        values = fdef.spec.get("values", [])
+        if value not in [v["value"] for v in values]:
+            raise _refuse(source, f"'{value}' is not a value of {object_name}.{field_name}{did_you_mean(value, [v['value'] for v in values])}")
+        if len(values) == 1:
+            raise _refuse(source, "a picklist needs at least one value")
+        changes: dict[str, Any] = {"values": [v for v in values if v["value"] != value]}
+        if fdef.spec.get("default") == value:
+            changes["default"] = None
+        return self.change_field(object_name, field_name, changes, who)
+
+    def _picklist(self, object_name: str, field_name: str, source: str):
+        obj = self.runtime.current_metadata().object(object_name)
+        fdef = obj.fields.get(field_name)
+        if fdef is None or fdef.type.name not in ("picklist", "multi_picklist"):
+            raise _refuse(source, f"'{field_name}' is not a picklist field of {object_name}{did_you_mean(field_name, obj.fields)}")
+        return fdef
+
+    def _field_changeset(self, obj: ObjectDef, spec: dict) -> dict:
+        spec = {k: v for k, v in spec.items() if v is not None or k == "default"}
+        if spec.get("default", 0) is None:
+            del spec["default"]
+        if obj.custom:
+            stored = copy.deepcopy(self._config().objects[obj.name])
+            stored["fields"] = [spec]
+            return {"format": FORMAT, "objects": [stored]}
+        return {"format": FORMAT, "extensions": [{"object": obj.name, "fields": [spec]}]}
+
+    def put_layout(self, body: Any, who: Who) -> list[Change]:
+        if not isinstance(body, dict):
+            raise _refuse("PUT /api/meta/layouts", "send a layout: {\"object\": ..., \"kind\": \"list\", \"columns\": [...]}")
+        return self.apply({"format": FORMAT, "layouts": [body]}, who, "PUT /api/meta/layouts")
+
+    def remove_layout(self, key: str, who: Who) -> list[Change]:
+        """Remove a customized layout; the base or plugin layout under it applies again."""
+        source = f"DELETE /api/meta/layouts/{key}"
+        if key not in self._config().layouts:
+            raise _refuse(source, f"there is no customized layout '{key}' (layouts defined by the base or a plugin stay; replace them with PUT)")
+
+        def transform(config: CustomConfig) -> CustomConfig:
+            config = config.copy()
+            del config.layouts[key]
+            return config
+
+        return self._transform(transform, who, source, {"layouts": [key]})
+
+    def put_permission_set(self, name: str, body: Any, who: Who) -> list[Change]:
+        source = f"PUT /api/meta/roles/{name}"
+        if not isinstance(body, dict):
+            raise _refuse(source, "send a permission set: {\"label\": {...}, \"objects\": {\"account\": {\"read\": \"team\"}}, \"fields\": {...}}")
+        return self.apply({"format": FORMAT, "permission_sets": [{**body, "name": name}]}, who, source)
+
+    def remove_permission_set(self, name: str, who: Who) -> list[Change]:
+        source = f"DELETE /api/meta/roles/{name}"
+        if name not in self._config().permission_sets:
+            raise _refuse(source, f"there is no customized permission set '{name}'; those defined by the base or a plugin stay")
+
+        def transform(config: CustomConfig) -> CustomConfig:
+            config = config.copy()
+            del config.permission_sets[name]
+            return config
+
+        return self._transform(transform, who, source, {"permission_sets": [{"name": name}]})
+
+    def _config(self) -> CustomConfig:
+        from core.db import read_transaction
+        from core.metadata import store
+
+        with read_transaction(self.runtime.engine) as conn:
+            return store.load_config(conn)
+
+
+def _who(who: Who) -> str:
+    return f"api:{who.username}" if who.username else "api"
+
+
+def _layer(layer: str) -> str:
+    return "customization" if layer == CUSTOM_LAYER else layer
+
+
+def _names(changeset: dict) -> dict:
+    """What a change touched, for the audit log (names, not whole documents)."""
+    return {key: [_name(item) for item in items] for key, items in changeset.items() if isinstance(items, list)}
+
+
+def _name(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    if "kind" in item and "object" in item:
+        return layout_key(item)
+    return item.get("name") or item.get("object")

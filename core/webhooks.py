@@ -1,0 +1,305 @@
+"""Webhooks: subscriptions per object and event, a signed payload, delivered after commit.
+
+A write that concerns a subscription adds a row to the delivery outbox inside its own
+transaction, so a delivery exists exactly when the write committed. A background thread
+in each web process sends what is due, claiming each row first so that two processes
+never send the same one, and retries failures with a back-off that grows fourfold up to
+an hour; after ``max_attempts`` a delivery is marked failed. The request that wrote the
+record never waits for a receiver.
+
+Each POST carries ``X-Tessera-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
+made with the subscription's secret, ``X-Tessera-Event`` and ``X-Tessera-Delivery``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import threading
+import time
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy import Connection, or_, select
+
+from core.coretables import webhook, webhook_delivery
+from core.db import read_transaction, write_transaction
+from core.fieldtypes import iso_utc
+
+EVENTS = ("created", "updated", "deleted")
+STATUSES = ("pending", "delivered", "failed")
+CLAIM_SECONDS = 60
+MAX_BACKOFF_SECONDS = 3600
+ERROR_TEXT_LIMIT = 500
+log = logging.getLogger("tessera.webhooks")
+UTC = dt.timezone.utc
+
+
+class WebhookError(ValueError):
+    """A subscription that cannot be made as asked; the message names what to fix."""
+
+
+class UnknownWebhook(LookupError):
+    pass
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify(secret: str, header: str, body: bytes, tolerance_seconds: int = 300, now: float | None = None) -> bool:
+    """What a receiver does: check the signature and that it is recent."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs((now or time.time()) - timestamp) > tolerance_seconds:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), header)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class Webhooks:
+    def __init__(self, runtime, retry_base_seconds: float = 5.0, max_attempts: int = 8, poll_seconds: float = 0.5,
+                 timeout_seconds: float = 10.0) -> None:
+        self.runtime = runtime
+        self.retry_base_seconds = retry_base_seconds
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.timeout_seconds = timeout_seconds
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    # --- subscriptions ------------------------------------------------------------------------
+
+    def subscribe(self, name: str, object_name: str, events: list[str], url: str, secret: str | None = None,
+                  created_by: int | None = None) -> tuple[dict, str]:
+        """A new subscription; returns it and its signing secret (shown this once)."""
+        self.runtime.current_metadata().object(object_name)
+        values = self._checked({"name": name, "events": events, "url": url})
+        secret = secret or "whsec_" + secrets.token_urlsafe(24)
+        with write_transaction(self.runtime.engine) as conn:
+            webhook_id = conn.execute(webhook.insert().values(
+                object=object_name, secret=secret, active=True, created_at=_now(), created_by=created_by, **values,
+            ).returning(webhook.c.id)).scalar_one()
+        return self.get(webhook_id), secret
+
+    def _checked(self, changes: dict) -> dict:
+        values = {}
+        if "name" in changes:
+            name = str(changes["name"] or "").strip()
+            if not 1 <= len(name) <= 100:
+                raise WebhookError("name: give 1 to 100 characters")
+            values["name"] = name
+        if "events" in changes:
+            events = changes["events"]
+            if not isinstance(events, list) or not events or any(e not in EVENTS for e in events):
+                raise WebhookError(f"events: give a list of one or more of {', '.join(EVENTS)}")
+            values["events"] = sorted(set(events), key=EVENTS.index)
+        if "url" in changes:
+            url = str(changes["url"] or "")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise WebhookError(f"url: '{url}' is not a web address (http:// or https://)")
+            values["url"] = url
+        if "active" in changes:
+            if not isinstance(changes["active"], bool):
+                raise WebhookError("active: give true or false")
+            values["active"] = changes["active"]
+        return values
+
+    def subscriptions(self) -> list[dict]:
+        with read_transaction(self.runtime.engine) as conn:
+            return [_subscription(r) for r in conn.execute(select(webhook).order_by(webhook.c.id))]
+
+    def get(self, webhook_id: int) -> dict:
+        with read_transaction(self.runtime.engine) as conn:
+            row = conn.execute(select(webhook).where(webhook.c.id == webhook_id)).first()
+        if row is None:
+            raise UnknownWebhook(f"there is no webhook {webhook_id}")
+        return _subscription(row)
+
+    def change(self, webhook_id: int, changes: dict) -> tuple[dict, str | None]:
+        """Change name, events, url or active; ``rotate_secret`` makes a new secret (returned)."""
+        unknown = set(changes) - {"name", "events", "url", "active", "rotate_secret"}
+        if unknown:
+            raise WebhookError(f"{', '.join(sorted(unknown))}: not a setting of a webhook (name, events, url, active, rotate_secret)")
+        values = self._checked(changes)
+        secret = None
+        if changes.get("rotate_secret"):
+            secret = values["secret"] = "whsec_" + secrets.token_urlsafe(24)
+        self.get(webhook_id)
+        if values:
+            with write_transaction(self.runtime.engine) as conn:
+                conn.execute(sa.update(webhook).where(webhook.c.id == webhook_id).values(**values))
+        return self.get(webhook_id), secret
+
+    def remove(self, webhook_id: int) -> None:
+        self.get(webhook_id)
+        with write_transaction(self.runtime.engine) as conn:
+            conn.execute(webhook_delivery.delete().where(webhook_delivery.c.webhook_id == webhook_id, webhook_delivery.c.status == "pending"))
+            conn.execute(webhook.delete().where(webhook.c.id == webhook_id))
+
+    def deliveries(self, webhook_id: int, limit: int = 50, before_id: int | None = None) -> list[dict]:
+        self.get(webhook_id)
+        statement = (select(webhook_delivery).where(webhook_delivery.c.webhook_id == webhook_id)
+                     .order_by(webhook_delivery.c.id.desc()).limit(limit))
+        if before_id is not None:
+            statement = statement.where(webhook_delivery.c.id < before_id)
+        with read_transaction(self.runtime.engine) as conn:
+            return [_delivery(r) for r in conn.execute(statement)]
+
+    # --- the outbox -----------------------------------------------------------------------------
+
+    def enqueue(self, conn: Connection, object_name: str, event: str, fetch: Callable[[], list[dict]],
+                changes: dict | None = None) -> int:
+        """Add deliveries for the records ``fetch`` returns, if any active subscription wants them.
+
+        Called by the record service inside the writing transaction; costs one indexed
+        query when nobody subscribes.
+        """
+        hooks = [(hook_id, events) for hook_id, events in conn.execute(
+            select(webhook.c.id, webhook.c.events).where(webhook.c.object == object_name, webhook.c.active.is_(True)))
+            if event in events]
+        if not hooks:
+            return 0
+        now = _now()
+        rows = []
+        for record in fetch():
+            payload = {"event": f"{object_name}.{event}", "object": object_name, "record_id": record["id"],
+                       "occurred_at": iso_utc(now), "record": record}
+            if changes is not None:
+                payload["changes"] = {k: {"old": old, "new": new} for k, (old, new) in changes.items()}
+            rows += [{"webhook_id": hook_id, "event": event, "object": object_name, "record_id": record["id"], "payload": payload,
+                      "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now} for hook_id, _events in hooks]
+        if rows:
+            conn.execute(webhook_delivery.insert(), rows)
+        self._wake.set()
+        return len(rows)
+
+    # --- delivery --------------------------------------------------------------------------------
+
+    def deliver_due(self, limit: int = 20) -> int:
+        """Send the deliveries that are due (and not claimed by another process); return how many were tried."""
+        tried = 0
+        with read_transaction(self.runtime.engine) as conn:
+            due = conn.execute(
+                select(webhook_delivery.c.id)
+                .where(webhook_delivery.c.status == "pending", webhook_delivery.c.next_attempt_at <= _now(),
+                       or_(webhook_delivery.c.claimed_until.is_(None), webhook_delivery.c.claimed_until < _now()))
+                .order_by(webhook_delivery.c.next_attempt_at, webhook_delivery.c.id).limit(limit)
+            ).scalars().all()
+        with httpx.Client(timeout=self.timeout_seconds, follow_redirects=False) as client:
+            for delivery_id in due:
+                claimed = self._claim(delivery_id)
+                if claimed is not None:
+                    self._send(client, *claimed)
+                    tried += 1
+        return tried
+
+    def _claim(self, delivery_id: int) -> tuple[dict, dict] | None:
+        now = _now()
+        with write_transaction(self.runtime.engine) as conn:
+            result = conn.execute(
+                sa.update(webhook_delivery)
+                .where(webhook_delivery.c.id == delivery_id, webhook_delivery.c.status == "pending",
+                       or_(webhook_delivery.c.claimed_until.is_(None), webhook_delivery.c.claimed_until < now))
+                .values(claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
+            )
+            if result.rowcount != 1:
+                return None
+            delivery = conn.execute(select(webhook_delivery).where(webhook_delivery.c.id == delivery_id)).first()
+            hook = conn.execute(select(webhook).where(webhook.c.id == delivery.webhook_id)).first()
+        if hook is None:
+            return None
+        return delivery._asdict(), hook._asdict()
+
+    def _send(self, client: httpx.Client, delivery: dict, hook: dict) -> None:
+        body = json.dumps(delivery["payload"], separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Tessera-Webhooks/1",
+            "X-Tessera-Event": delivery["payload"]["event"],
+            "X-Tessera-Delivery": str(delivery["id"]),
+            "X-Tessera-Signature": sign(hook["secret"], int(time.time()), body),
+        }
+        status, error = None, None
+        try:
+            response = client.post(hook["url"], content=body, headers=headers)
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"the receiver answered {status}: {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
+        self._record_attempt(delivery, status, error)
+
+    def _record_attempt(self, delivery: dict, status: int | None, error: str | None) -> None:
+        attempts = delivery["attempts"] + 1
+        now = _now()
+        values: dict[str, Any] = {"attempts": attempts, "last_status": status, "last_error": error, "claimed_until": None}
+        if error is None:
+            values.update(status="delivered", delivered_at=now)
+        elif attempts >= self.max_attempts:
+            values.update(status="failed")
+        else:
+            delay = min(MAX_BACKOFF_SECONDS, self.retry_base_seconds * 4 ** (attempts - 1))
+            values.update(next_attempt_at=now + dt.timedelta(seconds=delay))
+        with write_transaction(self.runtime.engine) as conn:
+            conn.execute(sa.update(webhook_delivery).where(webhook_delivery.c.id == delivery["id"]).values(**values))
+        if error is not None:
+            log.warning("webhook delivery %s to %s failed (attempt %s): %s", delivery["id"], delivery["webhook_id"], attempts, error)
+
+    def start(self) -> None:
+        """Deliver in a background thread until stop()."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="tessera-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=self.timeout_seconds + 5)
+        self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.deliver_due()
+            except Exception:  # a database hiccup must not end delivery for the life of the process
+                log.exception("webhook delivery pass failed")
+                busy = 0
+            if not busy:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+
+def _subscription(row) -> dict:
+    return {"id": row.id, "name": row.name, "object": row.object, "events": list(row.events), "url": row.url,
+            "active": row.active, "created_at": iso_utc(row.created_at), "created_by": row.created_by}
+
+
+def _delivery(row) -> dict:
+    return {"id": row.id, "webhook_id": row.webhook_id, "event": row.event, "object": row.object, "record_id": row.record_id,
+            "status": row.status, "attempts": row.attempts, "next_attempt_at": iso_utc(_aware(row.next_attempt_at)),
+            "last_status": row.last_status, "last_error": row.last_error, "created_at": iso_utc(row.created_at),
+            "delivered_at": iso_utc(row.delivered_at)}
