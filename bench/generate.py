@@ -1,12 +1,18 @@
 """Generate a benchmark data set through the record service.
 
-    python bench/generate.py --database URL --accounts N [--batch 5000] [--seed 2026]
+    python bench/generate.py --database URL --accounts N [--owners K] [--batch 5000] [--seed 2026]
 
 Migrates the database, imports bench/deal_changeset.json (the "deal" object), then
 creates N accounts and 5N deals with ``runtime.records.create_many``: every row is
 validated, its account reference is checked and its system fields are stamped, exactly
 as for an import through the API. The data is deterministic for a given seed and an
 empty database.
+
+With ``--owners K`` it first creates K users (bench.user01, bench.user02, ...; no
+password, no role) and gives the accounts and deals owners round-robin: account n and
+deal n belong to user ((n - 1) mod K) + 1. Without it (K = 0) every record is created by
+the system actor and has no owner, as before. Owners take nothing from the random
+generator, so the other values are the same with or without owners.
 """
 
 from __future__ import annotations
@@ -91,6 +97,26 @@ def deal_row(rng: random.Random, number: int, account_id: int) -> dict:
     }
 
 
+def owner_usernames(count: int) -> list[str]:
+    """bench.user01 .. bench.userNN (at least two digits, so that they sort in order)."""
+    width = max(2, len(str(count)))
+    return [f"bench.user{i:0{width}d}" for i in range(1, count + 1)]
+
+
+def create_owners(runtime: Runtime, actor: Actor, count: int) -> list[int]:
+    """The owner users, created through the record service like any other record."""
+    if not count:
+        return []
+    return runtime.records.create_many(actor, "user", [{"username": name} for name in owner_usernames(count)])
+
+
+def with_owner(row: dict, owner_ids: list[int], number: int) -> dict:
+    """Give record ``number`` (1-based) its round-robin owner; unchanged when there are no owners."""
+    if owner_ids:
+        row["owner"] = owner_ids[(number - 1) % len(owner_ids)]
+    return row
+
+
 def batches(total: int, size: int) -> Iterator[tuple[int, int]]:
     for start in range(0, total, size):
         yield start, min(size, total - start)
@@ -114,18 +140,23 @@ def _create_all(runtime: Runtime, actor: Actor, object_name: str, total: int, ba
 
 
 def generate(runtime: Runtime, accounts: int, batch: int = DEFAULT_BATCH, seed: int = DEFAULT_SEED,
-             log: Callable[[str], None] = print) -> dict[str, float]:
-    """Create ``accounts`` accounts and 5 deals per account; return timings."""
+             log: Callable[[str], None] = print, owners: int = 0) -> dict[str, float]:
+    """Create ``owners`` users, then ``accounts`` accounts and 5 deals per account; return timings."""
     actor = Actor(None, "bench")
     rng = random.Random(seed)
+    owner_ids = create_owners(runtime, actor, owners)
+    if owner_ids:
+        log(f"  user: {len(owner_ids)} owners ({owner_usernames(owners)[0]} .. {owner_usernames(owners)[-1]})")
     started = time.perf_counter()
-    account_ids = _create_all(runtime, actor, "account", accounts, batch, lambda n: account_row(rng, n), log)
+    account_ids = _create_all(runtime, actor, "account", accounts, batch,
+                              lambda n: with_owner(account_row(rng, n), owner_ids, n), log)
     accounts_done = time.perf_counter()
     deal_count = accounts * DEALS_PER_ACCOUNT
     deal_ids = _create_all(runtime, actor, "deal", deal_count, batch,
-                           lambda n: deal_row(rng, n, account_ids[rng.randrange(len(account_ids))]), log)
+                           lambda n: with_owner(deal_row(rng, n, account_ids[rng.randrange(len(account_ids))]), owner_ids, n), log)
     finished = time.perf_counter()
     return {
+        "owners": len(owner_ids),
         "accounts": len(account_ids),
         "deals": len(deal_ids),
         "account_seconds": accounts_done - started,
@@ -142,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", required=True, metavar="URL", help="sqlite:///path.db or postgresql+psycopg://...")
     parser.add_argument("--accounts", type=int, required=True, metavar="N", help="accounts to create (deals: 5 per account)")
+    parser.add_argument("--owners", type=int, default=0, metavar="K",
+                        help="create K users bench.user01.. and spread accounts and deals over them round-robin "
+                             "(default 0: no owners)")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help=f"rows per create_many call (default {DEFAULT_BATCH})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--force", action="store_true", help="add rows even if the database already has deals")
@@ -155,9 +189,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"The database already holds {existing['account']:,} accounts and {existing['deal']:,} deals; "
                   "use an empty database, or --force to add more.", file=sys.stderr)
             return 1
-        print(f"Generating {args.accounts:,} accounts and {args.accounts * DEALS_PER_ACCOUNT:,} deals "
+        if args.owners < 0:
+            parser.error("--owners must be 0 or more")
+        owned = f", owned round-robin by {args.owners} users" if args.owners else ""
+        print(f"Generating {args.accounts:,} accounts and {args.accounts * DEALS_PER_ACCOUNT:,} deals{owned} "
               f"through the record service (batches of {args.batch:,}, seed {args.seed})", flush=True)
-        timings = generate(runtime, args.accounts, args.batch, args.seed, log=lambda line: print(line, flush=True))
+        timings = generate(runtime, args.accounts, args.batch, args.seed, log=lambda line: print(line, flush=True),
+                           owners=args.owners)
         total = timings["accounts"] + timings["deals"]
         seconds = timings["account_seconds"] + timings["deal_seconds"]
         print(f"Done: {total:,} rows in {seconds:.1f} s ({total / seconds:,.0f} rows/s). Row counts: {row_counts(runtime)}")
