@@ -29,6 +29,7 @@ from core.coretables import api_token, credential, login_throttle, session, sett
 from core.db import read_transaction, write_transaction
 from core.fieldtypes import iso_utc
 from core.metadata.problems import did_you_mean
+from core.permissions import ADMIN_SET
 from core.records import Actor
 from core.runtime import Runtime
 
@@ -42,8 +43,8 @@ TOKEN_USE_INTERVAL = dt.timedelta(minutes=5)  # how often token use is written d
 FREE_FAILURES = {"user": 5, "ip": 20}  # failures before a lock
 FIRST_LOCK_SECONDS = 2
 MAX_LOCK_SECONDS = 15 * 60
+FAILURE_MEMORY = dt.timedelta(hours=1)
 ADMIN_USERNAME = "admin"
-ADMIN_PERMISSION_SET = "admin"
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))  # verified when the user does not exist, so timing tells nothing
@@ -162,9 +163,11 @@ class Accounts:
         return records.create(system, "role", {"name": label, "permission_set": name})["id"]
 
     def set_password(self, user_id: int, password: str, username: str = "") -> None:
+        """A new password; the user's browser sessions end (API tokens are separate credentials and stay)."""
         check_password(password, username)
         with write_transaction(self.engine) as conn:
             self._store_password(conn, user_id, password)
+            conn.execute(session.delete().where(session.c.user_id == user_id))
             audit.write(conn, "password.changed", Who(user_id, username or None), "user", user_id)
 
     def _store_password(self, conn: Connection, user_id: int, password: str) -> None:
@@ -182,7 +185,7 @@ class Accounts:
         if existing:
             self.set_password(existing[0]["id"], password, ADMIN_USERNAME)
         else:
-            self.add_user(ADMIN_USERNAME, password, ADMIN_PERMISSION_SET, full_name="Administrator")
+            self.add_user(ADMIN_USERNAME, password, ADMIN_SET, full_name="Administrator")
         return password
 
     # --- sign-in --------------------------------------------------------------------------
@@ -201,18 +204,18 @@ class Accounts:
             ok = False
         identity = found[0] if found else None
         with write_transaction(self.engine) as conn:
-            if not ok or identity is None:
-                reason = "unknown user" if found is None else "wrong password"
-                for kind, key in keys.items():
-                    if key:
-                        self._count_failure(conn, key, FREE_FAILURES[kind])
-                audit.write(conn, "login.failed", Who(identity.user_id if identity else None, username[:200], ip), detail={"reason": reason})
-                raise AuthError("wrong username or password")
-            conn.execute(login_throttle.delete().where(login_throttle.c.key == keys["user"]))
-            if _hasher.check_needs_rehash(stored):
-                self._store_password(conn, identity.user_id, password)
-            audit.write(conn, "login", identity.who(ip))
-        return identity
+            if ok and identity is not None:
+                conn.execute(login_throttle.delete().where(login_throttle.c.key == keys["user"]))
+                if _hasher.check_needs_rehash(stored):
+                    self._store_password(conn, identity.user_id, password)
+                audit.write(conn, "login", identity.who(ip))
+                return identity
+            for kind, key in keys.items():
+                if key:
+                    self._count_failure(conn, key, FREE_FAILURES[kind])
+            reason = "unknown or inactive user" if found is None else "wrong password"
+            audit.write(conn, "login.failed", Who(identity.user_id if identity else None, username[:200], ip), detail={"reason": reason})
+        raise AuthError("wrong username or password")  # after the commit, so the failure is counted and logged
 
     def _refuse_if_locked(self, conn: Connection, keys: list[str], who: Who) -> None:
         rows = conn.execute(select(login_throttle.c.locked_until).where(login_throttle.c.key.in_(keys))).scalars()
@@ -223,13 +226,16 @@ class Accounts:
             raise Throttled(f"too many failed sign-ins; try again in {wait} seconds", wait)
 
     def _count_failure(self, conn: Connection, key: str, free: int) -> None:
-        row = conn.execute(select(login_throttle.c.failures).where(login_throttle.c.key == key)).first()
-        failures = (row[0] if row else 0) + 1
+        """Failures older than FAILURE_MEMORY are forgotten, so an office address is not locked by a month of typos."""
+        moment = now()
+        row = conn.execute(select(login_throttle.c.failures, login_throttle.c.last_failure_at).where(login_throttle.c.key == key)).first()
+        recent = row is not None and moment - aware(row.last_failure_at) < FAILURE_MEMORY
+        failures = (row.failures if recent else 0) + 1
         locked = None
         if failures >= free:
             seconds = min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** (failures - free))
-            locked = now() + dt.timedelta(seconds=seconds)
-        values = {"failures": failures, "last_failure_at": now(), "locked_until": locked}
+            locked = moment + dt.timedelta(seconds=seconds)
+        values = {"failures": failures, "last_failure_at": moment, "locked_until": locked}
         if row:
             conn.execute(sa.update(login_throttle).where(login_throttle.c.key == key).values(**values))
         else:

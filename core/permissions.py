@@ -33,6 +33,7 @@ SCOPES = ("none", "own", "team", "all")
 OPERATIONS = ("read", "create", "update", "delete")
 FIELD_ACCESS = ("hidden", "read", "edit")
 DIRECTORY = frozenset({"user", "team", "role"})
+ADMIN_SET = "admin"  # the built-in permission set of administrators (metadata/permission_sets/admin.json)
 SHARE_ACCESS = ("read", "edit")
 ACTOR_ID = "actor_id"
 

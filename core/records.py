@@ -25,7 +25,6 @@ from core.plugins import RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
 from core.query import COUNT_CAP, MAX_LIMIT, ListQuery, QueryError, parse
 from core.runtime import Runtime, Schema
-from core.tables import junction_name
 from core.validation import FieldError, RecordValidationError
 
 __all__ = ["Actor", "RecordService", "RecordError", "NotFound", "Conflict", "Refused", "Forbidden", "QueryError",
@@ -470,6 +469,7 @@ class RecordService:
             if values.get("owner") is None:
                 values["owner"] = actor.user_id
         self._check_owners(conn, schema, access, actor, object_name, "create", parsed, rows_are_batch=len(rows) > 1)
+        self._refuse_admin_grants(conn, schema, access, object_name, parsed)
         table = schema.tables.table(object_name)
         ids = self._insert_rows(conn, table, parsed)
         for name, values_per_row in links.items():
@@ -561,11 +561,12 @@ class RecordService:
         if current.version != expected:
             raise self._conflict(conn, object_name, record_id, expected, current.version, access)
         if not trusted and isinstance(changes, dict):
-            changes = _without_unchanged_read_only(obj, changes, current._mapping)
+            changes = _without_unchanged_read_only(obj, changes, current._mapping, access.locked(object_name))
         values = schema.validator(object_name).validate(changes, partial=True, trusted=trusted,
                                                         hidden=access.hidden(object_name), locked=access.locked(object_name))
         if "owner" in values and values["owner"] != current.owner:
             self._check_owners(conn, schema, access, actor, object_name, "update", [values])
+        self._refuse_admin_grants(conn, schema, access, object_name, [values])
         plugins = self.runtime.plugins
         if plugins.caller("tessera_before_update", object_name) or plugins.caller("tessera_validate_record", object_name):
             previous = self._fetch(conn, schema, object_name, record_id)
@@ -585,7 +586,7 @@ class RecordService:
             else:
                 old_links[name] = old
         if not diff and not link_changes:
-            return self._fetch(conn, schema, object_name, record_id)
+            return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
         now = _now()
         result = conn.execute(
             sa.update(table)
@@ -607,13 +608,12 @@ class RecordService:
         if history:
             conn.execute(field_history.insert(), history)
         record = self._fetch(conn, schema, object_name, record_id)
+        changed = {h["field"]: (h["old_value"], h["new_value"]) for h in history}
         after = plugins.caller("tessera_after_update", object_name)
         if after:
-            changed = {h["field"]: (h["old_value"], h["new_value"]) for h in history}
             event = RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook,
                                 values=_as_json(obj, {**diff}), record=record, changes=changed)
             after(event=event)
-        changed = {h["field"]: (h["old_value"], h["new_value"]) for h in history}
         self.runtime.webhooks.enqueue(conn, object_name, "updated", lambda: [record], changed)
         if access.unrestricted:
             return record
@@ -647,6 +647,21 @@ class RecordService:
             if rows_are_batch:
                 raise BatchValidationError(object_name, errors)
             raise RecordValidationError(object_name, next(iter(errors.values())))
+
+    def _refuse_admin_grants(self, conn: Connection, schema: Schema, access: Access, object_name: str, rows: list[dict]) -> None:
+        """Only an admin may make someone an admin: a role naming an admin permission set, or a user given such a role."""
+        if access.unrestricted or object_name not in ("role", "user"):
+            return
+        admin_sets = {name for name, body in schema.meta.permission_sets.items() if body.get("admin")}
+        if object_name == "role":
+            granted = any(values.get("permission_set") in admin_sets for values in rows)
+        else:
+            role_ids = {values["role"] for values in rows if values.get("role") is not None}
+            roles = schema.tables.table("role")
+            granted = bool(role_ids) and conn.execute(
+                select(roles.c.id).where(roles.c.id.in_(role_ids), roles.c.permission_set.in_(admin_sets or {""}))).first() is not None
+        if granted:
+            raise Forbidden(f"only an admin may give the admin permission set (through a {object_name})", object_name, "update")
 
     def _conflict(self, conn: Connection, object_name: str, record_id: int, expected: int, current: int | None,
                   access: Access = TRUSTED) -> Conflict:
@@ -744,6 +759,7 @@ class RecordService:
             )
             if result.rowcount != 1:
                 raise NotFound(f"{object_name} {record_id} is not a deleted record")
+            self.runtime.webhooks.enqueue(conn, object_name, "updated", lambda: [self._fetch(conn, schema, object_name, record_id)])
             return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
 
     # --- sharing ------------------------------------------------------------------------------
@@ -956,12 +972,12 @@ def _every(list_page, params: Mapping[str, Any]) -> Iterator[dict]:
         offset += len(page.items)
 
 
-def _without_unchanged_read_only(obj: ObjectDef, changes: dict, stored: Mapping) -> dict:
-    """A form sending back a read-only field unchanged is not trying to write it."""
+def _without_unchanged_read_only(obj: ObjectDef, changes: dict, stored: Mapping, locked: frozenset[str] = frozenset()) -> dict:
+    """A form sending back a read-only field (or one the role may only read) unchanged is not trying to write it."""
     kept = {}
     for name, value in changes.items():
         fdef = obj.fields.get(name)
-        if fdef is not None and fdef.spec.get("read_only") and fdef.has_column:
+        if fdef is not None and (fdef.spec.get("read_only") or name in locked) and fdef.has_column:
             current = _as_json(obj, {name: stored[name]})[name]
             given = value.get("id") if isinstance(value, dict) and fdef.type.name == "lookup" else value
             if given == current or (given in ("", None) and current is None):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Set up Tessera in .venv and run it on the SQLite default (./tessera.db):
-# migrate, load the demo data on a first run, show what is there.
+# Set up Tessera in .venv and serve it on the SQLite default (./tessera.db) at
+# http://127.0.0.1:8000/: migrate, load the demo data and create the admin user
+# (its password is printed) on a first run.
 #
-#   bash scripts/run.sh [tessera demo options]
+#   bash scripts/run.sh [tessera serve options, e.g. --port 8080]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,4 +23,4 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 echo "== installing Tessera into .venv" >&2
 .venv/bin/python -m pip install -q --disable-pip-version-check -e . 2>&1 | grep -v -i "warning" >&2 || true
-exec .venv/bin/tessera demo "$@"
+exec .venv/bin/tessera serve "$@"

@@ -8,13 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from access_world import build_world
 from core.records import Forbidden, NotFound, QueryError, RecordValidationError
-
-
-@pytest.fixture
-def world(runtime):
-    return build_world(runtime)
 
 
 def names(page):

@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.contrib.jinja import JinjaTemplateEngine
-from litestar.datastructures import Cookie
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from core.api.security import SESSION_COOKIE, client_ip, csrf_token
-from core.auth import SESSION_LIFETIME, AuthError, Throttled
+from core.api.security import SESSION_COOKIE, cleared_session_cookie, client_ip, csrf_token, session_cookie
+from core.auth import AuthError, Throttled
 from core.metadata.service import MetadataService
 
 HERE = Path(__file__).resolve().parent
@@ -63,9 +62,7 @@ class PagesController(Controller):
             context = {"lang": _language(request), "error": str(exc), "username": username, "csrf": csrf_token(request)}
             return Template("login.html", context=context, status_code=status)
         token = accounts.start_session(user, client_ip(request))
-        cookie = Cookie(SESSION_COOKIE, token, max_age=int(SESSION_LIFETIME.total_seconds()), httponly=True, samesite="lax",
-                        secure=request.app.state.runtime.settings.secure_cookies, path="/")
-        return Redirect("/", cookies=[cookie], status_code=303)
+        return Redirect("/", cookies=[session_cookie(token, request.app.state.runtime.settings.secure_cookies)], status_code=303)
 
 
     @post("/logout", **DB, include_in_schema=False)
@@ -73,7 +70,7 @@ class PagesController(Controller):
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             request.app.state.accounts.end_session(token, request.user.who(client_ip(request)) if request.user else None)
-        return Redirect("/login", cookies=[Cookie(SESSION_COOKIE, "", max_age=0, path="/", httponly=True)], status_code=303)
+        return Redirect("/login", cookies=[cleared_session_cookie()], status_code=303)
 
 
     @get("/", **DB, include_in_schema=False)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
+from litestar.params import FromPath, FromQuery, RawBody
 from litestar import Controller, Request, delete, get, patch, post
 
 from core import audit
-from core.api.errors import ApiError
+from core.api.errors import ApiError, json_body
 from core.api.security import admin, client_ip, identity
 from core.db import read_transaction
 from core.webhooks import Webhooks
@@ -29,8 +29,9 @@ class AuditController(Controller):
     tags = ["admin"]
 
     @get("/", **DB, summary="The audit log, newest first")
-    def read_log(self, request: Request, event: str | None = None, user_id: int | None = None, since: dt.datetime | None = None,
-                 before_id: int | None = None, limit: int = 100) -> dict:
+    def read_log(self, request: Request, event: FromQuery[str | None] = None, user_id: FromQuery[int | None] = None,
+                 since: FromQuery[dt.datetime | None] = None, before_id: FromQuery[int | None] = None,
+                 limit: FromQuery[int] = 100) -> dict:
         """Filter by ``event`` (``login.failed``; ``login*`` for every sign-in event), ``user_id`` and ``since``;
         page back with ``before_id`` (the last id seen)."""
         if event and event.rstrip("*") not in {e for e in audit.EVENTS} and not any(e.startswith(event.rstrip("*")) for e in audit.EVENTS):
@@ -55,7 +56,8 @@ class WebhooksController(Controller):
         return {"items": _webhooks(request).subscriptions()}
 
     @post("/", **DB, summary="Subscribe a URL to an object's events", status_code=201)
-    def create_webhook(self, request: Request, data: Any) -> dict:
+    def create_webhook(self, request: Request, body: RawBody) -> dict:
+        data = json_body(body)
         if not isinstance(data, dict) or set(data) - {"name", "object", "events", "url", "secret"} or "object" not in data:
             raise ApiError(400, "bad_request", 'send {"name": ..., "object": "account", "events": ["created", "updated", "deleted"], '
                                                '"url": "https://..."} (and "secret" to choose the signing secret)')
@@ -67,11 +69,12 @@ class WebhooksController(Controller):
         return {**hook, "secret": secret}
 
     @get("/{webhook_id:int}", **DB, summary="One subscription")
-    def get_webhook(self, request: Request, webhook_id: int) -> dict:
+    def get_webhook(self, request: Request, webhook_id: FromPath[int]) -> dict:
         return _webhooks(request).get(webhook_id)
 
     @patch("/{webhook_id:int}", **DB, summary="Change a subscription (name, events, url, active, rotate_secret)")
-    def change_webhook(self, request: Request, webhook_id: int, data: Any) -> dict:
+    def change_webhook(self, request: Request, webhook_id: FromPath[int], body: RawBody) -> dict:
+        data = json_body(body)
         if not isinstance(data, dict):
             raise ApiError(400, "bad_request", "send a JSON object of the settings to change")
         hook, secret = _webhooks(request).change(webhook_id, data)
@@ -80,12 +83,12 @@ class WebhooksController(Controller):
         return {**hook, **({"secret": secret} if secret else {})}
 
     @delete("/{webhook_id:int}", **DB, summary="Remove a subscription", status_code=204)
-    def remove_webhook(self, request: Request, webhook_id: int) -> None:
+    def remove_webhook(self, request: Request, webhook_id: FromPath[int]) -> None:
         _webhooks(request).remove(webhook_id)
         audit.write_now(request.app.state.runtime.engine, "webhook.removed", identity(request).who(client_ip(request)), None, None,
                         {"webhook_id": webhook_id})
 
     @get("/{webhook_id:int}/deliveries", **DB, summary="The delivery log of a subscription, newest first")
-    def deliveries(self, request: Request, webhook_id: int, before_id: int | None = None, limit: int = 50) -> dict:
+    def deliveries(self, request: Request, webhook_id: FromPath[int], before_id: FromQuery[int | None] = None, limit: FromQuery[int] = 50) -> dict:
         items = _webhooks(request).deliveries(webhook_id, _page_size(limit), before_id)
         return {"items": items, "limit": limit, "has_more": len(items) == limit}

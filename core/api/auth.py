@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from litestar.params import FromPath, QueryParameter, RawBody
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.datastructures import Cookie
 
-from core.api.errors import ApiError
-from core.api.security import SESSION_COOKIE, admin, client_ip, csrf_token, identity, signed_in
-from core.auth import SESSION_LIFETIME, Accounts, Identity
+from core.api.errors import ApiError, json_body
+from core.api.security import SESSION_COOKIE, admin, cleared_session_cookie, client_ip, csrf_token, identity, session_cookie, signed_in
+from core.auth import Accounts, Identity
 
 DB = {"sync_to_thread": True}
 
@@ -46,21 +46,20 @@ class AuthController(Controller):
     tags = ["sign-in"]
 
     @post("/token", **DB, summary="Exchange a username and password for a bearer token", status_code=201)
-    def token_for_password(self, request: Request, data: Any) -> dict:
+    def token_for_password(self, request: Request, body: RawBody) -> dict:
+        data = json_body(body)
         username, password = _credentials(data)
         user = _accounts(request).authenticate(username, password, client_ip(request))
         info, plain = _accounts(request).create_token(user, data.get("name") or "API token", _days(data), client_ip(request))
         return {**info, "token": plain}
 
-    @post("/login", **DB, summary="Sign in a browser (sets the session cookie)")
-    def login(self, request: Request, data: Any) -> Response:
+    @post("/login", **DB, summary="Sign in a browser (sets the session cookie)", status_code=200)
+    def login(self, request: Request, body: RawBody) -> Response:
+        data = json_body(body)
         username, password = _credentials(data)
         user = _accounts(request).authenticate(username, password, client_ip(request))
         cookie_value = _accounts(request).start_session(user, client_ip(request))
-        secure = request.app.state.runtime.settings.secure_cookies
-        cookie = Cookie(SESSION_COOKIE, cookie_value, max_age=int(SESSION_LIFETIME.total_seconds()), httponly=True, samesite="lax",
-                        secure=secure, path="/")
-        return Response(me(request, user), cookies=[cookie])
+        return Response(me(request, user), cookies=[session_cookie(cookie_value, request.app.state.runtime.settings.secure_cookies)])
 
     @post("/logout", **DB, summary="Sign out this browser", status_code=200)
     def logout(self, request: Request) -> Response:
@@ -68,7 +67,7 @@ class AuthController(Controller):
         if token:
             user = request.user
             _accounts(request).end_session(token, user.who(client_ip(request)) if user else None)
-        return Response({"signed_out": True}, cookies=[Cookie(SESSION_COOKIE, "", max_age=0, path="/", httponly=True)])
+        return Response({"signed_out": True}, cookies=[cleared_session_cookie()])
 
     @get("/csrf", summary="The CSRF token a browser sends back in X-CSRFToken", sync_to_thread=False)
     def csrf(self, request: Request) -> dict:
@@ -78,22 +77,23 @@ class AuthController(Controller):
     def whoami(self, request: Request) -> dict:
         return me(request, identity(request))
 
-    @get("/tokens", guards=[signed_in], **DB, summary="My API tokens (all tokens with ?all=true, for admins)")
-    def list_tokens(self, request: Request, all_users: bool = False) -> dict:
+    @get("/tokens", guards=[signed_in], **DB, summary="My API tokens (everybody's with ?all=true, for admins)")
+    def list_tokens(self, request: Request, all_users: Annotated[bool, QueryParameter(name="all")] = False) -> dict:
         user = identity(request)
         if all_users:
             admin(request, None)  # type: ignore[arg-type]
         return {"items": _accounts(request).tokens(None if all_users else user.user_id)}
 
     @post("/tokens", guards=[signed_in], **DB, summary="Make an API token for myself", status_code=201)
-    def create_token(self, request: Request, data: Any) -> dict:
+    def create_token(self, request: Request, body: RawBody) -> dict:
+        data = json_body(body)
         if not isinstance(data, dict):
             raise ApiError(400, "bad_request", 'send {"name": "what the token is for", "expires_in_days": 90}')
         info, plain = _accounts(request).create_token(identity(request), data.get("name"), _days(data), client_ip(request))
         return {**info, "token": plain}
 
     @delete("/tokens/{token_id:int}", guards=[signed_in], **DB, summary="Revoke a token", status_code=200)
-    def revoke_token(self, request: Request, token_id: int) -> dict:
+    def revoke_token(self, request: Request, token_id: FromPath[int]) -> dict:
         user = identity(request)
         is_admin = request.app.state.runtime.records.access(user.actor).unrestricted
         try:

@@ -9,6 +9,7 @@ a 500 with an id that the server log holds the details under.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from typing import Any
@@ -35,6 +36,20 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, errors: list[dict] | None = None, headers: dict | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.errors, self.headers = status, code, errors, headers
+
+
+def json_body(body: bytes) -> Any:
+    """The request body as JSON, or a 400 that says where it stops being JSON."""
+    if not body.strip():
+        raise ApiError(400, "invalid_json", "the request has no body; send JSON, e.g. {\"name\": \"Acme\"}")
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON: it is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON: it is nested too deeply") from None
 
 
 def error_response(status: int, code: str, message: str, errors: list[dict] | None = None, headers: dict | None = None,
@@ -71,6 +86,10 @@ def _forbidden(request: Request, exc: Forbidden) -> Response:
     who = audit.Who(user.user_id, user.username, _ip(request)) if user is not None else audit.Who(ip=_ip(request))
     audit.write_now(request.app.state.runtime.engine, "permission.denied", who, exc.object or None, exc.record_id,
                     {"operation": exc.operation, "path": request.url.path, "method": request.method})
+    return error_response(403, "forbidden", str(exc))
+
+
+def _not_allowed(_request: Request, exc: PermissionError) -> Response:
     return error_response(403, "forbidden", str(exc))
 
 
@@ -155,6 +174,7 @@ EXCEPTION_HANDLERS = {
     UnknownObject: _not_found,
     UnknownWebhook: _not_found,
     Forbidden: _forbidden,
+    PermissionError: _not_allowed,
     Conflict: _conflict,
     Refused: _refused,
     SchemaChangeRefused: _refused,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from litestar.params import FromPath, FromQuery, QueryParameter, RawBody
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.params import Parameter
 
-from core.api.errors import ApiError
+from core.api.errors import ApiError, json_body
 from core.api.security import client_ip, customizer, identity, signed_in
 from core.audit import Who
 from core.metadata.service import MetadataService
@@ -53,75 +53,81 @@ class MetaController(Controller):
         return {"items": _service(request).objects(_access(request))}
 
     @post("/objects", guards=[customizer], **DB, summary="Create a custom object", status_code=201)
-    def create_object(self, request: Request, data: Any) -> dict:
+    def create_object(self, request: Request, body: RawBody) -> dict:
+        data = json_body(body)
         changes = _service(request).create_object(data, _who(request))
         return _applied(changes, object=_found(_service(request).object, data["name"], _access(request)))
 
     @get("/objects/{name:str}", **DB, summary="An object with its fields and layouts")
-    def get_object(self, request: Request, name: str) -> dict:
+    def get_object(self, request: Request, name: FromPath[str]) -> dict:
         return _found(_service(request).object, name, _access(request))
 
     @patch("/objects/{name:str}", guards=[customizer], **DB, summary="Change an object's labels, title field or indexes")
-    def change_object(self, request: Request, name: str, data: Any) -> dict:
+    def change_object(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
+        data = json_body(body)
         changes = _service(request).change_object(name, data, _who(request))
         return _applied(changes, object=_service(request).object(name, _access(request)))
 
     @delete("/objects/{name:str}", guards=[customizer], **DB, summary="Remove a custom object (its table and data stay)", status_code=200)
-    def remove_object(self, request: Request, name: str) -> dict:
+    def remove_object(self, request: Request, name: FromPath[str]) -> dict:
         return _applied(_service(request).remove_object(name, _who(request)))
 
     # --- fields ------------------------------------------------------------------------------
 
     @post("/objects/{name:str}/fields", guards=[customizer], **DB, summary="Add a field", status_code=201)
-    def add_field(self, request: Request, name: str, data: Any) -> dict:
+    def add_field(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
+        data = json_body(body)
         changes = _service(request).add_field(name, data, _who(request))
         return _applied(changes, field=_service(request).field(name, data["name"], _access(request)))
 
     @get("/objects/{name:str}/fields/{field_name:str}", **DB, summary="One field")
-    def get_field(self, request: Request, name: str, field_name: str) -> dict:
+    def get_field(self, request: Request, name: FromPath[str], field_name: FromPath[str]) -> dict:
         return _found(_service(request).field, name, field_name, _access(request))
 
     @patch("/objects/{name:str}/fields/{field_name:str}", guards=[customizer], **DB,
            summary="Change a field (labels, required, values...; name and type of custom fields)")
-    def change_field(self, request: Request, name: str, field_name: str, data: Any) -> dict:
+    def change_field(self, request: Request, name: FromPath[str], field_name: FromPath[str], body: RawBody) -> dict:
+        data = json_body(body)
         changes = _service(request).change_field(name, field_name, data, _who(request))
         new_name = data.get("name", field_name) if isinstance(data, dict) else field_name
         return _applied(changes, field=_service(request).field(name, new_name, _access(request)))
 
     @delete("/objects/{name:str}/fields/{field_name:str}", guards=[customizer], **DB,
             summary="Remove a custom field (hidden; its column and data stay)", status_code=200)
-    def remove_field(self, request: Request, name: str, field_name: str) -> dict:
+    def remove_field(self, request: Request, name: FromPath[str], field_name: FromPath[str]) -> dict:
         return _applied(_service(request).remove_field(name, field_name, _who(request)))
 
     @post("/objects/{name:str}/fields/{field_name:str}/restore", guards=[customizer], **DB,
           summary="Bring a removed custom field back with its data", status_code=200)
-    def restore_field(self, request: Request, name: str, field_name: str) -> dict:
+    def restore_field(self, request: Request, name: FromPath[str], field_name: FromPath[str]) -> dict:
         return _applied(_service(request).remove_field(name, field_name, _who(request), removed=False))
 
     @post("/objects/{name:str}/fields/{field_name:str}/values", guards=[customizer], **DB,
           summary="Add or change a picklist value (position sets its order)", status_code=200)
-    def set_value(self, request: Request, name: str, field_name: str, data: Any) -> dict:
+    def set_value(self, request: Request, name: FromPath[str], field_name: FromPath[str], body: RawBody) -> dict:
+        data = json_body(body)
         changes = _service(request).set_picklist_value(name, field_name, data, _who(request))
         return _applied(changes, field=_service(request).field(name, field_name, _access(request)))
 
     @delete("/objects/{name:str}/fields/{field_name:str}/values/{value:str}", guards=[customizer], **DB,
             summary="Take a value off a picklist", status_code=200)
-    def remove_value(self, request: Request, name: str, field_name: str, value: str) -> dict:
+    def remove_value(self, request: Request, name: FromPath[str], field_name: FromPath[str], value: FromPath[str]) -> dict:
         changes = _service(request).remove_picklist_value(name, field_name, value, _who(request))
         return _applied(changes, field=_service(request).field(name, field_name, _access(request)))
 
     # --- layouts ----------------------------------------------------------------------------------
 
     @get("/layouts", **DB, summary="Layouts (of one object with ?object=)")
-    def list_layouts(self, request: Request, object_name: Annotated[str | None, Parameter(query="object")] = None) -> dict:
+    def list_layouts(self, request: Request, object_name: Annotated[str | None, QueryParameter(name="object")] = None) -> dict:
         return {"items": _service(request).layouts(object_name)}
 
     @put("/layouts", guards=[customizer], **DB, summary="Create or replace a layout")
-    def put_layout(self, request: Request, data: Any) -> dict:
+    def put_layout(self, request: Request, body: RawBody) -> dict:
+        data = json_body(body)
         return _applied(_service(request).put_layout(data, _who(request)))
 
     @delete("/layouts/{key:str}", guards=[customizer], **DB, summary="Remove a customized layout (object:kind:name)", status_code=200)
-    def remove_layout(self, request: Request, key: str) -> dict:
+    def remove_layout(self, request: Request, key: FromPath[str]) -> dict:
         return _applied(_service(request).remove_layout(key, _who(request)))
 
     # --- roles --------------------------------------------------------------------------------------
@@ -131,12 +137,13 @@ class MetaController(Controller):
         return {"items": _service(request).permission_sets()}
 
     @put("/roles/{name:str}", guards=[customizer], **DB, summary="Create or replace a permission set")
-    def put_role(self, request: Request, name: str, data: Any) -> dict:
-        return _applied(_service(request).put_permission_set(name, data, _who(request)))
+    def put_role(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
+        data = json_body(body)
+        return _applied(_service(request).put_permission_set(name, data, _who(request), _access(request)))
 
     @delete("/roles/{name:str}", guards=[customizer], **DB, summary="Remove a customized permission set", status_code=200)
-    def remove_role(self, request: Request, name: str) -> dict:
-        return _applied(_service(request).remove_permission_set(name, _who(request)))
+    def remove_role(self, request: Request, name: FromPath[str]) -> dict:
+        return _applied(_service(request).remove_permission_set(name, _who(request), _access(request)))
 
     # --- changesets ------------------------------------------------------------------------------------
 
@@ -146,6 +153,7 @@ class MetaController(Controller):
         return Response(data, headers={"Content-Disposition": 'attachment; filename="tessera-changeset.json"'})
 
     @post("/changeset", guards=[customizer], **DB, summary="Import a changeset (?dry_run=true shows what would change)", status_code=200)
-    def import_changeset(self, request: Request, data: Any, dry_run: bool = False) -> dict:
+    def import_changeset(self, request: Request, body: RawBody, dry_run: FromQuery[bool] = False) -> dict:
+        data = json_body(body)
         changes = _service(request).apply(data, _who(request), "POST /api/meta/changeset", dry_run=dry_run)
         return _applied(changes, dry_run=dry_run)

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from litestar import Request
+from litestar.routes import HTTPRoute
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -145,6 +146,22 @@ def record_paths(obj: ObjectDef) -> dict[str, dict]:
     }
 
 
+def with_json_bodies(base: dict, app) -> dict:
+    """Handlers read their JSON body themselves (for exact error messages); say that they take one."""
+    document = copy.deepcopy(base)
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if "body" not in handler.parsed_fn_signature.parameters:
+                continue
+            for method in handler.http_methods:
+                operation = document.get("paths", {}).get(route.path_format, {}).get(method.lower())
+                if operation is not None:
+                    operation.setdefault("requestBody", {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}})
+    return document
+
+
 def build_document(base: dict, meta: MetadataSet, schema) -> dict:
     """Litestar's document with the generic record paths replaced by one set per object."""
     document = copy.deepcopy(base)
@@ -163,25 +180,47 @@ def build_document(base: dict, meta: MetadataSet, schema) -> dict:
     return document
 
 
-class MetadataJsonRenderPlugin(JsonRenderPlugin):
-    """Serves /schema/openapi.json for the metadata version in effect."""
+class LiveDocument:
+    """The document for the metadata version in effect, built once per version."""
 
     def __init__(self) -> None:
-        super().__init__()
         self._cache: tuple[int, bytes] | None = None
 
     def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
-        runtime = request.app.state.runtime
-        with runtime.reading() as (_conn, schema):
+        with request.app.state.runtime.reading() as (_conn, schema):
             if self._cache is None or self._cache[0] != schema.version:
-                document = build_document(openapi_schema, schema.meta, schema)
+                document = build_document(with_json_bodies(openapi_schema, request.app), schema.meta, schema)
                 self._cache = (schema.version, json.dumps(document, ensure_ascii=False).encode())
             return self._cache[1]
 
 
+class LiveJsonRenderPlugin(JsonRenderPlugin):
+    """/schema/openapi.json."""
+
+    def __init__(self, document: LiveDocument) -> None:
+        super().__init__()
+        self.document = document
+
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        return self.document.render(request, openapi_schema)
+
+
+class LiveSwaggerRenderPlugin(SwaggerRenderPlugin):
+    """Litestar's Swagger UI page (/schema), with the live document and vendored assets."""
+
+    def __init__(self, document: LiveDocument, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.document = document
+
+    def render_json(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:  # type: ignore[override]
+        return self.document.render(request, openapi_schema)
+
+
 def openapi_config(runtime) -> OpenAPIConfig:
-    swagger = SwaggerRenderPlugin(js_url=f"{STATIC}/vendor/swagger-ui-bundle-5.35.0.js", css_url=f"{STATIC}/vendor/swagger-ui-5.35.0.css",
-                                  standalone_preset_js_url=f"{STATIC}/vendor/swagger-ui-standalone-preset-5.35.0.js", path="/")
+    document = LiveDocument()
+    swagger = LiveSwaggerRenderPlugin(document, js_url=f"{STATIC}/vendor/swagger-ui-bundle-5.35.0.js",
+                                      css_url=f"{STATIC}/vendor/swagger-ui-5.35.0.css", path="/", favicon="",
+                                      standalone_preset_js_url=f"{STATIC}/vendor/swagger-ui-standalone-preset-5.35.0.js")
     return OpenAPIConfig(
         title="Tessera CRM API",
         version=__version__,
@@ -189,7 +228,7 @@ def openapi_config(runtime) -> OpenAPIConfig:
                     "(POST /api/auth/token) and send it as 'Authorization: Bearer <token>'. Errors answer "
                     '{"status", "error", "message", "errors"}.',
         path="/schema",
-        render_plugins=[MetadataJsonRenderPlugin(), swagger],
+        render_plugins=[LiveJsonRenderPlugin(document), swagger],
         components=Components(security_schemes={
             "bearerAuth": SecurityScheme(type="http", scheme="bearer", description="A token from POST /api/auth/token"),
             "sessionCookie": SecurityScheme(type="apiKey", security_scheme_in="cookie", name="tessera_session"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -19,12 +20,21 @@ from litestar.middleware.csrf import CSRFMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
-from core.auth import Accounts, AuthError, Identity
+from core.auth import SESSION_LIFETIME, Accounts, AuthError, Identity
 
 SESSION_COOKIE = "tessera_session"
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "x-csrftoken"
 SIGN_IN_HINT = "sign in first: send 'Authorization: Bearer <token>' (POST /api/auth/token makes one) or sign in at POST /api/auth/login"
+
+
+def session_cookie(token: str, secure: bool) -> Cookie:
+    return Cookie(key=SESSION_COOKIE, value=token, max_age=int(SESSION_LIFETIME.total_seconds()), httponly=True,
+                  samesite="lax", secure=secure, path="/")
+
+
+def cleared_session_cookie() -> Cookie:
+    return Cookie(key=SESSION_COOKIE, value="", max_age=0, httponly=True, samesite="lax", path="/")
 
 
 def csrf_token(connection: ASGIConnection) -> str:

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from core.metadata.model import CUSTOM_LAYER, Doc
+from core.metadata.model import Doc
 from core.metadata.problems import MetadataError, Problem, pointer
 from core.metadata.schemas import check_document
 

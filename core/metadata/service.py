@@ -22,7 +22,7 @@ from core.metadata.customize import set_removed
 from core.metadata.model import CUSTOM_LAYER, OVERRIDABLE_KEYS, ObjectDef, layout_key
 from core.metadata.problems import MetadataError, Problem, did_you_mean
 from core.metadata.store import CustomConfig
-from core.permissions import Access
+from core.permissions import ADMIN_SET, Access
 from core.runtime import Runtime
 from core.schema_sync import Change
 
@@ -248,14 +248,24 @@ class MetadataService:
 
         return self._transform(transform, who, source, {"layouts": [key]})
 
-    def put_permission_set(self, name: str, body: Any, who: Who) -> list[Change]:
+    def put_permission_set(self, name: str, body: Any, who: Who, access: Access) -> list[Change]:
         source = f"PUT /api/meta/roles/{name}"
         if not isinstance(body, dict):
             raise _refuse(source, "send a permission set: {\"label\": {...}, \"objects\": {\"account\": {\"read\": \"team\"}}, \"fields\": {...}}")
+        self._guard_admin_set(name, body, access, source)
         return self.apply({"format": FORMAT, "permission_sets": [{**body, "name": name}]}, who, source)
 
-    def remove_permission_set(self, name: str, who: Who) -> list[Change]:
+    def _guard_admin_set(self, name: str, body: dict | None, access: Access, source: str) -> None:
+        """Nobody locks the admins out, and only an admin makes an admin set."""
+        existing = self.runtime.current_metadata().permission_sets.get(name, {})
+        if name == ADMIN_SET:
+            raise _refuse(source, f"the '{name}' permission set is built in and cannot be changed; make another set instead")
+        if not access.unrestricted and ((body or {}).get("admin") or existing.get("admin")):
+            raise PermissionError("only an admin may create, change or remove a permission set with 'admin'")
+
+    def remove_permission_set(self, name: str, who: Who, access: Access) -> list[Change]:
         source = f"DELETE /api/meta/roles/{name}"
+        self._guard_admin_set(name, None, access, source)
         if name not in self._config().permission_sets:
             raise _refuse(source, f"there is no customized permission set '{name}'; those defined by the base or a plugin stay")
 
