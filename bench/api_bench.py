@@ -542,6 +542,7 @@ class Results:
     runs: list[WrkRun] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
     profiles: dict[str, list[str]] = field(default_factory=dict)
+    breakdown: list[str] = field(default_factory=list)
 
 
 def median(values: list[float]) -> float:
@@ -708,6 +709,9 @@ def bench(args: argparse.Namespace) -> int:
 
         if args.profile:
             profile(args, results, api, targets["api"], token, account_range, runtime)
+
+        if args.breakdown:
+            results.breakdown = breakdown(args.database, user, token, account_range)
     finally:
         if token_id is not None and servers and servers[0].process.poll() is None:
             http_json("DELETE", f"{servers[0].base}/api/auth/tokens/{token_id}", token=token)
@@ -717,6 +721,8 @@ def bench(args: argparse.Namespace) -> int:
 
     text = table(results)
     report = "\n".join(describe(results)) + "\n\n" + text + "\n\n" + "\n".join(f"- {c}" for c in results.checks)
+    if results.breakdown:
+        report += "\n\nIn-process costs (the benchmark's own process, no HTTP):\n\n" + "\n".join(results.breakdown)
     print("\n" + report)
     for name, lines in results.profiles.items():
         print(f"\nProfile of the API server, {name}:\n" + "\n".join(lines))
@@ -803,6 +809,86 @@ def profile(args, results: Results, api: Server, list_target, token: str, accoun
             delete_created(runtime, before)
 
 
+def breakdown(database_url: str, user: BenchUser, token: str, account_range, runs: int = 300) -> list[str]:
+    """Median in-process times of the pieces an API request is made of, and of two what-ifs.
+
+    The what-ifs patch this process only (core is not changed): the permission condition
+    built once per role and object instead of on every call; nothing else differs.
+    """
+    import msgspec  # noqa: PLC0415
+
+    import core.records as records_module  # noqa: PLC0415
+
+    runtime = Runtime(Settings(database_url=database_url, plugins=()))
+    accounts = Accounts(runtime)
+    actor = Actor(user.user_id, user.username, PERMISSION_SET)
+    dialect, raw = floor_app.connect(database_url)
+    sql, params = floor_app.SQL[dialect], floor_app.parameters(dialect, "won", user.user_id)
+
+    def floor_page():
+        cursor = raw.cursor()
+        cursor.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+        cursor.close()
+        return msgspec.json.encode({"items": [dict(zip(columns, r)) for r in rows[:50]], "has_more": len(rows) > 50})
+
+    def service_page():
+        return msgspec.json.encode(runtime.records.list(actor, "deal", LIST_PARAMS).as_dict())
+
+    def unit_of_work():
+        with runtime.reading():
+            pass
+
+    counter = iter(range(10**9))
+    created_above = max_deal_id(runtime)
+
+    def create():
+        n = next(counter)
+        runtime.records.create(actor, "deal", {"name": f"API bench breakdown {n}", "account": account_range[0] + n % (account_range[1] - account_range[0] + 1),
+                                                "stage": "won", "amount": 123.45, "close_date": "2026-01-31", "probability": 100})
+
+    def timed(call) -> float:
+        for _ in range(30):
+            call()
+        samples = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - t0)
+        return statistics.median(samples) * 1000
+
+    lines = []
+    try:
+        figures = [
+            ("raw list query + JSON (the floor's work, DB-API)", timed(floor_page)),
+            ("records.list + JSON, as served", timed(service_page)),
+            ("  runtime.reading() alone (connect, BEGIN, metadata version query, COMMIT)", timed(unit_of_work)),
+            ("Accounts.identity_for_token (each API request, on the event loop)", timed(lambda: accounts.identity_for_token(token))),
+            ("records.create (one deal, own scope)", timed(create)),
+        ]
+        original, built = records_module.row_condition, {}
+
+        def built_once(access, memberships, object_name, table, operation):
+            key = (access.name, object_name, table, operation)
+            if key not in built:
+                built[key] = original(access, memberships, object_name, table, operation)
+            return built[key]
+
+        records_module.row_condition = built_once
+        try:
+            figures.append(("what-if: records.list + JSON with the permission condition built once", timed(service_page)))
+        finally:
+            records_module.row_condition = original
+        lines = [f"| {name} | {value:.2f} ms |" for name, value in figures]
+        lines.insert(0, f"| In-process piece (median of {runs}) | Time |\n| --- | ---: |")
+    finally:
+        delete_created(runtime, created_above)
+        raw.close()
+        runtime.close()
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", required=True, metavar="URL", help="sqlite:////tmp/bench_api_1m.db or postgresql+psycopg://...")
@@ -820,6 +906,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-port", type=int, default=8731)
     parser.add_argument("--floor-port", type=int, default=8732)
     parser.add_argument("--profile", action="store_true", help="also sample the API server with py-spy (untimed runs)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the pieces of a request in this process (service list, raw query, token check, ...)")
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--serve-api", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
