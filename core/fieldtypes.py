@@ -21,6 +21,7 @@ ORDERED = EQUALITY | {"gt", "gte", "lt", "lte"}
 TEXTUAL = EQUALITY | {"contains", "startswith"}
 
 ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
+BIGGEST = 2**63 - 1  # what a BIGINT (and SQLite's INTEGER) holds
 
 
 @dataclass(frozen=True)
@@ -109,19 +110,28 @@ def _format_datetime(value: Any, _f: dict) -> str | None:
     return iso_utc(value)
 
 
-def _parse_decimal(value: Any, fdef: dict) -> decimal.Decimal:
-    try:
-        number = decimal.Decimal(str(value))
-    except decimal.InvalidOperation:
-        raise ValueError(f"'{value}' is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"'{value}' is not a finite number")
-    scale = fdef.get("scale", 2)
-    quantum = decimal.Decimal(1).scaleb(-scale)
-    rounded = number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
-    if rounded != number:
-        raise ValueError(f"{value} has more than {scale} decimal places")
-    return rounded
+def _decimal_parser(default_precision: int, default_scale: int) -> Callable[[Any, dict], decimal.Decimal]:
+    def parse(value: Any, fdef: dict) -> decimal.Decimal:
+        try:
+            number = decimal.Decimal(str(value))
+        except decimal.InvalidOperation:
+            raise ValueError(f"'{value}' is not a number") from None
+        if not number.is_finite():
+            raise ValueError(f"'{value}' is not a finite number")
+        scale = fdef.get("scale", default_scale)
+        digits = fdef.get("precision", default_precision) - scale
+        if abs(number) >= decimal.Decimal(10) ** digits:
+            raise ValueError(f"{value} is too large: at most {digits} digits before the decimal point")
+        quantum = decimal.Decimal(1).scaleb(-scale)
+        try:
+            rounded = number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
+        except decimal.InvalidOperation:
+            raise ValueError(f"{value} has more than {scale} decimal places") from None
+        if rounded != number:
+            raise ValueError(f"{value} has more than {scale} decimal places")
+        return rounded
+
+    return parse
 
 
 def _format_decimal(value: Any, fdef: dict) -> float | None:
@@ -134,18 +144,38 @@ def _parse_int(value: Any, _f: dict) -> int:
     if isinstance(value, bool):
         raise ValueError(f"{value} is not a whole number")
     if isinstance(value, int):
-        return value
+        return _in_range(value)
     text = str(value).strip()
     try:
-        return int(text)
-    except ValueError:
+        return _in_range(int(text))
+    except ValueError as exc:
+        if "too large" in str(exc):
+            raise
         try:
             number = decimal.Decimal(text)
         except decimal.InvalidOperation:
             raise ValueError(f"'{value}' is not a whole number") from None
-        if number != number.to_integral_value():
+        if not number.is_finite() or number != number.to_integral_value():
             raise ValueError(f"'{value}' is not a whole number") from None
-        return int(number)
+        return _in_range(int(number))
+
+
+def _in_range(number: int) -> int:
+    if not -BIGGEST - 1 <= number <= BIGGEST:
+        raise ValueError(f"{number} is too large for a whole number (at most {BIGGEST:,})")
+    return number
+
+
+def _parse_text(value: Any, _f: dict) -> Any:
+    """Text the databases can store: no NUL characters, no halves of a surrogate pair."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("contains a NUL character, which text cannot hold")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("contains characters that are not valid Unicode text") from None
+    return value
 
 
 def _parse_bool_text(raw: str, _f: dict) -> bool:
@@ -169,10 +199,13 @@ def _parse_multi(value: Any, fdef: dict) -> list[str]:
     return [_parse_picklist(v, fdef) for v in items]
 
 
-def _parse_lookup(value: Any, _f: dict) -> int:
+def parse_record_id(value: Any, _f: dict) -> int:
     if isinstance(value, dict):
         value = value.get("id")
-    return _parse_int(value, _f)
+    number = _parse_int(value, _f)
+    if number < 1:
+        raise ValueError(f"{number} is not a record id (ids are whole numbers from 1)")
+    return number
 
 
 def _format_lookup(value: Any, _f: dict) -> Any:
@@ -229,7 +262,7 @@ def _json_sql(_f: dict) -> TypeEngine:
     return JSON().with_variant(JSONB(), "postgresql")
 
 
-ID_SCHEMA = {"type": ["integer", "string"], "pattern": r"^\d+$", "minimum": 1}
+ID_SCHEMA = {"type": ["integer", "string"], "pattern": r"^\d{1,19}$", "minimum": 1, "maximum": BIGGEST}
 LOOKUP_SCHEMA = {
     "anyOf": [
         ID_SCHEMA,
@@ -240,7 +273,7 @@ LOOKUP_SCHEMA = {
 
 def builtin_types() -> list[FieldType]:
     text_like = dict(
-        operators=TEXTUAL, searchable=True, parse=lambda v, f: v, parse_text=lambda v, f: v
+        operators=TEXTUAL, searchable=True, parse=_parse_text, parse_text=_parse_text
     )
     return [
         FieldType("text", _text_sql, _text_schema, options=frozenset({"max_length", "min_length"}), **text_like),
@@ -283,7 +316,7 @@ def builtin_types() -> list[FieldType]:
             _numeric_sql(18, 4),
             _number_schema,
             ORDERED,
-            parse=_parse_decimal,
+            parse=_decimal_parser(18, 4),
             format=_format_decimal,
             options=frozenset({"min", "max", "precision", "scale"}),
         ),
@@ -292,7 +325,7 @@ def builtin_types() -> list[FieldType]:
             _numeric_sql(18, 2),
             _number_schema,
             ORDERED,
-            parse=_parse_decimal,
+            parse=_decimal_parser(18, 2),
             format=_format_decimal,
             options=frozenset({"min", "max", "precision", "scale", "currency"}),
         ),
@@ -301,7 +334,7 @@ def builtin_types() -> list[FieldType]:
             _numeric_sql(7, 2),
             _number_schema,
             ORDERED,
-            parse=_parse_decimal,
+            parse=_decimal_parser(7, 2),
             format=_format_decimal,
             options=frozenset({"min", "max", "precision", "scale"}),
         ),
@@ -351,7 +384,7 @@ def builtin_types() -> list[FieldType]:
             lambda f: ID_TYPE,
             lambda f: LOOKUP_SCHEMA,
             EQUALITY,
-            parse=_parse_lookup,
+            parse=parse_record_id,
             format=_format_lookup,
             options=frozenset({"target", "on_delete"}),
         ),
@@ -360,7 +393,7 @@ def builtin_types() -> list[FieldType]:
             lambda f: ID_TYPE,
             lambda f: LOOKUP_SCHEMA,
             EQUALITY,
-            parse=_parse_lookup,
+            parse=parse_record_id,
             format=_format_lookup,
             options=frozenset({"object_field"}),
         ),
@@ -378,7 +411,7 @@ def builtin_types() -> list[FieldType]:
             },
             frozenset({"eq", "in"}),
             parse=lambda v, f: v,
-            parse_text=lambda raw, f: _parse_int(raw, f),
+            parse_text=lambda raw, f: parse_record_id(raw, f),
             sortable=False,
             has_column=False,
             options=frozenset({"target", "through_fields"}),

@@ -82,6 +82,8 @@ def _apply(query: ListQuery, obj: ObjectDef, fields: Mapping[str, FieldDef], key
     elif key == "offset":
         query.offset = _bounded_int(raw, 0, 10**12, "offset")
     elif key == "q":
+        if "\x00" in raw:
+            raise ValueError("contains a NUL character")
         query.q = raw.strip() or None
     elif key == "count":
         lowered = raw.strip().lower()

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, exists, func, literal, or_, select
 
 from core import audit
 from core.coretables import field_history, sequence, share
-from core.fieldtypes import format_autonumber, iso_utc
+from core.fieldtypes import BIGGEST, format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
@@ -131,6 +131,7 @@ class Reader:
     lookup_plan: list[tuple[str, int, int]]  # (key, id index, label index)
 
 
+MAX_VERSION = 2**31 - 1  # the version column is an INTEGER
 SYSTEM_TAIL = ("version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
 
 
@@ -1102,8 +1103,8 @@ def _record_id(value: Any) -> int:
         number = int(str(value))
     except (TypeError, ValueError):
         raise NotFound(f"'{value}' is not a record id (ids are whole numbers)") from None
-    if number < 1:
-        raise NotFound(f"'{value}' is not a record id (ids are whole numbers)")
+    if not 1 <= number <= BIGGEST:
+        raise NotFound(f"'{value}' is not a record id (ids are whole numbers from 1)")
     return number
 
 
@@ -1111,6 +1112,9 @@ def _version(value: Any) -> int:
     if value is None:
         raise RecordError("an update must carry the record's version (the If-Match header or a 'version' field), so that it cannot overwrite someone else's change")
     try:
-        return int(str(value).strip('"W/ '))
+        number = int(str(value).strip('"W/ '))
     except ValueError:
         raise RecordError(f"'{value}' is not a record version (a whole number)") from None
+    if not 1 <= number <= MAX_VERSION:
+        raise RecordError(f"'{value}' is not a record version (versions count from 1)")
+    return number

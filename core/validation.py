@@ -13,6 +13,7 @@ from typing import Any, Callable
 import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
+from core.fieldtypes import parse_record_id
 from core.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from core.metadata.problems import did_you_mean
 
@@ -150,7 +151,7 @@ def parse_links(fdef: FieldDef, value: list) -> list[dict]:
     links, seen = [], set()
     for position, item in enumerate(value, start=1):
         item = item if isinstance(item, dict) else {"id": item}
-        link = {"id": int(item["id"])}
+        link = {"id": parse_record_id(item["id"], fdef.spec)}
         for key, raw in item.items():
             if key == "id":
                 continue

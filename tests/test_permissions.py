@@ -208,7 +208,6 @@ def test_only_who_may_update_a_record_may_share_it(world):
 
 
 def test_counts_are_capped_unless_asked_exact(world, monkeypatch):
-    import core.query
     import core.records
 
     monkeypatch.setattr(core.records, "COUNT_CAP", 2)
@@ -219,4 +218,3 @@ def test_counts_are_capped_unless_asked_exact(world, monkeypatch):
     assert listed(world, "alice", count="exact").count == 1
     with pytest.raises(QueryError, match="count=exact"):
         listed(world, "root", count="maybe")
-    del core.query

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from litestar.params import FromPath, FromQuery, RawBody
+from litestar.params import FromQuery, RawBody
 from litestar import Controller, Request, delete, get, patch, post
 
 from core import audit
-from core.api.errors import ApiError, json_body
+from core.api.errors import ApiError, IdInPath, IdInQuery, json_body
 from core.api.security import admin, client_ip, identity
 from core.db import read_transaction
 from core.webhooks import Webhooks
@@ -29,8 +29,8 @@ class AuditController(Controller):
     tags = ["admin"]
 
     @get("/", **DB, summary="The audit log, newest first")
-    def read_log(self, request: Request, event: FromQuery[str | None] = None, user_id: FromQuery[int | None] = None,
-                 since: FromQuery[dt.datetime | None] = None, before_id: FromQuery[int | None] = None,
+    def read_log(self, request: Request, event: FromQuery[str | None] = None, user_id: IdInQuery = None,
+                 since: FromQuery[dt.datetime | None] = None, before_id: IdInQuery = None,
                  limit: FromQuery[int] = 100) -> dict:
         """Filter by ``event`` (``login.failed``; ``login*`` for every sign-in event), ``user_id`` and ``since``;
         page back with ``before_id`` (the last id seen)."""
@@ -69,11 +69,11 @@ class WebhooksController(Controller):
         return {**hook, "secret": secret}
 
     @get("/{webhook_id:int}", **DB, summary="One subscription")
-    def get_webhook(self, request: Request, webhook_id: FromPath[int]) -> dict:
+    def get_webhook(self, request: Request, webhook_id: IdInPath) -> dict:
         return _webhooks(request).get(webhook_id)
 
     @patch("/{webhook_id:int}", **DB, summary="Change a subscription (name, events, url, active, rotate_secret)")
-    def change_webhook(self, request: Request, webhook_id: FromPath[int], body: RawBody) -> dict:
+    def change_webhook(self, request: Request, webhook_id: IdInPath, body: RawBody) -> dict:
         data = json_body(body)
         if not isinstance(data, dict):
             raise ApiError(400, "bad_request", "send a JSON object of the settings to change")
@@ -83,12 +83,12 @@ class WebhooksController(Controller):
         return {**hook, **({"secret": secret} if secret else {})}
 
     @delete("/{webhook_id:int}", **DB, summary="Remove a subscription", status_code=204)
-    def remove_webhook(self, request: Request, webhook_id: FromPath[int]) -> None:
+    def remove_webhook(self, request: Request, webhook_id: IdInPath) -> None:
         _webhooks(request).remove(webhook_id)
         audit.write_now(request.app.state.runtime.engine, "webhook.removed", identity(request).who(client_ip(request)), None, None,
                         {"webhook_id": webhook_id})
 
     @get("/{webhook_id:int}/deliveries", **DB, summary="The delivery log of a subscription, newest first")
-    def deliveries(self, request: Request, webhook_id: FromPath[int], before_id: FromQuery[int | None] = None, limit: FromQuery[int] = 50) -> dict:
+    def deliveries(self, request: Request, webhook_id: IdInPath, before_id: IdInQuery = None, limit: FromQuery[int] = 50) -> dict:
         items = _webhooks(request).deliveries(webhook_id, _page_size(limit), before_id)
         return {"items": items, "limit": limit, "has_more": len(items) == limit}

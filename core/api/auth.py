@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar.params import FromPath, QueryParameter, RawBody
+from litestar.params import QueryParameter, RawBody
 from litestar import Controller, Request, Response, delete, get, post
 
-from core.api.errors import ApiError, json_body
+from core.api.errors import ApiError, IdInPath, json_body
 from core.api.security import SESSION_COOKIE, admin, cleared_session_cookie, client_ip, csrf_token, identity, session_cookie, signed_in
 from core.auth import Accounts, Identity
 
@@ -93,7 +93,7 @@ class AuthController(Controller):
         return {**info, "token": plain}
 
     @delete("/tokens/{token_id:int}", guards=[signed_in], **DB, summary="Revoke a token", status_code=200)
-    def revoke_token(self, request: Request, token_id: FromPath[int]) -> dict:
+    def revoke_token(self, request: Request, token_id: IdInPath) -> dict:
         user = identity(request)
         is_admin = request.app.state.runtime.records.access(user.actor).unrestricted
         try:

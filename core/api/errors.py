@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.params import PathParameter, QueryParameter
 
 from core import audit
 from core.auth import AccountError, AuthError, Throttled
+from core.fieldtypes import BIGGEST
 from core.metadata.model import UnknownObject
 from core.metadata.problems import MetadataError
 from core.query import QueryError
@@ -28,6 +30,10 @@ from core.validation import RecordValidationError
 from core.webhooks import UnknownWebhook, WebhookError
 
 log = logging.getLogger("tessera.api")
+
+
+IdInPath = Annotated[int, PathParameter(ge=1, le=BIGGEST)]
+IdInQuery = Annotated[int | None, QueryParameter(ge=1, le=BIGGEST)]
 
 
 class ApiError(Exception):
@@ -43,8 +49,10 @@ def json_body(body: bytes) -> Any:
     if not body.strip():
         raise ApiError(400, "invalid_json", "the request has no body; send JSON, e.g. {\"name\": \"Acme\"}")
     try:
-        return json.loads(body)
-    except UnicodeDecodeError:
+        data = json.loads(body)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # lone surrogates (\\ud800) cannot be stored or shown
+        return data
+    except UnicodeError:
         raise ApiError(400, "invalid_json", "the body is not valid JSON: it is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None

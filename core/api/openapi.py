@@ -146,6 +146,18 @@ def record_paths(obj: ObjectDef) -> dict[str, dict]:
     }
 
 
+def _our_errors(responses: dict) -> None:
+    """Every error answers in our shape, whatever Litestar's generator assumed."""
+    for status in list(responses):
+        if status.isdigit() and int(status) >= 400:
+            responses[status] = _error(responses[status].get("description") or "An error")
+    for status, response in COMMON_ERRORS.items():
+        responses.setdefault(status, response)
+    responses.setdefault("400", _error("A parameter or the body is not valid"))
+    responses.setdefault("404", _error("Not found"))
+    responses.setdefault("422", _error("The content is not valid"))
+
+
 def with_json_bodies(base: dict, app) -> dict:
     """Handlers read their JSON body themselves (for exact error messages); say that they take one."""
     document = copy.deepcopy(base)
@@ -175,6 +187,10 @@ def build_document(base: dict, meta: MetadataSet, schema) -> dict:
         components.update(record_schemas(obj, schema.system_fields(name), validator.schema, validator.required))
         paths.update(record_paths(obj))
     paths.update(generic)  # history, shares, related lists: the same for every object
+    for item in paths.values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                _our_errors(operation["responses"])
     document["paths"] = dict(sorted(paths.items()))
     document["security"] = [{"bearerAuth": []}, {"sessionCookie": []}]
     return document

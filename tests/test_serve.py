@@ -1,0 +1,124 @@
+"""`tessera serve` and `tessera user` as a user runs them: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+TESSERA = str(Path(sys.executable).with_name("tessera"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run(*args, database=None, stdin=None, cwd=None):
+    command = [TESSERA] + (["--database", database] if database else []) + list(args)
+    return subprocess.run(command, capture_output=True, text=True, input=stdin, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Start `tessera serve` in a fresh folder; returns (base URL, the lines it printed so far)."""
+    started = []
+
+    def start(*args, env=None):
+        port = free_port()
+        log = tmp_path / f"serve-{port}.log"
+        handle = open(log, "w")
+        process = subprocess.Popen([TESSERA, "serve", "--port", str(port), *args], cwd=tmp_path, stdout=handle,
+                                   stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, text=True)
+        started.append((process, handle))
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    return base, log.read_text()
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        pytest.fail(f"tessera serve did not start:\n{log.read_text()}")
+
+    yield start
+    for process, handle in started:
+        process.terminate()
+        process.wait(timeout=30)
+        handle.close()
+
+
+def test_a_first_serve_builds_the_database_loads_the_demo_and_prints_an_admin_password(serve, tmp_path):
+    env = {"TESSERA_DATABASE_URL": ""}  # the default: ./tessera.db
+    base, printed = serve(env=env)
+    assert (tmp_path / "tessera.db").is_file()
+    assert "Loaded the demo data" in printed
+    password = re.search(r"Sign in as 'admin' with the password: (\S+)", printed).group(1)
+    assert len(password) >= 16
+    token = httpx.post(f"{base}/api/auth/token", json={"username": "admin", "password": password}).json()["token"]
+    accounts = httpx.get(f"{base}/api/records/account?count=true&limit=1", headers={"Authorization": f"Bearer {token}"}).json()
+    assert accounts["count"] == 60
+    assert httpx.get(f"{base}/login").status_code == 200 and httpx.get(f"{base}/schema").status_code == 200
+
+
+def test_a_second_serve_keeps_the_data_and_prints_no_new_password(serve, database_url):
+    _base, first = serve("--no-demo", env={"TESSERA_DATABASE_URL": database_url})
+    assert "password:" in first
+    base, second = serve("--no-demo", env={"TESSERA_DATABASE_URL": database_url})
+    assert "password:" not in second and "Created the database schema" not in second
+    assert httpx.post(f"{base}/api/auth/token", json={"username": "admin", "password": "not the password"}).status_code == 401
+
+
+def test_serve_refuses_a_busy_port_with_a_message(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([TESSERA, "serve", "--port", str(port)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
+    assert run("serve", "--port", "99999").returncode == 2
+
+
+def test_user_add_then_sign_in(database_url):
+    made = run("user", "add", "lin", "--role", "admin", "--team", "East", "--full-name", "Lin Zhou", "--password-stdin",
+               database=database_url, stdin="a long enough secret\n")
+    assert made.returncode == 0, made.stderr
+    assert "Created the team 'East'." in made.stdout and "Created the user 'lin'" in made.stdout
+    from core.auth import Accounts
+    from core.runtime import Runtime
+    from core.settings import Settings
+
+    runtime = Runtime(Settings(database_url=database_url))
+    try:
+        identity = Accounts(runtime).authenticate("lin", "a long enough secret")
+        assert identity.full_name == "Lin Zhou" and identity.permission_set == "admin"
+    finally:
+        runtime.close()
+    reset = run("user", "password", "lin", "--password-stdin", database=database_url, stdin="another long secret\n")
+    assert reset.returncode == 0 and "Set a new password for 'lin'." in reset.stdout
+
+
+@pytest.mark.parametrize("args, stdin, words", [
+    (["user", "add", "sam", "--password-stdin"], "short\n", "too short: use at least 10 characters"),
+    (["user", "add", "sam", "--role", "wizard", "--password-stdin"], "a long enough secret\n", "there is no role or permission set 'wizard'"),
+    (["user", "add", "sam", "--password-stdin"], "", "no password on standard input"),
+    (["user", "add", "sam", "--password-stdin"], "sam\n", "too short"),
+    (["user", "password", "nobody", "--password-stdin"], "a long enough secret\n", "there is no user 'nobody'"),
+])
+def test_user_commands_refuse_bad_input_with_a_message(database_url, args, stdin, words):
+    result = run(*args, database=database_url, stdin=stdin)
+    assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_user_name_taken_twice_is_refused(database_url):
+    assert run("user", "add", "sam", "--password-stdin", database=database_url, stdin="a long enough secret\n").returncode == 0
+    again = run("user", "add", "sam", "--password-stdin", database=database_url, stdin="a long enough secret\n")
+    assert again.returncode == 2 and "a user named 'sam' already exists" in again.stderr

@@ -1,0 +1,170 @@
+"""Webhooks: signed deliveries after commit, retried with back-off, to a real receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from core.records import Actor
+from core.webhooks import Webhooks, sign, verify
+
+
+class Receiver:
+    """An HTTP server on 127.0.0.1 that answers ``fail_first`` requests with 500, then 200."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.requests: list[dict] = []
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server API
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                status = 500 if len(receiver.requests) <= receiver.fail_first else 200
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"busy" if status == 500 else b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(fail_first: int = 0) -> Receiver:
+        made.append(Receiver(fail_first))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def wait_for(condition, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_write_is_delivered_signed_after_commit(runtime, receiver):
+    target = receiver()
+    hooks = runtime.webhooks
+    hook, secret = hooks.subscribe("ERP", "account", ["created", "updated"], target.url)
+    assert secret.startswith("whsec_")
+    record = runtime.records.create(Actor.system(), "account", {"name": "Acme"})
+    runtime.records.update(Actor.system(), "account", record["id"], {"name": "Acme Ltd"}, version=1)
+    runtime.records.delete(Actor.system(), "account", record["id"])  # not subscribed
+    assert hooks.deliver_due() == 2
+    created, updated = target.requests
+    assert created["headers"]["X-Tessera-Event"] == "account.created"
+    assert verify(secret, created["headers"]["X-Tessera-Signature"], created["body"])
+    assert not verify("whsec_wrong", created["headers"]["X-Tessera-Signature"], created["body"])
+    assert not verify(secret, created["headers"]["X-Tessera-Signature"], created["body"] + b" ")
+    payload = json.loads(updated["body"])
+    assert payload["event"] == "account.updated" and payload["record"]["name"] == "Acme Ltd"
+    assert payload["changes"] == {"name": {"old": "Acme", "new": "Acme Ltd"}}
+    log = hooks.deliveries(hook["id"])
+    assert [(d["event"], d["status"], d["attempts"], d["last_status"]) for d in log] == [("updated", "delivered", 1, 200), ("created", "delivered", 1, 200)]
+
+
+def test_a_rolled_back_write_delivers_nothing(runtime, receiver):
+    target = receiver()
+    runtime.webhooks.subscribe("ERP", "account", ["created"], target.url)
+    with pytest.raises(RuntimeError):
+        with runtime.records.transaction(Actor.system()) as records:
+            records.create("account", {"name": "Never"})
+            raise RuntimeError("the transaction fails after the write")
+    assert runtime.webhooks.deliver_due() == 0 and target.requests == []
+
+
+def test_failures_are_retried_with_back_off_until_delivered(make_runtime, receiver):
+    runtime = make_runtime()
+    runtime.webhooks = hooks = Webhooks(runtime, retry_base_seconds=0.2, poll_seconds=0.05)
+    target = receiver(fail_first=2)
+    hook, _secret = hooks.subscribe("Flaky", "account", ["created"], target.url)
+    runtime.records.create(Actor.system(), "account", {"name": "Acme"})
+    hooks.start()
+    try:
+        assert wait_for(lambda: hooks.deliveries(hook["id"])[0]["status"] == "delivered")
+    finally:
+        hooks.stop()
+    delivery = hooks.deliveries(hook["id"])[0]
+    assert delivery["attempts"] == 3 and len(target.requests) == 3
+    ids = {r["headers"]["X-Tessera-Delivery"] for r in target.requests}
+    assert ids == {str(delivery["id"])}  # the same delivery, retried
+
+
+def test_a_receiver_that_never_answers_ends_failed(make_runtime):
+    runtime = make_runtime()
+    runtime.webhooks = hooks = Webhooks(runtime, retry_base_seconds=0.0, max_attempts=3, timeout_seconds=1)
+    hook, _ = hooks.subscribe("Gone", "account", ["created"], "http://127.0.0.1:9/nothing-listens-here")
+    runtime.records.create(Actor.system(), "account", {"name": "Acme"})
+    for _ in range(3):
+        hooks.deliver_due()
+    delivery = hooks.deliveries(hook["id"])[0]
+    assert delivery["status"] == "failed" and delivery["attempts"] == 3 and "Connect" in delivery["last_error"]
+    assert hooks.deliver_due() == 0
+
+
+def test_two_processes_never_send_the_same_delivery(runtime, second_runtime, receiver):
+    target = receiver()
+    runtime.webhooks.subscribe("ERP", "account", ["created"], target.url)
+    runtime.records.create_many(Actor.system(), "account", [{"name": f"Company {i}"} for i in range(20)])
+    results = []
+    threads = [threading.Thread(target=lambda rt=rt: results.append(rt.webhooks.deliver_due(limit=50))) for rt in (runtime, second_runtime)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 20 and len(target.requests) == 20
+    assert len({r["headers"]["X-Tessera-Delivery"] for r in target.requests}) == 20
+
+
+def test_webhooks_through_the_api(api, receiver):
+    target = receiver()
+    made = api.post("root", "/api/webhooks", json={"name": "ERP", "object": "account", "events": ["created"], "url": target.url})
+    assert made.status_code == 201 and made.json()["secret"].startswith("whsec_")
+    hook_id = made.json()["id"]
+    assert "secret" not in api.get("root", f"/api/webhooks/{hook_id}").json()
+    for bad in ({"name": "X", "object": "account", "events": ["exploded"], "url": target.url},
+                {"name": "X", "object": "account", "events": ["created"], "url": "ftp://x"},
+                {"name": "X", "object": "acount", "events": ["created"], "url": target.url}):
+        response = api.post("root", "/api/webhooks", json=bad)
+        assert 400 <= response.status_code < 500 and response.json()["message"], bad
+    assert api.post("alice", "/api/webhooks", json={"name": "X", "object": "account", "events": ["created"], "url": target.url}).status_code == 403
+    api.post("root", "/api/records/account", json={"name": "Via API"})
+    api.world.runtime.webhooks.deliver_due()
+    log = api.get("root", f"/api/webhooks/{hook_id}/deliveries").json()["items"]
+    assert [d["status"] for d in log] == ["delivered"]
+    rotated = api.patch("root", f"/api/webhooks/{hook_id}", json={"rotate_secret": True, "active": False})
+    assert rotated.status_code == 200 and rotated.json()["active"] is False and rotated.json()["secret"] != made.json()["secret"]
+    assert api.delete("root", f"/api/webhooks/{hook_id}").status_code == 204
+    assert api.get("root", f"/api/webhooks/{hook_id}").status_code == 404
+
+
+def test_the_signature_is_hmac_sha256_of_the_timestamp_and_body():
+    import hashlib
+    import hmac
+
+    header = sign("whsec_abc", 1700000000, b'{"a":1}')
+    assert header == "t=1700000000,v1=" + hmac.new(b"whsec_abc", b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
+    assert verify("whsec_abc", header, b'{"a":1}', now=1700000100)
+    assert not verify("whsec_abc", header, b'{"a":1}', now=1700001000)  # too old: a replay
+    assert not verify("whsec_abc", "garbage", b"")
