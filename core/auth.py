@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, and_, func, select
 
@@ -46,8 +46,8 @@ MAX_LOCK_SECONDS = 15 * 60
 FAILURE_MEMORY = dt.timedelta(hours=1)
 ADMIN_USERNAME = "admin"
 
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))  # verified when the user does not exist, so timing tells nothing
+HASHERS = {"standard": PasswordHasher(), "fast": PasswordHasher.from_parameters(profiles.CHEAPEST)}
+_dummy_hashes: dict[str, str] = {}  # verified when the user does not exist, so timing tells nothing
 
 
 class AuthError(Exception):
@@ -115,6 +115,12 @@ class Accounts:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._token_statement: tuple[int, sa.Select] | None = None
+        kind = runtime.settings.password_hashing
+        self._hasher = HASHERS[kind]
+        if kind not in _dummy_hashes:
+            _dummy_hashes[kind] = self._hasher.hash(secrets.token_hex(16))
+        self._dummy_hash = _dummy_hashes[kind]
 
     @property
     def engine(self):
@@ -171,7 +177,7 @@ class Accounts:
             audit.write(conn, "password.changed", Who(user_id, username or None), "user", user_id)
 
     def _store_password(self, conn: Connection, user_id: int, password: str) -> None:
-        values = {"password_hash": _hasher.hash(password), "changed_at": now()}
+        values = {"password_hash": self._hasher.hash(password), "changed_at": now()}
         if conn.execute(sa.update(credential).where(credential.c.user_id == user_id).values(**values)).rowcount == 0:
             conn.execute(credential.insert().values(user_id=user_id, **values))
 
@@ -199,14 +205,14 @@ class Accounts:
             found = self._user_with_hash(conn, username)
         stored = found[1] if found else None
         try:
-            ok = _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+            ok = self._hasher.verify(stored or self._dummy_hash, password) and stored is not None
         except (VerificationError, InvalidHashError):
             ok = False
         identity = found[0] if found else None
         with write_transaction(self.engine) as conn:
             if ok and identity is not None:
                 conn.execute(login_throttle.delete().where(login_throttle.c.key == keys["user"]))
-                if _hasher.check_needs_rehash(stored):
+                if self._hasher.check_needs_rehash(stored):
                     self._store_password(conn, identity.user_id, password)
                 audit.write(conn, "login", identity.who(ip))
                 return identity
@@ -289,8 +295,8 @@ class Accounts:
                 audit.write(conn, "logout", who)
 
     def identity_for_session(self, token: str) -> Identity | None:
-        with self.runtime.reading() as (conn, schema):
-            statement, user = self._identity_select(schema)
+        with read_transaction(self.engine) as conn:
+            statement, user = self._identity_select(self.runtime.recent_schema(conn))
             row = conn.execute(
                 statement.add_columns(session.c.expires_at)
                 .join(session, session.c.user_id == user.c.id)
@@ -301,6 +307,18 @@ class Accounts:
         return self._identity(row, "session")
 
     # --- API tokens ---------------------------------------------------------------------------
+
+    def _token_lookup(self, schema) -> sa.Select:
+        """The statement run on every token-authenticated request, built once per metadata version."""
+        cached = self._token_statement
+        if cached is None or cached[0] != schema.version:
+            statement, user = self._identity_select(schema)
+            statement = (statement.add_columns(api_token.c.id.label("token_id"), api_token.c.name.label("token_name"), api_token.c.expires_at,
+                                               api_token.c.revoked_at, api_token.c.last_used_at)
+                         .join(api_token, api_token.c.user_id == user.c.id)
+                         .where(api_token.c.token_hash == sa.bindparam("token_hash")))
+            cached = self._token_statement = (schema.version, statement)
+        return cached[1]
 
     def create_token(self, identity: Identity, name: str, days: int | None = None, ip: str | None = None) -> tuple[dict, str]:
         """A new bearer token for the user; the plain token is returned once and never stored."""
@@ -342,14 +360,8 @@ class Accounts:
 
     def identity_for_token(self, plain: str, ip: str | None = None) -> Identity:
         """The user a bearer token belongs to; AuthError says why a token is refused."""
-        with self.runtime.reading() as (conn, schema):
-            statement, user = self._identity_select(schema)
-            row = conn.execute(
-                statement.add_columns(api_token.c.id.label("token_id"), api_token.c.name.label("token_name"), api_token.c.expires_at,
-                                      api_token.c.revoked_at, api_token.c.last_used_at)
-                .join(api_token, api_token.c.user_id == user.c.id)
-                .where(api_token.c.token_hash == digest(plain))
-            ).first()
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(self._token_lookup(self.runtime.recent_schema(conn)), {"token_hash": digest(plain)}).first()
         problem = None
         if row is None:
             problem = "the token is not valid"

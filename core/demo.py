@@ -134,7 +134,7 @@ def summary(runtime: Runtime) -> str:
     meta = runtime.current_metadata()
     lines = ["", "Objects in this database:"]
     for name, obj in sorted(meta.objects.items()):
-        count = runtime.records.list(actor, name, {"limit": 1, "count": "true"}).count
+        count = runtime.records.list(actor, name, {"limit": 1, "count": "exact"}).count
         lines.append(f"  {name:<14} {obj.label('en'):<12} {obj.label('zh-CN'):<8} {count:>6} records  {len(obj.active_fields()):>3} fields")
     top = runtime.records.list(actor, "account", {"sort": "-annual_revenue,name", "limit": 5})
     lines += ["", "Largest accounts:"]

@@ -208,10 +208,6 @@ def parse_record_id(value: Any, _f: dict) -> int:
     return number
 
 
-def _format_lookup(value: Any, _f: dict) -> Any:
-    return value
-
-
 def _parse_json_text(raw: str, _f: dict) -> Any:
     raise ValueError("json fields can only be filtered with __isnull")
 
@@ -385,7 +381,6 @@ def builtin_types() -> list[FieldType]:
             lambda f: LOOKUP_SCHEMA,
             EQUALITY,
             parse=parse_record_id,
-            format=_format_lookup,
             options=frozenset({"target", "on_delete"}),
         ),
         FieldType(
@@ -394,7 +389,6 @@ def builtin_types() -> list[FieldType]:
             lambda f: LOOKUP_SCHEMA,
             EQUALITY,
             parse=parse_record_id,
-            format=_format_lookup,
             options=frozenset({"object_field"}),
         ),
         FieldType(

@@ -38,8 +38,11 @@ SHARE_ACCESS = ("read", "edit")
 ACTOR_ID = "actor_id"
 
 
+_ID = BigInteger()
+
+
 def actor_id() -> sa.BindParameter:
-    return sa.bindparam(ACTOR_ID, type_=BigInteger)
+    return sa.bindparam(ACTOR_ID, type_=_ID)
 
 
 @dataclass(frozen=True)

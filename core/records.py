@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, and_, exists, func, literal, or_, select
+from sqlalchemy import Connection, and_, func, select
 
 from core import audit
 from core.coretables import field_history, sequence, share
@@ -23,6 +23,7 @@ from core.fieldtypes import BIGGEST, format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
+from core.list_sql import ListStatements
 from core.query import COUNT_CAP, MAX_LIMIT, ListQuery, QueryError, parse
 from core.runtime import Runtime, Schema
 from core.validation import FieldError, RecordValidationError
@@ -127,7 +128,8 @@ class Reader:
     lookups: list[FieldDef]
     dynamic: list[FieldDef]
     m2m: list[FieldDef]
-    plan: list[tuple[str, int, Any]]  # (key, column index, formatter or None)
+    keys: list[str]  # the record's keys, in column order (the lookup labels follow them)
+    formatters: list[tuple[str, Any]]  # (key, formatter) for values stored differently than shown
     lookup_plan: list[tuple[str, int, int]]  # (key, id index, label index)
 
 
@@ -150,7 +152,8 @@ def json_value(value: Any) -> Any:
 class RecordService:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._readers: dict[tuple[int, str], Reader] = {}
+        self._readers: dict[tuple[int, str, str], Reader] = {}
+        self._statements = ListStatements()
 
     @contextmanager
     def transaction(self, actor: Actor) -> Iterator["TransactionRecords"]:
@@ -209,14 +212,10 @@ class RecordService:
                access: Access = TRUSTED, actor: Actor | None = None, row_scope: bool = True) -> dict:
         """One record as ``access`` sees it; ``row_scope=False`` skips the read-scope check (the actor just wrote it)."""
         reader = self._reader(schema, object_name, access)
-        statement = reader.base.where(reader.table.c.id == record_id)
-        if not include_deleted:
-            statement = statement.where(reader.table.c.deleted_at.is_(None))
-        visible = row_condition(access, schema.memberships, object_name, reader.table, "read") if row_scope else None
-        if visible is not None:
-            statement = statement.where(visible)
+        statement = schema.memo(("by id", object_name, access.name, include_deleted, row_scope),
+                                lambda: self._by_id(schema, reader, object_name, include_deleted, row_scope))
         params = _params(actor)
-        row = conn.execute(statement, params).first()
+        row = conn.execute(statement, {**params, "tessera_id": record_id}).first()
         if row is None:
             raise NotFound(f"{object_name} {record_id} does not exist")
         record = self._format(reader, row)
@@ -225,23 +224,19 @@ class RecordService:
             record[fdef.name] = self._links(conn, schema, fdef, [record_id], access, params)[record_id]
         return record
 
+    def _by_id(self, schema: Schema, reader: Reader, object_name: str, include_deleted: bool, row_scope: bool) -> sa.Select:
+        statement = reader.base.where(reader.table.c.id == sa.bindparam("tessera_id", type_=sa.BigInteger))
+        if not include_deleted:
+            statement = statement.where(reader.table.c.deleted_at.is_(None))
+        visible = schema.row_condition(reader.access, object_name, "read") if row_scope else None
+        return statement if visible is None else statement.where(visible)
+
     def _list(self, conn: Connection, schema: Schema, obj: ObjectDef, query: ListQuery, access: Access = TRUSTED,
               actor: Actor | None = None) -> Page:
         reader = self._reader(schema, obj.name, access)
-        table = reader.table
-        conditions = [table.c.deleted_at.is_(None)] + [self._condition(conn, schema, table, f) for f in query.filters]
-        if query.q:
-            conditions.append(self._search(obj, table, query.q, access))
-        visible = row_condition(access, schema.memberships, obj.name, table, "read")
-        if visible is not None:
-            conditions.append(visible)
-        where = and_(*conditions)
-        order = [table.c[s.field.name].desc() if s.descending else table.c[s.field.name].asc() for s in query.sort]
-        last_descending = query.sort[-1].descending if query.sort else True
-        order.append(table.c.id.desc() if last_descending else table.c.id.asc())
-        statement = reader.base.where(where).order_by(*order).limit(query.limit + 1).offset(query.offset)
-        params = _params(actor)
-        rows = conn.execute(statement, params).all()
+        statement, values = self._statements.build(conn, schema, obj, query, access, reader)
+        params = {**_params(actor), **values}
+        rows = conn.execute(statement.select, params).all()
         records = [self._format(reader, row) for row in rows[: query.limit]]
         self._attach_dynamic_labels(conn, schema, reader, records, params)
         for fdef in reader.m2m:
@@ -249,57 +244,14 @@ class RecordService:
             for record in records:
                 record[fdef.name] = links[record["id"]]
         page = Page(records, query.limit, query.offset, len(rows) > query.limit)
+        table = reader.table
         if query.count == "exact":
-            page.count = conn.execute(select(func.count()).select_from(table).where(where), params).scalar_one()
+            page.count = conn.execute(select(func.count()).select_from(table).where(statement.where), params).scalar_one()
         elif query.count == "capped":
-            matching = select(table.c.id).where(where).limit(COUNT_CAP + 1).subquery()
+            matching = select(table.c.id).where(statement.where).limit(COUNT_CAP + 1).subquery()
             counted = conn.execute(select(func.count()).select_from(matching), params).scalar_one()
             page.count, page.count_capped = min(counted, COUNT_CAP), counted > COUNT_CAP
         return page
-
-    def _search(self, obj: ObjectDef, table: sa.Table, text: str, access: Access):
-        names = [f.name for f in obj.active_fields() if f.spec.get("searchable") and f.type.searchable and access.visible(obj.name, f.name)]
-        if not names and access.visible(obj.name, obj.title_field) and obj.title_field in table.c:
-            names = [obj.title_field]
-        if not names:
-            raise QueryError([{"parameter": "q", "message": f"{obj.name} has no field you may search"}])
-        return or_(*[table.c[n].icontains(text, autoescape=True) for n in names])
-
-    def _condition(self, conn: Connection, schema: Schema, table: sa.Table, flt) -> sa.ColumnElement:
-        fdef, op, value = flt.field, flt.operator, flt.value
-        kind = fdef.type.name
-        if kind == "many_to_many":
-            junction = schema.tables.objects[fdef.object].junctions[fdef.name]
-            targets = value if isinstance(value, list) else [value]
-            return exists().where(junction.c.source_id == table.c.id, junction.c.target_id.in_(targets))
-        column = table.c[fdef.name]
-        if kind == "multi_picklist" and op in ("eq", "in"):
-            wanted = value if isinstance(value, list) else [value]
-            if conn.dialect.name == "postgresql":
-                return column.op("?|")(sa.cast(sa.literal(wanted), sa.ARRAY(sa.Text)))
-            each = sa.func.json_each(column).table_valued("value")
-            return exists(select(literal(1)).select_from(each).where(each.c.value.in_(wanted)))
-        if op == "eq":
-            return column == value
-        if op == "ne":
-            return or_(column != value, column.is_(None))
-        if op == "gt":
-            return column > value
-        if op == "gte":
-            return column >= value
-        if op == "lt":
-            return column < value
-        if op == "lte":
-            return column <= value
-        if op == "in":
-            return column.in_(value)
-        if op == "contains":
-            return column.icontains(value, autoescape=True)
-        if op == "startswith":
-            return column.istartswith(value, autoescape=True)
-        if op == "isnull":
-            return column.is_(None) if value else column.is_not(None)
-        raise QueryError([{"parameter": f"{fdef.name}__{op}", "message": f"'{op}' is not supported"}])
 
     def _reader(self, schema: Schema, object_name: str, access: Access = TRUSTED) -> Reader:
         key = (schema.version, object_name, access.name)
@@ -330,11 +282,8 @@ class RecordService:
             columns.append(target.c[target_obj.title_field].label(label))
             source = source.outerjoin(target, joined if visible is None else and_(joined, visible))
         index = {name: i for i, name in enumerate(["id"] + [f.name for f in fields] + list(SYSTEM_TAIL))}
-        plan = [("id", 0, None)]
-        for fdef in fields:
-            formatter = None if fdef.type.formats_as_stored else _bound_format(fdef)
-            plan.append((fdef.name, index[fdef.name], formatter))
-        plan += [(name, index[name], iso_utc if name.endswith("_at") else None) for name in SYSTEM_TAIL]
+        formatters = [(f.name, _bound_format(f)) for f in fields if not f.type.formats_as_stored and f.type.name != "lookup"]
+        formatters += [(name, iso_utc) for name in SYSTEM_TAIL if name.endswith("_at")]
         label_start = len(index)
         lookup_plan = [(f.name, index[f.name], label_start + i) for i, f in enumerate(lookups)]
         return Reader(
@@ -345,15 +294,17 @@ class RecordService:
             lookups,
             [f for f in fields if f.type.name == "dynamic_lookup"],
             [f for f in obj.active_fields() if f.type.name == "many_to_many" and access.visible(object_name, f.name)],
-            plan,
+            list(index),
+            formatters,
             lookup_plan,
         )
 
     def _format(self, reader: Reader, row: sa.Row) -> dict:
-        record: dict[str, Any] = {}
-        for key, position, formatter in reader.plan:
-            value = row[position]
-            record[key] = value if formatter is None or value is None else formatter(value)
+        record: dict[str, Any] = dict(zip(reader.keys, row))  # stops before the lookup labels
+        for key, formatter in reader.formatters:
+            value = record[key]
+            if value is not None:
+                record[key] = formatter(value)
         if record["deleted_at"] is None:
             del record["deleted_at"]
         for key, position, label_position in reader.lookup_plan:
@@ -377,7 +328,7 @@ class RecordService:
                     continue
                 target = schema.tables.table(target_name)
                 statement = select(target.c.id, target.c[target_obj.title_field]).where(target.c.id.in_(ids))
-                visible = row_condition(access, schema.memberships, target_name, target, "read")
+                visible = schema.row_condition(access, target_name, "read")
                 if visible is not None:
                     statement = statement.where(visible)
                 labels.update({(target_name, rid): _label(title) for rid, title in conn.execute(statement, params)})
@@ -397,7 +348,7 @@ class RecordService:
         if not (access.can(target_obj.name, "read") and access.visible(target_obj.name, target_obj.title_field)):
             title = sa.null()
         else:
-            visible = row_condition(access, schema.memberships, target_obj.name, target, "read")
+            visible = schema.row_condition(access, target_obj.name, "read")
             if visible is not None:
                 title = sa.case((visible, title), else_=sa.null())
         rows = conn.execute(
@@ -624,12 +575,12 @@ class RecordService:
                  object_name: str, record_id: int, operation: str) -> sa.Row:
         """The stored row the actor is about to change: NotFound unless they may read it, Forbidden unless they may change it."""
         statement = select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))
-        visible = row_condition(access, schema.memberships, object_name, table, "read")
+        visible = schema.row_condition(access, object_name, "read")
         params = _params(actor)
         current = conn.execute(statement if visible is None else statement.where(visible), params).first()
         if current is None:
             raise NotFound(f"{object_name} {record_id} does not exist")
-        allowed = row_condition(access, schema.memberships, object_name, table, operation)
+        allowed = schema.row_condition(access, object_name, operation)
         if allowed is not None and conn.execute(select(table.c.id).where(table.c.id == record_id, allowed), params).first() is None:
             raise Forbidden(f"your role may not {operation} this {object_name} record", object_name, operation, record_id)
         return current
@@ -751,7 +702,7 @@ class RecordService:
         with self.runtime.writing() as (conn, schema):
             access = self._allowed(schema, actor, object_name, "delete")
             table = schema.tables.table(object_name)
-            allowed = row_condition(access, schema.memberships, object_name, table, "delete")
+            allowed = schema.row_condition(access, object_name, "delete")
             result = conn.execute(
                 sa.update(table)
                 .where(table.c.id == record_id, table.c.deleted_at.is_not(None), *([] if allowed is None else [allowed]))
@@ -859,13 +810,17 @@ class RecordService:
             raise RecordValidationError(obj.name, next(iter(errors.values())))
 
     def _existing(self, conn: Connection, schema: Schema, target: str, wanted: dict[int, list[int]]) -> set[int]:
-        table = schema.tables.table(target)
+        statement = schema.memo(("existing", target), lambda: self._existing_statement(schema, target))
         found: set[int] = set()
         ids = list(wanted)
         for start in range(0, len(ids), 5000):
-            chunk = ids[start : start + 5000]
-            found.update(conn.execute(select(table.c.id).where(table.c.id.in_(chunk), table.c.deleted_at.is_(None))).scalars())
+            found.update(conn.execute(statement, {"tessera_ids": ids[start : start + 5000]}).scalars())
         return found
+
+    @staticmethod
+    def _existing_statement(schema: Schema, target: str) -> sa.Select:
+        table = schema.tables.table(target)
+        return select(table.c.id).where(table.c.id.in_(sa.bindparam("tessera_ids", expanding=True)), table.c.deleted_at.is_(None))
 
     def _dynamic_problem(self, conn: Connection, schema: Schema, obj: ObjectDef, fdef: FieldDef, values: dict) -> str | None:
         object_field = fdef.spec["object_field"]

@@ -8,6 +8,7 @@ rebuilds the caches when another process has changed the metadata since.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from core.metadata.model import CUSTOM_LAYER, SYSTEM_FIELDS, Doc, FieldDef, Meta
 from core.metadata.problems import MetadataError
 from core.metadata.store import CustomConfig
 from core.migrate import upgrade_core
-from core.permissions import TRUSTED, Access, Memberships
+from core.permissions import TRUSTED, Access, Memberships, row_condition
 from core.plugins import AutomationAction, DashboardWidget, PluginError, PluginSet, ScheduledJob, load_plugins
 from core.schema_sync import Change, record, sync
 from core.settings import Settings
@@ -56,6 +57,13 @@ class Schema:
     _system_fields: dict[str, dict[str, FieldDef]] = field(default_factory=dict)
     _access: dict[str, Access] = field(default_factory=dict)
     _queryable: dict[tuple[str, str], dict[str, FieldDef]] = field(default_factory=dict)
+    _memo: dict[tuple, object] = field(default_factory=dict)
+
+    def memo(self, key: tuple, build: Callable[[], object]) -> object:
+        """A value derived from this metadata version (a prepared statement, say), built on first use."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     def access(self, actor) -> Access:
         """What ``actor`` may do under this metadata version (trusted code: everything)."""
@@ -67,9 +75,14 @@ class Schema:
             access = self._access[name] = Access.from_permission_set(name, self.meta.permission_sets.get(name))
         return access
 
-    @property
+    @functools.cached_property
     def memberships(self) -> Memberships:
         return Memberships(self.tables.objects["user"].junctions["teams"])
+
+    def row_condition(self, access: Access, object_name: str, operation: str):
+        """The permission condition on the object's table, built once per set, object and operation."""
+        return self.memo(("condition", access.name, object_name, operation),
+                         lambda: row_condition(access, self.memberships, object_name, self.tables.table(object_name), operation))
 
     def queryable(self, object_name: str, access: Access) -> dict[str, FieldDef]:
         """The fields a list query may filter and sort on: the visible ones and the system fields."""
@@ -245,6 +258,11 @@ class Runtime:
                 meta = self.build_metadata(store.load_config(conn))
                 self._schema = Schema(version, meta, build_tables(meta), self.registry)
             return self._schema
+
+    def recent_schema(self, conn: Connection) -> Schema:
+        """The Schema last built, without checking the version: for reads of core's own columns
+        (users' names and roles on every request), which no metadata change can alter."""
+        return self._schema if self._schema is not None else self.schema(conn)
 
     @contextmanager
     def reading(self) -> Iterator[tuple[Connection, Schema]]:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///tessera.db"
+PASSWORD_HASHING = ("standard", "fast")
 
 
 class SettingsError(ValueError):
@@ -20,6 +21,7 @@ class Settings:
     disabled_plugins: tuple[str, ...] = ()
     secret_key: str | None = None  # signs CSRF tokens; generated and kept in the database when not given
     secure_cookies: bool = False  # mark cookies Secure (serve over HTTPS)
+    password_hashing: str = "standard"  # "fast": argon2's cheapest parameters, for test suites only
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None, **overrides) -> "Settings":
@@ -37,6 +39,10 @@ class Settings:
             if len(env["TESSERA_SECRET_KEY"]) < 32:
                 raise SettingsError("TESSERA_SECRET_KEY: use at least 32 random characters")
             values["secret_key"] = env["TESSERA_SECRET_KEY"]
+        if env.get("TESSERA_PASSWORD_HASHING"):
+            if env["TESSERA_PASSWORD_HASHING"] not in PASSWORD_HASHING:
+                raise SettingsError(f"TESSERA_PASSWORD_HASHING: use one of {', '.join(PASSWORD_HASHING)}")
+            values["password_hashing"] = env["TESSERA_PASSWORD_HASHING"]
         if "TESSERA_SECURE_COOKIES" in env:
             values["secure_cookies"] = _parse_bool("TESSERA_SECURE_COOKIES", env["TESSERA_SECURE_COOKIES"])
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -55,13 +55,15 @@ def make_runtime(database_url):
     """make_runtime(plugins=("sales",), extra_plugins=(), upgrade=True): a Runtime on this test's database.
 
     Only the plugins named are enabled, so other installed plugins cannot change the
-    outcome; ``extra_plugins`` registers modules as if they were installed (name them in
+    outcome; passwords are hashed with argon2's cheapest parameters, so that signing in
+    does not dominate a test's time; ``extra_plugins`` registers modules as if they were installed (name them in
     ``plugins`` too). With ``upgrade`` the tables are created.
     """
     made = []
 
     def make(plugins=(), extra_plugins=(), upgrade=True):
-        rt = Runtime(Settings(database_url=database_url, plugins=tuple(plugins)), extra_plugins=extra_plugins)
+        settings = Settings(database_url=database_url, plugins=tuple(plugins), password_hashing="fast")
+        rt = Runtime(settings, extra_plugins=extra_plugins)
         if upgrade:
             rt.upgrade("test")
         made.append(rt)

@@ -38,6 +38,7 @@ CLAIM_SECONDS = 60
 MAX_BACKOFF_SECONDS = 3600
 ERROR_TEXT_LIMIT = 500
 log = logging.getLogger("tessera.webhooks")
+SUBSCRIBED = select(webhook.c.id, webhook.c.events).where(webhook.c.object == sa.bindparam("object_name"), webhook.c.active.is_(True))
 UTC = dt.timezone.utc
 
 
@@ -174,9 +175,7 @@ class Webhooks:
         Called by the record service inside the writing transaction; costs one indexed
         query when nobody subscribes.
         """
-        hooks = [(hook_id, events) for hook_id, events in conn.execute(
-            select(webhook.c.id, webhook.c.events).where(webhook.c.object == object_name, webhook.c.active.is_(True)))
-            if event in events]
+        hooks = [(hook_id, events) for hook_id, events in conn.execute(SUBSCRIBED, {"object_name": object_name}) if event in events]
         if not hooks:
             return 0
         now = _now()

@@ -59,8 +59,11 @@ class CustomConfig:
 KIND_TO_ATTR = {"object": "objects", "extension": "extensions", "layout": "layouts", "permission_set": "permission_sets"}
 
 
+VERSION_QUERY = select(meta_state.c.version).where(meta_state.c.id == 1)  # run by every unit of work: built once
+
+
 def current_version(conn: Connection) -> int:
-    return conn.execute(select(meta_state.c.version).where(meta_state.c.id == 1)).scalar() or 0
+    return conn.execute(VERSION_QUERY).scalar() or 0
 
 
 def bump_version(conn: Connection) -> int:

@@ -153,7 +153,7 @@ def _refresh_won_revenue(records: Any, campaign_id: int | None) -> None:
 def _refresh_responses(records: Any, campaign_id: int | None) -> None:
     if campaign_id is None:
         return
-    page = records.list("campaign_member", {"campaign": campaign_id, "status__in": ",".join(RESPONDED), "count": "true", "limit": 1})
+    page = records.list("campaign_member", {"campaign": campaign_id, "status__in": ",".join(RESPONDED), "count": "exact", "limit": 1})
     records.update("campaign", campaign_id, {"responses": page.count})
 
 
@@ -225,7 +225,7 @@ def count_segment(list_records: Any, segment: dict, today: dt.date) -> int:
     object_name = segment.get("object_name") or "contact"
     pairs = segment_filters(segment, today)
     try:
-        page = list_records(object_name, pairs + [("count", "true"), ("limit", "1")])
+        page = list_records(object_name, pairs + [("count", "exact"), ("limit", "1")])
     except QueryError as exc:
         raise Refusal(f"the rule does not fit {object_name}: {exc}", field="rule") from None
     return page.count or 0

@@ -115,7 +115,7 @@ def update_fleet_size(records, customer) -> None:
     if account_id is None:
         return
     account = records.get("account", account_id)
-    page = records.list("vehicle", {"customer": account_id, "status__in": ",".join(IN_SERVICE), "count": "true", "limit": 1})
+    page = records.list("vehicle", {"customer": account_id, "status__in": ",".join(IN_SERVICE), "count": "exact", "limit": 1})
     records.update("account", account_id, {"fleet_size": page.count}, version=account["version"])
 
 
