@@ -1,7 +1,7 @@
 """REST API benchmark over HTTP: the records list beside a raw-SQL floor, and record creates.
 
     python bench/api_bench.py --database URL [--skip-generate] [--duration 10] [--rounds 2]
-                              [--connections 1,8] [--create-connections 1,4] [--profile]
+                              [--connections 1,8] [--create-connections 1,4] [--profile] [--breakdown]
 
 Without --skip-generate the database is migrated and, when it holds no deals yet, filled
 by bench/generate.py with --accounts accounts, 5 deals per account and --owners owners
@@ -16,8 +16,11 @@ by bench/generate.py with --accounts accounts, 5 deals per account and --owners 
   the statement must be exactly ``floor_app.SQL[dialect]`` with the floor's parameters.
 * Two servers, each uvicorn in one process pinned to --server-cpu with ``taskset``: the
   application (``create_app(runtime, deliver_webhooks=False)``, no plugins) and the floor
-  (bench/floor_app.py). A bearer token is made with POST /api/auth/token; both servers
-  must return the same ids in the same order (and the same has_more) before timing.
+  (bench/floor_app.py), both started by ``floor_app.serve`` (``http="auto"``,
+  ``loop="auto"``: httptools and uvloop when installed); each reports the protocol class
+  and event loop it runs on, they must be the same, and the report names them. A bearer
+  token is made with POST /api/auth/token; both servers must return the same ids in the
+  same order (and the same has_more) before timing.
 * Lists: ``wrk -t1 -cC -dDs --latency`` pinned to --wrk-cpu, against
   ``GET /api/records/deal?stage=won&sort=-close_date&limit=50`` (bearer token) and
   ``GET /floor/deal?stage=won``, for each C of --connections, in --rounds rounds whose
@@ -31,6 +34,8 @@ by bench/generate.py with --accounts accounts, 5 deals per account and --owners 
 * --profile: py-spy samples the application server during one more list run and one
   more create run (not the timed ones); the busiest functions are printed and the raw
   samples saved.
+* --breakdown: the pieces of a request timed in this process (see ``breakdown``), and on
+  PostgreSQL the round trips of one list and one token check (see ``round_trips``).
 
 A markdown table is printed; the raw results (every wrk run) go to
 bench/results/api_bench-<database>-<time>.json and the table is appended to
@@ -45,6 +50,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import sqlite3
@@ -184,7 +190,7 @@ def revision() -> dict:
 def versions() -> str:
     from importlib.metadata import version  # noqa: PLC0415
 
-    names = ("litestar", "uvicorn", "msgspec", "sqlalchemy", "psycopg")
+    names = ("litestar", "uvicorn", "httptools", "uvloop", "msgspec", "sqlalchemy", "psycopg")
     found = []
     for name in names:
         with contextlib.suppress(Exception):
@@ -333,13 +339,11 @@ def visible_counts(engine: sa.Engine, user: BenchUser) -> dict[str, int]:
 
 
 def serve_api(database_url: str, port: int) -> None:
-    import uvicorn  # noqa: PLC0415
-
     from core.api.app import create_app  # noqa: PLC0415
 
     runtime = Runtime(Settings(database_url=database_url, plugins=()))
     app = create_app(runtime, deliver_webhooks=False)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    floor_app.serve(app, "127.0.0.1", port)
 
 
 def free_port(port: int) -> None:
@@ -348,12 +352,21 @@ def free_port(port: int) -> None:
             raise SystemExit(f"port {port} is in use; choose others with --api-port/--floor-port")
 
 
+def server_stack(log: Path) -> str:
+    """What uvicorn runs the server on, from the line ``floor_app.serve`` prints once started."""
+    for line in log.read_text().splitlines():
+        if line.startswith(floor_app.STACK_MARK):
+            return line[len(floor_app.STACK_MARK):].strip()
+    raise SystemExit(f"{log}: the server did not report its HTTP protocol and event loop")
+
+
 @dataclass
 class Server:
     name: str
     port: int
     process: subprocess.Popen
     log: Path
+    stack: str = ""
 
     @property
     def base(self) -> str:
@@ -382,6 +395,7 @@ def start_server(name: str, command: list[str], port: int, cpu: int, ready_path:
         with contextlib.suppress(OSError, urllib.error.URLError):
             with urllib.request.urlopen(server.base + ready_path, timeout=5) as response:
                 if response.status == 200:
+                    server.stack = server_stack(log)
                     return server
         time.sleep(0.2)
     server.stop()
@@ -485,9 +499,11 @@ def profile_during(pid: int, seconds: float, out: Path, run: Callable[[], Any]) 
 
 
 # Leaves where a thread waits rather than works (py-spy cannot always tell a blocked thread
-# from a running one here): the executor's idle workers and the event loop's epoll.
+# from a running one here): the executor's idle workers, the logging queue's listener thread,
+# and the event loop waiting in epoll: asyncio's selector, or uvloop's loop, which is C code
+# that py-spy shows as its Python caller ``Runner.run`` (so uvloop's own C work is left out too).
 IDLE_LEAVES = {"_worker (concurrent/futures/thread.py)", "select (selectors.py)", "EpollSelector.select (selectors.py)",
-               "wait (threading.py)"}
+               "wait (threading.py)", "Condition.wait (threading.py)", "Runner.run (asyncio/runners.py)"}
 
 
 def summarize_profile(raw_path: Path, top: int = 30) -> list[str]:
@@ -591,7 +607,7 @@ def describe(results: Results) -> list[str]:
         f"- Data: {d['account']:,} accounts, {d['deal']:,} deals ({d['won_deals']:,} won) owned by {d['owners']} users; "
         f"the bench user {d['user']} (role {PERMISSION_SET}: deal read scope team) is in a team of {len(d['team'])} "
         f"({d['team'][0]} .. {d['team'][-1]}), so {d['won_deals_visible']:,} won deals are visible to it",
-        f"- Servers: uvicorn (h11, asyncio), one process each, pinned to CPU {m['server_cpu']}; wrk -t1 pinned to CPU {m['wrk_cpu']}; "
+        f"- Servers: uvicorn ({m.get('server_stack') or 'stack not reported'}), one process each, pinned to CPU {m['server_cpu']}; wrk -t1 pinned to CPU {m['wrk_cpu']}; "
         f"{m['duration']} s per run, {m['rounds']} rounds alternating floor/API",
         f"- Response sizes: floor {d.get('floor_bytes', 0):,.0f} bytes, API {d.get('api_bytes', 0):,.0f} bytes (with headers)",
         f"- Plan: {results.plan}",
@@ -663,6 +679,10 @@ def bench(args: argparse.Namespace) -> int:
         floor = start_server("floor", [str(BENCH_DIR / "floor_app.py"), "--database", args.database, "--actor-id", str(user.user_id),
                                        "--port", str(args.floor_port)], args.floor_port, args.server_cpu, FLOOR_PATH, logs)
         servers.append(floor)
+        if api.stack != floor.stack:
+            raise SystemExit(f"The servers run on different stacks: API {api.stack}, floor {floor.stack}")
+        results.machine["server_stack"] = api.stack
+        print(f"Servers: uvicorn, {api.stack}", flush=True)
         status, body = http_json("POST", api.base + "/api/auth/token",
                                  {"username": user.username, "password": PASSWORD, "name": "api_bench"})
         if status != 201:
@@ -810,17 +830,24 @@ def profile(args, results: Results, api: Server, list_target, token: str, accoun
 
 
 def breakdown(database_url: str, user: BenchUser, token: str, account_range, runs: int = 300) -> list[str]:
-    """Median in-process times of the pieces an API request is made of, and of two what-ifs.
+    """Median in-process times of the pieces an API request is made of.
 
-    The what-ifs patch this process only (core is not changed): the permission condition
-    built once per role and object instead of on every call; nothing else differs.
+    First the whole paths (the floor's work, the service list, the token check, a create),
+    then the list taken apart: the unit of work, the metadata version query, parsing and
+    the (cached) statement, SQLAlchemy's execution and result beside the same SQL on the
+    same connection's DB-API cursor, formatting the 50 rows, and encoding the page. The
+    parts are timed separately, so they need not add up to the whole exactly. On
+    PostgreSQL the round trips of one list and one token check are counted from libpq's
+    trace of the connection.
     """
     import msgspec  # noqa: PLC0415
 
-    import core.records as records_module  # noqa: PLC0415
+    from core.metadata import store  # noqa: PLC0415
+    from core.query import parse  # noqa: PLC0415
 
     runtime = Runtime(Settings(database_url=database_url, plugins=()))
     accounts = Accounts(runtime)
+    service = runtime.records
     actor = Actor(user.user_id, user.username, PERMISSION_SET)
     dialect, raw = floor_app.connect(database_url)
     sql, params = floor_app.SQL[dialect], floor_app.parameters(dialect, "won", user.user_id)
@@ -834,7 +861,7 @@ def breakdown(database_url: str, user: BenchUser, token: str, account_range, run
         return msgspec.json.encode({"items": [dict(zip(columns, r)) for r in rows[:50]], "has_more": len(rows) > 50})
 
     def service_page():
-        return msgspec.json.encode(runtime.records.list(actor, "deal", LIST_PARAMS).as_dict())
+        return msgspec.json.encode(service.list(actor, "deal", LIST_PARAMS).as_dict())
 
     def unit_of_work():
         with runtime.reading():
@@ -845,8 +872,8 @@ def breakdown(database_url: str, user: BenchUser, token: str, account_range, run
 
     def create():
         n = next(counter)
-        runtime.records.create(actor, "deal", {"name": f"API bench breakdown {n}", "account": account_range[0] + n % (account_range[1] - account_range[0] + 1),
-                                                "stage": "won", "amount": 123.45, "close_date": "2026-01-31", "probability": 100})
+        service.create(actor, "deal", {"name": f"API bench breakdown {n}", "account": account_range[0] + n % (account_range[1] - account_range[0] + 1),
+                                       "stage": "won", "amount": 123.45, "close_date": "2026-01-31", "probability": 100})
 
     def timed(call) -> float:
         for _ in range(30):
@@ -861,32 +888,116 @@ def breakdown(database_url: str, user: BenchUser, token: str, account_range, run
     lines = []
     try:
         figures = [
-            ("raw list query + JSON (the floor's work, DB-API)", timed(floor_page)),
+            ("raw list query + JSON (the floor's work, DB-API, autocommit)", timed(floor_page)),
             ("records.list + JSON, as served", timed(service_page)),
-            ("  runtime.reading() alone (connect, BEGIN, metadata version query, COMMIT)", timed(unit_of_work)),
             ("Accounts.identity_for_token (each API request, on the event loop)", timed(lambda: accounts.identity_for_token(token))),
             ("records.create (one deal, own scope)", timed(create)),
         ]
-        original, built = records_module.row_condition, {}
+        # the list taken apart, inside one open read transaction
+        with runtime.reading() as (conn, schema):
+            access = service._allowed(schema, actor, "deal", "read")
+            obj = schema.meta.object("deal")
+            queryable = schema.queryable("deal", access)
+            reader = service._reader(schema, "deal", access)
+            query = parse(obj, LIST_PARAMS, queryable)
+            statement, values = service._statements.build(conn, schema, obj, query, access, reader)
+            bound = {**actor.params, **values}
+            rows = conn.execute(statement.select, bound).all()
+            cursor_conn = conn.connection.dbapi_connection
 
-        def built_once(access, memberships, object_name, table, operation):
-            key = (access.name, object_name, table, operation)
-            if key not in built:
-                built[key] = original(access, memberships, object_name, table, operation)
-            return built[key]
+            def parse_and_statement():
+                q = parse(obj, LIST_PARAMS, schema.queryable("deal", access))
+                service._statements.build(conn, schema, obj, q, access, service._reader(schema, "deal", access))
 
-        records_module.row_condition = built_once
-        try:
-            figures.append(("what-if: records.list + JSON with the permission condition built once", timed(service_page)))
-        finally:
-            records_module.row_condition = original
-        lines = [f"| {name} | {value:.2f} ms |" for name, value in figures]
+            def through_sqlalchemy():
+                return conn.execute(statement.select, bound).all()
+
+            def through_cursor():
+                cursor = cursor_conn.cursor()
+                cursor.execute(sql, params)
+                found = cursor.fetchall()
+                cursor.close()
+                return found
+
+            records = [service._format(reader, row) for row in rows[:50]]
+            page = {"items": records, "limit": 50, "offset": 0, "has_more": len(rows) > 50}
+            parts = [
+                ("  runtime.reading() alone (pool checkout, BEGIN, metadata version query, COMMIT)", timed(unit_of_work)),
+                ("  metadata version query alone (in an open transaction)", timed(lambda: store.current_version(conn))),
+                ("  parse the query string + look up the cached statement", timed(parse_and_statement)),
+                ("  list statement through SQLAlchemy: execute + .all() (51 rows)", timed(through_sqlalchemy)),
+                ("  the same SQL on the same connection's DB-API cursor: execute + fetchall()", timed(through_cursor)),
+                ("  format 50 rows (_format: dates, decimals, lookup labels)", timed(lambda: [service._format(reader, r) for r in rows[:50]])),
+                ("  encode the page as JSON (msgspec)", timed(lambda: msgspec.json.encode(page))),
+            ]
+        figures += parts
+        lines = [f"| {name} | {value:.3f} ms |" for name, value in figures]
         lines.insert(0, f"| In-process piece (median of {runs}) | Time |\n| --- | ---: |")
+        if dialect == "postgresql":
+            lines += ["", *round_trips(runtime, accounts, actor, token)]
     finally:
         delete_created(runtime, created_above)
         raw.close()
         runtime.close()
     return lines
+
+
+def round_trips(runtime: Runtime, accounts: Accounts, actor: Actor, token: str) -> list[str]:
+    """The messages a list and a token check send to PostgreSQL, from libpq's trace (psycopg's ``pgconn.trace``).
+
+    The engine's pool is narrowed to one connection for this, so that both calls use the
+    connection being traced; a round trip is counted at each message after which the
+    client waits for the server (Sync, or a simple Query).
+    """
+    engine = sa.create_engine(runtime.engine.url, poolclass=sa.pool.StaticPool)
+    original = runtime.engine
+    runtime.engine = engine
+    out: list[str] = []
+    try:
+        service_list = lambda: runtime.records.list(actor, "deal", LIST_PARAMS)  # noqa: E731
+        for name, call in (("records.list", service_list), ("identity_for_token", lambda: accounts.identity_for_token(token))):
+            call()  # the connection made, caches warm
+            with engine.connect() as conn:
+                pgconn = conn.connection.dbapi_connection.pgconn
+            prepared: dict[str, str] = {}  # psycopg prepares a statement on its 5th use on a connection
+            for _ in range(8):  # as in a server that has been running: report the last call
+                with tempfile.TemporaryFile("w+") as trace:
+                    pgconn.trace(trace.fileno())
+                    try:
+                        call()
+                    finally:
+                        pgconn.untrace()
+                    trace.seek(0)
+                    # one message a line, "time<TAB>F|B<TAB>length<TAB>type<TAB>fields"; a query's own newlines continue it
+                    messages = re.split(r"\n(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\t)", trace.read().rstrip("\n"))
+                    sent = [m.split("\t", 4) for m in messages if "\tF\t" in m[:40]]
+                trips, pending = [], None
+                for m in sent:
+                    kind, fields = m[3], m[4] if len(m) > 4 else ""
+                    if kind == "Query":
+                        trips.append(_statement_name(fields.strip().strip('"')))
+                    elif kind == "Parse" and (parsed := re.match(r'\s*"([^"]*)" "(.*)"', fields, re.DOTALL)):
+                        if parsed[1]:
+                            prepared[parsed[1]] = parsed[2]
+                        pending = _statement_name(parsed[2])
+                    elif kind == "Bind" and pending is None and (bound := re.match(r'\s*"[^"]*" "([^"]*)"', fields)):
+                        pending = _statement_name(prepared.get(bound[1], "?")) + " (prepared)"
+                    elif kind == "Sync":
+                        trips.append(pending or "?")
+                        pending = None
+            out.append(f"- PostgreSQL round trips of one {name} (as called the 8th time on one connection): "
+                       f"{len(trips)} ({'; '.join(trips)})")
+    finally:
+        runtime.engine = original
+        engine.dispose()
+    return out
+
+
+def _statement_name(text: str) -> str:
+    """A short name for a statement: BEGIN, COMMIT, or SELECT/INSERT/UPDATE and its first table."""
+    verb = text.split(" ", 1)[0].upper()
+    table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+(\"?[\w.]+\"?)", text, re.IGNORECASE)
+    return f"{verb} {table.group(1)}" if table and verb not in ("BEGIN", "COMMIT") else verb
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,8 @@ The handler turns the first 50 rows into ``{column: value}`` objects (lookups st
 columns: ``account``, ``account__label``) and returns
 ``{"items": [...], "limit": 50, "offset": 0, "has_more": ...}``, which Litestar encodes
 with msgspec. It runs on the event loop (``sync_to_thread=False``): there is no auth, no
-middleware and no thread hand-off. It is served like the API, by uvicorn in one process.
+middleware and no thread hand-off. It is served like the API, by uvicorn in one process
+(``serve`` below, which both servers use).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ WHERE my_teams.source_id = ?)))) ORDER BY deal.close_date DESC, deal.id DESC
 POSTGRESQL_SQL = """\
 SELECT deal.id, deal.name, deal.account, deal.stage, deal.amount, deal.close_date, deal.probability, deal.version, deal.created_at, deal.created_by, deal.updated_at, deal.updated_by, deal.owner, deal.deleted_at, l_account.name AS account__label, l_owner.username AS owner__label 
 FROM deal LEFT OUTER JOIN account AS l_account ON l_account.id = deal.account LEFT OUTER JOIN "user" AS l_owner ON l_owner.id = deal.owner 
-WHERE deal.deleted_at IS NULL AND deal.stage = %(stage_1)s::VARCHAR AND (deal.owner = %(actor_id)s::BIGINT OR deal.owner IN (SELECT teammates.source_id 
+WHERE deal.deleted_at IS NULL AND deal.stage = %(tessera_f0)s::VARCHAR AND (deal.owner = %(actor_id)s::BIGINT OR deal.owner IN (SELECT teammates.source_id 
 FROM user__teams AS teammates 
 WHERE teammates.target_id IN (SELECT my_teams.target_id 
 FROM user__teams AS my_teams 
@@ -61,7 +62,7 @@ FROM tessera_share
 WHERE tessera_share.object = %(object_1)s::VARCHAR AND (tessera_share.user_id = %(actor_id)s::BIGINT OR tessera_share.team_id IN (SELECT my_teams.target_id 
 FROM user__teams AS my_teams 
 WHERE my_teams.source_id = %(actor_id)s::BIGINT)))) ORDER BY deal.close_date DESC, deal.id DESC 
- LIMIT %(param_1)s::INTEGER OFFSET %(param_2)s::INTEGER"""  # noqa: W291
+ LIMIT %(tessera_limit)s::INTEGER OFFSET %(tessera_offset)s::INTEGER"""  # noqa: W291
 
 SQL = {"sqlite": SQLITE_SQL, "postgresql": POSTGRESQL_SQL}
 
@@ -70,7 +71,7 @@ def parameters(dialect: str, stage: str, actor_id: int) -> Any:
     """The bound values, in the form each driver takes them (the order the service binds them in)."""
     if dialect == "sqlite":
         return (stage, actor_id, actor_id, "deal", actor_id, actor_id, LIMIT + 1, 0)
-    return {"stage_1": stage, "actor_id": actor_id, "object_1": "deal", "param_1": LIMIT + 1, "param_2": 0}
+    return {"tessera_f0": stage, "actor_id": actor_id, "object_1": "deal", "tessera_limit": LIMIT + 1, "tessera_offset": 0}
 
 
 def normalized(sql: str) -> str:
@@ -119,11 +120,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8732)
     args = parser.parse_args(argv)
+    serve(create_floor_app(args.database, args.actor_id), args.host, args.port)
+    return 0
+
+
+STACK_MARK = "SERVER_STACK "
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn as both benchmark servers do, and say what uvicorn runs it on.
+
+    ``http="auto"`` and ``loop="auto"`` (uvicorn's defaults, spelled out): httptools and
+    uvloop when they are installed, h11 and asyncio otherwise. Once started, the server
+    prints one line ``SERVER_STACK http=<protocol class> loop=<event loop class>`` to its
+    output, which ``bench/api_bench.py`` reads from the server's log.
+    """
+    import asyncio  # noqa: PLC0415
+
     import uvicorn  # noqa: PLC0415
 
-    uvicorn.run(create_floor_app(args.database, args.actor_id), host=args.host, port=args.port, log_level="warning",
-                access_log=False)
-    return 0
+    class ReportingServer(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets)
+            protocol = self.config.http_protocol_class
+            loop = type(asyncio.get_running_loop())
+            print(f"{STACK_MARK}http={protocol.__module__}.{protocol.__qualname__} loop={loop.__module__}.{loop.__qualname__}",
+                  flush=True)
+
+    config = uvicorn.Config(app, host=host, port=port, http="auto", loop="auto", log_level="warning", access_log=False)
+    ReportingServer(config).run()
 
 
 if __name__ == "__main__":
