@@ -8,8 +8,6 @@ number of processes can serve the same database.
 
 from __future__ import annotations
 
-import logging
-
 from litestar import Controller, Litestar, Request, get
 from litestar.config.compression import CompressionConfig
 from litestar.logging import LoggingConfig
@@ -60,7 +58,7 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) ->
             DefineMiddleware(TesseraAuthentication),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        openapi_config=openapi_config(runtime),
+        openapi_config=openapi_config(),
         template_config=_ui().template_config(runtime),
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[start],
@@ -79,5 +77,3 @@ def _ui():
 
     return routes
 
-
-logging.getLogger("tessera").setLevel(logging.INFO)

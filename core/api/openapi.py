@@ -75,7 +75,7 @@ def _title(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
-def record_schemas(obj: ObjectDef, system: dict[str, FieldDef], validator_schema: dict, required: list[str]) -> dict[str, dict]:
+def record_schemas(obj: ObjectDef, validator_schema: dict, required: list[str]) -> dict[str, dict]:
     title = _title(obj.name)
     properties: dict[str, Any] = {"id": {"type": "integer"}}
     for fdef in obj.active_fields():
@@ -184,7 +184,7 @@ def build_document(base: dict, meta: MetadataSet, schema) -> dict:
     for name in sorted(meta.objects):
         obj = meta.objects[name]
         validator = schema.validator(name)
-        components.update(record_schemas(obj, schema.system_fields(name), validator.schema, validator.required))
+        components.update(record_schemas(obj, validator.schema, validator.required))
         paths.update(record_paths(obj))
     paths.update(generic)  # history, shares, related lists: the same for every object
     for item in paths.values():
@@ -232,7 +232,7 @@ class LiveSwaggerRenderPlugin(SwaggerRenderPlugin):
         return self.document.render(request, openapi_schema)
 
 
-def openapi_config(runtime) -> OpenAPIConfig:
+def openapi_config() -> OpenAPIConfig:
     document = LiveDocument()
     swagger = LiveSwaggerRenderPlugin(document, js_url=f"{STATIC}/vendor/swagger-ui-bundle-5.35.0.js",
                                       css_url=f"{STATIC}/vendor/swagger-ui-5.35.0.css", path="/", favicon="",

@@ -149,8 +149,7 @@ class ExportController(Controller):
     def export(self, request: Request, object_name: FromPath[str]) -> Stream:
         service, actor = _service(request), _actor(request)
         params = [(k, v) for k, v in _query_pairs(request) if k not in ("limit", "offset", "count")]
-        first = service.list(actor, object_name, params + [("limit", "1")])  # refuses bad filters before the download starts
-        del first
+        service.list(actor, object_name, params + [("limit", "1")])  # refuses bad filters before the download starts
         user = identity(request)
         audit.write_now(request.app.state.runtime.engine, "export", user.who(client_ip(request)), object_name,
                         detail={"format": "csv", "query": dict(params)})

@@ -39,7 +39,7 @@ class MetadataService:
 
     # --- reading ----------------------------------------------------------------------------
 
-    def objects(self, access: Access, lang: str = "en") -> list[dict]:
+    def objects(self, access: Access) -> list[dict]:
         meta = self.runtime.current_metadata()
         return [self._summary(obj) for obj in sorted(meta.objects.values(), key=lambda o: o.name)
                 if access.may_customize or access.can(obj.name, "read")]
