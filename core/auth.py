@@ -168,6 +168,12 @@ class Accounts:
         label = sets[name].get("label", {}).get("en") or name
         return records.create(system, "role", {"name": label, "permission_set": name})["id"]
 
+    def set_language(self, user_id: int, language: str) -> None:
+        """The user's own choice of language (a user may set it whatever their role)."""
+        records = self.runtime.records
+        with records.transaction(Actor.system()) as tx:
+            tx.update("user", user_id, {"language": language})
+
     def set_password(self, user_id: int, password: str, username: str = "") -> None:
         """A new password; the user's browser sessions end (API tokens are separate credentials and stay)."""
         check_password(password, username)

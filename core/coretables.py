@@ -188,3 +188,28 @@ webhook_delivery = Table(
     Index("ix_tessera_webhook_delivery_due", "status", "next_attempt_at"),
     Index("ix_tessera_webhook_delivery_hook", "webhook_id", "id"),
 )
+
+# --- the web UI's own state (revision 0003) ---------------------------------------------------
+
+saved_view = Table(
+    "tessera_saved_view",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("object", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("query", Text, nullable=False),  # the list's query string
+    Column("owner", BigInteger, nullable=False),
+    Column("shared", Boolean, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_tessera_saved_view_object", "object", "owner"),
+)
+
+recent_view = Table(
+    "tessera_recent_view",
+    core_metadata,
+    Column("user_id", BigInteger, primary_key=True),
+    Column("object", String(64), primary_key=True),
+    Column("record_id", BigInteger, primary_key=True),
+    Column("viewed_at", TS, nullable=False),
+    Index("ix_tessera_recent_view_user", "user_id", "viewed_at"),
+)

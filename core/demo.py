@@ -124,7 +124,13 @@ def load_demo(runtime: Runtime, force: bool = False) -> dict[str, int]:
             "assigned_to": accounts[related_index]["owner"],
             "owner": accounts[related_index]["owner"],
         })
-    create("activity", activities)
+    activity_ids = create("activity", activities)
+    created = {"team": team_ids, "role": role_ids, "user": user_ids, "account": account_ids, "contact": contact_ids,
+               "activity": activity_ids}
+    for _plugin, added in runtime.per_plugin("tessera_demo_data", runtime=runtime, actor=actor, created=created):
+        for object_name, ids in (added or {}).items():
+            created.setdefault(object_name, []).extend(ids)
+            counts[object_name] = counts.get(object_name, 0) + len(ids)
     return counts
 
 

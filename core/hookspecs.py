@@ -92,8 +92,24 @@ def tessera_scheduled_jobs():
 
 
 @hookspec
+def tessera_demo_data(runtime, actor, created):
+    """Add demo records of this plugin's objects to a new database (``tessera demo``, first ``tessera serve``).
+
+    ``created`` maps each object name to the ids of the demo records made so far (the base
+    demo's accounts, contacts, users and products first, then plugins in load order);
+    write with ``runtime.records`` as ``actor``. Return ``{object name: [new ids]}``, which
+    is merged into ``created`` for the plugins after you. All implementations run.
+    """
+
+
+@hookspec
 def tessera_dashboard_widgets():
     """Return dashboard widgets (``core.plugins.DashboardWidget``) for the home page.
+
+    ``render(runtime=..., actor=..., lang=...)`` is called for each signed-in user's home
+    page and returns what to draw, as that user may see it, or None to draw nothing: a bar
+    chart is ``{"kind": "bar", "labels": [...], "series": [{"label": ..., "values": [...]}],
+    "colors": [...], "counts": [...], "link": "/r/..."}``.
 
     Returns: a list. All implementations run.
     """

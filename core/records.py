@@ -182,6 +182,34 @@ class RecordService:
         """Every record a list query matches, page by page (each page its own read)."""
         return _every(lambda page_params: self.list(actor, object_name, page_params), params)
 
+    def summarize(self, actor: Actor, object_name: str, group_by: str, sum_field: str | None = None,
+                  params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> list[dict]:
+        """Count (and sum ``sum_field``) the records a list query matches, per value of ``group_by``.
+
+        The same permission condition as a list applies; both fields must be visible to the
+        actor, ``group_by`` a picklist, boolean or lookup and ``sum_field`` a number.
+        """
+        with self.runtime.reading() as (conn, schema):
+            access = self._allowed(schema, actor, object_name, "read")
+            obj = schema.meta.object(object_name)
+            fields = schema.queryable(object_name, access)
+            problems = []
+            if group_by not in fields or fields[group_by].type.name not in ("picklist", "boolean", "lookup"):
+                problems.append({"parameter": "group_by", "message": f"'{group_by}' is not a picklist, boolean or lookup field of {object_name}"})
+            if sum_field and (sum_field not in fields or fields[sum_field].type.name not in ("integer", "decimal", "currency", "percent")):
+                problems.append({"parameter": "sum", "message": f"'{sum_field}' is not a number field of {object_name}"})
+            if problems:
+                raise QueryError(problems)
+            pairs = [(k, v) for k, v in (params.items() if isinstance(params, Mapping) else params) if k not in ("sort", "limit", "offset", "count")]
+            query = parse(obj, pairs, fields)
+            statement, values = self._statements.build(conn, schema, obj, query, access, self._reader(schema, object_name, access))
+            table = schema.tables.table(object_name)
+            columns = [table.c[group_by], func.count().label("count")]
+            if sum_field:
+                columns.append(func.coalesce(func.sum(table.c[sum_field]), 0).label("sum"))
+            rows = conn.execute(select(*columns).where(statement.where).group_by(table.c[group_by]), {**_params(actor), **values})
+            return [{"value": row[0], "count": row[1], **({"sum": json_value(row[2])} if sum_field else {})} for row in rows]
+
     def history(self, actor: Actor, object_name: str, record_id: Any) -> list[dict]:
         """A record's field changes, oldest first; fields the actor may not see are left out."""
         record_id = _record_id(record_id)

@@ -134,7 +134,7 @@ class Runtime:
 
     def _field_types(self) -> FieldTypeRegistry:
         registry = FieldTypeRegistry()
-        for plugin_name, types in self._per_plugin("tessera_field_types"):
+        for plugin_name, types in self.per_plugin("tessera_field_types"):
             for ftype in types or []:
                 try:
                     registry.register(ftype)
@@ -142,7 +142,7 @@ class Runtime:
                     raise PluginError(f"plugin '{plugin_name}' registers the field type '{ftype.name}', which already exists") from None
         return registry
 
-    def _per_plugin(self, hook_name: str, **kwargs):
+    def per_plugin(self, hook_name: str, **kwargs):
         """(plugin name, result) for each implementation, in load order."""
         for impl in getattr(self.plugins.hook, hook_name).get_hookimpls():  # registration order
             yield impl.plugin_name, impl.function(*[kwargs[a] for a in impl.argnames])
@@ -159,7 +159,7 @@ class Runtime:
     def _registered(self, hook_name: str, what: str) -> dict:
         """Named things plugins register, each stamped with its plugin; a name used twice stops start-up."""
         found: dict = {}
-        for plugin_name, items in self._per_plugin(hook_name):
+        for plugin_name, items in self.per_plugin(hook_name):
             for item in items or []:
                 if item.name in found:
                     raise PluginError(f"plugin '{plugin_name}' registers the {what} '{item.name}', already registered by plugin '{found[item.name].plugin}'")
@@ -172,7 +172,7 @@ class Runtime:
             docs = base_documents(self.registry.names())
             for plugin in self.plugins.enabled:
                 docs += self._plugin_files(plugin)
-            for plugin_name, data in self._per_plugin("tessera_metadata", runtime=self):
+            for plugin_name, data in self.per_plugin("tessera_metadata", runtime=self):
                 source = f"plugin {plugin_name}: tessera_metadata()"
                 docs += documents_from(list(data or []), source, f"plugin:{plugin_name}", self.registry.names())
             self._base_docs = docs

@@ -1,28 +1,34 @@
-"""The web UI's routes: sign-in, sign-out and the home page, plus static files.
+"""The web UI's routes and templates: sign-in, home, record pages, static files.
 
-Pages are server-rendered with Jinja2 (autoescaped) and use the same services as the
-API: the Accounts for signing in, the record service for everything shown.
+Pages are server-rendered with Jinja2 (autoescaped) and htmx; they use the same services
+as the API: the Accounts for signing in, the record service for everything shown.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from litestar import Controller, Request, Response, get, post
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from litestar.response import Redirect, Template
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from core.api.security import SESSION_COOKIE, cleared_session_cookie, client_ip, csrf_token, session_cookie
-from core.auth import AuthError, Throttled
-from core.metadata.service import MetadataService
+from core.api.security import SESSION_COOKIE, cleared_session_cookie, client_ip, session_cookie
+from core.auth import Accounts, AuthError, Throttled
+from ui.context import VARY, page_for, sign_in_first
+from ui.home import home_view
+from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
+from ui.record_pages import RecordPages
 
 HERE = Path(__file__).resolve().parent
 DB = {"sync_to_thread": True}
+FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def template_config(runtime) -> TemplateConfig:
@@ -32,57 +38,69 @@ def template_config(runtime) -> TemplateConfig:
             folders.append(plugin.folder / "templates")
     for extra in runtime.plugins.hook.tessera_templates():
         folders += [Path(p) for p in extra or []]
-    return TemplateConfig(directory=folders, engine=JinjaTemplateEngine)
+    environment = Environment(loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
+                              autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True, lstrip_blocks=True)
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
-def _language(request: Request) -> str:
-    user = request.user
-    if user is not None and user.language == "zh_cn":
-        return "zh-CN"
-    accept = request.headers.get("accept-language", "")
-    return "zh-CN" if accept.lower().startswith("zh") else "en"
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only, never another host."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
 
 
 class PagesController(Controller):
-    """Sign-in, sign-out and the home page."""
+    """Sign-in, sign-out, the language switch and the home page."""
 
-    @get("/login", **DB, include_in_schema=False)
-    def login_page(self, request: Request) -> Template:
-        return Template("login.html", context={"lang": _language(request), "error": None, "username": "", "csrf": csrf_token(request)})
+    include_in_schema = False
 
+    @get("/login", **DB)
+    def login_page(self, request: Request) -> Response:
+        page = page_for(request)
+        return page.render("login.html", error=None, username="", next=safe_next(request.query_params.get("next")))
 
-    @post("/login", **DB, include_in_schema=False)
-    def login_form(self, request: Request, data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Response:
-        accounts = request.app.state.accounts
+    @post("/login", **DB)
+    def login_form(self, request: Request, data: FORM) -> Response:
+        page = page_for(request)
+        accounts: Accounts = request.app.state.accounts
         username = str(data.get("username", ""))
+        target = safe_next(str(data.get("next") or "/"))
         try:
             user = accounts.authenticate(username, str(data.get("password", "")), client_ip(request))
         except AuthError as exc:
             status = 429 if isinstance(exc, Throttled) else 401
-            context = {"lang": _language(request), "error": str(exc), "username": username, "csrf": csrf_token(request)}
-            return Template("login.html", context=context, status_code=status)
+            return page.render("login.html", status=status, error=str(exc), username=username, next=target)
         token = accounts.start_session(user, client_ip(request))
-        return Redirect("/", cookies=[session_cookie(token, request.app.state.runtime.settings.secure_cookies)], status_code=303)
+        return Redirect(target, cookies=[session_cookie(token, request.app.state.runtime.settings.secure_cookies)],
+                        status_code=303, headers=VARY)
 
-
-    @post("/logout", **DB, include_in_schema=False)
+    @post("/logout", **DB)
     def logout_form(self, request: Request) -> Response:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             request.app.state.accounts.end_session(token, request.user.who(client_ip(request)) if request.user else None)
-        return Redirect("/login", cookies=[cleared_session_cookie()], status_code=303)
+        return Redirect("/login", cookies=[cleared_session_cookie()], status_code=303, headers=VARY)
 
+    @post("/language", **DB)
+    def language(self, request: Request, data: FORM) -> Response:
+        """Keep the chosen language as the user's preference."""
+        if request.user is None:
+            return sign_in_first(request)
+        choice = str(data.get("language", ""))
+        if choice in LANGUAGES:
+            request.app.state.accounts.set_language(request.user.user_id, LANGUAGE_OF_USER[choice])
+        return Redirect(safe_next(str(data.get("next") or "/")), status_code=303, headers=VARY)
 
-    @get("/", **DB, include_in_schema=False)
+    @get("/", **DB)
     def home(self, request: Request) -> Response:
-        user = request.user
-        if user is None:
-            return Redirect("/login", status_code=303)
-        runtime = request.app.state.runtime
-        access = runtime.records.access(user.actor)
-        objects = MetadataService(runtime).objects(access)
-        lang = _language(request)
-        return Template("home.html", context={"lang": lang, "user": user, "objects": objects, "csrf": csrf_token(request)})
+        page = page_for(request)
+        if page.user is None:
+            return Redirect("/login", status_code=303, headers=VARY)
+        return page.render("home.html", title=page.t("Home"), **home_view(page))
 
 
 def handlers(runtime) -> list:
@@ -94,4 +112,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, *static]
+    return [PagesController, RecordPages, *static]

@@ -24,7 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from core.hookspecs import hookimpl
-from core.plugins import PluginInfo, Refusal
+from core.plugins import DashboardWidget, PluginInfo, Refusal
 
 PLUGIN = PluginInfo(
     name="sales",
@@ -274,3 +274,65 @@ def tessera_after_update(event):
 def tessera_after_delete(event):
     if event.object == "quote_line":
         _refresh_quotes(event, [_id(event.previous.get("quote"))])
+
+
+# --- the home page ----------------------------------------------------------------------------
+
+CLOSED_STAGES = ("closed_won", "closed_lost")
+
+
+def open_pipeline(runtime, actor, lang: str = "en", **_kwargs) -> dict | None:
+    """Open opportunities by stage, as the user may see them: how many, and their amount."""
+    from core.records import Forbidden  # noqa: PLC0415 - only when the widget is drawn
+
+    meta = runtime.current_metadata()
+    try:
+        rows = runtime.records.summarize(actor, "opportunity", "stage", "amount", {"stage__in": ",".join(_open_stages(meta))})
+    except Forbidden:
+        return None  # the user may not read opportunities: no widget
+    by_stage = {row["value"]: row for row in rows}
+    stages = [v for v in _picklist(meta, "opportunity", "stage") if v["value"] not in CLOSED_STAGES]
+    return {
+        "kind": "bar",
+        "labels": [v["label"].get(lang) or v["label"]["en"] for v in stages],
+        "series": [{"label": {"en": "Amount", "zh-CN": "金额"}.get(lang, "Amount"),
+                    "values": [by_stage.get(v["value"], {}).get("sum", 0) for v in stages]}],
+        "counts": [by_stage.get(v["value"], {}).get("count", 0) for v in stages],
+        "colors": [v.get("color") or "#1e88e5" for v in stages],
+        "link": "/r/opportunity/kanban",
+    }
+
+
+def _open_stages(meta) -> list[str]:
+    return [v["value"] for v in _picklist(meta, "opportunity", "stage") if v["value"] not in CLOSED_STAGES]
+
+
+@hookimpl
+def tessera_dashboard_widgets():
+    return [DashboardWidget("sales.open_pipeline", {"en": "Open deals by stage", "zh-CN": "各阶段在途商机"}, open_pipeline)]
+
+
+# --- demo data --------------------------------------------------------------------------------
+
+DEMO_DEALS = ["Line upgrade", "CNC retrofit", "Service contract", "Vision inspection pilot", "Fleet monitoring rollout",
+              "Spare parts framework", "Training programme", "Analytics suite"]
+DEMO_STAGES = ["prospecting", "qualification", "needs_analysis", "proposal", "negotiation", "closed_won", "closed_lost"]
+
+
+@hookimpl
+def tessera_demo_data(runtime, actor, created):
+    """Opportunities for the demo accounts, spread over the stages and the coming months."""
+    from core.demo import TODAY  # noqa: PLC0415 - the demo's fixed date, so the data is the same every time
+
+    accounts = created.get("account", [])
+    owners = runtime.records.list(actor, "account", {"limit": 500, "sort": "id"}).items
+    owner_of = {a["id"]: (a.get("owner") or {}).get("id") for a in owners}
+    rows = []
+    for n, account in enumerate(accounts[:48]):
+        stage = DEMO_STAGES[(n * 3) % len(DEMO_STAGES)]
+        rows.append({
+            "name": f"{DEMO_DEALS[n % len(DEMO_DEALS)]} {n + 1}", "account": account, "stage": stage,
+            "amount": 15_000 + (n * 7_919) % 240_000, "close_date": (TODAY + dt.timedelta(days=(n * 11) % 150 - 30)).isoformat(),
+            "owner": owner_of.get(account),
+        })
+    return {"opportunity": runtime.records.create_many(actor, "opportunity", rows)}

@@ -1,0 +1,78 @@
+"""What the UI remembers per user: saved list views (personal or shared) and recently viewed records."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy import and_, or_, select
+
+from core.coretables import recent_view, saved_view
+from core.db import read_transaction, write_transaction
+from core.fieldtypes import iso_utc
+
+RECENT_KEPT = 20
+NAME_LENGTH = 100
+
+
+class ViewError(ValueError):
+    """A saved view that cannot be made or removed as asked."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Preferences:
+    def __init__(self, runtime) -> None:
+        self.engine = runtime.engine
+
+    # --- recently viewed ------------------------------------------------------------------
+
+    def viewed(self, user_id: int, object_name: str, record_id: int) -> None:
+        with write_transaction(self.engine) as conn:
+            key = and_(recent_view.c.user_id == user_id, recent_view.c.object == object_name, recent_view.c.record_id == record_id)
+            if conn.execute(sa.update(recent_view).where(key).values(viewed_at=_now())).rowcount == 0:
+                conn.execute(recent_view.insert().values(user_id=user_id, object=object_name, record_id=record_id, viewed_at=_now()))
+            stale = select(recent_view.c.viewed_at).where(recent_view.c.user_id == user_id).order_by(recent_view.c.viewed_at.desc()).offset(RECENT_KEPT).limit(1)
+            cutoff = conn.execute(stale).scalar()
+            if cutoff is not None:
+                conn.execute(recent_view.delete().where(recent_view.c.user_id == user_id, recent_view.c.viewed_at <= cutoff))
+
+    def recent(self, user_id: int, limit: int = 10) -> list[tuple[str, int]]:
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(select(recent_view.c.object, recent_view.c.record_id).where(recent_view.c.user_id == user_id)
+                                .order_by(recent_view.c.viewed_at.desc()).limit(limit))
+            return [(r.object, r.record_id) for r in rows]
+
+    # --- saved views ----------------------------------------------------------------------
+
+    def save_view(self, user_id: int, object_name: str, name: str, query: str, shared: bool) -> dict:
+        name = (name or "").strip()
+        if not 1 <= len(name) <= NAME_LENGTH:
+            raise ViewError(f"give the view a name of 1 to {NAME_LENGTH} characters")
+        with write_transaction(self.engine) as conn:
+            mine = and_(saved_view.c.object == object_name, saved_view.c.owner == user_id, saved_view.c.name == name)
+            values = {"query": query, "shared": shared, "created_at": _now()}
+            if conn.execute(sa.update(saved_view).where(mine).values(**values)).rowcount == 0:
+                conn.execute(saved_view.insert().values(object=object_name, name=name, owner=user_id, **values))
+            row = conn.execute(select(saved_view).where(mine)).first()
+        return _view(row)
+
+    def views(self, user_id: int, object_name: str) -> list[dict]:
+        """The user's own views of the object and those others share, by name."""
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(select(saved_view).where(saved_view.c.object == object_name,
+                                                         or_(saved_view.c.owner == user_id, saved_view.c.shared.is_(True)))
+                                .order_by(saved_view.c.name, saved_view.c.id))
+            return [_view(r, user_id) for r in rows]
+
+    def remove_view(self, user_id: int, view_id: int) -> None:
+        with write_transaction(self.engine) as conn:
+            if conn.execute(saved_view.delete().where(saved_view.c.id == view_id, saved_view.c.owner == user_id)).rowcount != 1:
+                raise ViewError("that view is not one of yours")
+
+
+def _view(row, user_id: int | None = None) -> dict:
+    return {"id": row.id, "object": row.object, "name": row.name, "query": row.query, "shared": row.shared,
+            "mine": user_id is None or row.owner == user_id, "created_at": iso_utc(row.created_at)}

@@ -1,0 +1,103 @@
+"""What every page knows: who is signed in, in which language, what they may open.
+
+Pages are thin: they ask core's services (the record service, the metadata service) for
+data as the signed-in user, and render templates. htmx requests (``HX-Request: true``)
+get only the part of the page they replace; every page answers ``Vary: HX-Request``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.response import Redirect, Template
+
+from core.api.security import csrf_token
+from core.auth import Identity
+from core.metadata.model import MetadataSet, ObjectDef
+from core.permissions import Access
+from core.records import Actor
+from ui.i18n import label, negotiate, translator
+
+VARY = {"Vary": "HX-Request"}
+
+
+@dataclass
+class Page:
+    request: Request
+    user: Identity | None
+    lang: str
+
+    @property
+    def runtime(self):
+        return self.request.app.state.runtime
+
+    @property
+    def actor(self) -> Actor:
+        return self.user.actor
+
+    @property
+    def access(self) -> Access:
+        return self.runtime.records.access(self.actor)
+
+    @property
+    def htmx(self) -> bool:
+        return self.request.headers.get("hx-request") == "true"
+
+    def t(self, message: str, **values: Any) -> str:
+        """Translate one of the UI's own sentences into the page's language."""
+        return translator(self.lang)(message, **values)
+
+    def meta(self) -> MetadataSet:
+        return self.runtime.current_metadata()
+
+    def context(self, **values: Any) -> dict:
+        meta = self.meta()
+        base = {
+            "lang": self.lang, "_": translator(self.lang), "label": lambda labels, fallback="": label(labels, self.lang, fallback),
+            "csrf": csrf_token(self.request), "user": self.user, "path": self.request.url.path,
+            "nav": navigation(meta, self.access, self.runtime.plugins, self.lang) if self.user else [],
+            "may_customize": self.user is not None and self.access.may_customize,
+        }
+        return {**base, **values}
+
+    def render(self, template: str, status: int = 200, **values: Any) -> Template:
+        return Template(template, context=self.context(**values), status_code=status, headers=VARY)
+
+
+def page_for(request: Request) -> Page:
+    user = request.user
+    lang = negotiate(user.language if user else None, request.headers.get("accept-language", ""))
+    return Page(request, user, lang)
+
+
+def sign_in_first(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.headers.get("hx-request") == "true":  # a partial cannot redirect the whole page itself
+        return Response("", status_code=401, headers={"HX-Redirect": f"/login?next={quote(target)}", **VARY})
+    return Redirect(f"/login?next={quote(target)}", status_code=303, headers=VARY)
+
+
+def navigation(meta: MetadataSet, access: Access, plugins, lang: str) -> list[dict]:
+    """Objects the user may read, grouped by what defines them (the base CRM, each plugin, customizations)."""
+    groups: dict[str, dict] = {}
+    titles = {"base": label({"en": "CRM", "zh-CN": "客户关系"}, lang), "customization": label({"en": "Custom", "zh-CN": "自定义"}, lang)}
+    for plugin in plugins.enabled:
+        titles[f"plugin:{plugin.info.name}"] = label(plugin.info.label, lang, plugin.info.name)
+    for obj in sorted(meta.objects.values(), key=lambda o: label(o.spec.get("plural_label") or o.spec["label"], lang)):
+        if obj.spec.get("system") or not access.can(obj.name, "read"):
+            continue
+        group = groups.setdefault(obj.layer, {"title": titles.get(obj.layer, obj.layer), "objects": []})
+        group["objects"].append({"name": obj.name, "label": plural(obj, lang)})
+    order = ["base"] + [f"plugin:{p.info.name}" for p in plugins.enabled] + ["customization"]
+    return [groups[key] for key in order if key in groups]
+
+
+def plural(obj: ObjectDef, lang: str) -> str:
+    return label(obj.spec.get("plural_label") or obj.spec.get("label"), lang, obj.name)
+
+
+def singular(obj: ObjectDef, lang: str) -> str:
+    return label(obj.spec.get("label"), lang, obj.name)

@@ -1,0 +1,116 @@
+"""Fields in the browser: how a value is shown, which input edits it, and what a form sends back.
+
+Values are shown as the record service returns them (JSON); a form's strings are turned
+back into what the record service accepts, and it alone decides what is valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.metadata.model import FieldDef
+from ui.i18n import label
+
+NUMBER_TYPES = {"integer", "decimal", "currency", "percent"}
+WIDGETS = {
+    "text": "text", "email": "email", "phone": "tel", "url": "url", "autonumber": "readonly", "long_text": "textarea",
+    "integer": "number", "decimal": "number", "currency": "number", "percent": "number", "boolean": "checkbox",
+    "date": "date", "datetime": "datetime", "picklist": "select", "multi_picklist": "multiselect",
+    "lookup": "lookup", "dynamic_lookup": "readonly", "many_to_many": "links", "json": "textarea",
+}
+
+
+@dataclass
+class Column:
+    """A field as a page shows it: its definition, label and whether the user may change it."""
+
+    field: FieldDef
+    title: str
+    editable: bool
+    widget: str
+
+    @property
+    def name(self) -> str:
+        return self.field.name
+
+
+def column(fdef: FieldDef, lang: str, editable: bool) -> Column:
+    widget = WIDGETS.get(fdef.type.name, "text")
+    if fdef.spec.get("read_only"):
+        widget, editable = "readonly", False
+    return Column(fdef, fdef.label(lang), editable, widget)
+
+
+def choices(fdef: FieldDef, lang: str) -> list[dict]:
+    return [{"value": v["value"], "label": label(v.get("label"), lang, v["value"]), "color": v.get("color")}
+            for v in fdef.spec.get("values", [])]
+
+
+def display(fdef: FieldDef, value: Any, lang: str) -> str:
+    """A value as text for a table cell or a detail page."""
+    if value is None or value == "" or value == []:
+        return ""
+    kind = fdef.type.name
+    if kind in ("lookup", "dynamic_lookup"):
+        return str(value.get("label") if value.get("label") is not None else f"#{value['id']}")
+    if kind == "many_to_many":
+        return ", ".join(str(link.get("label") or f"#{link['id']}") for link in value)
+    if kind == "picklist":
+        return _value_label(fdef, value, lang)
+    if kind == "multi_picklist":
+        return ", ".join(_value_label(fdef, v, lang) for v in value)
+    if kind == "boolean":
+        return "✓" if value else "✗"
+    if kind in ("currency", "decimal", "percent"):
+        scale = fdef.spec.get("scale", 4 if kind == "decimal" else 2)
+        text = f"{value:,.{scale}f}"
+        if kind == "currency" and fdef.spec.get("currency"):
+            return f"{fdef.spec['currency']} {text}"
+        return f"{text} %" if kind == "percent" else text
+    if kind == "datetime":
+        return str(value).replace("T", " ")[:16] + " UTC"
+    return str(value)
+
+
+def _value_label(fdef: FieldDef, value: Any, lang: str) -> str:
+    for option in fdef.spec.get("values", []):
+        if option["value"] == value:
+            return label(option.get("label"), lang, value)
+    return str(value)
+
+
+def form_value(record: dict | None, name: str) -> Any:
+    """What a form input shows for a stored value."""
+    if record is None:
+        return None
+    value = record.get(name)
+    if isinstance(value, dict):
+        return value.get("id")
+    if isinstance(value, list):
+        return [v.get("id") if isinstance(v, dict) else v for v in value]
+    return value
+
+
+def from_form(fdef: FieldDef, raw: Any) -> Any:
+    """A submitted input as the record service takes it; '' is no value."""
+    kind = fdef.type.name
+    if kind == "boolean":
+        return raw in ("on", "true", "1", ["on"])
+    if kind in ("multi_picklist", "many_to_many"):
+        items = raw if isinstance(raw, list) else ([raw] if raw not in (None, "") else [])
+        if kind == "many_to_many":  # typed as ids separated by commas
+            items = [part.strip() for item in items for part in str(item).split(",")]
+        return [item for item in items if item != ""]
+    if isinstance(raw, list):
+        raw = raw[-1]
+    if raw is None:
+        return None
+    text = str(raw)
+    if kind not in ("text", "long_text") and text.strip() == "":
+        return None
+    if kind in NUMBER_TYPES or kind == "lookup":
+        return text.strip()
+    if kind == "datetime" and len(text) == 16:  # <input type=datetime-local> has no seconds or zone; the UI works in UTC
+        return text + ":00Z"
+    return text

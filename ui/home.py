@@ -1,0 +1,60 @@
+"""The home page: my open activities, what I looked at lately, and the plugins' widgets."""
+
+from __future__ import annotations
+
+import logging
+
+from core.preferences import Preferences
+from core.records import Forbidden, NotFound, QueryError
+from ui.context import Page, singular
+from ui.i18n import label
+
+log = logging.getLogger("tessera.ui")
+OPEN_ACTIVITY = "planned,in_progress"
+
+
+def home_view(page: Page) -> dict:
+    return {"activities": my_activities(page), "recent": recently_viewed(page), "widgets": widgets(page)}
+
+
+def my_activities(page: Page) -> list[dict]:
+    activity = page.meta().objects.get("activity")
+    if activity is None or "assigned_to" not in activity.fields or not page.access.can("activity", "read"):
+        return []
+    try:
+        found = page.runtime.records.list(page.actor, "activity", {"assigned_to": page.user.user_id, "status__in": OPEN_ACTIVITY,
+                                                                    "sort": "due_date", "limit": 10})
+    except (QueryError, Forbidden):
+        return []
+    return [{"href": f"/r/activity/{a['id']}", "subject": a.get("subject"), "due": a.get("due_date"),
+             "related": (a.get("related_id") or {}).get("label")} for a in found.items]
+
+
+def recently_viewed(page: Page) -> list[dict]:
+    meta, shown = page.meta(), []
+    for object_name, record_id in Preferences(page.runtime).recent(page.user.user_id):
+        obj = meta.objects.get(object_name)
+        if obj is None:
+            continue
+        try:
+            record = page.runtime.records.get(page.actor, object_name, record_id)
+        except (NotFound, Forbidden):
+            continue  # deleted since, or no longer theirs to see
+        title = record.get(obj.title_field)
+        shown.append({"href": f"/r/{object_name}/{record_id}", "title": title if title not in (None, "") else f"#{record_id}",
+                      "object": singular(obj, page.lang)})
+    return shown
+
+
+def widgets(page: Page) -> list[dict]:
+    """What each plugin's dashboard widget shows this user; a widget that fails is left out and logged."""
+    drawn = []
+    for name, widget in page.runtime.dashboard_widgets().items():
+        try:
+            content = widget.render(runtime=page.runtime, actor=page.actor, lang=page.lang)
+        except Exception:  # one plugin's broken widget must not take the home page down
+            log.exception("dashboard widget %s failed", name)
+            continue
+        if content:
+            drawn.append({"name": name, "title": label(widget.label, page.lang, name), **content})
+    return drawn

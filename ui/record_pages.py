@@ -1,0 +1,567 @@
+"""Record pages: the list (with its filter builder), the detail page, create and edit forms.
+
+Every read and write goes through the record service as the signed-in user, so a page
+shows exactly what the API would: fields the role may not see are not there, records
+outside its scope are not found.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect
+
+from core.metadata.model import FieldDef, ObjectDef, UnknownObject
+from core.runtime import SYSTEM_FIELD_SPECS
+from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
+from core.preferences import Preferences
+from ui.context import VARY, Page, page_for, plural, sign_in_first, singular
+from ui.fields import Column, choices, column, display, form_value, from_form
+from ui.i18n import label
+
+DB = {"sync_to_thread": True}
+FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+PAGE_SIZE = 50
+UI_PARAMETERS = {"offset", "sort", "q", "limit"}
+RELATED_ROWS = 5
+SYSTEM_COLUMNS = {"owner", "created_at", "updated_at"}
+
+
+class RecordPages(Controller):
+    path = "/r"
+    include_in_schema = False
+
+    @get("/{object_name:str}", **DB)
+    def list_page(self, request: Request, object_name: FromPath[str]) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name)
+        if refusal:
+            return refusal
+        view = list_view(page, obj, request.query_params.multi_items())
+        template = "records/_table.html" if page.htmx and request.headers.get("hx-target") == "records" else "records/list.html"
+        return page.render(template, obj=obj, title=plural(obj, page.lang), **view)
+
+    @get("/{object_name:str}/options", **DB)
+    def options(self, request: Request, object_name: FromPath[str], field: FromQuery[str] = "") -> Response:
+        """What a lookup picker offers: records of the object the user may read, by search.
+
+        The picker's search box is named ``_<field>`` (so that it never becomes a filter)."""
+        q = request.query_params.get(f"_{field}") or request.query_params.get("q") or ""
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name)
+        if refusal:
+            return refusal
+        params = {"limit": "10", "sort": obj.title_field if obj.fields.get(obj.title_field, None) and obj.fields[obj.title_field].type.sortable else "-id"}
+        if q.strip():
+            params["q"] = q.strip()
+        try:
+            found = page.runtime.records.list(page.actor, object_name, params).items
+        except QueryError:
+            found = []
+        items = [{"id": r["id"], "label": r.get(obj.title_field) or f"#{r['id']}"} for r in found]
+        return page.render("records/_options.html", items=items, field=field, q=q)
+
+    @get("/{object_name:str}/kanban", **DB)
+    def kanban_page(self, request: Request, object_name: FromPath[str]) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name)
+        if refusal:
+            return refusal
+        board = kanban_view(page, obj, request.query_params.multi_items())
+        if board is None:
+            return page.render("error.html", status=404, title=page.t("Not found"),
+                               message=page.t("{objects} have no board.", objects=plural(obj, page.lang)))
+        template = "records/_board.html" if page.htmx else "records/kanban.html"
+        return page.render(template, obj=obj, title=plural(obj, page.lang), **board)
+
+    @post("/{object_name:str}/{record_id:int}/move", **DB)
+    def move(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+        """Move a card to another column: the same update, validation and permissions as the form."""
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name, "update")
+        if refusal:
+            return refusal
+        layout = page.meta().layouts.get(f"{object_name}:kanban:default") or {}
+        field = layout.get("group_by")
+        status, problem = 200, None
+        if field is None:
+            status, problem = 404, page.t("{objects} have no board.", objects=plural(obj, page.lang))
+        else:
+            try:
+                page.runtime.records.update(page.actor, object_name, record_id, {field: data.get("value") or None},
+                                            version=data.get("version") or None)
+            except RecordValidationError as exc:
+                status, problem = 422, "; ".join(e.message for e in exc.errors)
+            except Conflict as exc:
+                status, problem = 409, str(exc)
+            except (Forbidden, NotFound) as exc:
+                status, problem = 403, str(exc)
+        if not page.htmx:
+            return _go(page, f"/r/{object_name}/kanban" + (f"?{urlencode({'_problem': problem})}" if problem else ""))
+        board = {**(kanban_view(page, obj, []) or {}), "problem": problem}
+        return page.render("records/_board.html", status=status, obj=obj, **board)
+
+    @get("/{object_name:str}/new", **DB)
+    def new_page(self, request: Request, object_name: FromPath[str]) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name, "create")
+        if refusal:
+            return refusal
+        preset = {k: v for k, v in request.query_params.items() if k in obj.fields}
+        return _form(page, obj, None, preset, {})
+
+    @post("/{object_name:str}/new", **DB)
+    def create(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name, "create")
+        if refusal:
+            return refusal
+        values = submitted(page, obj, data, None)
+        try:
+            record = page.runtime.records.create(page.actor, object_name, values)
+        except RecordValidationError as exc:
+            return _form(page, obj, None, values, _errors(exc), status=422)
+        except Forbidden as exc:
+            return _form(page, obj, None, values, {"": str(exc)}, status=403)
+        return _go(page, f"/r/{object_name}/{record['id']}")
+
+    @get("/{object_name:str}/{record_id:int}", **DB)
+    def detail_page(self, request: Request, object_name: FromPath[str], record_id: FromPath[int]) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name)
+        if refusal:
+            return refusal
+        try:
+            record = page.runtime.records.get(page.actor, object_name, record_id)
+        except NotFound:
+            return _missing(page, object_name, record_id)
+        Preferences(page.runtime).viewed(page.user.user_id, object_name, record_id)
+        return page.render("records/detail.html", obj=obj, record=record, title=_title(obj, record, page.lang),
+                           **detail_view(page, obj, record), message=request.query_params.get("message"))
+
+    @get("/{object_name:str}/{record_id:int}/edit", **DB)
+    def edit_page(self, request: Request, object_name: FromPath[str], record_id: FromPath[int]) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name, "update")
+        if refusal:
+            return refusal
+        try:
+            record = page.runtime.records.get(page.actor, object_name, record_id)
+        except NotFound:
+            return _missing(page, object_name, record_id)
+        return _form(page, obj, record, {}, {})
+
+    @post("/{object_name:str}/{record_id:int}/edit", **DB)
+    def update(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name, "update")
+        if refusal:
+            return refusal
+        try:
+            record = page.runtime.records.get(page.actor, object_name, record_id)
+        except NotFound:
+            return _missing(page, object_name, record_id)
+        values = submitted(page, obj, data, record)
+        version = data.get("version") if isinstance(data.get("version"), str) else None
+        try:
+            page.runtime.records.update(page.actor, object_name, record_id, values, version=version)
+        except RecordValidationError as exc:
+            return _form(page, obj, record, values, _errors(exc), status=422, version=version)
+        except Conflict as exc:
+            return _form(page, obj, record, values, {}, status=409, version=str(exc.current_version), conflict=_conflict(page, obj, exc))
+        except (Forbidden, NotFound) as exc:
+            return _form(page, obj, record, values, {"": str(exc)}, status=403, version=version)
+        return _go(page, f"/r/{object_name}/{record_id}")
+
+    @post("/{object_name:str}/{record_id:int}/delete", **DB)
+    def delete(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name, "delete")
+        if refusal:
+            return refusal
+        try:
+            page.runtime.records.delete(page.actor, object_name, record_id, version=data.get("version") or None)
+        except (Refused, Conflict, Forbidden) as exc:
+            return _go(page, f"/r/{object_name}/{record_id}?" + urlencode({"message": page.t("Not deleted: {reason}", reason=str(exc))}))
+        except NotFound:
+            return _missing(page, object_name, record_id)
+        return _go(page, f"/r/{object_name}")
+
+
+# --- the list -------------------------------------------------------------------------------
+
+
+def list_params(pairs) -> list[tuple[str, str]]:
+    """The query string as list parameters: empty inputs dropped, a multiple choice joined into one ``__in``."""
+    merged: dict[str, list[str]] = {}
+    for key, value in pairs:
+        if value is None or str(value).strip() == "" or key.startswith("_"):
+            continue
+        merged.setdefault(key, []).append(str(value))
+    return [(key, ",".join(values) if key.endswith("__in") else values[-1]) for key, values in merged.items()]
+
+
+def list_view(page: Page, obj: ObjectDef, pairs) -> dict:
+    """What the list page and its table partial show."""
+    access, meta = page.access, page.meta()
+    params = list_params(pairs)
+    layout = meta.layouts.get(f"{obj.name}:list:default", {})
+    columns = _list_columns(page, obj, layout)
+    chosen = dict(params)
+    sort = chosen.get("sort") or layout.get("sort") or ""
+    offset = _offset(chosen.get("offset"))
+    query = [(k, v) for k, v in params if k not in ("sort", "offset", "limit")] + [("limit", str(PAGE_SIZE)), ("offset", str(offset))]
+    if sort:
+        query.append(("sort", sort))
+    error, result = None, None
+    try:
+        result = page.runtime.records.list(page.actor, obj.name, query)
+    except QueryError as exc:
+        error = exc.problems
+    rows = [{"record": r, "cells": [display(c.field, r.get(c.name), page.lang) for c in columns]} for r in (result.items if result else [])]
+    here = [(k, v) for k, v in params if k != "offset"]
+    return {
+        "columns": columns, "rows": rows, "error": error, "sort": sort, "q": chosen.get("q", ""),
+        "offset": offset, "has_more": bool(result and result.has_more), "page_size": PAGE_SIZE,
+        "filters": filter_controls(page, obj, chosen), "query": urlencode(here),
+        "previous": urlencode(here + [("offset", str(max(0, offset - PAGE_SIZE)))]) if offset else None,
+        "next": urlencode(here + [("offset", str(offset + PAGE_SIZE))]) if result and result.has_more else None,
+        "sort_links": {c.name: urlencode([(k, v) for k, v in here if k != "sort"] + [("sort", _toggled(sort, c.name))]) for c in columns
+                       if c.field.type.sortable},
+        "may_create": access.can(obj.name, "create"),
+        "export": urlencode([(k, v) for k, v in params if k not in ("offset", "limit")] + ([("sort", sort)] if sort and "sort" not in chosen else [])),
+        "kanban": f"{obj.name}:kanban:default" in meta.layouts,
+    }
+
+
+def _list_columns(page: Page, obj: ObjectDef, layout: dict) -> list[Column]:
+    access = page.access
+    names = layout.get("columns") or [obj.title_field] + [f.name for f in obj.active_fields() if f.name != obj.title_field][:5]
+    result = []
+    for name in names:
+        fdef = obj.fields.get(name) or _system_field(page, obj, name)
+        if fdef is None or fdef.removed or not access.visible(obj.name, name):
+            continue
+        result.append(column(fdef, page.lang, False))
+    return result
+
+
+def _system_field(page: Page, obj: ObjectDef, name: str) -> FieldDef | None:
+    if name not in SYSTEM_COLUMNS:
+        return None
+    spec = SYSTEM_FIELD_SPECS[name]
+    return FieldDef(name, page.runtime.registry[spec["type"]], spec, obj.name, False, "system")
+
+
+def _offset(raw: str | None) -> int:
+    try:
+        return max(0, int(raw or 0))
+    except ValueError:
+        return 0
+
+
+def _toggled(sort: str, name: str) -> str:
+    first = sort.split(",")[0] if sort else ""
+    return f"-{name}" if first == name else name
+
+
+def filter_controls(page: Page, obj: ObjectDef, chosen: dict) -> list[dict]:
+    """One control per filterable field the user may see, fitting its type, with what is chosen now."""
+    controls = []
+    for fdef in obj.active_fields():
+        if not page.access.visible(obj.name, fdef.name):
+            continue
+        kind, name = fdef.type.name, fdef.name
+        control = {"name": name, "title": fdef.label(page.lang), "type": kind}
+        if kind in ("picklist", "multi_picklist"):
+            selected = set((chosen.get(f"{name}__in") or chosen.get(name) or "").split(","))
+            control.update(widget="choices", options=[{**o, "selected": o["value"] in selected} for o in choices(fdef, page.lang)])
+        elif kind in ("integer", "decimal", "currency", "percent", "date", "datetime"):
+            control.update(widget="range", input="number" if kind not in ("date", "datetime") else "date",
+                           low=chosen.get(f"{name}__gte", ""), high=chosen.get(f"{name}__lte", ""))
+        elif kind == "boolean":
+            control.update(widget="boolean", value=chosen.get(name, ""))
+        elif kind == "lookup":
+            control.update(widget="lookup", target=fdef.spec["target"], value=chosen.get(name, ""), shown=chosen.get(f"_{name}", ""))
+        elif kind in ("text", "email", "phone", "url", "autonumber"):
+            control.update(widget="text", value=chosen.get(f"{name}__contains", ""))
+        else:
+            continue
+        control["active"] = any(key == name or key.startswith(f"{name}__") for key in chosen)
+        controls.append(control)
+    return controls
+
+
+# --- kanban ---------------------------------------------------------------------------------
+
+BOARD_CARDS = 50
+
+
+def kanban_view(page: Page, obj: ObjectDef, pairs) -> dict | None:
+    """A column per value of the board's picklist, the sum of its number field, and the cards."""
+    layout = page.meta().layouts.get(f"{obj.name}:kanban:default")
+    if layout is None or layout["group_by"] not in obj.fields or not page.access.visible(obj.name, layout["group_by"]):
+        return None
+    group = obj.fields[layout["group_by"]]
+    sum_field = layout.get("sum_field") if layout.get("sum_field") and page.access.visible(obj.name, layout["sum_field"]) else None
+    params = [(k, v) for k, v in list_params(pairs) if k not in ("offset", "limit", "sort", group.name, f"{group.name}__in")]
+    totals = {row["value"]: row for row in page.runtime.records.summarize(page.actor, obj.name, group.name, sum_field, params)}
+    card_fields = [obj.fields[n] for n in layout.get("card_fields", [])
+                   if n in obj.fields and n != obj.title_field and page.access.visible(obj.name, n)]
+    values = choices(group, page.lang)
+    columns = []
+    for option in values:
+        found = page.runtime.records.list(page.actor, obj.name, params + [(group.name, option["value"]), ("limit", str(BOARD_CARDS)), ("sort", "-updated_at")])
+        cards = [{"id": r["id"], "version": r["version"], "title": r.get(obj.title_field) or f"#{r['id']}",
+                  "details": [display(f, r.get(f.name), page.lang) for f in card_fields if r.get(f.name) not in (None, "")]} for r in found.items]
+        total = totals.get(option["value"], {})
+        columns.append({**option, "cards": cards, "count": total.get("count", 0), "more": found.has_more,
+                        "sum": display(obj.fields[sum_field], total.get("sum", 0), page.lang) if sum_field else None})
+    return {"columns": columns, "field": group, "values": values, "sum_title": obj.fields[sum_field].label(page.lang) if sum_field else None,
+            "may_update": page.access.can(obj.name, "update") and page.access.writable(obj.name, group.name),
+            "problem": dict(pairs).get("_problem")}
+
+
+# --- detail ---------------------------------------------------------------------------------
+
+
+def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
+    meta, access = page.meta(), page.access
+    layout = meta.layouts.get(f"{obj.name}:detail:default") or {"sections": [{"label": obj.spec["label"], "fields": [f.name for f in obj.active_fields()]}]}
+    sections = []
+    for section in layout.get("sections", []):
+        fields = []
+        for name in section["fields"]:
+            fdef = obj.fields.get(name) or _system_field(page, obj, name)
+            if fdef is None or fdef.removed or not access.visible(obj.name, name) or name not in record:
+                continue
+            value = record.get(name)
+            link = _link(fdef, value, record)
+            fields.append({"title": fdef.label(page.lang), "text": display(fdef, value, page.lang), "link": link, "type": fdef.type.name,
+                           "links": _links(fdef, value)})
+        if fields:
+            sections.append({"title": label(section.get("label"), page.lang), "tab": label(section.get("tab"), page.lang),
+                             "columns": section.get("columns", 2), "fields": fields})
+    tabs = list(dict.fromkeys(s["tab"] for s in sections if s["tab"]))
+    return {
+        "sections": sections, "tabs": tabs, "related": related_lists(page, obj, record, layout),
+        "history": _history(page, obj, record), "timeline": _timeline(page, obj, record), "shares": _shares(page, obj, record),
+        "may_update": access.can(obj.name, "update"), "may_delete": access.can(obj.name, "delete"),
+    }
+
+
+def _link(fdef: FieldDef, value: Any, record: dict) -> str | None:
+    if not isinstance(value, dict) or value.get("id") is None:
+        return None
+    if fdef.type.name == "lookup":
+        return f"/r/{fdef.spec['target']}/{value['id']}"
+    if fdef.type.name == "dynamic_lookup" and value.get("object"):
+        return f"/r/{value['object']}/{value['id']}"
+    return None
+
+
+def _links(fdef: FieldDef, value: Any) -> list[dict]:
+    if fdef.type.name != "many_to_many" or not value:
+        return []
+    extra = [t for t in fdef.through]
+    return [{"href": f"/r/{fdef.spec['target']}/{link['id']}", "text": link.get("label") or f"#{link['id']}",
+             "details": ", ".join(f"{t.label()}: {link.get(t.name)}" for t in extra if link.get(t.name) is not None)} for link in value]
+
+
+def related_lists(page: Page, obj: ObjectDef, record: dict, layout: dict) -> list[dict]:
+    """Records pointing here by a lookup (or linking here many-to-many), a few of each."""
+    meta, access = page.meta(), page.access
+    wanted = layout.get("related_lists")
+    relations = []
+    for child in meta.objects.values():
+        for fdef in child.active_fields():
+            if fdef.type.name in ("lookup", "many_to_many") and fdef.spec.get("target") == obj.name:
+                relations.append((child, fdef))
+    if wanted:
+        relations = [(c, f) for c, f in relations if f"{c.name}.{f.name}" in wanted]
+    result = []
+    for child, fdef in relations:
+        if child.spec.get("system") or not access.can(child.name, "read") or not access.visible(child.name, fdef.name):
+            continue
+        try:
+            found = page.runtime.records.list(page.actor, child.name, {fdef.name: record["id"], "limit": RELATED_ROWS, "sort": "-updated_at"})
+        except QueryError:
+            continue
+        columns = _list_columns(page, child, meta.layouts.get(f"{child.name}:list:default", {}))[:4]
+        rows = [{"href": f"/r/{child.name}/{r['id']}", "cells": [display(c.field, r.get(c.name), page.lang) for c in columns]} for r in found.items]
+        result.append({"title": f"{plural(child, page.lang)} ({fdef.label(page.lang)})", "columns": columns, "rows": rows,
+                       "more": f"/r/{child.name}?{urlencode({fdef.name: record['id']})}" if found.has_more else None,
+                       "new": f"/r/{child.name}/new?{urlencode({fdef.name: record['id']})}" if fdef.type.name == "lookup" and access.can(child.name, "create") else None})
+    return result
+
+
+def _history(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
+    entries = page.runtime.records.history(page.actor, obj.name, record["id"])
+    shown = []
+    for entry in reversed(entries[-50:]):
+        fdef = obj.fields.get(entry["field"])
+        shown.append({"when": (entry["changed_at"] or "").replace("T", " ")[:16], "who": entry["changed_by_name"],
+                      "field": fdef.label(page.lang) if fdef else entry["field"],
+                      "old": _shown(fdef, entry["old"], page.lang), "new": _shown(fdef, entry["new"], page.lang)})
+    return shown
+
+
+def _shown(fdef: FieldDef | None, value: Any, lang: str) -> str:
+    """A value as history and conflicts keep it (a lookup as its id)."""
+    if fdef is None or value is None or fdef.type.name == "many_to_many":
+        return _plain(value)
+    if fdef.type.name in ("lookup", "dynamic_lookup") and not isinstance(value, dict):
+        return f"#{value}"
+    return display(fdef, value, lang)
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v.get("id") if isinstance(v, dict) else v) for v in value)
+    return str(value)
+
+
+def _timeline(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
+    """Activities related to this record, newest first."""
+    meta, access = page.meta(), page.access
+    activity = meta.objects.get("activity")
+    if activity is None or obj.name == "activity" or not access.can("activity", "read"):
+        return []
+    if not {"related_object", "related_id"} <= set(activity.fields) or not access.visible("activity", "related_id"):
+        return []
+    try:
+        found = page.runtime.records.list(page.actor, "activity", {"related_object": obj.name, "related_id": record["id"], "sort": "-due_date", "limit": 20})
+    except QueryError:
+        return []
+    fields = activity.fields
+    return [{"href": f"/r/activity/{a['id']}", "subject": a.get("subject"), "when": a.get("due_date") or (a.get("created_at") or "")[:10],
+             "kind": display(fields["activity_type"], a.get("activity_type"), page.lang) if "activity_type" in fields and "activity_type" in a else "",
+             "status": display(fields["status"], a.get("status"), page.lang) if "status" in fields and "status" in a else ""} for a in found.items]
+
+
+def _shares(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
+    try:
+        return page.runtime.records.shares(page.actor, obj.name, record["id"])
+    except (Forbidden, NotFound):
+        return []
+
+
+# --- forms ----------------------------------------------------------------------------------
+
+
+def form_sections(page: Page, obj: ObjectDef) -> list[dict]:
+    meta, access = page.meta(), page.access
+    layout = meta.layouts.get(f"{obj.name}:form:default") or meta.layouts.get(f"{obj.name}:detail:default")
+    if layout is None:
+        layout = {"sections": [{"label": obj.spec["label"], "fields": [f.name for f in obj.active_fields()]}]}
+    sections = []
+    for section in layout.get("sections", []):
+        columns = []
+        for name in section["fields"]:
+            fdef = obj.fields.get(name) or _system_field(page, obj, name)
+            if fdef is None or fdef.removed or not access.visible(obj.name, name) or name in ("created_at", "updated_at"):
+                continue
+            columns.append(column(fdef, page.lang, access.writable(obj.name, name)))
+        if columns:
+            sections.append({"title": label(section.get("label"), page.lang), "columns": section.get("columns", 2), "fields": columns})
+    return sections
+
+
+def submitted(page: Page, obj: ObjectDef, data: dict, record: dict | None) -> dict:
+    """The form's inputs for the fields the user may change, as the record service takes them."""
+    values = {}
+    for section in form_sections(page, obj):
+        for col in section["fields"]:
+            if not col.editable or col.widget == "readonly":
+                continue
+            if col.name not in data and col.widget != "checkbox" and col.widget not in ("multiselect", "links"):
+                continue
+            values[col.name] = from_form(col.field, data.get(col.name))
+    return values
+
+
+def _form(page: Page, obj: ObjectDef, record: dict | None, values: dict, errors: dict, status: int = 200,
+          version: str | None = None, conflict: dict | None = None) -> Response:
+    shown = {name: form_value(record, name) for name in (record or {})}
+    shown.update(values)
+    lookups = {name: value.get("label") for name, value in (record or {}).items() if isinstance(value, dict)}
+    options = {f.name: choices(f, page.lang) for f in obj.active_fields() if f.type.name in ("picklist", "multi_picklist")}
+    title = _title(obj, record, page.lang) if record else page.t("New {object}", object=singular(obj, page.lang))
+    return page.render("records/form.html", status=status, obj=obj, record=record, title=title, sections=form_sections(page, obj),
+                       values=shown, errors=errors, options=options, lookups=lookups, conflict=conflict,
+                       version=version or (str(record["version"]) if record else None))
+
+
+def _errors(exc: RecordValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in exc.errors:
+        errors[error.field] = error.message if error.field not in errors else errors[error.field] + "; " + error.message
+    return errors
+
+
+def _conflict(page: Page, obj: ObjectDef, exc: Conflict) -> dict:
+    changes = []
+    for change in exc.changes:
+        fdef = obj.fields.get(change["field"])
+        changes.append({"field": fdef.label(page.lang) if fdef else change["field"], "who": change["changed_by_name"],
+                        "old": _shown(fdef, change["old"], page.lang), "new": _shown(fdef, change["new"], page.lang)})
+    return {"message": str(exc), "changes": changes, "version": exc.current_version}
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def _object(page: Page, object_name: str, operation: str = "read") -> tuple[ObjectDef | None, Response | None]:
+    _ = page.t
+    try:
+        obj = page.meta().object(object_name)
+    except UnknownObject:
+        return None, page.render("error.html", status=404, title=_("Not found"), message=_("There is no page for '{name}'.", name=object_name))
+    if not page.access.can(object_name, operation):
+        verb = {"read": _("see"), "create": _("create"), "update": _("change"), "delete": _("delete")}[operation]
+        return None, page.render("error.html", status=403, title=_("Not allowed"),
+                                 message=_("Your role may not {verb} {objects}.", verb=verb, objects=plural(obj, page.lang)))
+    return obj, None
+
+
+def _missing(page: Page, object_name: str, record_id: int) -> Response:
+    return page.render("error.html", status=404, title=page.t("Not found"),
+                       message=page.t("There is no record {id} here that you may see.", id=record_id))
+
+
+def _title(obj: ObjectDef, record: dict, lang: str) -> str:
+    value = record.get(obj.title_field)
+    return str(value) if value not in (None, "") else f"{singular(obj, lang)} #{record['id']}"
+
+
+def _go(page: Page, target: str) -> Response:
+    if page.htmx:
+        return Response("", status_code=200, headers={"HX-Redirect": target, **VARY})
+    return Redirect(target, status_code=303, headers=VARY)
+

@@ -1,0 +1,96 @@
+// Small behaviours the server-rendered pages need; htmx does the rest.
+(function () {
+  "use strict";
+
+  // A lookup picker: choosing an option fills the hidden id and the visible name.
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest("button.option");
+    if (!option) return;
+    var picker = option.closest(".lookup");
+    picker.querySelector("[data-lookup-value]").value = option.dataset.id;
+    var search = picker.querySelector("[data-lookup-search]");
+    search.value = option.dataset.label;
+    picker.querySelector(".options").innerHTML = "";
+    search.focus();
+    search.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+
+  // Clearing a lookup's text clears its id too.
+  document.addEventListener("input", function (event) {
+    var search = event.target.closest("[data-lookup-search]");
+    if (search && search.value === "") {
+      search.closest(".lookup").querySelector("[data-lookup-value]").value = "";
+    }
+  });
+
+  // Tabs on the detail page, usable with the keyboard (arrow keys move between tabs).
+  function selectTab(tab) {
+    var list = tab.closest("[role=tablist]");
+    list.querySelectorAll("[role=tab]").forEach(function (other) {
+      var selected = other === tab;
+      other.setAttribute("aria-selected", selected ? "true" : "false");
+      document.getElementById(other.getAttribute("aria-controls")).hidden = !selected;
+    });
+    tab.focus();
+  }
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest("[data-tab]");
+    if (tab) selectTab(tab);
+  });
+  document.addEventListener("keydown", function (event) {
+    var tab = event.target.closest("[data-tab]");
+    if (!tab || (event.key !== "ArrowRight" && event.key !== "ArrowLeft")) return;
+    var tabs = Array.prototype.slice.call(tab.closest("[role=tablist]").querySelectorAll("[role=tab]"));
+    var next = tabs[(tabs.indexOf(tab) + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+    selectTab(next);
+    event.preventDefault();
+  });
+  // Bar charts of the home page's widgets (their numbers are also in a table beside them).
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!window.Chart) return;
+    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      var data = JSON.parse(canvas.dataset.chart);
+      new window.Chart(canvas, {
+        type: "bar",
+        data: {labels: data.labels, datasets: data.series.map(function (s) {
+          return {label: s.label, data: s.values, backgroundColor: data.colors};
+        })},
+        options: {plugins: {legend: {display: false}}, animation: false}
+      });
+    });
+  });
+})();
+
+// Kanban: drag a card onto another column; the drop posts the same form its menu does.
+(function () {
+  "use strict";
+  var dragged = null;
+  document.addEventListener("dragstart", function (event) {
+    var card = event.target.closest && event.target.closest(".board .card");
+    if (!card) return;
+    dragged = card;
+    event.dataTransfer.setData("text/plain", card.dataset.id);
+    event.dataTransfer.effectAllowed = "move";
+  });
+  document.addEventListener("dragover", function (event) {
+    var column = event.target.closest && event.target.closest(".board .column");
+    if (!column || !dragged) return;
+    event.preventDefault();
+    column.classList.add("drop-target");
+  });
+  document.addEventListener("dragleave", function (event) {
+    var column = event.target.closest && event.target.closest(".board .column");
+    if (column) column.classList.remove("drop-target");
+  });
+  document.addEventListener("drop", function (event) {
+    var column = event.target.closest && event.target.closest(".board .column");
+    if (!column || !dragged) return;
+    event.preventDefault();
+    column.classList.remove("drop-target");
+    var select = dragged.querySelector("select[name=value]");
+    dragged = null;
+    if (!select || select.value === column.dataset.value) return;
+    select.value = column.dataset.value;
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+})();
