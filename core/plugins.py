@@ -88,7 +88,8 @@ class RecordEvent:
     field -> (old, new) (after_update). ``records``: record access in the same
     transaction. ``actor``: who is acting. ``meta``: the metadata in effect (objects,
     fields, picklist values with their ``properties``). ``hooks``: the hook relay, to
-    call hooks other plugins implement.
+    call hooks other plugins implement. ``now``: the UTC time the write is stamped with
+    (``created_at``/``updated_at``), so times a plugin derives agree with the record's.
     """
 
     object: str
@@ -100,6 +101,7 @@ class RecordEvent:
     changes: dict = field(default_factory=dict)
     meta: Any = None
     hooks: Any = None
+    now: Any = None
 
 
 class Refusal(Exception):

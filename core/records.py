@@ -422,12 +422,12 @@ class RecordService:
         plugins = self.runtime.plugins
         before = plugins.caller("tessera_before_create", object_name) or plugins.caller("tessera_validate_record", object_name)
         hidden, locked = access.hidden(object_name), access.locked(object_name)
-        parsed, errors = [], {}
+        parsed, errors, now = [], {}, _now()
         for index, data in enumerate(rows):
             try:
                 values = {**defaults, **validator.validate(data, partial=False, trusted=trusted, hidden=hidden, locked=locked)}
                 if before:
-                    values = self._run_before(conn, schema, actor, obj, "tessera_before_create", values, None)
+                    values = self._run_before(conn, schema, actor, obj, "tessera_before_create", values, None, now)
             except RecordValidationError as exc:
                 errors[index] = exc.errors
                 continue
@@ -442,7 +442,6 @@ class RecordService:
         self._check_unique(conn, schema, obj, parsed, None)
         links = {f.name: [values.pop(f.name, None) for values in parsed] for f in obj.active_fields() if f.type.name == "many_to_many"}
         self._assign_autonumbers(conn, obj, parsed)
-        now = _now()
         for values in parsed:
             values.update(version=1, created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id)
             values.setdefault("owner", actor.user_id)
@@ -466,12 +465,12 @@ class RecordService:
         return ids
 
     def _run_before(self, conn, schema: Schema, actor: Actor, obj: ObjectDef, hook_name: str, values: dict,
-                    previous: dict | None) -> dict:
+                    previous: dict | None, now: dt.datetime) -> dict:
         """Run a before-hook and the validators of plugins; what hooks set is checked like input."""
         plugins = self.runtime.plugins
         shown = _as_json(obj, values)
         event = RecordEvent(obj.name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta,
-                            hooks=plugins.hook, values=dict(shown), previous=previous)
+                            hooks=plugins.hook, values=dict(shown), previous=previous, now=now)
         hook = plugins.caller(hook_name, obj.name)
         if hook:
             try:
@@ -547,10 +546,10 @@ class RecordService:
         if "owner" in values and values["owner"] != current.owner:
             self._check_owners(conn, schema, access, actor, object_name, "update", [values])
         self._refuse_admin_grants(conn, schema, access, object_name, [values])
-        plugins = self.runtime.plugins
+        plugins, now = self.runtime.plugins, _now()
         if plugins.caller("tessera_before_update", object_name) or plugins.caller("tessera_validate_record", object_name):
             previous = self._fetch(conn, schema, object_name, record_id)
-            values = self._run_before(conn, schema, actor, obj, "tessera_before_update", values, previous)
+            values = self._run_before(conn, schema, actor, obj, "tessera_before_update", values, previous, now)
         self._check_references(conn, schema, obj, [_with_stored_pairs(obj, values, current._mapping)])
         self._check_unique(conn, schema, obj, [values], record_id)
         link_changes = {n: values.pop(n) for n in list(values) if obj.fields.get(n) and obj.fields[n].type.name == "many_to_many"}
@@ -567,7 +566,6 @@ class RecordService:
                 old_links[name] = old
         if not diff and not link_changes:
             return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
-        now = _now()
         result = conn.execute(
             sa.update(table)
             .where(table.c.id == record_id, table.c.version == expected)

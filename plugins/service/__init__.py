@@ -190,7 +190,7 @@ def tessera_before_create(event):
 
 
 def _ticket_created(event) -> None:
-    values, now = event.values, _now()
+    values, now = event.values, event.now or _now()
     if not values.get("tracking_code"):
         values["tracking_code"] = _tracking_code(event.records)
     if values.get("equipment") and not values.get("customer"):
@@ -226,7 +226,7 @@ def tessera_before_update(event):
 
 
 def _ticket_updated(event) -> None:
-    values, previous, now = event.values, event.previous, _now()
+    values, previous, now = event.values, event.previous, event.now or _now()
     if "tracking_code" in values and previous.get("tracking_code") and values["tracking_code"] != previous["tracking_code"]:
         raise Refusal("the tracking code was given to the customer and cannot be changed", field="tracking_code")
     if values.get("equipment") and not values.get("customer", _id(previous.get("customer"))):
