@@ -1,0 +1,179 @@
+"""The web UI in a real browser: Playwright driving Debian's Chromium against a real server.
+
+The server is uvicorn on 127.0.0.1 serving the test's database (SQLite and PostgreSQL).
+Screenshots of the main pages are saved under test-artifacts/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, expect, sync_playwright
+
+from access_world import PASSWORD
+from core.api.app import create_app
+from core.records import Actor
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(world):
+    """The application on a real port, in a thread of this process, over the test's database."""
+    config = uvicorn.Config(create_app(world.runtime, deliver_webhooks=False), host="127.0.0.1", port=free_port(), log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.started, "the server did not start"
+    yield f"http://127.0.0.1:{config.port}"
+    running.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser, server, request):
+    context = browser.new_context(base_url=server, viewport={"width": 1360, "height": 900}, locale="en-US")
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+def sign_in(page: Page, username: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+
+
+def shot(page: Page, name: str, request) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    database = request.node.callspec.params.get("database_url", "db")
+    page.screenshot(path=ARTIFACTS / f"{name}-{database}.png", full_page=True)
+
+
+def test_create_a_record_fix_a_mistake_and_find_it_in_the_list(page, request):
+    sign_in(page, "alice")
+    shot(page, "home", request)
+    page.goto("/r/account")
+    page.get_by_role("button", name="New").click()
+    page.get_by_label("Account Name").fill("")
+    page.get_by_label("Employees").fill("-3")
+    page.get_by_label("Billing City").fill("Hangzhou")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#field-name-error")).to_be_visible()
+    expect(page.get_by_label("Billing City")).to_have_value("Hangzhou")  # nothing typed is lost
+    shot(page, "form-with-errors", request)
+    page.get_by_label("Account Name").fill("West Lake Tea")
+    page.get_by_label("Employees").fill("35")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="West Lake Tea")).to_be_visible()
+    shot(page, "detail", request)
+    page.goto("/r/account")
+    page.get_by_label("Search", exact=True).fill("West Lake")
+    expect(page.locator("#records")).to_contain_text("West Lake Tea")
+    expect(page.locator("#records")).not_to_contain_text("Alice Industries")
+    shot(page, "list-search", request)
+
+
+def test_drag_a_card_to_another_column_and_move_one_with_the_keyboard(page, world, request):
+    system = Actor.system()
+    first = world.runtime.records.create(system, "activity", {"subject": "Prepare the demo", "activity_type": "task", "owner": world.users["alice"]})
+    second = world.runtime.records.create(system, "activity", {"subject": "Book the room", "activity_type": "task", "owner": world.users["alice"]})
+    sign_in(page, "alice")
+    page.goto("/r/activity/kanban")
+    page.locator(f"#card-{first['id']}").drag_to(page.locator(".column[data-value='in_progress']"))
+    expect(page.locator(".column[data-value='in_progress']")).to_contain_text("Prepare the demo")
+    assert world.runtime.records.get(system, "activity", first["id"])["status"] == "in_progress"
+    menu = page.get_by_label("Move Book the room to")
+    menu.focus()
+    menu.select_option("done")
+    expect(page.locator(".column[data-value='done']")).to_contain_text("Book the room")
+    assert world.runtime.records.get(system, "activity", second["id"])["status"] == "done"
+    shot(page, "board", request)
+
+
+def test_switch_to_simplified_chinese(page, request):
+    sign_in(page, "alice")
+    page.get_by_label("Language").select_option("zh-CN")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    page.goto("/r/account")
+    expect(page.get_by_role("heading", name="客户")).to_be_visible()
+    expect(page.get_by_role("button", name="新建")).to_be_visible()
+    expect(page.locator("table.records thead")).to_contain_text("客户名称")
+    shot(page, "list-zh-CN", request)
+
+
+def test_a_sales_user_sees_neither_anothers_records_nor_a_hidden_field(page, world, request):
+    sign_in(page, "alice")
+    page.goto("/r/account")
+    table = page.locator("table.records")
+    expect(table).to_contain_text("Alice Industries")
+    expect(table).not_to_contain_text("Bob Industries")
+    expect(page.locator("body")).not_to_contain_text("Account Number")
+    page.goto(f"/r/account/{world.accounts['bob']}")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    page.goto(f"/r/account/{world.accounts['alice']}")
+    expect(page.locator("main")).not_to_contain_text("SECRET")
+    page.goto("/r/contact")
+    page.get_by_role("button", name="New").click()
+    page.get_by_role("searchbox", name="Account").fill("Industries")
+    expect(page.locator(".lookup .options")).to_contain_text("Alice Industries")
+    expect(page.locator(".lookup .options")).not_to_contain_text("Bob Industries")
+    shot(page, "lookup-picker", request)
+
+
+def test_a_lookup_is_picked_by_typing_and_saved(page, world):
+    sign_in(page, "alice")
+    page.goto("/r/contact/new")
+    page.get_by_label("Last Name").fill("Xu")
+    page.get_by_role("searchbox", name="Account").fill("Alice")
+    page.locator(".lookup .options button", has_text="Alice Industries").click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("link", name="Alice Industries")).to_be_visible()
+
+
+def test_forms_are_usable_with_the_keyboard(page):
+    sign_in(page, "alice")
+    page.goto("/r/account/new")
+    page.get_by_label("Account Name").focus()
+    page.keyboard.type("Keyboard Co")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.type") == "submit":
+            break
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Save"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Keyboard Co")).to_be_visible()
+    unlabeled = page.evaluate("""() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+        .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name || el.id)""")
+    assert unlabeled == []
+
