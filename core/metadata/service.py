@@ -144,14 +144,18 @@ class MetadataService:
 
         return self._transform(transform, who, source, {"objects": [{"name": name}]})
 
-    def add_field(self, object_name: str, spec: Any, who: Who) -> list[Change]:
-        source = f"POST /api/meta/objects/{object_name}/fields"
+    def add_field(self, object_name: str, spec: Any, who: Who, layouts: list[dict] = (), source: str = "") -> list[Change]:
+        """Add a field; ``layouts`` (changed layouts that show it) are applied in the same transaction."""
+        source = source or f"POST /api/meta/objects/{object_name}/fields"
         obj = self.runtime.current_metadata().object(object_name)
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise _refuse(source, "send a field definition: {\"name\": ..., \"type\": ..., \"label\": {\"en\": ..., \"zh-CN\": ...}}")
         if spec["name"] in obj.fields:
             raise _refuse(source, f"{object_name} already has a field '{spec['name']}'; change it with PATCH .../fields/{spec['name']}", "/name")
-        return self.apply(self._field_changeset(obj, spec), who, source)
+        changeset = self._field_changeset(obj, spec)
+        if layouts:
+            changeset["layouts"] = list(layouts)
+        return self.apply(changeset, who, source)
 
     def change_field(self, object_name: str, field_name: str, changes: Any, who: Who) -> list[Change]:
         """Change a field's settings; for a custom field ``name`` renames it (its data kept) and ``type`` converts it."""
