@@ -4,7 +4,7 @@
 #   bash scripts/test.sh [pytest arguments...]
 #
 # On a fresh Debian 12 machine this installs the missing Debian packages
-# (PostgreSQL server, Chromium for the browser tests), creates/reuses the
+# (PostgreSQL server, Chromium and a Chinese font for the browser tests), creates/reuses the
 # virtual environment in .venv, starts a throwaway PostgreSQL cluster on a
 # free local port (unless TESSERA_TEST_POSTGRES_URL is already set), runs
 # pytest with any given arguments, and exits with pytest's exit code.  The
@@ -48,6 +48,10 @@ if [[ -z "${TESSERA_TEST_POSTGRES_URL:-}" && -z "$(pg_bindir)" ]]; then
 fi
 if ! command -v chromium >/dev/null 2>&1; then
     packages+=(chromium)
+fi
+# A Chinese font, so that the browser tests' screenshots of zh-CN pages show text, not boxes.
+if [[ ! -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ]]; then
+    packages+=(fonts-wqy-zenhei)
 fi
 # Debian ships ensurepip (needed by `python -m venv`) in pythonX.Y-venv.
 if [[ -n "$PY" ]] && ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then

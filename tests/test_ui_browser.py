@@ -177,3 +177,53 @@ def test_forms_are_usable_with_the_keyboard(page):
         .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.name || el.id)""")
     assert unlabeled == []
 
+
+
+def test_a_picklist_field_added_in_setup_shows_on_the_form_list_filters_and_api(page, server, request):
+    sign_in(page, "root")
+    page.get_by_role("link", name="Setup").click()
+    page.locator(".setup-nav").get_by_role("link", name="Objects and fields").click()
+    page.locator(".setup-main").get_by_role("link", name="Accounts", exact=True).click()
+    form = page.locator("#new-field")
+    form.get_by_label("Label (English)").fill("Customer Tier")
+    form.get_by_label("Label (Simplified Chinese)").fill("客户等级")
+    form.get_by_label("Type").select_option("picklist")
+    form.get_by_label("Picklist values, one per line: English | Chinese").fill("Gold | 金牌\nSilver | 银牌")
+    form.get_by_label("Show as a list column").check()
+    form.get_by_role("button", name="Add field").click()
+    expect(page.get_by_role("status")).to_contain_text("Field added.")
+    page.get_by_label("Colour of gold").fill("#d4af37")
+    page.get_by_label("silver is the default").check()
+    page.get_by_role("button", name="Save values").click()
+    expect(page.get_by_role("status")).to_contain_text("Picklist values saved.")
+    shot(page, "setup-field", request)
+
+    page.goto("/r/account/new")
+    expect(page.get_by_label("Customer Tier")).to_have_value("silver")
+    page.get_by_label("Account Name").fill("Golden Tea House")
+    page.get_by_label("Customer Tier").select_option("gold")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Golden Tea House")).to_be_visible()
+
+    page.goto("/r/account")
+    expect(page.locator("table.records thead")).to_contain_text("Customer Tier")
+    page.locator("summary", has_text="Customer Tier").click()
+    page.locator("#filters").get_by_label("Gold", exact=True).check()
+    expect(page.locator("#records")).to_contain_text("Golden Tea House")
+    shot(page, "list-with-new-field", request)
+
+    answer = page.request.post(f"{server}/api/auth/token", data={"username": "root", "password": PASSWORD, "name": "browser test"})
+    bearer = {"Authorization": f"Bearer {answer.json()['token']}"}
+    found = page.request.get(f"{server}/api/records/account?customer_tier=gold", headers=bearer).json()["items"]
+    assert [r["name"] for r in found] == ["Golden Tea House"]
+
+
+def test_the_permission_matrix_is_edited_in_setup(page, request):
+    sign_in(page, "root")
+    page.goto("/setup/roles/rep?object=account")
+    page.get_by_label("Accounts: read").select_option("team")
+    page.get_by_label("Phone").select_option("hidden")
+    page.get_by_role("button", name="Save permissions").click()
+    expect(page.get_by_role("status")).to_contain_text("Permissions saved.")
+    expect(page.get_by_label("Accounts: read")).to_have_value("team")
+    shot(page, "setup-permissions", request)
