@@ -8,6 +8,7 @@ get only the part of the page they replace; every page answers ``Vary: HX-Reques
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -38,8 +39,9 @@ class Page:
     def actor(self) -> Actor:
         return self.user.actor
 
-    @property
+    @cached_property
     def access(self) -> Access:
+        """What the user may do, read once per request (each read is a transaction)."""
         return self.runtime.records.access(self.actor)
 
     @property
@@ -51,7 +53,10 @@ class Page:
         return translator(self.lang)(message, **values)
 
     def meta(self) -> MetadataSet:
-        return self.runtime.current_metadata()
+        """The metadata in effect, read once per request."""
+        if "_meta" not in self.__dict__:
+            self.__dict__["_meta"] = self.runtime.current_metadata()
+        return self.__dict__["_meta"]
 
     def context(self, **values: Any) -> dict:
         meta = self.meta()
