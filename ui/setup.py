@@ -359,11 +359,11 @@ class SetupPages(Controller):
                         headers={"Content-Disposition": 'attachment; filename="tessera-changeset.json"', **VARY})
 
     @post("/config", **DB)
-    async def import_config(self, request: Request, data: UPLOAD) -> Response:
+    def import_config(self, request: Request, data: UPLOAD) -> Response:
         page, refusal = setup_page(request)
         if refusal:
             return refusal
-        text, errors = await changeset_text(page, data)
+        text, errors = changeset_text(page, data)
         changeset, errors = parse_changeset(page, text) if not errors else (None, errors)
         apply = forms.text(data, "action") == "apply"
         applied: list = []
@@ -557,11 +557,11 @@ def plugin_rows(page: Page) -> list[dict]:
     return rows
 
 
-async def changeset_text(page: Page, data: dict) -> tuple[str, list[str]]:
+def changeset_text(page: Page, data: dict) -> tuple[str, list[str]]:
     """The changeset from the uploaded file, else from the text box (the preview posts it back)."""
     upload = data.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
-        raw = await upload.read(CHANGESET_LIMIT + 1)
+        raw = upload.file.read(CHANGESET_LIMIT + 1)
         if len(raw) > CHANGESET_LIMIT:
             return "", [page.t("The file is larger than 2 MiB; a configuration file is much smaller. Is it the right file?")]
         try:
