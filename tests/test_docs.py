@@ -59,3 +59,18 @@ def test_readme_quick_start_is_two_commands_that_exist():
     for command in commands:
         assert (root / command.split()[1]).is_file()
     assert "bash scripts/test.sh" in (root / ".ci" / "run").read_text()
+
+
+def test_user_guide_lists_every_setup_page():
+    import re
+
+    from litestar.handlers import HTTPRouteHandler
+
+    from ui.setup import SetupPages
+
+    text = (DOCS / "user-guide.md").read_text()
+    pages = [f"/setup{path}".rstrip("/") for handler in vars(SetupPages).values() if isinstance(handler, HTTPRouteHandler)
+             and "GET" in handler.http_methods for path in handler.paths if "export" not in path]
+    undocumented = [page for page in pages if page != "/setup"
+                    and not re.search("`" + re.sub(r"\\\{[a-z_]+:str\\\}", "<[a-z]+>", re.escape(page)) + "`", text)]
+    assert pages and undocumented == []
