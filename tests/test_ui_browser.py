@@ -227,3 +227,25 @@ def test_the_permission_matrix_is_edited_in_setup(page, request):
     expect(page.get_by_role("status")).to_contain_text("Permissions saved.")
     expect(page.get_by_label("Accounts: read")).to_have_value("team")
     shot(page, "setup-permissions", request)
+
+
+UNLABELED = """() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+    .filter(el => !el.hidden && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                  && !el.getAttribute('aria-labelledby'))
+    .map(el => el.name || el.id)"""
+
+
+def test_every_input_of_the_main_pages_has_a_label(page, world):
+    sign_in(page, "root")
+    pages = ["/", "/r/account", "/r/account/new", f"/r/account/{world.accounts['alice']}", "/r/activity/kanban",
+             "/setup/objects", "/setup/objects/account", "/setup/objects/account/fields/account_type",
+             "/setup/objects/account/layouts?kind=list", "/setup/objects/account/layouts?kind=form",
+             "/setup/objects/account/layouts?kind=kanban", "/setup/roles", "/setup/roles/rep?object=account",
+             "/setup/users", "/setup/config"]
+    unlabeled = {}
+    for path in pages:
+        page.goto(path)
+        missing = page.evaluate(UNLABELED)
+        if missing:
+            unlabeled[path] = missing
+    assert unlabeled == {}
