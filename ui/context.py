@@ -41,8 +41,8 @@ class Page:
 
     @cached_property
     def access(self) -> Access:
-        """What the user may do, read once per request (each read is a transaction)."""
-        return self.runtime.records.access(self.actor)
+        """What the user may do, read once per request with the metadata (each read is a transaction)."""
+        return self._read_metadata()[1]
 
     @property
     def htmx(self) -> bool:
@@ -54,9 +54,13 @@ class Page:
 
     def meta(self) -> MetadataSet:
         """The metadata in effect, read once per request."""
-        if "_meta" not in self.__dict__:
-            self.__dict__["_meta"] = self.runtime.current_metadata()
-        return self.__dict__["_meta"]
+        return self._read_metadata()[0]
+
+    def _read_metadata(self) -> tuple[MetadataSet, Access | None]:
+        if "_metadata" not in self.__dict__:
+            with self.runtime.reading() as (_conn, schema):
+                self.__dict__["_metadata"] = (schema.meta, schema.access(self.actor) if self.user else None)
+        return self.__dict__["_metadata"]
 
     def context(self, **values: Any) -> dict:
         meta = self.meta()
