@@ -13,10 +13,15 @@ from core.fieldtypes import iso_utc
 
 RECENT_KEPT = 20
 NAME_LENGTH = 100
+QUERY_LENGTH = 4000  # a list's query string; far more than any filter builder produces
 
 
 class ViewError(ValueError):
-    """A saved view that cannot be made or removed as asked."""
+    """A saved view that cannot be made or removed as asked; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _now() -> dt.datetime:
@@ -48,9 +53,17 @@ class Preferences:
     # --- saved views ----------------------------------------------------------------------
 
     def save_view(self, user_id: int, object_name: str, name: str, query: str, shared: bool) -> dict:
+        """Keep a list's query under a name; saving a name again overwrites the user's own view of that name only.
+
+        A shared view is listed to everyone who may read the object; only its owner may change or remove it.
+        """
         name = (name or "").strip()
         if not 1 <= len(name) <= NAME_LENGTH:
-            raise ViewError(f"give the view a name of 1 to {NAME_LENGTH} characters")
+            raise ViewError(f"give the view a name of 1 to {NAME_LENGTH} characters", "name")
+        if any(not ch.isprintable() for ch in name):
+            raise ViewError("a view's name cannot hold control characters (such as line breaks)", "name")
+        if len(query) > QUERY_LENGTH or "\x00" in query:
+            raise ViewError(f"the view's filters are too long to keep (at most {QUERY_LENGTH} characters)", "query")
         with write_transaction(self.engine) as conn:
             mine = and_(saved_view.c.object == object_name, saved_view.c.owner == user_id, saved_view.c.name == name)
             values = {"query": query, "shared": shared, "created_at": _now()}
@@ -67,10 +80,14 @@ class Preferences:
                                 .order_by(saved_view.c.name, saved_view.c.id))
             return [_view(r, user_id) for r in rows]
 
-    def remove_view(self, user_id: int, view_id: int) -> None:
+    def remove_view(self, user_id: int, view_id: int, object_name: str | None = None) -> None:
+        """Remove one of the user's own views (of ``object_name``, when given); another's shared view is refused."""
+        mine = [saved_view.c.id == view_id, saved_view.c.owner == user_id]
+        if object_name is not None:
+            mine.append(saved_view.c.object == object_name)
         with write_transaction(self.engine) as conn:
-            if conn.execute(saved_view.delete().where(saved_view.c.id == view_id, saved_view.c.owner == user_id)).rowcount != 1:
-                raise ViewError("that view is not one of yours")
+            if conn.execute(saved_view.delete().where(*mine)).rowcount != 1:
+                raise ViewError("that view is not one of yours", "view")
 
 
 def _view(row, user_id: int | None = None) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.metadata.model import FieldDef
+from core.metadata.model import FieldDef, ObjectDef
 from ui.i18n import label
 
 NUMBER_TYPES = {"integer", "decimal", "currency", "percent"}
@@ -114,3 +114,11 @@ def from_form(fdef: FieldDef, raw: Any) -> Any:
     if kind == "datetime" and len(text) == 16:  # <input type=datetime-local> has no seconds or zone; the UI works in UTC
         return text + ":00Z"
     return text
+
+
+def record_title(obj: ObjectDef, record: dict, lang: str) -> str:
+    """What names a record on a page: its title field, else the object's name and its id."""
+    value = record.get(obj.title_field)
+    if value not in (None, ""):
+        return str(value)
+    return f"{label(obj.spec.get('label'), lang, obj.name)} #{record['id']}"

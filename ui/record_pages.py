@@ -1,4 +1,5 @@
-"""Record pages: the list (with its filter builder), the detail page, create and edit forms.
+"""Record pages: the list (with its filter builder, saved views and mass actions), the detail page
+(with sharing), create and edit forms.
 
 Every read and write goes through the record service as the signed-in user, so a page
 shows exactly what the API would: fields the role may not see are not there, records
@@ -8,7 +9,7 @@ outside its scope are not found.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
@@ -16,12 +17,14 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
-from core.runtime import SYSTEM_FIELD_SPECS
+from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
-from core.preferences import Preferences
+from core.runtime import SYSTEM_FIELD_SPECS
 from ui.context import VARY, Page, page_for, plural, sign_in_first, singular
-from ui.fields import Column, choices, column, display, form_value, from_form
+from ui.fields import Column, choices, column, display, form_value, from_form, record_title
 from ui.i18n import label
+from ui.mass_actions import MASS_LIMIT, Selection, delete_each, one, readable, selection, update_each
+from ui.sharing import add_share, remove_share
 
 DB = {"sync_to_thread": True}
 FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -43,9 +46,76 @@ class RecordPages(Controller):
         obj, refusal = _object(page, object_name)
         if refusal:
             return refusal
-        view = list_view(page, obj, request.query_params.multi_items())
-        template = "records/_table.html" if page.htmx and request.headers.get("hx-target") == "records" else "records/list.html"
-        return page.render(template, obj=obj, title=plural(obj, page.lang), **view)
+        partial = page.htmx and request.headers.get("hx-target") == "records"
+        return _list(page, obj, request.query_params.multi_items(), partial=partial)
+
+    @post("/{object_name:str}/views", **DB)
+    def save_view(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
+        """Keep the list's current query under a name, for the user alone or shared with every reader of the object."""
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name)
+        if refusal:
+            return refusal
+        query, name, shared = view_query(one(data, "query")), one(data, "name"), one(data, "shared") in ("on", "true", "1")
+        try:
+            Preferences(page.runtime).save_view(page.user.user_id, object_name, name, query, shared)
+        except ViewError as exc:
+            return _list(page, obj, parse_qsl(query), status=422, view_error=_view_problem(page, exc), view_name=name, view_shared=shared)
+        return _go(page, f"/r/{object_name}" + (f"?{query}" if query else ""))
+
+    @post("/{object_name:str}/views/{view_id:int}/delete", **DB)
+    def remove_view(self, request: Request, object_name: FromPath[str], view_id: FromPath[int]) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name)
+        if refusal:
+            return refusal
+        try:
+            Preferences(page.runtime).remove_view(page.user.user_id, view_id, object_name)
+        except ViewError as exc:
+            return _list(page, obj, [], status=403, views_problem=_view_problem(page, exc))
+        return _go(page, f"/r/{object_name}")
+
+    @get(["/{object_name:str}/views", "/{object_name:str}/mass"], **DB)
+    def back_to_list(self, object_name: FromPath[str]) -> Response:
+        """These addresses take posts; opened again (a bookmark, the back button) they lead to the list."""
+        return Redirect(f"/r/{object_name}", status_code=303, headers=VARY)
+
+    @post("/{object_name:str}/mass", **DB)
+    def mass(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
+        """Set one field on the selected records, or delete them: a step to choose or confirm, then the outcome."""
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        deleting = one(data, "action") == "delete"
+        obj, refusal = _object(page, object_name, "delete" if deleting else "update")
+        if refusal:
+            return refusal
+        chosen = selection(data)
+        back = view_query(one(data, "back"))
+        if not chosen.ids:
+            return _mass_page(page, obj, "problem", chosen, back, status=422, problem=page.t("Select at least one record first."))
+        if len(chosen.ids) > MASS_LIMIT:
+            return _mass_page(page, obj, "problem", chosen, back, status=422,
+                              problem=page.t("Select at most {n} records at a time.", n=MASS_LIMIT))
+        return _mass_delete(page, obj, chosen, back, data) if deleting else _mass_update(page, obj, chosen, back, data)
+
+    @get("/{object_name:str}/mass/value", **DB)
+    def mass_value(self, request: Request, object_name: FromPath[str], field: FromQuery[str] = "") -> Response:
+        """The input for the field chosen in the list's action bar, the same as the form's (htmx)."""
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name, "update")
+        if refusal:
+            return refusal
+        if not page.htmx:  # the action bar asks for the value on its next step without JavaScript
+            return _go(page, f"/r/{object_name}")
+        target = next((c for c in mass_fields(page, obj) if c.name == field), None)
+        return page.render("records/_mass_value.html", obj=obj, c=target, **_mass_input(page, target))
 
     @get("/{object_name:str}/options", **DB)
     def options(self, request: Request, object_name: FromPath[str], field: FromQuery[str] = "") -> Response:
@@ -67,7 +137,8 @@ class RecordPages(Controller):
         except QueryError:
             found = []
         items = [{"id": r["id"], "label": r.get(obj.title_field) or f"#{r['id']}"} for r in found]
-        return page.render("records/_options.html", items=items, field=field, q=q)
+        template = "records/_options.html" if page.htmx else "records/options.html"  # without htmx: the matches as links
+        return page.render(template, obj=obj, title=plural(obj, page.lang), items=items, field=field, q=q)
 
     @get("/{object_name:str}/kanban", **DB)
     def kanban_page(self, request: Request, object_name: FromPath[str]) -> Response:
@@ -154,8 +225,29 @@ class RecordPages(Controller):
         except NotFound:
             return _missing(page, object_name, record_id)
         Preferences(page.runtime).viewed(page.user.user_id, object_name, record_id)
-        return page.render("records/detail.html", obj=obj, record=record, title=_title(obj, record, page.lang),
-                           **detail_view(page, obj, record), message=request.query_params.get("message"))
+        return _detail(page, obj, record, message=request.query_params.get("message"))
+
+    @post("/{object_name:str}/{record_id:int}/shares", **DB)
+    def share(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name, "update")
+        if refusal:
+            return refusal
+        status, problem = add_share(page, object_name, record_id, data)
+        return _sharing_answer(page, obj, record_id, status, problem, data)
+
+    @post("/{object_name:str}/{record_id:int}/shares/{share_id:int}/delete", **DB)
+    def unshare(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], share_id: FromPath[int]) -> Response:
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name, "update")
+        if refusal:
+            return refusal
+        status, problem = remove_share(page, object_name, record_id, share_id)
+        return _sharing_answer(page, obj, record_id, status, problem, {})
 
     @get("/{object_name:str}/{record_id:int}/edit", **DB)
     def edit_page(self, request: Request, object_name: FromPath[str], record_id: FromPath[int]) -> Response:
@@ -242,8 +334,10 @@ def list_view(page: Page, obj: ObjectDef, pairs) -> dict:
         result = page.runtime.records.list(page.actor, obj.name, query)
     except QueryError as exc:
         error = exc.problems
-    rows = [{"record": r, "cells": [display(c.field, r.get(c.name), page.lang) for c in columns]} for r in (result.items if result else [])]
+    rows = [{"record": r, "title": record_title(obj, r, page.lang), "cells": [display(c.field, r.get(c.name), page.lang) for c in columns]}
+            for r in (result.items if result else [])]
     here = [(k, v) for k, v in params if k != "offset"]
+    may_update, may_delete = access.can(obj.name, "update"), access.can(obj.name, "delete")
     return {
         "columns": columns, "rows": rows, "error": error, "sort": sort, "q": chosen.get("q", ""),
         "offset": offset, "has_more": bool(result and result.has_more), "page_size": PAGE_SIZE,
@@ -255,7 +349,81 @@ def list_view(page: Page, obj: ObjectDef, pairs) -> dict:
         "may_create": access.can(obj.name, "create"),
         "export": urlencode([(k, v) for k, v in params if k not in ("offset", "limit")] + ([("sort", sort)] if sort and "sort" not in chosen else [])),
         "kanban": f"{obj.name}:kanban:default" in meta.layouts,
+        "views": saved_views(page, obj, view_query(urlencode(here))), "view_query": view_query(urlencode(here)),
+        "view_error": None, "view_name": "", "view_shared": False, "views_problem": None,
+        "may_update": may_update, "may_delete": may_delete, "mass_fields": mass_fields(page, obj) if may_update else [],
     }
+
+
+def _list(page: Page, obj: ObjectDef, pairs, status: int = 200, partial: bool = False, **extra: Any) -> Response:
+    template = "records/_table.html" if partial else "records/list.html"
+    return page.render(template, status=status, obj=obj, title=plural(obj, page.lang), **{**list_view(page, obj, pairs), **extra})
+
+
+# --- saved views ----------------------------------------------------------------------------
+
+
+def view_query(raw: str) -> str:
+    """A list's query string as a saved view keeps it: filters, search and sort, not the page it was on."""
+    return urlencode([(k, v) for k, v in parse_qsl(raw or "") if k not in ("offset", "limit") and not k.startswith("_")])
+
+
+def saved_views(page: Page, obj: ObjectDef, current: str) -> list[dict]:
+    """The user's own views of the object and those shared with its readers; ``current`` marks the one open now."""
+    now = sorted(parse_qsl(current))
+    return [{**v, "current": sorted(parse_qsl(v["query"])) == now}
+            for v in Preferences(page.runtime).views(page.user.user_id, obj.name)]
+
+
+def _view_problem(page: Page, exc: ViewError) -> str:
+    if exc.field == "name":
+        return page.t("View name: use 1 to {n} characters, on one line.", n=NAME_LENGTH)
+    if exc.field == "query":
+        return page.t("These filters are too long to keep as a view.")
+    return page.t("That view is not one of yours: only the person who saved it may remove it.")
+
+
+# --- mass update and delete -----------------------------------------------------------------
+
+
+def mass_fields(page: Page, obj: ObjectDef) -> list[Column]:
+    """The fields a mass update may set: those the user may change on the form."""
+    return [c for section in form_sections(page, obj) for c in section["fields"] if c.editable and c.widget != "readonly"]
+
+
+def _mass_input(page: Page, target: Column | None) -> dict:
+    """What records/_input.html needs to draw the field's input in the action bar or on the step page."""
+    options = {target.name: choices(target.field, page.lang)} if target and target.widget in ("select", "multiselect") else {}
+    return {"options": options, "lookups": {}, "value": None, "error": None, "fid": "mass-value-input", "input_name": "value"}
+
+
+def _mass_update(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict) -> Response:
+    name = one(data, "field")
+    target = next((c for c in mass_fields(page, obj) if c.name == name), None)
+    if target is None:
+        problem = (page.t("Field: choose the field to set.") if not name
+                   else page.t("Field: “{field}” is not a field you may change here.", field=name))
+        return _mass_page(page, obj, "problem", chosen, back, status=422, problem=problem)
+    if "_set" not in data:  # the action bar had no input for the value (no JavaScript): ask for it on a step of its own
+        return _mass_page(page, obj, "choose", chosen, back, c=target, **_mass_input(page, target))
+    outcome = update_each(page, obj, chosen, target.field, from_form(target.field, data.get("value")))
+    return _mass_page(page, obj, "updated", chosen, back, c=target, outcome=outcome)
+
+
+def _mass_delete(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict) -> Response:
+    if "confirmed" not in data:
+        return _mass_page(page, obj, "confirm", chosen, back)
+    return _mass_page(page, obj, "deleted", chosen, back, outcome=delete_each(page, obj, chosen))
+
+
+def _mass_page(page: Page, obj: ObjectDef, step: str, chosen: Selection, back: str, status: int = 200, **values: Any) -> Response:
+    """A step of a mass action (choose the value, confirm the delete), its outcome, or why it cannot start."""
+    records = []
+    if step in ("choose", "confirm"):
+        found = readable(page, obj, chosen.ids)
+        records = [{"id": i, "title": record_title(obj, found[i], page.lang)} for i in chosen.ids if i in found]
+    return page.render("records/mass.html", status=status, obj=obj, title=plural(obj, page.lang), step=step, chosen=chosen,
+                       back=back, records=records, **values)
 
 
 def _list_columns(page: Page, obj: ObjectDef, layout: dict) -> list[Column]:
@@ -323,6 +491,7 @@ BOARD_CARDS = 50
 
 def kanban_view(page: Page, obj: ObjectDef, pairs) -> dict | None:
     """A column per value of the board's picklist, the sum of its number field, and the cards."""
+    pairs = list(pairs)  # read twice: for the filters and for the problem a move left
     layout = page.meta().layouts.get(f"{obj.name}:kanban:default")
     if layout is None or layout["group_by"] not in obj.fields or not page.access.visible(obj.name, layout["group_by"]):
         return None
@@ -371,7 +540,28 @@ def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
         "sections": sections, "tabs": tabs, "related": related_lists(page, obj, record, layout),
         "history": _history(page, obj, record), "timeline": _timeline(page, obj, record), "shares": _shares(page, obj, record),
         "may_update": access.can(obj.name, "update"), "may_delete": access.can(obj.name, "delete"),
+        "may_share": access.can(obj.name, "update"), "share_error": None, "share_typed": {},
     }
+
+
+def _detail(page: Page, obj: ObjectDef, record: dict, status: int = 200, **extra: Any) -> Response:
+    return page.render("records/detail.html", status=status, obj=obj, record=record, title=record_title(obj, record, page.lang),
+                       **{**detail_view(page, obj, record), **extra})
+
+
+def _sharing_answer(page: Page, obj: ObjectDef, record_id: int, status: int, problem: str | None, typed: dict) -> Response:
+    """After sharing: the sharing section alone (htmx), else the detail page, with the problem beside the form."""
+    if page.htmx:
+        record = {"id": record_id}
+        return page.render("records/_sharing.html", status=status, obj=obj, record=record, shares=_shares(page, obj, record),
+                           may_share=page.access.can(obj.name, "update"), share_error=problem, share_typed=typed if problem else {})
+    if problem is None:
+        return _go(page, f"/r/{obj.name}/{record_id}#sharing")
+    try:
+        record = page.runtime.records.get(page.actor, obj.name, record_id)
+    except NotFound:
+        return _missing(page, obj.name, record_id)
+    return _detail(page, obj, record, status=status, share_error=problem, share_typed=typed)
 
 
 def _link(fdef: FieldDef, value: Any, record: dict) -> str | None:
@@ -512,7 +702,7 @@ def _form(page: Page, obj: ObjectDef, record: dict | None, values: dict, errors:
     shown.update(values)
     lookups = {name: value.get("label") for name, value in (record or {}).items() if isinstance(value, dict)}
     options = {f.name: choices(f, page.lang) for f in obj.active_fields() if f.type.name in ("picklist", "multi_picklist")}
-    title = _title(obj, record, page.lang) if record else page.t("New {object}", object=singular(obj, page.lang))
+    title = record_title(obj, record, page.lang) if record else page.t("New {object}", object=singular(obj, page.lang))
     return page.render("records/form.html", status=status, obj=obj, record=record, title=title, sections=form_sections(page, obj),
                        values=shown, errors=errors, options=options, lookups=lookups, conflict=conflict,
                        version=version or (str(record["version"]) if record else None))
@@ -553,11 +743,6 @@ def _object(page: Page, object_name: str, operation: str = "read") -> tuple[Obje
 def _missing(page: Page, object_name: str, record_id: int) -> Response:
     return page.render("error.html", status=404, title=page.t("Not found"),
                        message=page.t("There is no record {id} here that you may see.", id=record_id))
-
-
-def _title(obj: ObjectDef, record: dict, lang: str) -> str:
-    value = record.get(obj.title_field)
-    return str(value) if value not in (None, "") else f"{singular(obj, lang)} #{record['id']}"
 
 
 def _go(page: Page, target: str) -> Response:

@@ -57,7 +57,7 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) ->
             DefineMiddleware(CSRFUnlessBearer, config=csrf_config(secret, runtime.settings.secure_cookies)),
             DefineMiddleware(TesseraAuthentication),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=_ui_errors().page_errors(EXCEPTION_HANDLERS),  # HTML pages on the UI's paths, JSON on /api
         openapi_config=openapi_config(),
         template_config=_ui().template_config(runtime),
         request_max_body_size=MAX_BODY_BYTES,
@@ -77,3 +77,8 @@ def _ui():
 
     return routes
 
+
+def _ui_errors():
+    from ui import errors  # imported when the app is built, as in _ui()
+
+    return errors

@@ -94,3 +94,16 @@
     select.dispatchEvent(new Event("change", { bubbles: true }));
   });
 })();
+
+// The list's selection: "select all on this page" ticks every row; unticking a row unticks it.
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  var form = box.closest && box.closest("form[data-mass]");
+  if (!form) return;
+  if (box.matches("[data-select-all]")) {
+    form.querySelectorAll("[data-select-row]").forEach(function (row) { row.checked = box.checked; });
+  } else if (box.matches("[data-select-row]") && !box.checked) {
+    var all = form.querySelector("[data-select-all]");
+    if (all) all.checked = false;
+  }
+});
