@@ -383,6 +383,154 @@ def _print_changes(changes: list[Change], nothing: str, prefix: str = "Applied")
         click.echo(f"  {change.operation:<16} {change.detail}")
 
 
+# --- import and export ---------------------------------------------------------------------
+
+SHOWN_REJECTIONS = 20
+
+
+def _record_errors(function):
+    """Refusals of imports and exports as messages naming the row, column or field."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from core.exports import ExportError
+        from core.imports import ImportFailed, MappingError, SourceError
+        from core.metadata.model import UnknownObject
+        from core.records import RecordError
+        from core.query import QueryError
+
+        try:
+            return function(*args, **kwargs)
+        except MappingError as exc:
+            fail("The mapping cannot be used; nothing was imported:\n" + "\n".join(f"  {p}" for p in exc.problems))
+        except ImportFailed as exc:
+            if exc.report is not None:
+                _print_report(exc.report)
+            fail(f"The import stopped: {exc}")
+        except (SourceError, ExportError, UnknownObject, RecordError, QueryError) as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+def _actor(runtime, username: str | None):
+    """The system (trusted) by default; with --user, that user with their role's permissions."""
+    from core.records import Actor
+
+    if username is None:
+        return Actor.system()
+    found = runtime.records.list(Actor.system(), "user", {"username": username, "limit": 1}).items
+    if not found:
+        fail(f"there is no user '{username}'")
+    role = found[0].get("role")
+    permission_set = runtime.records.get(Actor.system(), "role", role["id"])["permission_set"] if role else ""
+    return Actor(found[0]["id"], username, permission_set or "")
+
+
+@cli.command("import")
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--mapping", "mapping_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A mapping file (JSON): columns to fields, value mappings, lookups, duplicate rules.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report what would happen; write nothing.")
+@click.option("--key", "keys", multiple=True, metavar="FIELD", help="Find existing records by this field (repeat for a key of several fields).")
+@click.option("--on-duplicate", type=click.Choice(["update", "skip", "create"]), default="update", show_default=True,
+              help="What a row matching a record by --key does.")
+@click.option("--encoding", help="The CSV file's encoding (default: UTF-8 with or without BOM, else GBK).")
+@click.option("--sheet", help="The XLSX sheet to read (default: the first).")
+@click.option("--batch-size", type=click.IntRange(1, 50_000), default=1000, show_default=True, help="Rows per transaction.")
+@click.option("--rejected", "rejected_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the rejected rows (default: FILE.rejected.csv).")
+@click.option("--restart", is_flag=True, help="Start again from the first row instead of resuming an unfinished run of this file.")
+@click.option("--user", "username", metavar="USERNAME", help="Import as this user, with their role's permissions (default: the system).")
+@click.pass_obj
+@friendly_errors
+@_record_errors
+def import_command(ctx: Context, object_name: str, file: Path, mapping_file: Path | None, dry_run: bool, keys: tuple[str, ...],
+                   on_duplicate: str, encoding: str | None, sheet: str | None, batch_size: int, rejected_file: Path | None,
+                   restart: bool, username: str | None) -> None:
+    """Import a CSV or XLSX FILE into OBJECT through the record service, in batches.
+
+    An interrupted run of the same file resumes after its last completed batch. Exits 1
+    when rows were rejected (they are in the rejected-rows file, with a reason column).
+    """
+    import time
+
+    from core.imports import ImportOptions, read_mapping, run_import
+
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    mapping = read_mapping(mapping_file.read_text(encoding="utf-8-sig"), str(mapping_file)) if mapping_file else None
+    options = ImportOptions(mapping=mapping, duplicates=[{"match": list(keys), "then": on_duplicate}] if keys else [],
+                            dry_run=dry_run, encoding=encoding, sheet=sheet, batch_size=batch_size,
+                            rejected_path=rejected_file, resume=not restart)
+    started = time.perf_counter()
+    with click.progressbar(length=1000, label=f"{'Checking' if dry_run else 'Importing'} {file.name}", file=sys.stderr) as bar:
+        def show(report) -> None:
+            if report.resumed_from and not getattr(show, "said", False):
+                show.said = True
+            bar.update(int(report.progress * 1000) - bar.pos)
+
+        report = run_import(runtime, _actor(runtime, username), object_name, file, options, show)
+    _print_report(report, time.perf_counter() - started)
+    if report.rejected:
+        sys.exit(1)
+
+
+def _print_report(report, seconds: float | None = None) -> None:
+    if report.resumed_from:
+        click.echo(f"Resumed job {report.job_id} at row {report.resumed_from:,}.")
+    mapped: dict[str, list[str]] = {}
+    for column, field_name in report.columns:
+        mapped.setdefault(column, []).append(field_name)
+    click.echo("Columns: " + ("; ".join(f"{c} -> {', '.join(f)}" for c, f in mapped.items()) or "none is mapped to a field")
+               + (f"; not imported: {', '.join(report.ignored)}" if report.ignored else ""))
+    verb = ("would create", "would update", "would skip") if report.dry_run else ("created", "updated", "skipped")
+    counts = f"{verb[0]} {report.created:,}, {verb[1]} {report.updated:,}, {verb[2]} {report.skipped:,}, rejected {report.rejected:,}"
+    if report.dry_run:
+        click.echo(f"Dry run of {report.source} into {report.object} (job {report.job_id}), nothing was written: {counts}.")
+    else:
+        rate = ""
+        if seconds:
+            rows = report.created + report.updated + report.skipped + report.rejected
+            rate = f" in {seconds:.1f} s ({rows / seconds:,.0f} rows/s)"
+        click.echo(f"Imported {report.source} into {report.object} (job {report.job_id}): {counts}{rate}.")
+    for rejection in report.rejections[:SHOWN_REJECTIONS]:
+        click.echo(f"  row {rejection.row}: {rejection.reason}")
+    if report.rejected > SHOWN_REJECTIONS:
+        click.echo(f"  ... and {report.rejected - SHOWN_REJECTIONS:,} more")
+    if report.rejected:
+        click.echo(f"The rejected rows, with a reason column, are in {report.rejected_path}: fix them and import that file.")
+    for warning in report.warnings:
+        click.echo(f"Warning: {warning}")
+
+
+@cli.command("export")
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("filters", nargs=-1, metavar="[FILTER]...")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), help="The file format (default: from FILE's suffix, else csv).")
+@click.option("--user", "username", metavar="USERNAME", help="Export what this user may see (default: the system, everything).")
+@click.pass_obj
+@friendly_errors
+@_record_errors
+def export_command(ctx: Context, object_name: str, file: Path, filters: tuple[str, ...], fmt: str | None, username: str | None) -> None:
+    """Write the records of OBJECT matching FILTERs (as in the records API: stage=won amount__gte=1000 sort=-close_date) to FILE."""
+    from core.exports import export
+
+    params = []
+    for text in filters:
+        name, sep, value = text.partition("=")
+        if not sep or not name:
+            fail(f"'{text}' is not a filter; write FIELD=VALUE or FIELD__OPERATOR=VALUE, e.g. stage=won or amount__gte=1000")
+        params.append((name, value))
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    count = export(runtime, _actor(runtime, username), object_name, file, params, fmt)
+    click.echo(f"Exported {count:,} {object_name} record(s) to {file}.")
+
+
 @cli.group()
 def jobs() -> None:
     """Scheduled jobs that plugins register."""

@@ -213,3 +213,34 @@ recent_view = Table(
     Column("viewed_at", TS, nullable=False),
     Index("ix_tessera_recent_view_user", "user_id", "viewed_at"),
 )
+
+# --- import jobs (revision 0004) --------------------------------------------------------------
+
+import_job = Table(
+    "tessera_import_job",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("object", String(64), nullable=False),
+    Column("source", Text, nullable=False),  # the file's name, as given
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the file's bytes: a resumed run reads the same file
+    Column("settings", JSON_TYPE, nullable=False),  # the mapping and options the run uses
+    Column("settings_digest", String(64), nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("status", String(12), nullable=False),  # running | done | failed | interrupted
+    Column("next_row", BigInteger, nullable=False),  # the first row (spreadsheet numbering) no completed batch covered
+    Column("rows_total", BigInteger, nullable=True),
+    Column("created", BigInteger, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+    Column("skipped", BigInteger, nullable=False),
+    Column("rejected", BigInteger, nullable=False),
+    Column("rejected_path", Text, nullable=True),
+    Column("rejected_bytes", BigInteger, nullable=False),  # the rejected-rows file's length after the last completed batch
+    Column("pending", JSON_TYPE, nullable=False),  # self-references waiting for a later row
+    Column("message", Text, nullable=True),
+    Column("created_by", BigInteger, nullable=True),
+    Column("created_by_name", String(200), nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("finished_at", TS, nullable=True),
+    Index("ix_tessera_import_job_resume", "object", "fingerprint", "status"),
+)

@@ -414,15 +414,32 @@ class RecordService:
             access = self._allowed(schema, actor, object_name, "create")
             return self._insert(conn, schema, actor, object_name, rows, access=access)
 
+    @contextmanager
+    def bulk(self, actor: Actor, object_name: str, dry_run: bool = False) -> Iterator["BulkWriter"]:
+        """One transaction of batch writes for an import: each invalid row is reported, not raised.
+
+        With ``dry_run`` everything runs (validation, hooks, checks) and is rolled back at the end.
+        """
+        with self.runtime.writing() as (conn, schema):
+            schema.meta.object(object_name)
+            yield BulkWriter(self, conn, schema, actor, object_name)
+            if dry_run:
+                conn.get_transaction().rollback()
+
     def _insert(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, rows: list[Any], trusted: bool = False,
-                access: Access = TRUSTED) -> list[int]:
+                access: Access = TRUSTED, rejected: dict[int, list[FieldError]] | None = None) -> list[int]:
+        """Insert ``rows``; return their ids in order.
+
+        Without ``rejected`` any invalid row refuses the whole batch. With it (imports), each
+        invalid row's errors go there by index, its id is None, and the valid rows are inserted.
+        """
         obj = schema.meta.object(object_name)
         validator = schema.validator(object_name)
         defaults = _defaults(obj)
         plugins = self.runtime.plugins
         before = plugins.caller("tessera_before_create", object_name) or plugins.caller("tessera_validate_record", object_name)
         hidden, locked = access.hidden(object_name), access.locked(object_name)
-        parsed, errors, now = [], {}, _now()
+        parsed, positions, errors, now = [], [], {}, _now()
         for index, data in enumerate(rows):
             try:
                 values = {**defaults, **validator.validate(data, partial=False, trusted=trusted, hidden=hidden, locked=locked)}
@@ -432,23 +449,31 @@ class RecordService:
                 errors[index] = exc.errors
                 continue
             parsed.append(values)
-        if errors:
+            positions.append(index)
+        if errors and rejected is None:
             if len(rows) == 1:
                 raise RecordValidationError(object_name, errors[0])
             raise BatchValidationError(object_name, errors)
-        if not parsed:
-            return []
-        self._check_references(conn, schema, obj, parsed, rows_are_batch=len(rows) > 1)
-        self._check_unique(conn, schema, obj, parsed, None)
+        if rejected is not None:
+            rejected.update(errors)
+        batch = len(rows) > 1 or rejected is not None
+
+        def stamp_and_check_owners(kept: list[dict]) -> None:
+            for values in kept:
+                values.update(version=1, created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id)
+                if values.get("owner") is None:
+                    values["owner"] = actor.user_id
+            self._check_owners(conn, schema, access, actor, object_name, "create", kept, rows_are_batch=batch)
+
+        for check in (lambda kept: self._check_references(conn, schema, obj, kept, rows_are_batch=batch),
+                      lambda kept: self._check_unique(conn, schema, obj, kept, None, rows_are_batch=batch),
+                      stamp_and_check_owners):
+            if not parsed:
+                return [None] * len(rows)  # type: ignore[list-item]
+            parsed, positions = _keep_valid(check, parsed, positions, rejected)
+        self._refuse_admin_grants(conn, schema, access, object_name, parsed)
         links = {f.name: [values.pop(f.name, None) for values in parsed] for f in obj.active_fields() if f.type.name == "many_to_many"}
         self._assign_autonumbers(conn, obj, parsed)
-        for values in parsed:
-            values.update(version=1, created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id)
-            values.setdefault("owner", actor.user_id)
-            if values.get("owner") is None:
-                values["owner"] = actor.user_id
-        self._check_owners(conn, schema, access, actor, object_name, "create", parsed, rows_are_batch=len(rows) > 1)
-        self._refuse_admin_grants(conn, schema, access, object_name, parsed)
         table = schema.tables.table(object_name)
         ids = self._insert_rows(conn, table, parsed)
         for name, values_per_row in links.items():
@@ -462,7 +487,12 @@ class RecordService:
             for record in self._fetch_many(conn, schema, object_name, ids):
                 after(event=RecordEvent(object_name, actor, records, meta=schema.meta, hooks=self.runtime.plugins.hook, values=record, record=record))
         self.runtime.webhooks.enqueue(conn, object_name, "created", lambda: self._fetch_many(conn, schema, object_name, ids))
-        return ids
+        if len(ids) == len(rows):
+            return ids
+        by_position: list[int | None] = [None] * len(rows)
+        for position, record_id in zip(positions, ids):
+            by_position[position] = record_id
+        return by_position  # type: ignore[return-value]
 
     def _run_before(self, conn, schema: Schema, actor: Actor, obj: ObjectDef, hook_name: str, values: dict,
                     previous: dict | None, now: dt.datetime) -> dict:
@@ -862,7 +892,8 @@ class RecordService:
             return f"{target_name} {record_id} does not exist"
         return None
 
-    def _check_unique(self, conn: Connection, schema: Schema, obj: ObjectDef, rows: list[dict], record_id: int | None) -> None:
+    def _check_unique(self, conn: Connection, schema: Schema, obj: ObjectDef, rows: list[dict], record_id: int | None,
+                      rows_are_batch: bool | None = None) -> None:
         """Unique fields: no repeats within the batch, none already taken (deleted records keep theirs)."""
         table = schema.tables.table(obj.name)
         errors: dict[int, list[FieldError]] = {}
@@ -889,7 +920,7 @@ class RecordService:
                 for index in indexes:
                     errors.setdefault(index, []).append(FieldError(fdef.name, message))
         if errors:
-            if len(rows) > 1:
+            if rows_are_batch or (rows_are_batch is None and len(rows) > 1):
                 raise BatchValidationError(obj.name, errors)
             raise RecordValidationError(obj.name, errors[0])
 
@@ -901,6 +932,76 @@ class RecordService:
         rows = [{"source_id": record_id, "target_id": link["id"], **{t.name: link.get(t.name) for t in fdef.through}} for link in links]
         if rows:
             conn.execute(junction.insert(), rows)
+
+
+class BulkWriter:
+    """Batch writes to one object inside one transaction, as the actor (see RecordService.bulk)."""
+
+    def __init__(self, service: RecordService, conn: Connection, schema: Schema, actor: Actor, object_name: str) -> None:
+        self._service, self._conn, self.schema, self.actor, self.object_name = service, conn, schema, actor, object_name
+        self.access = schema.access(actor)
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection, for core services keeping their own state atomically with the batch."""
+        return self._conn
+
+    def require(self, operation: str, object_name: str | None = None) -> None:
+        """Raise Forbidden unless the actor's role allows ``operation`` on the object."""
+        self._service._allowed(self.schema, self.actor, object_name or self.object_name, operation)
+
+    def create(self, rows: list[dict]) -> tuple[list[int | None], dict[int, list[FieldError]]]:
+        """Create the valid rows with one insert; return each row's id (None when refused) and the refusals by index."""
+        self.require("create")
+        rejected: dict[int, list[FieldError]] = {}
+        ids = self._service._insert(self._conn, self.schema, self.actor, self.object_name, rows, access=self.access, rejected=rejected)
+        return ids, rejected
+
+    def update(self, record_id: int, changes: dict) -> list[FieldError]:
+        """Change one record at its current version, under a savepoint; return its problems ([] when done)."""
+        self.require("update")
+        table = self.schema.tables.table(self.object_name)
+        try:
+            with self._conn.begin_nested():
+                version = self._conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+                if version is None:
+                    raise NotFound(f"{self.object_name} {record_id} does not exist")
+                self._service._update(self._conn, self.schema, self.actor, self.object_name, record_id, changes, version,
+                                      access=self.access)
+        except RecordValidationError as exc:
+            return exc.errors
+        except RecordError as exc:
+            return [FieldError("", str(exc))]
+        return []
+
+    def find(self, object_name: str, fields: str | tuple[str, ...], values: Iterable[Any]) -> dict[Any, list[int]]:
+        """The live records whose ``fields`` hold one of ``values``, among those the actor may read: value -> ids.
+
+        ``fields`` is a field name (values are single values) or a tuple of names (values are tuples).
+        """
+        self.require("read", object_name)
+        names = fields if isinstance(fields, tuple) else (fields,)
+        for name in names:
+            if name != "id" and not self.access.visible(object_name, name):
+                raise Forbidden(f"your role may not see {object_name}.{name}", object_name, "read")
+        statement = self.schema.memo(("find", object_name, names, self.access.name), lambda: self._find_statement(object_name, names))
+        found: dict[Any, list[int]] = {}
+        wanted = list(values)
+        for start in range(0, len(wanted), 5000):
+            chunk = wanted[start : start + 5000]
+            for row in self._conn.execute(statement, {**self.actor.params, "tessera_values": chunk}):
+                key = row[0] if len(names) == 1 else tuple(row[:-1])
+                found.setdefault(key, []).append(row[-1])
+        return found
+
+    def _find_statement(self, object_name: str, names: tuple[str, ...]) -> sa.Select:
+        table = self.schema.tables.table(object_name)
+        columns = [table.c[n] for n in names]
+        matched = columns[0] if len(columns) == 1 else sa.tuple_(*columns)
+        statement = select(*columns, table.c.id).where(matched.in_(sa.bindparam("tessera_values", expanding=True)),
+                                                       table.c.deleted_at.is_(None))
+        visible = self.schema.row_condition(self.access, object_name, "read")
+        return statement if visible is None else statement.where(visible)
 
 
 class TransactionRecords:
@@ -952,6 +1053,21 @@ def _every(list_page, params: Mapping[str, Any]) -> Iterator[dict]:
         if not page.has_more:
             return
         offset += len(page.items)
+
+
+def _keep_valid(check, parsed: list[dict], positions: list[int], rejected: dict[int, list[FieldError]] | None
+                ) -> tuple[list[dict], list[int]]:
+    """Run a batch check; with ``rejected``, move the rows it refuses there instead of raising."""
+    try:
+        check(parsed)
+    except BatchValidationError as exc:
+        if rejected is None:
+            raise
+        for index, errors in exc.rows.items():
+            rejected.setdefault(positions[index], []).extend(errors)
+        kept = [i for i in range(len(parsed)) if i not in exc.rows]
+        return [parsed[i] for i in kept], [positions[i] for i in kept]
+    return parsed, positions
 
 
 def _without_unchanged_read_only(obj: ObjectDef, changes: dict, stored: Mapping, locked: frozenset[str] = frozenset()) -> dict:

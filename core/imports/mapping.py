@@ -1,0 +1,445 @@
+"""Which column fills which field, and how a cell's text becomes the field's value.
+
+Columns map automatically when their header is a field's name or its label in either
+language (case, spaces, '_' and '-' ignored); a mapping file (docs/implementer-guide.md)
+names or corrects them, maps values ('technolgy' -> 'technology'), says how lookups
+find their records and which rules find duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from jsonschema import Draft202012Validator
+
+from core.metadata.model import FieldDef, ObjectDef
+from core.metadata.problems import did_you_mean
+from core.permissions import Access
+
+MAPPING_FORMAT = "tessera-import-mapping/1"
+THEN = ("update", "skip", "create")
+DEFAULT_DATE_FORMATS = ("YYYY/MM/DD", "YYYY.MM.DD", "YYYY年MM月DD日")
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on", "是", "对"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off", "否", "不"})
+NOT_IMPORTABLE = frozenset({"autonumber", "dynamic_lookup", "many_to_many"})
+_GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+_SPACES = re.compile(r"[\s_\-]+")
+
+_ENTRY = {
+    "type": "object",
+    "properties": {
+        "field": {"type": "string", "minLength": 1},
+        "values": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+        "match": {"type": "string", "minLength": 1},
+        "trim": {"type": "boolean"},
+        "date_formats": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    },
+    "required": ["field"],
+    "additionalProperties": False,
+}
+MAPPING_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "format": {"const": MAPPING_FORMAT},
+        "object": {"type": "string"},
+        "columns": {
+            "type": "object",
+            "additionalProperties": {"anyOf": [{"type": "null"}, {"type": "string", "minLength": 1}, _ENTRY,
+                                               {"type": "array", "items": {"anyOf": [{"type": "string", "minLength": 1}, _ENTRY]}}]},
+        },
+        "date_formats": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "duplicates": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"match": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                               "then": {"enum": list(THEN)}},
+                "required": ["match", "then"],
+                "additionalProperties": False,
+            },
+        },
+        "batch_size": {"type": "integer", "minimum": 1, "maximum": 50_000},
+    },
+    "additionalProperties": False,
+}
+
+
+class MappingError(ValueError):
+    """The mapping cannot be used; each problem names the column, field or key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class CellError(ValueError):
+    """A cell's text is not a value of its field."""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """How a lookup column finds its record: by ``match`` (a field of ``target``, or id)."""
+
+    target: str
+    match: str
+    self_reference: bool
+
+
+@dataclass
+class Target:
+    """One field filled from one column."""
+
+    column: int
+    column_name: str
+    field: str
+    convert: Callable[[str], Any]
+    lookup: Lookup | None = None
+    key_only: bool = False  # the record id: used to find the record, never written
+    trim: bool = True
+
+
+@dataclass(frozen=True)
+class DuplicateRule:
+    match: tuple[str, ...]
+    then: str
+
+
+@dataclass
+class Plan:
+    object_name: str
+    targets: list[Target]
+    ignored: list[str]
+    rules: list[DuplicateRule]
+    batch_size: int
+    settings: dict = field(default_factory=dict)  # what the plan was built from, kept with the job
+
+    def mapped(self) -> list[tuple[str, str]]:
+        return [(t.column_name, t.field) for t in self.targets]
+
+    def column_of(self, field_name: str) -> str | None:
+        return next((t.column_name for t in self.targets if t.field == field_name), None)
+
+
+def read_mapping(text: str, source: str) -> dict:
+    """Parse and check a mapping file's text."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MappingError([f"{source}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from None
+    problems = [f"{source}: {'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else '/'}: {_schema_message(e)}"
+                for e in Draft202012Validator(MAPPING_SCHEMA).iter_errors(data)]
+    if problems:
+        raise MappingError(problems)
+    return data
+
+
+def _schema_message(error) -> str:
+    if error.validator == "additionalProperties":
+        return f"{error.message}; a mapping has format, object, columns, date_formats, duplicates and batch_size"
+    if error.validator == "anyOf":
+        return "a column maps to a field name, null (not imported), {\"field\": ...} or a list of those"
+    return error.message
+
+
+def build_plan(obj: ObjectDef, owner: FieldDef, target_objects: dict[str, ObjectDef], access: Access, header: list[str],
+               mapping: dict | None = None, duplicates: list[dict] | None = None, batch_size: int = 1000) -> Plan:
+    """Decide each column's field and conversion; raise MappingError naming every problem."""
+    mapping = mapping or {}
+    problems: list[str] = []
+    if mapping.get("object") not in (None, obj.name):
+        raise MappingError([f"the mapping is for the object '{mapping['object']}', not '{obj.name}'"])
+    fields = {f.name: f for f in obj.active_fields() if access.visible(obj.name, f.name)}
+    fields["owner"] = owner
+    positions = _column_positions(header, problems)
+    explicit = mapping.get("columns", {})
+    for column in explicit:
+        if column not in positions:
+            problems.append(f"the mapping names the column '{column}', which the file does not have{did_you_mean(column, positions)}")
+    date_formats = [_strptime(f) for f in [*mapping.get("date_formats", []), *DEFAULT_DATE_FORMATS]]
+    targets, ignored, taken = [], [], {}
+    for position, name in enumerate(header):
+        if not name or positions.get(name) != position:
+            ignored.append(name or f"column {position + 1}")
+            continue
+        entries = _entries(explicit[name]) if name in explicit else _automatic(name, obj, fields, taken)
+        if not entries:
+            ignored.append(name)
+        for entry in entries:
+            target = _target(entry, position, name, obj, fields, target_objects, access, date_formats, problems)
+            if target is None:
+                continue
+            if target.field in taken and name in explicit:
+                problems.append(f"columns '{taken[target.field]}' and '{name}' both fill the field '{target.field}'; map one of them to null")
+                continue
+            taken[target.field] = name
+            targets.append(target)
+    rules = _rules(mapping.get("duplicates", []) + (duplicates or []), {t.field for t in targets}, problems)
+    if problems:
+        raise MappingError(problems)
+    settings = {"columns": {t.column_name: t.field for t in targets}, "duplicates": [r.__dict__ for r in rules], "mapping": mapping}
+    return Plan(obj.name, targets, ignored, rules, mapping.get("batch_size", batch_size), settings)
+
+
+def _column_positions(header: list[str], problems: list[str]) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for position, name in enumerate(header):
+        if name in positions and name:
+            problems.append(f"columns {positions[name] + 1} and {position + 1} are both named '{name}'; rename one")
+        positions.setdefault(name, position)
+    return positions
+
+
+def _entries(value: Any) -> list[dict]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [{"field": item} if isinstance(item, str) else item for item in items]
+
+
+def normalized(text: str) -> str:
+    return _SPACES.sub("", text.casefold())
+
+
+def _automatic(column: str, obj: ObjectDef, fields: dict[str, FieldDef], taken: dict) -> list[dict]:
+    """A column whose header is a field's name or label (en or zh-CN); the object's own name or label
+    stands for its title field ('Account' in a list of accounts); 'id' finds records by id."""
+    wanted = normalized(column)
+    if wanted == "id":
+        return [{"field": "id"}]
+    for fdef in fields.values():
+        names = [fdef.name, *fdef.spec.get("label", {}).values()]
+        if wanted in {normalized(n) for n in names} and fdef.name not in taken:
+            return [{"field": fdef.name}]
+    own_names = {normalized(n) for n in [obj.name, *obj.spec.get("label", {}).values()]}
+    if wanted in own_names and obj.title_field in fields and obj.title_field not in taken:
+        return [{"field": obj.title_field}]
+    return []
+
+
+def _target(entry: dict, position: int, column: str, obj: ObjectDef, fields: dict[str, FieldDef], target_objects: dict[str, ObjectDef],
+            access: Access, date_formats: list[str], problems: list[str]) -> Target | None:
+    name = entry["field"]
+    where = f"column '{column}'"
+    if name == "id":
+        return Target(position, column, "id", _record_id, key_only=True)
+    fdef = fields.get(name)
+    if fdef is None:
+        problems.append(f"{where}: '{name}' is not a field of {obj.name}{did_you_mean(name, fields)}")
+        return None
+    if fdef.type.name in NOT_IMPORTABLE:
+        problems.append(f"{where}: {obj.name}.{name} is a {fdef.type.name} field, which an import cannot fill")
+        return None
+    if fdef.spec.get("read_only"):
+        problems.append(f"{where}: {obj.name}.{name} is read-only: the system sets it")
+        return None
+    formats = [_strptime(f) for f in entry.get("date_formats", [])] + date_formats
+    convert = _converter(fdef, formats)
+    values = entry.get("values")
+    if values:
+        convert = _with_value_map(values, convert)
+    lookup = None
+    if fdef.type.name == "lookup":
+        lookup = _lookup(fdef, entry.get("match"), obj, target_objects, access, where, problems)
+        if lookup is None:
+            return None
+        if lookup.match == "id":
+            convert = _chain(convert, _record_id)
+    elif "match" in entry:
+        problems.append(f"{where}: 'match' applies to lookup fields; {name} is a {fdef.type.name} field")
+    return Target(position, column, name, convert, lookup, trim=entry.get("trim", True))
+
+
+def _lookup(fdef: FieldDef, match: str | None, obj: ObjectDef, target_objects: dict[str, ObjectDef], access: Access,
+            where: str, problems: list[str]) -> Lookup | None:
+    target = target_objects[fdef.spec["target"]]
+    match = match or target.title_field
+    if match != "id":
+        mfield = target.fields.get(match)
+        if mfield is None or mfield.removed or not access.visible(target.name, match):
+            known = [f.name for f in target.active_fields() if access.visible(target.name, f.name)]
+            problems.append(f"{where}: {fdef.name} finds {target.name} records by '{match}', which is not a field of {target.name}"
+                            f"{did_you_mean(match, known)}")
+            return None
+        if not mfield.has_column or mfield.type.name in ("json", "multi_picklist"):
+            problems.append(f"{where}: {target.name}.{match} is a {mfield.type.name} field; a lookup matches a text, number or id")
+            return None
+    if not access.can(target.name, "read"):
+        problems.append(f"{where}: your role may not read {target.name} records, so {fdef.name} cannot find them")
+        return None
+    return Lookup(target.name, match, target.name == obj.name)
+
+
+def _rules(specs: list[dict], mapped: set[str], problems: list[str]) -> list[DuplicateRule]:
+    rules = []
+    for index, spec in enumerate(specs, start=1):
+        missing = [f for f in spec["match"] if f not in mapped]
+        if missing:
+            problems.append(f"duplicate rule {index}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not filled "
+                            f"by any column, so records cannot be matched on {'it' if len(missing) == 1 else 'them'}; "
+                            f"the mapped fields are: {', '.join(sorted(mapped)) or 'none'}")
+            continue
+        if spec["then"] not in THEN:
+            problems.append(f"duplicate rule {index}: then is '{spec['then']}'; use update, skip or create")
+            continue
+        rules.append(DuplicateRule(tuple(spec["match"]), spec["then"]))
+    return rules
+
+
+# --- converting cells -----------------------------------------------------------------------
+
+
+def _converter(fdef: FieldDef, date_formats: list[str]) -> Callable[[str], Any]:
+    kind = fdef.type.name
+    if kind in ("integer",):
+        return _integer
+    if kind in ("decimal", "currency", "percent"):
+        return _number
+    if kind == "boolean":
+        return _boolean
+    if kind == "date":
+        return lambda text: _date(text, date_formats)
+    if kind == "datetime":
+        return lambda text: _datetime(text, date_formats)
+    if kind == "picklist":
+        return _picklist(fdef)
+    if kind == "multi_picklist":
+        single = _picklist(fdef)
+        return lambda text: [single(part.strip()) for part in re.split(r"[;,，；]", text) if part.strip()]
+    if kind == "json":
+        return _json
+    return _same
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _chain(first: Callable[[str], Any], then: Callable[[Any], Any]) -> Callable[[str], Any]:
+    return lambda text: then(first(text))
+
+
+def _with_value_map(values: dict, convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Map a cell's text first (exactly, then ignoring case); a value mapped to null leaves the field empty."""
+    folded = {str(k).strip().casefold(): v for k, v in values.items()}
+
+    def mapped(text: str) -> Any:
+        replacement = values[text] if text in values else folded.get(text.casefold(), text)
+        if replacement is None:
+            return None
+        return convert(str(replacement).lower() if isinstance(replacement, bool) else str(replacement))
+
+    return mapped
+
+
+def _record_id(text: Any) -> int:
+    try:
+        number = int(str(text).strip())
+    except ValueError:
+        raise CellError(f"'{text}' is not a record id (a whole number)") from None
+    if number < 1:
+        raise CellError(f"'{text}' is not a record id (ids count from 1)")
+    return number
+
+
+def _plain_number(text: str) -> str:
+    cleaned = text.replace(" ", "").replace("\u00a0", "").lstrip("$€£¥￥").rstrip("%")
+    if _GROUPED.match(cleaned):
+        cleaned = cleaned.replace(",", "")
+    return cleaned
+
+
+def _integer(text: str) -> Any:
+    cleaned = _plain_number(text)
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        return text  # the validator says what a whole number looks like
+    return int(number) if number.is_finite() and number == number.to_integral_value() else text
+
+
+def _number(text: str) -> Any:
+    cleaned = _plain_number(text)
+    try:
+        Decimal(cleaned)
+    except InvalidOperation:
+        return text
+    return cleaned
+
+
+def _boolean(text: str) -> Any:
+    lowered = text.casefold()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise CellError(f"'{text}' is not true or false (yes/no, 1/0, true/false)")
+
+
+def _strptime(pattern: str) -> str:
+    """'DD/MM/YYYY' as strptime's '%d/%m/%Y'; strptime patterns pass through."""
+    if "%" in pattern:
+        return pattern
+    return pattern.replace("YYYY", "%Y").replace("YY", "%y").replace("MM", "%m").replace("DD", "%d")
+
+
+def _shown(pattern: str) -> str:
+    return pattern.replace("%Y", "YYYY").replace("%y", "YY").replace("%m", "MM").replace("%d", "DD")
+
+
+def _date(text: str, formats: list[str]) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    for pattern in formats:
+        try:
+            return dt.datetime.strptime(text, pattern).date().isoformat()
+        except ValueError:
+            continue
+    if "T" in text or " " in text:  # a timestamp where a date is expected: its date
+        try:
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+        except ValueError:
+            pass
+    shown = ", ".join(["YYYY-MM-DD", *dict.fromkeys(_shown(f) for f in formats)])
+    raise CellError(f"'{_short(text)}' is not a date in any of the formats {shown}; add its format to the mapping's date_formats")
+
+
+def _datetime(text: str, formats: list[str]) -> str:
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        pass
+    for pattern in formats:
+        for with_time in (pattern + " %H:%M:%S", pattern + " %H:%M", pattern):
+            try:
+                return dt.datetime.strptime(text, with_time).isoformat()
+            except ValueError:
+                continue
+    raise CellError(f"'{_short(text)}' is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z, or a date format of the mapping)")
+
+
+def _picklist(fdef: FieldDef) -> Callable[[str], Any]:
+    """A picklist cell may hold the value, or its label in either language, in any case."""
+    known: dict[str, str] = {}
+    for item in fdef.spec.get("values", []):
+        for word in [item["value"], *item.get("label", {}).values()]:
+            known.setdefault(normalized(str(word)), item["value"])
+    values = {item["value"] for item in fdef.spec.get("values", [])}
+    return lambda text: text if text in values else known.get(normalized(text), text)
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CellError(f"is not JSON ({exc.msg} at character {exc.pos + 1})") from None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."

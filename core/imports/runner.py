@@ -1,0 +1,546 @@
+"""Running an import: read, convert, resolve lookups, find duplicates and write, batch by batch.
+
+Each batch is one transaction through the record service (permissions, validation and
+plugins' hooks apply) together with the job's progress, so a batch is written entirely
+or not at all, and a resumed run starts after the last completed one. Lookups are
+resolved with one query per lookup field and batch (plus a cache); new records are
+inserted with one statement per batch. Rows that cannot be taken go to the rejected-rows
+file: their original cells and a ``reason`` column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from core.imports import jobs
+from core.imports.mapping import CellError, DuplicateRule, Plan, Target, build_plan
+from core.imports.sources import Row, Source, SourceError, open_source
+from core.metadata.model import FieldDef
+from core.records import Actor, BulkWriter, Forbidden
+from core.validation import FieldError, RecordValidationError
+
+SHOWN_REJECTIONS = 1000  # the report lists this many; the rejected-rows file has them all
+CACHE_LIMIT = 200_000  # lookup values remembered across batches
+REASON_LIMIT = 1000
+
+
+@dataclass
+class ImportOptions:
+    mapping: dict | None = None
+    duplicates: list[dict] = field(default_factory=list)  # [{"match": [fields], "then": "update|skip|create"}]
+    dry_run: bool = False
+    encoding: str | None = None
+    sheet: str | None = None
+    batch_size: int = 1000
+    rejected_path: Path | None = None  # default: NAME.rejected.csv in the current folder (NAME: the file's name)
+    resume: bool = True
+
+
+@dataclass
+class Rejection:
+    row: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    job_id: int
+    object: str
+    source: str
+    dry_run: bool
+    columns: list[tuple[str, str]]
+    ignored: list[str]
+    rejected_path: str
+    status: str = "running"
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    last_row: int = 1
+    progress: float = 0.0
+    resumed_from: int | None = None
+    message: str | None = None
+    rejections: list[Rejection] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class ImportFailed(Exception):
+    """The import stopped; the rows of completed batches stay written (see ``report``)."""
+
+    def __init__(self, message: str, report: ImportReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class Prepared:
+    """One row on its way: converted values, lookups to resolve, problems, and what to do with it."""
+
+    __slots__ = ("row", "values", "lookups", "given_id", "errors", "action", "record_id", "deferred")
+
+    def __init__(self, row: Row) -> None:
+        self.row = row
+        self.values: dict[str, Any] = {}
+        self.lookups: dict[str, str] = {}
+        self.given_id: int | None = None
+        self.errors: list[FieldError] = []
+        self.action = "create"  # create | update | skip | counted (a dry run's update of a row it would create)
+        self.record_id: int | None = None
+        self.deferred: list[tuple[str, str]] = []  # self-references to rows later in the file
+
+
+def run_import(runtime, actor: Actor, object_name: str, path: Path, options: ImportOptions | None = None,
+               progress: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    """Import (or with ``options.dry_run`` check) FILE into OBJECT; see the module's docstring."""
+    return Importer(runtime, actor, object_name, Path(path), options or ImportOptions(), progress).run()
+
+
+class Importer:
+    def __init__(self, runtime, actor: Actor, object_name: str, path: Path, options: ImportOptions,
+                 progress: Callable[[ImportReport], None] | None) -> None:
+        self.runtime, self.actor, self.object_name, self.path, self.options = runtime, actor, object_name, path, options
+        self.progress = progress
+        self.caches: dict[tuple[str, str], dict[str, list[int]]] = {}
+        self.seen: dict[tuple, int] = {}  # a dry run's keys of rows it would create
+        self.file_values: dict[str, set[str]] = {}  # per self-referencing field: the values rows of this file give
+
+    def run(self) -> ImportReport:
+        self.runtime.current_metadata().object(self.object_name)  # an unknown object is named before the file is read
+        source = open_source(self.path, self.options.encoding, self.options.sheet)
+        self.width = len(source.header)
+        try:
+            plan = self._plan(source)
+            self.file_values = self._self_reference_values(plan)
+            job, resumed = self._job(source, plan)
+            report = ImportReport(job.id, self.object_name, str(self.path), self.options.dry_run, plan.mapped(), plan.ignored,
+                                  job.rejected_path or "", resumed_from=job.next_row if resumed else None,
+                                  **job.counts, last_row=job.next_row - 1)
+            self._run_batches(source, plan, job, report)
+            return report
+        finally:
+            source.close()
+
+    # --- preparation -----------------------------------------------------------------------
+
+    def _plan(self, source: Source) -> Plan:
+        with self.runtime.reading() as (_conn, schema):
+            obj = schema.meta.object(self.object_name)
+            access = schema.access(self.actor)
+            if not access.can(self.object_name, "create"):
+                raise Forbidden(f"your role may not create {self.object_name} records", self.object_name, "create")
+            self.fields: dict[str, FieldDef] = {**{f.name: f for f in obj.active_fields()}, **schema.system_fields(self.object_name)}
+            self.objects = schema.meta.objects
+            self.validator = schema.validator(self.object_name)
+            return build_plan(obj, schema.system_fields(self.object_name)["owner"], schema.meta.objects, access, source.header,
+                              self.options.mapping, self.options.duplicates, self.options.batch_size)
+
+    def _self_reference_values(self, plan: Plan) -> dict[str, set[str]]:
+        """For lookups to the same object: the values the file's rows give the matched field (a first pass)."""
+        wanted = {t.field: t.lookup.match for t in plan.targets if t.lookup and t.lookup.self_reference and t.lookup.match != "id"}
+        sources = {name: next((t for t in plan.targets if t.field == match), None) for name, match in wanted.items()}
+        found: dict[str, set[str]] = {name: set() for name, target in sources.items() if target is not None}
+        if not found:
+            return {}
+        reread = open_source(self.path, self.options.encoding, self.options.sheet)
+        try:
+            for row in reread.rows():
+                for name in found:
+                    try:
+                        value = _converted(sources[name], row.cells)
+                    except CellError:
+                        continue
+                    if value is not None:
+                        found[name].add(str(value))
+        finally:
+            reread.close()
+        return found
+
+    def _job(self, source: Source, plan: Plan) -> tuple[jobs.Job, bool]:
+        engine = self.runtime.engine
+        settings = {**plan.settings, "encoding": source.encoding, "sheet": self.options.sheet}
+        if not self.options.dry_run and self.options.resume:
+            job = jobs.resumable(engine, self.object_name, source.fingerprint, settings)
+            if job is not None:
+                return job, True
+        rejected = (self.options.rejected_path or Path(self.path.name + ".rejected.csv")).absolute()
+        job = jobs.start(engine, self.object_name, str(self.path), source.fingerprint, settings, self.options.dry_run,
+                         source.rows_total, str(rejected), self.actor)
+        return job, False
+
+    # --- the batches -------------------------------------------------------------------------
+
+    def _run_batches(self, source: Source, plan: Plan, job: jobs.Job, report: ImportReport) -> None:
+        engine = self.runtime.engine
+        rejected = RejectedFile(Path(job.rejected_path), source.header, job.rejected_bytes)
+        job.rejected_bytes = rejected.size
+        try:
+            for batch in self._batches(source, plan, job.next_row):
+                self._run_batch(batch, plan, job, report, rejected)
+                report.last_row, report.progress = batch[-1].row.number, source.progress()
+                if self.progress:
+                    self.progress(report)
+            self._finish_pending(job, plan, report)
+        except KeyboardInterrupt:
+            rejected.cut(job.rejected_bytes)
+            jobs.finish(engine, job, "interrupted", f"interrupted after row {job.next_row - 1}")
+            report.status = "interrupted"
+            raise
+        except (SourceError, jobs.JobTaken, Forbidden) as exc:
+            self._fail(job, report, rejected, str(exc))
+        except Exception as exc:
+            self._fail(job, report, rejected, f"row {report.last_row + 1} or after: {type(exc).__name__}: {exc}", exc)
+        finally:
+            rejected.close()
+        jobs.finish(engine, job, "done")
+        report.status, report.progress = "done", 1.0
+
+    def _fail(self, job: jobs.Job, report: ImportReport, rejected: "RejectedFile", message: str, cause: Exception | None = None):
+        rejected.cut(job.rejected_bytes)
+        done = f"rows up to {job.next_row - 1} are done" if job.next_row > 2 and not job.dry_run else "nothing was written"
+        message = f"{message} ({done})"
+        jobs.finish(self.runtime.engine, job, "failed", message)
+        report.status, report.message = "failed", message
+        raise ImportFailed(message, report) from cause
+
+    def _batches(self, source: Source, plan: Plan, start: int) -> Iterator[list[Prepared]]:
+        """Rows in batches of ``plan.batch_size``; a row whose duplicate key repeats one of its batch starts the next
+        batch, so that it meets the record the earlier row wrote."""
+        cutting = [r for r in plan.rules if r.then != "create"]
+        batch: list[Prepared] = []
+        keys: set = set()
+        for row in source.rows():
+            if row.number < start:
+                continue
+            prepared = self._prepare(row, plan)
+            row_keys = {(i, key) for i, rule in enumerate(cutting) if (key := _raw_key(prepared, rule)) is not None}
+            if batch and not keys.isdisjoint(row_keys):
+                yield batch
+                batch, keys = [], set()
+            batch.append(prepared)
+            keys |= row_keys
+            if len(batch) >= plan.batch_size:  # written before the next row is read, which may be unreadable
+                yield batch
+                batch, keys = [], set()
+        if batch:
+            yield batch
+
+    def _prepare(self, row: Row, plan: Plan) -> Prepared:
+        prepared = Prepared(row)
+        cells, width = row.cells, self.width
+        if len(cells) != width and not (len(cells) > width and all(not c.strip() for c in cells[width:])):
+            prepared.errors.append(FieldError("", f"the row has {len(cells)} cells but the header has {width} columns"))
+            return prepared
+        for target in plan.targets:
+            try:
+                value = _converted(target, cells)
+            except CellError as exc:
+                prepared.errors.append(FieldError(target.field, str(exc)))
+                continue
+            if value is None:
+                continue
+            if target.key_only:
+                prepared.given_id = value
+            elif target.lookup is not None and target.lookup.match != "id":
+                prepared.lookups[target.field] = str(value)
+            else:
+                prepared.values[target.field] = value
+        return prepared
+
+    def _run_batch(self, batch: list[Prepared], plan: Plan, job: jobs.Job, report: ImportReport, rejected: "RejectedFile") -> None:
+        before = (job.next_row, job.counts, job.rejected_bytes, list(job.pending))
+        try:
+            self._write_batch(batch, plan, job, report, rejected)
+        except BaseException:
+            job.next_row, counts, job.rejected_bytes, job.pending = before
+            for name, value in counts.items():
+                setattr(job, name, value)
+                setattr(report, name, value)
+            raise
+
+    def _write_batch(self, batch: list[Prepared], plan: Plan, job: jobs.Job, report: ImportReport, rejected: "RejectedFile") -> None:
+        dry_run = self.options.dry_run
+        with self.runtime.records.bulk(self.actor, self.object_name, dry_run=dry_run) as writer:
+            self._resolve(writer, batch, plan)
+            self._classify(writer, batch, plan)
+            self._write(writer, batch)
+            if not dry_run:
+                self._queue_deferred(batch, job)
+                self._fix_references(writer, job, plan, report)
+            self._count(batch, plan, job, report, rejected)
+            if not dry_run:
+                jobs.save_progress(writer.connection, job, batch[-1].row.number + 1)
+        if dry_run:
+            jobs.save_dry_progress(self.runtime.engine, job, batch[-1].row.number + 1)
+
+    # --- lookups -----------------------------------------------------------------------------
+
+    def _resolve(self, writer: BulkWriter, batch: list[Prepared], plan: Plan) -> None:
+        for target in plan.targets:
+            lookup = target.lookup
+            if lookup is None or lookup.match == "id":
+                continue
+            texts = {p.lookups[target.field] for p in batch if target.field in p.lookups}
+            if not texts:
+                continue
+            ids = self._lookup_ids(writer, lookup, texts)
+            for prepared in batch:
+                text = prepared.lookups.get(target.field)
+                if text is None:
+                    continue
+                found = ids.get(text, [])
+                if len(found) == 1:
+                    prepared.values[target.field] = found[0]
+                elif not found and text in self.file_values.get(target.field, ()):
+                    prepared.deferred.append((target.field, text))
+                elif not found:
+                    prepared.errors.append(FieldError(target.field, f"no {lookup.target} has the {lookup.match} '{_short(text)}'"))
+                else:
+                    shown = ", ".join(map(str, found[:5]))
+                    prepared.errors.append(FieldError(target.field, f"'{_short(text)}' is the {lookup.match} of {len(found)} {lookup.target} "
+                                                                    f"records (ids {shown}); match on a field that is unique"))
+
+    def _lookup_ids(self, writer: BulkWriter, lookup, texts: set[str]) -> dict[str, list[int]]:
+        # A self-reference is never cached: this import creates the records it finds.
+        cache = {} if lookup.self_reference else self.caches.setdefault((lookup.target, lookup.match), {})
+        missing = [t for t in texts if t not in cache]
+        if missing:
+            match_field = self.objects[lookup.target].fields[lookup.match]
+            queried: dict[Any, str] = {}
+            for text in missing:
+                try:
+                    queried[match_field.type.parse(text, match_field.spec)] = text
+                except (ValueError, TypeError):
+                    cache[text] = []
+            found = writer.find(lookup.target, lookup.match, list(queried)) if queried else {}
+            if len(cache) + len(queried) > CACHE_LIMIT:
+                cache.clear()
+            for value, text in queried.items():
+                cache[text] = found.get(value, [])
+        return {t: cache.get(t, []) for t in texts}
+
+    # --- duplicates --------------------------------------------------------------------------
+
+    def _classify(self, writer: BulkWriter, batch: list[Prepared], plan: Plan) -> None:
+        undecided = [p for p in batch if not p.errors]
+        for rule in plan.rules:
+            keyed: dict[tuple, list[Prepared]] = {}
+            for prepared in undecided:
+                key = self._key(prepared, rule)
+                if key is not None:
+                    keyed.setdefault(key, []).append(prepared)
+            if not keyed:
+                continue
+            fields = rule.match[0] if len(rule.match) == 1 else rule.match
+            found = writer.find(self.object_name, fields, [k[0] if len(rule.match) == 1 else k for k in keyed])
+            decided = set()
+            for key, rows in keyed.items():
+                ids = found.get(key[0] if len(rule.match) == 1 else key, [])
+                for prepared in rows:
+                    if self._decide(prepared, rule, ids, key):
+                        decided.add(id(prepared))
+            undecided = [p for p in undecided if id(p) not in decided]
+        if self.options.dry_run and plan.rules:
+            for prepared in batch:
+                if prepared.action == "create" and not prepared.errors:
+                    for rule in plan.rules:
+                        key = self._key(prepared, rule)
+                        if key is not None:
+                            self.seen.setdefault((rule.match, key), prepared.row.number)
+
+    def _decide(self, prepared: Prepared, rule: DuplicateRule, ids: list[int], key: tuple) -> bool:
+        """Apply a rule to a row; True when the rule settled what happens to it."""
+        by = ", ".join(rule.match)
+        if len(ids) > 1:
+            prepared.errors.append(FieldError("", f"matches {len(ids)} {self.object_name} records by {by} (ids "
+                                                  f"{', '.join(map(str, ids[:5]))}); merge them or match on a unique field"))
+            return True
+        earlier = self.seen.get((rule.match, key)) if self.options.dry_run and not ids else None
+        if not ids and earlier is None:
+            return False
+        if rule.then == "skip":
+            prepared.action = "skip"
+        elif rule.then == "update":
+            prepared.action, prepared.record_id = ("update", ids[0]) if ids else ("counted", None)
+        return True
+
+    def _key(self, prepared: Prepared, rule: DuplicateRule) -> tuple | None:
+        key = []
+        for name in rule.match:
+            value = prepared.given_id if name == "id" else prepared.values.get(name)
+            if value is None:
+                return None
+            if name != "id":
+                fdef = self.fields[name]
+                try:
+                    value = fdef.type.parse(value, fdef.spec)
+                except (ValueError, TypeError):
+                    return None  # the validator reports it
+            key.append(value)
+        return tuple(key)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def _write(self, writer: BulkWriter, batch: list[Prepared]) -> None:
+        for prepared in batch:
+            if prepared.errors and prepared.action == "create":
+                self._add_validation_errors(prepared)
+        creates = [p for p in batch if p.action == "create" and not p.errors]
+        if creates:
+            ids, refused = writer.create([p.values for p in creates])
+            for index, prepared in enumerate(creates):
+                if index in refused:
+                    prepared.errors.extend(refused[index])
+                else:
+                    prepared.record_id = ids[index]
+        for prepared in batch:
+            if prepared.action == "update" and not prepared.errors and prepared.values:
+                prepared.errors.extend(writer.update(prepared.record_id, prepared.values))
+
+    def _add_validation_errors(self, prepared: Prepared) -> None:
+        """A row refused before the record service saw it: add what validation says about its other fields."""
+        failed = {e.field for e in prepared.errors}
+        if "" in failed:
+            return  # the row itself is malformed
+        values = {k: v for k, v in prepared.values.items() if k not in failed}
+        try:
+            self.validator.validate(values, partial=False)
+        except RecordValidationError as exc:
+            prepared.errors.extend(e for e in exc.errors if e.field not in failed and e not in prepared.errors)
+
+    # --- self-references ---------------------------------------------------------------------
+
+    def _queue_deferred(self, batch: list[Prepared], job: jobs.Job) -> None:
+        for prepared in batch:
+            if prepared.deferred and prepared.record_id is not None and not prepared.errors:
+                for name, text in prepared.deferred:
+                    job.pending.append({"row": prepared.row.number, "id": prepared.record_id, "field": name, "value": text})
+
+    def _fix_references(self, writer: BulkWriter, job: jobs.Job, plan: Plan, report: ImportReport) -> None:
+        """Set the self-references whose record now exists; the others wait for a later batch."""
+        if not job.pending:
+            return
+        lookups = {t.field: t.lookup for t in plan.targets if t.lookup is not None}
+        waiting = []
+        for name, lookup in lookups.items():
+            items = [item for item in job.pending if item["field"] == name]
+            if not items:
+                continue
+            found = writer.find(lookup.target, lookup.match, list({item["value"] for item in items}))
+            for item in items:
+                ids = found.get(item["value"], [])
+                if not ids:
+                    waiting.append(item)
+                elif len(ids) > 1:
+                    report.warnings.append(f"row {item['row']}: {name} was left empty: '{_short(item['value'])}' is the "
+                                           f"{lookup.match} of {len(ids)} {lookup.target} records")
+                else:
+                    problems = writer.update(item["id"], {name: ids[0]})
+                    if problems:
+                        report.warnings.append(f"row {item['row']}: {name} was left empty: {_reason(problems, plan)}")
+        job.pending = waiting
+
+    def _finish_pending(self, job: jobs.Job, plan: Plan, report: ImportReport) -> None:
+        lookups = {t.field: t.lookup for t in plan.targets if t.lookup is not None}
+        for item in job.pending:
+            lookup = lookups.get(item["field"])
+            report.warnings.append(f"row {item['row']}: {item['field']} was left empty: no {lookup.target if lookup else 'record'} "
+                                   f"with the {lookup.match if lookup else 'value'} '{_short(item['value'])}' was imported")
+
+    # --- counting ----------------------------------------------------------------------------
+
+    def _count(self, batch: list[Prepared], plan: Plan, job: jobs.Job, report: ImportReport, rejected: "RejectedFile") -> None:
+        refused = []
+        for prepared in batch:
+            if prepared.errors:
+                reason = _reason(prepared.errors, plan)
+                refused.append((prepared.row.cells, reason))
+                job.rejected += 1
+                if len(report.rejections) < SHOWN_REJECTIONS:
+                    report.rejections.append(Rejection(prepared.row.number, reason))
+            elif prepared.action == "create":
+                job.created += 1
+            elif prepared.action in ("update", "counted"):
+                job.updated += 1
+            else:
+                job.skipped += 1
+        job.rejected_bytes = rejected.append(refused)
+        report.created, report.updated, report.skipped, report.rejected = job.created, job.updated, job.skipped, job.rejected
+
+
+def _converted(target: Target, cells: list[str]) -> Any:
+    text = cells[target.column] if target.column < len(cells) else ""
+    if target.trim:
+        text = text.strip()
+    if not text:
+        return None
+    return target.convert(text)
+
+
+def _raw_key(prepared: Prepared, rule: DuplicateRule) -> tuple | None:
+    key = []
+    for name in rule.match:
+        value = prepared.given_id if name == "id" else prepared.values.get(name, prepared.lookups.get(name))
+        if value is None:
+            return None
+        key.append(str(value))
+    return tuple(key)
+
+
+def _reason(errors: list[FieldError], plan: Plan) -> str:
+    parts = []
+    for error in errors:
+        column = plan.column_of(error.field) if error.field else None
+        where = f"{error.field} (column '{column}')" if column and column != error.field else error.field
+        parts.append(f"{where}: {error.message}" if where else error.message)
+    text = "; ".join(dict.fromkeys(parts))
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 3] + "..."
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class RejectedFile:
+    """The rejected rows as CSV (UTF-8 with a BOM, for spreadsheets): the original columns plus ``reason``.
+
+    A resumed run cuts it back to its length after the last completed batch.
+    """
+
+    def __init__(self, path: Path, header: list[str], keep_bytes: int) -> None:
+        self.path = path
+        exists = path.exists() and path.stat().st_size >= keep_bytes > 0
+        self._file = path.open("r+b" if exists else "wb")
+        if exists:
+            self._file.truncate(keep_bytes)
+            self._file.seek(keep_bytes)
+        else:
+            self._file.write(self._encode([header + ["reason"]], bom=True))
+            self._file.flush()
+        self.size = self._file.tell()
+
+    @staticmethod
+    def _encode(rows: list[list[str]], bom: bool = False) -> bytes:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerows(rows)
+        return ("\ufeff" if bom else "").encode("utf-8") + buffer.getvalue().encode("utf-8")
+
+    def append(self, rows: list[tuple[list[str], str]]) -> int:
+        if rows:
+            self._file.write(self._encode([list(cells) + [reason] for cells, reason in rows]))
+            self._file.flush()
+        return self._file.tell()
+
+    def cut(self, length: int) -> None:
+        if length and not self._file.closed:
+            self._file.truncate(length)
+            self._file.seek(length)
+
+    def close(self) -> None:
+        self._file.close()

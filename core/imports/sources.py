@@ -1,0 +1,248 @@
+"""Import files as rows of text: CSV streamed with the csv module, XLSX with openpyxl's read-only mode.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first record row 2.
+Encodings: UTF-8 with or without a BOM, UTF-16 with a BOM, else GBK (what Chinese Excel
+writes); or the one the caller names.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+CHUNK = 1 << 20
+MAX_CELL = 10 * CHUNK  # a CSV cell beyond this is almost always a quote left open
+DELIMITERS = (",", ";", "\t", "|")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+class SourceError(ValueError):
+    """The file cannot be read as a table; the message names the file and the place."""
+
+
+@dataclass
+class Row:
+    number: int  # spreadsheet numbering: the header is row 1
+    cells: list[str]
+
+
+class Source:
+    """A table read from a file: its header and its rows, each read once, in order."""
+
+    name: str
+    header: list[str]
+    fingerprint: str
+    rows_total: int | None = None
+    encoding: str | None = None
+
+    def rows(self) -> Iterator[Row]:
+        raise NotImplementedError
+
+    def progress(self) -> float:
+        """How much of the file has been read, from 0 to 1."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def open_source(path: Path, encoding: str | None = None, sheet: str | None = None) -> Source:
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: there is no such file")
+    if path.suffix.lower() in XLSX_SUFFIXES:
+        return XlsxSource(path, sheet)
+    if path.suffix.lower() == ".xls":
+        raise SourceError(f"{path}: the old Excel format (.xls) cannot be read; save the sheet as .xlsx or CSV")
+    return CsvSource(path, encoding)
+
+
+def _blank(cells: list[str]) -> bool:
+    return all(not c.strip() for c in cells)
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+
+class CsvSource(Source):
+    def __init__(self, path: Path, encoding: str | None) -> None:
+        self.name = str(path)
+        self.fingerprint, detected = _scan(path, encoding)
+        self.encoding = encoding or detected
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL))
+        self._size = path.stat().st_size or 1
+        self._binary = path.open("rb")
+        self._text = io.TextIOWrapper(self._binary, encoding=self.encoding, errors="strict", newline="")
+        first = self._text.readline()
+        self._text.seek(0)
+        self._reader = csv.reader(self._text, delimiter=_delimiter(first))
+        self._number = 0
+        header = self._next()
+        if header is None:
+            raise SourceError(f"{self.name}: the file is empty; the first row must name the columns")
+        self.header = [c.strip().lstrip("\ufeff").strip() for c in header]
+
+    def _next(self) -> list[str] | None:
+        try:
+            cells = next(self._reader)
+        except StopIteration:
+            return None
+        except csv.Error as exc:
+            raise SourceError(f"{self.name}: row {self._number + 1}: {_csv_problem(exc)}") from None
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.name}: row {self._number + 1}: the text is not {self.encoding} ({exc.reason}); "
+                              "give the file's encoding with --encoding") from None
+        self._number += 1
+        return cells
+
+    def rows(self) -> Iterator[Row]:
+        while (cells := self._next()) is not None:
+            if not _blank(cells):
+                yield Row(self._number, cells)
+
+    def progress(self) -> float:
+        return min(self._binary.tell() / self._size, 1.0)
+
+    def close(self) -> None:
+        self._text.close()
+
+
+def _delimiter(header_line: str) -> str:
+    """The delimiter the header uses most (Excel writes ';' in some locales, tabs as 'Unicode text')."""
+    counts = {d: header_line.count(d) for d in DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a cell is longer than {MAX_CELL:,} characters; a quote (\") is probably left open before it"
+    return f"not valid CSV ({text})"
+
+
+def _scan(path: Path, encoding: str | None) -> tuple[str, str]:
+    """One pass over the bytes: their sha256, and the encoding they decode with."""
+    digest = hashlib.sha256()
+    candidates = {name: codecs.getincrementaldecoder(name)() for name in ("utf-8", "gbk")} if encoding is None else {}
+    failures: dict[str, tuple[int, int]] = {}  # encoding -> (offset, line) of the first undecodable byte
+    offset, lines = 0, 1
+    with path.open("rb") as file:
+        head = file.read(4)
+        file.seek(0)
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+            for name, decoder in list(candidates.items()):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    failures[name] = (offset + exc.start, lines + chunk.count(b"\n", 0, exc.start))
+                    del candidates[name]
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    for name, decoder in list(candidates.items()):
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            failures[name] = (offset, lines)
+            del candidates[name]
+    if encoding is not None:
+        return digest.hexdigest(), encoding
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return digest.hexdigest(), "utf-16"
+    if "utf-8" in candidates:
+        return digest.hexdigest(), "utf-8-sig"  # -sig: a BOM, if there is one, is not part of the first column's name
+    if "gbk" in candidates:
+        return digest.hexdigest(), "gbk"
+    where, line = failures["utf-8"]
+    raise SourceError(f"{path}: line {line}: byte {where} is neither UTF-8 nor GBK text; "
+                      "save the file as 'CSV UTF-8', or name its encoding with --encoding")
+
+
+# --- XLSX --------------------------------------------------------------------------------
+
+
+class XlsxSource(Source):
+    def __init__(self, path: Path, sheet: str | None) -> None:
+        import openpyxl  # noqa: PLC0415 - only XLSX imports need it
+        from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+
+        self.name = str(path)
+        self.fingerprint = _sha256(path)
+        try:
+            self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+            raise SourceError(f"{path}: not a readable XLSX file ({_reason(exc)}); open it in a spreadsheet and save it again") from None
+        except Exception as exc:  # openpyxl raises XML parser errors of several kinds for a damaged workbook
+            raise SourceError(f"{path}: the XLSX file is damaged ({_reason(exc)})") from None
+        try:
+            self._sheet = self._book[sheet] if sheet else self._book.worksheets[0]
+        except (KeyError, IndexError):
+            raise SourceError(f"{path}: there is no sheet '{sheet}'; the sheets are: {', '.join(self._book.sheetnames)}") from None
+        self._read = 0
+        self._cells = self._sheet.iter_rows(values_only=True)
+        header = self._next()
+        if header is None:
+            raise SourceError(f"{path}: the sheet is empty; the first row must name the columns")
+        while header and not header[-1].strip():
+            header.pop()
+        self.header = [c.strip() for c in header]
+        max_row = getattr(self._sheet, "max_row", None)
+        self.rows_total = max_row - 1 if max_row else None
+
+    def _next(self) -> list[str] | None:
+        try:
+            values = next(self._cells)
+        except StopIteration:
+            return None
+        except Exception as exc:  # a damaged sheet fails while it is read, with whatever the XML parser raises
+            raise SourceError(f"{self.name}: row {self._read + 1}: the XLSX file is damaged ({_reason(exc)})") from None
+        self._read += 1
+        return [_xlsx_text(v) for v in values]
+
+    def rows(self) -> Iterator[Row]:
+        while (cells := self._next()) is not None:
+            while len(cells) > len(self.header) and not cells[-1].strip():
+                cells.pop()  # read-only sheets pad rows to the widest one
+            if not _blank(cells):
+                yield Row(self._read, cells)
+
+    def progress(self) -> float:
+        return min(self._read / (self.rows_total + 1), 1.0) if self.rows_total else 0.0
+
+    def close(self) -> None:
+        self._book.close()
+
+
+def _xlsx_text(value) -> str:
+    """A cell as the text a CSV export of it would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,362 @@
+"""Imports and exports: real files in tmp_path, the record service underneath, the CLI run for real."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from access_world import build_world
+from core.exports import export
+from core.hookspecs import hookimpl
+from core.imports import ImportFailed, ImportOptions, MappingError, SourceError, describe_job, run_import
+from core.plugins import Refusal
+from core.records import Actor
+
+TESSERA = str(Path(sys.executable).with_name("tessera"))
+SYSTEM = Actor.system()
+
+
+def write_csv(path: Path, rows: list[list], encoding: str = "utf-8") -> Path:
+    with path.open("w", encoding=encoding, newline="") as file:
+        csv.writer(file).writerows(rows)
+    return path
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig", newline="") as file:
+        return list(csv.reader(file))
+
+
+def cli(*args, database: str, cwd: Path):
+    return subprocess.run([TESSERA, "--database", database, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def accounts(runtime) -> dict[str, dict]:
+    return {a["name"]: a for a in runtime.records.each(SYSTEM, "account")}
+
+
+def options(tmp_path: Path, **kwargs) -> ImportOptions:
+    return ImportOptions(rejected_path=tmp_path / "rejected.csv", **kwargs)
+
+
+def test_columns_map_by_name_or_label_in_either_language_and_values_are_transformed(runtime, tmp_path):
+    file = write_csv(tmp_path / "accounts.csv", [
+        ["客户名称", "Industry", "employees", "Year Established", "annual revenue", "Website", "unknown column"],
+        ["  Acme  ", "Technology", "1,200", "1996", "$1,100.04", "https://acme.example", "x"],
+        ["Globex", "金融", "12", "2001.0", "7", "", "y"],
+        ["Initech", "technolgy", "3", "1990", "1", "", "z"],
+    ])
+    report = run_import(runtime, SYSTEM, "account", file, options(tmp_path))
+    assert report.columns == [("客户名称", "name"), ("Industry", "industry"), ("employees", "employees"),
+                              ("Year Established", "year_established"), ("annual revenue", "annual_revenue"), ("Website", "website")]
+    assert report.ignored == ["unknown column"]
+    assert (report.created, report.rejected) == (2, 1)
+    assert report.rejections[0].row == 4
+    assert "industry (column 'Industry'): 'technolgy' is not one of the values" in report.rejections[0].reason
+    assert "did you mean 'technology'" in report.rejections[0].reason
+    stored = accounts(runtime)
+    assert stored["Acme"]["industry"] == "technology" and stored["Acme"]["employees"] == 1200
+    assert stored["Acme"]["annual_revenue"] == 1100.04
+    assert stored["Globex"]["industry"] == "finance" and stored["Globex"]["year_established"] == 2001
+
+    mapping = {"columns": {"Industry": {"field": "industry", "values": {"technolgy": "technology"}}, "unknown column": None}}
+    again = run_import(runtime, SYSTEM, "account", file, options(tmp_path, mapping=mapping, duplicates=[{"match": ["name"], "then": "skip"}]))
+    assert (again.created, again.skipped, again.rejected) == (1, 2, 0)
+    assert accounts(runtime)["Initech"]["industry"] == "technology"
+
+
+def test_a_dry_run_reports_every_row_and_writes_nothing(runtime, tmp_path):
+    file = write_csv(tmp_path / "contacts.csv", [
+        ["last_name", "email", "birthday", "account"],
+        ["Li", "li@example.com", "1990-01-31", ""],
+        ["", "no-name@example.com", "", ""],
+        ["Wang", "not an address", "31/01/1990", "Nowhere Ltd"],
+        ["Zhao", "zhao@example.com", "", ""],
+    ])
+    dry = run_import(runtime, SYSTEM, "contact", file, options(tmp_path, dry_run=True))
+    assert (dry.created, dry.updated, dry.skipped, dry.rejected) == (2, 0, 0, 2)
+    assert runtime.records.list(SYSTEM, "contact").items == []
+    reasons = {r.row: r.reason for r in dry.rejections}
+    assert reasons[3] == "last_name: is required"
+    assert "account: no account has the name 'Nowhere Ltd'" in reasons[4]
+    assert "birthday: '31/01/1990' is not a date in any of the formats YYYY-MM-DD" in reasons[4]
+    assert "email: must be an e-mail address" in reasons[4]
+    rejected = read_csv(tmp_path / "rejected.csv")
+    assert rejected[0] == ["last_name", "email", "birthday", "account", "reason"]
+    assert rejected[1][:4] == ["", "no-name@example.com", "", ""] and rejected[1][4] == "last_name: is required"
+    job = describe_job(runtime.engine, dry.job_id)
+    assert job["dry_run"] and job["status"] == "done" and job["created"] == 2 and job["rejected"] == 2
+
+    run = run_import(runtime, SYSTEM, "contact", file, options(tmp_path))
+    assert (run.created, run.rejected) == (2, 2)
+    assert sorted(c["last_name"] for c in runtime.records.each(SYSTEM, "contact")) == ["Li", "Zhao"]
+    assert len(read_csv(tmp_path / "rejected.csv")) == 3
+
+
+def test_date_formats_and_lookups_by_name_external_id_and_id(runtime, tmp_path):
+    for name, number in (("Acme", "A-1"), ("Twin", "T-1"), ("Twin", "T-2")):
+        runtime.records.create(SYSTEM, "account", {"name": name, "account_number": number})
+    acme_id = accounts(runtime)["Acme"]["id"]
+    file = write_csv(tmp_path / "contacts.csv", [
+        ["last_name", "birthday", "by name", "by number", "by id"],
+        ["One", "2001-02-03", "Acme", "", ""],
+        ["Two", "03/02/2001", "", "T-2", ""],
+        ["Three", "2001年2月3日", "", "", str(acme_id)],
+        ["Four", "2001/02/03", "Twin", "", ""],
+        ["Five", "3.2.2001", "", "", "99999"],
+    ])
+    mapping = {"columns": {"by name": "account", "by number": {"field": "account", "match": "account_number"},
+                           "by id": {"field": "account", "match": "id"}},
+               "date_formats": ["DD/MM/YYYY", "%d.%m.%Y"]}
+    with pytest.raises(MappingError, match="columns 'by name' and 'by number' both fill the field 'account'"):
+        run_import(runtime, SYSTEM, "contact", file, options(tmp_path, mapping=mapping))
+    for column in ("by number", "by id"):
+        single = {**mapping, "columns": {**{c: None for c in ("by name", "by number", "by id")}, column: mapping["columns"][column]}}
+        run_import(runtime, SYSTEM, "contact", file, options(tmp_path, mapping=single))
+    mapping["columns"].update({"by number": None, "by id": None})
+    report = run_import(runtime, SYSTEM, "contact", file, options(tmp_path, mapping=mapping))
+    contacts = {}
+    for c in runtime.records.each(SYSTEM, "contact"):
+        contacts.setdefault(c["last_name"], []).append(c)
+    assert {c["birthday"] for group in contacts.values() for c in group} == {"2001-02-03"}
+    assert [c["account"]["label"] for c in contacts["One"] if c.get("account")] == ["Acme"]
+    assert [c["account"]["id"] for c in contacts["Three"] if c.get("account")] == [acme_id]
+    assert any((c.get("account") or {}).get("label") == "Twin" for c in contacts["Two"])
+    assert "account (column 'by name'): 'Twin' is the name of 2 account records" in report.rejections[0].reason
+    assert report.rejections[0].row == 5
+
+
+def test_rows_may_refer_to_rows_later_in_the_same_file(runtime, tmp_path):
+    file = write_csv(tmp_path / "accounts.csv", [
+        ["name", "parent_account"],
+        ["Child", "Parent"],
+        ["Grandchild", "Child"],
+        ["Orphan", "Missing Parent"],
+        ["Other", ""],
+        ["Parent", ""],
+    ])
+    dry = run_import(runtime, SYSTEM, "account", file, options(tmp_path, dry_run=True, batch_size=2))
+    assert (dry.created, dry.rejected) == (4, 1)
+    report = run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=2))
+    assert (report.created, report.rejected, report.warnings) == (4, 1, [])
+    assert "no account has the name 'Missing Parent'" in report.rejections[0].reason
+    stored = accounts(runtime)
+    assert stored["Child"]["parent_account"]["id"] == stored["Parent"]["id"]
+    assert stored["Grandchild"]["parent_account"]["id"] == stored["Child"]["id"]
+    assert describe_job(runtime.engine, report.job_id)["pending"] == []
+
+
+def test_upsert_by_a_key_and_duplicates_within_the_file(runtime, tmp_path):
+    runtime.records.create(SYSTEM, "contact", {"last_name": "Old", "email": "a@example.com", "title": "CEO"})
+    file = write_csv(tmp_path / "contacts.csv", [
+        ["email", "last_name", "title"],
+        ["a@example.com", "Updated", ""],
+        ["b@example.com", "New", "CTO"],
+        ["b@example.com", "New again", ""],
+        ["c@example.com", "Third", ""],
+    ])
+    rule = [{"match": ["email"], "then": "update"}]
+    dry = run_import(runtime, SYSTEM, "contact", file, options(tmp_path, duplicates=rule, dry_run=True))
+    assert (dry.created, dry.updated) == (2, 2)
+    report = run_import(runtime, SYSTEM, "contact", file, options(tmp_path, duplicates=rule))
+    assert (report.created, report.updated, report.rejected) == (2, 2, 0)
+    stored = {c["email"]: c for c in runtime.records.each(SYSTEM, "contact")}
+    assert len(stored) == 3
+    assert stored["a@example.com"]["last_name"] == "Updated" and stored["a@example.com"]["title"] == "CEO"  # a blank cell changes nothing
+    assert stored["b@example.com"]["last_name"] == "New again" and stored["b@example.com"]["title"] == "CTO"
+
+    skip = run_import(runtime, SYSTEM, "contact", file, options(tmp_path, duplicates=[{"match": ["email"], "then": "skip"}]))
+    assert (skip.created, skip.skipped) == (0, 4)
+    create = run_import(runtime, SYSTEM, "contact", file, options(tmp_path, duplicates=[{"match": ["email"], "then": "create"}]))
+    assert create.created == 4
+    twice = run_import(runtime, SYSTEM, "contact", file, options(tmp_path, duplicates=rule))
+    assert twice.rejected == 4 and "matches 2 contact records by email" in twice.rejections[0].reason
+    with pytest.raises(MappingError, match="duplicate rule 1: phone is not filled by any column"):
+        run_import(runtime, SYSTEM, "contact", file, options(tmp_path, duplicates=[{"match": ["phone"], "then": "skip"}]))
+
+
+def test_an_interrupted_run_resumes_after_its_last_batch_without_duplicates(runtime, tmp_path):
+    rows = [["name", "employees"]] + [[f"Company {i:03}", "x" if i % 10 == 0 else str(i)] for i in range(1, 101)]
+    file = write_csv(tmp_path / "accounts.csv", rows)
+    batches = []
+
+    def stop_after_three(report):
+        batches.append(report.last_row)
+        if len(batches) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=20), stop_after_three)
+    assert batches == [21, 41, 61]
+    assert len(accounts(runtime)) == 54  # three batches of 20 rows, 2 of each rejected
+    job = describe_job(runtime.engine, 1)
+    assert (job["status"], job["next_row"], job["created"], job["rejected"]) == ("interrupted", 62, 54, 6)
+
+    resumed = run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=20))
+    assert resumed.job_id == 1 and resumed.resumed_from == 62
+    assert (resumed.created, resumed.rejected) == (90, 10)
+    assert len(accounts(runtime)) == 90
+    rejected = read_csv(tmp_path / "rejected.csv")
+    assert [r[0] for r in rejected[1:]] == [f"Company {i:03}" for i in range(10, 101, 10)]
+    assert rejected[1][2].startswith("employees: must be a whole number")
+
+    again = run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=20, duplicates=[{"match": ["name"], "then": "skip"}]))
+    assert again.job_id != 1 and again.skipped == 90
+
+
+def test_bad_files_get_a_message_naming_the_place(runtime, tmp_path):
+    gbk = write_csv(tmp_path / "gbk.csv", [["客户名称", "行业"], ["华为", "technology"], ["腾讯", "金融"]], encoding="gbk")
+    report = run_import(runtime, SYSTEM, "account", gbk, options(tmp_path))
+    assert report.created == 2 and {"华为", "腾讯"} <= set(accounts(runtime))
+    bom = write_csv(tmp_path / "bom.csv", [["name", "industry"], ["Bom Ltd", "retail"]], encoding="utf-8-sig")
+    assert run_import(runtime, SYSTEM, "account", bom, options(tmp_path)).columns[0] == ("name", "name")
+
+    ragged = write_csv(tmp_path / "ragged.csv", [["name", "industry"], ["Too Many", "retail", "extra"], ["Too Few"],
+                                                  ["Trailing Empty", "retail", ""], ["Huge", "x" * 300_000]])
+    report = run_import(runtime, SYSTEM, "account", ragged, options(tmp_path))
+    reasons = {r.row: r.reason for r in report.rejections}
+    assert reasons[2] == "the row has 3 cells but the header has 2 columns"
+    assert reasons[3] == "the row has 1 cells but the header has 2 columns"
+    assert reasons[5].startswith("industry: '" + "x" * 10) and len(reasons[5]) <= 1000
+    assert report.created == 1
+
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(SourceError, match="broken.xlsx: not a readable XLSX file"):
+        run_import(runtime, SYSTEM, "account", broken, options(tmp_path))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("name\nCaf\xe9 \xff\xfe\n".encode("latin-1"))
+    with pytest.raises(SourceError, match="line 2: byte 8 is neither UTF-8 nor GBK"):
+        run_import(runtime, SYSTEM, "account", latin, options(tmp_path))
+    assert run_import(runtime, SYSTEM, "account", latin, options(tmp_path, encoding="latin-1")).created == 1
+    unclosed = tmp_path / "unclosed.csv"
+    unclosed.write_text('name\nok\n"open quote\n' + "y" * (10 * 2**20 + 10) + "\n", encoding="utf-8")
+    with pytest.raises(ImportFailed, match=r"row 3: a cell is longer than 10,485,760 characters; a quote .*rows up to 2 are done"):
+        run_import(runtime, SYSTEM, "account", unclosed, options(tmp_path, batch_size=1))
+    assert "ok" in accounts(runtime)
+
+    with pytest.raises(MappingError) as refused:
+        run_import(runtime, SYSTEM, "account", bom, options(tmp_path, mapping={"object": "account", "columns": {
+            "name": "nmae", "industry": {"field": "parent_account", "match": "nickname"}, "missing": "name"}}))
+    assert refused.value.problems == [
+        "the mapping names the column 'missing', which the file does not have",
+        "column 'name': 'nmae' is not a field of account (did you mean 'name'?)",
+        "column 'industry': parent_account finds account records by 'nickname', which is not a field of account (did you mean 'name'?)",
+    ]
+    with pytest.raises(MappingError, match="the mapping is for the object 'contact', not 'account'"):
+        run_import(runtime, SYSTEM, "account", bom, options(tmp_path, mapping={"object": "contact"}))
+
+
+def test_xlsx_import_and_export_round_trip_with_inert_formulas(runtime, tmp_path):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Account Name", "Employees", "Description", None])
+    sheet.append(["+Plus Corp", 12.0, "@SUM(A1)", None])
+    sheet.append(["Plain", 3, "-negative text", None])
+    sheet.append([None, None, None, None])
+    book.save(tmp_path / "in.xlsx")
+    report = run_import(runtime, SYSTEM, "account", tmp_path / "in.xlsx", options(tmp_path))
+    assert (report.created, report.rejected) == (2, 0)
+    assert accounts(runtime)["Plain"]["employees"] == 3
+
+    assert export(runtime, SYSTEM, "account", tmp_path / "out.xlsx", [("sort", "name")]) == 2
+    rows = list(load_workbook(tmp_path / "out.xlsx", read_only=True).active.iter_rows(values_only=True))
+    header = list(rows[0])
+    assert header[:3] == ["id", "name", "account_number"] and "owner" in header
+    name, employees, description = header.index("name"), header.index("employees"), header.index("description")
+    assert rows[1][name] == "'+Plus Corp" and rows[1][description] == "'@SUM(A1)" and rows[1][employees] == 12
+    assert rows[2][description] == "'-negative text"
+
+    runtime.records.create(SYSTEM, "account", {"name": '=HYPERLINK("http://evil")', "employees": 7})
+    assert export(runtime, SYSTEM, "account", tmp_path / "out.csv", [("name__startswith", "=")]) == 1
+    exported = read_csv(tmp_path / "out.csv")
+    assert exported[1][exported[0].index("name")] == "'=HYPERLINK(\"http://evil\")"
+    assert exported[1][exported[0].index("employees")] == "7"
+
+
+def test_permissions_apply_to_imports_and_exports(runtime, tmp_path):
+    world = build_world(runtime)
+    alice, vera = world.actor("alice"), world.actor("vera")
+    export(runtime, alice, "account", tmp_path / "alice.csv")
+    exported = read_csv(tmp_path / "alice.csv")
+    assert "account_number" not in exported[0] and "annual_revenue" in exported[0]
+    assert [row[exported[0].index("name")] for row in exported[1:]] == ["Alice Industries"]
+    assert "SECRET" not in (tmp_path / "alice.csv").read_text(encoding="utf-8-sig")
+
+    file = write_csv(tmp_path / "accounts.csv", [["name", "account_number", "parent_account"], ["Mine", "N-1", "Bob Industries"]])
+    with pytest.raises(MappingError, match="column 'account_number': 'account_number' is not a field of account"):
+        run_import(runtime, alice, "account", file, options(tmp_path, mapping={"columns": {"account_number": "account_number"}}))
+    report = run_import(runtime, alice, "account", file, options(tmp_path))
+    assert report.ignored == ["account_number"]  # a hidden field is not matched automatically either
+    assert "parent_account: no account has the name 'Bob Industries'" in report.rejections[0].reason  # not hers to see
+    with pytest.raises(Exception, match="your role may not create account records"):
+        run_import(runtime, vera, "account", file, options(tmp_path))
+
+
+class Hooks:
+    def __init__(self) -> None:
+        self.created = []
+
+    @hookimpl
+    def tessera_before_create(self, event):
+        if event.object == "account" and event.values.get("name") == "Forbidden":
+            raise Refusal("this name is not allowed", field="name")
+
+    @hookimpl
+    def tessera_after_create(self, event):
+        self.created.append(event.record["name"])
+
+
+def test_record_hooks_apply_and_are_not_looked_up_per_row(runtime, tmp_path):
+    file = write_csv(tmp_path / "accounts.csv", [["name"]] + [[f"A{i}"] for i in range(50)] + [["Forbidden"]])
+    asked = []
+    caller = runtime.plugins.caller
+    runtime.plugins.caller = lambda hook, obj: asked.append(hook) or caller(hook, obj)
+    report = run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=10))
+    assert report.created == 51 and asked.count("tessera_before_create") == 6  # once per batch
+
+    hooks = Hooks()
+    runtime.plugins.manager.register(hooks, name="import-hooks")
+    other = write_csv(tmp_path / "more.csv", [["name"], ["B1"], ["Forbidden"], ["B2"]])
+    report = run_import(runtime, SYSTEM, "account", other, options(tmp_path))
+    assert report.created == 2 and report.rejections[0].reason == "name: this name is not allowed"
+    assert hooks.created == ["B1", "B2"]
+
+
+def test_the_cli_imports_with_a_mapping_and_exports_with_filters(database_url, tmp_path):
+    file = write_csv(tmp_path / "accounts.csv", [["Company", "Sector"], ["Acme", "technolgy"], ["Zeta", "retail"], ["", "retail"]])
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"format": "tessera-import-mapping/1", "columns": {
+        "Company": "name", "Sector": {"field": "industry", "values": {"technolgy": "technology"}}}}), encoding="utf-8")
+    dry = cli("import", "account", file, "--mapping", mapping, "--dry-run", database=database_url, cwd=tmp_path)
+    assert dry.returncode == 1, dry.stderr
+    assert "Columns: Company -> name; Sector -> industry" in dry.stdout
+    assert "nothing was written: would create 2, would update 0, would skip 0, rejected 1." in dry.stdout
+    assert "row 4: name (column 'Company'): is required" in dry.stdout
+    assert f"are in {tmp_path / 'accounts.csv.rejected.csv'}" in dry.stdout
+    run = cli("import", "account", file, "--mapping", mapping, "--key", "name", database=database_url, cwd=tmp_path)
+    assert run.returncode == 1 and "created 2, updated 0, skipped 0, rejected 1" in run.stdout
+    again = cli("import", "account", file, "--mapping", mapping, "--key", "name", "--on-duplicate", "skip", database=database_url, cwd=tmp_path)
+    assert "created 0, updated 0, skipped 2, rejected 1" in again.stdout
+
+    out = cli("export", "account", tmp_path / "tech.csv", "industry=technology", database=database_url, cwd=tmp_path)
+    assert out.returncode == 0 and "Exported 1 account record(s)" in out.stdout
+    assert read_csv(tmp_path / "tech.csv")[1][1] == "Acme"
+    bad = cli("export", "account", tmp_path / "x.csv", "industri=technology", database=database_url, cwd=tmp_path)
+    assert bad.returncode == 2 and "'industri' is not a field of account (did you mean 'industry'?)" in bad.stderr
+    assert not (tmp_path / "x.csv").exists()
+    for args, message in [
+        (("import", "acount", file), "there is no object 'acount' (did you mean 'account'?)"),
+        (("import", "account", tmp_path / "none.csv"), "none.csv: there is no such file"),
+        (("import", "account", file, "--mapping", write_csv(tmp_path / "bad.json", [["{"]])), "bad.json: malformed JSON at line"),
+        (("export", "account", tmp_path / "x.csv", "stage"), "'stage' is not a filter"),
+    ]:
+        result = cli(*args, database=database_url, cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
