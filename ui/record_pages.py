@@ -192,7 +192,8 @@ class RecordPages(Controller):
         obj, refusal = _object(page, object_name, "create")
         if refusal:
             return refusal
-        preset = {k: v for k, v in request.query_params.items() if k in obj.fields}
+        defaults = {f.name: f.spec["default"] for f in obj.active_fields() if f.spec.get("default") is not None}
+        preset = {**defaults, **{k: v for k, v in request.query_params.items() if k in obj.fields}}
         return _form(page, obj, None, preset, {})
 
     @post("/{object_name:str}/new", **DB)

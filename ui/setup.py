@@ -422,7 +422,7 @@ def field_page(page: Page, obj: ObjectDef, field_name: str, data: dict, errors: 
 
 def layer_title(page: Page, layer: str) -> str:
     if layer == "base":
-        return page.t("Tessera")
+        return page.t("Built in")
     if layer.startswith("plugin:"):
         return page.t("Plugin {name}", name=layer.split(":", 1)[1])
     return page.t("Customization")
