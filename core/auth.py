@@ -116,6 +116,7 @@ class Accounts:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._token_statement: tuple[int, sa.Select] | None = None
+        self._session_statement: tuple[int, sa.Select] | None = None
         kind = runtime.settings.password_hashing
         self._hasher = HASHERS[kind]
         if kind not in _dummy_hashes:
@@ -302,15 +303,20 @@ class Accounts:
 
     def identity_for_session(self, token: str) -> Identity | None:
         with read_transaction(self.engine) as conn:
-            statement, user = self._identity_select(self.runtime.recent_schema(conn))
-            row = conn.execute(
-                statement.add_columns(session.c.expires_at)
-                .join(session, session.c.user_id == user.c.id)
-                .where(session.c.token_hash == digest(token))
-            ).first()
+            row = conn.execute(self._session_lookup(self.runtime.recent_schema(conn)), {"token_hash": digest(token)}).first()
         if row is None or aware(row.expires_at) <= now():
             return None
         return self._identity(row, "session")
+
+    def _session_lookup(self, schema) -> sa.Select:
+        """The statement run on every page a browser asks for, built once per metadata version."""
+        cached = self._session_statement
+        if cached is None or cached[0] != schema.version:
+            statement, user = self._identity_select(schema)
+            statement = (statement.add_columns(session.c.expires_at).join(session, session.c.user_id == user.c.id)
+                         .where(session.c.token_hash == sa.bindparam("token_hash")))
+            cached = self._session_statement = (schema.version, statement)
+        return cached[1]
 
     # --- API tokens ---------------------------------------------------------------------------
 

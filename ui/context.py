@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from litestar import Request, Response
-from litestar.response import Redirect, Template
+from litestar.enums import MediaType
+from litestar.response import Redirect
 
 from core.api.security import csrf_token
 from core.auth import Identity
@@ -56,10 +57,17 @@ class Page:
         """The metadata in effect, read once per request."""
         return self._read_metadata()[0]
 
-    def _read_metadata(self) -> tuple[MetadataSet, Access | None]:
+    def memo(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """A value derived from the metadata, the user's role and the language (a list's columns, say),
+        built once per metadata version and shared by every request that needs the same."""
+        schema = self._read_metadata()[2]
+        role = self.actor.permission_set if self.user else None
+        return schema.memo(("ui", role, self.lang, *key), build)
+
+    def _read_metadata(self) -> tuple[MetadataSet, Access | None, Any]:
         if "_metadata" not in self.__dict__:
             with self.runtime.reading() as (_conn, schema):
-                self.__dict__["_metadata"] = (schema.meta, schema.access(self.actor) if self.user else None)
+                self.__dict__["_metadata"] = (schema.meta, schema.access(self.actor) if self.user else None, schema)
         return self.__dict__["_metadata"]
 
     def context(self, **values: Any) -> dict:
@@ -67,13 +75,16 @@ class Page:
         base = {
             "lang": self.lang, "_": translator(self.lang), "label": lambda labels, fallback="": label(labels, self.lang, fallback),
             "csrf": csrf_token(self.request), "user": self.user, "path": self.request.url.path,
-            "nav": navigation(meta, self.access, self.runtime.plugins, self.lang) if self.user else [],
+            "nav": self.memo(("nav",), lambda: navigation(meta, self.access, self.runtime.plugins, self.lang)) if self.user else [],
             "may_customize": self.user is not None and self.access.may_customize,
         }
         return {**base, **values}
 
-    def render(self, template: str, status: int = 200, **values: Any) -> Template:
-        return Template(template, context=self.context(**values), status_code=status, headers=VARY)
+    def render(self, template: str, status: int = 200, **values: Any) -> Response:
+        """The template rendered here, in the handler's worker thread, rather than by a Template response
+        on the event loop (which would also guess the media type and copy the context every time)."""
+        html = self.request.app.template_engine.get_template(template).render(self.context(**values))
+        return Response(html, status_code=status, media_type=MediaType.HTML, headers=VARY)
 
 
 def page_for(request: Request) -> Page:

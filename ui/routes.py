@@ -40,7 +40,8 @@ def template_config(runtime) -> TemplateConfig:
     for extra in runtime.plugins.hook.tessera_templates():
         folders += [Path(p) for p in extra or []]
     environment = Environment(loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
-                              autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True, lstrip_blocks=True)
+                              autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True, lstrip_blocks=True,
+                              auto_reload=False)  # templates ship with the code: no file check on every page
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
