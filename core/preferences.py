@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from core.coretables import recent_view, saved_view
 from core.db import read_transaction, write_transaction
@@ -72,13 +72,14 @@ class Preferences:
             row = conn.execute(select(saved_view).where(mine)).first()
         return _view(row)
 
-    def views(self, user_id: int, object_name: str) -> list[dict]:
-        """The user's own views of the object and those others share, by name."""
-        with read_transaction(self.engine) as conn:
-            rows = conn.execute(select(saved_view).where(saved_view.c.object == object_name,
-                                                         or_(saved_view.c.owner == user_id, saved_view.c.shared.is_(True)))
-                                .order_by(saved_view.c.name, saved_view.c.id))
-            return [_view(r, user_id) for r in rows]
+    def views(self, user_id: int, object_name: str, conn: Connection | None = None) -> list[dict]:
+        """The user's own views of the object and those others share, by name (in ``conn``'s transaction when given)."""
+        statement = (select(saved_view).where(saved_view.c.object == object_name, or_(saved_view.c.owner == user_id, saved_view.c.shared.is_(True)))
+                     .order_by(saved_view.c.name, saved_view.c.id))
+        if conn is not None:
+            return [_view(r, user_id) for r in conn.execute(statement)]
+        with read_transaction(self.engine) as own:
+            return [_view(r, user_id) for r in own.execute(statement)]
 
     def remove_view(self, user_id: int, view_id: int, object_name: str | None = None) -> None:
         """Remove one of the user's own views (of ``object_name``, when given); another's shared view is refused."""

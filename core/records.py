@@ -172,11 +172,14 @@ class RecordService:
             return self._fetch(conn, schema, object_name, _record_id(record_id), include_deleted, access, actor)
 
     def list(self, actor: Actor, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> Page:
+        with self.reading(actor) as reader:
+            return reader.list(object_name, params)
+
+    @contextmanager
+    def reading(self, actor: Actor) -> Iterator["ReadRecords"]:
+        """Several reads as ``actor`` in one read transaction: a page that shows a list and what goes with it."""
         with self.runtime.reading() as (conn, schema):
-            access = self._allowed(schema, actor, object_name, "read")
-            obj = schema.meta.object(object_name)
-            query = parse(obj, params, schema.queryable(object_name, access))
-            return self._list(conn, schema, obj, query, access, actor)
+            yield ReadRecords(self, conn, schema, actor)
 
     def each(self, actor: Actor, object_name: str, params: Mapping[str, Any] = {}) -> Iterator[dict]:
         """Every record a list query matches, page by page (each page its own read)."""
@@ -1002,6 +1005,20 @@ class BulkWriter:
                                                        table.c.deleted_at.is_(None))
         visible = self.schema.row_condition(self.access, object_name, "read")
         return statement if visible is None else statement.where(visible)
+
+
+class ReadRecords:
+    """Reads as a user inside one read transaction, with the same permission checks as RecordService's."""
+
+    def __init__(self, service: RecordService, conn: Connection, schema: Schema, actor: Actor) -> None:
+        self._service, self.connection, self.schema, self.actor = service, conn, schema, actor
+
+    def list(self, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> Page:
+        service, schema = self._service, self.schema
+        access = service._allowed(schema, self.actor, object_name, "read")
+        obj = schema.meta.object(object_name)
+        query = parse(obj, params, schema.queryable(object_name, access))
+        return service._list(self.connection, schema, obj, query, access, self.actor)
 
 
 class TransactionRecords:

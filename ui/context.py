@@ -7,9 +7,10 @@ get only the part of the page they replace; every page answers ``Vary: HX-Reques
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 from litestar import Request, Response
@@ -63,6 +64,32 @@ class Page:
         schema = self._read_metadata()[2]
         role = self.actor.permission_set if self.user else None
         return schema.memo(("ui", role, self.lang, *key), build)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Make the page's reads (metadata, access, record lists, the user's saved views) share one read
+        transaction; for pages that read several things, the list page above all."""
+        with self.runtime.records.reading(self.actor) as reader:
+            schema = reader.schema
+            self.__dict__["_metadata"] = (schema.meta, schema.access(self.actor), schema)
+            self.__dict__["_reader"] = reader
+            try:
+                yield
+            finally:
+                del self.__dict__["_reader"]
+
+    @property
+    def connection(self):
+        """The page's read transaction while ``reading()``, else None (each service reads on its own)."""
+        reader = self.__dict__.get("_reader")
+        return reader.connection if reader else None
+
+    def list_records(self, object_name: str, params) -> Any:
+        """A record list as the user, inside the page's read transaction when there is one."""
+        reader = self.__dict__.get("_reader")
+        if reader is not None:
+            return reader.list(object_name, params)
+        return self.runtime.records.list(self.actor, object_name, params)
 
     def _read_metadata(self) -> tuple[MetadataSet, Access | None, Any]:
         if "_metadata" not in self.__dict__:

@@ -45,11 +45,12 @@ class RecordPages(Controller):
         page = page_for(request)
         if page.user is None:
             return sign_in_first(request)
-        obj, refusal = _object(page, object_name)
-        if refusal:
-            return refusal
-        partial = page.htmx and request.headers.get("hx-target") == "records"
-        return _list(page, obj, request.query_params.multi_items(), partial=partial)
+        with page.reading():
+            obj, refusal = _object(page, object_name)
+            if refusal:
+                return refusal
+            partial = page.htmx and request.headers.get("hx-target") == "records"
+            return _list(page, obj, request.query_params.multi_items(), partial=partial)
 
     @post("/{object_name:str}/views", **DB)
     def save_view(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
@@ -366,7 +367,7 @@ def list_view(page: Page, obj: ObjectDef, pairs, partial: bool = False) -> dict:
         query.append(("sort", sort))
     error, result = None, None
     try:
-        result = page.runtime.records.list(page.actor, obj.name, query)
+        result = page.list_records(obj.name, query)
     except QueryError as exc:
         error = exc.problems
     here = [(k, v) for k, v in params if k != "offset"]
@@ -410,7 +411,7 @@ def saved_views(page: Page, obj: ObjectDef, current: str) -> list[dict]:
     """The user's own views of the object and those shared with its readers; ``current`` marks the one open now."""
     now = sorted(parse_qsl(current))
     return [{**v, "current": sorted(parse_qsl(v["query"])) == now}
-            for v in Preferences(page.runtime).views(page.user.user_id, obj.name)]
+            for v in Preferences(page.runtime).views(page.user.user_id, obj.name, page.connection)]
 
 
 def _view_problem(page: Page, exc: ViewError) -> str:
