@@ -6,6 +6,7 @@ Screenshots of the main pages are saved under test-artifacts/ for people to look
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
@@ -19,6 +20,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from access_world import PASSWORD
 from core.api.app import create_app
+from core.auth import Accounts
 from core.records import Actor
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -41,10 +43,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(world):
+@contextlib.contextmanager
+def serving(runtime):
     """The application on a real port, in a thread of this process, over the test's database."""
-    config = uvicorn.Config(create_app(world.runtime, deliver_webhooks=False), host="127.0.0.1", port=free_port(), log_level="warning")
+    config = uvicorn.Config(create_app(runtime, deliver_webhooks=False), host="127.0.0.1", port=free_port(), log_level="warning")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
@@ -52,9 +54,17 @@ def server(world):
     while not running.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert running.started, "the server did not start"
-    yield f"http://127.0.0.1:{config.port}"
-    running.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(world):
+    with serving(world.runtime) as base:
+        yield base
 
 
 @pytest.fixture
@@ -249,3 +259,28 @@ def test_every_input_of_the_main_pages_has_a_label(page, world):
         if missing:
             unlabeled[path] = missing
     assert unlabeled == {}
+
+
+def test_drag_a_deal_to_another_stage_and_the_column_sums_follow(browser, make_runtime, request):
+    runtime = make_runtime(plugins=("sales",))
+    system = Actor.system()
+    Accounts(runtime).add_user("sally", PASSWORD, "admin")
+    account = runtime.records.create(system, "account", {"name": "Lotus Build"})
+    deal = runtime.records.create(system, "opportunity", {"name": "Tower B fit-out", "account": account["id"], "stage": "prospecting",
+                                                          "amount": 120000, "close_date": "2027-03-31"})
+    with serving(runtime) as base:
+        context = browser.new_context(base_url=base, viewport={"width": 1600, "height": 900}, locale="en-US")
+        tab = context.new_page()
+        tab.set_default_timeout(10_000)
+        try:
+            sign_in(tab, "sally")
+            tab.goto("/r/opportunity/kanban")
+            target = tab.locator(".column[data-value='qualification']")
+            tab.locator(f"#card-{deal['id']}").drag_to(target)
+            expect(target).to_contain_text("Tower B fit-out")
+            expect(target.locator("p.muted").first).to_contain_text("120,000")
+            expect(tab.locator(".column[data-value='prospecting'] h2")).to_contain_text("0")
+            assert runtime.records.get(system, "opportunity", deal["id"])["stage"] == "qualification"
+            shot(tab, "deal-board", request)
+        finally:
+            context.close()
