@@ -16,6 +16,12 @@ NAME_LENGTH = 100
 QUERY_LENGTH = 4000  # a list's query string; far more than any filter builder produces
 
 
+# Asked on every list page: built once (its compiled form is then cached by SQLAlchemy).
+VIEWS_OF_OBJECT = (select(saved_view).where(saved_view.c.object == sa.bindparam("object"),
+                                            or_(saved_view.c.owner == sa.bindparam("user_id"), saved_view.c.shared.is_(True)))
+                   .order_by(saved_view.c.name, saved_view.c.id))
+
+
 class ViewError(ValueError):
     """A saved view that cannot be made or removed as asked; ``field`` names the input at fault."""
 
@@ -74,12 +80,11 @@ class Preferences:
 
     def views(self, user_id: int, object_name: str, conn: Connection | None = None) -> list[dict]:
         """The user's own views of the object and those others share, by name (in ``conn``'s transaction when given)."""
-        statement = (select(saved_view).where(saved_view.c.object == object_name, or_(saved_view.c.owner == user_id, saved_view.c.shared.is_(True)))
-                     .order_by(saved_view.c.name, saved_view.c.id))
+        values = {"object": object_name, "user_id": user_id}
         if conn is not None:
-            return [_view(r, user_id) for r in conn.execute(statement)]
+            return [_view(r, user_id) for r in conn.execute(VIEWS_OF_OBJECT, values)]
         with read_transaction(self.engine) as own:
-            return [_view(r, user_id) for r in own.execute(statement)]
+            return [_view(r, user_id) for r in own.execute(VIEWS_OF_OBJECT, values)]
 
     def remove_view(self, user_id: int, view_id: int, object_name: str | None = None) -> None:
         """Remove one of the user's own views (of ``object_name``, when given); another's shared view is refused."""

@@ -7,7 +7,7 @@ back into what the record service accepts, and it alone decides what is valid.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from core.metadata.model import FieldDef, ObjectDef
 from ui.i18n import label
@@ -49,35 +49,34 @@ def choices(fdef: FieldDef, lang: str) -> list[dict]:
 
 def display(fdef: FieldDef, value: Any, lang: str) -> str:
     """A value as text for a table cell or a detail page."""
-    if value is None or value == "" or value == []:
-        return ""
+    return formatter(fdef, lang)(value)
+
+
+def formatter(fdef: FieldDef, lang: str) -> Callable[[Any], str]:
+    """The function that shows the field's values as text: chosen once per column, applied per cell."""
     kind = fdef.type.name
     if kind in ("lookup", "dynamic_lookup"):
-        return str(value.get("label") if value.get("label") is not None else f"#{value['id']}")
-    if kind == "many_to_many":
-        return ", ".join(str(link.get("label") or f"#{link['id']}") for link in value)
-    if kind == "picklist":
-        return _value_label(fdef, value, lang)
-    if kind == "multi_picklist":
-        return ", ".join(_value_label(fdef, v, lang) for v in value)
-    if kind == "boolean":
-        return "✓" if value else "✗"
-    if kind in ("currency", "decimal", "percent"):
-        scale = fdef.spec.get("scale", 4 if kind == "decimal" else 2)
-        text = f"{value:,.{scale}f}"
+        show = lambda v: str(v.get("label") if v.get("label") is not None else f"#{v['id']}")  # noqa: E731
+    elif kind == "many_to_many":
+        show = lambda v: ", ".join(str(link.get("label") or f"#{link['id']}") for link in v)  # noqa: E731
+    elif kind in ("picklist", "multi_picklist"):
+        labels = {o["value"]: label(o.get("label"), lang, o["value"]) for o in fdef.spec.get("values", [])}
+        one = lambda v: labels.get(v, str(v))  # noqa: E731
+        show = one if kind == "picklist" else (lambda v: ", ".join(one(x) for x in v))
+    elif kind == "boolean":
+        show = lambda v: "✓" if v else "✗"  # noqa: E731
+    elif kind in ("currency", "decimal", "percent"):
+        pattern = f"{{:,.{fdef.spec.get('scale', 4 if kind == 'decimal' else 2)}f}}"
         if kind == "currency" and fdef.spec.get("currency"):
-            return f"{fdef.spec['currency']} {text}"
-        return f"{text} %" if kind == "percent" else text
-    if kind == "datetime":
-        return str(value).replace("T", " ")[:16] + " UTC"
-    return str(value)
-
-
-def _value_label(fdef: FieldDef, value: Any, lang: str) -> str:
-    for option in fdef.spec.get("values", []):
-        if option["value"] == value:
-            return label(option.get("label"), lang, value)
-    return str(value)
+            pattern = f"{fdef.spec['currency']} {pattern}"
+        elif kind == "percent":
+            pattern += " %"
+        show = pattern.format
+    elif kind == "datetime":
+        show = lambda v: str(v).replace("T", " ")[:16] + " UTC"  # noqa: E731
+    else:
+        show = str
+    return lambda value: "" if value is None or value == "" or value == [] else show(value)
 
 
 def form_value(record: dict | None, name: str) -> Any:
