@@ -3,7 +3,7 @@
     python bench/ui_bench.py --database URL [--duration 10] [--rounds 3] [--no-save]
 
 Uses the data and the non-admin bench user of bench/api_bench.py (generate them with it
-first: ``python bench/api_bench.py --database URL``). One application server (uvicorn,
+first: ``python bench/api_bench.py --database URL``) and refreshes the planner statistics. One application server (uvicorn,
 pinned to --server-cpu, the same app as ``tessera serve`` but without plugins, as the API
 benchmark runs it) serves three targets, each measured with ``wrk -t1 -c1 --latency``
 pinned to --wrk-cpu, in --rounds rounds whose order rotates:
@@ -83,6 +83,7 @@ def bench(args: argparse.Namespace) -> int:
         if not counts["deal"]:
             raise SystemExit("No deals: generate the data first with `python bench/api_bench.py --database URL`.")
         user = ensure_bench_user(runtime, args.team_size)
+        api_bench.analyze(runtime.engine)  # planner statistics, as the API benchmark refreshes them
         dialect = runtime.engine.dialect.name
         database = api_bench.server_version(runtime.engine)
     finally:
