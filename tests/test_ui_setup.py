@@ -225,3 +225,16 @@ def test_setup_pages_answer_in_chinese(ui):
     ui.post("/language", data={"language": "zh-CN", "_csrf_token": re.search(r'name="_csrf_token" value="([^"]+)"', ui.get("/").text).group(1)})
     page = ui.get("/setup/objects/account").text
     assert "添加字段" in page and "客户" in page
+
+
+def test_a_field_gets_its_type_options_when_added(root, api):
+    client, csrf = root
+    added = post(client, csrf, "/setup/objects/account/fields", label_en="Credit Limit", type="currency", currency="cny", scale="0",
+                 min="0", max="1000000", in_form="on")
+    assert added.status_code == 200, added.text[-2000:]
+    field = api.get("/api/meta/objects/account/fields/credit_limit", headers=token(api, "root")).json()
+    assert (field["currency"], field["scale"], field["min"], field["max"]) == ("CNY", 0, 0, 1000000)
+    post(client, csrf, "/setup/objects/account/fields", label_en="Account Code", type="autonumber", prefix="AC-")
+    assert api.get("/api/meta/objects/account/fields/account_code", headers=token(api, "root")).json()["prefix"] == "AC-"
+    refused = post(client, csrf, "/setup/objects/account/fields", label_en="Short", type="text", max_length="lots")
+    assert refused.status_code == 422 and "max_length" in refused.text and 'value="lots"' in refused.text

@@ -75,6 +75,8 @@ def field_spec(data: dict) -> dict:
         spec["values"] = picklist_lines(text(data, "values"))
     if spec["type"] in ("lookup", "many_to_many"):
         spec["target"] = text(data, "target")
+    if spec["type"] == "autonumber" and text(data, "prefix"):
+        spec["prefix"] = text(data, "prefix")
     return spec
 
 
