@@ -75,6 +75,17 @@ def who(page: Page):
     return page.user.who(client_ip(page.request))
 
 
+def setup_object(request: Request, name: str, field_name: str | None = None) -> tuple[Page, ObjectDef | None, Response | None]:
+    """A Setup page about one object (and one of its fields): the page, the object, or why not."""
+    page, refusal = setup_page(request)
+    if refusal:
+        return page, None, refusal
+    obj = object_or_none(page, name)
+    if obj is None or (field_name is not None and field_name not in obj.fields):
+        return page, None, not_found(page, name if field_name is None else f"{name}.{field_name}")
+    return page, obj, None
+
+
 def object_or_none(page: Page, name: str) -> ObjectDef | None:
     try:
         return page.meta().object(name)
@@ -117,32 +128,25 @@ class SetupPages(Controller):
 
     @get("/objects/{name:str}", **DB)
     def object_detail(self, request: Request, name: FromPath[str]) -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        return not_found(page, name) if obj is None else object_page(page, obj, {}, [])
+        return object_page(page, obj, {}, [])
 
     @post("/objects/{name:str}", **DB)
     def change_object(self, request: Request, name: FromPath[str], data: FORM) -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        if obj is None:
-            return not_found(page, name)
         changes = {"label": forms.label_from(data, "label"), "plural_label": forms.label_from(data, "plural")}
         errors = attempt(page, lambda: service(page).change_object(name, changes, who(page)))
         return object_page(page, obj, data, errors, status=422) if errors else done(page, f"/setup/objects/{name}", page.t("Saved."))
 
     @post("/objects/{name:str}/remove", **DB)
     def remove_object(self, request: Request, name: FromPath[str]) -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        if obj is None:
-            return not_found(page, name)
         errors = attempt(page, lambda: service(page).remove_object(name, who(page)))
         return object_page(page, obj, {}, errors, status=409) if errors else done(page, "/setup/objects", page.t("Object removed; its table and data are kept."))
 
@@ -150,12 +154,9 @@ class SetupPages(Controller):
 
     @post("/objects/{name:str}/fields", **DB)
     def add_field(self, request: Request, name: FromPath[str], data: FORM) -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        if obj is None:
-            return not_found(page, name)
         spec = forms.field_spec(data)
         layouts = layouts_showing(page, obj, spec["name"], forms.checked(data, "in_form"), forms.checked(data, "in_list"))
         errors = attempt(page, lambda: service(page).add_field(name, spec, who(page), layouts=layouts))
@@ -165,22 +166,16 @@ class SetupPages(Controller):
 
     @get("/objects/{name:str}/fields/{field_name:str}", **DB)
     def field_detail(self, request: Request, name: FromPath[str], field_name: FromPath[str]) -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name, field_name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        if obj is None or field_name not in obj.fields:
-            return not_found(page, f"{name}.{field_name}")
         return field_page(page, obj, field_name, {}, [])
 
     @post("/objects/{name:str}/fields/{field_name:str}", **DB)
     def change_field(self, request: Request, name: FromPath[str], field_name: FromPath[str], data: FORM) -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name, field_name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        if obj is None or field_name not in obj.fields:
-            return not_found(page, f"{name}.{field_name}")
         fdef = obj.fields[field_name]
         changes = {"label": forms.label_from(data, "label"), **forms.field_options(data, fdef.type.name)}
         if "help" not in changes and fdef.spec.get("help"):
@@ -192,11 +187,10 @@ class SetupPages(Controller):
 
     @post("/objects/{name:str}/fields/{field_name:str}/values", **DB)
     def change_values(self, request: Request, name: FromPath[str], field_name: FromPath[str], data: FORM) -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name, field_name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        if obj is None or field_name not in obj.fields or obj.fields[field_name].type.name not in ("picklist", "multi_picklist"):
+        if obj.fields[field_name].type.name not in ("picklist", "multi_picklist"):
             return not_found(page, f"{name}.{field_name}")
         values, default = forms.picklist_values(data, obj.fields[field_name].spec.get("values", []))
         changes = {"values": values, "default": default}
@@ -207,12 +201,9 @@ class SetupPages(Controller):
 
     @post("/objects/{name:str}/fields/{field_name:str}/remove", **DB)
     def remove_field(self, request: Request, name: FromPath[str], field_name: FromPath[str], data: FORM) -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name, field_name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        if obj is None or field_name not in obj.fields:
-            return not_found(page, f"{name}.{field_name}")
         restore = forms.text(data, "action") == "restore"
         errors = attempt(page, lambda: service(page).remove_field(name, field_name, who(page), removed=not restore))
         if errors:
@@ -224,22 +215,20 @@ class SetupPages(Controller):
 
     @get("/objects/{name:str}/layouts", **DB)
     def layouts(self, request: Request, name: FromPath[str], kind: FromQuery[str] = "list") -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        if obj is None or kind not in LAYOUT_KINDS:
-            return not_found(page, name)
+        if kind not in LAYOUT_KINDS:
+            return not_found(page, f"{name}: {kind}")
         return layout_page(page, obj, kind, {}, [])
 
     @post("/objects/{name:str}/layouts/{kind:str}", **DB)
     def save_layout(self, request: Request, name: FromPath[str], kind: FromPath[str], data: FORM) -> Response:
-        page, refusal = setup_page(request)
+        page, obj, refusal = setup_object(request, name)
         if refusal:
             return refusal
-        obj = object_or_none(page, name)
-        if obj is None or kind not in LAYOUT_KINDS:
-            return not_found(page, name)
+        if kind not in LAYOUT_KINDS:
+            return not_found(page, f"{name}: {kind}")
         current = {k: v for k, v in current_layout(page, obj, kind).items() if k != "generated"}
         if kind == "list":
             layout = forms.list_layout(data, current, name)

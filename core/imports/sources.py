@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import io
 import zipfile
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -33,7 +34,7 @@ class Row:
     cells: list[str]
 
 
-class Source:
+class Source(ABC):
     """A table read from a file: its header and its rows, each read once, in order."""
 
     name: str
@@ -42,12 +43,13 @@ class Source:
     rows_total: int | None = None
     encoding: str | None = None
 
+    @abstractmethod
     def rows(self) -> Iterator[Row]:
-        raise NotImplementedError
+        """The data rows, after the header."""
 
+    @abstractmethod
     def progress(self) -> float:
         """How much of the file has been read, from 0 to 1."""
-        raise NotImplementedError
 
     def close(self) -> None:
         pass
