@@ -127,8 +127,11 @@ class Runtime:
         from core.records import RecordService  # noqa: PLC0415 - records depends on runtime types
         from core.webhooks import Webhooks  # noqa: PLC0415
 
+        from core.imports.background import BackgroundImports  # noqa: PLC0415
+
         self.records = RecordService(self)
         self.webhooks = Webhooks(self)
+        self.imports = BackgroundImports(self)
 
     # --- layers -------------------------------------------------------------------------
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///tessera.db"
 PASSWORD_HASHING = ("standard", "fast")
@@ -22,6 +25,7 @@ class Settings:
     secret_key: str | None = None  # signs CSRF tokens; generated and kept in the database when not given
     secure_cookies: bool = False  # mark cookies Secure (serve over HTTPS)
     password_hashing: str = "standard"  # "fast": argon2's cheapest parameters, for test suites only
+    files_dir: str | None = None  # uploaded import files and rejected rows (None: beside the SQLite file, else ./tessera-files)
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None, **overrides) -> "Settings":
@@ -43,10 +47,22 @@ class Settings:
             if env["TESSERA_PASSWORD_HASHING"] not in PASSWORD_HASHING:
                 raise SettingsError(f"TESSERA_PASSWORD_HASHING: use one of {', '.join(PASSWORD_HASHING)}")
             values["password_hashing"] = env["TESSERA_PASSWORD_HASHING"]
+        if env.get("TESSERA_FILES_DIR"):
+            values["files_dir"] = env["TESSERA_FILES_DIR"]
         if "TESSERA_SECURE_COOKIES" in env:
             values["secure_cookies"] = _parse_bool("TESSERA_SECURE_COOKIES", env["TESSERA_SECURE_COOKIES"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def files_path(self) -> Path:
+        """Where uploaded files and rejected-rows files are kept."""
+        if self.files_dir:
+            return Path(self.files_dir)
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            database = Path(url.database)
+            return database.with_name(database.stem + "-files")
+        return Path("tessera-files")
 
 
 def _names(raw: str) -> tuple[str, ...]:

@@ -51,7 +51,7 @@ def database_url(request, tmp_path):
 
 
 @pytest.fixture
-def make_runtime(database_url):
+def make_runtime(database_url, tmp_path):
     """make_runtime(plugins=("sales",), extra_plugins=(), upgrade=True): a Runtime on this test's database.
 
     Only the plugins named are enabled, so other installed plugins cannot change the
@@ -62,7 +62,8 @@ def make_runtime(database_url):
     made = []
 
     def make(plugins=(), extra_plugins=(), upgrade=True):
-        settings = Settings(database_url=database_url, plugins=tuple(plugins), password_hashing="fast")
+        settings = Settings(database_url=database_url, plugins=tuple(plugins), password_hashing="fast",
+                            files_dir=str(tmp_path / "files"))
         rt = Runtime(settings, extra_plugins=extra_plugins)
         if upgrade:
             rt.upgrade("test")

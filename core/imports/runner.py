@@ -97,7 +97,10 @@ class Prepared:
 
 def run_import(runtime, actor: Actor, object_name: str, path: Path, options: ImportOptions | None = None,
                progress: Callable[[ImportReport], None] | None = None) -> ImportReport:
-    """Import (or with ``options.dry_run`` check) FILE into OBJECT; see the module's docstring."""
+    """Import (or with ``options.dry_run`` check) FILE into OBJECT; see the module's docstring.
+
+    ``progress`` is called with the report once the job exists (before the first batch) and after each batch.
+    """
     return Importer(runtime, actor, object_name, Path(path), options or ImportOptions(), progress).run()
 
 
@@ -121,6 +124,8 @@ class Importer:
             report = ImportReport(job.id, self.object_name, str(self.path), self.options.dry_run, plan.mapped(), plan.ignored,
                                   job.rejected_path or "", resumed_from=job.next_row if resumed else None,
                                   **job.counts, last_row=job.next_row - 1)
+            if self.progress:
+                self.progress(report)
             self._run_batches(source, plan, job, report)
             return report
         finally:

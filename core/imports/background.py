@@ -1,0 +1,189 @@
+"""Imports started over the web (the UI's wizard and the API): uploaded files and background runs.
+
+An uploaded file is kept under ``<files folder>/imports/<token>/`` (Settings.files_path()),
+and is named afterwards by its token alone, so a request can never point an import at
+another file of the server. A run (a dry run or the real one) goes in a thread of this
+process; its job row (core/imports/jobs.py) says how far it is, to this process and any
+other, and this process also keeps the run's report (rejections with row numbers,
+warnings) while it lives.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import secrets
+import threading
+from pathlib import Path
+from typing import IO, Iterable
+
+from core.imports import jobs
+from core.imports.runner import ImportFailed, ImportOptions, ImportReport, run_import
+from core.records import Actor
+
+SUFFIXES = (".csv", ".txt", ".xlsx")
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+CHUNK = 1 << 20
+
+
+class UploadError(ValueError):
+    """An uploaded file that cannot be taken, or a token that names none."""
+
+
+class Upload:
+    def __init__(self, token: str, path: Path) -> None:
+        self.token, self.path = token, path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def save_upload(runtime, filename: str, content: bytes | IO[bytes] | Iterable[bytes]) -> Upload:
+    """Keep an uploaded file (bytes, a binary file or chunks) and return its token and path."""
+    name = _safe_name(filename)
+    token = secrets.token_hex(16)
+    folder = _imports_folder(runtime) / token
+    folder.mkdir(parents=True)
+    path = folder / name
+    with path.open("wb") as out:
+        for chunk in _chunks(content):
+            out.write(chunk)
+    if path.stat().st_size == 0:
+        raise UploadError(f"'{name}' is empty: choose a CSV or XLSX file with a header row")
+    return Upload(token, path)
+
+
+def upload(runtime, token: str) -> Upload:
+    """The upload a token names."""
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        raise UploadError("the uploaded file is not known (upload it again)")
+    folder = _imports_folder(runtime) / token
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.endswith(".rejected.csv")] if folder.is_dir() else []
+    if not files:
+        raise UploadError("the uploaded file is not known any more (upload it again)")
+    return Upload(token, files[0])
+
+
+def rejected_path(up: Upload, dry_run: bool) -> Path:
+    return up.path.with_name(f"{up.path.stem}{'.check' if dry_run else ''}.rejected.csv")
+
+
+def _imports_folder(runtime) -> Path:
+    return runtime.settings.files_path().absolute() / "imports"
+
+
+def _safe_name(filename: str) -> str:
+    name = _UNSAFE.sub("_", Path(filename or "").name).strip(" .") or "upload.csv"
+    if not name.lower().endswith(SUFFIXES):
+        raise UploadError(f"'{name}' is not a CSV or XLSX file (its name must end with .csv, .txt or .xlsx)")
+    return name[-120:]
+
+
+def _chunks(content) -> Iterable[bytes]:
+    if isinstance(content, (bytes, bytearray)):
+        yield bytes(content)
+    elif hasattr(content, "read"):
+        while chunk := content.read(CHUNK):
+            yield chunk
+    else:
+        yield from content
+
+
+class BackgroundImports:
+    """Runs imports in threads of this process and remembers their reports."""
+
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self._lock = threading.Lock()
+        self._threads: dict[int, threading.Thread] = {}
+        self._reports: dict[int, ImportReport] = {}
+
+    def start(self, actor: Actor, object_name: str, up: Upload, options: ImportOptions) -> int:
+        """Start a run of an uploaded file and return its job id once the job exists.
+
+        What fails before the job exists (an unknown object, a bad mapping, an unreadable
+        file, a role that may not create) is raised here, in the caller.
+        """
+        options.rejected_path = rejected_path(up, options.dry_run)
+        ready = threading.Event()
+        started: dict = {}
+
+        def remember(report: ImportReport) -> None:
+            with self._lock:
+                self._reports[report.job_id] = report
+            if not ready.is_set():
+                started["job"] = report.job_id
+                ready.set()
+
+        def work() -> None:
+            try:
+                run_import(self.runtime, actor, object_name, up.path, options, remember)
+            except ImportFailed:
+                pass  # the job row and the kept report say why
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller when the job never started
+                started["error"] = exc
+            finally:
+                ready.set()
+
+        thread = threading.Thread(target=work, name=f"import-{object_name}", daemon=True)
+        thread.start()
+        ready.wait()
+        if "job" not in started:
+            thread.join()
+            raise started["error"]
+        with self._lock:
+            self._threads[started["job"]] = thread
+        return started["job"]
+
+    def wait(self, job_id: int, timeout: float | None = None) -> bool:
+        """Wait for a run of this process to end; True when it has (or is not running here)."""
+        thread = self._threads.get(job_id)
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def status(self, job_id: int, actor: Actor | None = None, admin: bool = False) -> dict | None:
+        """The job as the UI and the API show it; None when it does not exist or is not the actor's."""
+        job = jobs.describe(self.runtime.engine, job_id)
+        if job is None or (actor is not None and not admin and job["created_by"] != actor.user_id):
+            return None
+        report = self._reports.get(job_id)
+        thread = self._threads.get(job_id)
+        job["running_here"] = bool(thread and thread.is_alive())
+        job["progress"] = 1.0 if job["status"] == "done" else (report.progress if report else _ratio(job))
+        job["warnings"] = list(report.warnings) if report else []
+        job["rejections"] = [{"row": r.row, "reason": r.reason} for r in report.rejections] if report else None
+        job["columns"] = [list(pair) for pair in report.columns] if report else None
+        job["ignored"] = list(report.ignored) if report else None
+        job["source"] = Path(job["source"]).name  # the server's folders are not the caller's business
+        for private in ("fingerprint", "settings_digest", "pending", "rejected_bytes", "rejected_path"):
+            job.pop(private, None)
+        return job
+
+    def rejected_rows(self, job_id: int, limit: int = 100) -> tuple[list[str], list[list[str]]]:
+        """The header and the first ``limit`` rows of a job's rejected-rows file (the reason is the last cell)."""
+        path = self.rejected_file(job_id)
+        if path is None:
+            return [], []
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            reader = csv.reader(file)
+            header = next(reader, [])
+            rows = [row for _, row in zip(range(limit), reader)]
+        return header, rows
+
+    def rejected_file(self, job_id: int) -> Path | None:
+        job = jobs.load(self.runtime.engine, job_id)
+        if job is None or not job.rejected_path:
+            return None
+        path = Path(job.rejected_path)
+        return path if path.is_file() else None
+
+
+def _ratio(job: dict) -> float:
+    total = job.get("rows_total")
+    if not total:
+        return 0.0
+    return min(1.0, max(0.0, (job["next_row"] - 2) / total))
