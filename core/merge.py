@@ -1,0 +1,190 @@
+"""Merging duplicate records: the survivor keeps its id, takes the values chosen from the others,
+and inherits everything that pointed at them.
+
+``merge`` reads the records as the actor, works out the survivor's new values from the
+choices (``{field: id of the record whose value to take}``; a field not named keeps the
+survivor's value) and hands them to ``RecordService.merge``, which does the rest in one
+transaction: permissions (update on the survivor, delete on each merged record), the
+survivor's update with its validation and history, the references moved, the merged
+records soft-deleted. A choice may name only a field the actor may see and change; a
+hidden field is answered exactly like a field that does not exist.
+
+The references of other records move whether or not the actor could edit those records:
+they pointed at a duplicate, and the right to merge (update on the survivor, delete on
+the duplicates) is what is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.fieldtypes import BIGGEST
+from core.metadata.model import FieldDef, ObjectDef
+from core.metadata.problems import did_you_mean
+from core.permissions import Access
+from core.records import Actor, NotFound, RecordError
+from core.runtime import Runtime
+
+MAX_MERGED = 9  # with the survivor, ten records at most in one merge
+CHOOSABLE_SYSTEM_FIELDS = ("owner",)
+
+
+class MergeError(RecordError):
+    """The merge asked for cannot be done as asked: ``errors`` names each place ({"field": ..., "message": ...})."""
+
+    status = 422
+
+    def __init__(self, message: str, errors: list[dict]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+def _refuse(place: str, message: str) -> MergeError:
+    return MergeError(f"{place}: {message}", [{"field": place, "message": message}])
+
+
+@dataclass
+class Merged:
+    record: dict  # the survivor after the merge, as the actor sees it
+    merged_ids: list[int]
+    moved: dict[str, int] = field(default_factory=dict)  # "object.field" (or "shares") -> how many records moved
+
+
+def merge(runtime: Runtime, actor: Actor, object_name: str, survivor: Any, merged: Any, values: Mapping[str, Any] | None = None,
+          versions: Mapping[Any, Any] | None = None) -> Merged:
+    """Merge ``merged`` (record ids) into ``survivor``; ``values``: field -> the id of the record whose value the survivor takes.
+
+    ``versions`` (record id -> version), when given, are the versions the caller read: a record
+    changed since is a Conflict and nothing is merged.
+    """
+    survivor_id, merged_ids = merge_ids(survivor, merged)
+    obj, fields = choosable_fields(runtime, actor, object_name)
+    picks = _picks(obj, fields, values or {}, [survivor_id, *merged_ids])
+    records = read_records(runtime, actor, object_name, [survivor_id, *merged_ids])
+    expected = {rid: _version(versions, rid, records[rid]["version"]) for rid in records}
+    changes = {}
+    for name, source in picks.items():
+        if source != survivor_id:
+            changes[name] = input_value(fields[name], records[source].get(name))
+    record, moved = runtime.records.merge(actor, object_name, survivor_id, merged_ids, changes, expected)
+    return Merged(record, merged_ids, moved)
+
+
+def merge_ids(survivor: Any, merged: Any) -> tuple[int, list[int]]:
+    """The survivor's id and the merged ids (each once), or a MergeError naming what is wrong."""
+    survivor_id = _id("survivor", survivor)
+    if not isinstance(merged, list) or not merged:
+        raise _refuse("merged", "give the ids of the records to merge into the survivor, as a list")
+    merged_ids = list(dict.fromkeys(_id("merged", value) for value in merged))
+    if survivor_id in merged_ids:
+        raise _refuse("merged", f"record {survivor_id} is the survivor; it cannot also be merged into itself")
+    if len(merged_ids) > MAX_MERGED:
+        raise _refuse("merged", f"merge at most {MAX_MERGED} records at a time into one survivor")
+    return survivor_id, merged_ids
+
+
+def choosable_fields(runtime: Runtime, actor: Actor, object_name: str) -> tuple[ObjectDef, dict[str, FieldDef]]:
+    """The object and the fields whose value a merge may take from another record: stored fields the actor
+    may see and change, and the owner.
+
+    Many-to-many links are not chosen: those of every merged record are kept. UnknownObject for an
+    unknown object; a MergeError for the objects records cannot be merged on (users, roles, teams).
+    """
+    with runtime.reading() as (_conn, schema):
+        obj, access = schema.meta.object(object_name), schema.access(actor)
+        system = schema.system_fields(object_name)
+    if obj.spec.get("system"):
+        raise _refuse("merged", f"{object_name} records cannot be merged")
+    chosen = {f.name: f for f in obj.active_fields() if _choosable(f, access)}
+    chosen.update({name: system[name] for name in CHOOSABLE_SYSTEM_FIELDS if access.writable(object_name, name)})
+    return obj, chosen
+
+
+def _choosable(fdef: FieldDef, access: Access) -> bool:
+    return (fdef.has_column and fdef.type.name != "autonumber" and not fdef.spec.get("read_only")
+            and access.writable(fdef.object, fdef.name))
+
+
+def differing(fields: Mapping[str, FieldDef], records: list[dict]) -> list[FieldDef]:
+    """The fields whose values are not the same on every record (what a person has to choose)."""
+    return [fdef for name, fdef in fields.items() if len({_comparable(r.get(name)) for r in records}) > 1]
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get("id")
+    if isinstance(value, list):
+        return tuple(sorted(map(str, value)))
+    return None if value == "" else value
+
+
+def read_records(runtime: Runtime, actor: Actor, object_name: str, ids: list[int]) -> dict[int, dict]:
+    """The records as the actor sees them, by id; NotFound names the first one missing."""
+    found = runtime.records.list(actor, object_name, [("id__in", ",".join(map(str, ids))), ("limit", str(len(ids)))]).items
+    by_id = {r["id"]: r for r in found}
+    for rid in ids:
+        if rid not in by_id:
+            raise NotFound(f"{object_name} {rid} does not exist")
+    return by_id
+
+
+def input_value(fdef: FieldDef, value: Any) -> Any:
+    """A value as a record shows it, as an update takes it (a lookup by its id)."""
+    if isinstance(value, dict) and fdef.type.name in ("lookup", "dynamic_lookup"):
+        return value.get("id")
+    return value
+
+
+def _picks(obj: ObjectDef, fields: Mapping[str, FieldDef], values: Mapping[str, Any], ids: list[int]) -> dict[str, int]:
+    if not isinstance(values, Mapping):
+        raise _refuse("values", 'give an object: {"<field>": <id of the record whose value to keep>}')
+    picks, errors = {}, []
+    for name, source in values.items():
+        if name not in fields:
+            errors.append({"field": name, "message": f"is not a field of {obj.name} whose value you may choose{did_you_mean(name, fields)}"})
+            continue
+        try:
+            picks[name] = _id(name, source)
+        except MergeError as exc:
+            errors += exc.errors
+            continue
+        if picks[name] not in ids:
+            errors.append({"field": name, "message": f"record {source} is not one of the records being merged"})
+    _pair_dynamic_lookups(obj, fields, picks, errors)
+    if errors:
+        raise MergeError("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+    return picks
+
+
+def _pair_dynamic_lookups(obj: ObjectDef, fields: Mapping[str, FieldDef], picks: dict[str, int], errors: list[dict]) -> None:
+    """A 'related to' is a pair (the object, the id): both halves come from the same record."""
+    for fdef in fields.values():
+        if fdef.type.name != "dynamic_lookup" or fdef.spec["object_field"] not in fields:
+            continue
+        halves = [n for n in (fdef.name, fdef.spec["object_field"]) if n in picks]
+        sources = {picks[n] for n in halves}
+        if len(sources) > 1:
+            errors.append({"field": fdef.name, "message": f"take {fdef.name} and {fdef.spec['object_field']} from the same record"})
+        elif sources:
+            source = sources.pop()
+            picks[fdef.name] = picks[fdef.spec["object_field"]] = source
+
+
+def _id(place: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isascii() or not str(value).isdigit() \
+            or not 1 <= int(value) <= BIGGEST:
+        raise _refuse(place, f"'{value}' is not a record id (ids are whole numbers from 1)")
+    return int(value)
+
+
+def _version(versions: Mapping[Any, Any] | None, record_id: int, read: int) -> int:
+    if not versions:
+        return read
+    given = versions.get(record_id, versions.get(str(record_id)))
+    if given is None:
+        return read
+    if isinstance(given, bool) or not isinstance(given, (int, str)) or not str(given).isascii() or not str(given).isdigit():
+        raise _refuse("versions", f"'{given}' (record {record_id}) is not a record version (a whole number)")
+    return int(given)
