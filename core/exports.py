@@ -34,11 +34,17 @@ def columns(runtime, actor: Actor, object_name: str) -> list[str]:
     return ["id", *visible, *SYSTEM_COLUMNS]
 
 
+def list_query(runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The export's list query without paging; a wrong filter or sort is refused here (QueryError), before anything is written."""
+    pairs = [(k, v) for k, v in params if k not in ("limit", "offset", "count")]
+    runtime.records.list(actor, object_name, pairs + [("limit", "1")])
+    return pairs
+
+
 def records(runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]]) -> Iterator[dict]:
     """Every record the list query matches, as the actor sees it."""
-    pairs = [(k, v) for k, v in params if k not in ("limit", "offset", "count")]
+    pairs = list_query(runtime, actor, object_name, params)
     service = runtime.records
-    service.list(actor, object_name, pairs + [("limit", "1")])  # a bad filter is refused before anything is written
     if any(k == "sort" for k, _ in pairs):
         yield from service.each(actor, object_name, dict(pairs))
         return

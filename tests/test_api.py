@@ -13,7 +13,7 @@ import json
 import pytest
 
 from core.api.app import MAX_BODY_BYTES
-from core.api.records import _cell
+from core.exports import cell
 from core.records import Actor
 from helpers import label
 
@@ -174,7 +174,7 @@ def test_export_is_csv_with_formulas_made_inert(api):
     evil = next(r for r in rows if "HYPERLINK" in r["name"])
     assert evil["name"].startswith("'=") and evil["billing_city"] == "'@SUM(A1)" and evil["billing_state"] == "'+1"
     assert "account_number" in rows[0] and "annual_revenue" in rows[0]
-    assert [_cell(-5), _cell(2.5), _cell(True), _cell({"id": 3, "label": "-Acme"})] == ["-5", "2.5", "true", "'-Acme"]
+    assert [cell(-5), cell(2.5), cell(True), cell({"id": 3, "label": "-Acme"})] == [-5, 2.5, "true", "'-Acme"]
     assert api.get("root", "/api/export/account?colour=red").status_code == 400
 
 

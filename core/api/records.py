@@ -7,22 +7,25 @@ stale one is a 409 with what changed since.
 
 from __future__ import annotations
 
-import csv
-import io
-from typing import Any, Iterator
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
 
-from litestar.params import FromPath, RawBody
+from litestar.background_tasks import BackgroundTask
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
+from litestar.params import FromPath, QueryParameter, RawBody
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.response import Stream
+from litestar.response import File, Stream
 
-from core import audit
+from core import audit, exports
 from core.api.errors import ApiError, json_body
 from core.api.security import client_ip, identity, signed_in
 from core.records import Actor, RecordService
 
 DB = {"sync_to_thread": True}
-EXPORT_PAGE = 500
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _service(request: Request) -> RecordService:
@@ -140,57 +143,45 @@ def _relations(request: Request, object_name: str, actor: Actor) -> list[dict]:
     return found
 
 
+@dataclass
+class ExportOperation(Operation):
+    """The export answers a file: CSV, or XLSX with ?format=xlsx."""
+
+    def __post_init__(self) -> None:
+        files = {"text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+                 XLSX_TYPE: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY))}
+        self.responses = {**(self.responses or {}), "200": OpenAPIResponse(description="The list as a file", content=files)}
+
+
 class ExportController(Controller):
     path = "/api/export"
     guards = [signed_in]
     tags = ["records"]
 
-    @get("/{object_name:str}", **DB, summary="Export a list as CSV")
-    def export(self, request: Request, object_name: FromPath[str]) -> Stream:
-        service, actor = _service(request), _actor(request)
-        params = [(k, v) for k, v in _query_pairs(request) if k not in ("limit", "offset", "count")]
-        service.list(actor, object_name, params + [("limit", "1")])  # refuses bad filters before the download starts
-        user = identity(request)
-        audit.write_now(request.app.state.runtime.engine, "export", user.who(client_ip(request)), object_name,
-                        detail={"format": "csv", "query": dict(params)})
+    @get("/{object_name:str}", **DB, summary="Export a list as CSV or XLSX", operation_class=ExportOperation)
+    def export(self, request: Request, object_name: FromPath[str],
+               fmt: Annotated[str, QueryParameter(name="format", description="csv (the default) or xlsx")] = "csv") -> Response:
+        """The whole list (the list filters, sort and q of GET /api/records/{object}, without paging), as you may see it."""
+        runtime, actor = request.app.state.runtime, _actor(request)
+        if fmt not in exports.FORMATS:
+            raise ApiError(400, "invalid_query", f"format: '{fmt}' is not an export format; use csv or xlsx",
+                           [{"parameter": "format", "message": "csv or xlsx"}])
+        params = exports.list_query(runtime, actor, object_name, [(k, v) for k, v in _query_pairs(request) if k != "format"])
+        audit.write_now(runtime.engine, "export", identity(request).who(client_ip(request)), object_name,
+                        detail={"format": fmt, "query": dict(params)})
+        if fmt == "xlsx":
+            return _xlsx_file(runtime, actor, object_name, params)
         headers = {"Content-Disposition": f'attachment; filename="{object_name}.csv"'}
-        columns = _columns(request, actor, object_name)
-        return Stream(_csv_rows(service, actor, object_name, params, columns), media_type="text/csv", headers=headers)
+        return Stream(exports.csv_chunks(runtime, actor, object_name, params), media_type="text/csv", headers=headers)
 
 
-def _columns(request: Request, actor: Actor, object_name: str) -> list[str]:
-    """The columns a list shows this actor: the fields they may see, with the system fields."""
-    access = _service(request).access(actor)
-    obj = request.app.state.runtime.current_metadata().object(object_name)
-    visible = [f.name for f in obj.active_fields() if access.visible(object_name, f.name)]
-    return ["id", *visible, "version", "created_at", "created_by", "updated_at", "updated_by", "owner"]
-
-
-def _csv_rows(service: RecordService, actor: Actor, object_name: str, params: list, columns: list[str]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    yield "\ufeff"  # so spreadsheets read UTF-8
-    writer.writerow(columns)
-    for record in service.each(actor, object_name, dict(params)):
-        writer.writerow([_cell(record.get(c)) for c in columns])
-        if buffer.tell() > 64_000:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _cell(value: Any) -> str:
-    """A value as a spreadsheet cell that is never run as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        value = value.get("label") if value.get("label") is not None else value.get("id")
-    elif isinstance(value, list):
-        value = "; ".join(str(v.get("label") or v.get("id")) if isinstance(v, dict) else str(v) for v in value)
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (int, float)):
-        return str(value)  # a negative number is a number, not a formula
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+def _xlsx_file(runtime, actor: Actor, object_name: str, params: list[tuple[str, str]]) -> File:
+    """The XLSX is written (in bounded memory) to a private temporary folder, sent, then removed."""
+    folder = Path(tempfile.mkdtemp(prefix="tessera-export-"))
+    path = folder / f"{object_name}.xlsx"
+    try:
+        exports.export(runtime, actor, object_name, path, params, "xlsx")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return File(path, filename=path.name, media_type=XLSX_TYPE, background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))
