@@ -87,6 +87,16 @@ def test_the_merged_records_leave_the_lists_and_their_history_says_where_they_we
     assert restored["name"] == "ACME Ltd" and dupes["ltd"] in ids(runtime, "account")
 
 
+def test_a_merge_sends_the_webhooks_of_every_record_it_changes(runtime, dupes):
+    hooks = runtime.webhooks
+    contacts, _ = hooks.subscribe("ERP contacts", "contact", ["updated"], "https://erp.example/hook")
+    accounts, _ = hooks.subscribe("ERP accounts", "account", ["updated", "deleted"], "https://erp.example/hook")
+    merge(runtime, SYSTEM, "account", dupes["acme"], [dupes["inc"]], {"phone": dupes["inc"]})
+    assert [(d["event"], d["record_id"]) for d in hooks.deliveries(contacts["id"])] == [("updated", dupes["contact"])]
+    sent = sorted((d["event"], d["record_id"]) for d in hooks.deliveries(accounts["id"]))
+    assert sent == sorted([("updated", dupes["acme"]), ("updated", dupes["child"]), ("deleted", dupes["inc"])])
+
+
 def test_the_survivor_can_take_a_unique_value_from_a_merged_record(runtime, dupes):
     done = merge(runtime, SYSTEM, "account", dupes["acme"], [dupes["inc"]], {"account_number": dupes["inc"]})
 
