@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 
 from access_world import PASSWORD
+from fake_plugins import iota_ui_hooks
 from core.auth import Accounts
 from core.merge import MergeError, merge
-from core.records import Actor, Conflict, Forbidden, NotFound
+from core.records import Actor, Conflict, Forbidden, NotFound, Refused
 from helpers import label
 
 SYSTEM = Actor.system()
@@ -163,6 +164,16 @@ def test_a_rep_cannot_merge_another_reps_record(runtime, world):
     other = runtime.records.create(alice, "contact", {"last_name": "Coyote", "title": "Genius"})
     done = merge(runtime, alice, "contact", mine["id"], [other["id"]], {"title": other["id"]})
     assert done.record["title"] == "Genius"
+
+
+def test_a_plugin_may_refuse_to_let_a_record_be_merged_away(make_runtime):
+    runtime = make_runtime(plugins=("iota",), extra_plugins=[iota_ui_hooks])
+    survivor = new(runtime, "account", name="Acme")
+    kept = new(runtime, "account", name="Bob Industries")
+    with pytest.raises(Refused, match=f"account {kept['id']} cannot be merged: Bob Industries is kept for the auditors"):
+        merge(runtime, SYSTEM, "account", survivor["id"], [kept["id"]])
+    assert ids(runtime, "account") == [survivor["id"], kept["id"]]
+    assert get(runtime, "account", survivor["id"])["version"] == 1
 
 
 @pytest.fixture
