@@ -54,10 +54,10 @@ def test_select_choose_and_merge(ui, world):
                                              "shown": [f"{alice}:1", f"{bob}:2"], "survivor": str(alice),
                                              "field_name": str(bob), "field_phone": str(bob), "field_account_number": str(alice)},
                    follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"].startswith(f"/r/account/{alice}?message=")
+    assert done.status_code == 303 and done.headers["location"].startswith(f"/r/account/{alice}?notice=")
     detail = ui.get(done.headers["location"])
-    assert "1 duplicate(s) merged into this record." in detail.text and "Bob Industries" in detail.text and "555-0100" in detail.text
-    assert f"merged account #{bob} into #{alice}" in detail.text
+    assert 'role="status">1 duplicate(s) merged into this record.' in detail.text and "Bob Industries" in detail.text and "555-0100" in detail.text
+    assert f"Record #{bob} was merged into #{alice}" in detail.text
     assert ui.get(f"/r/account/{bob}").status_code == 404
     assert world.runtime.records.get(SYSTEM, "account", alice)["account_number"] == "SECRET-alice"
 

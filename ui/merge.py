@@ -96,7 +96,7 @@ def _merge(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict)
         status = 422 if isinstance(exc, RecordValidationError) else getattr(exc, "status", 400)
         return _page(page, obj, chosen, back, survivor, data, status=status, problem=reason(page, obj, exc, "merge"))
     notice = page.t("{n} duplicate(s) merged into this record.", n=len(done.merged_ids))
-    return _go(page, f"/r/{obj.name}/{done.record['id']}?" + urlencode({"message": notice}))
+    return _go(page, f"/r/{obj.name}/{done.record['id']}?" + urlencode({"notice": notice}))
 
 
 def _place(page: Page, obj: ObjectDef, name: str) -> str:

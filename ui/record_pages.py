@@ -8,6 +8,7 @@ outside its scope are not found.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -20,13 +21,15 @@ from litestar.response import Redirect
 
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.preferences import NAME_LENGTH, Preferences, ViewError
-from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
+from core.records import Conflict, Forbidden, NotFound, QueryError, RecordService, RecordValidationError, Refused
 from core.runtime import SYSTEM_FIELD_SPECS
 from ui.context import VARY, Page, page_for, plural, sign_in_first, singular
 from ui.fields import Column, choices, column, display, form_value, formatter, from_form, record_title
 from ui.i18n import label
 from ui.mass_actions import MASS_LIMIT, Selection, delete_each, one, readable, selection, update_each
 from ui.sharing import add_share, remove_share
+
+_MERGE_NOTE = re.compile(r"#(?P<merged>\d+) into #(?P<survivor>\d+)")
 
 DB = {"sync_to_thread": True}
 FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -229,7 +232,7 @@ class RecordPages(Controller):
         except NotFound:
             return _missing(page, object_name, record_id)
         Preferences(page.runtime).viewed(page.user.user_id, object_name, record_id)
-        return _detail(page, obj, record, message=request.query_params.get("message"))
+        return _detail(page, obj, record, message=request.query_params.get("message"), notice=request.query_params.get("notice"))
 
     @post("/{object_name:str}/{record_id:int}/shares", **DB)
     def share(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
@@ -653,11 +656,22 @@ def _history(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
     entries = page.runtime.records.history(page.actor, obj.name, record["id"])
     shown = []
     for entry in reversed(entries[-50:]):
+        when, who = (entry["changed_at"] or "").replace("T", " ")[:16], entry["changed_by_name"]
+        if entry["field"] == RecordService.MERGE_ENTRY:
+            shown.append({"when": when, "who": who, "field": page.t("Merge"), "old": "", "new": _merge_note(page, entry["new"])})
+            continue
         fdef = obj.fields.get(entry["field"])
-        shown.append({"when": (entry["changed_at"] or "").replace("T", " ")[:16], "who": entry["changed_by_name"],
-                      "field": fdef.label(page.lang) if fdef else entry["field"],
+        shown.append({"when": when, "who": who, "field": fdef.label(page.lang) if fdef else entry["field"],
                       "old": _shown(fdef, entry["old"], page.lang), "new": _shown(fdef, entry["new"], page.lang)})
     return shown
+
+
+def _merge_note(page: Page, note: Any) -> str:
+    """The merge entry ('merged account #N into #M') in the page's language."""
+    found = _MERGE_NOTE.search(str(note or ""))
+    if found is None:
+        return str(note or "")
+    return page.t("Record #{merged} was merged into #{survivor}", merged=found["merged"], survivor=found["survivor"])
 
 
 def _shown(fdef: FieldDef | None, value: Any, lang: str) -> str:

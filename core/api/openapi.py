@@ -103,6 +103,27 @@ def record_schemas(obj: ObjectDef, validator_schema: dict, required: list[str]) 
     return {f"{title}Record": record, f"{title}Input": create, f"{title}Changes": update, f"{title}Page": page}
 
 
+MERGE_REQUEST = {
+    "type": "object", "required": ["survivor", "merged"], "additionalProperties": False,
+    "properties": {
+        "survivor": {"type": "integer", "minimum": 1, "description": "The record that stays"},
+        "merged": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "description": "The records merged into it"},
+        "values": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1},
+                   "description": "Field name -> the id of the record whose value the survivor takes"},
+        "versions": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1},
+                     "description": "Record id -> the version you read"},
+    },
+}
+
+
+def _merge_answer(title: str) -> dict:
+    return {"type": "object", "properties": {
+        "record": {"$ref": f"#/components/schemas/{title}Record"},
+        "merged": {"type": "array", "items": {"type": "integer"}},
+        "moved": {"type": "object", "additionalProperties": {"type": "integer"}},
+    }}
+
+
 def record_paths(obj: ObjectDef) -> dict[str, dict]:
     title, name = _title(obj.name), obj.name
     filters = [f for f in obj.active_fields() if f.type.sortable or f.type.name in ("multi_picklist", "many_to_many")]
@@ -128,6 +149,14 @@ def record_paths(obj: ObjectDef) -> dict[str, dict]:
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{title}Input"}}}},
                      "responses": {"201": _json(f"{title}Record", "The new record"), "400": _error("The body is not JSON"),
                                    "413": _error("The body is too large"), "422": _error("A field is not valid"), **COMMON_ERRORS}},
+        },
+        f"/api/records/{name}/merge": {
+            "post": {"operationId": f"merge_{name}", "summary": f"Merge duplicate {obj.label('en')} records into one", "tags": tags,
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": MERGE_REQUEST}}},
+                     "responses": {"200": {"description": "The surviving record, the merged ids and how many references moved",
+                                           "content": {"application/json": {"schema": _merge_answer(title)}}},
+                                   "400": _error("The body is not JSON or misses a key"), "413": _error("The body is too large"),
+                                   "422": _error("The merge cannot be done as asked"), **COMMON_ERRORS}},
         },
         f"/api/records/{name}/{{record_id}}": {
             "get": {"operationId": f"get_{name}", "summary": f"Read a {obj.label('en')}", "tags": tags, "parameters": [record_id],
