@@ -187,3 +187,47 @@ def _ratio(job: dict) -> float:
     if not total:
         return 0.0
     return min(1.0, max(0.0, (job["next_row"] - 2) / total))
+
+
+# --- for the REST API (additive) ------------------------------------------------------------------------
+
+
+def recent_jobs(runtime, user_id: int | None, limit: int, offset: int = 0) -> list[int]:
+    """The ids of a page of import jobs, newest first: the ones ``user_id`` started (everybody's for None)."""
+    from sqlalchemy import select  # noqa: PLC0415 - imported here to keep this section self-contained
+
+    from core.coretables import import_job  # noqa: PLC0415
+    from core.db import read_transaction  # noqa: PLC0415
+
+    statement = select(import_job.c.id).order_by(import_job.c.id.desc()).limit(limit).offset(offset)
+    if user_id is not None:
+        statement = statement.where(import_job.c.created_by == user_id)
+    with read_transaction(runtime.engine) as conn:
+        return list(conn.execute(statement).scalars())
+
+
+def real_run_of(runtime, job_id: int) -> tuple[int, str] | None:
+    """The latest real run (its id and status) of the file that job ``job_id`` read, or None."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from core.coretables import import_job  # noqa: PLC0415
+    from core.db import read_transaction  # noqa: PLC0415
+
+    job = jobs.load(runtime.engine, job_id)
+    if job is None:
+        return None
+    with read_transaction(runtime.engine) as conn:
+        row = conn.execute(select(import_job.c.id, import_job.c.status)
+                           .where(import_job.c.source == job.source, import_job.c.dry_run.is_(False))
+                           .order_by(import_job.c.id.desc()).limit(1)).first()
+    return (row.id, row.status) if row is not None else None
+
+
+def real_run_options(runtime, job_id: int) -> ImportOptions:
+    """The options of a real run of what job ``job_id`` read: its mapping (with its batch size), the duplicate
+    rules given beside the mapping, the file's encoding and sheet."""
+    settings = (jobs.describe(runtime.engine, job_id) or {}).get("settings") or {}
+    mapping = settings.get("mapping") or {}
+    rules = settings.get("duplicates", [])[len(mapping.get("duplicates", [])):]  # the mapping's own rules come first
+    return ImportOptions(mapping=mapping or None, duplicates=[{"match": list(r["match"]), "then": r["then"]} for r in rules],
+                         encoding=settings.get("encoding"), sheet=settings.get("sheet"), dry_run=False)

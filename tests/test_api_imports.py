@@ -1,0 +1,302 @@
+"""Imports and exports through the REST API: real HTTP requests to the ASGI app, real files, both databases.
+
+Uploads are multipart/form-data; a run goes on in a thread of the app's runtime, which the
+tests wait for with ``runtime.imports.wait``. Every bad input must answer a 4xx in the
+documented error shape and leave the data, the jobs and the uploads folder as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import openpyxl
+import pytest
+from litestar.testing import TestClient
+
+from core import audit
+from core.api.app import create_app
+from core.api.imports import MAX_IMPORT_BYTES
+from core.db import read_transaction
+from core.imports import describe_job
+from core.imports.background import recent_jobs
+from core.records import Actor
+
+CSV = (b"Company,Staff,Sector\n"
+       b"Acme,12,technology\n"
+       b"Beta,many,finance\n"
+       b"Alice Industries,5,technology\n")
+MAPPING = {"columns": {"Company": "name", "Staff": "employees", "Sector": "industry"}}
+UPDATE_BY_NAME = [{"match": ["name"], "then": "update"}]
+
+
+def upload(api, who, content=CSV, filename="accounts.csv", object_name="account", **fields):
+    files = {"file": (filename, content, "text/csv")} if content is not None else {}
+    parts = {name: (None, value if isinstance(value, str) else json.dumps(value)) for name, value in fields.items()}
+    return api.post(who, f"/api/imports/{object_name}", files={**files, **parts})
+
+
+def finished(api, who, response) -> dict:
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    assert api.world.runtime.imports.wait(job_id, 120)
+    answer = api.get(who, f"/api/imports/jobs/{job_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def accounts(api) -> dict[str, dict]:
+    return {r["name"]: r for r in api.world.runtime.records.each(Actor.system(), "account", {})}
+
+
+def uploads_kept(api) -> list:
+    folder = api.world.runtime.settings.files_path() / "imports"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+def audit_rows(api, event: str) -> list[dict]:
+    with read_transaction(api.world.runtime.engine) as conn:
+        return audit.read(conn, event)
+
+
+def read_csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+# --- a dry run, then the real run -------------------------------------------------------------------------
+
+
+def test_a_dry_run_checks_the_file_and_run_imports_what_it_checked(api):
+    before = accounts(api)
+    started = upload(api, "root", mapping=MAPPING, duplicates=UPDATE_BY_NAME, batch_size="1")
+    assert started.headers["location"] == f"/api/imports/jobs/{started.json()['id']}"
+    checked = finished(api, "root", started)
+    assert checked["dry_run"] is True and checked["status"] == "done" and checked["progress"] == 1.0
+    assert {k: checked[k] for k in ("created", "updated", "skipped", "rejected")} == {"created": 1, "updated": 1, "skipped": 0, "rejected": 1}
+    assert checked["file"] == "accounts.csv" and checked["last_row"] == 4
+    assert checked["columns"] == [{"column": "Company", "field": "name"}, {"column": "Staff", "field": "employees"},
+                                  {"column": "Sector", "field": "industry"}]
+    [rejection] = checked["rejections"]
+    assert rejection["row"] == 3 and "employees (column 'Staff')" in rejection["reason"]
+    assert accounts(api) == before  # a dry run writes nothing
+
+    rejected = api.get("root", checked["links"]["rejected"])
+    assert rejected.status_code == 200 and rejected.headers["content-type"].startswith("text/csv")
+    header, row = read_csv(rejected.text)
+    assert header == ["Company", "Staff", "Sector", "reason"] and row[:3] == ["Beta", "many", "finance"] and "employees" in row[3]
+
+    ran = api.post("root", checked["links"]["run"])
+    assert ran.status_code == 202 and ran.headers["location"] == f"/api/imports/jobs/{ran.json()['id']}"
+    imported = finished(api, "root", ran)
+    assert imported["dry_run"] is False and imported["status"] == "done" and "run" not in imported["links"]
+    assert {k: imported[k] for k in ("created", "updated", "skipped", "rejected")} == {"created": 1, "updated": 1, "skipped": 0, "rejected": 1}
+    after = accounts(api)
+    assert after["Acme"]["employees"] == 12 and after["Acme"]["industry"] == "technology"
+    assert after["Alice Industries"]["employees"] == 5 and "Beta" not in after
+    assert describe_job(api.world.runtime.engine, imported["id"])["settings"]["mapping"]["batch_size"] == 1  # the same settings
+
+    again = api.post("root", checked["links"]["run"])
+    assert again.status_code == 409 and f"job {imported['id']}" in again.json()["message"]
+    not_a_check = api.post("root", f"/api/imports/jobs/{imported['id']}/run")
+    assert not_a_check.status_code == 409 and "not a dry run" in not_a_check.json()["message"]
+    assert len(accounts(api)) == len(before) + 1
+
+    rows = audit_rows(api, "import")
+    assert [(r["detail"]["job"], r["detail"]["dry_run"], r["object"], r["username"]) for r in rows] == [
+        (imported["id"], False, "account", "root"), (checked["id"], True, "account", "root")]
+    assert rows[0]["detail"]["checked_by"] == checked["id"] and rows[0]["detail"]["file"] == "accounts.csv"
+
+
+def test_an_xlsx_file_imports_at_once_with_the_options_as_one_json_part(api, tmp_path):
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    sheet = book.create_sheet("Data")
+    sheet.append(["Name", "Employees", "Website"])
+    sheet.append(["Gamma", 40, "https://gamma.example"])
+    sheet.append(["Delta", 7, None])
+    path = tmp_path / "accounts.xlsx"
+    book.save(path)
+    started = upload(api, "alice", path.read_bytes(), "accounts.xlsx", options={"dry_run": False, "sheet": "Data"})
+    job = finished(api, "alice", started)
+    assert job["status"] == "done" and job["dry_run"] is False and job["created"] == 2 and job["rejected"] == 0
+    assert job["rows_total"] == 2 and "run" not in job["links"]
+    made = accounts(api)
+    assert made["Gamma"]["employees"] == 40 and made["Gamma"]["owner"]["label"] == "alice" and made["Delta"]["website"] is None
+
+
+def test_another_process_shows_the_job_with_its_rejections_from_the_file(api, second_runtime):
+    job = finished(api, "alice", upload(api, "alice", mapping=MAPPING))
+    with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
+        shown = other.get(f"/api/imports/jobs/{job['id']}", headers=api.headers("alice")).json()
+    assert shown["rejected"] == 1 and shown["rejections"] == [{"row": None, "reason": job["rejections"][0]["reason"]}]
+    assert shown["columns"] == job["columns"] and shown["ignored"] is None and shown["status"] == "done"
+
+
+def test_a_file_that_fails_half_way_is_a_failed_job_that_cannot_be_run(api):
+    rows = b"".join(b"Company %d,%d\n" % (n, n) for n in range(600))
+    content = b"Name,Employees\n" + rows + b"Broken \xff\xfe row,1\n"
+    job = finished(api, "root", upload(api, "root", content, encoding="utf-8"))
+    assert job["status"] == "failed" and job["message"].startswith("accounts.csv: row ") and "not utf-8" in job["message"]
+    assert str(api.world.runtime.settings.files_path().absolute()) not in job["message"]
+    refused = api.post("root", job["links"]["run"])
+    assert refused.status_code == 409 and "did not finish" in refused.json()["message"]
+
+
+def test_the_job_list_is_mine_newest_first_and_paged(api):
+    ids = [finished(api, "alice", upload(api, "alice"))["id"] for _ in range(3)]
+    bobs = finished(api, "bob", upload(api, "bob"))["id"]
+    first = api.get("alice", "/api/imports/jobs?limit=2").json()
+    assert [j["id"] for j in first["items"]] == ids[:0:-1] and first["has_more"] is True and first["limit"] == 2
+    rest = api.get("alice", "/api/imports/jobs?limit=2&offset=2").json()
+    assert [j["id"] for j in rest["items"]] == ids[:1] and rest["has_more"] is False
+    assert [j["id"] for j in api.get("root", "/api/imports/jobs").json()["items"]] == [bobs, *ids[::-1]]
+    bad = api.get("alice", "/api/imports/jobs?limit=0")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["parameter"] == "limit"
+
+
+# --- who may ------------------------------------------------------------------------------------------------------
+
+
+def test_a_role_that_may_not_create_cannot_import_and_nothing_is_kept(api):
+    refused = upload(api, "vera", dry_run="true")
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    assert "may not create account records" in refused.json()["message"]
+    assert uploads_kept(api) == [] and recent_jobs(api.world.runtime, None, 10) == []
+    assert audit_rows(api, "permission.denied")[0]["detail"]["path"] == "/api/imports/account"
+
+
+def test_nobody_else_sees_or_runs_my_job_but_an_admin(api):
+    job = finished(api, "alice", upload(api, "alice"))
+    for path in (f"/api/imports/jobs/{job['id']}", f"/api/imports/jobs/{job['id']}/rejected"):
+        answer = api.get("bob", path)
+        assert answer.status_code == 404 and answer.json()["error"] == "not_found" and f"no import job {job['id']}" in answer.json()["message"]
+    assert api.post("bob", f"/api/imports/jobs/{job['id']}/run").status_code == 404
+    assert api.get("bob", "/api/imports/jobs").json()["items"] == []
+    assert api.get("root", f"/api/imports/jobs/{job['id']}").json()["created_by_name"] == "alice"
+    assert api.get("alice", f"/api/imports/jobs/{job['id']}").status_code == 200
+
+
+# --- bad input: a clear 4xx, nothing written --------------------------------------------------------------------
+
+
+BAD_UPLOADS = [
+    # (what is sent, status, error, words in the message, the part the errors name)
+    ({"content": None, "dry_run": "false"}, 400, "bad_request", "no 'file' part", "file"),
+    ({"content": b""}, 400, "bad_request", "'accounts.csv' is empty", "file"),
+    ({"filename": "accounts.pdf"}, 400, "bad_request", "not a CSV or XLSX file", "file"),
+    ({"filename": "accounts.xlsx", "content": b"Name\nAcme\n"}, 422, "invalid_file", "accounts.xlsx: not a readable XLSX file", "file"),
+    ({"mapping": {"columns": {"Company": "nmae"}}}, 422, "invalid_mapping", "column 'Company': 'nmae' is not a field of account", "mapping"),
+    ({"mapping": {"columns": {"Firm": "name"}}}, 422, "invalid_mapping", "the column 'Firm', which the file does not have", "mapping"),
+    ({"mapping": {"object": "contact"}}, 422, "invalid_mapping", "the mapping is for the object 'contact'", "mapping"),
+    ({"mapping": {"colums": {}}}, 422, "invalid_mapping", "'colums' was unexpected", "mapping"),
+    ({"mapping": "{\"columns\": "}, 400, "invalid_json", "mapping: not valid JSON", "mapping"),
+    ({"options": "{dry_run: false"}, 400, "invalid_json", "options: not valid JSON", "options"),
+    ({"options": "[1, 2]"}, 400, "bad_request", "must be a JSON object", "options"),
+    ({"options": {"dryrun": False}}, 400, "bad_request", "did you mean 'dry_run'", "options"),
+    ({"options": {"dry_run": False}, "dry_run": "false"}, 400, "bad_request", "'dry_run' is given twice", "dry_run"),
+    ({"dryrun": "false"}, 400, "bad_request", "a part 'dryrun'", "dryrun"),
+    ({"dry_run": "maybe"}, 400, "bad_request", "dry_run: 'maybe' is not true or false", "dry_run"),
+    ({"batch_size": "0"}, 400, "bad_request", "batch_size: '0' is not a whole number from 1", "batch_size"),
+    ({"encoding": "klingon"}, 400, "bad_request", "encoding: 'klingon' is not an encoding", "encoding"),
+    ({"content": "Société,Staff\nAcme,1\n".encode(), "encoding": "ascii"}, 422, "invalid_file", "ascii", "file"),
+    ({"duplicates": [{"match": ["name"], "then": "merge"}]}, 400, "bad_request", "duplicates/0/then: 'merge' is not one of", "duplicates"),
+    ({"duplicates": [{"match": ["email"], "then": "skip"}]}, 422, "invalid_mapping", "duplicate rule 1: email is not filled", "mapping"),
+    ({"object_name": "gizmo"}, 404, "not_found", "gizmo", None),
+]
+
+
+@pytest.mark.parametrize("sent, status, error, words, part", BAD_UPLOADS, ids=[w for _s, _st, _e, w, _p in BAD_UPLOADS])
+def test_a_bad_upload_is_refused_with_its_place_named_and_nothing_written(api, sent, status, error, words, part):
+    before = accounts(api)
+    response = upload(api, "root", **sent)
+    body = response.json()
+    assert (response.status_code, body["error"]) == (status, error), response.text
+    assert body["status"] == status and words in body["message"], body["message"]
+    if part is not None:
+        assert part in {e["parameter"] for e in body["errors"]}
+    assert str(api.world.runtime.settings.files_path().absolute()) not in response.text
+    assert accounts(api) == before and uploads_kept(api) == [] and recent_jobs(api.world.runtime, None, 10) == []
+    assert audit_rows(api, "import") == []
+
+
+def test_a_body_that_is_not_a_multipart_form_is_refused(api):
+    response = api.post("root", "/api/imports/account", json={"file": "Name\nAcme\n"})
+    assert response.status_code == 400 and "multipart/form-data" in response.json()["message"]
+    text_file = api.post("root", "/api/imports/account", files={"file": (None, "Name\nAcme\n")})
+    assert text_file.status_code == 400 and "is text, not a file" in text_file.json()["message"]
+    assert uploads_kept(api) == []
+
+
+@pytest.mark.parametrize("job_id, status", [("abc", 400), ("0", 400), ("-1", 400), ("99999999999999999999", 400), ("424242", 404)])
+def test_a_bad_or_unknown_job_id_is_refused(api, job_id, status):
+    for method, path in (("get", f"/api/imports/jobs/{job_id}"), ("get", f"/api/imports/jobs/{job_id}/rejected"),
+                         ("post", f"/api/imports/jobs/{job_id}/run")):
+        response = getattr(api, method)("alice", path)
+        assert response.status_code == status and response.json()["status"] == status
+        assert job_id in response.json()["message"]
+
+
+# --- exports ----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def formulas(api):
+    api.world.runtime.records.create(Actor.system(), "account", {
+        "name": "=1+1", "billing_city": "@SUM(A1)", "billing_state": "-2", "employees": 7, "account_number": "SECRET-formula", "owner": api.world.users["alice"]})
+
+
+def test_the_csv_export_uses_core_exports_with_formulas_inert_and_hidden_fields_absent(api, formulas):
+    response = api.get("alice", "/api/export/account?sort=name")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == 'attachment; filename="account.csv"'
+    header, *rows = read_csv(response.text)
+    assert "account_number" not in header and "SECRET" not in response.text and "annual_revenue" in header
+    assert [row[header.index("name")] for row in rows] == ["'=1+1", "Alice Industries"]
+    formula = rows[0]
+    assert formula[header.index("billing_city")] == "'@SUM(A1)" and formula[header.index("billing_state")] == "'-2"
+    assert formula[header.index("employees")] == "7"
+
+
+def test_the_xlsx_export_is_a_workbook_with_formulas_inert_and_hidden_fields_absent(api, formulas, tmp_path):
+    response = api.get("alice", "/api/export/account?format=xlsx&sort=name")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert 'filename="account.xlsx"' in response.headers["content-disposition"]
+    (tmp_path / "out.xlsx").write_bytes(response.content)
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx").active
+    header, *rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert "account_number" not in header and "annual_revenue" in header
+    assert [row[header.index("name")] for row in rows] == ["'=1+1", "Alice Industries"]
+    assert rows[0][header.index("employees")] == 7 and rows[0][header.index("billing_state")] == "'-2" and sheet.cell(2, header.index("name") + 1).data_type == "s"
+    assert [r["detail"] for r in audit_rows(api, "export")] == [{"format": "xlsx", "query": {"sort": "name"}}]
+
+
+@pytest.mark.parametrize("query, words", [("colour=red", "colour"), ("format=pdf", "format: 'pdf'"), ("account_number=x", "account_number")])
+def test_a_bad_export_is_refused_before_the_download_starts(api, query, words):
+    for fmt in ("", "&format=xlsx"):
+        response = api.get("alice", f"/api/export/account?{query}{fmt if 'format' not in query else ''}")
+        assert response.status_code == 400 and response.json()["error"] == "invalid_query" and words in response.json()["message"]
+    assert audit_rows(api, "export") == []
+
+
+def test_a_browser_session_exports_through_the_list_page_link_and_uploads_with_its_csrf_token(api):
+    client = api.client
+    client.get("/api/auth/csrf")
+    signed_in = client.post("/api/auth/login", json={"username": "alice", "password": "correct horse battery"},
+                            headers={"X-CSRFToken": client.cookies.get("csrftoken")})
+    assert signed_in.status_code == 200, signed_in.text
+    response = client.get("/api/export/account?name__contains=alice")
+    assert response.status_code == 200 and [r[1] for r in read_csv(response.text)[1:]] == ["Alice Industries"]
+    started = client.post("/api/imports/account", files={"file": ("accounts.csv", CSV)},
+                          headers={"X-CSRFToken": client.cookies.get("csrftoken")})
+    assert finished(api, "alice", started)["created_by_name"] == "alice"
+    assert client.post("/api/imports/account", files={"file": ("accounts.csv", CSV)}).status_code == 403  # no CSRF token
+
+
+def test_an_upload_over_the_limit_is_refused_with_the_upload_limit_named(api):
+    body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\nName\r\nAcme\r\n--b--\r\n'
+    headers = {"Content-Type": "multipart/form-data; boundary=b", "Content-Length": str(MAX_IMPORT_BYTES + 1)}
+    response = api.post("root", "/api/imports/account", content=body, headers=headers)
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
+    assert f"at most {MAX_IMPORT_BYTES:,} bytes" in response.json()["message"] and uploads_kept(api) == []
