@@ -24,6 +24,7 @@ EVENTS = (
     "permission.denied", "metadata.changed", "export",
     "user.created", "password.changed", "share.created", "share.removed",
     "webhook.created", "webhook.changed", "webhook.removed",
+    "import",
 )
 
 

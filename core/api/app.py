@@ -16,6 +16,7 @@ from litestar.middleware import DefineMiddleware
 from core.api.admin import AuditController, WebhooksController
 from core.api.auth import AuthController
 from core.api.errors import EXCEPTION_HANDLERS
+from core.api.imports import ImportsController
 from core.api.merge import MergeController
 from core.api.meta import MetaController
 from core.api.openapi import openapi_config
@@ -40,7 +41,7 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) ->
     runtime = runtime or Runtime()
     accounts = Accounts(runtime)
     secret = secret_key(runtime)
-    handlers = [AuthController, RecordsController, ExportController, MetaController, AuditController, WebhooksController, HealthController]
+    handlers = [AuthController, RecordsController, ExportController, ImportsController, MetaController, AuditController, WebhooksController, HealthController]
     handlers.append(MergeController)
     handlers += _ui().handlers(runtime)
     for plugin_handlers in runtime.plugins.hook.tessera_web_routes():
