@@ -125,6 +125,22 @@ def test_an_xlsx_file_imports_at_once_with_the_options_as_one_json_part(api, tmp
     assert made["Gamma"]["employees"] == 40 and made["Gamma"]["owner"]["label"] == "alice" and made["Delta"]["website"] is None
 
 
+def test_the_run_of_a_dry_run_reads_the_same_sheet_and_encoding(api, tmp_path):
+    book = openpyxl.Workbook()
+    book.active.append(["Not", "this", "sheet"])
+    book.create_sheet("Data").append(["Name", "Employees"])
+    book["Data"].append(["Epsilon", 3])
+    book.save(tmp_path / "two-sheets.xlsx")
+    checked = finished(api, "root", upload(api, "root", (tmp_path / "two-sheets.xlsx").read_bytes(), "two-sheets.xlsx", sheet="Data"))
+    assert (checked["created"], checked["ignored"]) == (1, [])
+    assert finished(api, "root", api.post("root", checked["links"]["run"]))["created"] == 1 and accounts(api)["Epsilon"]["employees"] == 3
+
+    gbk = "客户名称,员工人数\n华为,100\n".encode("gbk")
+    checked = finished(api, "root", upload(api, "root", gbk, "gbk.csv"))
+    assert checked["created"] == 1 and checked["rejected"] == 0, checked
+    assert finished(api, "root", api.post("root", checked["links"]["run"]))["created"] == 1 and "华为" in accounts(api)
+
+
 def test_another_process_shows_the_job_with_its_rejections_from_the_file(api, second_runtime):
     job = finished(api, "alice", upload(api, "alice", mapping=MAPPING))
     with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
