@@ -217,7 +217,7 @@ BAD_UPLOADS = [
     ({"encoding": "klingon"}, 400, "bad_request", "encoding: 'klingon' is not an encoding", "encoding"),
     ({"content": "Société,Staff\nAcme,1\n".encode(), "encoding": "ascii"}, 422, "invalid_file", "ascii", "file"),
     ({"duplicates": [{"match": ["name"], "then": "merge"}]}, 400, "bad_request", "duplicates/0/then: 'merge' is not one of", "duplicates"),
-    ({"duplicates": [{"match": ["email"], "then": "skip"}]}, 422, "invalid_mapping", "duplicate rule 1: email is not filled", "mapping"),
+    ({"duplicates": [{"match": ["email"], "then": "skip"}]}, 422, "invalid_mapping", "duplicate rule 1: email is not filled", "duplicates"),
     ({"object_name": "gizmo"}, 404, "not_found", "gizmo", None),
 ]
 

@@ -503,7 +503,8 @@ def _bad(part: str, message: str) -> ApiError:
 
 def _invalid_mapping(exc: MappingError) -> ApiError:
     return ApiError(422, "invalid_mapping", "the import settings do not fit the file: " + "; ".join(exc.problems),
-                    [{"parameter": "mapping", "message": problem} for problem in exc.problems])
+                    [{"parameter": "duplicates" if problem.startswith("duplicate rule") else "mapping", "message": problem}
+                     for problem in exc.problems])
 
 
 def _short(value: Any) -> str:
