@@ -51,3 +51,17 @@ def world(runtime):
 def api(world):
     with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
         yield Api(client, world)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for every browser test of the session (test_ui_browser.py, test_ui_import_browser.py): Playwright's
+    sync API allows one running instance per thread, so each module having its own would fail the second."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only browser tests need it
+
+    from test_ui_browser import CHROMIUM, FLAGS  # noqa: PLC0415
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()

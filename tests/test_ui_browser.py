@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from access_world import PASSWORD
 from core.api.app import create_app
@@ -29,12 +29,8 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
          "--no-first-run", "--disable-dev-shm-usage"]
 
 
-@pytest.fixture(scope="session")
-def browser():
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
+# The ``browser`` fixture (one Chromium for the session) is in conftest.py, shared with test_ui_import_browser.py:
+# Playwright's sync API allows one running instance per thread.
 
 
 def free_port() -> int:

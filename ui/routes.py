@@ -24,6 +24,7 @@ from core.auth import Accounts, AuthError, Throttled
 from ui.context import VARY, page_for, sign_in_first
 from ui.home import home_view
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
+from ui.imports import ImportPages
 from ui.merge import MergePages
 from ui.record_pages import RecordPages
 from ui.setup import SetupPages
@@ -115,4 +116,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, SetupPages, MergePages, *static]
+    return [PagesController, RecordPages, SetupPages, ImportPages, MergePages, *static]

@@ -189,6 +189,54 @@ def _ratio(job: dict) -> float:
     return min(1.0, max(0.0, (job["next_row"] - 2) / total))
 
 
+# --- for the web UI's import wizard (additive) ------------------------------------------------------
+
+
+def set_uploader(runtime, up: Upload, user_id: int | None) -> None:
+    """Remember who uploaded a file, so that nobody else's request may use its token.
+
+    Kept beside the upload's folder (``<token>.owner``), never in it, so ``upload`` still finds the file alone."""
+    _uploader_path(runtime, up.token).write_text("" if user_id is None else str(user_id), encoding="ascii")
+
+
+def uploader(runtime, token: str) -> int | None:
+    """Who uploaded the file a token names, as ``set_uploader`` kept it; None when nobody was recorded."""
+    if not isinstance(token, str) or not _TOKEN.match(token):
+        return None
+    try:
+        text = _uploader_path(runtime, token).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def discard_upload(runtime, up: Upload) -> None:
+    """Remove an upload that cannot be used (an unreadable file): its folder and what is kept beside it."""
+    import shutil  # noqa: PLC0415 - only needed here
+
+    shutil.rmtree(up.path.parent, ignore_errors=True)
+    _uploader_path(runtime, up.token).unlink(missing_ok=True)
+
+
+def job_upload(runtime, job_id: int) -> Upload | None:
+    """The uploaded file a job reads, or None (a job of a file elsewhere, as the CLI's are, or an upload since removed)."""
+    job = jobs.load(runtime.engine, job_id)
+    if job is None:
+        return None
+    path = Path(job.source)
+    if path.parent.parent != _imports_folder(runtime):
+        return None
+    try:
+        found = upload(runtime, path.parent.name)
+    except UploadError:
+        return None
+    return found if found.path == path else None
+
+
+def _uploader_path(runtime, token: str) -> Path:
+    return _imports_folder(runtime) / f"{token}.owner"
+
+
 # --- for the REST API (additive) ------------------------------------------------------------------------
 
 

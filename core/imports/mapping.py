@@ -443,3 +443,39 @@ def _json(text: str) -> Any:
 
 def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- suggestions for the web UI's import wizard (additive: build_plan does not use these) ----------
+
+
+def importable(fdef: FieldDef) -> bool:
+    """Whether an import may fill the field at all (build_plan refuses the others, naming why)."""
+    return fdef.type.name not in NOT_IMPORTABLE and not fdef.spec.get("read_only")
+
+
+def suggest_columns(obj: ObjectDef, owner: FieldDef, access: Access, header: list[str]) -> dict[str, str | None]:
+    """For each named column of ``header``: the field build_plan would fill from it without a mapping
+    ('id' for the record id), or None where it would fill none or refuse the one it found."""
+    fields = {f.name: f for f in obj.active_fields() if access.visible(obj.name, f.name)}
+    fields["owner"] = owner
+    positions = _column_positions(header, [])
+    suggested: dict[str, str | None] = {}
+    taken: dict[str, str] = {}
+    for position, name in enumerate(header):
+        if not name or positions.get(name) != position:
+            continue
+        entries = _automatic(name, obj, fields, taken)
+        chosen = entries[0]["field"] if entries else None
+        if chosen not in (None, "id") and not importable(fields[chosen]):
+            chosen = None
+        suggested[name] = chosen
+        if chosen is not None:
+            taken[chosen] = name
+    return suggested
+
+
+def unknown_picklist_values(fdef: FieldDef, texts) -> list[str]:
+    """Of ``texts`` (a column's cells), those a picklist field would not take: neither one of its values nor a label."""
+    convert = _picklist(fdef)
+    values = {item["value"] for item in fdef.spec.get("values", [])}
+    return [text for text in texts if convert(text) not in values]
