@@ -22,7 +22,7 @@ from test_ui_pages import signed_in
 
 from core.api.app import create_app
 from core.coretables import import_job
-from core.imports import ImportOptions, jobs, read_mapping, run_import
+from core.imports import ImportOptions, describe_job, jobs, read_mapping, run_import
 from core.records import Actor
 
 DATA = Path(__file__).resolve().parent / "data" / "maven_crm"
@@ -178,9 +178,11 @@ def test_upload_map_check_run_and_import_the_fixed_rejected_rows_again(world, pe
 
     run = client.post(f"/import/jobs/{dry}/run", data={"_csrf_token": csrf}, follow_redirects=False)
     real = job_id_of(run)
-    again = client.post(f"/import/jobs/{dry}/run", data={"_csrf_token": csrf}, follow_redirects=False)
-    assert again.headers["location"] == f"/import/jobs/{real}"  # a second click shows the same run
     done = finished(world, client, real)
+    again = client.post(f"/import/jobs/{dry}/run", data={"_csrf_token": csrf}, follow_redirects=False)
+    assert again.status_code == 409 and f"imported already, by import {real}" in again.text  # never twice
+    checked = client.get(f"/import/jobs/{dry}")
+    assert f'href="/import/jobs/{real}" id="real-run"' in checked.text and 'id="run-import"' not in checked.text
     assert "Import done." in done.text and 'href="/r/account"' in done.text
     assert (count(done, "created"), count(done, "rejected")) == (48, 37)
     stored = accounts_named(world)
@@ -418,6 +420,17 @@ def test_a_running_job_polls_itself_and_only_a_finished_check_runs(world, people
     jobs.finish(world.runtime.engine, job, "done")
     over = client.get(f"/import/jobs/{job.id}", headers=HX)
     assert "hx-trigger" not in over.text and 'value="100"' in over.text
+
+
+def test_a_second_click_while_the_run_goes_shows_that_run(world, people):
+    client, csrf = people("mike")
+    url = map_url(upload(client, csrf, "accounts.csv", ACCOUNTS))
+    checked = job_id_of(check(client, url, form_of(client.get(url).text)))
+    finished(world, client, checked)
+    source = describe_job(world.runtime.engine, checked)["source"]  # a real run of the same file, going on
+    going = jobs.start(world.runtime.engine, "account", source, "0" * 64, {}, False, 85, None, world.actor("mike"))
+    again = client.post(f"/import/jobs/{checked}/run", data={"_csrf_token": csrf}, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == f"/import/jobs/{going.id}"
 
 
 def test_a_run_that_stopped_resumes_after_its_last_batch(world, people):

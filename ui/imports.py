@@ -27,7 +27,8 @@ from litestar.params import Body, FromPath
 from litestar.response import File, Redirect
 
 from core.imports import MAPPING_FORMAT, ImportOptions, MappingError, SourceError, describe_job, read_mapping
-from core.imports.background import Upload, UploadError, discard_upload, job_upload, save_upload, set_uploader, upload, uploader
+from core.imports.background import (Upload, UploadError, discard_upload, job_upload, real_run_of, real_run_options, save_upload,
+                                     set_uploader, upload, uploader)
 from core.imports.mapping import importable, suggest_columns, unknown_picklist_values
 from core.imports.sources import open_source
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
@@ -227,18 +228,19 @@ class ImportPages(Controller):
         resuming = _resumable(job)
         if not (job["dry_run"] and job["status"] == "done") and not resuming:
             return _job_page(page, job, [page.t("Only a finished check can be run.")], 409)
-        runs, lock = _runs(request)
-        with lock(job_id):
-            if job_id in runs and not resuming:  # already started (a second click, the back button): show that run
-                return Redirect(f"/import/jobs/{runs[job_id]}", status_code=303, headers=VARY)
+        with _lock(request, job_id):  # two clicks at once start one run
+            if not resuming:
+                earlier = real_run_of(page.runtime, job_id)
+                if earlier is not None and earlier[1] == "running":  # a second click, the back button: that run's page
+                    return Redirect(f"/import/jobs/{earlier[0]}", status_code=303, headers=VARY)
+                if earlier is not None and earlier[1] == "done":
+                    return _job_page(page, job, [page.t("What this check read has been imported already, by import {id}; "
+                                                        "upload the file again to import it once more.", id=earlier[0])], 409)
             up = job_upload(page.runtime, job_id)
             if up is None:
                 return _job_page(page, job, [page.t("The uploaded file is not kept any more; upload it again.")], 404)
-            settings = (describe_job(page.runtime.engine, job_id) or {}).get("settings") or {}
-            mapping = {**(settings.get("mapping") or {}), "duplicates": settings.get("duplicates") or []}
-            options = ImportOptions(mapping=mapping, encoding=settings.get("encoding"), sheet=settings.get("sheet"))
-            try:
-                run_id = page.runtime.imports.start(page.actor, job["object"], up, options)
+            try:  # exactly what was checked (or, resuming, what ran): the API's real runs are started the same way
+                run_id = page.runtime.imports.start(page.actor, job["object"], up, real_run_options(page.runtime, job_id))
             except MappingError as exc:
                 return _job_page(page, job, exc.problems, 400)
             except SourceError as exc:
@@ -247,8 +249,6 @@ class ImportPages(Controller):
                 return _job_page(page, job, [str(exc)], 403)
             except UnknownObject:
                 return _not_found(page)
-            if not resuming:
-                runs[job_id] = run_id
         return Redirect(f"/import/jobs/{run_id}", status_code=303, headers=VARY)
 
     @get("/jobs/{job_id:int}/rejected.csv", **DB)
@@ -594,10 +594,11 @@ def job_view(page: Page, job: dict) -> dict:
         numbers = []  # a resumed run's report has only the rows since it resumed: the file's first rows are older ones
     rejected = [{"row": numbers[i] if i < len(numbers) else None, "reason": row[-1] if row else "", "cells": row[:-1]}
                 for i, row in enumerate(cells)]
-    upload_token = None
+    upload_token, earlier = None, None
     if job["dry_run"]:
         found = job_upload(page.runtime, job["id"])
         upload_token = found.token if found is not None else None
+        earlier = real_run_of(page.runtime, job["id"]) if job["status"] == "done" else None
     columns = job.get("columns")
     if columns is None:
         settings = (describe_job(page.runtime.engine, job["id"]) or {}).get("settings") or {}
@@ -622,7 +623,8 @@ def job_view(page: Page, job: dict) -> dict:
         "header": header[:-1], "rejected": rejected, "more_rejected": max(0, job["rejected"] - len(rejected)),
         "columns": columns, "ignored": job.get("ignored") or [], "warnings": job.get("warnings") or [],
         "token": upload_token, "read": max(0, (job.get("next_row") or 2) - 2), "total": job.get("rows_total"),
-        "may_run": job["dry_run"] and job["status"] == "done" and upload_token is not None,
+        "may_run": job["dry_run"] and job["status"] == "done" and upload_token is not None and not (earlier and earlier[1] in ("running", "done")),
+        "real_run": earlier[0] if earlier else None,
         "may_resume": _resumable(job),
     }
 
@@ -693,19 +695,13 @@ def _not_found(page: Page, message: str | None = None) -> Response:
                        fragment=page.htmx)
 
 
-def _runs(request: Request):
-    """This process's real runs started from checks (check's job id -> run's job id), and a lock per check."""
+def _lock(request: Request, job_id: int) -> threading.Lock:
+    """This process's lock for starting the run of one job."""
     state = request.app.state
     with _RUNS_LOCK:
-        if not hasattr(state, "import_runs"):
-            state.import_runs, state.import_run_locks = {}, {}
-        runs, locks = state.import_runs, state.import_run_locks
-
-    def lock(job_id: int) -> threading.Lock:
-        with _RUNS_LOCK:
-            return locks.setdefault(job_id, threading.Lock())
-
-    return runs, lock
+        if not hasattr(state, "import_run_locks"):
+            state.import_run_locks = {}
+        return state.import_run_locks.setdefault(job_id, threading.Lock())
 
 
 def _text(value: Any) -> str:
