@@ -83,7 +83,7 @@ class ImportPages(Controller):
         if not isinstance(file, UploadFile) or not file.filename:
             return _upload_page(page, chosen, encoding, (400, page.t("Choose a CSV or XLSX file to import.")))
         try:
-            up = save_upload(page.runtime, _upload_name(file.filename), file.file)  # copied in chunks from the request's spooled file
+            up = save_upload(page.runtime, file.filename, file.file)  # copied in chunks from the request's spooled file
         except UploadError as exc:
             return _upload_page(page, chosen, encoding, (400, _upload_problem(page, exc)))
         try:
@@ -730,15 +730,6 @@ def _upload_problem(page: Page, exc: UploadError) -> str:
     if "is not a CSV or XLSX" in text:
         return page.t("This is not a CSV or XLSX file: its name must end with .csv, .txt or .xlsx.")
     return text
-
-
-def _upload_name(filename: str) -> str:
-    """The name an upload is kept under: a fixed rejected-rows file comes back as NAME.rejected.csv, a name
-    background.upload() takes for the upload's own rejected rows and so would never find; it is kept as NAME-rejected.csv."""
-    name = Path(filename.replace("\\", "/")).name
-    if name.lower().endswith(".rejected.csv"):
-        return name[: -len(".rejected.csv")] + "-rejected.csv"
-    return name
 
 
 def _without_path(message: str, up: Upload) -> str:

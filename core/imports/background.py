@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import re
 import secrets
+import shutil
 import threading
 from pathlib import Path
 from typing import IO, Iterable
@@ -51,6 +52,7 @@ def save_upload(runtime, filename: str, content: bytes | IO[bytes] | Iterable[by
         for chunk in _chunks(content):
             out.write(chunk)
     if path.stat().st_size == 0:
+        shutil.rmtree(folder, ignore_errors=True)
         raise UploadError(f"'{name}' is empty: choose a CSV or XLSX file with a header row")
     return Upload(token, path)
 
@@ -60,14 +62,17 @@ def upload(runtime, token: str) -> Upload:
     if not isinstance(token, str) or not _TOKEN.match(token):
         raise UploadError("the uploaded file is not known (upload it again)")
     folder = _imports_folder(runtime) / token
-    files = [p for p in folder.iterdir() if p.is_file() and not p.name.endswith(".rejected.csv")] if folder.is_dir() else []
+    files = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []  # rejected rows are in a subfolder
     if not files:
         raise UploadError("the uploaded file is not known any more (upload it again)")
     return Upload(token, files[0])
 
 
 def rejected_path(up: Upload, dry_run: bool) -> Path:
-    return up.path.with_name(f"{up.path.stem}{'.check' if dry_run else ''}.rejected.csv")
+    """Where a run of the upload writes its rejected rows: a subfolder, so the upload stays the folder's one file."""
+    folder = up.path.parent / "rejected"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{up.path.stem}{'.check' if dry_run else ''}.rejected.csv"
 
 
 def _imports_folder(runtime) -> Path:
@@ -212,8 +217,6 @@ def uploader(runtime, token: str) -> int | None:
 
 def discard_upload(runtime, up: Upload) -> None:
     """Remove an upload that cannot be used (an unreadable file): its folder and what is kept beside it."""
-    import shutil  # noqa: PLC0415 - only needed here
-
     shutil.rmtree(up.path.parent, ignore_errors=True)
     _uploader_path(runtime, up.token).unlink(missing_ok=True)
 
