@@ -373,6 +373,8 @@ def test_mappings_the_engine_refuses_are_shown_with_each_problem(world, people):
 
 def test_who_may_import_and_whose_jobs_they_see(world, people):
     vera, vera_csrf = people("vera")
+    assert 'href="/import"' not in vera.get("/").text  # the menu offers importing only to who may create
+    assert 'href="/import"' in people("alice")[0].get("/").text
     refused = vera.get("/import")
     assert refused.status_code == 403 and "may not create records" in refused.text
     assert vera.get("/import?object=account").status_code == 403

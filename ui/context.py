@@ -104,6 +104,7 @@ class Page:
             "csrf": csrf_token(self.request), "user": self.user, "path": self.request.url.path,
             "nav": self.memo(("nav",), lambda: navigation(meta, self.access, self.runtime.plugins, self.lang)) if self.user else [],
             "may_customize": self.user is not None and self.access.may_customize,
+            "may_import": self.user is not None and self.memo(("may_import",), lambda: any(self.access.can(name, "create") for name in meta.objects)),
         }
         return {**base, **values}
 
