@@ -189,12 +189,12 @@ def test_an_interrupted_run_resumes_after_its_last_batch_without_duplicates(runt
 
     def stop_after_three(report):
         batches.append(report.last_row)
-        if len(batches) == 3:
+        if len(batches) == 4:  # progress is called once before the first batch, then after each
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=20), stop_after_three)
-    assert batches == [21, 41, 61]
+    assert batches == [1, 21, 41, 61]
     assert len(accounts(runtime)) == 54  # three batches of 20 rows, 2 of each rejected
     job = describe_job(runtime.engine, 1)
     assert (job["status"], job["next_row"], job["created"], job["rejected"]) == ("interrupted", 62, 54, 6)
