@@ -115,3 +115,99 @@ def test_a_hidden_field_is_not_offered_and_cannot_be_posted(ui, world):
     assert posted.status_code == 422 and "SECRET" not in posted.text
     assert runtime.records.get(SYSTEM, "account", alice)["account_number"] == "SECRET-alice"
     assert runtime.records.get(SYSTEM, "account", bob)["name"] == "Bob Industries"
+
+
+def test_merge_with_is_offered_on_a_record_page_to_those_who_may_merge(ui, world):
+    alice = world.accounts["alice"]
+    signed_in(ui, "mike")
+    assert f'href="/r/account/{alice}/merge">Merge with…</a>' in ui.get(f"/r/account/{alice}").text
+    ui.cookies.clear()
+    signed_in(ui, "vera")  # reads every account, changes none
+    detail = ui.get(f"/r/account/{alice}")
+    assert detail.status_code == 200 and "Merge with…" not in detail.text
+    assert ui.get(f"/r/account/{alice}/merge").status_code == 403
+    ui.cookies.clear()
+    signed_in(ui, "alice")  # a rep may change her account but not delete it
+    assert "Merge with…" not in ui.get(f"/r/account/{alice}").text
+    assert ui.get(f"/r/account/{alice}/merge").status_code == 403
+
+
+def test_merge_with_picks_a_record_and_keeps_this_one(ui, world):
+    csrf = signed_in(ui, "mike")
+    alice, bob, mike, carol = (world.accounts[n] for n in ("alice", "bob", "mike", "carol"))
+    world.runtime.records.update(SYSTEM, "account", alice, {"phone": "555-0111"}, version=1)
+    picker = ui.get(f"/r/account/{bob}/merge?q=Industries")
+    assert picker.status_code == 200 and 'name="_csrf_token"' in picker.text
+    offered = set(re.findall(r'name="with" value="(\d+)"', picker.text))
+    assert offered == {str(alice), str(mike)}  # not this record, nor carol's (another team's)
+    assert "Carol Industries" not in picker.text
+    only_mike = ui.get(f"/r/account/{bob}/merge?q=Mike")
+    assert set(re.findall(r'name="with" value="(\d+)"', only_mike.text)) == {str(mike)}
+
+    picked = ui.post(f"/r/account/{bob}/merge", data={"_csrf_token": csrf, "with": str(alice), "q": "Industries"},
+                     follow_redirects=False)
+    assert picked.status_code == 303
+    assert picked.headers["location"] == f"/r/account/merge?id={bob}&id={alice}&survivor={bob}"
+    page = ui.get(picked.headers["location"])
+    assert page.status_code == 200
+    assert choices(page.text, "survivor") == {str(bob): True, str(alice): False}  # this record, though alice's is older
+    assert choices(page.text, "field_name") == {str(bob): True, str(alice): False}
+    assert choices(page.text, "field_phone") == {str(bob): False, str(alice): True}  # bob's is empty
+
+    done = ui.post("/r/account/merge", data={"_csrf_token": csrf, "confirmed": "1", "id": [str(bob), str(alice)],
+                                             "shown": [f"{bob}:1", f"{alice}:2"], "survivor": str(bob),
+                                             "field_name": str(bob), "field_phone": str(alice)}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].startswith(f"/r/account/{bob}?notice=")
+    assert ui.get(f"/r/account/{alice}").status_code == 404
+    kept = world.runtime.records.get(SYSTEM, "account", bob)
+    assert kept["name"] == "Bob Industries" and kept["phone"] == "555-0111"
+    assert carol and world.runtime.records.get(SYSTEM, "account", carol)["name"] == "Carol Industries"
+
+
+def test_merge_with_several_records_at_once(ui, world):
+    csrf = signed_in(ui, "mike")
+    alice, bob, mike = (world.accounts[n] for n in ("alice", "bob", "mike"))
+    picked = ui.post(f"/r/account/{mike}/merge", data={"_csrf_token": csrf, "with": [str(alice), str(bob)]}, follow_redirects=False)
+    assert picked.status_code == 303
+    page = ui.get(picked.headers["location"])
+    assert choices(page.text, "survivor") == {str(mike): True, str(alice): False, str(bob): False}
+    repeated = ui.post(f"/r/account/{mike}/merge", data={"_csrf_token": csrf, "with": [str(bob), str(bob)]}, follow_redirects=False)
+    assert repeated.headers["location"] == f"/r/account/merge?id={mike}&id={bob}&survivor={mike}"  # once is enough
+
+
+def test_merge_with_explains_a_wrong_pick(ui, world):
+    csrf = signed_in(ui, "mike")
+    alice, bob, carol = world.accounts["alice"], world.accounts["bob"], world.accounts["carol"]
+    nothing = ui.post(f"/r/account/{alice}/merge", data={"_csrf_token": csrf})
+    assert nothing.status_code == 422 and "Tick at least one record to merge into this one." in nothing.text
+    itself = ui.post(f"/r/account/{alice}/merge", data={"_csrf_token": csrf, "with": str(alice)})
+    assert itself.status_code == 422 and f"Record #{alice} is this record" in itself.text
+    twice = ui.post(f"/r/account/{alice}/merge", data={"_csrf_token": csrf, "with": [str(bob), str(alice)]})
+    assert twice.status_code == 422 and f"Record #{alice} is this record" in twice.text
+    unknown = ui.post(f"/r/account/{alice}/merge", data={"_csrf_token": csrf, "with": "999999"})
+    assert unknown.status_code == 404 and "There is no record 999999 here that you may see." in unknown.text
+    hidden = ui.post(f"/r/account/{alice}/merge", data={"_csrf_token": csrf, "with": str(carol)})
+    assert hidden.status_code == 404 and f"There is no record {carol} here that you may see." in hidden.text
+    assert "Carol Industries" not in hidden.text
+    junk = ui.post(f"/r/account/{alice}/merge", data={"_csrf_token": csrf, "with": "bob"})
+    assert junk.status_code == 422 and "“bob” is not a record number." in junk.text
+    many = ui.post(f"/r/account/{alice}/merge", data={"_csrf_token": csrf, "with": ["1001", "1002", "1003", "1004", "1005"]})
+    assert many.status_code == 422 and "Select between 2 and 5 records to merge." in many.text
+    for answer in (nothing, itself, unknown, hidden, junk):
+        assert 'role="alert"' in answer.text and 'name="q"' in answer.text  # the picker again, to pick anew
+    no_csrf = ui.post(f"/r/account/{alice}/merge", data={"with": str(bob)})
+    assert no_csrf.status_code == 403
+    assert ui.get(f"/r/account/{carol}/merge").status_code == 404  # a record not theirs to see
+    assert ui.get("/r/account/999999/merge").status_code == 404
+    assert ui.post(f"/r/account/{carol}/merge", data={"_csrf_token": csrf, "with": str(alice)}).status_code == 404
+    assert ui.get("/r/user/1/merge").status_code in (403, 422)  # users are never merged
+    assert world.runtime.records.get(SYSTEM, "account", bob)["name"] == "Bob Industries"
+
+
+def test_merge_with_answers_in_chinese(ui, world):
+    csrf = signed_in(ui, "mike")
+    ui.post("/language", data={"_csrf_token": csrf, "language": "zh-CN", "next": "/"})
+    alice = world.accounts["alice"]
+    assert "与…合并" in ui.get(f"/r/account/{alice}").text
+    page = ui.get(f"/r/account/{alice}/merge")
+    assert page.status_code == 200 and "继续合并" in page.text and "要合并到此记录的记录" in page.text

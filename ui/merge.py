@@ -5,6 +5,10 @@ the other mass actions); the merge page shows one column per record and one row 
 whose values differ, with a radio button for each. Posting it with ``confirmed`` merges
 through core/merge.py as the signed-in user; the versions the page showed travel with the
 form, so a record changed meanwhile is reported, not overwritten.
+
+A record's page leads here as well: its "Merge with…" page (``/r/<object>/<id>/merge``)
+searches the object's records the user may see, and the records picked there open this
+merge page with that record chosen as the one to keep.
 """
 
 from __future__ import annotations
@@ -18,16 +22,19 @@ from litestar.params import Body, FromPath
 
 from core.merge import MergeError, choosable_fields, differing, merge, read_records
 from core.metadata.model import FieldDef, ObjectDef
+from core.query import QueryError
 from core.records import Conflict, Forbidden, NotFound, RecordError, RecordValidationError
 from ui.context import Page, page_for, plural, sign_in_first
 from ui.fields import display, record_title
-from ui.mass_actions import RECORD_ID, Selection, one, reason, selection
-from ui.record_pages import _go, _object
+from ui.mass_actions import RECORD_ID, Selection, one, readable, reason, selection, values
+from ui.record_pages import _go, _missing, _object, may_merge
 
 DB = {"sync_to_thread": True}
 FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 FEWEST, MOST = 2, 5
 PICK = "field_"  # the form's radio group for a field is named field_<name>
+PICKED = "with"  # the "Merge with…" page's checkboxes: the records to merge into the one it is for
+CANDIDATES = 20  # the records the "Merge with…" page lists at a time
 
 
 class MergePages(Controller):
@@ -50,6 +57,89 @@ class MergePages(Controller):
             return sign_in_first(request)
         return _answer(page, object_name, data)
 
+    @get("/{object_name:str}/{record_id:int}/merge", **DB)
+    def merge_with_page(self, request: Request, object_name: FromPath[str], record_id: FromPath[int]) -> Response:
+        """From a record's page: search the records to merge into it (``?q=``)."""
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _merger(page, object_name)
+        if refusal:
+            return refusal
+        return _merge_with(page, obj, record_id, request.query_params.get("q") or "")
+
+    @post("/{object_name:str}/{record_id:int}/merge", **DB)
+    def merge_with_form(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+        """The records picked: on to the merge page, this record chosen as the one to keep."""
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _merger(page, object_name)
+        if refusal:
+            return refusal
+        q = one(data, "q")
+        if record_id not in readable(page, obj, [record_id]):
+            return _missing(page, obj.name, record_id)
+        picked = values(data, PICKED)
+        if not picked:
+            return _merge_with(page, obj, record_id, q, status=422, problem=page.t("Tick at least one record to merge into this one."))
+        if len(set(picked)) > MOST - 1:
+            return _merge_with(page, obj, record_id, q, status=422, picked=picked,
+                               problem=page.t("Select between {low} and {high} records to merge.", low=FEWEST, high=MOST))
+        problem, status = _wrong_pick(page, obj, record_id, picked)
+        if problem:
+            return _merge_with(page, obj, record_id, q, status=status, picked=picked, problem=problem)
+        ids = [str(record_id), *dict.fromkeys(picked)]
+        return _go(page, f"/r/{obj.name}/merge?" + urlencode([("id", i) for i in ids] + [("survivor", str(record_id))]))
+
+
+def _merger(page: Page, object_name: str) -> tuple[ObjectDef | None, Response | None]:
+    """The object, if the user may merge its records (change the one kept, delete the others); else the refusal."""
+    obj, refusal = _object(page, object_name, "update")
+    if refusal is None:
+        obj, refusal = _object(page, object_name, "delete")
+    return obj, refusal
+
+
+def _wrong_pick(page: Page, obj: ObjectDef, record_id: int, picked: list[str]) -> tuple[str | None, int]:
+    """Why the records picked cannot be merged into this one (and the status to answer with), or None."""
+    for value in picked:
+        if not RECORD_ID.match(value):
+            return page.t("“{value}” is not a record number.", value=value), 422
+        if int(value) == record_id:
+            return page.t("Record #{id} is this record: pick another record to merge into it.", id=record_id), 422
+    found = readable(page, obj, list(dict.fromkeys(int(v) for v in picked)))
+    missing = next((v for v in picked if int(v) not in found), None)
+    if missing is not None:
+        return page.t("There is no record {id} here that you may see.", id=missing), 404
+    return None, 200
+
+
+def _merge_with(page: Page, obj: ObjectDef, record_id: int, q: str, status: int = 200, problem: str | None = None,
+                picked: list[str] | None = None) -> Response:
+    """The "Merge with…" page: this record, a search box, and the matching records the user may see, this one left out."""
+    if not may_merge(page, obj):
+        return page.render("error.html", status=422, title=page.t("Not allowed"),
+                           message=page.t("{objects} cannot be merged.", objects=plural(obj, page.lang)))
+    try:
+        record = page.runtime.records.get(page.actor, obj.name, record_id)
+    except NotFound:
+        return _missing(page, obj.name, record_id)
+    q = q.strip()
+    title_field = obj.fields.get(obj.title_field)
+    params = [("limit", str(CANDIDATES + 1)), ("sort", obj.title_field if title_field is not None and title_field.type.sortable else "-id")]
+    if q:
+        params.append(("q", q))
+    try:
+        found = page.runtime.records.list(page.actor, obj.name, params).items
+    except QueryError:
+        found = []
+    others = [r for r in found if r["id"] != record_id][:CANDIDATES]
+    ticked = set(picked or [])
+    candidates = [{"id": r["id"], "title": record_title(obj, r, page.lang), "checked": str(r["id"]) in ticked} for r in others]
+    return page.render("records/merge_with.html", status=status, obj=obj, record=record, title=record_title(obj, record, page.lang),
+                       objects=plural(obj, page.lang), q=q, candidates=candidates, problem=problem)
+
 
 def _multi(pairs) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
@@ -59,9 +149,7 @@ def _multi(pairs) -> dict[str, list[str]]:
 
 
 def _answer(page: Page, object_name: str, data: dict) -> Response:
-    obj, refusal = _object(page, object_name, "update")
-    if refusal is None:
-        obj, refusal = _object(page, object_name, "delete")
+    obj, refusal = _merger(page, object_name)
     if refusal:
         return refusal
     chosen = selection(data)

@@ -385,7 +385,7 @@ def list_view(page: Page, obj: ObjectDef, pairs, partial: bool = False) -> dict:
         "sort_links": {c.name: urlencode([(k, v) for k, v in here if k != "sort"] + [("sort", _toggled(sort, c.name))]) for c in columns
                        if c.field.type.sortable},
         "view_query": view_query(urlencode(here)), "view_error": None, "view_name": "", "view_shared": False,
-        "may_update": may_update, "may_delete": may_delete,
+        "may_update": may_update, "may_delete": may_delete, "may_merge": may_merge(page, obj),
         "mass_fields": page.memo(("mass_fields", obj.name), lambda: mass_fields(page, obj)) if may_update else [],
     }
     if partial:
@@ -582,7 +582,7 @@ def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
     return {
         "sections": sections, "tabs": tabs, "related": related_lists(page, obj, record, layout),
         "history": _history(page, obj, record), "timeline": _timeline(page, obj, record), "shares": _shares(page, obj, record),
-        "may_update": access.can(obj.name, "update"), "may_delete": access.can(obj.name, "delete"),
+        "may_update": access.can(obj.name, "update"), "may_delete": access.can(obj.name, "delete"), "may_merge": may_merge(page, obj),
         "may_share": access.can(obj.name, "update"), "share_error": None, "share_typed": {},
     }
 
@@ -792,6 +792,11 @@ def _object(page: Page, object_name: str, operation: str = "read") -> tuple[Obje
         return None, page.render("error.html", status=403, title=_("Not allowed"),
                                  message=_("Your role may not {verb} {objects}.", verb=verb, objects=plural(obj, page.lang)))
     return obj, None
+
+
+def may_merge(page: Page, obj: ObjectDef) -> bool:
+    """Whether to offer merging the object's records: it takes the right to change them and to delete them."""
+    return page.access.can(obj.name, "update") and page.access.can(obj.name, "delete") and not obj.spec.get("system")
 
 
 def _missing(page: Page, object_name: str, record_id: int) -> Response:
