@@ -65,6 +65,27 @@ def _sqlite_engine(url, echo: bool) -> Engine:
     return engine
 
 
+# Per-connection settings for bulk writes (imports) on SQLite, kept by the connection once given:
+# a page cache that holds the indexes a batch touches, so that the next batch finds them there,
+# and checkpoints of the write-ahead log every BULK_WAL_PAGES pages rather than every 1,000,
+# so that a page that every batch changes (an index's) is copied to the database once per
+# checkpoint rather than once per batch. Both are memory/disk trade-offs a bulk load wants.
+BULK_CACHE_KIB = 64 * 1024
+BULK_WAL_PAGES = 16_384
+_BULK_READY = "tessera_bulk_pragmas"
+
+
+def prepare_bulk(conn: Connection) -> None:
+    """Give this connection the settings for bulk writes (SQLite; nothing elsewhere)."""
+    if conn.dialect.name != "sqlite":
+        return
+    info = conn.connection.info
+    if not info.get(_BULK_READY):
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={BULK_WAL_PAGES}")
+        info[_BULK_READY] = True
+
+
 def is_sqlite(bind) -> bool:
     return bind.dialect.name == "sqlite"
 

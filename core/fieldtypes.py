@@ -46,6 +46,20 @@ class FieldType:
     sortable: bool = True
     has_column: bool = True
     options: frozenset[str] = field(default_factory=frozenset)
+    # parse bound to one field's definition, for the validator's loops; must give parse's answers (None: parse itself)
+    make_parser: Callable[[dict], Callable[[Any], Any]] | None = None
+
+    @property
+    def parses_as_given(self) -> bool:
+        """True when ``parse`` returns its input (nothing to do per value)."""
+        return self.parse is FieldType.__dataclass_fields__["parse"].default
+
+    def parser(self, fdef: dict) -> Callable[[Any], Any]:
+        """``parse`` for the values of one field: ``parser(fdef)(value) == parse(value, fdef)``, raising the same errors."""
+        if self.make_parser is not None:
+            return self.make_parser(fdef)
+        parse = self.parse
+        return lambda value: parse(value, fdef)
 
     @property
     def formats_as_stored(self) -> bool:
@@ -178,6 +192,44 @@ def _parse_text(value: Any, _f: dict) -> Any:
     return value
 
 
+def _text_parser(fdef: dict) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if type(value) is str and value.isascii() and "\x00" not in value:
+            return value  # ASCII encodes; the rest is _parse_text's to judge
+        return _parse_text(value, fdef)
+
+    return parse
+
+
+def _int_parser(fdef: dict) -> Callable[[Any], Any]:
+    def parse(value: Any) -> int:
+        if type(value) is int and -BIGGEST - 1 <= value <= BIGGEST:
+            return value
+        return _parse_int(value, fdef)
+
+    return parse
+
+
+def _record_id_parser(fdef: dict) -> Callable[[Any], Any]:
+    def parse(value: Any) -> int:
+        if type(value) is int and 1 <= value <= BIGGEST:
+            return value
+        return parse_record_id(value, fdef)
+
+    return parse
+
+
+def _picklist_parser(fdef: dict) -> Callable[[Any], Any]:
+    allowed = frozenset(v["value"] for v in fdef.get("values", []))
+
+    def parse(value: Any) -> str:
+        if type(value) is str and value in allowed:
+            return value
+        return _parse_picklist(value, fdef)
+
+    return parse
+
+
 def _parse_bool_text(raw: str, _f: dict) -> bool:
     lowered = raw.strip().lower()
     if lowered in {"true", "1", "yes", "y", "t"}:
@@ -269,7 +321,7 @@ LOOKUP_SCHEMA = {
 
 def builtin_types() -> list[FieldType]:
     text_like = dict(
-        operators=TEXTUAL, searchable=True, parse=_parse_text, parse_text=_parse_text
+        operators=TEXTUAL, searchable=True, parse=_parse_text, parse_text=_parse_text, make_parser=_text_parser
     )
     return [
         FieldType("text", _text_sql, _text_schema, options=frozenset({"max_length", "min_length"}), **text_like),
@@ -306,6 +358,7 @@ def builtin_types() -> list[FieldType]:
             ORDERED,
             parse=_parse_int,
             options=frozenset({"min", "max"}),
+            make_parser=_int_parser,
         ),
         FieldType(
             "decimal",
@@ -364,6 +417,7 @@ def builtin_types() -> list[FieldType]:
             EQUALITY,
             parse=_parse_picklist,
             options=frozenset({"values"}),
+            make_parser=_picklist_parser,
         ),
         FieldType(
             "multi_picklist",
@@ -382,6 +436,7 @@ def builtin_types() -> list[FieldType]:
             EQUALITY,
             parse=parse_record_id,
             options=frozenset({"target", "on_delete"}),
+            make_parser=_record_id_parser,
         ),
         FieldType(
             "dynamic_lookup",
@@ -390,6 +445,7 @@ def builtin_types() -> list[FieldType]:
             EQUALITY,
             parse=parse_record_id,
             options=frozenset({"object_field"}),
+            make_parser=_record_id_parser,
         ),
         FieldType(
             "many_to_many",

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from core import audit
 from core.coretables import field_history, sequence, share
+from core.db import prepare_bulk
 from core.fieldtypes import BIGGEST, format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
@@ -26,7 +27,7 @@ from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable
 from core.list_sql import ListStatements
 from core.query import COUNT_CAP, MAX_LIMIT, ListQuery, QueryError, parse
 from core.runtime import Runtime, Schema
-from core.validation import FieldError, RecordValidationError
+from core.validation import FieldError, RecordValidationError, positions_by_key
 
 __all__ = ["Actor", "RecordService", "RecordError", "NotFound", "Conflict", "Refused", "Forbidden", "QueryError",
            "RecordValidationError"]
@@ -425,6 +426,7 @@ class RecordService:
         """
         with self.runtime.writing() as (conn, schema):
             schema.meta.object(object_name)
+            prepare_bulk(conn)
             yield BulkWriter(self, conn, schema, actor, object_name)
             if dry_run:
                 conn.get_transaction().rollback()
@@ -442,17 +444,23 @@ class RecordService:
         plugins = self.runtime.plugins
         before = plugins.caller("tessera_before_create", object_name) or plugins.caller("tessera_validate_record", object_name)
         hidden, locked = access.hidden(object_name), access.locked(object_name)
-        parsed, positions, errors, now = [], [], {}, _now()
-        for index, data in enumerate(rows):
-            try:
-                values = {**defaults, **validator.validate(data, partial=False, trusted=trusted, hidden=hidden, locked=locked)}
-                if before:
-                    values = self._run_before(conn, schema, actor, obj, "tessera_before_create", values, None, now)
-            except RecordValidationError as exc:
-                errors[index] = exc.errors
+        parsed, positions, now = [], [], _now()
+        validated, errors = validator.validate_many(rows, partial=False, trusted=trusted, hidden=hidden, locked=locked)
+        for index, values in enumerate(validated):
+            if values is None:
                 continue
+            if defaults:
+                values = {**defaults, **values}
+            if before:
+                try:
+                    values = self._run_before(conn, schema, actor, obj, "tessera_before_create", values, None, now)
+                except RecordValidationError as exc:
+                    errors[index] = exc.errors
+                    continue
             parsed.append(values)
             positions.append(index)
+        if before and errors:
+            errors = dict(sorted(errors.items()))  # by row, as when each row was validated and then hooked
         if errors and rejected is None:
             if len(rows) == 1:
                 raise RecordValidationError(object_name, errors[0])
@@ -462,10 +470,12 @@ class RecordService:
         batch = len(rows) > 1 or rejected is not None
 
         def stamp_and_check_owners(kept: list[dict]) -> None:
+            stamp = {"version": 1, "created_at": now, "updated_at": now, "created_by": actor.user_id, "updated_by": actor.user_id}
+            owner = actor.user_id
             for values in kept:
-                values.update(version=1, created_at=now, updated_at=now, created_by=actor.user_id, updated_by=actor.user_id)
+                values.update(stamp)
                 if values.get("owner") is None:
-                    values["owner"] = actor.user_id
+                    values["owner"] = owner
             self._check_owners(conn, schema, access, actor, object_name, "create", kept, rows_are_batch=batch)
 
         for check in (lambda kept: self._check_references(conn, schema, obj, kept, rows_are_batch=batch),
@@ -478,7 +488,7 @@ class RecordService:
         links = {f.name: [values.pop(f.name, None) for values in parsed] for f in obj.active_fields() if f.type.name == "many_to_many"}
         self._assign_autonumbers(conn, obj, parsed)
         table = schema.tables.table(object_name)
-        ids = self._insert_rows(conn, table, parsed)
+        ids = self._insert_rows(conn, table, parsed, schema)
         for name, values_per_row in links.items():
             fdef = obj.fields[name]
             for record_id, links_value in zip(ids, values_per_row):
@@ -531,7 +541,16 @@ class RecordService:
         self._attach_dynamic_labels(conn, schema, reader, records, _params(None))
         return records
 
-    def _insert_rows(self, conn: Connection, table: sa.Table, parsed: list[dict]) -> list[int]:
+    def _insert_rows(self, conn: Connection, table: sa.Table, parsed: list[dict], schema: Schema | None = None) -> list[int]:
+        """Insert the rows; return their ids in the rows' order.
+
+        Several rows go in one statement (see ``_bulk_insert``); one row, or a table the bulk path
+        cannot serve, takes ``INSERT ... RETURNING id``.
+        """
+        if len(parsed) >= BULK_INSERT_MIN:
+            ids = _bulk_insert(conn, table, parsed, schema)
+            if ids is not None:
+                return ids
         # Rows may name different columns; group them so each executemany is uniform.
         ids: list[int | None] = [None] * len(parsed)
         groups: dict[tuple[str, ...], list[int]] = {}
@@ -1064,11 +1083,14 @@ class RecordService:
         errors: dict[int, list[FieldError]] = {}
         owner = schema.system_fields(obj.name)["owner"]
         for fdef in [f for f in obj.active_fields() if f.type.name in ("lookup", "many_to_many")] + [owner]:
-            target = fdef.spec["target"]
-            wanted = {}
-            for index, values in enumerate(rows):
-                for rid in _referenced_ids(fdef, values.get(fdef.name)):
-                    wanted.setdefault(rid, []).append(index)
+            target, name = fdef.spec["target"], fdef.name
+            wanted: dict[int, list[int]] = {}
+            if fdef.type.name == "lookup":
+                wanted = positions_by_key(None if (value := values.get(name)) is None else int(value) for values in rows)
+            else:
+                for index, values in enumerate(rows):
+                    for rid in _referenced_ids(fdef, values.get(name)):
+                        wanted.setdefault(rid, []).append(index)
             if not wanted:
                 continue
             found = self._existing(conn, schema, target, wanted)
@@ -1087,11 +1109,18 @@ class RecordService:
             raise RecordValidationError(obj.name, next(iter(errors.values())))
 
     def _existing(self, conn: Connection, schema: Schema, target: str, wanted: dict[int, list[int]]) -> set[int]:
+        ids = list(wanted)
+        if len(ids) > 1 and (conn.dialect.name == "postgresql" or (conn.dialect.name == "sqlite" and _sqlite_has_json())):
+            # The list as one parameter (no statement of its own per length), and only the missing ids come back.
+            statement, pack = schema.memo(("missing", target, conn.dialect.name), lambda: _missing_statement(conn, schema, target))
+            missing: set[int] = set()
+            for start in range(0, len(ids), 5000):
+                missing.update(conn.execute(statement, {"tessera_ids": pack(ids[start : start + 5000])}).scalars().all())
+            return set(ids) - missing
         statement = schema.memo(("existing", target), lambda: self._existing_statement(schema, target))
         found: set[int] = set()
-        ids = list(wanted)
         for start in range(0, len(ids), 5000):
-            found.update(conn.execute(statement, {"tessera_ids": ids[start : start + 5000]}).scalars())
+            found.update(conn.execute(statement, {"tessera_ids": ids[start : start + 5000]}).scalars().all())
         return found
 
     @staticmethod
@@ -1210,7 +1239,7 @@ class BulkWriter:
         wanted = list(values)
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start : start + 5000]
-            for row in self._conn.execute(statement, {**self.actor.params, "tessera_values": chunk}):
+            for row in self._conn.execute(statement, {**self.actor.params, "tessera_values": chunk}).all():
                 key = row[0] if len(names) == 1 else tuple(row[:-1])
                 found.setdefault(key, []).append(row[-1])
         return found
@@ -1278,6 +1307,174 @@ class TransactionRecords:
             if version is None:
                 raise NotFound(f"{object_name} {record_id} does not exist")
         return self._service._update(self._conn, self._schema, self.actor, object_name, record_id, changes, _version(version), trusted=True)
+
+
+BULK_INSERT_MIN = 2  # from this many rows on, _insert_rows takes the bulk path
+
+
+def _missing_statement(conn: Connection, schema: Schema, target: str) -> tuple[Any, Any]:
+    """The ids of a list given as one parameter that are not live records of ``target``, and how to pass the
+    list: an array on PostgreSQL (``unnest``), a JSON array on SQLite (``json_each``)."""
+    table = conn.dialect.identifier_preparer.format_table(schema.tables.table(target))
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY  # noqa: PLC0415
+
+        statement = sa.text(f"SELECT given.id FROM unnest(:tessera_ids) AS given(id) WHERE NOT EXISTS "
+                            f"(SELECT 1 FROM {table} t WHERE t.id = given.id AND t.deleted_at IS NULL)")
+        return statement.bindparams(sa.bindparam("tessera_ids", type_=ARRAY(sa.BigInteger))), list
+    statement = sa.text(f"SELECT given.value FROM json_each(:tessera_ids) AS given WHERE NOT EXISTS "
+                        f"(SELECT 1 FROM {table} t WHERE t.id = given.value AND t.deleted_at IS NULL)")
+    return statement, _json_list
+
+
+def _json_list(ids: list[int]) -> str:
+    return "[" + ",".join(map(str, ids)) + "]"
+
+
+_SQLITE_JSON: list[bool] = []
+
+
+def _sqlite_has_json() -> bool:
+    """Whether this process's SQLite has the JSON functions (built in since 3.38 unless left out)."""
+    if not _SQLITE_JSON:
+        import sqlite3  # noqa: PLC0415
+
+        try:
+            sqlite3.connect(":memory:").execute("SELECT json_each.value FROM json_each('[1]')").fetchall()
+            _SQLITE_JSON.append(True)
+        except sqlite3.Error:
+            _SQLITE_JSON.append(False)
+    return _SQLITE_JSON[0]
+
+
+@dataclass(frozen=True)
+class _BulkPlan:
+    """How rows naming ``names`` go into a table in one statement, prepared once per metadata version."""
+
+    names: tuple[str, ...]  # the rows' keys, in the table's column order (the id comes first in ``sql``)
+    processors: tuple[tuple[int, Any], ...]  # (position in names, SQLAlchemy's bind processor) where one applies
+    sql: str
+    defaulted: tuple[str, ...]  # names whose column has a default: every row must give them (else the grouped insert)
+    next_id: str | None = None  # SQLite: the query of the largest id
+    sequence: str | None = None  # PostgreSQL: the sequence of the id column
+    # PostgreSQL, when every column has a binary form psycopg can write: COPY's binary statement, the
+    # PostgreSQL type of each column (id first) and the Python type its values must have to be sent so
+    binary_sql: str | None = None
+    binary_types: tuple[str, ...] = ()
+    python_types: tuple[type, ...] = ()
+
+
+def _bulk_insert(conn: Connection, table: sa.Table, parsed: list[dict], schema: Schema | None) -> list[int] | None:
+    """Insert many rows with one statement and known ids, in the rows' order; None when this table cannot.
+
+    The ids are drawn first: on PostgreSQL from the id column's sequence (``nextval`` for each row,
+    in one query), then the rows go in one ``COPY``; on SQLite the writing transaction holds the
+    database's write lock (BEGIN IMMEDIATE, core/db.py), so the ids after the largest one are free,
+    and the rows go in one ``executemany``. Values are converted with SQLAlchemy's own bind
+    processors of each column, so that they are stored exactly as ``table.insert()`` stores them;
+    a key some rows lack is NULL for them, as in a grouped insert, unless its column has a default
+    (version's, which the record service always sets): then the grouped insert applies it.
+    """
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql") or table.kwargs.get("sqlite_autoincrement"):
+        return None
+    keys = set().union(*parsed)
+    if "id" in keys:
+        return None
+    key = ("bulk insert", table.name, frozenset(keys))
+    plan = schema.memo(key, lambda: _bulk_plan(conn, table, keys)) if schema is not None else _bulk_plan(conn, table, keys)
+    if plan is None or any(name not in values for name in plan.defaulted for values in parsed):
+        return None
+    count = len(parsed)
+    columns = [[values.get(name) for values in parsed] for name in plan.names]
+    for position, process in plan.processors:
+        column, last, done = columns[position], _UNSET, None
+        for index, value in enumerate(column):
+            if value is not last:  # the stamps repeat one value for every row
+                last, done = value, process(value)
+            column[index] = done
+    if dialect == "sqlite":
+        first = (conn.exec_driver_sql(plan.next_id).scalar() or 0) + 1
+        ids = list(range(first, first + count))
+        conn.exec_driver_sql(plan.sql, list(zip(ids, *columns)))
+        return ids
+    ids = sorted(conn.execute(_NEXT_IDS, {"sequence": plan.sequence, "count": count}).scalars())
+    if len(ids) != count:
+        raise RuntimeError(f"the sequence {plan.sequence} gave {len(ids)} ids for {count} rows")
+    binary = plan.binary_sql is not None and _all_of_types(columns, plan.python_types)
+    statement = plan.binary_sql if binary else plan.sql
+    try:
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            if binary:
+                copy.set_types(plan.binary_types)
+            for row in zip(ids, *columns):
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:  # raised as SQLAlchemy raises the driver's errors
+        raise sa.exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect) from exc
+    return ids
+
+
+_UNSET = object()
+_NEXT_IDS = sa.text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :count)")
+
+
+def _bulk_plan(conn: Connection, table: sa.Table, keys: set[str]) -> _BulkPlan | None:
+    if not keys <= set(table.c.keys()):
+        return None  # an unknown key: the grouped insert raises SQLAlchemy's error about it
+    dialect = conn.dialect
+    names = tuple(c.name for c in table.columns if c.name in keys)
+    processors = []
+    for position, name in enumerate(names):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((position, process))
+    defaulted = tuple(n for n in names if table.c[n].default is not None or table.c[n].server_default is not None)
+    quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in ("id", *names))
+    name = dialect.identifier_preparer.format_table(table)
+    if dialect.name == "sqlite":
+        return _BulkPlan(names, tuple(processors), f"INSERT INTO {name} ({quoted}) VALUES ({', '.join('?' * (len(names) + 1))})",
+                         defaulted, next_id=f"SELECT max(id) FROM {name}")
+    sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": name}).scalar()
+    if sequence is None:
+        return None
+    copy = f"COPY {name} ({quoted}) FROM STDIN"
+    binary = [_binary_type(table.c[n].type.dialect_impl(dialect)) for n in ("id", *names)]
+    if all(binary) and binary[0][1] is int:
+        return _BulkPlan(names, tuple(processors), copy, defaulted, sequence=sequence, binary_sql=f"{copy} (FORMAT BINARY)",
+                         binary_types=tuple(b[0] for b in binary), python_types=tuple(b[1] for b in binary[1:]))
+    return _BulkPlan(names, tuple(processors), copy, defaulted, sequence=sequence)
+
+
+def _binary_type(sql_type: Any) -> tuple[str, type] | None:
+    """The PostgreSQL type psycopg writes a column's values as in a binary COPY, and their Python type."""
+    if isinstance(sql_type, sa.Boolean):
+        return "bool", bool
+    if isinstance(sql_type, sa.BigInteger):
+        return "int8", int
+    if isinstance(sql_type, sa.SmallInteger):
+        return "int2", int
+    if isinstance(sql_type, sa.Integer):
+        return "int4", int
+    if isinstance(sql_type, sa.Numeric) and not isinstance(sql_type, sa.Float):
+        return "numeric", decimal.Decimal
+    if isinstance(sql_type, sa.DateTime):
+        return ("timestamptz", dt.datetime) if sql_type.timezone else None
+    if isinstance(sql_type, sa.Date):
+        return "date", dt.date
+    if isinstance(sql_type, (sa.String, sa.Text)) and not isinstance(sql_type, (sa.Enum, sa.JSON)):
+        return "text", str
+    return None  # JSON and others: the text COPY, where the server parses what SQLAlchemy's processor wrote
+
+
+def _all_of_types(columns: list[list], python_types: tuple[type, ...]) -> bool:
+    """Whether each value is None or exactly of its column's Python type (datetimes aware: timestamptz)."""
+    for column, wanted in zip(columns, python_types):
+        for value in column:
+            if value is not None and type(value) is not wanted:
+                return False
+        if wanted is dt.datetime and any(v is not None and v.tzinfo is None for v in column):
+            return False
+    return True
 
 
 def _every(list_page, params: Mapping[str, Any]) -> Iterator[dict]:

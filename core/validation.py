@@ -8,7 +8,7 @@ reported against its field, in words a user can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
@@ -76,6 +76,11 @@ class RecordValidator:
         self.required = [f.name for f in obj.active_fields() if f.required and self._writable(f)]
         self._blank_is_null = {n for n, f in self.fields.items() if f.type.name not in TEXT_TYPES}
         self._read_only = {n for n, f in self.fields.items() if f.spec.get("read_only")}
+        # Per field: how a valid value is parsed (None: kept as it is); many-to-many links have their own parse.
+        self._parsers: dict[str, Callable[[Any], Any] | None] = {
+            n: None if f.type.parses_as_given else f.type.parser(f.spec) for n, f in self.fields.items() if f.type.name != "many_to_many"}
+        self._columns: dict[str, Callable[[list], Any]] = {}  # per field: the schema check of a list of values (validate_many)
+        self._shapes: dict[tuple, Any] = {}  # validate_many: what the names a row gives decide (see _shape)
 
     @staticmethod
     def _writable(fdef: FieldDef) -> bool:
@@ -115,17 +120,121 @@ class RecordValidator:
         for name, value in present.items():
             if name in failed:
                 continue
-            fdef = self.fields[name]
             try:
-                if fdef.type.name == "many_to_many":
-                    parsed[name] = parse_links(fdef, value)
+                if name in self._parsers:
+                    parse = self._parsers[name]
+                    parsed[name] = value if parse is None else parse(value)
                 else:
-                    parsed[name] = fdef.type.parse(value, fdef.spec)
+                    parsed[name] = parse_links(self.fields[name], value)
             except (ValueError, TypeError) as exc:
                 errors.append(FieldError(name, str(exc)))
         if errors:
             raise RecordValidationError(self.object.name, errors)
         return parsed
+
+    def validate_many(self, rows: list, partial: bool = False, trusted: bool = False, hidden: frozenset[str] = frozenset(),
+                      locked: frozenset[str] = frozenset()) -> tuple[list[dict | None], dict[int, list[FieldError]]]:
+        """``validate`` for each row of a batch: the parsed values of each row (None when refused) and the
+        errors of each refused row, by index; the same answers as calling ``validate`` on each.
+
+        For less per row: what depends only on the names a row gives (unknown, hidden, locked, read-only
+        and missing fields) is worked out once per set of names, the JSON Schema check runs once per
+        field over the batch's values of that field, and each field's parser is looked up once. A row
+        that any of this doubts (a problem, or anything unusual) goes through ``validate``, which words
+        its errors.
+        """
+        parsed_rows: list[dict | None] = [None] * len(rows)
+        doubtful = [index for index, data in enumerate(rows) if type(data) is not dict]
+        groups = positions_by_key(tuple(data) if type(data) is dict else None for data in rows)  # names given -> rows
+        hidden, locked = frozenset(hidden), frozenset(locked)
+        for names, indexes in groups.items():
+            shape = self._shapes.get((names, partial, trusted, hidden, locked))
+            if shape is None:
+                shape = self._shape(names, partial, trusted, hidden, locked)
+            if shape is False or not names:
+                doubtful.extend(indexes)
+                continue
+            picked = [rows[i] for i in indexes]
+            suspect: set[int] = set()  # positions in the group left to validate
+            parsed_columns = []
+            for name in names:
+                column = [data[name] for data in picked]
+                suspect.update(self._unusual(name, column, shape))
+                parse = self._parsers[name]
+                if parse is not None:
+                    try:
+                        column_parsed = list(map(parse, column))
+                    except Exception:  # noqa: BLE001 - validate words the problem
+                        column_parsed = []
+                        for position, value in enumerate(column):
+                            try:
+                                column_parsed.append(parse(value))
+                            except Exception:  # noqa: BLE001
+                                column_parsed.append(None)
+                                suspect.add(position)
+                else:
+                    column_parsed = column
+                suspect.update(self._failing(name, column))
+                parsed_columns.append(column_parsed)
+            for position, values in enumerate(zip(*parsed_columns)):
+                if position in suspect:
+                    doubtful.append(indexes[position])
+                else:
+                    parsed_rows[indexes[position]] = dict(zip(names, values))
+        errors: dict[int, list[FieldError]] = {}
+        for index in sorted(doubtful):
+            try:
+                parsed_rows[index] = self.validate(rows[index], partial=partial, trusted=trusted, hidden=hidden, locked=locked)
+            except RecordValidationError as exc:
+                parsed_rows[index] = None
+                errors[index] = exc.errors
+        return parsed_rows, errors
+
+    def _unusual(self, name: str, column: list, required: frozenset[str]) -> list[int]:
+        """Positions of the values validate_many leaves to validate: empty ones (None, or "" where that means
+        no value or the field is required, or [] for a required field)."""
+        is_required = name in required
+        blank = name in self._blank_is_null or is_required
+        if None not in column and not (blank and "" in column) and not (is_required and [] in column):
+            return []
+        return [position for position, value in enumerate(column)
+                if value is None or (blank and value == "") or (is_required and value == [])]
+
+    def _shape(self, names: tuple, partial: bool, trusted: bool, hidden: frozenset[str], locked: frozenset[str]) -> Any:
+        """For rows giving ``names``: False when each goes to validate (an unknown, hidden, locked or read-only
+        name, a many-to-many field, a required field missing), else the required fields among the names."""
+        given = set(names)
+        if (any(n not in self._parsers or n in hidden or n in locked for n in names)
+                or (not trusted and not given.isdisjoint(self._read_only))
+                or (not partial and any(n not in given and "default" not in self.fields[n].spec for n in self.required))):
+            shape: Any = False
+        else:
+            shape = frozenset(n for n in self.required if n in given)
+        if len(self._shapes) < 1000:
+            self._shapes[(names, partial, trusted, hidden, locked)] = shape
+        return shape
+
+    def _failing(self, name: str, values: list) -> list[int]:
+        """The positions of the values the JSON Schema of field ``name`` refuses (fastjsonschema, like ``validate``)."""
+        check = self._columns.get(name)
+        if check is None:
+            check = self._columns[name] = fastjsonschema.compile(
+                {"$schema": "http://json-schema.org/draft-07/schema#", "type": "array", "items": self.schema["properties"][name]})
+        failing: list[int] = []
+        start = 0
+        while start < len(values):
+            try:
+                check(values[start:] if start else values)
+                break
+            except fastjsonschema.JsonSchemaValueException as exc:
+                position = _item_position(exc)
+                if position is None:  # cannot tell which value: let validate look at each
+                    return failing + list(range(start, len(values)))
+                failing.append(start + position)
+                start += position + 1
+            except Exception:  # noqa: BLE001 - a value the generated code did not expect: validate judges
+                return failing + list(range(start, len(values)))
+        return failing
 
     def _missing(self, data: dict, partial: bool) -> list[FieldError]:
         errors = []
@@ -143,6 +252,25 @@ class RecordValidator:
             return FieldError(name, "is set by the system and cannot be written")
         known = [n for n in self.fields if n not in hidden]
         return FieldError(name, f"is not a field of {self.object.name}{did_you_mean(name, known)}")
+
+
+def positions_by_key(keys: Iterable[Any]) -> dict[Any, list[int]]:
+    """The positions of each key in ``keys``, None keys left out: ``[a, None, a, b]`` gives ``{a: [0, 2], b: [3]}``."""
+    found: dict[Any, list[int]] = {}
+    for position, key in enumerate(keys):
+        if key is not None:
+            group = found.get(key)
+            if group is None:
+                found[key] = [position]
+            else:
+                group.append(position)
+    return found
+
+
+def _item_position(exc: fastjsonschema.JsonSchemaValueException) -> int | None:
+    """Which item of an array a fastjsonschema error is about (its name is 'data[position]...')."""
+    path = exc.path
+    return int(path[1]) if len(path) >= 2 and path[0] == "data" and path[1].isdigit() else None
 
 
 def parse_links(fdef: FieldDef, value: list) -> list[dict]:

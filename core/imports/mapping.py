@@ -27,6 +27,7 @@ DEFAULT_DATE_FORMATS = ("YYYY/MM/DD", "YYYY.MM.DD", "YYYY年MM月DD日")
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on", "是", "对"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off", "否", "不"})
 NOT_IMPORTABLE = frozenset({"autonumber", "dynamic_lookup", "many_to_many"})
+PICKLIST_MEMO = 10_000  # distinct cell texts a picklist column remembers the value of
 _GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 _SPACES = re.compile(r"[\s_\-]+")
 
@@ -312,11 +313,13 @@ def _converter(fdef: FieldDef, date_formats: list[str]) -> Callable[[str], Any]:
         return lambda text: [single(part.strip()) for part in re.split(r"[;,，；]", text) if part.strip()]
     if kind == "json":
         return _json
-    return _same
+    return keep_text
 
 
-def _same(text: str) -> str:
+def keep_text(text: str) -> str:
+    """The converter of text fields: the cell's text is the value."""
     return text
+
 
 
 def _chain(first: Callable[[str], Any], then: Callable[[Any], Any]) -> Callable[[str], Any]:
@@ -431,7 +434,19 @@ def _picklist(fdef: FieldDef) -> Callable[[str], Any]:
         for word in [item["value"], *item.get("label", {}).values()]:
             known.setdefault(normalized(str(word)), item["value"])
     values = {item["value"] for item in fdef.spec.get("values", [])}
-    return lambda text: text if text in values else known.get(normalized(text), text)
+    seen: dict[str, str] = {}  # cell text -> value: a column repeats a few texts many times
+
+    def convert(text: str) -> str:
+        if text in values:
+            return text
+        found = seen.get(text)
+        if found is None:
+            found = known.get(normalized(text), text)
+            if len(seen) < PICKLIST_MEMO:
+                seen[text] = found
+        return found
+
+    return convert
 
 
 def _json(text: str) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from core.imports import jobs
-from core.imports.mapping import CellError, DuplicateRule, Plan, Target, build_plan
+from core.imports.mapping import CellError, DuplicateRule, Plan, Target, build_plan, keep_text
 from core.imports.sources import Row, Source, SourceError, open_source
 from core.metadata.model import FieldDef
 from core.records import Actor, BulkWriter, Forbidden
@@ -26,6 +26,7 @@ from core.validation import FieldError, RecordValidationError
 SHOWN_REJECTIONS = 1000  # the report lists this many; the rejected-rows file has them all
 CACHE_LIMIT = 200_000  # lookup values remembered across batches
 REASON_LIMIT = 1000
+_VALUE, _LOOKUP, _ID = "value", "lookup", "id"  # where a cell's value goes (Importer._steps)
 
 
 @dataclass
@@ -112,6 +113,7 @@ class Importer:
         self.caches: dict[tuple[str, str], dict[str, list[int]]] = {}
         self.seen: dict[tuple, int] = {}  # a dry run's keys of rows it would create
         self.file_values: dict[str, set[str]] = {}  # per self-referencing field: the values rows of this file give
+        self._steps_of: tuple[Plan, list[tuple]] | None = None  # see _steps
 
     def run(self) -> ImportReport:
         self.runtime.current_metadata().object(self.object_name)  # an unknown object is named before the file is read
@@ -219,17 +221,19 @@ class Importer:
         cutting = [r for r in plan.rules if r.then != "create"]
         batch: list[Prepared] = []
         keys: set = set()
+        prepare, size = self._prepare, plan.batch_size
         for row in source.rows():
             if row.number < start:
                 continue
-            prepared = self._prepare(row, plan)
-            row_keys = {(i, key) for i, rule in enumerate(cutting) if (key := _raw_key(prepared, rule)) is not None}
-            if batch and not keys.isdisjoint(row_keys):
-                yield batch
-                batch, keys = [], set()
+            prepared = prepare(row, plan)
+            if cutting:
+                row_keys = {(i, key) for i, rule in enumerate(cutting) if (key := _raw_key(prepared, rule)) is not None}
+                if batch and not keys.isdisjoint(row_keys):
+                    yield batch
+                    batch, keys = [], set()
+                keys |= row_keys
             batch.append(prepared)
-            keys |= row_keys
-            if len(batch) >= plan.batch_size:  # written before the next row is read, which may be unreadable
+            if len(batch) >= size:  # written before the next row is read, which may be unreadable
                 yield batch
                 batch, keys = [], set()
         if batch:
@@ -241,21 +245,37 @@ class Importer:
         if len(cells) != width and not (len(cells) > width and all(not c.strip() for c in cells[width:])):
             prepared.errors.append(FieldError("", f"the row has {len(cells)} cells but the header has {width} columns"))
             return prepared
-        for target in plan.targets:
-            try:
-                value = _converted(target, cells)
-            except CellError as exc:
-                prepared.errors.append(FieldError(target.field, str(exc)))
+        values, lookups = prepared.values, prepared.lookups
+        for column, name, trim, convert, kind in self._steps(plan):  # what _converted does, per cell
+            text = cells[column]
+            if trim:
+                text = text.strip()
+            if not text:
                 continue
-            if value is None:
-                continue
-            if target.key_only:
-                prepared.given_id = value
-            elif target.lookup is not None and target.lookup.match != "id":
-                prepared.lookups[target.field] = str(value)
+            if convert is not None:
+                try:
+                    text = convert(text)
+                except CellError as exc:
+                    prepared.errors.append(FieldError(name, str(exc)))
+                    continue
+                if text is None:
+                    continue
+            if kind is _VALUE:
+                values[name] = text
+            elif kind is _LOOKUP:
+                lookups[name] = str(text)
             else:
-                prepared.values[target.field] = value
+                prepared.given_id = text
         return prepared
+
+    def _steps(self, plan: Plan) -> list[tuple]:
+        """Per target: (column, field, trim, converter or None for text kept as it is, where the value goes)."""
+        steps = self._steps_of
+        if steps is None or steps[0] is not plan:
+            kinds = [_ID if t.key_only else _LOOKUP if t.lookup is not None and t.lookup.match != "id" else _VALUE for t in plan.targets]
+            self._steps_of = steps = (plan, [(t.column, t.field, t.trim, None if t.convert is keep_text else t.convert, kind)
+                                             for t, kind in zip(plan.targets, kinds)])
+        return steps[1]
 
     def _run_batch(self, batch: list[Prepared], plan: Plan, job: jobs.Job, report: ImportReport, rejected: "RejectedFile") -> None:
         before = (job.next_row, job.counts, job.rejected_bytes, list(job.pending))
@@ -294,14 +314,18 @@ class Importer:
             if not texts:
                 continue
             ids = self._lookup_ids(writer, lookup, texts)
+            single = {text: found[0] for text, found in ids.items() if len(found) == 1}
+            name = target.field
             for prepared in batch:
-                text = prepared.lookups.get(target.field)
+                text = prepared.lookups.get(name)
                 if text is None:
                     continue
+                record_id = single.get(text)
+                if record_id is not None:
+                    prepared.values[name] = record_id
+                    continue
                 found = ids.get(text, [])
-                if len(found) == 1:
-                    prepared.values[target.field] = found[0]
-                elif not found and text in self.file_values.get(target.field, ()):
+                if not found and text in self.file_values.get(target.field, ()):
                     prepared.deferred.append((target.field, text))
                 elif not found:
                     prepared.errors.append(FieldError(target.field, f"no {lookup.target} has the {lookup.match} '{_short(text)}'"))
