@@ -236,6 +236,13 @@ def test_bad_files_get_a_message_naming_the_place(runtime, tmp_path):
     with pytest.raises(SourceError, match="line 2: byte 8 is neither UTF-8 nor GBK"):
         run_import(runtime, SYSTEM, "account", latin, options(tmp_path))
     assert run_import(runtime, SYSTEM, "account", latin, options(tmp_path, encoding="latin-1")).created == 1
+    many = tmp_path / "many.csv"  # a bad byte far past the first read-ahead buffer is named exactly
+    many.write_bytes(("name\n" + "".join(f"Row {i}\n" for i in range(20_000))).encode() + "Müller\n".encode("latin-1"))
+    with pytest.raises(SourceError, match=r"line 20002: byte \d+ is not utf-8 text; name its encoding \(Encoding in the import wizard"):
+        run_import(runtime, SYSTEM, "account", many, options(tmp_path, encoding="utf-8"))
+    with pytest.raises(SourceError, match="'klingon' is not an encoding this server knows"):
+        run_import(runtime, SYSTEM, "account", many, options(tmp_path, encoding="klingon"))
+    assert "Row 1" not in accounts(runtime)
     unclosed = tmp_path / "unclosed.csv"
     unclosed.write_text('name\nok\n"open quote\n' + "y" * (10 * 2**20 + 10) + "\n", encoding="utf-8")
     with pytest.raises(ImportFailed, match=r"row 3: a cell is longer than 10,485,760 characters; a quote .*rows up to 2 are done"):
@@ -360,3 +367,67 @@ def test_the_cli_imports_with_a_mapping_and_exports_with_filters(database_url, t
     ]:
         result = cli(*args, database=database_url, cwd=tmp_path)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_batch_rejects_each_bad_row_with_its_reason_and_writes_the_rest(runtime, tmp_path):
+    """One batch, a bad row of each kind among good ones: each is refused with its reason, the others are
+    written in the batch's single insert with the values the file gives."""
+    runtime.records.create_many(SYSTEM, "account", [{"name": "Acme"}, {"name": "Globex"}])
+    header = ["First Name", "Last Name", "Email", "Lead Source", "Account", "Birthday", "Do Not Call"]
+    rows = [
+        ["Ann", "Good 1", "ann@example.com", "Web", "Acme", "1990-05-06", "yes"],
+        ["Bob", "Bad email", "bob at example", "Web", "Acme", "", ""],
+        ["Cid", "No account", "", "Event", "Initech", "", ""],
+        ["Dee", "Bad date", "", "", "Acme", "1990-02-31", ""],
+        ["Eve", "", "eve@example.com", "", "", "", ""],
+        ["Fay", "Bad source", "", "Telemarketing", "", "", ""],
+        ["Gus", "Good 2", "", "客户推荐", "Globex", "2001/02/03", "no"],
+        ["Hal", "Too many cells", "", "", "", "", "", "extra"],
+        ["Ivy", "Bad flag", "", "", "", "", "perhaps"],
+        ["Jo", "Good 3", "", "cold call", "", "", ""],
+    ]
+    file = write_csv(tmp_path / "contacts.csv", [header] + rows)
+
+    report = run_import(runtime, SYSTEM, "contact", file, options(tmp_path, batch_size=100))
+
+    assert (report.created, report.rejected) == (3, 7)
+    reasons = {r.row: r.reason for r in report.rejections}
+    assert reasons == {
+        3: "email (column 'Email'): must be an e-mail address; got 'bob at example'",
+        4: "account (column 'Account'): no account has the name 'Initech'",
+        5: "birthday (column 'Birthday'): '1990-02-31' is not a date in any of the formats YYYY-MM-DD, YYYY/MM/DD, YYYY.MM.DD, "
+           "YYYY年MM月DD日; add its format to the mapping's date_formats",
+        6: "last_name (column 'Last Name'): is required",
+        7: reasons[7],
+        9: "the row has 8 cells but the header has 7 columns",
+        10: "do_not_call (column 'Do Not Call'): 'perhaps' is not true or false (yes/no, 1/0, true/false)",
+    }
+    assert reasons[7].startswith("lead_source (column 'Lead Source'): 'Telemarketing' is not one of the values of lead_source")
+    stored = {c["last_name"]: c for c in runtime.records.each(SYSTEM, "contact")}
+    assert set(stored) == {"Good 1", "Good 2", "Good 3"}
+    acme, globex = (accounts(runtime)[n]["id"] for n in ("Acme", "Globex"))
+    assert {k: stored["Good 1"][k] for k in ("email", "lead_source", "birthday", "do_not_call")} == {
+        "email": "ann@example.com", "lead_source": "web", "birthday": "1990-05-06", "do_not_call": True}
+    assert stored["Good 1"]["account"]["id"] == acme and stored["Good 2"]["account"]["id"] == globex
+    assert (stored["Good 2"]["lead_source"], stored["Good 2"]["birthday"], stored["Good 3"]["lead_source"]) == ("referral", "2001-02-03", "cold_call")
+    assert stored["Good 3"]["account"] is None
+    ids = [stored[n]["id"] for n in ("Good 1", "Good 2", "Good 3")]
+    assert ids == sorted(ids)  # in the order of the file
+    rejected = read_csv(tmp_path / "rejected.csv")
+    assert [r[1] for r in rejected[1:]] == ["Bad email", "No account", "Bad date", "", "Bad source", "Too many cells", "Bad flag"]
+
+
+def test_an_unreadable_row_stops_the_import_after_the_batches_before_it(runtime, tmp_path):
+    """A row that cannot be read stops the import where it is, after the complete batches before it are written."""
+    good = [[f"Company {i:03}"] for i in range(1, 46)]
+    file = tmp_path / "accounts.csv"
+    text = "\n".join(["name"] + [row[0] for row in good]) + '\n"open quote\n' + "y" * (10 * 2**20 + 10) + "\n"
+    file.write_text(text, encoding="utf-8")
+    seen = []
+
+    with pytest.raises(ImportFailed, match=r"row 47: a cell is longer than 10,485,760 characters.*rows up to 41 are done"):
+        run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=10), lambda report: seen.append(report.last_row))
+
+    assert seen == [1, 11, 21, 31, 41]
+    assert sorted(accounts(runtime)) == [f"Company {i:03}" for i in range(1, 41)]
+    assert describe_job(runtime.engine, 1)["next_row"] == 42

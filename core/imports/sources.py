@@ -28,7 +28,7 @@ class SourceError(ValueError):
     """The file cannot be read as a table; the message names the file and the place."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     number: int  # spreadsheet numbering: the header is row 1
     cells: list[str]
@@ -100,14 +100,21 @@ class CsvSource(Source):
             raise SourceError(f"{self.name}: row {self._number + 1}: {_csv_problem(exc)}") from None
         except UnicodeDecodeError as exc:
             raise SourceError(f"{self.name}: row {self._number + 1}: the text is not {self.encoding} ({exc.reason}); "
-                              "give the file's encoding with --encoding") from None
+                              f"{ENCODING_HINT}") from None
         self._number += 1
         return cells
 
     def rows(self) -> Iterator[Row]:
-        while (cells := self._next()) is not None:
-            if not _blank(cells):
-                yield Row(self._number, cells)
+        try:
+            for cells in self._reader:  # what _next does, without a call per row
+                self._number += 1
+                if (cells and cells[0] and not cells[0].isspace()) or not _blank(cells):
+                    yield Row(self._number, cells)
+        except csv.Error as exc:
+            raise SourceError(f"{self.name}: row {self._number + 1}: {_csv_problem(exc)}") from None
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.name}: row {self._number + 1}: the text is not {self.encoding} ({exc.reason}); "
+                              f"{ENCODING_HINT}") from None
 
     def progress(self) -> float:
         return min(self._binary.tell() / self._size, 1.0)
@@ -130,42 +137,67 @@ def _csv_problem(exc: csv.Error) -> str:
     return f"not valid CSV ({text})"
 
 
+ENCODING_HINT = "name its encoding (Encoding in the import wizard, \"encoding\" in a mapping, --encoding on the command line)"
+
+
 def _scan(path: Path, encoding: str | None) -> tuple[str, str]:
-    """One pass over the bytes: their sha256, and the encoding they decode with."""
+    """One pass over the bytes: their sha256, and whether they decode (as ``encoding``, or else as
+    UTF-8; a second pass tries GBK when UTF-8 fails). An undecodable byte is named by line and offset."""
     digest = hashlib.sha256()
-    candidates = {name: codecs.getincrementaldecoder(name)() for name in ("utf-8", "gbk")} if encoding is None else {}
-    failures: dict[str, tuple[int, int]] = {}  # encoding -> (offset, line) of the first undecodable byte
+    failure: tuple[int, int] | None = None  # (offset, line) of the first byte that does not decode
+    decoder = _decoder(path, encoding or "utf-8")
     offset, lines = 0, 1
     with path.open("rb") as file:
         head = file.read(4)
         file.seek(0)
         while chunk := file.read(CHUNK):
             digest.update(chunk)
-            for name, decoder in list(candidates.items()):
+            if decoder is not None:
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    failures[name] = (offset + exc.start, lines + chunk.count(b"\n", 0, exc.start))
-                    del candidates[name]
+                    failure = (offset + exc.start, lines + chunk.count(b"\n", 0, exc.start))
+                    decoder = None
+                lines += chunk.count(b"\n")
             offset += len(chunk)
-            lines += chunk.count(b"\n")
-    for name, decoder in list(candidates.items()):
+    if decoder is not None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            failures[name] = (offset, lines)
-            del candidates[name]
+            failure = (offset, lines)
     if encoding is not None:
+        if failure is not None:
+            raise SourceError(f"{path}: line {failure[1]}: byte {failure[0]} is not {encoding} text; {ENCODING_HINT}")
         return digest.hexdigest(), encoding
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return digest.hexdigest(), "utf-16"
-    if "utf-8" in candidates:
+    if failure is None:
         return digest.hexdigest(), "utf-8-sig"  # -sig: a BOM, if there is one, is not part of the first column's name
-    if "gbk" in candidates:
+    if _decodes(path, "gbk"):
         return digest.hexdigest(), "gbk"
-    where, line = failures["utf-8"]
+    where, line = failure
     raise SourceError(f"{path}: line {line}: byte {where} is neither UTF-8 nor GBK text; "
-                      "save the file as 'CSV UTF-8', or name its encoding with --encoding")
+                      f"save the file as 'CSV UTF-8', or {ENCODING_HINT}")
+
+
+def _decoder(path: Path, encoding: str):
+    try:
+        return codecs.getincrementaldecoder(encoding)()
+    except LookupError:
+        raise SourceError(f"{path}: '{encoding}' is not an encoding this server knows "
+                          "(for example utf-8, gbk, gb18030, utf-16, latin-1)") from None
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(CHUNK):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # --- XLSX --------------------------------------------------------------------------------
