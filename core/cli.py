@@ -288,6 +288,7 @@ def serve(ctx: Context, host: str, port: int, no_demo: bool) -> None:
     from core.api.app import create_app
     from core.auth import Accounts
     from core.demo import load_demo
+    from core.imports.background import remove_old_uploads
 
     _refuse_busy_port(host, port)
     runtime = ctx.runtime
@@ -302,6 +303,9 @@ def serve(ctx: Context, host: str, port: int, no_demo: bool) -> None:
     if password:
         click.echo(f"\nSign in as 'admin' with the password: {password}\n"
                    "(shown this once; change it with 'tessera user password admin'; add people with 'tessera user add')\n")
+    removed = remove_old_uploads(runtime)
+    if removed:
+        click.echo(f"Removed {len(removed)} uploaded import file(s) unused for {runtime.settings.upload_retention_days} days.")
     click.echo(f"Tessera is serving {runtime.settings.database_url} at http://{host}:{port}/ (API docs: http://{host}:{port}/schema)")
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", access_log=False)
 

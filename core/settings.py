@@ -26,6 +26,7 @@ class Settings:
     secure_cookies: bool = False  # mark cookies Secure (serve over HTTPS)
     password_hashing: str = "standard"  # "fast": argon2's cheapest parameters, for test suites only
     files_dir: str | None = None  # uploaded import files and rejected rows (None: beside the SQLite file, else ./tessera-files)
+    upload_retention_days: int = 7  # uploads untouched this long are removed (0: kept until removed by hand)
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None, **overrides) -> "Settings":
@@ -49,6 +50,8 @@ class Settings:
             values["password_hashing"] = env["TESSERA_PASSWORD_HASHING"]
         if env.get("TESSERA_FILES_DIR"):
             values["files_dir"] = env["TESSERA_FILES_DIR"]
+        if env.get("TESSERA_UPLOAD_RETENTION_DAYS"):
+            values["upload_retention_days"] = _parse_days("TESSERA_UPLOAD_RETENTION_DAYS", env["TESSERA_UPLOAD_RETENTION_DAYS"])
         if "TESSERA_SECURE_COOKIES" in env:
             values["secure_cookies"] = _parse_bool("TESSERA_SECURE_COOKIES", env["TESSERA_SECURE_COOKIES"])
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -67,6 +70,13 @@ class Settings:
 
 def _names(raw: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _parse_days(name: str, raw: str) -> int:
+    text = raw.strip()
+    if not text.isdigit() or int(text) > 36_500:
+        raise SettingsError(f"{name}: use a whole number of days from 0 (keep for ever) to 36500, not '{raw}'")
+    return int(text)
 
 
 def _parse_bool(name: str, raw: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 
 import openpyxl
 import pytest
@@ -20,7 +21,7 @@ from core.api.app import create_app
 from core.api.imports import MAX_IMPORT_BYTES
 from core.db import read_transaction
 from core.imports import describe_job
-from core.imports.background import recent_jobs
+from core.imports.background import job_upload, real_run_options, recent_jobs
 from core.records import Actor
 
 CSV = (b"Company,Staff,Sector\n"
@@ -106,6 +107,21 @@ def test_a_dry_run_checks_the_file_and_run_imports_what_it_checked(api):
     assert [(r["detail"]["job"], r["detail"]["dry_run"], r["object"], r["username"]) for r in rows] == [
         (imported["id"], False, "account", "root"), (checked["id"], True, "account", "root")]
     assert rows[0]["detail"]["checked_by"] == checked["id"] and rows[0]["detail"]["file"] == "accounts.csv"
+
+
+def test_a_run_waits_while_a_run_of_the_same_check_is_being_started_and_then_is_refused(api):
+    checked = finished(api, "root", upload(api, "root", mapping=MAPPING))
+    answers = []
+    with api.world.runtime.imports.starting(checked["id"]):  # what a first call holds while it starts the run
+        second = threading.Thread(target=lambda: answers.append(api.post("root", checked["links"]["run"])))
+        second.start()
+        second.join(1.0)
+        assert second.is_alive() and answers == []
+        first = api.world.runtime.imports.start(Actor.system(), "account", job_upload(api.world.runtime, checked["id"]),
+                                                 real_run_options(api.world.runtime, checked["id"]))
+    second.join(60)
+    [refused] = answers
+    assert refused.status_code == 409 and f"by job {first}" in refused.json()["message"]
 
 
 def test_an_xlsx_file_imports_at_once_with_the_options_as_one_json_part(api, tmp_path):

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -526,3 +527,25 @@ def test_the_maven_crm_sample_goes_through_the_wizard_into_the_sales_objects(mak
         sample = runtime.records.list(SYSTEM, "opportunity", {"source_id": "Z063OYW0"}).items[0]
         assert sample["product"]["label"] == "GTX Pro" and sample["owner"]["label"] == "Darcel Schlecht"
         assert sample["name"] == "Z063OYW0" and sample["stage"] == "closed_won" and sample["account"]["label"] == "Isdom"
+
+
+def test_uploads_unused_for_the_retention_days_are_removed_but_not_while_a_run_goes(world, people):
+    client, csrf = people("mike")
+    folder = world.runtime.settings.files_path() / "imports"
+    old_url, going_url = map_url(upload(client, csrf, "old.csv", ACCOUNTS)), map_url(upload(client, csrf, "going.csv", ACCOUNTS))
+    going_source = next((folder / token_of(going_url)).glob("going.csv"))
+    jobs.start(world.runtime.engine, "account", str(going_source), "0" * 64, {}, False, 85, None, world.actor("mike"))
+    eight_days_ago = dt.datetime.now().timestamp() - 8 * 86_400
+    for token in (token_of(old_url), token_of(going_url)):
+        for path in [*(folder / token).rglob("*"), folder / token]:
+            os.utime(path, (eight_days_ago, eight_days_ago))
+    with world.runtime.engine.begin() as conn:  # the going run last reported progress an hour ago: it is still running
+        conn.execute(sa.update(import_job).values(updated_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)))
+
+    fresh_url = map_url(upload(client, csrf, "fresh.csv", ACCOUNTS))  # each upload removes the stale ones
+
+    assert not (folder / token_of(old_url)).exists() and not (folder / f"{token_of(old_url)}.owner").exists()
+    assert (folder / token_of(going_url)).is_dir() and (folder / token_of(fresh_url)).is_dir()
+    gone = client.get(old_url)
+    assert gone.status_code in (404, 410) and "upload it again" in gone.text
+    assert client.get(fresh_url).status_code == 200

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -53,7 +52,6 @@ ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16", "gbk": "GBK", "gb180
 THEN = ("update", "skip", "create")
 STALLED = dt.timedelta(minutes=2)  # a run no process has moved on for this long has stopped with its server
 LOOKUP_MATCH_TYPES = ("text", "email", "phone", "url", "integer", "autonumber", "decimal")
-_RUNS_LOCK = threading.Lock()
 
 
 class ImportPages(Controller):
@@ -228,7 +226,7 @@ class ImportPages(Controller):
         resuming = _resumable(job)
         if not (job["dry_run"] and job["status"] == "done") and not resuming:
             return _job_page(page, job, [page.t("Only a finished check can be run.")], 409)
-        with _lock(request, job_id):  # two clicks at once start one run
+        with page.runtime.imports.starting(job_id):  # two clicks at once start one run
             if not resuming:
                 earlier = real_run_of(page.runtime, job_id)
                 if earlier is not None and earlier[1] == "running":  # a second click, the back button: that run's page
@@ -693,15 +691,6 @@ def _step(request: Request, token: str, object_name: str) -> tuple[Page, ObjectD
 def _not_found(page: Page, message: str | None = None) -> Response:
     return page.render("error.html", status=404, title=page.t("Not found"), message=message or page.t("There is no page at this address."),
                        fragment=page.htmx)
-
-
-def _lock(request: Request, job_id: int) -> threading.Lock:
-    """This process's lock for starting the run of one job."""
-    state = request.app.state
-    with _RUNS_LOCK:
-        if not hasattr(state, "import_run_locks"):
-            state.import_run_locks = {}
-        return state.import_run_locks.setdefault(job_id, threading.Lock())
 
 
 def _text(value: Any) -> str:

@@ -189,11 +189,12 @@ class ImportsController(Controller):
           summary="Import for real what a dry run checked: the same file and settings")
     def run_job(self, request: Request, job_id: FromPath[str]) -> Response[ImportJob]:
         runtime, checked = request.app.state.runtime, _job(request, job_id)
-        _refuse_unless_runnable(runtime, checked)
-        up = job_upload(runtime, checked["id"])
-        if up is None:
-            raise ApiError(404, "not_found", f"the file import job {checked['id']} checked is not kept any more; upload it again")
-        new_id = _started(request, checked["object"], up, real_run_options(runtime, checked["id"]), keep_upload=True)
+        with runtime.imports.starting(checked["id"]):  # two calls at once start one run
+            _refuse_unless_runnable(runtime, checked)
+            up = job_upload(runtime, checked["id"])
+            if up is None:
+                raise ApiError(404, "not_found", f"the file import job {checked['id']} checked is not kept any more; upload it again")
+            new_id = _started(request, checked["object"], up, real_run_options(runtime, checked["id"]), keep_upload=True)
         _audit(request, checked["object"], new_id, up, dry_run=False, checked=checked["id"])
         return _accepted(request, new_id)
 

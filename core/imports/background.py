@@ -11,10 +11,12 @@ warnings) while it lives.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 import secrets
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import IO, Iterable
 
@@ -44,6 +46,7 @@ class Upload:
 def save_upload(runtime, filename: str, content: bytes | IO[bytes] | Iterable[bytes]) -> Upload:
     """Keep an uploaded file (bytes, a binary file or chunks) and return its token and path."""
     name = _safe_name(filename)
+    remove_old_uploads(runtime)
     token = secrets.token_hex(16)
     folder = _imports_folder(runtime) / token
     folder.mkdir(parents=True)
@@ -66,6 +69,49 @@ def upload(runtime, token: str) -> Upload:
     if not files:
         raise UploadError("the uploaded file is not known any more (upload it again)")
     return Upload(token, files[0])
+
+
+def remove_old_uploads(runtime, now: float | None = None) -> list[str]:
+    """Remove the uploads (with their rejected rows) untouched for Settings.upload_retention_days; return their tokens.
+
+    "Touched" is the newest change of the folder's files (a run rewrites its rejected-rows file);
+    an upload that a job still runs on (status running, updated within the retention) is kept.
+    """
+    days = runtime.settings.upload_retention_days
+    folder = _imports_folder(runtime)
+    if days <= 0 or not folder.is_dir():
+        return []
+    limit = (time.time() if now is None else now) - days * 86_400
+    removed = []
+    for candidate in folder.iterdir():
+        if candidate.is_dir() and _TOKEN.match(candidate.name) and _last_change(candidate) < limit \
+                and not _running_on(runtime, candidate, limit):
+            shutil.rmtree(candidate, ignore_errors=True)
+            _uploader_path(runtime, candidate.name).unlink(missing_ok=True)
+            removed.append(candidate.name)
+    return removed
+
+
+def _last_change(folder: Path) -> float:
+    try:
+        return max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
+    except OSError:  # removed meanwhile
+        return time.time()
+
+
+def _running_on(runtime, folder: Path, limit: float) -> bool:
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from core.coretables import import_job  # noqa: PLC0415
+    from core.db import read_transaction  # noqa: PLC0415
+
+    since = dt.datetime.fromtimestamp(limit, dt.timezone.utc)
+    files = [str(p) for p in folder.iterdir() if p.is_file()]
+    if not files:
+        return False
+    with read_transaction(runtime.engine) as conn:
+        return conn.execute(select(import_job.c.id).where(import_job.c.source.in_(files), import_job.c.status == "running",
+                                                          import_job.c.updated_at >= since).limit(1)).first() is not None
 
 
 def rejected_path(up: Upload, dry_run: bool) -> Path:
@@ -104,6 +150,14 @@ class BackgroundImports:
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
         self._reports: dict[int, ImportReport] = {}
+        self._starting: dict[int, threading.Lock] = {}
+
+    def starting(self, job_id: int) -> threading.Lock:
+        """The lock to hold while deciding whether to start the real run of a checked job (or resume a run) and
+        starting it: the UI's and the API's requests of this process take the same one, so two clicks or calls at
+        once start one run."""
+        with self._lock:
+            return self._starting.setdefault(job_id, threading.Lock())
 
     def start(self, actor: Actor, object_name: str, up: Upload, options: ImportOptions) -> int:
         """Start a run of an uploaded file and return its job id once the job exists.
