@@ -431,3 +431,42 @@ def test_an_unreadable_row_stops_the_import_after_the_batches_before_it(runtime,
     assert seen == [1, 11, 21, 31, 41]
     assert sorted(accounts(runtime)) == [f"Company {i:03}" for i in range(1, 41)]
     assert describe_job(runtime.engine, 1)["next_row"] == 42
+
+
+def test_a_many_to_many_column_links_each_record_its_cell_names(make_runtime, tmp_path):
+    runtime = make_runtime(plugins=("sales",))
+    account = runtime.records.create(SYSTEM, "account", {"name": "Acme"})["id"]
+    people = {name: runtime.records.create(SYSTEM, "contact", {"last_name": name, "email": f"{name.lower()}@acme.test"})["id"]
+              for name in ("Lee", "Chen", "Wang")}
+    runtime.records.create(SYSTEM, "contact", {"last_name": "Twice"})
+    runtime.records.create(SYSTEM, "contact", {"last_name": "Twice"})
+    file = write_csv(tmp_path / "deals.csv", [
+        ["Name", "Account", "Close Date", "Contact Roles"],
+        ["Big deal", "Acme", "2027-01-31", "Lee; Chen"],
+        ["No people", "Acme", "2027-02-28", ""],
+        ["Unknown person", "Acme", "2027-03-31", "Lee; Nobody; Ghost"],
+        ["Ambiguous", "Acme", "2027-04-30", "Twice"],
+        ["By e-mail", "Acme", "2027-05-31", "wang@acme.test"],
+    ])
+    mapping = {"columns": {"Name": "name", "Account": "account", "Close Date": "close_date", "Contact Roles": "contacts"}}
+    report = run_import(runtime, SYSTEM, "opportunity", file, options(tmp_path, mapping=mapping))
+    reasons = {r.row: r.reason for r in report.rejections}
+    assert reasons[4] == "contacts (column 'Contact Roles'): no contact has the last_name 'Nobody', 'Ghost'"
+    assert reasons[5].startswith("contacts (column 'Contact Roles'): 'Twice' is the last_name of 2 contact records")
+    assert reasons.get(6, "").startswith("contacts (column 'Contact Roles'): no contact has the last_name 'wang@acme.test'")
+    assert report.created == 2
+
+    by_email = {**mapping, "columns": {**mapping["columns"], "Contact Roles": {"field": "contacts", "match": "email"}}}
+    file2 = write_csv(tmp_path / "deals2.csv", [["Name", "Account", "Close Date", "Contact Roles"],
+                                                ["Big deal", "Acme", "2027-01-31", "wang@acme.test；lee@acme.test"],
+                                                ["By e-mail", "Acme", "2027-05-31", "wang@acme.test"]])
+    again = run_import(runtime, SYSTEM, "opportunity", file2, options(tmp_path, mapping=by_email, duplicates=[{"match": ["name"], "then": "update"}]))
+    assert (again.created, again.updated, again.rejected) == (1, 1, 0)
+    deals = {r["name"]: r for r in runtime.records.each(SYSTEM, "opportunity", {})}
+    linked = {name: sorted(link["id"] for link in runtime.records.get(SYSTEM, "opportunity", deal["id"])["contacts"])
+              for name, deal in deals.items()}
+    assert linked == {"Big deal": sorted([people["Wang"], people["Lee"]]), "No people": [], "By e-mail": [people["Wang"]]}
+    assert {str(deal["account"]) for deal in deals.values()} == {str(deals["Big deal"]["account"])} and str(account) in str(deals["Big deal"]["account"])
+
+    with pytest.raises(MappingError, match="duplicate rule 1: contacts links several records"):
+        run_import(runtime, SYSTEM, "opportunity", file2, options(tmp_path, mapping=mapping, duplicates=[{"match": ["contacts"], "then": "skip"}]))

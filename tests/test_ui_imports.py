@@ -549,3 +549,20 @@ def test_uploads_unused_for_the_retention_days_are_removed_but_not_while_a_run_g
     gone = client.get(old_url)
     assert gone.status_code in (404, 410) and "upload it again" in gone.text
     assert client.get(fresh_url).status_code == 200
+
+
+def test_a_many_to_many_column_finds_its_records_by_a_chosen_field(make_runtime):
+    from access_world import PASSWORD
+
+    from core.auth import Accounts
+
+    runtime = make_runtime(plugins=("sales",))
+    Accounts(runtime).add_user("ines", PASSWORD, "admin", full_name="Ines Implementer")
+    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+        csrf = signed_in(client, "ines")
+        url = map_url(upload(client, csrf, "deals.csv", b"Name,Contact Roles\nBig deal,Lee; Chen\n", object_name="opportunity"))
+        assert '<option value="contacts" selected' in client.get(url).text  # mapped by its label
+        links = client.get(f"/import/{token_of(url)}/column?object=opportunity&i=1&c1=contacts", headers=HX)
+    assert links.status_code == 200 and 'name="c1_match"' in links.text
+    assert '<option value="last_name" selected' in links.text and '<option value="email"' in links.text
+    assert "separate them with ;" in links.text

@@ -487,7 +487,7 @@ def import_fields(page: Page, obj: ObjectDef) -> list[dict]:
         if not importable(fdef) or not access.visible(obj.name, fdef.name) or not access.writable(obj.name, fdef.name):
             continue
         found.append({"name": fdef.name, "label": fdef.label(page.lang), "type": fdef.type.name, "fdef": fdef,
-                      "lookup": fdef.type.name == "lookup", "required": fdef.required})
+                      "lookup": fdef.type.name in ("lookup", "many_to_many"), "required": fdef.required})
     return found
 
 

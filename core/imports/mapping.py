@@ -26,7 +26,8 @@ THEN = ("update", "skip", "create")
 DEFAULT_DATE_FORMATS = ("YYYY/MM/DD", "YYYY.MM.DD", "YYYY年MM月DD日")
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on", "是", "对"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off", "否", "不"})
-NOT_IMPORTABLE = frozenset({"autonumber", "dynamic_lookup", "many_to_many"})
+NOT_IMPORTABLE = frozenset({"autonumber", "dynamic_lookup"})
+LINK_SEPARATORS = re.compile(r"[;；\n]")  # between the records of a many-to-many cell (names may hold commas)
 PICKLIST_MEMO = 10_000  # distinct cell texts a picklist column remembers the value of
 _GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
 _SPACES = re.compile(r"[\s_\-]+")
@@ -89,6 +90,7 @@ class Lookup:
     target: str
     match: str
     self_reference: bool
+    many: bool = False  # a many-to-many field: a cell names several records
 
 
 @dataclass
@@ -179,7 +181,8 @@ def build_plan(obj: ObjectDef, owner: FieldDef, target_objects: dict[str, Object
                 continue
             taken[target.field] = name
             targets.append(target)
-    rules = _rules(mapping.get("duplicates", []) + (duplicates or []), {t.field for t in targets}, problems)
+    rules = _rules(mapping.get("duplicates", []) + (duplicates or []), {t.field for t in targets},
+                   {t.field for t in targets if t.lookup is not None and t.lookup.many}, problems)
     if problems:
         raise MappingError(problems)
     settings = {"columns": {t.column_name: t.field for t in targets}, "duplicates": [r.__dict__ for r in rules], "mapping": mapping}
@@ -244,11 +247,13 @@ def _target(entry: dict, position: int, column: str, obj: ObjectDef, fields: dic
     if values:
         convert = _with_value_map(values, convert)
     lookup = None
-    if fdef.type.name == "lookup":
+    if fdef.type.name in ("lookup", "many_to_many"):
         lookup = _lookup(fdef, entry.get("match"), obj, target_objects, access, where, problems)
         if lookup is None:
             return None
-        if lookup.match == "id":
+        if lookup.many:
+            convert = _chain(convert, _record_ids if lookup.match == "id" else _link_texts)
+        elif lookup.match == "id":
             convert = _chain(convert, _record_id)
     elif "match" in entry:
         problems.append(f"{where}: 'match' applies to lookup fields; {name} is a {fdef.type.name} field")
@@ -272,12 +277,16 @@ def _lookup(fdef: FieldDef, match: str | None, obj: ObjectDef, target_objects: d
     if not access.can(target.name, "read"):
         problems.append(f"{where}: your role may not read {target.name} records, so {fdef.name} cannot find them")
         return None
-    return Lookup(target.name, match, target.name == obj.name)
+    return Lookup(target.name, match, target.name == obj.name, many=fdef.type.name == "many_to_many")
 
 
-def _rules(specs: list[dict], mapped: set[str], problems: list[str]) -> list[DuplicateRule]:
+def _rules(specs: list[dict], mapped: set[str], linked: set[str], problems: list[str]) -> list[DuplicateRule]:
     rules = []
     for index, spec in enumerate(specs, start=1):
+        if linked.intersection(spec["match"]):
+            problems.append(f"duplicate rule {index}: {', '.join(sorted(linked.intersection(spec['match'])))} links several "
+                            "records (many-to-many), so records cannot be matched on it; match on a field that holds one value")
+            continue
         missing = [f for f in spec["match"] if f not in mapped]
         if missing:
             problems.append(f"duplicate rule {index}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not filled "
@@ -320,6 +329,15 @@ def keep_text(text: str) -> str:
     """The converter of text fields: the cell's text is the value."""
     return text
 
+
+
+def _link_texts(text: str) -> tuple[str, ...] | None:
+    """A many-to-many cell: the texts naming its records, one per part ("Ann Lee; Bo Chen")."""
+    return tuple(dict.fromkeys(part.strip() for part in LINK_SEPARATORS.split(text) if part.strip())) or None
+
+
+def _record_ids(text: str) -> list[int] | None:
+    return list(dict.fromkeys(_record_id(part) for part in _link_texts(text) or ())) or None
 
 
 def _chain(first: Callable[[str], Any], then: Callable[[Any], Any]) -> Callable[[str], Any]:

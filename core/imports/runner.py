@@ -149,7 +149,8 @@ class Importer:
 
     def _self_reference_values(self, plan: Plan) -> dict[str, set[str]]:
         """For lookups to the same object: the values the file's rows give the matched field (a first pass)."""
-        wanted = {t.field: t.lookup.match for t in plan.targets if t.lookup and t.lookup.self_reference and t.lookup.match != "id"}
+        wanted = {t.field: t.lookup.match for t in plan.targets
+                  if t.lookup and t.lookup.self_reference and not t.lookup.many and t.lookup.match != "id"}
         sources = {name: next((t for t in plan.targets if t.field == match), None) for name, match in wanted.items()}
         found: dict[str, set[str]] = {name: set() for name, target in sources.items() if target is not None}
         if not found:
@@ -263,7 +264,7 @@ class Importer:
             if kind is _VALUE:
                 values[name] = text
             elif kind is _LOOKUP:
-                lookups[name] = str(text)
+                lookups[name] = text if type(text) is tuple else str(text)  # a tuple: a many-to-many cell's texts
             else:
                 prepared.given_id = text
         return prepared
@@ -310,6 +311,9 @@ class Importer:
             lookup = target.lookup
             if lookup is None or lookup.match == "id":
                 continue
+            if lookup.many:
+                self._resolve_links(writer, batch, target)
+                continue
             texts = {p.lookups[target.field] for p in batch if target.field in p.lookups}
             if not texts:
                 continue
@@ -333,6 +337,28 @@ class Importer:
                     shown = ", ".join(map(str, found[:5]))
                     prepared.errors.append(FieldError(target.field, f"'{_short(text)}' is the {lookup.match} of {len(found)} {lookup.target} "
                                                                     f"records (ids {shown}); match on a field that is unique"))
+
+    def _resolve_links(self, writer: BulkWriter, batch: list[Prepared], target: Target) -> None:
+        """A many-to-many column: each text of a cell must find exactly one record (the links are all or none)."""
+        lookup, name = target.lookup, target.field
+        texts = {text for p in batch for text in p.lookups.get(name, ())}
+        if not texts:
+            return
+        ids = self._lookup_ids(writer, lookup, texts)
+        for prepared in batch:
+            given = prepared.lookups.get(name)
+            if given is None:
+                continue
+            missing = [t for t in given if not ids.get(t)]
+            several = [t for t in given if len(ids.get(t, [])) > 1]
+            if missing:
+                shown = ", ".join(f"'{_short(t)}'" for t in missing[:5])
+                prepared.errors.append(FieldError(name, f"no {lookup.target} has the {lookup.match} {shown}"))
+            elif several:
+                prepared.errors.append(FieldError(name, f"'{_short(several[0])}' is the {lookup.match} of {len(ids[several[0]])} "
+                                                        f"{lookup.target} records; match on a field that is unique"))
+            else:
+                prepared.values[name] = [ids[t][0] for t in given]
 
     def _lookup_ids(self, writer: BulkWriter, lookup, texts: set[str]) -> dict[str, list[int]]:
         # A self-reference is never cached: this import creates the records it finds.
