@@ -730,12 +730,23 @@ class RecordService:
                         before(event=event)
                 except Refusal as exc:
                     raise Refused(str(exc)) from None
-            self._soft_delete(conn, schema, actor, object_name, [record_id], _now())
+            followed: list[tuple] = []
+            self._soft_delete(conn, schema, actor, object_name, [record_id], _now(), followed)
             if event is not None and after:
                 after(event=event)
             self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: [self._fetch(conn, schema, object_name, record_id, True)])
+            self._announce(conn, schema, followed)
 
-    def _soft_delete(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, ids: list[int], now: dt.datetime) -> None:
+    def _announce(self, conn: Connection, schema: Schema, followed: list[tuple]) -> None:
+        """The webhooks of the records a delete changed through on_delete: cascaded deletes, references set to null."""
+        for object_name, event, ids, changes in followed:
+            self.runtime.webhooks.enqueue(conn, object_name, event,
+                                          lambda name=object_name, ids=ids: self._fetch_many(conn, schema, name, ids), changes)
+
+    def _soft_delete(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, ids: list[int], now: dt.datetime,
+                     followed: list[tuple] | None = None) -> None:
+        """Soft-delete records and follow their references' on_delete; what that changed is added to ``followed``
+        as (object, "deleted" or "updated", ids, changes or None)."""
         for obj, fdef in self._referencing(schema, object_name):
             table = schema.tables.table(obj.name)
             column = table.c[fdef.name]
@@ -756,10 +767,15 @@ class RecordService:
                     conn.execute(field_history.insert(), [
                         _history_row(obj, rid, fdef.name, old, None, ver + 1, now, actor) for rid, ver, old in rows
                     ])
+                    if followed is not None:
+                        for old, positions in positions_by_key(old for _rid, _ver, old in rows).items():
+                            followed.append((obj.name, "updated", [rows[i][0] for i in positions], {fdef.name: (old, None)}))
             elif rule == "cascade":
                 child_ids = list(conn.execute(select(table.c.id).where(live)).scalars())
                 if child_ids:
-                    self._soft_delete(conn, schema, actor, obj.name, child_ids, now)
+                    if followed is not None:
+                        followed.append((obj.name, "deleted", child_ids, None))
+                    self._soft_delete(conn, schema, actor, obj.name, child_ids, now, followed)
         table = schema.tables.table(object_name)
         conn.execute(
             sa.update(table)
@@ -806,12 +822,14 @@ class RecordService:
             self._release_unique(conn, schema, actor, object_name, merged_ids, changes, now)
             self._update(conn, schema, actor, object_name, survivor_id, changes, stored[survivor_id].version, access=access)
             moved = self._repoint(conn, schema, actor, object_name, survivor_id, merged_ids, now)
-            self._soft_delete(conn, schema, actor, object_name, merged_ids, now)
+            followed: list[tuple] = []
+            self._soft_delete(conn, schema, actor, object_name, merged_ids, now, followed)
             after = self.runtime.plugins.caller("tessera_after_delete", object_name)
             for event in deleting:
                 if after:
                     after(event=event)
             self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: self._fetch_many(conn, schema, object_name, merged_ids))
+            self._announce(conn, schema, followed)
             self._note_merge(conn, schema, actor, object_name, survivor_id, merged_ids, now)
             return self._fetch(conn, schema, object_name, survivor_id, access=access, actor=actor, row_scope=False), moved
 

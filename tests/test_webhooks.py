@@ -84,6 +84,25 @@ def test_a_write_is_delivered_signed_after_commit(runtime, receiver):
     assert [(d["event"], d["status"], d["attempts"], d["last_status"]) for d in log] == [("updated", "delivered", 1, 200), ("created", "delivered", 1, 200)]
 
 
+def test_records_changed_by_a_delete_through_on_delete_are_announced(make_runtime, receiver):
+    runtime = make_runtime(plugins=("marketing",))
+    target, system = receiver(), Actor.system()
+    runtime.webhooks.subscribe("ERP", "contact", ["updated"], target.url)
+    runtime.webhooks.subscribe("ERP", "campaign_member", ["deleted"], target.url)
+    account = runtime.records.create(system, "account", {"name": "Acme"})["id"]
+    contact = runtime.records.create(system, "contact", {"last_name": "Lee", "account": account})["id"]
+    campaign = runtime.records.create(system, "campaign", {"name": "Spring"})["id"]
+    member = runtime.records.create(system, "campaign_member", {"campaign": campaign, "contact": contact})["id"]
+
+    runtime.records.delete(system, "account", account)  # contact.account: set_null
+    runtime.records.delete(system, "campaign", campaign)  # campaign_member.campaign: cascade
+    assert runtime.webhooks.deliver_due() == 2
+    updated, deleted = (json.loads(r["body"]) for r in target.requests)
+    assert updated["event"] == "contact.updated" and updated["record_id"] == contact and updated["record"]["account"] is None
+    assert updated["changes"] == {"account": {"old": account, "new": None}}
+    assert deleted["event"] == "campaign_member.deleted" and deleted["record_id"] == member
+
+
 def test_a_rolled_back_write_delivers_nothing(runtime, receiver):
     target = receiver()
     runtime.webhooks.subscribe("ERP", "account", ["created"], target.url)
