@@ -60,10 +60,7 @@ class MergePages(Controller):
     @get("/{object_name:str}/{record_id:int}/merge", **DB)
     def merge_with_page(self, request: Request, object_name: FromPath[str], record_id: FromPath[int]) -> Response:
         """From a record's page: search the records to merge into it (``?q=``)."""
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _merger(page, object_name)
+        page, obj, refusal = _merging(request, object_name)
         if refusal:
             return refusal
         return _merge_with(page, obj, record_id, request.query_params.get("q") or "")
@@ -71,10 +68,7 @@ class MergePages(Controller):
     @post("/{object_name:str}/{record_id:int}/merge", **DB)
     def merge_with_form(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
         """The records picked: on to the merge page, this record chosen as the one to keep."""
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _merger(page, object_name)
+        page, obj, refusal = _merging(request, object_name)
         if refusal:
             return refusal
         q = one(data, "q")
@@ -91,6 +85,15 @@ class MergePages(Controller):
             return _merge_with(page, obj, record_id, q, status=status, picked=picked, problem=problem)
         ids = [str(record_id), *dict.fromkeys(picked)]
         return _go(page, f"/r/{obj.name}/merge?" + urlencode([("id", i) for i in ids] + [("survivor", str(record_id))]))
+
+
+def _merging(request: Request, object_name: str) -> tuple[Page, ObjectDef | None, Response | None]:
+    """The signed-in user's page and the object whose records they may merge; else the refusal (or sign-in)."""
+    page = page_for(request)
+    if page.user is None:
+        return page, None, sign_in_first(request)
+    obj, refusal = _merger(page, object_name)
+    return page, obj, refusal
 
 
 def _merger(page: Page, object_name: str) -> tuple[ObjectDef | None, Response | None]:
