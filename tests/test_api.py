@@ -15,6 +15,7 @@ import pytest
 from core.api.app import MAX_BODY_BYTES
 from core.exports import cell
 from core.records import Actor
+from access_world import PASSWORD
 from helpers import label
 
 
@@ -191,7 +192,7 @@ def test_a_field_added_through_the_metadata_api_is_served_at_once(api):
     assert record.status_code == 201 and record.json()["tier"] == "gold"
     assert api.get("root", "/api/records/account?tier=gold").json()["items"][0]["name"] == "Goldline"
     assert api.post("root", "/api/records/account", json={"name": "X", "tier": "bronze"}).status_code == 422
-    schema = api.client.get("/schema/openapi.json").json()
+    schema = api.get("root", "/schema/openapi.json").json()
     assert "tier" in schema["components"]["schemas"]["AccountRecord"]["properties"]
 
     value = api.post("root", "/api/meta/objects/account/fields/tier/values", json={"value": "bronze", "label": label("Bronze", "铜牌"), "position": 0})
@@ -258,7 +259,7 @@ def test_only_admins_and_customizers_change_metadata(api):
 
 
 def test_openapi_describes_every_object_and_follows_metadata_changes(api):
-    document = api.client.get("/schema/openapi.json").json()
+    document = api.get("root", "/schema/openapi.json").json()
     for name in ("account", "contact", "activity", "product", "user", "team", "role"):
         assert f"/api/records/{name}" in document["paths"] and f"/api/records/{name}/{{record_id}}" in document["paths"]
     assert "/api/records/{object_name}" not in document["paths"]
@@ -266,8 +267,49 @@ def test_openapi_describes_every_object_and_follows_metadata_changes(api):
     assert account["required"] == ["name"] and "industry" in account["properties"]
     api.post("root", "/api/meta/objects", json={"name": "gadget", "label": label("Gadget", "小工具"), "fields": [
         {"name": "title", "type": "text", "label": label("Title", "标题")}]})
-    assert "/api/records/gadget" in api.client.get("/schema/openapi.json").json()["paths"]
-    page = api.client.get("/schema")
+    assert "/api/records/gadget" in api.get("root", "/schema/openapi.json").json()["paths"]
+    page = api.get("root", "/schema")
     assert page.status_code == 200 and "swagger-ui-bundle-5.35.0.js" in page.text and '"/api/records/gadget"' in page.text
     assert api.client.get("/static/tessera/vendor/swagger-ui-bundle-5.35.0.js").status_code == 200
     json.dumps(document)
+
+
+def test_openapi_leaves_out_what_the_callers_role_may_not_see(api):
+    admin = api.get("root", "/schema/openapi.json")
+    assert admin.status_code == 200 and "account_number" in admin.text
+    assert "account_number" in admin.json()["components"]["schemas"]["AccountRecord"]["properties"]
+    assert {"/api/records/product", "/api/records/account/merge"} <= set(admin.json()["paths"])
+
+    rep = api.get("alice", "/schema/openapi.json")  # the rep role hides account.account_number
+    assert rep.status_code == 200 and "account_number" not in rep.text
+    schemas, paths = rep.json()["components"]["schemas"], rep.json()["paths"]
+    assert {"name", "annual_revenue"} <= set(schemas["AccountRecord"]["properties"])
+    assert "annual_revenue" not in schemas["AccountInput"]["properties"]  # readable, not changeable
+    assert "annual_revenue" not in schemas["AccountChanges"]["properties"]
+    assert "/api/records/product" not in paths and "ProductRecord" not in schemas  # the rep role may not use products
+    assert set(paths["/api/records/account/{record_id}"]) == {"get", "patch"}  # no delete for reps
+    assert "/api/records/account/merge" not in paths  # merging deletes
+    assert "account_number" in api.get("root", "/schema/openapi.json").text  # each caller their own document
+
+    viewer = api.get("vera", "/schema/openapi.json").json()["paths"]
+    assert set(viewer["/api/records/account"]) == {"get"} and "/api/records/contact" not in viewer
+
+    csrf = api.client.get("/api/auth/csrf").json()["csrf_token"]
+    signed_in = api.client.post("/api/auth/login", json={"username": "alice", "password": PASSWORD}, headers={"X-CSRFToken": csrf})
+    assert signed_in.status_code == 200
+    page = api.client.get("/schema/openapi.json")  # the session cookie counts like a token
+    assert "/api/records/account" in page.json()["paths"] and "account_number" not in page.text
+    assert "account_number" not in api.client.get("/schema").text
+    api.client.cookies.clear()
+
+
+def test_openapi_without_signing_in_names_no_object(api):
+    response = api.client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert "/api/records/{object_name}" in document["paths"] and "/api/auth/token" in document["paths"]
+    assert not any(p.startswith("/api/records/account") for p in document["paths"])
+    assert "AccountRecord" not in document["components"]["schemas"] and "account_number" not in response.text
+    assert "private" in response.headers["cache-control"] and "authorization" in response.headers["vary"].lower()
+    refused = api.client.get("/schema/openapi.json", headers={"Authorization": "Bearer tsk_not-a-token"})
+    assert refused.status_code == 401

@@ -61,7 +61,7 @@ def test_a_field_added_in_one_process_is_served_by_another_at_once(api, second_s
     assert record.status_code == 201 and record.json()["tier"] == "gold"
     found = httpx.get(f"{second_server}/api/records/account?tier=gold", headers=headers).json()["items"]
     assert [r["name"] for r in found] == ["Goldline"]
-    schema = httpx.get(f"{second_server}/schema/openapi.json").json()
+    schema = httpx.get(f"{second_server}/schema/openapi.json", headers=headers).json()
     assert "tier" in schema["components"]["schemas"]["AccountRecord"]["properties"]
     assert api.get("root", f"/api/records/account/{record.json()['id']}").json()["tier"] == "gold"  # and back
 

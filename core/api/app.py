@@ -11,7 +11,9 @@ from __future__ import annotations
 from litestar import Controller, Litestar, Request, get
 from litestar.config.compression import CompressionConfig
 from litestar.logging import LoggingConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware import DefineMiddleware
+from litestar.types import Message, Scope
 
 from core.api.admin import AuditController, WebhooksController
 from core.api.auth import AuthController
@@ -35,6 +37,14 @@ class HealthController(Controller):
     def health(self, request: Request) -> dict:
         with request.app.state.runtime.reading() as (_conn, schema):
             return {"ok": True, "metadata_version": schema.version}
+
+
+async def private_schema(message: Message, scope: Scope) -> None:
+    """The OpenAPI document and its page depend on who asks: no shared cache may keep one for another caller."""
+    if message["type"] == "http.response.start" and scope.get("path", "").startswith("/schema"):
+        headers = MutableScopeHeaders.from_message(message)
+        headers["Cache-Control"] = "private, no-cache"
+        headers["Vary"] = "Authorization, Cookie"
 
 
 def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) -> Litestar:
@@ -66,6 +76,7 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) ->
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[start],
         on_shutdown=[stop],
+        before_send=[private_schema],
         logging_config=LoggingConfig(log_exceptions="debug", disable_stack_trace={400, 401, 403, 404, 405, 409, 413, 422, 428, 429}),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         debug=False,

@@ -1,10 +1,17 @@
-"""The OpenAPI document: Litestar's, with a typed record API for every object that exists now.
+"""The OpenAPI document: Litestar's, with a typed record API for every object the caller may use.
 
 Litestar describes the handlers; the records handlers are generic (``/api/records/{object}``),
 so the document served at /schema/openapi.json replaces them with one path per object,
-each with its record, input and page schemas generated from the metadata. Like the
-validators, the result is a cache keyed on the metadata version: a field added in another
-process appears at the next request.
+each with its record, input and page schemas generated from the metadata.
+
+The document depends on who asks. For a signed-in user (bearer token or session cookie) it
+is built through their role: objects the role may not use at all are left out, an object's
+paths are those of the operations the role allows, record schemas and filters leave out the
+fields the role hides, and input schemas leave out the fields it may not change. An
+anonymous request gets the fixed paths with the generic record paths
+(``/api/records/{object_name}``): no object or field name of this installation. Like the
+validators, each variant is cached per metadata version and permission set, so a field added
+in another process appears at the next request.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from core import __version__
 from core.metadata.model import FieldDef, MetadataSet, ObjectDef
+from core.permissions import OPERATIONS, Access
 from core.query import COUNT_CAP, DEFAULT_LIMIT, MAX_LIMIT, OPERATORS
 
 STATIC = "/static/tessera"
@@ -75,10 +83,13 @@ def _title(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
-def record_schemas(obj: ObjectDef, validator_schema: dict, required: list[str]) -> dict[str, dict]:
+def record_schemas(obj: ObjectDef, validator_schema: dict, required: list[str], access: Access) -> dict[str, dict]:
+    """The record, input, changes and page schemas of ``obj`` as ``access`` may use them."""
     title = _title(obj.name)
     properties: dict[str, Any] = {"id": {"type": "integer"}}
     for fdef in obj.active_fields():
+        if not access.visible(obj.name, fdef.name):
+            continue
         properties[fdef.name] = nullable(output_schema(fdef))
         properties[fdef.name]["description"] = fdef.label("en")
     properties.update({
@@ -89,8 +100,9 @@ def record_schemas(obj: ObjectDef, validator_schema: dict, required: list[str]) 
     })
     record = {"type": "object", "title": f"{title} record", "properties": properties, "required": ["id", "version"],
               "description": f"A {obj.label('en')} as you may see it: fields your role may not see are left out."}
-    inputs = {name: nullable(schema) for name, schema in validator_schema["properties"].items()}
-    create = {"type": "object", "title": f"{title} input", "properties": inputs, "required": required, "additionalProperties": False}
+    inputs = {name: nullable(schema) for name, schema in validator_schema["properties"].items() if access.writable(obj.name, name)}
+    create = {"type": "object", "title": f"{title} input", "properties": inputs, "required": [n for n in required if n in inputs],
+              "additionalProperties": False}
     update = {"type": "object", "title": f"{title} changes",
               "properties": {**inputs, "version": {"type": "integer", "description": "The version you read (or send If-Match)"}},
               "additionalProperties": False}
@@ -124,9 +136,11 @@ def _merge_answer(title: str) -> dict:
     }}
 
 
-def record_paths(obj: ObjectDef) -> dict[str, dict]:
+def record_paths(obj: ObjectDef, access: Access) -> dict[str, dict]:
+    """The paths of ``obj`` with the operations ``access`` allows (a path with none is left out)."""
     title, name = _title(obj.name), obj.name
-    filters = [f for f in obj.active_fields() if f.type.sortable or f.type.name in ("multi_picklist", "many_to_many")]
+    filters = [f for f in obj.active_fields()
+               if (f.type.sortable or f.type.name in ("multi_picklist", "many_to_many")) and access.visible(name, f.name)]
     list_params = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
@@ -140,7 +154,7 @@ def record_paths(obj: ObjectDef) -> dict[str, dict]:
     if_match = {"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
                 "description": 'The version you read, e.g. "3"'}
     tags = [f"records: {name}"]
-    return {
+    paths = {
         f"/api/records/{name}": {
             "get": {"operationId": f"list_{name}", "summary": f"List {obj.label('en')} records", "tags": tags, "parameters": list_params,
                     "responses": {"200": _json(f"{title}Page", "A page of records"), "400": _error("A filter, sort or paging parameter is wrong"),
@@ -173,6 +187,16 @@ def record_paths(obj: ObjectDef) -> dict[str, dict]:
                                      "409": _error("Other records depend on it, or it changed since the version sent"), **COMMON_ERRORS}},
         },
     }
+    allowed = {op for op in OPERATIONS if access.can(name, op)}
+    needs = {"get": {"read"}, "post": {"create"}, "patch": {"update"}, "delete": {"delete"}}
+    merge = f"/api/records/{name}/merge"
+    kept = {}
+    for path, item in paths.items():
+        item = {method: operation for method, operation in item.items()
+                if ({"update", "delete"} if path == merge else needs[method]) <= allowed}
+        if item:
+            kept[path] = item
+    return kept
 
 
 def _our_errors(responses: dict) -> None:
@@ -203,18 +227,23 @@ def with_json_bodies(base: dict, app) -> dict:
     return document
 
 
-def build_document(base: dict, meta: MetadataSet, schema) -> dict:
-    """Litestar's document with the generic record paths replaced by one set per object."""
+def build_document(base: dict, meta: MetadataSet, schema, access: Access | None) -> dict:
+    """Litestar's document with the generic record paths replaced by one set per object ``access`` may use.
+
+    ``access`` None (an anonymous request): the generic record paths stay, and no object is named."""
     document = copy.deepcopy(base)
     paths = {p: item for p, item in document.get("paths", {}).items() if not p.startswith("/api/records/{object_name}")}
-    generic = {p: item for p, item in document.get("paths", {}).items() if p.startswith("/api/records/{object_name}/{record_id}/")}
+    generic = {p: item for p, item in document.get("paths", {}).items()
+               if p.startswith("/api/records/{object_name}/{record_id}/" if access is not None else "/api/records/{object_name}")}
     components = document.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR
-    for name in sorted(meta.objects):
+    for name in sorted(meta.objects) if access is not None else ():
+        if not any(access.can(name, op) for op in OPERATIONS):
+            continue
         obj = meta.objects[name]
         validator = schema.validator(name)
-        components.update(record_schemas(obj, validator.schema, validator.required))
-        paths.update(record_paths(obj))
+        components.update(record_schemas(obj, validator.schema, validator.required, access))
+        paths.update(record_paths(obj, access))
     paths.update(generic)  # history, shares, related lists: the same for every object
     for item in paths.values():
         for operation in item.values():
@@ -226,17 +255,24 @@ def build_document(base: dict, meta: MetadataSet, schema) -> dict:
 
 
 class LiveDocument:
-    """The document for the metadata version in effect, built once per version."""
+    """The document for the metadata version in effect and the caller's permission set, built once per both."""
 
     def __init__(self) -> None:
-        self._cache: tuple[int, bytes] | None = None
+        self._version: int | None = None
+        self._cache: dict[str | None, bytes] = {}
 
     def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        user = request.scope.get("user")  # an Identity, or None for an anonymous request
         with request.app.state.runtime.reading() as (_conn, schema):
-            if self._cache is None or self._cache[0] != schema.version:
-                document = build_document(with_json_bodies(openapi_schema, request.app), schema.meta, schema)
-                self._cache = (schema.version, json.dumps(document, ensure_ascii=False).encode())
-            return self._cache[1]
+            if self._version != schema.version:
+                self._cache, self._version = {}, schema.version
+            access = schema.access(user.actor) if user is not None else None
+            key = None if access is None else ("" if access.unrestricted else "set:") + access.name
+            cached = self._cache.get(key)
+            if cached is None:
+                document = build_document(with_json_bodies(openapi_schema, request.app), schema.meta, schema, access)
+                cached = self._cache[key] = json.dumps(document, ensure_ascii=False).encode()
+            return cached
 
 
 class LiveJsonRenderPlugin(JsonRenderPlugin):
@@ -271,7 +307,9 @@ def openapi_config() -> OpenAPIConfig:
         version=__version__,
         description="Records of every object, the configuration, sign-in, audit and webhooks. Sign in with a bearer token "
                     "(POST /api/auth/token) and send it as 'Authorization: Bearer <token>'. Errors answer "
-                    '{"status", "error", "message", "errors"}.',
+                    '{"status", "error", "message", "errors"}. This document is built for whoever asks: signed in, it '
+                    "has a typed path set for each object your role may use, with the fields your role may see; "
+                    "without signing in, only the generic record paths (/api/records/{object_name}).",
         path="/schema",
         render_plugins=[LiveJsonRenderPlugin(document), swagger],
         components=Components(security_schemes={
