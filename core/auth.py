@@ -8,6 +8,11 @@ on purpose, for the short secrets people choose).
 Repeated failed sign-ins for a username (or from an address) lock it for a time that
 doubles with each further failure; the state lives in the database, so every web process
 serving it applies the same lock.
+
+A refused bearer token is written to the audit log once per client address (and known
+token) per REFUSAL_WINDOW; further refusals in the window are only counted, and the next
+row written for that address carries the count, so a client sending bad tokens in a loop
+cannot flood the log and is still seen.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -45,6 +51,8 @@ FIRST_LOCK_SECONDS = 2
 MAX_LOCK_SECONDS = 15 * 60
 FAILURE_MEMORY = dt.timedelta(hours=1)
 ADMIN_USERNAME = "admin"
+REFUSAL_WINDOW = dt.timedelta(minutes=1)  # at most one token.refused row per client address (and known token) in it
+REFUSAL_KEYS = 10_000  # addresses remembered; past that, the others share one window
 
 HASHERS = {"standard": PasswordHasher(), "fast": PasswordHasher.from_parameters(profiles.CHEAPEST)}
 _dummy_hashes: dict[str, str] = {}  # verified when the user does not exist, so timing tells nothing
@@ -110,11 +118,47 @@ def check_password(password: str, username: str = "") -> None:
         raise AccountError("the password must not be the username")
 
 
+class RefusalWindows:
+    """Which refused tokens get an audit row: the first per key (client address, known token) in each window.
+
+    Kept in the process's memory: no database write for a refusal that is only counted. With
+    several web processes, each writes at most one row per key and window.
+    """
+
+    OVERFLOW = ("(other addresses)", None)
+
+    def __init__(self, window: dt.timedelta = REFUSAL_WINDOW, max_keys: int = REFUSAL_KEYS) -> None:
+        self.window, self.max_keys = window, max_keys
+        self._lock = threading.Lock()
+        self._open: dict[tuple, list] = {}  # key -> [when its row was written, refusals counted since]
+
+    def admit(self, key: tuple, moment: dt.datetime) -> int | None:
+        """None: count this refusal, write nothing. A number: write a row, saying that many were counted before it."""
+        with self._lock:
+            if key not in self._open and len(self._open) >= self.max_keys:
+                self._forget(moment)
+                if len(self._open) >= self.max_keys:
+                    key = self.OVERFLOW
+            entry = self._open.get(key)
+            if entry is not None and moment - entry[0] < self.window:
+                entry[1] += 1
+                return None
+            suppressed = entry[1] if entry is not None else 0
+            self._open[key] = [moment, 0]
+            return suppressed
+
+    def _forget(self, moment: dt.datetime) -> None:
+        """Closed windows with nothing counted: their next row has nothing to report."""
+        for key in [k for k, (start, counted) in self._open.items() if not counted and moment - start >= self.window]:
+            del self._open[key]
+
+
 class Accounts:
     """Users' credentials, sign-in, sessions and API tokens, for one Runtime."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.refusals = RefusalWindows()
         self._token_statement: tuple[int, sa.Select] | None = None
         self._session_statement: tuple[int, sa.Select] | None = None
         kind = runtime.settings.password_hashing
@@ -385,8 +429,7 @@ class Accounts:
         if problem is None and identity is None:
             problem = "the token's user is not active"
         if problem:
-            detail = {"reason": problem, "token_id": row.token_id if row is not None else None}
-            audit.write_now(self.engine, "token.refused", Who(row.id if row is not None else None, row.username if row is not None else None, ip), detail=detail)
+            self._refused(plain, ip, row, problem)
             raise AuthError(problem)
         last = aware(row.last_used_at)
         if last is None or now() - last >= TOKEN_USE_INTERVAL:
@@ -394,6 +437,18 @@ class Accounts:
                 conn.execute(sa.update(api_token).where(api_token.c.id == row.token_id).values(last_used_at=now()))
                 audit.write(conn, "token.used", identity.who(ip), detail={"token_id": row.token_id, "name": row.token_name})
         return identity
+
+
+    def _refused(self, plain: str, ip: str | None, row, problem: str) -> None:
+        """The audit row of a refused token, unless this address's window already has one."""
+        token_id = row.token_id if row is not None else None
+        suppressed = self.refusals.admit((ip, token_id), now())
+        if suppressed is None:
+            return
+        detail = {"reason": problem, "token_id": token_id, "prefix": plain[:12] if plain.startswith(TOKEN_PREFIX) else None,
+                  "suppressed": suppressed, "window_seconds": int(self.refusals.window.total_seconds())}
+        who = Who(row.id if row is not None else None, row.username if row is not None else None, ip)
+        audit.write_now(self.engine, "token.refused", who, detail=detail)
 
 
 def _token_info(row) -> dict:

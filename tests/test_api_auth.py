@@ -166,3 +166,47 @@ def test_the_audit_log_records_sign_ins_token_use_denials_metadata_changes_and_e
     assert {"login", "login.failed"} <= {e["event"] for e in failed}
     assert api.get("alice", "/api/audit").status_code == 403
     assert api.get("root", "/api/audit?event=nonsense").status_code == 400
+
+
+def test_refused_tokens_write_one_audit_row_per_address_and_window_and_count_the_rest(api, monkeypatch):
+    def refused_rows():
+        with read_transaction(api.world.runtime.engine) as conn:
+            return [r.detail for r in conn.execute(sa.select(audit.c.detail).where(audit.c.event == "token.refused").order_by(audit.c.id))]
+
+    for attempt in range(25):
+        response = api.client.get("/api/records/account", headers={"Authorization": f"Bearer tsk_guess{attempt}"})
+        assert response.status_code == 401 and "not valid" in response.json()["message"]
+    rows = refused_rows()
+    assert len(rows) == 1 and rows[0]["reason"] == "the token is not valid" and rows[0]["suppressed"] == 0
+    assert rows[0]["prefix"] == "tsk_guess0" and rows[0]["window_seconds"] == 60
+
+    token = api.token("alice")  # a known token refused from the same address has a window of its own
+    token_id = api.get("alice", "/api/auth/tokens").json()["items"][0]["id"]
+    assert api.delete("alice", f"/api/auth/tokens/{token_id}").status_code == 200
+    for _ in range(3):
+        assert api.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    rows = refused_rows()
+    assert len(rows) == 2 and rows[1]["token_id"] == token_id and rows[1]["reason"] == "the token has been revoked"
+
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=2)
+    monkeypatch.setattr("core.auth.now", lambda: later)
+    assert api.client.get("/api/records/account", headers={"Authorization": "Bearer not-even-a-token"}).status_code == 401
+    rows = refused_rows()
+    assert len(rows) == 3 and rows[2]["suppressed"] == 24 and rows[2]["prefix"] is None  # the 24 refusals since the first row
+    log = api.get("root", "/api/audit?event=token.refused").json()["items"]
+    assert [e["detail"]["suppressed"] for e in log] == [24, 0, 0]
+
+
+def test_refusal_windows_are_per_address_and_bounded():
+    from core.auth import RefusalWindows
+
+    windows = RefusalWindows(window=dt.timedelta(minutes=1), max_keys=3)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    assert windows.admit(("10.0.0.1", None), start) == 0
+    assert windows.admit(("10.0.0.1", None), start + dt.timedelta(seconds=30)) is None
+    assert windows.admit(("10.0.0.2", None), start) == 0  # another address: its own row
+    assert windows.admit(("10.0.0.3", None), start) == 0
+    assert windows.admit(("10.0.0.4", None), start) == 0  # full: the other addresses share one window
+    assert windows.admit(("10.0.0.5", None), start) is None
+    assert windows.admit(("10.0.0.1", None), start + dt.timedelta(minutes=1)) == 1
+    assert windows.admit(("10.0.0.6", None), start + dt.timedelta(minutes=2)) == 0  # closed windows with nothing counted are forgotten
