@@ -167,9 +167,12 @@ def test_another_process_shows_the_job_with_its_rejections_from_the_file(api, se
 
 def test_a_file_that_fails_half_way_is_a_failed_job_that_cannot_be_run(api):
     rows = b"".join(b"Company %d,%d\n" % (n, n) for n in range(600))
-    content = b"Name,Employees\n" + rows + b"Broken \xff\xfe row,1\n"
-    job = finished(api, "root", upload(api, "root", content, encoding="utf-8"))
-    assert job["status"] == "failed" and job["message"].startswith("accounts.csv: row ") and "not utf-8" in job["message"]
+    undecodable = upload(api, "root", b"Name,Employees\n" + rows + b"Broken \xff\xfe row,1\n", encoding="utf-8")
+    assert undecodable.status_code == 422  # found before the job starts, at its exact line
+    assert undecodable.json()["message"].startswith("accounts.csv: line 602: byte 9402 is not utf-8 text; name its encoding")
+    content = b"Name,Employees\n" + rows + b'"open quote,1\n' + b"y" * (10 * 2**20 + 10) + b"\n"
+    job = finished(api, "root", upload(api, "root", content))
+    assert job["status"] == "failed" and job["message"].startswith("accounts.csv: row 602: a cell is longer than")
     assert str(api.world.runtime.settings.files_path().absolute()) not in job["message"]
     refused = api.post("root", job["links"]["run"])
     assert refused.status_code == 409 and "did not finish" in refused.json()["message"]
