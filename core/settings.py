@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ class Settings:
     secure_cookies: bool = False  # mark cookies Secure (serve over HTTPS)
     password_hashing: str = "standard"  # "fast": argon2's cheapest parameters, for test suites only
     files_dir: str | None = None  # uploaded import files and rejected rows (None: beside the SQLite file, else ./tessera-files)
+    encryption_keys: tuple[str, ...] = ()  # Fernet keys for stored webhook secrets, first one encrypts (none: the key file)
     upload_retention_days: int = 7  # uploads untouched this long are removed (0: kept until removed by hand)
 
     @classmethod
@@ -52,6 +55,8 @@ class Settings:
             values["files_dir"] = env["TESSERA_FILES_DIR"]
         if env.get("TESSERA_UPLOAD_RETENTION_DAYS"):
             values["upload_retention_days"] = _parse_days("TESSERA_UPLOAD_RETENTION_DAYS", env["TESSERA_UPLOAD_RETENTION_DAYS"])
+        if env.get("TESSERA_ENCRYPTION_KEY"):
+            values["encryption_keys"] = _fernet_keys("TESSERA_ENCRYPTION_KEY", env["TESSERA_ENCRYPTION_KEY"])
         if "TESSERA_SECURE_COOKIES" in env:
             values["secure_cookies"] = _parse_bool("TESSERA_SECURE_COOKIES", env["TESSERA_SECURE_COOKIES"])
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -77,6 +82,19 @@ def _parse_days(name: str, raw: str) -> int:
     if not text.isdigit() or int(text) > 36_500:
         raise SettingsError(f"{name}: use a whole number of days from 0 (keep for ever) to 36500, not '{raw}'")
     return int(text)
+
+
+def _fernet_keys(name: str, raw: str) -> tuple[str, ...]:
+    keys = _names(raw)
+    for key in keys:
+        try:
+            valid = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            raise SettingsError(f"{name}: '{key[:4]}...' is not a Fernet key (32 bytes, URL-safe base64); make one with "
+                                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'")
+    return keys
 
 
 def _parse_bool(name: str, raw: str) -> bool:

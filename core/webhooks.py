@@ -9,6 +9,10 @@ record never waits for a receiver.
 
 Each POST carries ``X-Tessera-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
 made with the subscription's secret, ``X-Tessera-Event`` and ``X-Tessera-Delivery``.
+
+The secret is stored encrypted with the installation's key, which is kept outside the
+database (core/encryption.py); a secret stored in plain text before that is still used, and
+rewritten encrypted when the web process starts or when it is first used.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sqlalchemy import Connection, or_, select
 
 from core.coretables import webhook, webhook_delivery
 from core.db import read_transaction, write_transaction
+from core.encryption import MARK, EncryptionError, SecretBox, is_sealed
 from core.fieldtypes import iso_utc
 
 EVENTS = ("created", "updated", "deleted")
@@ -37,6 +42,7 @@ STATUSES = ("pending", "delivered", "failed")
 CLAIM_SECONDS = 60
 MAX_BACKOFF_SECONDS = 3600
 ERROR_TEXT_LIMIT = 500
+SECRET_LENGTH = (16, 200)  # a secret the admin chooses
 log = logging.getLogger("tessera.webhooks")
 SUBSCRIBED = select(webhook.c.id, webhook.c.events).where(webhook.c.object == sa.bindparam("object_name"), webhook.c.active.is_(True))
 UTC = dt.timezone.utc
@@ -86,6 +92,7 @@ class Webhooks:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.box = SecretBox(runtime.settings)
 
     # --- subscriptions ------------------------------------------------------------------------
 
@@ -94,10 +101,14 @@ class Webhooks:
         """A new subscription; returns it and its signing secret (shown this once)."""
         self.runtime.current_metadata().object(object_name)
         values = self._checked({"name": name, "events": events, "url": url})
+        if secret is not None and (not isinstance(secret, str) or not SECRET_LENGTH[0] <= len(secret) <= SECRET_LENGTH[1]
+                                   or secret.startswith(MARK)):
+            raise WebhookError(f"secret: give {SECRET_LENGTH[0]} to {SECRET_LENGTH[1]} characters not starting with '{MARK}' "
+                               "(or leave it out for a generated one)")
         secret = secret or "whsec_" + secrets.token_urlsafe(24)
         with write_transaction(self.runtime.engine) as conn:
             webhook_id = conn.execute(webhook.insert().values(
-                object=object_name, secret=secret, active=True, created_at=_now(), created_by=created_by, **values,
+                object=object_name, secret=self.box.seal(secret), active=True, created_at=_now(), created_by=created_by, **values,
             ).returning(webhook.c.id)).scalar_one()
         return self.get(webhook_id), secret
 
@@ -144,7 +155,8 @@ class Webhooks:
         values = self._checked(changes)
         secret = None
         if changes.get("rotate_secret"):
-            secret = values["secret"] = "whsec_" + secrets.token_urlsafe(24)
+            secret = "whsec_" + secrets.token_urlsafe(24)
+            values["secret"] = self.box.seal(secret)
         self.get(webhook_id)
         if values:
             with write_transaction(self.runtime.engine) as conn:
@@ -156,6 +168,20 @@ class Webhooks:
         with write_transaction(self.runtime.engine) as conn:
             conn.execute(webhook_delivery.delete().where(webhook_delivery.c.webhook_id == webhook_id, webhook_delivery.c.status == "pending"))
             conn.execute(webhook.delete().where(webhook.c.id == webhook_id))
+
+    def seal_stored_secrets(self) -> int:
+        """Encrypt the secrets still stored in plain text (written before encryption); return how many."""
+        with read_transaction(self.runtime.engine) as conn:
+            plain = [(r.id, r.secret) for r in conn.execute(select(webhook.c.id, webhook.c.secret)) if not is_sealed(r.secret)]
+        for webhook_id, secret in plain:
+            self._seal(webhook_id, secret)
+        return len(plain)
+
+    def _seal(self, webhook_id: int, secret: str) -> None:
+        """Only if the row still holds that plain secret: a rotation in between wins."""
+        with write_transaction(self.runtime.engine) as conn:
+            conn.execute(sa.update(webhook).where(webhook.c.id == webhook_id, webhook.c.secret == secret)
+                         .values(secret=self.box.seal(secret)))
 
     def deliveries(self, webhook_id: int, limit: int = 50, before_id: int | None = None) -> list[dict]:
         self.get(webhook_id)
@@ -230,13 +256,20 @@ class Webhooks:
         return delivery._asdict(), hook._asdict()
 
     def _send(self, client: httpx.Client, delivery: dict, hook: dict) -> None:
+        try:
+            secret = self.box.open(hook["secret"])
+        except EncryptionError as exc:  # nothing is sent unsigned; retried, so a key put back in place still delivers
+            self._record_attempt(delivery, None, str(exc)[:ERROR_TEXT_LIMIT])
+            return
+        if not is_sealed(hook["secret"]):
+            self._seal(hook["id"], secret)
         body = json.dumps(delivery["payload"], separators=(",", ":"), ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Tessera-Webhooks/1",
             "X-Tessera-Event": delivery["payload"]["event"],
             "X-Tessera-Delivery": str(delivery["id"]),
-            "X-Tessera-Signature": sign(hook["secret"], int(time.time()), body),
+            "X-Tessera-Signature": sign(secret, int(time.time()), body),
         }
         status, error = None, None
         try:
@@ -268,6 +301,10 @@ class Webhooks:
         """Deliver in a background thread until stop()."""
         if self._thread is not None:
             return
+        try:
+            self.seal_stored_secrets()
+        except Exception:  # delivery goes on; the secrets left are sealed when first used
+            log.exception("encrypting the webhook secrets stored in plain text failed")
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="tessera-webhooks", daemon=True)
         self._thread.start()

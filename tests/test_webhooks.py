@@ -187,3 +187,103 @@ def test_the_signature_is_hmac_sha256_of_the_timestamp_and_body():
     assert verify("whsec_abc", header, b'{"a":1}', now=1700000100)
     assert not verify("whsec_abc", header, b'{"a":1}', now=1700001000)  # too old: a replay
     assert not verify("whsec_abc", "garbage", b"")
+
+
+# --- secrets at rest --------------------------------------------------------------------------------
+
+
+def stored_secrets(runtime) -> dict[int, str]:
+    import sqlalchemy as sa
+
+    from core.coretables import webhook
+    from core.db import read_transaction
+
+    with read_transaction(runtime.engine) as conn:
+        return dict(conn.execute(sa.select(webhook.c.id, webhook.c.secret)).all())
+
+
+def test_a_secret_is_stored_encrypted_with_a_key_outside_the_database_and_still_signs(runtime, second_runtime, receiver):
+    import stat
+
+    target = receiver()
+    hook, secret = runtime.webhooks.subscribe("ERP", "account", ["created"], target.url)
+    stored = stored_secrets(runtime)[hook["id"]]
+    assert stored.startswith("fernet:") and secret not in stored and secret[6:] not in stored
+    key_file = runtime.settings.files_path() / "encryption.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert key_file.read_text().strip() not in stored
+    chosen, chosen_secret = runtime.webhooks.subscribe("Chosen", "account", ["created"], target.url, secret="my own secret of 24 chars")
+    assert chosen_secret not in stored_secrets(runtime)[chosen["id"]]
+    runtime.records.create(Actor.system(), "account", {"name": "Acme"})
+    assert second_runtime.webhooks.deliver_due() == 2  # another process, the same key file
+    signatures = {json.loads(r["body"])["record_id"]: r for r in target.requests}
+    assert len(signatures) == 1
+    first, second = target.requests
+    assert {verify(secret, first["headers"]["X-Tessera-Signature"], first["body"]),
+            verify(secret, second["headers"]["X-Tessera-Signature"], second["body"])} == {True, False}
+    assert any(verify(chosen_secret, r["headers"]["X-Tessera-Signature"], r["body"]) for r in target.requests)
+    _hook, rotated = runtime.webhooks.change(hook["id"], {"rotate_secret": True})
+    assert rotated not in stored_secrets(runtime)[hook["id"]] and runtime.webhooks.box.open(stored_secrets(runtime)[hook["id"]]) == rotated
+
+
+def test_a_secret_stored_in_plain_text_before_keeps_signing_and_is_encrypted(runtime, receiver):
+    import sqlalchemy as sa
+
+    from core.coretables import webhook
+    from core.db import write_transaction
+
+    target = receiver()
+    hooks = runtime.webhooks
+    first, _ = hooks.subscribe("Old", "account", ["created"], target.url)
+    second, _ = hooks.subscribe("Older", "account", ["created"], target.url)
+    with write_transaction(runtime.engine) as conn:  # as a database written before encryption holds them
+        conn.execute(sa.update(webhook).where(webhook.c.id == first["id"]).values(secret="whsec_from_before_1"))
+        conn.execute(sa.update(webhook).where(webhook.c.id == second["id"]).values(secret="whsec_from_before_2"))
+    runtime.records.create(Actor.system(), "account", {"name": "Acme"})
+    assert hooks.deliver_due() == 2  # used as they are, and encrypted on the way
+    assert all(verify(f"whsec_from_before_{n}", r["headers"]["X-Tessera-Signature"], r["body"]) for n, r in
+               zip((1, 2), sorted(target.requests, key=lambda r: r["headers"]["X-Tessera-Delivery"])))
+    assert all(s.startswith("fernet:") and "from_before" not in s for s in stored_secrets(runtime).values())
+
+    with write_transaction(runtime.engine) as conn:
+        conn.execute(sa.update(webhook).where(webhook.c.id == first["id"]).values(secret="whsec_from_before_1"))
+    assert hooks.seal_stored_secrets() == 1 and hooks.seal_stored_secrets() == 0  # what a starting web process does
+    assert hooks.box.open(stored_secrets(runtime)[first["id"]]) == "whsec_from_before_1"
+
+
+def test_a_key_from_the_environment_and_a_wrong_key(make_runtime, receiver):
+    import dataclasses
+
+    from core.encryption import SecretBox, new_key
+    from core.settings import Settings, SettingsError
+
+    key = new_key()
+    assert Settings.from_env({"TESSERA_ENCRYPTION_KEY": f"{key}, {new_key()}"}).encryption_keys[0] == key
+    with pytest.raises(SettingsError, match="not a Fernet key"):
+        Settings.from_env({"TESSERA_ENCRYPTION_KEY": "too short"})
+    runtime = make_runtime()
+    hooks = runtime.webhooks
+    hooks.box = SecretBox(dataclasses.replace(runtime.settings, encryption_keys=(key,)))
+    target = receiver()
+    hook, secret = hooks.subscribe("ERP", "account", ["created"], target.url)
+    assert not (runtime.settings.files_path() / "encryption.key").exists()  # the key came from the environment
+    hooks.box = SecretBox(dataclasses.replace(runtime.settings, encryption_keys=(new_key(), key)))  # a new key first, the old one still read
+    runtime.records.create(Actor.system(), "account", {"name": "Acme"})
+    assert hooks.deliver_due() == 1 and verify(secret, target.requests[0]["headers"]["X-Tessera-Signature"], target.requests[0]["body"])
+
+    hooks.box = SecretBox(dataclasses.replace(runtime.settings, encryption_keys=(new_key(),)))  # the key is lost
+    runtime.records.create(Actor.system(), "account", {"name": "Beta"})
+    assert hooks.deliver_due() == 1 and len(target.requests) == 1  # nothing sent unsigned
+    failed = hooks.deliveries(hook["id"])[0]
+    assert failed["status"] == "pending" and "cannot be decrypted" in failed["last_error"]
+
+
+def test_a_chosen_secret_is_checked_and_the_api_never_stores_it_plain(api, receiver):
+    target = receiver()
+    base = {"name": "ERP", "object": "account", "events": ["created"], "url": target.url}
+    for bad in ("short", 12345, "fernet:looks-like-a-stored-value"):
+        response = api.post("root", "/api/webhooks", json={**base, "secret": bad})
+        assert 400 <= response.status_code < 500 and "secret" in response.json()["message"], bad
+    made = api.post("root", "/api/webhooks", json={**base, "secret": "a secret chosen by the admin"})
+    assert made.status_code == 201 and made.json()["secret"] == "a secret chosen by the admin"
+    assert "chosen by the admin" not in stored_secrets(api.world.runtime)[made.json()["id"]]
