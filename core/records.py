@@ -649,6 +649,120 @@ class RecordService:
             return record
         return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
 
+    def _update_many(self, conn: Connection, schema: Schema, actor: Actor, access: Access, object_name: str,
+                     items: list[tuple[int, dict]]) -> tuple[dict[int, list[FieldError]], list[int]]:
+        """``_update`` for many records at their current versions, in a few statements: the problems of each
+        refused item by index, and the items left to ``_update`` one by one.
+
+        The same checks in the same order (read and update scope, read-only and locked fields,
+        validation, owners, references), one query each for the whole batch; then one UPDATE
+        per set of changed fields (executemany) and one insert of the field history. Left to
+        ``_update``: everything when a plugin hooks updates of the object, when a record is
+        named twice or the object is a user or role (admin grants); an item changing a
+        many-to-many or unique field.
+        """
+        obj = schema.meta.object(object_name)
+        plugins = self.runtime.plugins
+        ids = [record_id for record_id, _changes in items]
+        if (len(set(ids)) != len(ids) or object_name in ("role", "user")
+                or any(plugins.caller(hook, object_name) for hook in ("tessera_before_update", "tessera_validate_record", "tessera_after_update"))):
+            return {}, list(range(len(items)))
+        table = schema.tables.table(object_name)
+        current, may = self._current_rows(conn, schema, access, actor, table, object_name, ids)
+        linked = {f.name for f in obj.active_fields() if f.type.name == "many_to_many"}
+        unique = {f.name for f in obj.active_fields() if f.spec.get("unique")}
+        hidden, locked = access.hidden(object_name), access.locked(object_name)
+        problems: dict[int, list[FieldError]] = {}
+        one_by_one: list[int] = []
+        given, positions = [], []
+        for index, (record_id, changes) in enumerate(items):
+            if record_id not in current:
+                problems[index] = [FieldError("", f"{object_name} {record_id} does not exist")]
+            elif record_id not in may:
+                problems[index] = [FieldError("", f"your role may not update this {object_name} record")]
+            elif not isinstance(changes, dict) or not linked.isdisjoint(changes):
+                one_by_one.append(index)
+            else:
+                given.append(_without_unchanged_read_only(obj, changes, current[record_id]._mapping, locked))
+                positions.append(index)
+        validated, refused = schema.validator(object_name).validate_many(given, partial=True, hidden=hidden, locked=locked)
+        problems.update((positions[i], errors) for i, errors in refused.items())
+        parsed = [values for values in validated if values is not None]
+        positions = [position for position, values in zip(positions, validated) if values is not None]
+
+        def stored(rows_positions: list[int]) -> list[sa.Row]:
+            return [current[items[position][0]] for position in rows_positions]
+
+        parsed, positions = _keep_valid(lambda rows: self._check_moved_owners(conn, schema, access, actor, object_name, rows, stored(positions)),
+                                        parsed, positions, problems)
+        paired = any(f.type.name == "dynamic_lookup" for f in obj.active_fields())
+        parsed, positions = _keep_valid(lambda rows: self._check_references(
+            conn, schema, obj, [_with_stored_pairs(obj, v, row._mapping) for v, row in zip(rows, stored(positions))] if paired else rows,
+            rows_are_batch=True), parsed, positions, problems)
+        changed: dict[tuple[str, ...], list[tuple[sa.Row, dict]]] = {}  # the fields changed -> (stored row, their new values)
+        for values, position, row in zip(parsed, positions, stored(positions)):
+            diff = {k: v for k, v in values.items() if not _same(row._mapping[k], v)}
+            if not unique.isdisjoint(diff):
+                one_by_one.append(position)
+            elif diff:
+                changed.setdefault(tuple(diff), []).append((row, diff))
+        self._write_changes(conn, schema, actor, obj, table, changed)
+        return problems, sorted(one_by_one)
+
+    def _current_rows(self, conn: Connection, schema: Schema, access: Access, actor: Actor, table: sa.Table, object_name: str,
+                      ids: list[int]) -> tuple[dict[int, sa.Row], set[int]]:
+        """``_current`` for many: the stored rows the actor may read (locked for the transaction), and the ids they may update."""
+        params, wanted = _params(actor), sa.bindparam("tessera_ids", expanding=True)
+        statement = select(table).where(table.c.id.in_(wanted), table.c.deleted_at.is_(None))
+        visible = schema.row_condition(access, object_name, "read")
+        if visible is not None:
+            statement = statement.where(visible)
+        current = {row.id: row for row in conn.execute(statement.with_for_update(), {**params, "tessera_ids": ids})}
+        allowed = schema.row_condition(access, object_name, "update")
+        if allowed is None or not current:
+            return current, set(current)
+        may = conn.execute(select(table.c.id).where(table.c.id.in_(wanted), allowed), {**params, "tessera_ids": list(current)}).scalars()
+        return current, set(may)
+
+    def _check_moved_owners(self, conn: Connection, schema: Schema, access: Access, actor: Actor, object_name: str,
+                            rows: list[dict], stored: list[sa.Row]) -> None:
+        """_check_owners for the rows of a batch whose owner changes; a BatchValidationError indexed like ``rows``."""
+        moving = [i for i, (values, row) in enumerate(zip(rows, stored)) if "owner" in values and values["owner"] != row.owner]
+        if not moving:
+            return
+        try:
+            self._check_owners(conn, schema, access, actor, object_name, "update", [rows[i] for i in moving], rows_are_batch=True)
+        except BatchValidationError as exc:
+            raise BatchValidationError(object_name, {moving[i]: errors for i, errors in exc.rows.items()}) from None
+
+    def _write_changes(self, conn: Connection, schema: Schema, actor: Actor, obj: ObjectDef, table: sa.Table,
+                       changed: dict[tuple[str, ...], list[tuple[sa.Row, dict]]]) -> None:
+        """One UPDATE per set of changed fields, the field history, and the updated webhooks (the rows are locked)."""
+        now, history, announced = _now(), [], []
+        for names, rows in changed.items():
+            statement = (sa.update(table).where(table.c.id == sa.bindparam("tessera_row_id"))
+                         .values({**{n: sa.bindparam(f"tessera_set_{n}") for n in names}, "version": table.c.version + 1,
+                                  "updated_at": sa.bindparam("tessera_now"), "updated_by": sa.bindparam("tessera_by")}))
+            stamp = {"tessera_now": now, "tessera_by": actor.user_id}
+            conn.execute(statement, [{"tessera_row_id": row.id, **stamp, **{f"tessera_set_{n}": diff[n] for n in names}} for row, diff in rows])
+            for row, diff in rows:
+                entries = [_history_row(obj, row.id, name, row._mapping[name], value, row.version + 1, now, actor) for name, value in diff.items()]
+                history += entries
+                announced.append((row.id, {h["field"]: (h["old_value"], h["new_value"]) for h in entries}))
+        if history:
+            conn.execute(field_history.insert(), history)
+        if not announced or not self.runtime.webhooks.subscriptions(conn, obj.name, "updated"):
+            return
+        fetched: dict[int, dict] = {}
+
+        def record(record_id: int) -> list[dict]:
+            if not fetched:
+                fetched.update((r["id"], r) for r in self._fetch_many(conn, schema, obj.name, [rid for rid, _c in announced]))
+            return [fetched[record_id]]
+
+        for record_id, changes in announced:
+            self.runtime.webhooks.enqueue(conn, obj.name, "updated", lambda record_id=record_id: record(record_id), changes)
+
     def _current(self, conn: Connection, schema: Schema, access: Access, actor: Actor | None, table: sa.Table,
                  object_name: str, record_id: int, operation: str) -> sa.Row:
         """The stored row the actor is about to change: NotFound unless they may read it, Forbidden unless they may change it."""
@@ -1224,6 +1338,18 @@ class BulkWriter:
         rejected: dict[int, list[FieldError]] = {}
         ids = self._service._insert(self._conn, self.schema, self.actor, self.object_name, rows, access=self.access, rejected=rejected)
         return ids, rejected
+
+    def update_many(self, items: list[tuple[int, dict]]) -> dict[int, list[FieldError]]:
+        """Change several records at their current versions, as ``update`` changes each; return the problems
+        of each refused item, by index. Statements are per kind of change, not per record, where
+        RecordService._update_many can (see there); the other items go through ``update`` one by one."""
+        self.require("update")
+        problems, one_by_one = self._service._update_many(self._conn, self.schema, self.actor, self.access, self.object_name, items)
+        for index in one_by_one:
+            errors = self.update(*items[index])
+            if errors:
+                problems[index] = errors
+        return problems
 
     def update(self, record_id: int, changes: dict) -> list[FieldError]:
         """Change one record at its current version, under a savepoint; return its problems ([] when done)."""

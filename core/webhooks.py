@@ -194,6 +194,11 @@ class Webhooks:
 
     # --- the outbox -----------------------------------------------------------------------------
 
+    @staticmethod
+    def subscriptions(conn: Connection, object_name: str, event: str) -> list[tuple[int, list[str]]]:
+        """The active subscriptions to an object's event: (webhook id, its events)."""
+        return [(hook_id, events) for hook_id, events in conn.execute(SUBSCRIBED, {"object_name": object_name}) if event in events]
+
     def enqueue(self, conn: Connection, object_name: str, event: str, fetch: Callable[[], list[dict]],
                 changes: dict | None = None) -> int:
         """Add deliveries for the records ``fetch`` returns, if any active subscription wants them.
@@ -201,7 +206,7 @@ class Webhooks:
         Called by the record service inside the writing transaction; costs one indexed
         query when nobody subscribes.
         """
-        hooks = [(hook_id, events) for hook_id, events in conn.execute(SUBSCRIBED, {"object_name": object_name}) if event in events]
+        hooks = self.subscriptions(conn, object_name, event)
         if not hooks:
             return 0
         now = _now()

@@ -945,3 +945,62 @@ def test_validate_many_answers_exactly_as_validate_does(runtime, sample):
         got = [(None if p is None else list(p.items()), errors.get(i)) for i, p in enumerate(parsed_rows)]
         assert got == expected, options
         assert sum(1 for _, e in expected if e is None) > 30  # the fast way was taken, not only validate
+
+
+def _contacts_state(records, ids):
+    """What update changes, per record: the stored values but the timestamps, and the field history."""
+    found = []
+    for record_id in ids:
+        try:
+            record = records.get(Actor.system(), "contact", record_id)
+        except NotFound:
+            found.append(None)
+            continue
+        kept = {k: v for k, v in record.items() if k not in ("id", "created_at", "updated_at")}
+        history = [(h["field"], h["old"], h["new"], h["version"]) for h in records.history(Actor.system(), "contact", record_id)]
+        found.append((kept, history))
+    return found
+
+
+def test_update_many_changes_each_record_as_one_update_at_a_time_does(world):
+    """Two identical sets of contacts: one changed by update_many, the other by update item by item; the same outcome."""
+    records, system = world.runtime.records, Actor.system()
+    account = records.create(system, "account", {"name": "Update Many Ltd"})["id"]
+    owners = [world.users["alice"], world.users["alice"], world.users["bob"], world.users["carol"]]
+    changes = [
+        {"first_name": "Ann", "lead_source": "web"},
+        {"email": "not an address"},
+        {"account": 999_999},
+        {"account": account, "mailing_city": "Shanghai"},
+        {"last_name": ""},
+        {"nickname": "x"},
+        {"last_name": "Same"},
+        {"owner": 999_999},
+        {"birthday": "1990-02-31"},
+        {"do_not_call": True, "birthday": "1980-01-02"},
+        {"owner": world.users["bob"]},
+        {"owner": world.users["carol"]},
+        {"first_name": "Deleted"},
+    ]
+
+    def make_set() -> list[int]:
+        ids = [records.create(system, "contact", {"last_name": "Same", "owner": owners[i % len(owners)]})["id"] for i in range(len(changes))]
+        records.delete(system, "contact", ids[-1])
+        return ids
+
+    for actor in (system, world.actor("alice"), world.actor("mike")):
+        batch_ids, single_ids = make_set(), make_set()
+        with records.bulk(actor, "contact") as writer:
+            refused = writer.update_many(list(zip(batch_ids, changes)))
+        with records.bulk(actor, "contact") as writer:
+            one_by_one = {i: errors for i, (record_id, change) in enumerate(zip(single_ids, changes))
+                          if (errors := writer.update(record_id, change))}
+        def worded(problems, ids):  # the messages name the record, which differs between the sets
+            return {i: [(e.field, e.message.replace(f" {ids[i]} ", " N ")) for e in errors] for i, errors in problems.items()}
+
+        assert worded(refused, batch_ids) == worded(one_by_one, single_ids), actor.name
+        assert _contacts_state(records, batch_ids) == _contacts_state(records, single_ids), actor.name
+        if actor is system:
+            assert sorted(refused) == [1, 2, 4, 5, 7, 8, 12]
+        if actor.name == "alice":  # a rep changes her own contacts only
+            assert {i for i in range(len(changes)) if owners[i % len(owners)] != actor.user_id} <= set(refused)

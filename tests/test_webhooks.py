@@ -103,6 +103,18 @@ def test_records_changed_by_a_delete_through_on_delete_are_announced(make_runtim
     assert deleted["event"] == "campaign_member.deleted" and deleted["record_id"] == member
 
 
+def test_a_batch_of_updates_announces_each_record_with_its_changes(runtime, receiver):
+    target, system = receiver(), Actor.system()
+    runtime.webhooks.subscribe("ERP", "account", ["updated"], target.url)
+    ids = [runtime.records.create(system, "account", {"name": name, "employees": 1})["id"] for name in ("One", "Two", "Three")]
+    with runtime.records.bulk(system, "account") as writer:
+        assert writer.update_many([(ids[0], {"employees": 5}), (ids[1], {"employees": 1}), (ids[2], {"name": "Drei"})]) == {}
+    assert runtime.webhooks.deliver_due() == 2  # the second changed nothing
+    sent = sorted((json.loads(r["body"]) for r in target.requests), key=lambda p: p["record_id"])
+    assert [(p["record_id"], p["changes"], p["record"]["version"]) for p in sent] == [
+        (ids[0], {"employees": {"old": 1, "new": 5}}, 2), (ids[2], {"name": {"old": "Three", "new": "Drei"}}, 2)]
+
+
 def test_a_rolled_back_write_delivers_nothing(runtime, receiver):
     target = receiver()
     runtime.webhooks.subscribe("ERP", "account", ["created"], target.url)

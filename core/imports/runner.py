@@ -453,9 +453,10 @@ class Importer:
                     prepared.errors.extend(refused[index])
                 else:
                     prepared.record_id = ids[index]
-        for prepared in batch:
-            if prepared.action == "update" and not prepared.errors and prepared.values:
-                prepared.errors.extend(writer.update(prepared.record_id, prepared.values))
+        updates = [p for p in batch if p.action == "update" and not p.errors and p.values]
+        if updates:
+            for index, errors in writer.update_many([(p.record_id, p.values) for p in updates]).items():
+                updates[index].errors.extend(errors)
 
     def _add_validation_errors(self, prepared: Prepared) -> None:
         """A row refused before the record service saw it: add what validation says about its other fields."""
