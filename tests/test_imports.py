@@ -470,3 +470,38 @@ def test_a_many_to_many_column_links_each_record_its_cell_names(make_runtime, tm
 
     with pytest.raises(MappingError, match="duplicate rule 1: contacts links several records"):
         run_import(runtime, SYSTEM, "opportunity", file2, options(tmp_path, mapping=mapping, duplicates=[{"match": ["contacts"], "then": "skip"}]))
+
+
+def test_a_file_another_process_is_importing_is_not_imported_twice_at_once(runtime, tmp_path):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from core.coretables import import_job
+    from core.imports.jobs import ImportBusy
+
+    file = write_csv(tmp_path / "accounts.csv", [["name"]] + [[f"Company {i:03}"] for i in range(1, 101)])
+
+    def stop_after_two(report):
+        if report.last_row >= 41:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=20), stop_after_two)
+
+    def last_moved(ago: dt.timedelta) -> None:  # as a process still running job 1 would have left it
+        with runtime.engine.begin() as conn:
+            conn.execute(sa.update(import_job).values(status="running", updated_at=dt.datetime.now(dt.timezone.utc) - ago))
+
+    last_moved(dt.timedelta(seconds=5))
+    with pytest.raises(ImportBusy, match="import job 1 is importing this file right now"):
+        run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=20))
+    with pytest.raises(ImportBusy, match="import job 1 is importing this file right now"):
+        run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=20, resume=False))
+    assert len(accounts(runtime)) == 40
+
+    last_moved(dt.timedelta(minutes=3))  # that process stopped: the run resumes after its last batch
+    resumed = run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=20))
+    assert resumed.job_id == 1 and resumed.resumed_from == 42 and len(accounts(runtime)) == 100
+    dry = run_import(runtime, SYSTEM, "account", file, options(tmp_path, dry_run=True))  # a check never waits for a run
+    assert dry.created == 100

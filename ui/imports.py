@@ -26,6 +26,7 @@ from litestar.params import Body, FromPath
 from litestar.response import File, Redirect
 
 from core.imports import MAPPING_FORMAT, ImportOptions, MappingError, SourceError, describe_job, read_mapping
+from core.imports import jobs
 from core.imports.background import (Upload, UploadError, discard_upload, job_upload, real_run_of, real_run_options, save_upload,
                                      set_uploader, upload, uploader)
 from core.imports.mapping import importable, suggest_columns, unknown_picklist_values
@@ -50,7 +51,6 @@ ENCODINGS = ("utf-8-sig", "utf-16", "gbk", "gb18030", "big5", "shift_jis", "cp12
 ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16", "gbk": "GBK", "gb18030": "GB18030", "big5": "Big5",
                   "shift_jis": "Shift JIS", "cp1252": "Windows-1252", "latin-1": "ISO-8859-1"}
 THEN = ("update", "skip", "create")
-STALLED = dt.timedelta(minutes=2)  # a run no process has moved on for this long has stopped with its server
 LOOKUP_MATCH_TYPES = ("text", "email", "phone", "url", "integer", "autonumber", "decimal")
 
 
@@ -245,6 +245,8 @@ class ImportPages(Controller):
                 return _job_page(page, job, [_without_path(str(exc), up)], 400)
             except Forbidden as exc:
                 return _job_page(page, job, [str(exc)], 403)
+            except jobs.ImportBusy as exc:
+                return _job_page(page, job, [str(exc)], 409)
             except UnknownObject:
                 return _not_found(page)
         return Redirect(f"/import/jobs/{run_id}", status_code=303, headers=VARY)
@@ -629,7 +631,7 @@ def job_view(page: Page, job: dict) -> dict:
 
 def _stalled(job: dict) -> bool:
     """A run that no process of this server is moving on: its own ended without saying so (a restart, say)."""
-    return job["status"] == "running" and not job.get("running_here") and _quiet_since(job.get("updated_at")) > STALLED
+    return job["status"] == "running" and not job.get("running_here") and _quiet_since(job.get("updated_at")) > jobs.STALLED
 
 
 def _resumable(job: dict) -> bool:

@@ -17,8 +17,14 @@ from sqlalchemy import Connection, Engine, select
 
 from core.coretables import import_job
 from core.db import read_transaction, write_transaction
+from core.records import Refused
 
 RESUMABLE = ("running", "interrupted", "failed")
+STALLED = dt.timedelta(minutes=2)  # a running job no process has moved on for this long has stopped with its process
+
+
+class ImportBusy(Refused):
+    """Another process is importing the same file into the same object right now."""
 
 
 class JobTaken(RuntimeError):
@@ -61,6 +67,8 @@ def start(engine: Engine, object_name: str, source: str, fingerprint: str, setti
           rows_total: int | None, rejected_path: str | None, actor) -> Job:
     now = _now()
     with write_transaction(engine) as conn:
+        if not dry_run:
+            _refuse_a_second_run(conn, object_name, fingerprint, now)
         job_id = conn.execute(import_job.insert().values(
             object=object_name, source=source, fingerprint=fingerprint, settings=settings, settings_digest=digest(settings),
             dry_run=dry_run, status="running", next_row=2, rows_total=rows_total, created=0, updated=0, skipped=0, rejected=0,
@@ -80,6 +88,35 @@ def resumable(engine: Engine, object_name: str, fingerprint: str, settings: dict
             .order_by(import_job.c.id.desc()).limit(1)
         ).first()
     return _job(row) if row is not None else None
+
+
+def claim(engine: Engine, job: Job) -> None:
+    """Take over a resumable job for this process; ImportBusy while another process still moves it on."""
+    now = _now()
+    with write_transaction(engine) as conn:
+        taken = conn.execute(sa.update(import_job)
+                             .where(import_job.c.id == job.id,
+                                    sa.or_(import_job.c.status != "running", import_job.c.updated_at < now - STALLED))
+                             .values(status="running", message=None, updated_at=now)).rowcount
+    if taken != 1:
+        raise ImportBusy(_busy(job.id))
+
+
+def _refuse_a_second_run(conn: Connection, object_name: str, fingerprint: str, now: dt.datetime) -> None:
+    """Within the transaction that starts a real run: none of the same file may be going on (two would import it twice)."""
+    if conn.dialect.name == "postgresql":  # SQLite's writing transaction already holds the database's write lock
+        key = int.from_bytes(hashlib.sha256(f"import {object_name} {fingerprint}".encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    going = conn.execute(select(import_job.c.id).where(
+        import_job.c.object == object_name, import_job.c.fingerprint == fingerprint, import_job.c.dry_run.is_(False),
+        import_job.c.status == "running", import_job.c.updated_at >= now - STALLED).limit(1)).scalar()
+    if going is not None:
+        raise ImportBusy(_busy(going))
+
+
+def _busy(job_id: int) -> str:
+    return (f"import job {job_id} is importing this file right now; wait for it to finish (a run that stopped with its "
+            f"process can be resumed {int(STALLED.total_seconds() // 60)} minutes after its last progress)")
 
 
 def load(engine: Engine, job_id: int) -> Job | None:

@@ -175,6 +175,7 @@ class Importer:
         if not self.options.dry_run and self.options.resume:
             job = jobs.resumable(engine, self.object_name, source.fingerprint, settings)
             if job is not None:
+                jobs.claim(engine, job)
                 return job, True
         rejected = (self.options.rejected_path or Path(self.path.name + ".rejected.csv")).absolute()
         job = jobs.start(engine, self.object_name, str(self.path), source.fingerprint, settings, self.options.dry_run,
