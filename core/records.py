@@ -751,7 +751,7 @@ class RecordService:
                 announced.append((row.id, {h["field"]: (h["old_value"], h["new_value"]) for h in entries}))
         if history:
             conn.execute(field_history.insert(), history)
-        if not announced or not self.runtime.webhooks.subscriptions(conn, obj.name, "updated"):
+        if not announced or not self.runtime.webhooks.subscribers(conn, obj.name, "updated"):
             return
         fetched: dict[int, dict] = {}
 

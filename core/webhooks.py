@@ -195,7 +195,7 @@ class Webhooks:
     # --- the outbox -----------------------------------------------------------------------------
 
     @staticmethod
-    def subscriptions(conn: Connection, object_name: str, event: str) -> list[tuple[int, list[str]]]:
+    def subscribers(conn: Connection, object_name: str, event: str) -> list[tuple[int, list[str]]]:
         """The active subscriptions to an object's event: (webhook id, its events)."""
         return [(hook_id, events) for hook_id, events in conn.execute(SUBSCRIBED, {"object_name": object_name}) if event in events]
 
@@ -206,7 +206,7 @@ class Webhooks:
         Called by the record service inside the writing transaction; costs one indexed
         query when nobody subscribes.
         """
-        hooks = self.subscriptions(conn, object_name, event)
+        hooks = self.subscribers(conn, object_name, event)
         if not hooks:
             return 0
         now = _now()
