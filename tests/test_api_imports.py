@@ -124,6 +124,19 @@ def test_a_run_waits_while_a_run_of_the_same_check_is_being_started_and_then_is_
     assert refused.status_code == 409 and f"by job {first}" in refused.json()["message"]
 
 
+def test_a_run_is_refused_while_another_process_imports_the_same_file(api):
+    from core.imports import jobs
+
+    checked = finished(api, "root", upload(api, "root", mapping=MAPPING))
+    fingerprint = jobs.load(api.world.runtime.engine, checked["id"]).fingerprint
+    elsewhere = jobs.start(api.world.runtime.engine, "account", "/elsewhere/accounts.csv", fingerprint, {}, False, 4, None, Actor.system())
+    before = accounts(api)
+    refused = api.post("root", checked["links"]["run"])
+    assert refused.status_code == 409 and refused.json()["error"] == "refused"
+    assert f"import job {elsewhere.id} is importing this file right now" in refused.json()["message"]
+    assert accounts(api) == before
+
+
 def test_an_xlsx_file_imports_at_once_with_the_options_as_one_json_part(api, tmp_path):
     book = openpyxl.Workbook()
     book.active.title = "Notes"
