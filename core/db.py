@@ -9,6 +9,8 @@ processes never deadlock upgrading a read lock to a write lock.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -44,8 +46,20 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     raise DatabaseURLError(f"'{backend}' databases are not supported; use sqlite or postgresql")
 
 
+# How long a writer waits for another writer of the same process before leaving the wait to
+# SQLite's own busy handler (which then gives up after its busy_timeout with "database is locked").
+WRITER_WAIT_SECONDS = 30
+_WRITER_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _sqlite_engine(url, echo: bool) -> Engine:
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+    # SQLite lets one writer in at a time; a writer that finds the lock taken sleeps in
+    # SQLite's busy handler for 1 to 100 ms before it looks again, so writers of one process
+    # on several threads waited far longer than the write they queued behind. They queue on
+    # this lock instead and go in as soon as the one before commits; writers of other
+    # processes still meet at SQLite's lock.
+    _WRITER_LOCKS[engine] = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -92,10 +106,16 @@ def is_sqlite(bind) -> bool:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: BEGIN IMMEDIATE on SQLite."""
-    with engine.connect().execution_options(**{WRITE: True}) as conn:
-        with conn.begin():
-            yield conn
+    """A transaction that will write: BEGIN IMMEDIATE on SQLite, after the process's other writers."""
+    lock = _WRITER_LOCKS.get(engine)
+    queued = lock is not None and lock.acquire(timeout=WRITER_WAIT_SECONDS)
+    try:
+        with engine.connect().execution_options(**{WRITE: True}) as conn:
+            with conn.begin():
+                yield conn
+    finally:
+        if queued:
+            lock.release()
 
 
 @contextmanager
@@ -103,3 +123,4 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         with conn.begin():
             yield conn
+
