@@ -32,7 +32,7 @@ from sqlalchemy import Connection, and_, func, select
 from core import audit
 from core.audit import Who
 from core.coretables import api_token, credential, login_throttle, session, setting
-from core.db import read_transaction, write_transaction
+from core.db import PreparedRead, read_transaction, write_transaction
 from core.fieldtypes import iso_utc
 from core.metadata.problems import did_you_mean
 from core.permissions import ADMIN_SET
@@ -346,34 +346,33 @@ class Accounts:
                 audit.write(conn, "logout", who)
 
     def identity_for_session(self, token: str) -> Identity | None:
-        with read_transaction(self.engine) as conn:
-            row = conn.execute(self._session_lookup(self.runtime.recent_schema(conn)), {"token_hash": digest(token)}).first()
+        row = self._session_lookup().first(self.engine, token_hash=digest(token))
         if row is None or aware(row.expires_at) <= now():
             return None
         return self._identity(row, "session")
 
-    def _session_lookup(self, schema) -> sa.Select:
+    def _session_lookup(self) -> PreparedRead:
         """The statement run on every page a browser asks for, built once per metadata version."""
-        cached = self._session_statement
+        schema, cached = self.runtime.recent_schema(), self._session_statement
         if cached is None or cached[0] != schema.version:
             statement, user = self._identity_select(schema)
             statement = (statement.add_columns(session.c.expires_at).join(session, session.c.user_id == user.c.id)
                          .where(session.c.token_hash == sa.bindparam("token_hash")))
-            cached = self._session_statement = (schema.version, statement)
+            cached = self._session_statement = (schema.version, PreparedRead(statement))
         return cached[1]
 
     # --- API tokens ---------------------------------------------------------------------------
 
-    def _token_lookup(self, schema) -> sa.Select:
+    def _token_lookup(self) -> PreparedRead:
         """The statement run on every token-authenticated request, built once per metadata version."""
-        cached = self._token_statement
+        schema, cached = self.runtime.recent_schema(), self._token_statement
         if cached is None or cached[0] != schema.version:
             statement, user = self._identity_select(schema)
             statement = (statement.add_columns(api_token.c.id.label("token_id"), api_token.c.name.label("token_name"), api_token.c.expires_at,
                                                api_token.c.revoked_at, api_token.c.last_used_at)
                          .join(api_token, api_token.c.user_id == user.c.id)
                          .where(api_token.c.token_hash == sa.bindparam("token_hash")))
-            cached = self._token_statement = (schema.version, statement)
+            cached = self._token_statement = (schema.version, PreparedRead(statement))
         return cached[1]
 
     def create_token(self, identity: Identity, name: str, days: int | None = None, ip: str | None = None) -> tuple[dict, str]:
@@ -416,8 +415,7 @@ class Accounts:
 
     def identity_for_token(self, plain: str, ip: str | None = None) -> Identity:
         """The user a bearer token belongs to; AuthError says why a token is refused."""
-        with read_transaction(self.engine) as conn:
-            row = conn.execute(self._token_lookup(self.runtime.recent_schema(conn)), {"token_hash": digest(plain)}).first()
+        row = self._token_lookup().first(self.engine, token_hash=digest(plain))
         problem = None
         if row is None:
             problem = "the token is not valid"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import namedtuple
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -124,3 +125,97 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
         with conn.begin():
             yield conn
 
+
+class PreparedRead:
+    """A SELECT compiled once per dialect and run straight on the driver's cursor.
+
+    For the small lookups made on every request: the token or session behind it, the metadata
+    version, the webhook subscriptions of a write. What SQLAlchemy does per execution (events,
+    parameter and result handling) is worked out once here; values come back as SQLAlchemy
+    would give them (the columns' bind and result processors are applied), in rows with the
+    selected columns' names as attributes. Given an Engine, the statement runs alone in
+    autocommit (a single statement is consistent by itself, so it needs no BEGIN and COMMIT,
+    which are two round trips on PostgreSQL); given a Connection, it runs in that
+    connection's transaction.
+    """
+
+    def __init__(self, statement) -> None:
+        self._statement = statement
+        columns = list(statement.selected_columns)
+        self._row = namedtuple("Row", [c.key for c in columns], rename=True)
+        self._compiled: dict[str, _CompiledRead] = {}
+
+    def first(self, bind: Engine | Connection, **params):
+        """The first row for these parameters, or None."""
+        found = self._run(bind, params, one=True)
+        return found[0] if found else None
+
+    def all(self, bind: Engine | Connection, **params) -> list:
+        return self._run(bind, params, one=False)
+
+    def _run(self, bind: Engine | Connection, params: dict, one: bool) -> list:
+        compiled = self._compiled.get(bind.dialect.name) or self._compile(bind.dialect)
+        bound = compiled.parameters(params)
+        if isinstance(bind, Connection):
+            rows, description = _fetch(bind.connection.dbapi_connection, compiled.sql, bound, one)
+        else:
+            rows, description = _fetch_autocommit(bind, compiled.sql, bound, one)
+        processors = compiled.processors
+        if processors is None:  # some depend on the type the driver reports (PostgreSQL's numerics)
+            processors = compiled.processors = [column.type.dialect_impl(bind.dialect).result_processor(bind.dialect, described[1])
+                                                for column, described in zip(self._statement.selected_columns, description)]
+        return [self._row(*(process(v) if process else v for process, v in zip(processors, row))) for row in rows]
+
+    def _compile(self, dialect) -> "_CompiledRead":
+        compiled = self._statement.compile(dialect=dialect)
+        made = self._compiled[dialect.name] = _CompiledRead(
+            compiled.string,
+            list(compiled.positiontup) if compiled.positional else None,
+            {name: (bind, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in compiled.binds.items()},
+        )
+        return made
+
+
+class _CompiledRead:
+    def __init__(self, sql: str, positional: list[str] | None, binds: dict) -> None:
+        self.sql, self.positional, self.binds = sql, positional, binds
+        self.processors: list | None = None  # from the first execution's cursor description
+
+    def parameters(self, params: dict):
+        values = {}
+        for name, (bind, process) in self.binds.items():
+            value = params[bind.key] if bind.key in params else bind.effective_value  # a literal of the statement
+            values[name] = process(value) if process else value
+        return [values[name] for name in self.positional] if self.positional is not None else values
+
+
+def _fetch(dbapi_connection, sql: str, bound, one: bool) -> tuple[list, tuple]:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, bound)
+        if one:
+            row = cursor.fetchone()
+            return ([row] if row is not None else []), cursor.description
+        return cursor.fetchall(), cursor.description
+    finally:
+        cursor.close()
+
+
+def _fetch_autocommit(engine: Engine, sql: str, bound, one: bool) -> tuple[list, tuple]:
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    postgres = engine.dialect.name == "postgresql"  # SQLite's connections are in autocommit already (see above)
+    try:
+        if postgres:
+            driver.autocommit = True
+        try:
+            return _fetch(raw, sql, bound, one)
+        finally:
+            if postgres and not driver.closed:
+                driver.autocommit = False
+    except engine.dialect.loaded_dbapi.Error as exc:
+        if engine.dialect.is_disconnect(exc, driver, None):
+            raw.invalidate(exc)
+        raise
+    finally:
+        raw.close()

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from core import audit
 from core.coretables import field_history, sequence, share
-from core.db import prepare_bulk
+from core.db import PreparedRead, prepare_bulk
 from core.fieldtypes import BIGGEST, format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
@@ -1242,7 +1242,10 @@ class RecordService:
 
     def _existing(self, conn: Connection, schema: Schema, target: str, wanted: dict[int, list[int]]) -> set[int]:
         ids = list(wanted)
-        if len(ids) > 1 and (conn.dialect.name == "postgresql" or (conn.dialect.name == "sqlite" and _sqlite_has_json())):
+        if len(ids) == 1:  # a single record's write: a statement with no list to expand
+            statement = schema.memo(("exists", target), lambda: PreparedRead(self._existing_statement(schema, target, one=True)))
+            return set(ids) if statement.first(conn, tessera_id=ids[0]) is not None else set()
+        if conn.dialect.name == "postgresql" or (conn.dialect.name == "sqlite" and _sqlite_has_json()):
             # The list as one parameter (no statement of its own per length), and only the missing ids come back.
             statement, pack = schema.memo(("missing", target, conn.dialect.name), lambda: _missing_statement(conn, schema, target))
             missing: set[int] = set()
@@ -1256,9 +1259,10 @@ class RecordService:
         return found
 
     @staticmethod
-    def _existing_statement(schema: Schema, target: str) -> sa.Select:
+    def _existing_statement(schema: Schema, target: str, one: bool = False) -> sa.Select:
         table = schema.tables.table(target)
-        return select(table.c.id).where(table.c.id.in_(sa.bindparam("tessera_ids", expanding=True)), table.c.deleted_at.is_(None))
+        wanted = table.c.id == sa.bindparam("tessera_id") if one else table.c.id.in_(sa.bindparam("tessera_ids", expanding=True))
+        return select(table.c.id).where(wanted, table.c.deleted_at.is_(None))
 
     def _dynamic_problem(self, conn: Connection, schema: Schema, obj: ObjectDef, fdef: FieldDef, values: dict) -> str | None:
         object_field = fdef.spec["object_field"]

@@ -262,10 +262,13 @@ class Runtime:
                 self._schema = Schema(version, meta, build_tables(meta), self.registry)
             return self._schema
 
-    def recent_schema(self, conn: Connection) -> Schema:
+    def recent_schema(self) -> Schema:
         """The Schema last built, without checking the version: for reads of core's own columns
         (users' names and roles on every request), which no metadata change can alter."""
-        return self._schema if self._schema is not None else self.schema(conn)
+        if self._schema is not None:
+            return self._schema
+        with self.reading() as (_conn, schema):
+            return schema
 
     @contextmanager
     def reading(self) -> Iterator[tuple[Connection, Schema]]:

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, or_, select
 
 from core.coretables import webhook, webhook_delivery
-from core.db import read_transaction, write_transaction
+from core.db import PreparedRead, read_transaction, write_transaction
 from core.encryption import MARK, EncryptionError, SecretBox, is_sealed
 from core.fieldtypes import iso_utc
 
@@ -44,7 +44,8 @@ MAX_BACKOFF_SECONDS = 3600
 ERROR_TEXT_LIMIT = 500
 SECRET_LENGTH = (16, 200)  # a secret the admin chooses
 log = logging.getLogger("tessera.webhooks")
-SUBSCRIBED = select(webhook.c.id, webhook.c.events).where(webhook.c.object == sa.bindparam("object_name"), webhook.c.active.is_(True))
+SUBSCRIBED = PreparedRead(select(webhook.c.id, webhook.c.events).where(webhook.c.object == sa.bindparam("object_name"),
+                                                                    webhook.c.active.is_(True)))  # on every write
 UTC = dt.timezone.utc
 
 
@@ -197,7 +198,7 @@ class Webhooks:
     @staticmethod
     def subscribers(conn: Connection, object_name: str, event: str) -> list[tuple[int, list[str]]]:
         """The active subscriptions to an object's event: (webhook id, its events)."""
-        return [(hook_id, events) for hook_id, events in conn.execute(SUBSCRIBED, {"object_name": object_name}) if event in events]
+        return [(hook_id, events) for hook_id, events in SUBSCRIBED.all(conn, object_name=object_name) if event in events]
 
     def enqueue(self, conn: Connection, object_name: str, event: str, fetch: Callable[[], list[dict]],
                 changes: dict | None = None) -> int:

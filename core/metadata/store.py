@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, select, update
 
 from core.coretables import meta_document, meta_state
+from core.db import PreparedRead
 from core.metadata.model import CUSTOM_LAYER, Doc, layout_key
 from core.metadata.problems import MetadataError, Problem, pointer
 
@@ -59,11 +60,12 @@ class CustomConfig:
 KIND_TO_ATTR = {"object": "objects", "extension": "extensions", "layout": "layouts", "permission_set": "permission_sets"}
 
 
-VERSION_QUERY = select(meta_state.c.version).where(meta_state.c.id == 1)  # run by every unit of work: built once
+VERSION_QUERY = PreparedRead(select(meta_state.c.version).where(meta_state.c.id == 1))  # run by every unit of work
 
 
 def current_version(conn: Connection) -> int:
-    return conn.execute(VERSION_QUERY).scalar() or 0
+    row = VERSION_QUERY.first(conn)
+    return (row.version if row is not None else None) or 0
 
 
 def bump_version(conn: Connection) -> int:
