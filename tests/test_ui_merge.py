@@ -147,9 +147,14 @@ def test_merge_with_picks_a_record_and_keeps_this_one(ui, world):
     picked = ui.post(f"/r/account/{bob}/merge", data={"_csrf_token": csrf, "with": str(alice), "q": "Industries"},
                      follow_redirects=False)
     assert picked.status_code == 303
-    assert picked.headers["location"] == f"/r/account/merge?id={bob}&id={alice}&survivor={bob}"
+    assert picked.headers["location"] == f"/r/account/merge?id={bob}&id={alice}&survivor={bob}&record={bob}"
     page = ui.get(picked.headers["location"])
     assert page.status_code == 200
+    cancel = re.search(r'<a role="button" class="secondary outline" href="([^"]+)">Cancel</a>', page.text)
+    assert cancel and cancel.group(1) == f"/r/account/{bob}"  # back to the record the merge was started from
+    assert f'name="record" value="{bob}"' in page.text
+    elsewhere = ui.get(f"/r/account/merge?id={bob}&id={alice}&record={carol}")  # not one of the merged: back to the list
+    assert re.search(r'<a role="button" class="secondary outline" href="([^"]+)">Cancel</a>', elsewhere.text).group(1) == "/r/account"
     assert choices(page.text, "survivor") == {str(bob): True, str(alice): False}  # this record, though alice's is older
     assert choices(page.text, "field_name") == {str(bob): True, str(alice): False}
     assert choices(page.text, "field_phone") == {str(bob): False, str(alice): True}  # bob's is empty
@@ -172,7 +177,7 @@ def test_merge_with_several_records_at_once(ui, world):
     page = ui.get(picked.headers["location"])
     assert choices(page.text, "survivor") == {str(mike): True, str(alice): False, str(bob): False}
     repeated = ui.post(f"/r/account/{mike}/merge", data={"_csrf_token": csrf, "with": [str(bob), str(bob)]}, follow_redirects=False)
-    assert repeated.headers["location"] == f"/r/account/merge?id={mike}&id={bob}&survivor={mike}"  # once is enough
+    assert repeated.headers["location"] == f"/r/account/merge?id={mike}&id={bob}&survivor={mike}&record={mike}"  # once is enough
 
 
 def test_merge_with_explains_a_wrong_pick(ui, world):

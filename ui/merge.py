@@ -13,7 +13,7 @@ merge page with that record chosen as the one to keep.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
@@ -84,7 +84,8 @@ class MergePages(Controller):
         if problem:
             return _merge_with(page, obj, record_id, q, status=status, picked=picked, problem=problem)
         ids = [str(record_id), *dict.fromkeys(picked)]
-        return _go(page, f"/r/{obj.name}/merge?" + urlencode([("id", i) for i in ids] + [("survivor", str(record_id))]))
+        return _go(page, f"/r/{obj.name}/merge?" + urlencode([("id", i) for i in ids] + [("survivor", str(record_id)),
+                                                                                          ("record", str(record_id))]))
 
 
 def _merging(request: Request, object_name: str) -> tuple[Page, ObjectDef | None, Response | None]:
@@ -144,6 +145,13 @@ def _merge_with(page: Page, obj: ObjectDef, record_id: int, q: str, status: int 
                        objects=plural(obj, page.lang), q=q, candidates=candidates, problem=problem)
 
 
+class Back(NamedTuple):
+    """Where the merge page's Cancel leads: the list with its query, or the record it was opened from."""
+
+    query: str
+    record: int | None
+
+
 def _multi(pairs) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for key, value in pairs:
@@ -156,7 +164,9 @@ def _answer(page: Page, object_name: str, data: dict) -> Response:
     if refusal:
         return refusal
     chosen = selection(data)
-    back = one(data, "back")
+    record = one(data, "record")
+    # Opened from a record's page (Merge with…): Cancel goes back to that record, else to the list as it was.
+    back = Back(one(data, "back"), int(record) if record.isdigit() and int(record) in chosen.ids else None)
     if not FEWEST <= len(chosen.ids) <= MOST:
         return _page(page, obj, chosen, back, status=422, problem=page.t("Select between {low} and {high} records to merge.", low=FEWEST, high=MOST))
     if one(data, "confirmed"):
@@ -164,7 +174,7 @@ def _answer(page: Page, object_name: str, data: dict) -> Response:
     return _page(page, obj, chosen, back, survivor=one(data, "survivor"))
 
 
-def _merge(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict) -> Response:
+def _merge(page: Page, obj: ObjectDef, chosen: Selection, back: Back, data: dict) -> Response:
     survivor = one(data, "survivor")
     if survivor not in {str(i) for i in chosen.ids}:
         return _page(page, obj, chosen, back, survivor, data, status=422, problem=page.t("Choose the record to keep."))
@@ -197,10 +207,10 @@ def _place(page: Page, obj: ObjectDef, name: str) -> str:
     return {"survivor": page.t("Record to keep"), "merged": page.t("Records to merge")}.get(name, name)
 
 
-def _page(page: Page, obj: ObjectDef, chosen: Selection, back: str, survivor: str = "", data: dict | None = None,
+def _page(page: Page, obj: ObjectDef, chosen: Selection, back: Back, survivor: str = "", data: dict | None = None,
           status: int = 200, problem: str | None = None) -> Response:
-    view = {"obj": obj, "title": plural(obj, page.lang), "back": back, "problem": problem, "records": [], "rows": [],
-            "survivor": None}
+    view = {"obj": obj, "title": plural(obj, page.lang), "back": back.query, "from_record": back.record, "problem": problem,
+            "records": [], "rows": [], "survivor": None}
     if problem is None or (status in (403, 409, 422) and FEWEST <= len(chosen.ids) <= MOST):
         try:
             view.update(merge_view(page, obj, chosen, survivor, data or {}))
