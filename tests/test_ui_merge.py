@@ -155,6 +155,8 @@ def test_merge_with_picks_a_record_and_keeps_this_one(ui, world):
     assert f'name="record" value="{bob}"' in page.text
     elsewhere = ui.get(f"/r/account/merge?id={bob}&id={alice}&record={carol}")  # not one of the merged: back to the list
     assert re.search(r'<a role="button" class="secondary outline" href="([^"]+)">Cancel</a>', elsewhere.text).group(1) == "/r/account"
+    odd = ui.get(f"/r/account/merge?id={bob}&id={alice}&record=%C2%B2")  # "²" counts as a digit to str.isdigit
+    assert odd.status_code == 200 and 'name="record"' not in odd.text
     assert choices(page.text, "survivor") == {str(bob): True, str(alice): False}  # this record, though alice's is older
     assert choices(page.text, "field_name") == {str(bob): True, str(alice): False}
     assert choices(page.text, "field_phone") == {str(bob): False, str(alice): True}  # bob's is empty

@@ -166,7 +166,7 @@ def _answer(page: Page, object_name: str, data: dict) -> Response:
     chosen = selection(data)
     record = one(data, "record")
     # Opened from a record's page (Merge with…): Cancel goes back to that record, else to the list as it was.
-    back = Back(one(data, "back"), int(record) if record.isdigit() and int(record) in chosen.ids else None)
+    back = Back(one(data, "back"), int(record) if RECORD_ID.match(record) and int(record) in chosen.ids else None)
     if not FEWEST <= len(chosen.ids) <= MOST:
         return _page(page, obj, chosen, back, status=422, problem=page.t("Select between {low} and {high} records to merge.", low=FEWEST, high=MOST))
     if one(data, "confirmed"):

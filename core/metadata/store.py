@@ -65,7 +65,7 @@ VERSION_QUERY = PreparedRead(select(meta_state.c.version).where(meta_state.c.id 
 
 def current_version(conn: Connection) -> int:
     row = VERSION_QUERY.first(conn)
-    return (row.version if row is not None else None) or 0
+    return (row.version or 0) if row is not None else 0
 
 
 def bump_version(conn: Connection) -> int:
