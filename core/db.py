@@ -136,7 +136,11 @@ class PreparedRead:
     selected columns' names as attributes. Given an Engine, the statement runs alone in
     autocommit (a single statement is consistent by itself, so it needs no BEGIN and COMMIT,
     which are two round trips on PostgreSQL); given a Connection, it runs in that
-    connection's transaction.
+    connection's transaction, and the connection's ``before_cursor_execute`` listeners see
+    it as they would see SQLAlchemy's own execution.
+
+    A statement whose SQL depends on its values (an expanding ``IN``) cannot be compiled
+    once; it is run through SQLAlchemy as usual, with the same results.
     """
 
     def __init__(self, statement) -> None:
@@ -148,26 +152,43 @@ class PreparedRead:
     def first(self, bind: Engine | Connection, **params):
         """The first row for these parameters, or None."""
         found = self._run(bind, params, one=True)
-        return found[0] if found else None
+        return self._row(*found[0]) if found else None
 
     def all(self, bind: Engine | Connection, **params) -> list:
-        return self._run(bind, params, one=False)
+        return [self._row(*values) for values in self._run(bind, params, one=False)]
 
-    def _run(self, bind: Engine | Connection, params: dict, one: bool) -> list:
-        compiled = self._compiled.get(bind.dialect.name) or self._compile(bind.dialect)
+    def tuples(self, bind: Engine | Connection, params: dict, unprocessed: frozenset[int] = frozenset()) -> list[tuple]:
+        """Every row as a plain tuple, in the order of the selected columns: for many rows.
+
+        The columns at the ``unprocessed`` positions keep the driver's own values (SQLite's
+        text for a date, say), for callers that convert them themselves.
+        """
+        return self._run(bind, params, one=False, unprocessed=unprocessed)
+
+    def _run(self, bind: Engine | Connection, params: dict, one: bool, unprocessed: frozenset[int] = frozenset()) -> list[tuple]:
+        name = bind.dialect.name
+        compiled = self._compiled[name] if name in self._compiled else self._compile(bind.dialect)
+        if compiled is None:
+            return _through_sqlalchemy(bind, self._statement, params, one)
         bound = compiled.parameters(params)
         if isinstance(bind, Connection):
-            rows, description = _fetch(bind.connection.dbapi_connection, compiled.sql, bound, one)
+            rows, description = _fetch(bind.connection.dbapi_connection, compiled.sql, bound, one, _listeners(bind), bind)
         else:
             rows, description = _fetch_autocommit(bind, compiled.sql, bound, one)
-        processors = compiled.processors
+        processors = compiled.processors.get(unprocessed)
         if processors is None:  # some depend on the type the driver reports (PostgreSQL's numerics)
-            processors = compiled.processors = [column.type.dialect_impl(bind.dialect).result_processor(bind.dialect, described[1])
-                                                for column, described in zip(self._statement.selected_columns, description)]
-        return [self._row(*(process(v) if process else v for process, v in zip(processors, row))) for row in rows]
+            processors = compiled.processors[unprocessed] = [
+                None if position in unprocessed else column.type.dialect_impl(bind.dialect).result_processor(bind.dialect, described[1])
+                for position, (column, described) in enumerate(zip(self._statement.selected_columns, description))]
+        if not any(processors):
+            return rows
+        return [tuple([process(v) if process else v for process, v in zip(processors, row)]) for row in rows]
 
-    def _compile(self, dialect) -> "_CompiledRead":
+    def _compile(self, dialect) -> "_CompiledRead | None":
         compiled = self._statement.compile(dialect=dialect)
+        if any(bind.expanding or bind.literal_execute for bind in compiled.binds.values()):
+            self._compiled[dialect.name] = None
+            return None
         made = self._compiled[dialect.name] = _CompiledRead(
             compiled.string,
             list(compiled.positiontup) if compiled.positional else None,
@@ -179,7 +200,7 @@ class PreparedRead:
 class _CompiledRead:
     def __init__(self, sql: str, positional: list[str] | None, binds: dict) -> None:
         self.sql, self.positional, self.binds = sql, positional, binds
-        self.processors: list | None = None  # from the first execution's cursor description
+        self.processors: dict[frozenset[int], list] = {}  # from the first execution's cursor description, per set of unprocessed columns
 
     def parameters(self, params: dict):
         values = {}
@@ -189,9 +210,25 @@ class _CompiledRead:
         return [values[name] for name in self.positional] if self.positional is not None else values
 
 
-def _fetch(dbapi_connection, sql: str, bound, one: bool) -> tuple[list, tuple]:
+def _through_sqlalchemy(bind: Engine | Connection, statement, params: dict, one: bool) -> list[tuple]:
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return _through_sqlalchemy(conn, statement, params, one)
+    result = bind.execute(statement, params)
+    rows = [result.first()] if one else result.all()
+    return [tuple(row) for row in rows if row is not None]
+
+
+def _listeners(conn: Connection) -> list:
+    listeners = conn.dispatch.before_cursor_execute
+    return list(listeners) if listeners else []
+
+
+def _fetch(dbapi_connection, sql: str, bound, one: bool, listeners: list = (), conn: Connection | None = None) -> tuple[list, tuple]:
     cursor = dbapi_connection.cursor()
     try:
+        for listener in listeners:
+            sql, bound = listener(conn, cursor, sql, bound, None, False)
         cursor.execute(sql, bound)
         if one:
             row = cursor.fetchone()

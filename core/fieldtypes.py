@@ -48,6 +48,9 @@ class FieldType:
     options: frozenset[str] = field(default_factory=frozenset)
     # parse bound to one field's definition, for the validator's loops; must give parse's answers (None: parse itself)
     make_parser: Callable[[dict], Callable[[Any], Any]] | None = None
+    # format gives the same answer for the database driver's own value as for SQLAlchemy's (a date as
+    # SQLite's ISO text or as a date, a number as a float or a Decimal), so lists skip SQLAlchemy's conversion
+    formats_driver_values: bool = False
 
     @property
     def parses_as_given(self) -> bool:
@@ -120,7 +123,7 @@ def iso_utc(value: Any) -> str | None:
     return value.isoformat() + "Z"
 
 
-def _format_datetime(value: Any, _f: dict) -> str | None:
+def format_datetime(value: Any, _f: dict) -> str | None:
     return iso_utc(value)
 
 
@@ -367,6 +370,7 @@ def builtin_types() -> list[FieldType]:
             ORDERED,
             parse=_decimal_parser(18, 4),
             format=_format_decimal,
+            formats_driver_values=True,
             options=frozenset({"min", "max", "precision", "scale"}),
         ),
         FieldType(
@@ -376,6 +380,7 @@ def builtin_types() -> list[FieldType]:
             ORDERED,
             parse=_decimal_parser(18, 2),
             format=_format_decimal,
+            formats_driver_values=True,
             options=frozenset({"min", "max", "precision", "scale", "currency"}),
         ),
         FieldType(
@@ -385,6 +390,7 @@ def builtin_types() -> list[FieldType]:
             ORDERED,
             parse=_decimal_parser(7, 2),
             format=_format_decimal,
+            formats_driver_values=True,
             options=frozenset({"min", "max", "precision", "scale"}),
         ),
         FieldType(
@@ -401,6 +407,7 @@ def builtin_types() -> list[FieldType]:
             ORDERED,
             parse=_parse_date,
             format=_format_date,
+            formats_driver_values=True,
         ),
         FieldType(
             "datetime",
@@ -408,7 +415,8 @@ def builtin_types() -> list[FieldType]:
             lambda f: {"type": "string", "format": "date-time"},
             ORDERED,
             parse=_parse_datetime,
-            format=_format_datetime,
+            format=format_datetime,
+            formats_driver_values=True,
         ),
         FieldType(
             "picklist",

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Integer, and_, exists, literal, or_, select
 
+from core.db import PreparedRead
 from core.metadata.model import ObjectDef
 from core.permissions import Access
 from core.query import Filter, ListQuery, QueryError
@@ -29,6 +30,7 @@ LIKE_ESCAPE = "/"
 class ListStatement:
     select: sa.Select  # the page, LIMIT :tessera_limit OFFSET :tessera_offset
     where: sa.ColumnElement  # for counts
+    prepared: PreparedRead  # the page, compiled once and run on the driver's cursor
 
 
 def like_pattern(text: str, prefix: bool = False) -> str:
@@ -73,7 +75,7 @@ class ListStatements:
         order.append(table.c.id.desc() if last_descending else table.c.id.asc())
         page = (reader.base.where(where).order_by(*order)
                 .limit(sa.bindparam("tessera_limit", type_=Integer)).offset(sa.bindparam("tessera_offset", type_=Integer)))
-        return ListStatement(page, where)
+        return ListStatement(page, where, PreparedRead(page))
 
 
 def _values(index: int, flt: Filter) -> dict[str, Any]:

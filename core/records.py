@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, func, select
 from core import audit
 from core.coretables import field_history, sequence, share
 from core.db import PreparedRead, prepare_bulk
-from core.fieldtypes import BIGGEST, format_autonumber, iso_utc
+from core.fieldtypes import BIGGEST, format_autonumber, format_datetime, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
@@ -130,8 +130,9 @@ class Reader:
     dynamic: list[FieldDef]
     m2m: list[FieldDef]
     keys: list[str]  # the record's keys, in column order (the lookup labels follow them)
-    formatters: list[tuple[str, Any]]  # (key, formatter) for values stored differently than shown
+    formatters: list[tuple[str, int, Any, dict]]  # (key, position, format, field spec) for values stored differently than shown
     lookup_plan: list[tuple[str, int, int]]  # (key, id index, label index)
+    formatted: frozenset[int]  # positions formatted from the driver's own values (FieldType.formats_driver_values)
 
 
 MAX_VERSION = 2**31 - 1  # the version column is an INTEGER
@@ -268,7 +269,8 @@ class RecordService:
         reader = self._reader(schema, obj.name, access)
         statement, values = self._statements.build(conn, schema, obj, query, access, reader)
         params = {**_params(actor), **values}
-        rows = conn.execute(statement.select, params).all()
+        # the formatted columns are formatted from the driver's values, not parsed first (Reader.formatted)
+        rows = statement.prepared.tuples(conn, params, unprocessed=reader.formatted)
         records = [self._format(reader, row) for row in rows[: query.limit]]
         self._attach_dynamic_labels(conn, schema, reader, records, params)
         for fdef in reader.m2m:
@@ -314,8 +316,9 @@ class RecordService:
             columns.append(target.c[target_obj.title_field].label(label))
             source = source.outerjoin(target, joined if visible is None else and_(joined, visible))
         index = {name: i for i, name in enumerate(["id"] + [f.name for f in fields] + list(SYSTEM_TAIL))}
-        formatters = [(f.name, _bound_format(f)) for f in fields if not f.type.formats_as_stored and f.type.name != "lookup"]
-        formatters += [(name, iso_utc) for name in SYSTEM_TAIL if name.endswith("_at")]
+        formatters = [(f.name, index[f.name], f.type.format, f.spec) for f in fields if not f.type.formats_as_stored and f.type.name != "lookup"]
+        formatters += [(name, index[name], format_datetime, {}) for name in SYSTEM_TAIL if name.endswith("_at")]
+        raw_formatters = {f.name for f in fields if f.type.formats_driver_values} | {n for n in SYSTEM_TAIL if n.endswith("_at")}
         label_start = len(index)
         lookup_plan = [(f.name, index[f.name], label_start + i) for i, f in enumerate(lookups)]
         return Reader(
@@ -329,14 +332,15 @@ class RecordService:
             list(index),
             formatters,
             lookup_plan,
+            frozenset(index[name] for name in raw_formatters),
         )
 
     def _format(self, reader: Reader, row: sa.Row) -> dict:
         record: dict[str, Any] = dict(zip(reader.keys, row))  # stops before the lookup labels
-        for key, formatter in reader.formatters:
-            value = record[key]
+        for key, position, format_value, spec in reader.formatters:
+            value = row[position]
             if value is not None:
-                record[key] = formatter(value)
+                record[key] = format_value(value, spec)
         if record["deleted_at"] is None:
             del record["deleted_at"]
         for key, position, label_position in reader.lookup_plan:
@@ -1761,11 +1765,6 @@ def _history_entry(row: sa.Row) -> dict:
 
 def _params(actor: Actor | None) -> dict:
     return actor.params if actor is not None else {ACTOR_ID: None}
-
-
-def _bound_format(fdef: FieldDef):
-    spec, format_value = fdef.spec, fdef.type.format
-    return lambda value: format_value(value, spec)
 
 
 _iso = iso_utc

@@ -9,6 +9,7 @@ import decimal
 import sqlalchemy as sa
 
 from core.db import PreparedRead, make_engine, read_transaction, write_transaction
+from core.fieldtypes import FieldTypeRegistry
 
 METADATA = sa.MetaData()
 SAMPLE = sa.Table(
@@ -61,4 +62,62 @@ def test_a_read_alone_leaves_the_pooled_connection_ready_for_transactions(databa
     with write_transaction(engine) as conn:
         conn.execute(SAMPLE.insert(), ROWS[:1])
     assert prepared.first(engine, name="Lee").id == 1
+    engine.dispose()
+
+
+def _sample(database_url):
+    engine = make_engine(database_url)
+    METADATA.create_all(engine)
+    with write_transaction(engine) as conn:
+        conn.execute(SAMPLE.insert(), ROWS)
+    return engine
+
+
+def test_built_in_types_format_the_drivers_own_values_as_they_format_sqlalchemys(database_url):
+    # A list leaves these columns unconverted (FieldType.formats_driver_values) and formats them itself.
+    engine = _sample(database_url)
+    types = FieldTypeRegistry()
+    columns = {"at": ("datetime", {}), "day": ("date", {}), "amount": ("currency", {"scale": 2})}
+    statement = sa.select(*(SAMPLE.c[name] for name in columns)).order_by(SAMPLE.c.id)
+    unprocessed = frozenset(range(len(columns)))
+    with read_transaction(engine) as conn:
+        converted = [tuple(r) for r in conn.execute(statement)]
+        raw = PreparedRead(statement).tuples(conn, {}, unprocessed=unprocessed)
+        driver = conn.exec_driver_sql(str(statement.compile(dialect=conn.dialect))).fetchall()
+    assert [tuple(r) for r in raw] == [tuple(r) for r in driver]
+    for got, expected in zip(raw, converted):
+        for value, stored, (type_name, spec) in zip(got, expected, columns.values()):
+            ftype = types[type_name]
+            assert ftype.formats_driver_values
+            assert (value is None and stored is None) or ftype.format(value, spec) == ftype.format(stored, spec)
+    assert types["datetime"].format(raw[0][0], {}) == "2026-01-02T03:04:05Z"
+    assert types["date"].format(raw[0][1], {}) == "2026-01-31" and types["currency"].format(raw[0][2], {}) == 12.45
+    engine.dispose()
+
+
+def test_a_statement_whose_sql_depends_on_its_values_runs_through_sqlalchemy(database_url):
+    engine = _sample(database_url)
+    prepared = PreparedRead(sa.select(SAMPLE.c.id, SAMPLE.c.day).where(SAMPLE.c.id.in_(sa.bindparam("ids", expanding=True)))
+                            .order_by(SAMPLE.c.id))
+    with read_transaction(engine) as conn:
+        assert prepared.tuples(conn, {"ids": [1, 2]}) == [(1, dt.date(2026, 1, 31)), (2, None)]
+        assert [r.id for r in prepared.all(conn, ids=[2])] == [2]
+    assert prepared.first(engine, ids=[3]) is None and prepared.first(engine, ids=[1]).day == dt.date(2026, 1, 31)
+    engine.dispose()
+
+
+def test_listeners_see_a_prepared_read_made_in_a_transaction(database_url):
+    engine = _sample(database_url)
+    seen = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _executemany):
+        seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    prepared = PreparedRead(sa.select(SAMPLE.c.id).where(SAMPLE.c.name == sa.bindparam("name")))
+    with read_transaction(engine) as conn:
+        assert prepared.first(conn, name="Lee").id == 1
+    statements = [s for s, _p in seen if "prepared_sample" in s]
+    assert len(statements) == 1 and "WHERE prepared_sample.name" in statements[0]
+    assert "Lee" in str([p for s, p in seen if "prepared_sample" in s])
     engine.dispose()
