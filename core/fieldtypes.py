@@ -112,19 +112,24 @@ def _format_date(value: Any, _f: dict) -> str | None:
     return value.isoformat()
 
 
-def iso_utc(value: Any) -> str | None:
-    """A stored timestamp as ISO 8601 in UTC ('...Z'); naive values are already UTC."""
+def iso_utc(value: Any, _f: dict | None = None) -> str | None:
+    """A stored timestamp as ISO 8601 in UTC ('...Z'); naive values are already UTC.
+
+    Also the datetime type's format, and fast for what a list formats most: SQLite's text
+    of a UTC time as SQLAlchemy writes it ('2026-03-01 09:30:00.000000'), which is the ISO
+    form with a space for the 'T', and PostgreSQL's timestamps already in UTC.
+    """
     if value is None:
         return None
     if isinstance(value, str):
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return f"{value[:10]}T{value[11:19]}Z" if value.endswith(".000000") else f"{value[:10]}T{value[11:]}Z"
         value = dt.datetime.fromisoformat(value)
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        if value.utcoffset():  # a zero offset is false: the time is in UTC already
+            value = value.astimezone(dt.timezone.utc)
+        value = value.replace(tzinfo=None)
     return value.isoformat() + "Z"
-
-
-def format_datetime(value: Any, _f: dict) -> str | None:
-    return iso_utc(value)
 
 
 def _decimal_parser(default_precision: int, default_scale: int) -> Callable[[Any, dict], decimal.Decimal]:
@@ -415,7 +420,7 @@ def builtin_types() -> list[FieldType]:
             lambda f: {"type": "string", "format": "date-time"},
             ORDERED,
             parse=_parse_datetime,
-            format=format_datetime,
+            format=iso_utc,
             formats_driver_values=True,
         ),
         FieldType(

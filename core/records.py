@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, func, select
 from core import audit
 from core.coretables import field_history, sequence, share
 from core.db import PreparedRead, prepare_bulk
-from core.fieldtypes import BIGGEST, format_autonumber, format_datetime, iso_utc
+from core.fieldtypes import BIGGEST, format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
@@ -317,7 +317,7 @@ class RecordService:
             source = source.outerjoin(target, joined if visible is None else and_(joined, visible))
         index = {name: i for i, name in enumerate(["id"] + [f.name for f in fields] + list(SYSTEM_TAIL))}
         formatters = [(f.name, index[f.name], f.type.format, f.spec) for f in fields if not f.type.formats_as_stored and f.type.name != "lookup"]
-        formatters += [(name, index[name], format_datetime, {}) for name in SYSTEM_TAIL if name.endswith("_at")]
+        formatters += [(name, index[name], iso_utc, {}) for name in SYSTEM_TAIL if name.endswith("_at")]
         raw_formatters = {f.name for f in fields if f.type.formats_driver_values} | {n for n in SYSTEM_TAIL if n.endswith("_at")}
         label_start = len(index)
         lookup_plan = [(f.name, index[f.name], label_start + i) for i, f in enumerate(lookups)]
@@ -345,7 +345,8 @@ class RecordService:
             del record["deleted_at"]
         for key, position, label_position in reader.lookup_plan:
             if row[position] is not None:
-                record[key] = {"id": row[position], "label": _label(row[label_position])}
+                label = row[label_position]
+                record[key] = {"id": row[position], "label": label if label.__class__ is str else _label(label)}
         return record
 
     def _attach_dynamic_labels(self, conn: Connection, schema: Schema, reader: Reader, records: list[dict], params: dict) -> None:

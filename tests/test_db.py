@@ -121,3 +121,19 @@ def test_listeners_see_a_prepared_read_made_in_a_transaction(database_url):
     assert len(statements) == 1 and "WHERE prepared_sample.name" in statements[0]
     assert "Lee" in str([p for s, p in seen if "prepared_sample" in s])
     engine.dispose()
+
+
+def test_timestamps_are_shown_in_utc_whatever_form_the_driver_gives():
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    shown = {
+        "2026-03-01 09:30:00.000000": "2026-03-01T09:30:00Z",  # SQLite's text, as SQLAlchemy writes it
+        "2026-03-01 09:30:00.123400": "2026-03-01T09:30:00.123400Z",
+        "2026-03-01 09:30:00": "2026-03-01T09:30:00Z",
+        "2026-03-01T09:30:00+02:00": "2026-03-01T07:30:00Z",
+        dt.datetime(2026, 3, 1, 9, 30): "2026-03-01T09:30:00Z",
+        dt.datetime(2026, 3, 1, 9, 30, 0, 5, tzinfo=dt.timezone.utc): "2026-03-01T09:30:00.000005Z",
+        dt.datetime(2026, 3, 1, 9, 30, tzinfo=shanghai): "2026-03-01T01:30:00Z",
+    }
+    datetime_type = FieldTypeRegistry()["datetime"]
+    assert {value: datetime_type.format(value, {}) for value in shown} == shown
+    assert datetime_type.format(None, {}) is None
