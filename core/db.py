@@ -192,7 +192,8 @@ class PreparedRead:
         made = self._compiled[dialect.name] = _CompiledRead(
             compiled.string,
             list(compiled.positiontup) if compiled.positional else None,
-            {name: (bind, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in compiled.binds.items()},
+            # by the names in the SQL (compiled.binds also holds anonymous parameters under their unrendered keys)
+            {name: (bind, bind.type.dialect_impl(dialect).bind_processor(dialect)) for bind, name in compiled.bind_names.items()},
         )
         return made
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 
 import sqlalchemy as sa
 
@@ -114,12 +115,16 @@ def test_listeners_see_a_prepared_read_made_in_a_transaction(database_url):
         seen.append((statement, parameters))
 
     sa.event.listen(engine, "before_cursor_execute", capture)
-    prepared = PreparedRead(sa.select(SAMPLE.c.id).where(SAMPLE.c.name == sa.bindparam("name")))
+    prepared = PreparedRead(BY_NAME)  # a named parameter and a literal (an anonymous one)
     with read_transaction(engine) as conn:
-        assert prepared.first(conn, name="Lee").id == 1
-    statements = [s for s, _p in seen if "prepared_sample" in s]
-    assert len(statements) == 1 and "WHERE prepared_sample.name" in statements[0]
-    assert "Lee" in str([p for s, p in seen if "prepared_sample" in s])
+        assert prepared.first(conn, name="Lee").sample_id == 1
+    [(statement, parameters)] = [(s, p) for s, p in seen if "prepared_sample" in s]
+    assert "WHERE prepared_sample.name" in statement
+    if isinstance(parameters, dict):  # exactly the parameters the SQL names, as SQLAlchemy would bind them
+        assert parameters == {"name": "Lee", "id_1": 0}
+        assert set(re.findall(r"%\((\w+)\)s", statement)) == set(parameters)
+    else:
+        assert list(parameters) == ["Lee", 0] and statement.count("?") == 2
     engine.dispose()
 
 
