@@ -126,6 +126,26 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+@contextmanager
+def read_statements(engine: Engine) -> Iterator[Connection]:
+    """A connection for a unit of reads that sees the data as one transaction would.
+
+    On SQLite that is a transaction: one snapshot for all its statements. On PostgreSQL at
+    READ COMMITTED (its default) each statement takes its own snapshot inside a transaction
+    too, so the reads run in autocommit and save BEGIN and COMMIT, two of a list's four round
+    trips. At a stricter default isolation level they keep their transaction.
+    """
+    if engine.dialect.name != "postgresql":
+        with read_transaction(engine) as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        if conn.dialect.default_isolation_level == "READ COMMITTED":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with conn.begin():
+            yield conn
+
+
 class PreparedRead:
     """A SELECT compiled once per dialect and run straight on the driver's cursor.
 

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from sqlalchemy import Connection, text
 
-from core.db import make_engine, read_transaction, write_transaction
+from core.db import make_engine, read_statements, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
 from core.metadata import store
 from core.metadata.files import base_documents, documents_from, read_json
@@ -272,7 +272,7 @@ class Runtime:
 
     @contextmanager
     def reading(self) -> Iterator[tuple[Connection, Schema]]:
-        with read_transaction(self.engine) as conn:
+        with read_statements(self.engine) as conn:
             yield conn, self.schema(conn)
 
     @contextmanager

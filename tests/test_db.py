@@ -9,7 +9,7 @@ import re
 
 import sqlalchemy as sa
 
-from core.db import PreparedRead, make_engine, read_transaction, write_transaction
+from core.db import PreparedRead, make_engine, read_statements, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
 
 METADATA = sa.MetaData()
@@ -142,3 +142,24 @@ def test_timestamps_are_shown_in_utc_whatever_form_the_driver_gives():
     datetime_type = FieldTypeRegistry()["datetime"]
     assert {value: datetime_type.format(value, {}) for value in shown} == shown
     assert datetime_type.format(None, {}) is None
+
+
+def test_reads_see_committed_data_and_leave_the_pooled_connection_ready_for_transactions(database_url):
+    engine = make_engine(database_url)
+    METADATA.create_all(engine)
+    with read_statements(engine) as conn:
+        if engine.dialect.name == "postgresql":  # READ COMMITTED: no BEGIN and COMMIT around the reads
+            assert conn.connection.driver_connection.autocommit is True
+        else:  # one snapshot for all the reads
+            assert conn.in_transaction()
+        assert conn.execute(sa.select(sa.func.count()).select_from(SAMPLE)).scalar_one() == 0
+    with write_transaction(engine) as conn:  # the same pooled connection: a write still rolls back as one
+        conn.execute(SAMPLE.insert(), ROWS)
+        conn.get_transaction().rollback()
+    with read_statements(engine) as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(SAMPLE)).scalar_one() == 0
+    with write_transaction(engine) as conn:
+        conn.execute(SAMPLE.insert(), ROWS)
+    with read_statements(engine) as conn:
+        assert PreparedRead(BY_NAME).first(conn, name="李").sample_id == 2
+    engine.dispose()

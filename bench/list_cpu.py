@@ -1,0 +1,79 @@
+"""CPU time of one records list beside the floor's work, in this process, for comparing revisions.
+
+    python bench/list_cpu.py --database URL [--code DIR] [--calls 1000] [--batches 3]
+
+Wall-clock times on a shared machine vary with its neighbours; the CPU time a thread
+spends (``time.thread_time``) varies less. Run after bench/api_bench.py has set up the
+bench user. Each batch times --calls calls of the floor's work (the list's SQL on a DB-API
+connection, the rows as JSON, as bench/floor_app.py serves it) and then --calls calls of
+``records.list`` + JSON as the API serves it (bench.user01, ``stage=won&sort=-close_date
+&limit=50``), after 50 calls of each to warm up, and prints the CPU milliseconds per call
+and their ratio. ``--code DIR`` imports core from another checkout (an older revision, say),
+with this script's helpers, so that two revisions are measured the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--code", type=Path, default=BENCH_DIR.parent, help="the checkout whose core is measured")
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--batches", type=int, default=3)
+    args = parser.parse_args(argv)
+    sys.path[:0] = [str(BENCH_DIR), str(args.code.resolve())]
+
+    import msgspec  # noqa: PLC0415 - after the checkout is on the path
+    from core.records import Actor  # noqa: PLC0415 - core first: api_bench puts this checkout on the path
+    from core.runtime import Runtime  # noqa: PLC0415
+    from core.settings import Settings  # noqa: PLC0415
+
+    import api_bench  # noqa: PLC0415
+    import floor_app  # noqa: PLC0415
+
+    runtime = Runtime(Settings(database_url=args.database, plugins=()))
+    user = api_bench.ensure_bench_user(runtime, 5)
+    actor = Actor(user.user_id, user.username, api_bench.PERMISSION_SET)
+    dialect, raw = floor_app.connect(args.database)
+    sql, params = floor_app.SQL[dialect], floor_app.parameters(dialect, "won", user.user_id)
+
+    def floor_page() -> bytes:
+        cursor = raw.cursor()
+        cursor.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+        cursor.close()
+        return msgspec.json.encode({"items": [dict(zip(columns, r)) for r in rows[:50]], "has_more": len(rows) > 50})
+
+    def service_page() -> bytes:
+        return msgspec.json.encode(runtime.records.list(actor, "deal", api_bench.LIST_PARAMS).as_dict())
+
+    def cpu_ms(call) -> float:
+        for _ in range(50):
+            call()
+        start = time.thread_time()
+        for _ in range(args.calls):
+            call()
+        return (time.thread_time() - start) / args.calls * 1000
+
+    import core  # noqa: PLC0415
+
+    print(f"core from {Path(core.__file__).parent} ({api_bench.git('-C', str(args.code), 'rev-parse', '--short', 'HEAD').strip() or '?'}); {args.database}")
+    for batch in range(1, args.batches + 1):
+        floor, service = cpu_ms(floor_page), cpu_ms(service_page)
+        print(f"batch {batch}: floor {floor:.3f} ms, records.list {service:.3f} ms CPU per call ({service / floor:.2f}x)")
+    raw.close()
+    runtime.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
