@@ -829,6 +829,23 @@ def profile(args, results: Results, api: Server, list_target, token: str, accoun
             delete_created(runtime, before)
 
 
+def floor_work(raw, dialect: str, user_id: int) -> Callable[[], bytes]:
+    """The floor's work in this process: the list's SQL on the DB-API connection ``raw``, 50 rows as JSON."""
+    import msgspec  # noqa: PLC0415
+
+    sql, params = floor_app.SQL[dialect], floor_app.parameters(dialect, "won", user_id)
+
+    def page() -> bytes:
+        cursor = raw.cursor()
+        cursor.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+        cursor.close()
+        return msgspec.json.encode({"items": [dict(zip(columns, r)) for r in rows[:50]], "has_more": len(rows) > 50})
+
+    return page
+
+
 def breakdown(database_url: str, user: BenchUser, token: str, account_range, runs: int = 300) -> list[str]:
     """Median in-process times of the pieces an API request is made of.
 
@@ -852,13 +869,7 @@ def breakdown(database_url: str, user: BenchUser, token: str, account_range, run
     dialect, raw = floor_app.connect(database_url)
     sql, params = floor_app.SQL[dialect], floor_app.parameters(dialect, "won", user.user_id)
 
-    def floor_page():
-        cursor = raw.cursor()
-        cursor.execute(sql, params)
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
-        cursor.close()
-        return msgspec.json.encode({"items": [dict(zip(columns, r)) for r in rows[:50]], "has_more": len(rows) > 50})
+    floor_page = floor_work(raw, dialect, user.user_id)
 
     def service_page():
         return msgspec.json.encode(service.list(actor, "deal", LIST_PARAMS).as_dict())

@@ -43,15 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     user = api_bench.ensure_bench_user(runtime, 5)
     actor = Actor(user.user_id, user.username, api_bench.PERMISSION_SET)
     dialect, raw = floor_app.connect(args.database)
-    sql, params = floor_app.SQL[dialect], floor_app.parameters(dialect, "won", user.user_id)
-
-    def floor_page() -> bytes:
-        cursor = raw.cursor()
-        cursor.execute(sql, params)
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
-        cursor.close()
-        return msgspec.json.encode({"items": [dict(zip(columns, r)) for r in rows[:50]], "has_more": len(rows) > 50})
+    floor_page = api_bench.floor_work(raw, dialect, user.user_id)
 
     def service_page() -> bytes:
         return msgspec.json.encode(runtime.records.list(actor, "deal", api_bench.LIST_PARAMS).as_dict())

@@ -316,9 +316,9 @@ class RecordService:
             columns.append(target.c[target_obj.title_field].label(label))
             source = source.outerjoin(target, joined if visible is None else and_(joined, visible))
         index = {name: i for i, name in enumerate(["id"] + [f.name for f in fields] + list(SYSTEM_TAIL))}
-        formatters = [(f.name, index[f.name], f.type.format, f.spec) for f in fields if not f.type.formats_as_stored and f.type.name != "lookup"]
-        formatters += [(name, index[name], iso_utc, {}) for name in SYSTEM_TAIL if name.endswith("_at")]
-        raw_formatters = {f.name for f in fields if f.type.formats_driver_values} | {n for n in SYSTEM_TAIL if n.endswith("_at")}
+        formatted = [(f.name, f.type.format, f.spec, f.type.formats_driver_values) for f in fields
+                     if not f.type.formats_as_stored and f.type.name != "lookup"]
+        formatted += [(name, iso_utc, {}, True) for name in SYSTEM_TAIL if name.endswith("_at")]
         label_start = len(index)
         lookup_plan = [(f.name, index[f.name], label_start + i) for i, f in enumerate(lookups)]
         return Reader(
@@ -330,9 +330,9 @@ class RecordService:
             [f for f in fields if f.type.name == "dynamic_lookup"],
             [f for f in obj.active_fields() if f.type.name == "many_to_many" and access.visible(object_name, f.name)],
             list(index),
-            formatters,
+            [(name, index[name], format_value, spec) for name, format_value, spec, _raw in formatted],
             lookup_plan,
-            frozenset(index[name] for name in raw_formatters),
+            frozenset(index[name] for name, *_rest, raw in formatted if raw),
         )
 
     def _format(self, reader: Reader, row: sa.Row) -> dict:
