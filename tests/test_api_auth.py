@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import sqlalchemy as sa
 
@@ -79,6 +80,31 @@ def test_a_user_made_inactive_cannot_use_their_token(api):
 
 
 # --- browser sessions and CSRF --------------------------------------------------------------------
+
+
+# Signing in, out, and fetching the CSRF token that signing in needs.
+PUBLIC_API = {("POST", "/api/auth/token"), ("POST", "/api/auth/login"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/csrf")}
+
+
+def test_every_api_route_but_signing_in_refuses_anonymous_requests(api):
+    """Whatever a route's handler would do, an anonymous request (with the CSRF token, so that
+    CSRF is not what refuses it) gets a 401 before it."""
+    client = api.client
+    csrf = client.get("/api/auth/csrf").json()["csrf_token"]
+    refused = []
+    for route in client.app.routes:
+        if not route.path.startswith("/api/"):
+            continue
+        path = re.sub(r"\{(\w+):(\w+)\}", lambda m: "1" if m.group(2) == "int" else "account", route.path)
+        for method in sorted(getattr(route, "methods", ())):
+            if method in ("HEAD", "OPTIONS") or (method, route.path) in PUBLIC_API:
+                continue
+            response = client.request(method, path, headers={"X-CSRFToken": csrf}, json={})
+            assert response.status_code == 401, (method, route.path, response.status_code, response.text[:200])
+            assert response.json()["error"] == "not_signed_in"
+            refused.append((method, route.path))
+    assert ("GET", "/api/records/{object_name:str}") in refused and ("POST", "/api/meta/objects") in refused
+    assert ("GET", "/api/audit") in refused and len(refused) > 30
 
 
 def test_a_browser_session_needs_the_csrf_token_for_every_change(api):

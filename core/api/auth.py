@@ -8,7 +8,7 @@ from litestar.params import QueryParameter, RawBody
 from litestar import Controller, Request, Response, delete, get, post
 
 from core.api.errors import ApiError, IdInPath, json_body
-from core.api.security import SESSION_COOKIE, admin, cleared_session_cookie, client_ip, csrf_token, identity, session_cookie, signed_in
+from core.api.security import SESSION_COOKIE, SIGNED_IN, admin, cleared_session_cookie, client_ip, csrf_token, identity, session_cookie
 from core.auth import Accounts, Identity
 
 DB = {"sync_to_thread": True}
@@ -73,18 +73,18 @@ class AuthController(Controller):
     def csrf(self, request: Request) -> dict:
         return {"csrf_token": csrf_token(request), "header": "X-CSRFToken"}
 
-    @get("/me", guards=[signed_in], sync_to_thread=False, summary="Who is signed in")
+    @get("/me", opt=SIGNED_IN, sync_to_thread=False, summary="Who is signed in")
     def whoami(self, request: Request) -> dict:
         return me(request, identity(request))
 
-    @get("/tokens", guards=[signed_in], **DB, summary="My API tokens (everybody's with ?all=true, for admins)")
+    @get("/tokens", opt=SIGNED_IN, **DB, summary="My API tokens (everybody's with ?all=true, for admins)")
     def list_tokens(self, request: Request, all_users: Annotated[bool, QueryParameter(name="all")] = False) -> dict:
         user = identity(request)
         if all_users:
             admin(request, None)  # type: ignore[arg-type]
         return {"items": _accounts(request).tokens(None if all_users else user.user_id)}
 
-    @post("/tokens", guards=[signed_in], **DB, summary="Make an API token for myself", status_code=201)
+    @post("/tokens", opt=SIGNED_IN, **DB, summary="Make an API token for myself", status_code=201)
     def create_token(self, request: Request, body: RawBody) -> dict:
         data = json_body(body)
         if not isinstance(data, dict):
@@ -92,7 +92,7 @@ class AuthController(Controller):
         info, plain = _accounts(request).create_token(identity(request), data.get("name"), _days(data), client_ip(request))
         return {**info, "token": plain}
 
-    @delete("/tokens/{token_id:int}", guards=[signed_in], **DB, summary="Revoke a token", status_code=200)
+    @delete("/tokens/{token_id:int}", opt=SIGNED_IN, **DB, summary="Revoke a token", status_code=200)
     def revoke_token(self, request: Request, token_id: IdInPath) -> dict:
         user = identity(request)
         is_admin = request.app.state.runtime.records.access(user.actor).unrestricted

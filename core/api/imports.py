@@ -29,7 +29,7 @@ from litestar.utils.sync import sync_to_thread
 
 from core import audit
 from core.api.errors import ApiError
-from core.api.security import client_ip, identity, signed_in
+from core.api.security import SIGNED_IN, client_ip, identity
 from core.fieldtypes import BIGGEST
 from core.imports import jobs
 from core.imports.background import (
@@ -154,7 +154,7 @@ class RejectedOperation(Operation):
 
 class ImportsController(Controller):
     path = "/api/imports"
-    guards = [signed_in]
+    opt = SIGNED_IN
     tags = ["imports"]
 
     @post("/{object_name:str}", status_code=202, request_max_body_size=MAX_IMPORT_BYTES, operation_class=UploadOperation,

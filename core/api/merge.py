@@ -12,7 +12,7 @@ from litestar import Controller, Request, Response, post
 from litestar.params import FromPath, RawBody
 
 from core.api.errors import ApiError, json_body
-from core.api.security import identity, signed_in
+from core.api.security import SIGNED_IN, identity
 from core.merge import MergeError, merge
 
 BODY_KEYS = {"survivor", "merged", "values", "versions"}
@@ -21,7 +21,7 @@ EXAMPLE = '{"survivor": 12, "merged": [15], "values": {"phone": 15}}'
 
 class MergeController(Controller):
     path = "/api/records"
-    guards = [signed_in]
+    opt = SIGNED_IN
     tags = ["records"]
 
     @post("/{object_name:str}/merge", sync_to_thread=True, status_code=200, summary="Merge duplicate records into one")

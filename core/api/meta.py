@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter, RawBody
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 
 from core.api.errors import ApiError, json_body
-from core.api.security import client_ip, customizer, identity, signed_in
+from core.api.security import SIGNED_IN, client_ip, customizer, identity
 from core.audit import Who
 from core.metadata.service import MetadataService
 from core.permissions import Access
@@ -43,7 +43,7 @@ def _found(function, *args):
 
 class MetaController(Controller):
     path = "/api/meta"
-    guards = [signed_in]
+    opt = SIGNED_IN
     tags = ["metadata"]
 
     # --- objects ---------------------------------------------------------------------------

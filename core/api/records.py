@@ -21,7 +21,7 @@ from litestar.response import File, Stream
 
 from core import audit, exports
 from core.api.errors import ApiError, json_body
-from core.api.security import client_ip, identity, signed_in
+from core.api.security import SIGNED_IN, client_ip, identity
 from core.records import Actor, RecordService
 
 DB = {"sync_to_thread": True}
@@ -56,7 +56,7 @@ def _version_from(request: Request, data: Any) -> Any:
 
 class RecordsController(Controller):
     path = "/api/records"
-    guards = [signed_in]
+    opt = SIGNED_IN
     tags = ["records"]
 
     @get("/{object_name:str}", **DB, summary="List records")
@@ -155,7 +155,7 @@ class ExportOperation(Operation):
 
 class ExportController(Controller):
     path = "/api/export"
-    guards = [signed_in]
+    opt = SIGNED_IN
     tags = ["records"]
 
     @get("/{object_name:str}", **DB, summary="Export a list as CSV or XLSX", operation_class=ExportOperation)

@@ -25,6 +25,10 @@ from core.auth import SESSION_LIFETIME, Accounts, AuthError, Identity
 SESSION_COOKIE = "tessera_session"
 CSRF_COOKIE = "csrftoken"
 CSRF_HEADER = "x-csrftoken"
+# The ``opt`` of a controller or handler whose requests must be signed in. The authentication
+# middleware refuses anonymous ones before routing on: a guard would do the same, but Litestar
+# copies the route handler for every guard call, on every request.
+SIGNED_IN = {"signed_in": True}
 SIGN_IN_HINT = "sign in first: send 'Authorization: Bearer <token>' (POST /api/auth/token makes one) or sign in at POST /api/auth/login"
 
 
@@ -48,9 +52,18 @@ def client_ip(connection: ASGIConnection) -> str | None:
 
 
 class TesseraAuthentication(AbstractAuthenticationMiddleware):
-    """Sets ``request.user`` to an Identity, or None for anonymous requests (guards decide)."""
+    """Sets ``request.user`` to an Identity, or None for anonymous requests.
+
+    Anonymous requests to routes marked ``SIGNED_IN`` are refused here (401); other checks are guards.
+    """
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        result = await self._identify(connection)
+        if result.user is None and connection.scope["route_handler"].opt.get("signed_in"):
+            raise NotAuthorizedException(SIGN_IN_HINT)
+        return result
+
+    async def _identify(self, connection: ASGIConnection) -> AuthenticationResult:
         accounts: Accounts = connection.app.state.accounts
         header = connection.headers.get("authorization", "")
         if header:
@@ -70,20 +83,20 @@ class TesseraAuthentication(AbstractAuthenticationMiddleware):
         return AuthenticationResult(None, None)
 
 
-def signed_in(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+def _require_user(connection: ASGIConnection) -> None:
     if connection.user is None:
         raise NotAuthorizedException(SIGN_IN_HINT)
 
 
-def customizer(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+def customizer(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     """Admins and permission sets with ``customizer`` may change metadata."""
-    signed_in(connection, handler)
+    _require_user(connection)
     if not connection.app.state.runtime.records.access(identity(connection).actor).may_customize:
         raise PermissionDeniedException("changing the configuration needs the admin role or a role with the 'customizer' permission")
 
 
-def admin(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    signed_in(connection, handler)
+def admin(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    _require_user(connection)
     if not connection.app.state.runtime.records.access(identity(connection).actor).unrestricted:
         raise PermissionDeniedException("this needs the admin role")
 
