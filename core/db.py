@@ -17,7 +17,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 
 class DatabaseURLError(ValueError):
@@ -192,7 +192,7 @@ class PreparedRead:
             return _through_sqlalchemy(bind, self._statement, params, one)
         bound = compiled.parameters(params)
         if isinstance(bind, Connection):
-            rows, description = _fetch(bind.connection.dbapi_connection, compiled.sql, bound, one, _listeners(bind), bind)
+            rows, description = _fetch_in(bind, compiled.sql, bound, one)
         else:
             rows, description = _fetch_autocommit(bind, compiled.sql, bound, one)
         processors = compiled.processors.get(unprocessed)
@@ -238,6 +238,22 @@ def _through_sqlalchemy(bind: Engine | Connection, statement, params: dict, one:
     result = bind.execute(statement, params)
     rows = [result.first()] if one else result.all()
     return [tuple(row) for row in rows if row is not None]
+
+
+def fetch_on_driver(conn: Connection, sql: str, parameters, one: bool = False) -> list[tuple]:
+    """Run ``sql`` (in the driver's parameter style) on the connection's own cursor, in its transaction.
+
+    The connection's ``before_cursor_execute`` listeners see it, and the driver's errors are
+    raised as SQLAlchemy raises them (``sqlalchemy.exc.IntegrityError``, ...).
+    """
+    return _fetch_in(conn, sql, parameters, one)[0]
+
+
+def _fetch_in(conn: Connection, sql: str, parameters, one: bool) -> tuple[list, tuple]:
+    try:
+        return _fetch(conn.connection.dbapi_connection, sql, parameters, one, _listeners(conn), conn)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(sql, parameters, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect) from exc
 
 
 def _listeners(conn: Connection) -> list:

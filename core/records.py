@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from core import audit
 from core.coretables import field_history, sequence, share
-from core.db import PreparedRead, prepare_bulk
+from core.db import PreparedRead, fetch_on_driver, prepare_bulk
 from core.fieldtypes import BIGGEST, format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
@@ -246,12 +246,12 @@ class RecordService:
         """One record as ``access`` sees it; ``row_scope=False`` skips the read-scope check (the actor just wrote it)."""
         reader = self._reader(schema, object_name, access)
         statement = schema.memo(("by id", object_name, access.name, include_deleted, row_scope),
-                                lambda: self._by_id(schema, reader, object_name, include_deleted, row_scope))
+                                lambda: PreparedRead(self._by_id(schema, reader, object_name, include_deleted, row_scope)))
         params = _params(actor)
-        row = conn.execute(statement, {**params, "tessera_id": record_id}).first()
-        if row is None:
+        rows = statement.tuples(conn, {**params, "tessera_id": record_id}, unprocessed=reader.formatted)
+        if not rows:
             raise NotFound(f"{object_name} {record_id} does not exist")
-        record = self._format(reader, row)
+        record = self._format(reader, rows[0])
         self._attach_dynamic_labels(conn, schema, reader, [record], params)
         for fdef in reader.m2m:
             record[fdef.name] = self._links(conn, schema, fdef, [record_id], access, params)[record_id]
@@ -549,13 +549,15 @@ class RecordService:
     def _insert_rows(self, conn: Connection, table: sa.Table, parsed: list[dict], schema: Schema | None = None) -> list[int]:
         """Insert the rows; return their ids in the rows' order.
 
-        Several rows go in one statement (see ``_bulk_insert``); one row, or a table the bulk path
-        cannot serve, takes ``INSERT ... RETURNING id``.
+        Several rows go in one statement (see ``_bulk_insert``), one row in one ``INSERT ... RETURNING
+        id`` on the driver's cursor; a table these cannot serve takes SQLAlchemy's own insert.
         """
         if len(parsed) >= BULK_INSERT_MIN:
             ids = _bulk_insert(conn, table, parsed, schema)
             if ids is not None:
                 return ids
+        elif parsed and (plan := _insert_plan(conn, table, parsed, schema)) is not None:
+            return [_insert_one(conn, plan, parsed[0])]
         # Rows may name different columns; group them so each executemany is uniform.
         ids: list[int | None] = [None] * len(parsed)
         groups: dict[tuple[str, ...], list[int]] = {}
@@ -1507,6 +1509,7 @@ class _BulkPlan:
     names: tuple[str, ...]  # the rows' keys, in the table's column order (the id comes first in ``sql``)
     processors: tuple[tuple[int, Any], ...]  # (position in names, SQLAlchemy's bind processor) where one applies
     sql: str
+    one_sql: str  # one row, without its id: INSERT ... RETURNING id, in the driver's parameter style
     defaulted: tuple[str, ...]  # names whose column has a default: every row must give them (else the grouped insert)
     next_id: str | None = None  # SQLite: the query of the largest id
     sequence: str | None = None  # PostgreSQL: the sequence of the id column
@@ -1515,6 +1518,28 @@ class _BulkPlan:
     binary_sql: str | None = None
     binary_types: tuple[str, ...] = ()
     python_types: tuple[type, ...] = ()
+
+
+def _insert_plan(conn: Connection, table: sa.Table, parsed: list[dict], schema: Schema | None) -> _BulkPlan | None:
+    """The prepared insert of rows naming these keys; None when SQLAlchemy's own insert must do it."""
+    if conn.dialect.name not in ("sqlite", "postgresql") or table.kwargs.get("sqlite_autoincrement"):
+        return None
+    keys = set().union(*parsed)
+    if "id" in keys:
+        return None
+    key = ("bulk insert", table.name, frozenset(keys))
+    plan = schema.memo(key, lambda: _bulk_plan(conn, table, keys)) if schema is not None else _bulk_plan(conn, table, keys)
+    if plan is None or any(name not in values for name in plan.defaulted for values in parsed):
+        return None
+    return plan
+
+
+def _insert_one(conn: Connection, plan: _BulkPlan, values: dict) -> int:
+    """One row with ``INSERT ... RETURNING id`` on the driver's cursor: a record created through the API."""
+    row = [values.get(name) for name in plan.names]
+    for position, process in plan.processors:
+        row[position] = process(row[position])
+    return fetch_on_driver(conn, plan.one_sql, row, one=True)[0][0]
 
 
 def _bulk_insert(conn: Connection, table: sa.Table, parsed: list[dict], schema: Schema | None) -> list[int] | None:
@@ -1529,14 +1554,8 @@ def _bulk_insert(conn: Connection, table: sa.Table, parsed: list[dict], schema: 
     (version's, which the record service always sets): then the grouped insert applies it.
     """
     dialect = conn.dialect.name
-    if dialect not in ("sqlite", "postgresql") or table.kwargs.get("sqlite_autoincrement"):
-        return None
-    keys = set().union(*parsed)
-    if "id" in keys:
-        return None
-    key = ("bulk insert", table.name, frozenset(keys))
-    plan = schema.memo(key, lambda: _bulk_plan(conn, table, keys)) if schema is not None else _bulk_plan(conn, table, keys)
-    if plan is None or any(name not in values for name in plan.defaulted for values in parsed):
+    plan = _insert_plan(conn, table, parsed, schema)
+    if plan is None:
         return None
     count = len(parsed)
     columns = [[values.get(name) for values in parsed] for name in plan.names]
@@ -1584,18 +1603,21 @@ def _bulk_plan(conn: Connection, table: sa.Table, keys: set[str]) -> _BulkPlan |
     defaulted = tuple(n for n in names if table.c[n].default is not None or table.c[n].server_default is not None)
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in ("id", *names))
     name = dialect.identifier_preparer.format_table(table)
+    placeholder = "?" if dialect.name == "sqlite" else "%s"
+    one_sql = (f"INSERT INTO {name} ({', '.join(dialect.identifier_preparer.quote(n) for n in names)}) "
+               f"VALUES ({', '.join([placeholder] * len(names))}) RETURNING id")
     if dialect.name == "sqlite":
         return _BulkPlan(names, tuple(processors), f"INSERT INTO {name} ({quoted}) VALUES ({', '.join('?' * (len(names) + 1))})",
-                         defaulted, next_id=f"SELECT max(id) FROM {name}")
+                         one_sql, defaulted, next_id=f"SELECT max(id) FROM {name}")
     sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": name}).scalar()
     if sequence is None:
         return None
     copy = f"COPY {name} ({quoted}) FROM STDIN"
     binary = [_binary_type(table.c[n].type.dialect_impl(dialect)) for n in ("id", *names)]
     if all(binary) and binary[0][1] is int:
-        return _BulkPlan(names, tuple(processors), copy, defaulted, sequence=sequence, binary_sql=f"{copy} (FORMAT BINARY)",
+        return _BulkPlan(names, tuple(processors), copy, one_sql, defaulted, sequence=sequence, binary_sql=f"{copy} (FORMAT BINARY)",
                          binary_types=tuple(b[0] for b in binary), python_types=tuple(b[1] for b in binary[1:]))
-    return _BulkPlan(names, tuple(processors), copy, defaulted, sequence=sequence)
+    return _BulkPlan(names, tuple(processors), copy, one_sql, defaulted, sequence=sequence)
 
 
 def _binary_type(sql_type: Any) -> tuple[str, type] | None:
