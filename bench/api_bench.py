@@ -31,6 +31,10 @@ by bench/generate.py with --accounts accounts, 5 deals per account and --owners 
   the number of 201s (up to C requests still in flight when wrk stops are allowed and
   reported). The deals created are deleted at the end (raw DELETE of ids above the
   highest id before the run), so runs can be repeated.
+* Every run also reports the server's CPU time per request: the user and system time of
+  its process (all threads, from /proc) during the run, divided by the requests served.
+  On a shared machine it moves less than requests/s, which also count the time a server
+  waits to be scheduled.
 * --profile: py-spy samples the application server during one more list run and one
   more create run (not the timed ones); the busiest functions are printed and the raw
   samples saved.
@@ -441,6 +445,21 @@ class WrkRun:
     created: int = 0
     other_status: int = 0
     rows_added: int | None = None
+    server_cpu_ms: float | None = None  # the server process's CPU time (user + system) per request
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(server: "Server", run: Callable[[], dict]) -> dict:
+    """``run()``'s wrk result, with the server's CPU time during it."""
+    before = process_cpu_seconds(server.process.pid)
+    raw = run()
+    raw["server_cpu_seconds"] = process_cpu_seconds(server.process.pid) - before
+    return raw
 
 
 def run_wrk(url: str, script: str, connections: int, seconds: int, cpu: int, headers: list[str] = ()) -> dict:
@@ -471,6 +490,7 @@ def as_run(target: str, connections: int, round_number: int, raw: dict) -> WrkRu
         raw["max_us"] / 1000, raw["bytes"] / max(1, raw["requests"]), raw["non_2xx_3xx"],
         raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeouts"],
         raw["created"], raw["other_status"],
+        server_cpu_ms=raw["server_cpu_seconds"] * 1000 / max(1, raw["requests"]) if "server_cpu_seconds" in raw else None,
     )
 
 
@@ -586,12 +606,15 @@ def table(results: Results) -> str:
         for label, attr in (("p50", "p50_ms"), ("p99", "p99_ms")):
             f_ms, a_ms = median([getattr(r, attr) for r in floor]), median([getattr(r, attr) for r in api])
             rows.append(f"| List, {c} conn.: {label} latency | {f_ms:.2f} ms | {a_ms:.2f} ms | {a_ms / f_ms:.2f}x | — | — |")
+        f_cpu, a_cpu = median([r.server_cpu_ms for r in floor]), median([r.server_cpu_ms for r in api])
+        rows.append(f"| List, {c} conn.: server CPU per request | {f_cpu:.2f} ms | {a_cpu:.2f} ms | {a_cpu / f_cpu:.2f}x | — | — |")
     for r in [r for r in results.runs if r.target == "create"]:
         sqlite = results.dialect == "sqlite"
         target = f"≥ {CREATE_TARGET}/s on SQLite" if sqlite else "— (SQLite only)"
         met = ("yes" if r.rate >= CREATE_TARGET else "**no**") if sqlite else "—"
         rows.append(f"| Creates, {r.connections} connection{'s' if r.connections > 1 else ''}: 201s per second "
-                    f"(p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms) | — | {r.created / r.seconds:,.0f} | — | {target} | {met} |")
+                    f"(p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms, server CPU {r.server_cpu_ms:.2f} ms) | — | "
+                    f"{r.created / r.seconds:,.0f} | — | {target} | {met} |")
     return "\n".join(rows)
 
 
@@ -719,10 +742,13 @@ def bench(args: argparse.Namespace) -> int:
             for connections in args.connections:
                 for name in order:
                     url, headers = targets[name]
-                    run = as_run(name, connections, round_number, run_wrk(url, WRK_LIST, connections, args.duration, args.wrk_cpu, headers))
+                    server = floor if name == "floor" else api
+                    run = as_run(name, connections, round_number, measured(
+                        server, lambda: run_wrk(url, WRK_LIST, connections, args.duration, args.wrk_cpu, headers)))
                     results.runs.append(run)
                     print(f"  round {round_number} list {name:>5} -c{connections}: {run.rate:8,.0f} req/s  p50 {run.p50_ms:6.2f} ms  "
-                          f"p99 {run.p99_ms:6.2f} ms  errors {run.non_2xx_3xx + run.socket_errors}", flush=True)
+                          f"p99 {run.p99_ms:6.2f} ms  server CPU {run.server_cpu_ms:5.2f} ms/request  "
+                          f"errors {run.non_2xx_3xx + run.socket_errors}", flush=True)
 
         if args.create_connections:
             creates(args, results, runtime, api, token, account_range, user)
@@ -786,8 +812,8 @@ def creates(args, results: Results, runtime: Runtime, api: Server, token: str, a
             before = max_deal_id(runtime)
             with runtime.engine.connect() as conn:
                 count_before = conn.exec_driver_sql("SELECT count(*) FROM deal").scalar_one()
-            run = as_run("create", connections, 1, run_wrk(api.base + "/api/records/deal", script, connections, args.duration,
-                                                               args.wrk_cpu))
+            run = as_run("create", connections, 1, measured(api, lambda: run_wrk(api.base + "/api/records/deal", script, connections,
+                                                                                 args.duration, args.wrk_cpu)))
             time.sleep(0.5)  # requests still in flight when wrk stopped
             with runtime.engine.connect() as conn:
                 count_after = conn.exec_driver_sql("SELECT count(*) FROM deal").scalar_one()
@@ -803,6 +829,7 @@ def creates(args, results: Results, runtime: Runtime, api: Server, token: str, a
                 + (f" ({in_flight} request(s) still in flight when wrk stopped)" if in_flight else "")
                 + f", all owned by {user.username}." + ("" if ok else " **MISMATCH**"))
             print(f"  creates -c{connections}: {run.created / run.seconds:8,.0f} /s  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:6.2f} ms  "
+                  f"server CPU {run.server_cpu_ms:5.2f} ms/request  "
                   f"201s {run.created:,}  other {run.other_status}  rows added {run.rows_added:,}", flush=True)
             if not ok:
                 print("  the row count does not match the 201s, or some responses were not 201", flush=True)
