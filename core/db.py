@@ -156,8 +156,8 @@ class PreparedRead:
     selected columns' names as attributes. Given an Engine, the statement runs alone in
     autocommit (a single statement is consistent by itself, so it needs no BEGIN and COMMIT,
     which are two round trips on PostgreSQL); given a Connection, it runs in that
-    connection's transaction, and the connection's ``before_cursor_execute`` listeners see
-    it as they would see SQLAlchemy's own execution.
+    connection's transaction. Either way the ``before_cursor_execute`` listeners of the
+    engine or connection see it as they would see SQLAlchemy's own execution.
 
     A statement whose SQL depends on its values (an expanding ``IN``) cannot be compiled
     once; it is run through SQLAlchemy as usual, with the same results.
@@ -276,6 +276,11 @@ def _fetch(dbapi_connection, sql: str, bound, one: bool, listeners: list = (), c
 
 
 def _fetch_autocommit(engine: Engine, sql: str, bound, one: bool) -> tuple[list, tuple]:
+    if engine.dispatch.before_cursor_execute:  # someone watches the engine's statements: run it where they see it
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            return _fetch_in(conn, sql, bound, one)
     raw = engine.raw_connection()
     driver = raw.driver_connection
     postgres = engine.dialect.name == "postgresql"  # SQLite's connections are in autocommit already (see above)

@@ -128,6 +128,25 @@ def test_listeners_see_a_prepared_read_made_in_a_transaction(database_url):
     engine.dispose()
 
 
+def test_listeners_see_a_prepared_read_made_alone_on_the_engine(database_url):
+    """As the token and session lookups of every request are made."""
+    engine = _sample(database_url)
+    seen = []
+    sa.event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, parameters, *_rest: seen.append((statement, parameters)))
+    prepared = PreparedRead(BY_NAME)
+
+    assert prepared.first(engine, name="Lee").sample_id == 1
+    assert prepared.first(engine, name="nobody") is None
+
+    watched = [p for s, p in seen if "prepared_sample" in s]
+    assert [list(p.values())[0] if isinstance(p, dict) else p[0] for p in watched] == ["Lee", "nobody"]
+    with engine.connect() as conn:  # the connection went back to the pool outside a transaction, writable
+        conn.execute(SAMPLE.update().where(SAMPLE.c.id == 2).values(name="Li"))
+        conn.commit()
+    assert prepared.first(engine, name="Li").sample_id == 2
+    engine.dispose()
+
+
 def test_timestamps_are_shown_in_utc_whatever_form_the_driver_gives():
     shanghai = dt.timezone(dt.timedelta(hours=8))
     shown = {
