@@ -1,6 +1,6 @@
 """CPU time of one records list beside the floor's work, in this process, for comparing revisions.
 
-    python bench/list_cpu.py --database URL [--code DIR] [--calls 1000] [--batches 3]
+    python bench/list_cpu.py --database URL [--code DIR] [--calls 1000] [--batches 3] [--idle-ms 2]
 
 Wall-clock times on a shared machine vary with its neighbours; the CPU time a thread
 spends (``time.thread_time``) varies less. Run after bench/api_bench.py has set up the
@@ -10,6 +10,10 @@ connection, the rows as JSON, as bench/floor_app.py serves it) and then --calls 
 &limit=50``), after 50 calls of each to warm up, and prints the CPU milliseconds per call
 and their ratio. ``--code DIR`` imports core from another checkout (an older revision, say),
 with this script's helpers, so that two revisions are measured the same way.
+
+``--idle-ms MS`` sleeps MS milliseconds before each call, as a server idles between
+requests while the response travels and the next request arrives; the calls are then
+slower, and CPU time counts only the calls themselves.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code", type=Path, default=BENCH_DIR.parent, help="the checkout whose core is measured")
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--idle-ms", type=float, default=0.0, help="sleep before each call (default: back to back)")
     args = parser.parse_args(argv)
     sys.path[:0] = [str(BENCH_DIR), str(args.code.resolve())]
 
@@ -48,17 +53,24 @@ def main(argv: list[str] | None = None) -> int:
     def service_page() -> bytes:
         return msgspec.json.encode(runtime.records.list(actor, "deal", api_bench.LIST_PARAMS).as_dict())
 
+    idle = args.idle_ms / 1000
+
     def cpu_ms(call) -> float:
         for _ in range(50):
             call()
-        start = time.thread_time()
+        spent = 0.0
         for _ in range(args.calls):
+            if idle:
+                time.sleep(idle)
+            start = time.thread_time()
             call()
-        return (time.thread_time() - start) / args.calls * 1000
+            spent += time.thread_time() - start
+        return spent / args.calls * 1000
 
     import core  # noqa: PLC0415
 
-    print(f"core from {Path(core.__file__).parent} ({api_bench.git('-C', str(args.code), 'rev-parse', '--short', 'HEAD').strip() or '?'}); {args.database}")
+    print(f"core from {Path(core.__file__).parent} ({api_bench.git('-C', str(args.code), 'rev-parse', '--short', 'HEAD').strip() or '?'}); "
+          f"{args.database}; {f'{args.idle_ms:g} ms idle before each call' if idle else 'calls back to back'}")
     for batch in range(1, args.batches + 1):
         floor, service = cpu_ms(floor_page), cpu_ms(service_page)
         print(f"batch {batch}: floor {floor:.3f} ms, records.list {service:.3f} ms CPU per call ({service / floor:.2f}x)")
