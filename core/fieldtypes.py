@@ -125,11 +125,12 @@ def iso_utc(value: Any, _f: dict | None = None) -> str | None:
         if len(value) == 26 and value[10] == " " and value[19] == ".":
             return f"{value[:10]}T{value[11:19]}Z" if value.endswith(".000000") else f"{value[:10]}T{value[11:]}Z"
         value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is not None:
-        if value.utcoffset():  # a zero offset is false: the time is in UTC already
-            value = value.astimezone(dt.timezone.utc)
-        value = value.replace(tzinfo=None)
-    return value.isoformat() + "Z"
+    offset = value.utcoffset()
+    if offset is None:  # naive: UTC already
+        return value.isoformat() + "Z"
+    if offset:  # a zero offset is false: the time is in UTC already
+        value = value.astimezone(dt.timezone.utc)
+    return value.isoformat()[:-6] + "Z"  # without its "+00:00"
 
 
 def _decimal_parser(default_precision: int, default_scale: int) -> Callable[[Any, dict], decimal.Decimal]:

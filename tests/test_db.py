@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -157,6 +158,8 @@ def test_timestamps_are_shown_in_utc_whatever_form_the_driver_gives():
         dt.datetime(2026, 3, 1, 9, 30): "2026-03-01T09:30:00Z",
         dt.datetime(2026, 3, 1, 9, 30, 0, 5, tzinfo=dt.timezone.utc): "2026-03-01T09:30:00.000005Z",
         dt.datetime(2026, 3, 1, 9, 30, tzinfo=shanghai): "2026-03-01T01:30:00Z",
+        dt.datetime(2026, 3, 1, 9, 30, tzinfo=ZoneInfo("Etc/UTC")): "2026-03-01T09:30:00Z",  # psycopg's, in a UTC session
+        dt.datetime(2026, 7, 1, 9, 30, 0, 120, tzinfo=ZoneInfo("Europe/Berlin")): "2026-07-01T07:30:00.000120Z",
     }
     datetime_type = FieldTypeRegistry()["datetime"]
     assert {value: datetime_type.format(value, {}) for value in shown} == shown
