@@ -827,6 +827,20 @@ def test_values_of_another_python_type_are_stored_as_their_column_stores_them(ru
     assert [records.get(actor, sample, i)["amount"] for i in loose] == [5.0, 5.25]
 
 
+def test_a_refused_one_row_insert_raises_sqlalchemys_error_and_writes_nothing(runtime, records, actor):
+    """The one-row insert runs on the driver's cursor; what the database refuses surfaces as SQLAlchemy's error."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    now = dt.datetime.now(dt.timezone.utc)
+    with pytest.raises(sa.exc.IntegrityError):
+        with runtime.writing() as (conn, schema):  # an account that does not exist: the foreign key refuses it
+            records._insert_rows(conn, schema.tables.table("contact"),
+                                 [{"last_name": "Orphan", "account": 987654, "version": 1, "created_at": now, "updated_at": now}], schema)
+    assert records.list(actor, "contact", {"last_name": "Orphan"}).items == []
+
+
 def bulk_rows_and_single_errors(records, actor, object_name, rows):
     """What a single create says about each row: its errors, or None when it would be created."""
     expected = []
