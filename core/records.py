@@ -12,7 +12,7 @@ import datetime as dt
 import decimal
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, and_, func, select
@@ -26,6 +26,7 @@ from core.plugins import RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
 from core.list_sql import ListStatements
 from core.query import COUNT_CAP, MAX_LIMIT, ListQuery, QueryError, parse
+from core.row_format import RowFormatter, row_formatter
 from core.runtime import Runtime, Schema
 from core.validation import FieldError, RecordValidationError, positions_by_key
 
@@ -129,9 +130,7 @@ class Reader:
     lookups: list[FieldDef]
     dynamic: list[FieldDef]
     m2m: list[FieldDef]
-    keys: list[str]  # the record's keys, in column order (the lookup labels follow them)
-    formatters: list[tuple[str, int, Any, dict]]  # (key, position, format, field spec) for values stored differently than shown
-    lookup_plan: list[tuple[str, int, int]]  # (key, id index, label index)
+    format_row: RowFormatter  # a row (the record's columns, then the lookup labels) as the record shown
     formatted: frozenset[int]  # positions formatted from the driver's own values (FieldType.formats_driver_values)
 
 
@@ -329,25 +328,13 @@ class RecordService:
             lookups,
             [f for f in fields if f.type.name == "dynamic_lookup"],
             [f for f in obj.active_fields() if f.type.name == "many_to_many" and access.visible(object_name, f.name)],
-            list(index),
-            [(name, index[name], format_value, spec) for name, format_value, spec, _raw in formatted],
-            lookup_plan,
+            row_formatter(list(index), [(name, index[name], format_value, spec) for name, format_value, spec, _raw in formatted],
+                          lookup_plan, _label, optional_last="deleted_at"),
             frozenset(index[name] for name, *_rest, raw in formatted if raw),
         )
 
-    def _format(self, reader: Reader, row: sa.Row) -> dict:
-        record: dict[str, Any] = dict(zip(reader.keys, row))  # stops before the lookup labels
-        for key, position, format_value, spec in reader.formatters:
-            value = row[position]
-            if value is not None:
-                record[key] = format_value(value, spec)
-        if record["deleted_at"] is None:
-            del record["deleted_at"]
-        for key, position, label_position in reader.lookup_plan:
-            if row[position] is not None:
-                label = row[label_position]
-                record[key] = {"id": row[position], "label": label if label.__class__ is str else _label(label)}
-        return record
+    def _format(self, reader: Reader, row: Sequence[Any]) -> dict:
+        return reader.format_row(row)
 
     def _attach_dynamic_labels(self, conn: Connection, schema: Schema, reader: Reader, records: list[dict], params: dict) -> None:
         """One query per referenced object for a page, never one per row."""
