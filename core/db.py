@@ -9,7 +9,9 @@ processes never deadlock upgrading a read lock to a write lock.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 import weakref
 from collections import namedtuple
 from contextlib import contextmanager
@@ -126,24 +128,60 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+class ReadBudgetExceeded(Exception):
+    """A unit of reads ran past its time budget and was stopped; it changed nothing and can run again elsewhere."""
+
+
+# SQLite calls the budget check once per this many virtual machine instructions: often enough
+# to stop within a fraction of a millisecond, rarely enough to cost nothing measurable.
+BUDGET_CHECK_STEPS = 1000
+
+
 @contextmanager
-def read_statements(engine: Engine) -> Iterator[Connection]:
+def read_statements(engine: Engine, budget: float | None = None) -> Iterator[Connection]:
     """A connection for a unit of reads that sees the data as one transaction would.
 
     On SQLite that is a transaction: one snapshot for all its statements. On PostgreSQL at
     READ COMMITTED (its default) each statement takes its own snapshot inside a transaction
     too, so the reads run in autocommit and save BEGIN and COMMIT, two of a list's four round
     trips. At a stricter default isolation level they keep their transaction.
+
+    ``budget`` (seconds, SQLite only) bounds the time SQLite spends on the unit's statements:
+    past it, the running statement is interrupted and ReadBudgetExceeded raised. This is for
+    reads made on the web server's event loop, which must not hold it for long.
     """
     if engine.dialect.name != "postgresql":
         with read_transaction(engine) as conn:
-            yield conn
+            if budget is None:
+                yield conn
+            else:
+                with _within(conn, budget):
+                    yield conn
         return
     with engine.connect() as conn:
         if conn.dialect.default_isolation_level == "READ COMMITTED":
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         with conn.begin():
             yield conn
+
+
+@contextmanager
+def _within(conn: Connection, budget: float) -> Iterator[None]:
+    driver = conn.connection.driver_connection
+    deadline = time.perf_counter() + budget
+
+    def past_deadline() -> bool:  # true: SQLite interrupts the statement
+        return time.perf_counter() > deadline
+
+    driver.set_progress_handler(past_deadline, BUDGET_CHECK_STEPS)
+    try:
+        yield
+    except DBAPIError as exc:
+        if isinstance(exc.orig, sqlite3.OperationalError) and "interrupted" in str(exc.orig) and past_deadline():
+            raise ReadBudgetExceeded(f"the reads took more than {budget * 1000:g} ms") from exc
+        raise
+    finally:
+        driver.set_progress_handler(None, 0)
 
 
 class PreparedRead:

@@ -167,19 +167,22 @@ class RecordService:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def get(self, actor: Actor, object_name: str, record_id: Any, include_deleted: bool = False) -> dict:
-        with self.runtime.reading() as (conn, schema):
+    def get(self, actor: Actor, object_name: str, record_id: Any, include_deleted: bool = False, budget: float | None = None) -> dict:
+        """One record; ``budget`` bounds its reads' time (Runtime.loop_read_budget; past it ReadBudgetExceeded)."""
+        with self.runtime.reading(budget) as (conn, schema):
             access = self._allowed(schema, actor, object_name, "read")
             return self._fetch(conn, schema, object_name, _record_id(record_id), include_deleted, access, actor)
 
-    def list(self, actor: Actor, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> Page:
-        with self.reading(actor) as reader:
+    def list(self, actor: Actor, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+             budget: float | None = None) -> Page:
+        """A page of records; ``budget`` bounds its reads' time (Runtime.loop_read_budget; past it ReadBudgetExceeded)."""
+        with self.reading(actor, budget) as reader:
             return reader.list(object_name, params)
 
     @contextmanager
-    def reading(self, actor: Actor) -> Iterator["ReadRecords"]:
+    def reading(self, actor: Actor, budget: float | None = None) -> Iterator["ReadRecords"]:
         """Several reads as ``actor`` in one read transaction: a page that shows a list and what goes with it."""
-        with self.runtime.reading() as (conn, schema):
+        with self.runtime.reading(budget) as (conn, schema):
             yield ReadRecords(self, conn, schema, actor)
 
     def each(self, actor: Actor, object_name: str, params: Mapping[str, Any] = {}) -> Iterator[dict]:

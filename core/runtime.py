@@ -271,9 +271,21 @@ class Runtime:
             return schema
 
     @contextmanager
-    def reading(self) -> Iterator[tuple[Connection, Schema]]:
-        with read_statements(self.engine) as conn:
+    def reading(self, budget: float | None = None) -> Iterator[tuple[Connection, Schema]]:
+        """A unit of reads; ``budget``: see ``loop_read_budget``."""
+        with read_statements(self.engine, budget) as conn:
             yield conn, self.schema(conn)
+
+    @property
+    def loop_read_budget(self) -> float | None:
+        """Seconds a read may take on the web server's event loop before it moves to a worker thread; None: it never runs there.
+
+        Only SQLite: its reads are work in this process, which a thread switch would add to.
+        PostgreSQL's are waits on the network, which must not hold the loop.
+        """
+        if self.engine.dialect.name != "sqlite" or not self.settings.loop_read_ms:
+            return None
+        return self.settings.loop_read_ms / 1000
 
     @contextmanager
     def writing(self) -> Iterator[tuple[Connection, Schema]]:

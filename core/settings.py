@@ -30,6 +30,7 @@ class Settings:
     files_dir: str | None = None  # uploaded import files and rejected rows (None: beside the SQLite file, else ./tessera-files)
     encryption_keys: tuple[str, ...] = ()  # Fernet keys for stored webhook secrets, first one encrypts (none: the key file)
     upload_retention_days: int = 7  # uploads untouched this long are removed (0: kept until removed by hand)
+    loop_read_ms: float = 20.0  # SQLite: a list or record read runs on the event loop for this long before moving to a thread (0: always a thread)
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict | None = None, **overrides) -> "Settings":
@@ -55,6 +56,8 @@ class Settings:
             values["files_dir"] = env["TESSERA_FILES_DIR"]
         if env.get("TESSERA_UPLOAD_RETENTION_DAYS"):
             values["upload_retention_days"] = _parse_days("TESSERA_UPLOAD_RETENTION_DAYS", env["TESSERA_UPLOAD_RETENTION_DAYS"])
+        if env.get("TESSERA_LOOP_READ_MS"):
+            values["loop_read_ms"] = _parse_milliseconds("TESSERA_LOOP_READ_MS", env["TESSERA_LOOP_READ_MS"])
         if env.get("TESSERA_ENCRYPTION_KEY"):
             values["encryption_keys"] = _fernet_keys("TESSERA_ENCRYPTION_KEY", env["TESSERA_ENCRYPTION_KEY"])
         if "TESSERA_SECURE_COOKIES" in env:
@@ -82,6 +85,16 @@ def _parse_days(name: str, raw: str) -> int:
     if not text.isdigit() or int(text) > 36_500:
         raise SettingsError(f"{name}: use a whole number of days from 0 (keep for ever) to 36500, not '{raw}'")
     return int(text)
+
+
+def _parse_milliseconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1000:
+        raise SettingsError(f"{name}: use a number of milliseconds from 0 (off) to 1000, not '{raw}'")
+    return value
 
 
 def _fernet_keys(name: str, raw: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from litestar.response import File, Stream
 
 from core import audit, exports
 from core.api.errors import ApiError, json_body
+from core.api.reads import quick_read
 from core.api.security import SIGNED_IN, client_ip, identity
 from core.records import Actor, RecordService
 
@@ -59,9 +60,10 @@ class RecordsController(Controller):
     opt = SIGNED_IN
     tags = ["records"]
 
-    @get("/{object_name:str}", **DB, summary="List records")
-    def list_records(self, request: Request, object_name: FromPath[str]) -> dict:
-        return _service(request).list(_actor(request), object_name, _query_pairs(request)).as_dict()
+    @get("/{object_name:str}", summary="List records")
+    async def list_records(self, request: Request, object_name: FromPath[str]) -> dict:
+        service, actor, params = _service(request), _actor(request), _query_pairs(request)
+        return await quick_read(request, lambda budget: service.list(actor, object_name, params, budget=budget).as_dict())
 
     @post("/{object_name:str}", **DB, summary="Create a record")
     def create_record(self, request: Request, object_name: FromPath[str], body: RawBody) -> Response:
@@ -70,9 +72,10 @@ class RecordsController(Controller):
         headers = {**_etag(record), "Location": f"/api/records/{object_name}/{record['id']}"}
         return Response(record, status_code=201, headers=headers)
 
-    @get("/{object_name:str}/{record_id:str}", **DB, summary="Read a record")
-    def get_record(self, request: Request, object_name: FromPath[str], record_id: FromPath[str]) -> Response:
-        record = _service(request).get(_actor(request), object_name, record_id)
+    @get("/{object_name:str}/{record_id:str}", summary="Read a record")
+    async def get_record(self, request: Request, object_name: FromPath[str], record_id: FromPath[str]) -> Response:
+        service, actor = _service(request), _actor(request)
+        record = await quick_read(request, lambda budget: service.get(actor, object_name, record_id, budget=budget))
         return Response(record, headers=_etag(record))
 
     @patch("/{object_name:str}/{record_id:str}", **DB, summary="Change a record")
