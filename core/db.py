@@ -76,8 +76,10 @@ def _sqlite_engine(url, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection):
-        immediate = conn.get_execution_options().get(WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get(WRITE, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:  # a read's BEGIN takes no lock: straight to the driver, without SQLAlchemy's execution around it
+            conn.connection.driver_connection.execute("BEGIN")
 
     return engine
 
