@@ -505,3 +505,27 @@ def test_a_file_another_process_is_importing_is_not_imported_twice_at_once(runti
     assert resumed.job_id == 1 and resumed.resumed_from == 42 and len(accounts(runtime)) == 100
     dry = run_import(runtime, SYSTEM, "account", file, options(tmp_path, dry_run=True))  # a check never waits for a run
     assert dry.created == 100
+
+
+def test_an_import_collects_garbage_less_often_while_it_runs_and_puts_the_setting_back(runtime, tmp_path):
+    import gc  # noqa: PLC0415 - only this test looks at the collector
+
+    from core.imports.runner import FEWER_COLLECTIONS  # noqa: PLC0415
+
+    file = write_csv(tmp_path / "accounts.csv", [["name"], ["Acme"], ["Globex"]])
+    before = gc.get_threshold()
+    seen = []
+    report = run_import(runtime, SYSTEM, "account", file, options(tmp_path, batch_size=1),
+                        progress=lambda _report: seen.append(gc.get_threshold()))
+    assert report.created == 2
+    assert seen[-1] == (FEWER_COLLECTIONS.BULK_THRESHOLD, *before[1:])  # after each batch, while the import runs
+    assert gc.get_threshold() == before
+
+    def refuse(_report):
+        if _report.created:
+            raise RuntimeError("stopped by the progress callback")
+
+    with pytest.raises(ImportFailed, match="stopped by the progress callback"):
+        run_import(runtime, SYSTEM, "account", write_csv(tmp_path / "more.csv", [["name"], ["Initech"], ["Hooli"]]),
+                   options(tmp_path, batch_size=1), progress=refuse)
+    assert gc.get_threshold() == before  # also when an import stops with an error

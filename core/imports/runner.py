@@ -11,7 +11,10 @@ file: their original cells and a ``reason`` column.
 from __future__ import annotations
 
 import csv
+import gc
 import io
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -72,6 +75,43 @@ class ImportReport:
         return asdict(self)
 
 
+class _FewerCollections:
+    """The garbage collector's young generation collected every BULK_THRESHOLD allocations while imports run.
+
+    Each batch keeps thousands of objects alive (its rows, their values, their errors) until
+    it is written. With the default threshold (700) they were promoted to the oldest generation
+    batch after batch and kept triggering full collections, each a walk over every object in
+    the process: a sixth of an import's time at 300,000 rows. An import makes almost no
+    reference cycles, so the garbage a larger threshold lets wait is small. The setting is the
+    process's, so it is put back when the last import running in the process ends.
+    """
+
+    BULK_THRESHOLD = 50_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._saved: tuple[int, int, int] | None = None
+
+    @contextmanager
+    def during_import(self) -> Iterator[None]:
+        with self._lock:
+            if self._running == 0:
+                self._saved = gc.get_threshold()
+                gc.set_threshold(max(self.BULK_THRESHOLD, self._saved[0]), *self._saved[1:])
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0 and self._saved is not None:
+                    gc.set_threshold(*self._saved)
+
+
+FEWER_COLLECTIONS = _FewerCollections()
+
+
 class ImportFailed(Exception):
     """The import stopped; the rows of completed batches stay written (see ``report``)."""
 
@@ -128,7 +168,8 @@ class Importer:
                                   **job.counts, last_row=job.next_row - 1)
             if self.progress:
                 self.progress(report)
-            self._run_batches(source, plan, job, report)
+            with FEWER_COLLECTIONS.during_import():
+                self._run_batches(source, plan, job, report)
             return report
         finally:
             source.close()
