@@ -148,9 +148,10 @@ def read_statements(engine: Engine, budget: float | None = None) -> Iterator[Con
     too, so the reads run in autocommit and save BEGIN and COMMIT, two of a list's four round
     trips. At a stricter default isolation level they keep their transaction.
 
-    ``budget`` (seconds, SQLite only) bounds the time SQLite spends on the unit's statements:
-    past it, the running statement is interrupted and ReadBudgetExceeded raised. This is for
-    reads made on the web server's event loop, which must not hold it for long.
+    ``budget`` (seconds, SQLite only) bounds the unit's time: once that long has passed since
+    it began, the statement running then (or the next one) is interrupted and
+    ReadBudgetExceeded raised. This is for reads made on the web server's event loop, which
+    must not hold it for long.
     """
     if engine.dialect.name != "postgresql":
         with read_transaction(engine) as conn:
