@@ -322,7 +322,7 @@ class RecordService:
                      if not f.type.formats_as_stored and f.type.name != "lookup"]
         formatted += [(name, iso_utc, {}, True) for name in SYSTEM_TAIL if name.endswith("_at")]
         label_start = len(index)
-        lookup_plan = [(f.name, index[f.name], label_start + i) for i, f in enumerate(lookups)]
+        label_positions = {f.name: label_start + i for i, f in enumerate(lookups)}
         return Reader(
             access,
             select(*columns).select_from(source),
@@ -331,8 +331,8 @@ class RecordService:
             lookups,
             [f for f in fields if f.type.name == "dynamic_lookup"],
             [f for f in obj.active_fields() if f.type.name == "many_to_many" and access.visible(object_name, f.name)],
-            row_formatter(list(index), [(name, index[name], format_value, spec) for name, format_value, spec, _raw in formatted],
-                          lookup_plan, _label, optional_last="deleted_at"),
+            row_formatter(list(index), {name: (format_value, spec) for name, format_value, spec, _raw in formatted},
+                          label_positions, _label, optional_last="deleted_at"),
             frozenset(index[name] for name, *_rest, raw in formatted if raw),
         )
 

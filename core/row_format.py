@@ -15,35 +15,32 @@ from typing import Any, Callable, Sequence
 RowFormatter = Callable[[Sequence[Any]], dict]
 
 
-def row_formatter(keys: list[str], formatters: list[tuple[str, int, Callable, dict]],
-                  lookups: list[tuple[str, int, int]], label: Callable[[Any], Any], optional_last: str) -> RowFormatter:
+def row_formatter(keys: list[str], formatters: dict[str, tuple[Callable, dict]], lookups: dict[str, int],
+                  label: Callable[[Any], Any], optional_last: str) -> RowFormatter:
     """A function from a row to its record.
 
-    ``keys`` name the row's first positions, in order; ``formatters`` are (key, position,
-    format, spec) for values shown differently than stored (``format(value, spec)``, never
-    called with None); ``lookups`` are (key, id position, label position) for lookups shown
-    as ``{"id": ..., "label": ...}`` (None stays None); a label that is not text goes
-    through ``label``. The key ``optional_last``, which must be the last of ``keys``, is
-    left out when its value is None.
+    ``keys`` name the row's first positions, in order; ``formatters`` give, per key, the
+    (format, spec) of a value shown differently than stored (``format(value, spec)``, never
+    called with None); ``lookups`` give, per key of a lookup shown as ``{"id": ...,
+    "label": ...}`` (None stays None), the position of its label; a label that is not text
+    goes through ``label``. The key ``optional_last``, which must be the last of ``keys``,
+    is left out when its value is None.
     """
     if keys[-1] != optional_last:
         raise ValueError(f"{optional_last!r} must be the last key")
     namespace: dict[str, Any] = {"_label": label}
-    formatted = {}
-    for n, (key, position, format_value, spec) in enumerate(formatters):
+    for n, (format_value, spec) in enumerate(formatters.values()):
         namespace[f"_f{n}"], namespace[f"_s{n}"] = format_value, spec
-        formatted[key] = (position, f"_f{n}", f"_s{n}")
-    looked_up = {key: (position, label_position) for key, position, label_position in lookups}
+    names = {key: n for n, key in enumerate(formatters)}
 
-    def value(key: str, position: int) -> str:
-        if key in formatted:
-            at, function, spec = formatted[key]
-            return f"None if row[{at}] is None else {function}(row[{at}], {spec})"
-        if key in looked_up:
-            at, label_at = looked_up[key]
+    def value(key: str, at: int) -> str:
+        if key in names:
+            return f"None if row[{at}] is None else _f{names[key]}(row[{at}], _s{names[key]})"
+        if key in lookups:
+            label_at = lookups[key]
             return (f"None if row[{at}] is None else {{'id': row[{at}], 'label': "
                     f"row[{label_at}] if row[{label_at}].__class__ is str else _label(row[{label_at}])}}")
-        return f"row[{position}]"
+        return f"row[{at}]"
 
     items = ",\n        ".join(f"{key!r}: {value(key, position)}" for position, key in enumerate(keys[:-1]))
     last = len(keys) - 1

@@ -7,8 +7,8 @@ from core.row_format import row_formatter
 
 def _formatter():
     keys = ["id", "name", "account", "amount", "deleted_at"]
-    formatters = [("amount", 3, lambda value, spec: round(float(value), spec["scale"]), {"scale": 1})]
-    lookups = [("account", 2, 5)]
+    formatters = {"amount": (lambda value, spec: round(float(value), spec["scale"]), {"scale": 1})}
+    lookups = {"account": 5}
     return row_formatter(keys, formatters, lookups, label=lambda value: f"#{value}", optional_last="deleted_at")
 
 
@@ -31,4 +31,4 @@ def test_the_optional_last_key_is_there_only_with_a_value():
 
 def test_the_optional_key_must_come_last():
     with pytest.raises(ValueError, match="must be the last key"):
-        row_formatter(["id", "deleted_at", "name"], [], [], label=str, optional_last="deleted_at")
+        row_formatter(["id", "deleted_at", "name"], {}, {}, label=str, optional_last="deleted_at")
