@@ -17,6 +17,7 @@ from litestar import Request, Response
 from litestar.enums import MediaType
 from litestar.response import Redirect
 
+from core.api.headers import csp_nonce
 from core.api.security import csrf_token
 from core.auth import Identity
 from core.metadata.model import MetadataSet, ObjectDef
@@ -101,7 +102,7 @@ class Page:
         meta = self.meta()
         base = {
             "lang": self.lang, "_": translator(self.lang), "label": lambda labels, fallback="": label(labels, self.lang, fallback),
-            "csrf": csrf_token(self.request), "user": self.user, "path": self.request.url.path,
+            "csrf": csrf_token(self.request), "csp_nonce": csp_nonce(self.request.scope), "user": self.user, "path": self.request.url.path,
             "nav": self.memo(("nav",), lambda: navigation(meta, self.access, self.runtime.plugins, self.lang)) if self.user else [],
             "may_customize": self.user is not None and self.access.may_customize,
             "may_import": self.user is not None and self.memo(("may_import",), lambda: any(self.access.can(name, "create") for name in meta.objects)),

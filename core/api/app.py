@@ -18,6 +18,7 @@ from litestar.types import Message, Scope
 from core.api.admin import AuditController, WebhooksController
 from core.api.auth import AuthController
 from core.api.errors import EXCEPTION_HANDLERS
+from core.api.headers import security_headers
 from core.api.imports import ImportsController
 from core.api.merge import MergeController
 from core.api.meta import MetaController
@@ -76,7 +77,7 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) ->
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[start],
         on_shutdown=[stop],
-        before_send=[private_schema],
+        before_send=[security_headers, private_schema],
         logging_config=LoggingConfig(log_exceptions="debug", disable_stack_trace={400, 401, 403, 404, 405, 409, 413, 422, 428, 429}),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048),
         debug=False,

@@ -17,6 +17,7 @@ in another process appears at the next request.
 from __future__ import annotations
 
 import copy
+import html
 import json
 from typing import Any
 
@@ -27,6 +28,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from core import __version__
+from core.api.security import CSRF_COOKIE, CSRF_HEADER
 from core.metadata.model import FieldDef, MetadataSet, ObjectDef
 from core.permissions import OPERATIONS, Access
 from core.query import COUNT_CAP, DEFAULT_LIMIT, MAX_LIMIT, OPERATORS
@@ -296,6 +298,22 @@ class LiveSwaggerRenderPlugin(SwaggerRenderPlugin):
     def render_json(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:  # type: ignore[override]
         return self.document.render(request, openapi_schema)
 
+    def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        """The page loads the document from /schema/openapi.json with a static script rather than embedding it
+        in an inline one: nothing from the metadata is ever written into the page's HTML."""
+        title = html.escape(str(openapi_schema["info"]["title"]))
+        return (
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>{title}</title><link rel="icon" href="{STATIC}/favicon.svg" type="image/svg+xml">'
+            f'<link rel="stylesheet" href="{html.escape(self.css_url)}">'
+            f'<link rel="stylesheet" href="{STATIC}/css/api-docs.css"></head><body>'
+            f'<div id="swagger-container" data-document="{html.escape(request.app.openapi_config.path)}/openapi.json"'
+            f' data-csrf-cookie="{CSRF_COOKIE}" data-csrf-header="{CSRF_HEADER}"></div>'
+            f'<script src="{html.escape(self.js_url)}"></script><script src="{html.escape(self.standalone_preset_js_url)}"></script>'
+            f'<script src="{STATIC}/js/api-docs.js"></script></body></html>'
+        ).encode()
+
 
 def openapi_config() -> OpenAPIConfig:
     document = LiveDocument()
@@ -306,7 +324,7 @@ def openapi_config() -> OpenAPIConfig:
         title="Tessera CRM API",
         version=__version__,
         description="Records of every object, the configuration, sign-in, audit and webhooks. Sign in with a bearer token "
-                    "(POST /api/auth/token) and send it as 'Authorization: Bearer <token>'. Errors answer "
+                    "(POST /api/auth/token) and send it as `Authorization: Bearer TOKEN`. Errors answer "
                     '{"status", "error", "message", "errors"}. This document is built for whoever asks: signed in, it '
                     "has a typed path set for each object your role may use, with the fields your role may see; "
                     "without signing in, only the generic record paths (/api/records/{object_name}).",

@@ -43,7 +43,8 @@ def cleared_session_cookie() -> Cookie:
 
 def csrf_token(connection: ASGIConnection) -> str:
     """The CSRF token of this request (set by the CSRF middleware on safe requests)."""
-    return ScopeState.from_scope(connection.scope).csrf_token or connection.cookies.get(CSRF_COOKIE) or ""
+    made = ScopeState.from_scope(connection.scope).csrf_token  # Litestar's Empty when its middleware let the request pass
+    return (made if isinstance(made, str) else "") or connection.cookies.get(CSRF_COOKIE) or ""
 
 
 def client_ip(connection: ASGIConnection) -> str | None:
