@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Integer, Numeric, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
+
+from core.jsontext import text_problem
 
 EQUALITY = frozenset({"eq", "ne", "in", "isnull"})
 ORDERED = EQUALITY | {"gt", "gte", "lt", "lte"}
@@ -192,12 +195,9 @@ def _in_range(number: int) -> int:
 def _parse_text(value: Any, _f: dict) -> Any:
     """Text the databases can store: no NUL characters, no halves of a surrogate pair."""
     if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("contains a NUL character, which text cannot hold")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("contains characters that are not valid Unicode text") from None
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
     return value
 
 
@@ -260,12 +260,27 @@ def _parse_multi(value: Any, fdef: dict) -> list[str]:
     return [_parse_picklist(v, fdef) for v in items]
 
 
+ID_TEXT = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def as_record_id(value: Any) -> int | None:
+    """A record id as the API writes it, a whole number from 1 or its ASCII digits; None for any other
+    spelling (' 1', '１', '+1', '01', true), so that one record has one id."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 1 <= value <= BIGGEST else None
+    if isinstance(value, str) and ID_TEXT.fullmatch(value) and int(value) <= BIGGEST:
+        return int(value)
+    return None
+
+
 def parse_record_id(value: Any, _f: dict) -> int:
     if isinstance(value, dict):
         value = value.get("id")
-    number = _parse_int(value, _f)
-    if number < 1:
-        raise ValueError(f"{number} is not a record id (ids are whole numbers from 1)")
+    number = as_record_id(value)
+    if number is None:
+        raise ValueError(f"'{value}' is not a record id (ids are whole numbers from 1, written in digits 0-9)")
     return number
 
 
@@ -319,7 +334,7 @@ def _json_sql(_f: dict) -> TypeEngine:
     return JSON().with_variant(JSONB(), "postgresql")
 
 
-ID_SCHEMA = {"type": ["integer", "string"], "pattern": r"^\d{1,19}$", "minimum": 1, "maximum": BIGGEST}
+ID_SCHEMA = {"type": ["integer", "string"], "pattern": r"^[1-9][0-9]{0,18}$", "minimum": 1, "maximum": BIGGEST}
 LOOKUP_SCHEMA = {
     "anyOf": [
         ID_SCHEMA,

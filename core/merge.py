@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.fieldtypes import BIGGEST
+from core.fieldtypes import as_record_id
 from core.metadata.model import FieldDef, ObjectDef
 from core.metadata.problems import did_you_mean
 from core.permissions import Access
@@ -62,8 +62,9 @@ def merge(runtime: Runtime, actor: Actor, object_name: str, survivor: Any, merge
     survivor_id, merged_ids = merge_ids(survivor, merged)
     obj, fields = choosable_fields(runtime, actor, object_name)
     picks = _picks(obj, fields, values or {}, [survivor_id, *merged_ids])
+    given = _versions_given(versions, [survivor_id, *merged_ids])
     records = read_records(runtime, actor, object_name, [survivor_id, *merged_ids])
-    expected = {rid: _version(versions, rid, records[rid]["version"]) for rid in records}
+    expected = {rid: given.get(rid, records[rid]["version"]) for rid in records}
     changes = {}
     for name, source in picks.items():
         if source != survivor_id:
@@ -173,18 +174,25 @@ def _pair_dynamic_lookups(obj: ObjectDef, fields: Mapping[str, FieldDef], picks:
 
 
 def _id(place: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isascii() or not str(value).isdigit() \
-            or not 1 <= int(value) <= BIGGEST:
+    number = as_record_id(value)
+    if number is None:
         raise _refuse(place, f"'{value}' is not a record id (ids are whole numbers from 1)")
-    return int(value)
+    return number
 
 
-def _version(versions: Mapping[Any, Any] | None, record_id: int, read: int) -> int:
-    if not versions:
-        return read
-    given = versions.get(record_id, versions.get(str(record_id)))
-    if given is None:
-        return read
-    if isinstance(given, bool) or not isinstance(given, (int, str)) or not str(given).isascii() or not str(given).isdigit():
-        raise _refuse("versions", f"'{given}' (record {record_id}) is not a record version (a whole number)")
-    return int(given)
+def _versions_given(versions: Any, ids: list[int]) -> dict[int, int]:
+    """The versions the caller read, by record id: each key one of the records being merged, each value a version."""
+    if versions is None:
+        return {}
+    if not isinstance(versions, Mapping):
+        raise _refuse("versions", 'give an object: {"<record id>": <the version you read>}')
+    given = {}
+    for key, version in versions.items():
+        record_id = as_record_id(key)
+        if record_id not in ids:
+            raise _refuse("versions", f"'{key}' is not one of the records being merged ({', '.join(map(str, ids))})")
+        number = as_record_id(version)
+        if number is None:
+            raise _refuse("versions", f"'{version}' (record {record_id}) is not a record version (a whole number)")
+        given[record_id] = number
+    return given

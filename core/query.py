@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from core.jsontext import text_problem
 from core.metadata.model import FieldDef, ObjectDef
 from core.metadata.problems import did_you_mean
 
@@ -66,6 +67,7 @@ def parse(obj: ObjectDef, params: Mapping[str, Any] | Iterable[tuple[str, Any]],
     for key, raw in pairs:
         raw = "" if raw is None else str(raw)
         try:
+            _refuse_unstorable(key, raw)
             _apply(query, obj, fields, key, raw)
         except ValueError as exc:
             problems.append({"parameter": key, "message": str(exc)})
@@ -82,8 +84,6 @@ def _apply(query: ListQuery, obj: ObjectDef, fields: Mapping[str, FieldDef], key
     elif key == "offset":
         query.offset = _bounded_int(raw, 0, 10**12, "offset")
     elif key == "q":
-        if "\x00" in raw:
-            raise ValueError("contains a NUL character")
         query.q = raw.strip() or None
     elif key == "count":
         lowered = raw.strip().lower()
@@ -92,6 +92,13 @@ def _apply(query: ListQuery, obj: ObjectDef, fields: Mapping[str, FieldDef], key
         query.count = COUNT_WORDS[lowered]
     else:
         query.filters.append(_filter(obj, fields, key, raw))
+
+
+def _refuse_unstorable(key: str, raw: str) -> None:
+    """No operator may search for text the database cannot hold: PostgreSQL refuses it, SQLite cuts it short."""
+    problem = text_problem(str(key)) or text_problem(raw)
+    if problem:
+        raise ValueError(problem)
 
 
 def _bounded_int(raw: str, low: int, high: int, name: str) -> int:

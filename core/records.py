@@ -20,7 +20,7 @@ from sqlalchemy import Connection, and_, func, select
 from core import audit
 from core.coretables import field_history, sequence, share
 from core.db import PreparedRead, fetch_on_driver, prepare_bulk
-from core.fieldtypes import BIGGEST, format_autonumber, iso_utc
+from core.fieldtypes import as_record_id, format_autonumber, iso_utc
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
@@ -1788,21 +1788,18 @@ def _label(value: Any) -> Any:
 
 
 def _record_id(value: Any) -> int:
-    try:
-        number = int(str(value))
-    except (TypeError, ValueError):
-        raise NotFound(f"'{value}' is not a record id (ids are whole numbers)") from None
-    if not 1 <= number <= BIGGEST:
-        raise NotFound(f"'{value}' is not a record id (ids are whole numbers from 1)")
+    number = as_record_id(value)
+    if number is None:
+        raise NotFound(f"'{value}' is not a record id (ids are whole numbers from 1, written in digits 0-9)")
     return number
 
 
 def _version(value: Any) -> int:
     if value is None:
         raise RecordError("an update must carry the record's version (the If-Match header or a 'version' field), so that it cannot overwrite someone else's change")
-    try:
-        number = int(str(value).strip('"W/ '))
-    except ValueError:
+    text = value.removeprefix("W/").strip('"') if isinstance(value, str) else value  # an If-Match header: "3" or W/"3"
+    number = as_record_id(text)
+    if number is None:
         raise RecordError(f"'{value}' is not a record version (a whole number)") from None
     if not 1 <= number <= MAX_VERSION:
         raise RecordError(f"'{value}' is not a record version (versions count from 1)")

@@ -11,10 +11,17 @@ from core import audit
 from core.api.errors import ApiError, IdInPath, IdInQuery, json_body
 from core.api.security import admin, client_ip, identity
 from core.db import read_transaction
-from core.webhooks import Webhooks
+from core.webhooks import EVENTS, Webhooks
 
 DB = {"sync_to_thread": True}
 MAX_PAGE = 500
+WEBHOOK_SETTINGS = {"name": {"type": "string", "minLength": 1, "maxLength": 100}, "events": {"type": "array", "items": {"enum": list(EVENTS)},
+                    "minItems": 1}, "url": {"type": "string", "minLength": 1, "maxLength": 2000}}
+NEW_WEBHOOK = {"type": "object", "required": ["object", "url"], "additionalProperties": False,
+               "properties": {**WEBHOOK_SETTINGS, "object": {"type": "string", "minLength": 1, "maxLength": 100},
+                              "secret": {"type": "string", "maxLength": 200}}}
+WEBHOOK_CHANGES = {"type": "object", "additionalProperties": False,
+                   "properties": {**WEBHOOK_SETTINGS, "active": {"type": "boolean"}, "rotate_secret": {"type": "boolean"}}}
 
 
 def _page_size(limit: int) -> int:
@@ -55,12 +62,9 @@ class WebhooksController(Controller):
     def list_webhooks(self, request: Request) -> dict:
         return {"items": _webhooks(request).subscriptions()}
 
-    @post("/", **DB, summary="Subscribe a URL to an object's events", status_code=201)
+    @post("/", **DB, opt={"body": NEW_WEBHOOK}, summary="Subscribe a URL to an object's events", status_code=201)
     def create_webhook(self, request: Request, body: RawBody) -> dict:
-        data = json_body(body)
-        if not isinstance(data, dict) or set(data) - {"name", "object", "events", "url", "secret"} or "object" not in data:
-            raise ApiError(400, "bad_request", 'send {"name": ..., "object": "account", "events": ["created", "updated", "deleted"], '
-                                               '"url": "https://..."} (and "secret" to choose the signing secret)')
+        data = json_body(body, NEW_WEBHOOK)
         user = identity(request)
         hook, secret = _webhooks(request).subscribe(data.get("name", ""), str(data["object"]), data.get("events"), data.get("url", ""),
                                                     data.get("secret"), user.user_id)
@@ -72,11 +76,9 @@ class WebhooksController(Controller):
     def get_webhook(self, request: Request, webhook_id: IdInPath) -> dict:
         return _webhooks(request).get(webhook_id)
 
-    @patch("/{webhook_id:int}", **DB, summary="Change a subscription (name, events, url, active, rotate_secret)")
+    @patch("/{webhook_id:int}", **DB, opt={"body": WEBHOOK_CHANGES}, summary="Change a subscription (name, events, url, active, rotate_secret)")
     def change_webhook(self, request: Request, webhook_id: IdInPath, body: RawBody) -> dict:
-        data = json_body(body)
-        if not isinstance(data, dict):
-            raise ApiError(400, "bad_request", "send a JSON object of the settings to change")
+        data = json_body(body, WEBHOOK_CHANGES)
         hook, secret = _webhooks(request).change(webhook_id, data)
         audit.write_now(request.app.state.runtime.engine, "webhook.changed", identity(request).who(client_ip(request)), hook["object"], None,
                         {"webhook_id": webhook_id, "changed": sorted(data)})

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar.params import QueryParameter, RawBody
 from litestar import Controller, Request, Response, delete, get, post
 
 from core.api.errors import ApiError, IdInPath, json_body
 from core.api.security import SESSION_COOKIE, SIGNED_IN, admin, cleared_session_cookie, client_ip, csrf_token, identity, session_cookie
-from core.auth import Accounts, Identity
+from core.auth import TOKEN_MAX_DAYS, Accounts, Identity
 
 DB = {"sync_to_thread": True}
 
@@ -18,20 +18,19 @@ def _accounts(request: Request) -> Accounts:
     return request.app.state.accounts
 
 
-def _credentials(data: Any) -> tuple[str, str]:
-    if not isinstance(data, dict) or not isinstance(data.get("username"), str) or not isinstance(data.get("password"), str):
-        raise ApiError(400, "bad_request", 'send {"username": "...", "password": "..."}',
-                       [{"field": f, "message": "is required (a text)"} for f in ("username", "password")
-                        if not isinstance(data, dict) or not isinstance(data.get(f), str)])
-    return data["username"], data["password"]
+TOKEN_NAME = {"type": "string", "minLength": 1, "maxLength": 100}
+TOKEN_DAYS = {"type": "integer", "minimum": 1, "maximum": TOKEN_MAX_DAYS}
+CREDENTIALS = {"username": {"type": "string", "minLength": 1, "maxLength": 200}, "password": {"type": "string", "maxLength": 4096}}
+LOGIN = {"type": "object", "properties": CREDENTIALS, "required": ["username", "password"], "additionalProperties": False}
+PASSWORD_FOR_TOKEN = {"type": "object", "properties": {**CREDENTIALS, "name": TOKEN_NAME, "expires_in_days": TOKEN_DAYS},
+                      "required": ["username", "password"], "additionalProperties": False}
+NEW_TOKEN = {"type": "object", "properties": {"name": TOKEN_NAME, "expires_in_days": TOKEN_DAYS}, "required": ["name"],
+             "additionalProperties": False}
 
 
 def _days(data: dict) -> int | None:
     days = data.get("expires_in_days")
-    if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
-        raise ApiError(400, "bad_request", "expires_in_days must be a whole number of days",
-                       [{"field": "expires_in_days", "message": "must be a whole number"}])
-    return days
+    return None if days is None else int(days)  # the shape allows 30.0, a whole number written as a float
 
 
 def me(request: Request, user: Identity) -> dict:
@@ -45,19 +44,17 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["sign-in"]
 
-    @post("/token", **DB, summary="Exchange a username and password for a bearer token", status_code=201)
+    @post("/token", **DB, opt={"body": PASSWORD_FOR_TOKEN}, summary="Exchange a username and password for a bearer token", status_code=201)
     def token_for_password(self, request: Request, body: RawBody) -> dict:
-        data = json_body(body)
-        username, password = _credentials(data)
-        user = _accounts(request).authenticate(username, password, client_ip(request))
+        data = json_body(body, PASSWORD_FOR_TOKEN)
+        user = _accounts(request).authenticate(data["username"], data["password"], client_ip(request))
         info, plain = _accounts(request).create_token(user, data.get("name") or "API token", _days(data), client_ip(request))
         return {**info, "token": plain}
 
-    @post("/login", **DB, summary="Sign in a browser (sets the session cookie)", status_code=200)
+    @post("/login", **DB, opt={"body": LOGIN}, summary="Sign in a browser (sets the session cookie)", status_code=200)
     def login(self, request: Request, body: RawBody) -> Response:
-        data = json_body(body)
-        username, password = _credentials(data)
-        user = _accounts(request).authenticate(username, password, client_ip(request))
+        data = json_body(body, LOGIN)
+        user = _accounts(request).authenticate(data["username"], data["password"], client_ip(request))
         cookie_value = _accounts(request).start_session(user, client_ip(request))
         return Response(me(request, user), cookies=[session_cookie(cookie_value, request.app.state.runtime.settings.secure_cookies)])
 
@@ -84,12 +81,10 @@ class AuthController(Controller):
             admin(request, None)  # type: ignore[arg-type]
         return {"items": _accounts(request).tokens(None if all_users else user.user_id)}
 
-    @post("/tokens", opt=SIGNED_IN, **DB, summary="Make an API token for myself", status_code=201)
+    @post("/tokens", opt={**SIGNED_IN, "body": NEW_TOKEN}, **DB, summary="Make an API token for myself", status_code=201)
     def create_token(self, request: Request, body: RawBody) -> dict:
-        data = json_body(body)
-        if not isinstance(data, dict):
-            raise ApiError(400, "bad_request", 'send {"name": "what the token is for", "expires_in_days": 90}')
-        info, plain = _accounts(request).create_token(identity(request), data.get("name"), _days(data), client_ip(request))
+        data = json_body(body, NEW_TOKEN)
+        info, plain = _accounts(request).create_token(identity(request), data["name"], _days(data), client_ip(request))
         return {**info, "token": plain}
 
     @delete("/tokens/{token_id:int}", opt=SIGNED_IN, **DB, summary="Revoke a token", status_code=200)

@@ -14,15 +14,17 @@ import logging
 import secrets
 from typing import Annotated, Any
 
+from jsonschema import Draft202012Validator
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import PathParameter, QueryParameter
 
-from core import audit
+from core import audit, jsontext
 from core.auth import AccountError, AuthError, Throttled
 from core.fieldtypes import BIGGEST
 from core.metadata.model import UnknownObject
-from core.metadata.problems import MetadataError
+from core.metadata.problems import MetadataError, pointer
+from core.metadata.schemas import describe
 from core.query import QueryError
 from core.records import Conflict, Forbidden, NotFound, RecordError, Refused
 from core.schema_sync import SchemaChangeRefused
@@ -44,20 +46,40 @@ class ApiError(Exception):
         self.status, self.code, self.errors, self.headers = status, code, errors, headers
 
 
-def json_body(body: bytes) -> Any:
-    """The request body as JSON, or a 400 that says where it stops being JSON."""
+def json_body(body: bytes, shape: dict | None = None) -> Any:
+    """The request body as JSON, or a 400 that says where it stops being JSON; with ``shape`` (a JSON Schema),
+    a 400 listing every key of the wrong type, size or name, before a handler reads any of them."""
     if not body.strip():
         raise ApiError(400, "invalid_json", "the request has no body; send JSON, e.g. {\"name\": \"Acme\"}")
     try:
-        data = json.loads(body)
-        json.dumps(data, ensure_ascii=False).encode("utf-8")  # lone surrogates (\\ud800) cannot be stored or shown
-        return data
+        data = jsontext.loads(body)
     except UnicodeError:
         raise ApiError(400, "invalid_json", "the body is not valid JSON: it is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
         raise ApiError(400, "invalid_json", "the body is not valid JSON: it is nested too deeply") from None
+    except jsontext.NonStandardJSON as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    found = jsontext.unstorable(data)
+    if found:
+        where, problem = found
+        raise ApiError(400, "invalid_json", f"{where or '/'}: {problem}", [{"pointer": where, "message": problem}])
+    if shape is not None:
+        _check_shape(data, shape)
+    return data
+
+
+def _check_shape(data: Any, shape: dict) -> None:
+    validator = _shape_validators.get(id(shape))
+    if validator is None:
+        validator = _shape_validators[id(shape)] = Draft202012Validator(shape)
+    errors = [{"pointer": pointer(*e.absolute_path), "message": describe(e)} for e in validator.iter_errors(data)]
+    if errors:
+        raise ApiError(400, "bad_request", "; ".join(f"{e['pointer'] or '/'}: {e['message']}" for e in errors), errors)
+
+
+_shape_validators: dict[int, Draft202012Validator] = {}  # the shapes are module constants of the controllers
 
 
 def error_response(status: int, code: str, message: str, errors: list[dict] | None = None, headers: dict | None = None,
@@ -130,6 +152,8 @@ def _bad_value(_request: Request, exc: Exception) -> Response:
 
 def _http(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
+    if status >= 500:  # Litestar's own failures (a misconfiguration, say) say nothing of the server's inside
+        return _unexpected(request, exc)
     message = exc.detail or "the request could not be handled"
     if isinstance(exc, ValidationException):
         return error_response(400, "bad_request", _validation_message(exc), _validation_errors(exc))

@@ -214,7 +214,8 @@ def _our_errors(responses: dict) -> None:
 
 
 def with_json_bodies(base: dict, app) -> dict:
-    """Handlers read their JSON body themselves (for exact error messages); say that they take one."""
+    """Handlers read their JSON body themselves (for exact error messages); say that they take one, of the shape
+    the handler checks it against (its ``opt["body"]``) where it has one."""
     document = copy.deepcopy(base)
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
@@ -225,7 +226,8 @@ def with_json_bodies(base: dict, app) -> dict:
             for method in handler.http_methods:
                 operation = document.get("paths", {}).get(route.path_format, {}).get(method.lower())
                 if operation is not None:
-                    operation.setdefault("requestBody", {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}})
+                    shape = copy.deepcopy(handler.opt.get("body", {"type": "object"}))
+                    operation.setdefault("requestBody", {"required": True, "content": {"application/json": {"schema": shape}}})
     return document
 
 

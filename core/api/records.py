@@ -23,8 +23,12 @@ from core import audit, exports
 from core.api.errors import ApiError, json_body
 from core.api.reads import quick_read
 from core.api.security import SIGNED_IN, client_ip, identity
+from core.fieldtypes import ID_SCHEMA
+from core.permissions import SHARE_ACCESS
 from core.records import Actor, RecordService
 
+NEW_SHARE = {"type": "object", "properties": {"user": ID_SCHEMA, "team": ID_SCHEMA, "access": {"enum": list(SHARE_ACCESS)}},
+             "minProperties": 1, "additionalProperties": False}
 DB = {"sync_to_thread": True}
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -118,11 +122,9 @@ class RecordsController(Controller):
     def list_shares(self, request: Request, object_name: FromPath[str], record_id: FromPath[str]) -> dict:
         return {"items": _service(request).shares(_actor(request), object_name, record_id)}
 
-    @post("/{object_name:str}/{record_id:str}/shares", **DB, summary="Share a record with a user or a team", status_code=201)
+    @post("/{object_name:str}/{record_id:str}/shares", **DB, opt={"body": NEW_SHARE}, summary="Share a record with a user or a team", status_code=201)
     def add_share(self, request: Request, object_name: FromPath[str], record_id: FromPath[str], body: RawBody) -> dict:
-        data = json_body(body)
-        if not isinstance(data, dict) or set(data) - {"user", "team", "access"}:
-            raise ApiError(400, "bad_request", 'send {"user": <user id>} or {"team": <team id>}, with "access": "read" or "edit"')
+        data = json_body(body, NEW_SHARE)
         return _service(request).share(_actor(request), object_name, record_id, user=data.get("user"), team=data.get("team"),
                                        level=data.get("access", "read"))
 

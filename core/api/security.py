@@ -85,7 +85,7 @@ class TesseraAuthentication(AbstractAuthenticationMiddleware):
 
 
 def _require_user(connection: ASGIConnection) -> None:
-    if connection.user is None:
+    if identity(connection) is None:
         raise NotAuthorizedException(SIGN_IN_HINT)
 
 
@@ -103,7 +103,9 @@ def admin(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
 
 
 def identity(connection: ASGIConnection) -> Identity:
-    return connection.user
+    """The signed-in user. Read from the scope, where requests the authentication middleware skips
+    (OPTIONS, HEAD) have no user at all: Litestar's ``connection.user`` would raise for them."""
+    return connection.scope.get("user")
 
 
 class CSRFUnlessBearer:

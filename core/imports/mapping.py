@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from jsonschema import Draft202012Validator
 
+from core.fieldtypes import as_record_id
 from core.metadata.model import FieldDef, ObjectDef
 from core.metadata.problems import did_you_mean
 from core.permissions import Access
@@ -358,12 +359,9 @@ def _with_value_map(values: dict, convert: Callable[[str], Any]) -> Callable[[st
 
 
 def _record_id(text: Any) -> int:
-    try:
-        number = int(str(text).strip())
-    except ValueError:
-        raise CellError(f"'{text}' is not a record id (a whole number)") from None
-    if number < 1:
-        raise CellError(f"'{text}' is not a record id (ids count from 1)")
+    number = as_record_id(str(text).strip())
+    if number is None:
+        raise CellError(f"'{text}' is not a record id (a whole number from 1, in digits 0-9)")
     return number
 
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from core import jsontext
 from core.metadata.model import Doc
 from core.metadata.problems import MetadataError, Problem, pointer
 from core.metadata.schemas import check_document
@@ -33,11 +34,13 @@ def read_json(path: Path | str, source: str | None = None):
 
 def parse_json(text: str, source: str):
     try:
-        return json.loads(text)
+        return jsontext.loads(text)
     except json.JSONDecodeError as exc:
         raise MetadataError(
             [Problem(source, "", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]
         ) from None
+    except jsontext.NonStandardJSON as exc:
+        raise MetadataError([Problem(source, "", f"malformed JSON: {exc}")]) from None
 
 
 def kind_of(document) -> str:

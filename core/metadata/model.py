@@ -331,6 +331,10 @@ def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Prob
         message = _default_problem(fdef)
         if message:
             report("default", message)
+    for bound in ("min", "max"):
+        message = _bound_problem(fdef, bound)
+        if message:
+            report(bound, message)
     if "min" in spec and "max" in spec and spec["min"] > spec["max"]:
         report("min", f"min ({spec['min']}) is greater than max ({spec['max']})")
     for i, through in enumerate(spec.get("through_fields", [])):
@@ -349,6 +353,18 @@ def _misplaced_options(fdef: FieldDef) -> list[str]:
     if fdef.type.name in ("lookup",):
         allowed |= {"on_delete"}
     return [k for k in fdef.spec if k not in allowed]
+
+
+def _bound_problem(fdef: FieldDef, bound: str) -> str | None:
+    """A min or max must be a value the field's column can hold, or no value could ever be checked against it."""
+    if bound not in fdef.spec:
+        return None
+    unbounded = {k: v for k, v in fdef.spec.items() if k not in ("min", "max", "default")}
+    try:
+        fdef.type.parse(fdef.spec[bound], unbounded)
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        return f"{bound} {fdef.spec[bound]!r} is not a value this {fdef.type.name} field can hold: {exc}"
+    return None
 
 
 def _default_problem(fdef: FieldDef) -> str | None:

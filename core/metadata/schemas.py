@@ -10,6 +10,7 @@ from typing import Any, Iterable
 from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 
+from core.jsontext import unstorable
 from core.metadata.problems import Problem, did_you_mean, pointer
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "metadata" / "schema"
@@ -49,6 +50,9 @@ def check_document(kind: str, doc: Any, source: str, field_types: Iterable[str],
     for error in errors:
         for leaf in _leaves(error):
             problems.append(Problem(source, at + pointer(*leaf.absolute_path), describe(leaf)))
+    found = unstorable(doc)
+    if found:
+        problems.append(Problem(source, at + found[0], found[1]))
     return _unique(problems)
 
 
