@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterator
 
+from core.dates import add_days
 from core.hookspecs import hookimpl
 from core.plugins import PluginInfo, Refusal, ScheduledJob
 from core.records import Actor, Conflict, NotFound, QueryError, RecordValidationError
@@ -116,7 +117,7 @@ def purchase_profile(dates: list[dt.date], total: Decimal) -> dict:
         mean = Decimal((dates[-1] - dates[0]).days) / Decimal(len(dates) - 1)  # consecutive gaps add up to the span
         profile["average_repurchase_interval_days"] = str(mean.quantize(CENT, ROUND_HALF_UP))
         days = int(mean.to_integral_value(ROUND_HALF_UP))
-        profile["next_expected_purchase_date"] = (dates[-1] + dt.timedelta(days=days)).isoformat()
+        profile["next_expected_purchase_date"] = add_days(dates[-1], days).isoformat()
     return profile
 
 
@@ -211,7 +212,7 @@ def segment_filters(segment: dict, today: dt.date) -> list[tuple[str, str]]:
             raise Refusal(f"the rule's '{key}' must be a text, a number or a list of them", field="rule")
         pairs.append((key, str(value)))
     if segment.get("rfm_recency_days") is not None:
-        since = today - dt.timedelta(days=int(segment["rfm_recency_days"]))
+        since = add_days(today, -int(segment["rfm_recency_days"]))
         pairs.append(("last_purchase_date__gte", since.isoformat()))
     if segment.get("rfm_frequency_min") is not None:
         pairs.append(("purchase_count__gte", str(segment["rfm_frequency_min"])))
@@ -263,7 +264,7 @@ def run_renewal_reminders(runtime: Any, today: dt.date | None = None) -> list[in
     """
     today = today or dt.date.today()
     actor = Actor.system()
-    horizon = today + dt.timedelta(days=MAX_REMINDER_DAYS)
+    horizon = add_days(today, MAX_REMINDER_DAYS)
     candidates = []
     active = {"renewal_status": "active", "end_date__lte": horizon.isoformat(), "sort": "end_date"}
     for subscription in runtime.records.each(actor, "subscription", active):

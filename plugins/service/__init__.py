@@ -22,6 +22,7 @@ import secrets
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.dates import add_days, add_hours
 from core.hookspecs import hookimpl
 from core.plugins import PluginInfo, Refusal, ScheduledJob
 from core.records import Actor, NotFound, TransactionRecords
@@ -41,6 +42,7 @@ DONE_STATUSES = ("resolved", "closed")
 TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: customers read and type it
 TRACKING_LENGTH = 10
 WARRANTY_DAYS = 365
+MAX_SLA_HOURS = 8760  # sla_policy's response_hours and resolution_hours go up to a year
 UTC = dt.timezone.utc
 
 
@@ -123,13 +125,16 @@ def add_business_hours(start: dt.datetime, hours: int, day_start: int = 9, day_e
 
 
 def _due(start: dt.datetime, hours: int, policy: dict) -> dt.datetime:
+    """When a ticket's response or resolution is due. Hours beyond the metadata's bound (a policy saved before
+    it existed) count as the bound: a year of business hours is a few years of calendar, never an overflow."""
+    hours = min(int(hours), MAX_SLA_HOURS)
     day_start, day_end = policy.get("business_day_start"), policy.get("business_day_end")
     if policy.get("business_hours_only") and day_start is not None and day_end is not None and day_end > day_start:
         try:
             return add_business_hours(start, hours, day_start, day_end, policy.get("business_timezone") or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
             pass  # a time zone this server does not know: count plain hours rather than refuse the ticket
-    return start + dt.timedelta(hours=hours)
+    return add_hours(start, hours)
 
 
 def matching_policy(records: TransactionRecords, ticket_type: str | None, priority: str | None) -> dict | None:
@@ -346,10 +351,9 @@ def _open_maintenance_ticket(records: TransactionRecords, plan_id: int, today: d
         "customer": _id(equipment.get("customer")),
         "description": f"Scheduled maintenance of {equipment['serial_number']}, due on {due_on.isoformat()} (every {plan['interval_days']} days).",
     })
-    interval = dt.timedelta(days=plan["interval_days"])
-    next_due = due_on + interval
-    while next_due <= today:
-        next_due += interval
+    interval = max(1, int(plan["interval_days"]))
+    missed = (today - due_on).days // interval  # whole intervals already past: skipped, not raised one by one
+    next_due = add_days(due_on, (missed + 1) * interval)
     records.update("maintenance_plan", plan["id"], {"next_due_date": next_due.isoformat()})
     return ticket
 
@@ -404,7 +408,7 @@ def tessera_equipment_delivered(records, customer_id, product_id, serial_number,
         "customer": customer_id,
         "status": "in_service",
         "install_date": delivered.isoformat(),
-        "warranty_end": (delivered + dt.timedelta(days=WARRANTY_DAYS)).isoformat(),
+        "warranty_end": add_days(delivered, WARRANTY_DAYS).isoformat(),
         "source_order": order_reference,
     })
     return equipment["id"]

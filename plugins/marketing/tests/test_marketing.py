@@ -311,6 +311,20 @@ def test_segment_count_job_refreshes_as_recency_moves(rt, actor):
     assert rt.records.get(actor, "segment", recent["id"])["member_count"] == 1
 
 
+def test_recency_is_bounded_and_a_segment_saved_beyond_the_bound_counts_every_buyer(rt, actor):
+    customer = rt.records.create(actor, "contact", {"last_name": "Kim"})
+    buy(rt, actor, customer, "1990-05-01", 30)
+    with pytest.raises(RecordValidationError) as info:
+        rt.records.create(actor, "segment", {"name": "Ever", "rfm_recency_days": 10**12})
+    assert [name for name, _ in field_errors(info)] == ["rfm_recency_days"]
+    ever = rt.records.create(actor, "segment", {"name": "Ever", "rfm_recency_days": 3650})
+    with rt.writing() as (conn, schema):  # as if saved before the bound existed
+        table = schema.tables.table("segment")
+        conn.execute(sa.update(table).where(table.c.id == ever["id"]).values(rfm_recency_days=10**12))
+    assert rt.scheduled_jobs()["marketing.segment_counts"].run(rt) == 1
+    assert rt.records.get(actor, "segment", ever["id"])["member_count"] == 1
+
+
 # --- renewals --------------------------------------------------------------------------------
 
 

@@ -389,3 +389,27 @@ def test_the_delivery_hook_is_answered_when_a_plugin_declares_it(make_runtime, a
                                                           serial_number="P50-7", delivered_on="2026-02-28", order_reference="SO-9")
     assert len(ids) == 1
     assert rt.records.get(actor, "equipment", ids[0])["warranty_end"] == "2027-02-28"
+
+
+def test_sla_hours_are_bounded_and_a_policy_saved_beyond_the_bound_still_lets_tickets_open(rt, actor):
+    with pytest.raises(RecordValidationError) as refused:
+        policy(rt, actor, "Forever", resolution_hours=10**15)
+    assert "resolution_hours" in errors_of(refused)
+    kept = policy(rt, actor, "Business hours", response_hours=8760, resolution_hours=8760, business_hours_only=True)
+    with rt.writing() as (conn, schema):  # as if saved before the bound existed
+        table = schema.tables.table("sla_policy")
+        conn.execute(sa.update(table).where(table.c.id == kept["id"]).values(resolution_hours=10**15, response_hours=10**12))
+    opened = ticket(rt, actor)
+    assert opened["sla_policy"]["id"] == kept["id"]
+    due = when(opened["resolution_due"])
+    assert dt.timedelta(days=365) < due - when(opened["created_at"]) < dt.timedelta(days=6 * 365)
+
+
+def test_a_maintenance_plan_long_overdue_moves_to_its_next_date_at_once(rt, actor, acme):
+    plan = rt.records.create(actor, "maintenance_plan", {"equipment": acme.equipment["id"], "interval_days": 1,
+                                                          "next_due_date": "0005-01-01"})
+    with pytest.raises(RecordValidationError):
+        rt.records.create(actor, "maintenance_plan", {"equipment": acme.equipment["id"], "interval_days": 10**9, "next_due_date": "2026-01-01"})
+    today = dt.date(2026, 3, 1)
+    job(rt, "service.maintenance_due").run(rt, today=today)
+    assert rt.records.get(actor, "maintenance_plan", plan["id"])["next_due_date"] == "2026-03-02"
