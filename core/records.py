@@ -473,7 +473,7 @@ class RecordService:
                     values["owner"] = owner
             self._check_owners(conn, schema, access, actor, object_name, "create", kept, rows_are_batch=batch)
 
-        for check in (lambda kept: self._check_references(conn, schema, obj, kept, rows_are_batch=batch),
+        for check in (lambda kept: self._check_references(conn, schema, obj, kept, rows_are_batch=batch, access=access, actor=actor),
                       lambda kept: self._check_unique(conn, schema, obj, kept, None, rows_are_batch=batch),
                       stamp_and_check_owners):
             if not parsed:
@@ -599,7 +599,10 @@ class RecordService:
         if plugins.caller("tessera_before_update", object_name) or plugins.caller("tessera_validate_record", object_name):
             previous = self._fetch(conn, schema, object_name, record_id)
             values = self._run_before(conn, schema, actor, obj, "tessera_before_update", values, previous, now)
-        self._check_references(conn, schema, obj, [_with_stored_pairs(obj, values, current._mapping)])
+        held = {**current._mapping, **{name: {link["id"] for link in self._links(conn, schema, obj.fields[name], [record_id])[record_id]}
+                                       for name in values if obj.fields.get(name) and obj.fields[name].type.name == "many_to_many"}}
+        self._check_references(conn, schema, obj, [_with_stored_pairs(obj, values, current._mapping)], access=access, actor=actor,
+                               stored=[held])
         self._check_unique(conn, schema, obj, [values], record_id)
         link_changes = {n: values.pop(n) for n in list(values) if obj.fields.get(n) and obj.fields[n].type.name == "many_to_many"}
         stored = current._mapping
@@ -695,7 +698,7 @@ class RecordService:
         paired = any(f.type.name == "dynamic_lookup" for f in obj.active_fields())
         parsed, positions = _keep_valid(lambda rows: self._check_references(
             conn, schema, obj, [_with_stored_pairs(obj, v, row._mapping) for v, row in zip(rows, stored(positions))] if paired else rows,
-            rows_are_batch=True), parsed, positions, problems)
+            rows_are_batch=True, access=access, actor=actor, stored=[row._mapping for row in stored(positions)]), parsed, positions, problems)
         changed: dict[tuple[str, ...], list[tuple[sa.Row, dict]]] = {}  # the fields changed -> (stored row, their new values)
         for values, position, row in zip(parsed, positions, stored(positions)):
             diff = {k: v for k, v in values.items() if not _same(row._mapping[k], v)}
@@ -1207,10 +1210,16 @@ class RecordService:
 
     # --- checks -------------------------------------------------------------------------------
 
-    def _check_references(self, conn: Connection, schema: Schema, obj: ObjectDef, rows: list[dict], rows_are_batch: bool = False) -> None:
-        """Lookups must point at live records: one query per field for the whole batch."""
+    def _check_references(self, conn: Connection, schema: Schema, obj: ObjectDef, rows: list[dict], rows_are_batch: bool = False,
+                          access: Access = TRUSTED, actor: Actor | None = None, stored: list | None = None) -> None:
+        """Lookups must point at live records ``access`` may read: one query per field for the whole batch.
+
+        A record outside the actor's read scope is refused exactly as a missing one, so that a lookup
+        tells nobody whether it exists. A value the record already holds (``stored``: the rows before
+        an update) need only exist: someone else may have linked what the actor cannot see."""
         errors: dict[int, list[FieldError]] = {}
         owner = schema.system_fields(obj.name)["owner"]
+        reader = (access, actor)
         for fdef in [f for f in obj.active_fields() if f.type.name in ("lookup", "many_to_many")] + [owner]:
             target, name = fdef.spec["target"], fdef.name
             wanted: dict[int, list[int]] = {}
@@ -1222,14 +1231,18 @@ class RecordService:
                         wanted.setdefault(rid, []).append(index)
             if not wanted:
                 continue
-            found = self._existing(conn, schema, target, wanted)
+            kept = _already_held(name, wanted, stored)
+            found = self._existing(conn, schema, target, {rid: at for rid, at in wanted.items() if rid not in kept}, *reader)
+            if kept:
+                found |= self._existing(conn, schema, target, {rid: wanted[rid] for rid in kept})
             for rid, indexes in wanted.items():
                 if rid not in found:
                     for index in indexes:
                         errors.setdefault(index, []).append(FieldError(fdef.name, f"{target} {rid} does not exist"))
         for fdef in [f for f in obj.active_fields() if f.type.name == "dynamic_lookup"]:
             for index, values in enumerate(rows):
-                problem = self._dynamic_problem(conn, schema, obj, fdef, values)
+                held = stored is not None and stored[index][fdef.name] == values.get(fdef.name)
+                problem = self._dynamic_problem(conn, schema, obj, fdef, values, *((TRUSTED, None) if held else reader))
                 if problem:
                     errors.setdefault(index, []).append(FieldError(fdef.name, problem))
         if errors:
@@ -1237,8 +1250,17 @@ class RecordService:
                 raise BatchValidationError(obj.name, errors)
             raise RecordValidationError(obj.name, next(iter(errors.values())))
 
-    def _existing(self, conn: Connection, schema: Schema, target: str, wanted: dict[int, list[int]]) -> set[int]:
+    def _existing(self, conn: Connection, schema: Schema, target: str, wanted: dict[int, list[int]], access: Access = TRUSTED,
+                  actor: Actor | None = None) -> set[int]:
+        """The ids of ``wanted`` that are live records of ``target`` which ``access`` may read."""
         ids = list(wanted)
+        if not ids:
+            return set()
+        visible = schema.row_condition(access, target, "read")
+        if visible is not None:
+            statement = schema.memo(("existing", target, access.name), lambda: self._existing_statement(schema, target).where(visible))
+            return {rid for start in range(0, len(ids), 5000)
+                    for rid in conn.execute(statement, {**_params(actor), "tessera_ids": ids[start : start + 5000]}).scalars()}
         if len(ids) == 1:  # a single record's write: a statement with no list to expand
             statement = schema.memo(("exists", target), lambda: PreparedRead(self._existing_statement(schema, target, one=True)))
             return set(ids) if statement.first(conn, tessera_id=ids[0]) is not None else set()
@@ -1261,7 +1283,8 @@ class RecordService:
         wanted = table.c.id == sa.bindparam("tessera_id") if one else table.c.id.in_(sa.bindparam("tessera_ids", expanding=True))
         return select(table.c.id).where(wanted, table.c.deleted_at.is_(None))
 
-    def _dynamic_problem(self, conn: Connection, schema: Schema, obj: ObjectDef, fdef: FieldDef, values: dict) -> str | None:
+    def _dynamic_problem(self, conn: Connection, schema: Schema, obj: ObjectDef, fdef: FieldDef, values: dict, access: Access = TRUSTED,
+                         actor: Actor | None = None) -> str | None:
         object_field = fdef.spec["object_field"]
         record_id = values.get(fdef.name)
         target_name = values.get(object_field)
@@ -1271,7 +1294,7 @@ class RecordService:
             return f"give {object_field} (the kind of record) with {fdef.name}"
         if target_name not in schema.meta.objects:
             return f"'{target_name}' is not an object"
-        if not self._existing(conn, schema, target_name, {record_id: [0]}):
+        if not self._existing(conn, schema, target_name, {record_id: [0]}, access, actor):
             return f"{target_name} {record_id} does not exist"
         return None
 
@@ -1785,6 +1808,18 @@ _iso = iso_utc
 
 def _label(value: Any) -> Any:
     return json_value(value)
+
+
+def _already_held(name: str, wanted: dict[int, list[int]], stored: list | None) -> set[int]:
+    """The ids in ``wanted`` that each of their rows already holds in field ``name`` (a lookup's id, a set of linked ids)."""
+    if stored is None:
+        return set()
+
+    def holds(index: int, rid: int) -> bool:
+        held = stored[index][name] if name in stored[index] else None
+        return rid in held if isinstance(held, set) else held == rid
+
+    return {rid for rid, indexes in wanted.items() if all(holds(i, rid) for i in indexes)}
 
 
 def _record_id(value: Any) -> int:

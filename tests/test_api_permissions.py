@@ -142,6 +142,31 @@ def test_another_users_records_do_not_leak_through_related_lists_lookups_or_shar
     assert [r["name"] for r in picker] == ["Alice Industries"]
 
 
+def test_a_lookup_to_a_record_outside_the_read_scope_is_refused_exactly_as_a_missing_one(api):
+    world = api.world
+    mine, bobs, missing = world.accounts["alice"], world.accounts["bob"], 999_999
+
+    def refusal(method, path, body):
+        response = getattr(api, method)("alice", path, json=body)
+        assert response.status_code == 422, response.text
+        return response.json()["errors"][0]["message"].replace(str(bobs), "N").replace(str(missing), "N")
+
+    for target in (bobs, missing):  # the answers for a record alice may not read and for none at all are the same
+        assert refusal("post", "/api/records/contact", {"last_name": "Xu", "account": target}) == "account N does not exist"
+        assert refusal("post", "/api/records/account", {"name": "Sub", "parent_account": target}) == "account N does not exist"
+        assert refusal("post", "/api/records/activity", {"subject": "Call", "activity_type": "call", "related_object": "account",
+                                                         "related_id": target}) == "account N does not exist"
+        mine_now = api.get("alice", f"/api/records/account/{mine}").json()
+        assert refusal("patch", f"/api/records/account/{mine}", {"parent_account": target, "version": mine_now["version"]}) \
+            == "account N does not exist"
+    # A link someone else made stays when alice changes something else, whatever the form sends back.
+    root = api.get("root", f"/api/records/account/{mine}").json()
+    assert api.patch("root", f"/api/records/account/{mine}", json={"parent_account": bobs, "version": root["version"]}).status_code == 200
+    current = api.get("alice", f"/api/records/account/{mine}").json()
+    kept = api.patch("alice", f"/api/records/account/{mine}", json={"phone": "110", "parent_account": bobs, "version": current["version"]})
+    assert kept.status_code == 200 and kept.json()["parent_account"] == {"id": bobs, "label": None}
+
+
 def test_sharing_over_http(api):
     world = api.world
     account = world.accounts["alice"]
