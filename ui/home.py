@@ -47,11 +47,15 @@ def recently_viewed(page: Page) -> list[dict]:
 
 
 def widgets(page: Page) -> list[dict]:
-    """What each plugin's dashboard widget shows this user; a widget that fails is left out and logged."""
+    """What each plugin's dashboard widget shows this user. A widget refused what the user's role may not
+    see is left out quietly; one that fails otherwise is left out and logged."""
     drawn = []
     for name, widget in page.runtime.dashboard_widgets().items():
         try:
             content = widget.render(runtime=page.runtime, actor=page.actor, lang=page.lang)
+        except (Forbidden, QueryError) as refused:  # the role's business, not a fault: no traceback on every home page
+            log.info("dashboard widget %s is not shown to %s: %s", name, page.actor.username, refused)
+            continue
         except Exception:  # one plugin's broken widget must not take the home page down
             log.exception("dashboard widget %s failed", name)
             continue

@@ -282,22 +282,23 @@ CLOSED_STAGES = ("closed_won", "closed_lost")
 
 
 def open_pipeline(runtime, actor, lang: str = "en", **_kwargs) -> dict | None:
-    """Open opportunities by stage, as the user may see them: how many, and their amount."""
-    from core.records import Forbidden  # noqa: PLC0415 - only when the widget is drawn
-
+    """Open opportunities by stage, as the user may see them: how many, and their amount (their number alone
+    for a role that may not see amounts; nothing for one that may not read opportunities or their stage)."""
+    access = runtime.records.access(actor)
+    if not access.can("opportunity", "read") or not access.visible("opportunity", "stage"):
+        return None
     meta = runtime.current_metadata()
-    try:
-        rows = runtime.records.summarize(actor, "opportunity", "stage", "amount", {"stage__in": ",".join(_open_stages(meta))})
-    except Forbidden:
-        return None  # the user may not read opportunities: no widget
+    amounts = access.visible("opportunity", "amount")
+    rows = runtime.records.summarize(actor, "opportunity", "stage", "amount" if amounts else None, {"stage__in": ",".join(_open_stages(meta))})
     by_stage = {row["value"]: row for row in rows}
     stages = [v for v in _picklist(meta, "opportunity", "stage") if v["value"] not in CLOSED_STAGES]
+    measure = ("sum", {"en": "Amount", "zh-CN": "金额"}) if amounts else ("count", {"en": "Deals", "zh-CN": "商机数"})
     return {
         "kind": "bar",
         "labels": [v["label"].get(lang) or v["label"]["en"] for v in stages],
-        "series": [{"label": {"en": "Amount", "zh-CN": "金额"}.get(lang, "Amount"),
-                    "values": [by_stage.get(v["value"], {}).get("sum", 0) for v in stages]}],
-        "counts": [by_stage.get(v["value"], {}).get("count", 0) for v in stages],
+        "series": [{"label": measure[1].get(lang, measure[1]["en"]),
+                    "values": [by_stage.get(v["value"], {}).get(measure[0], 0) for v in stages]}],
+        "counts": [by_stage.get(v["value"], {}).get("count", 0) for v in stages] if amounts else None,
         "colors": [v.get("color") or "#1e88e5" for v in stages],
         "link": "/r/opportunity/kanban",
     }

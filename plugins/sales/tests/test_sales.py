@@ -375,3 +375,32 @@ def test_contracts_are_numbered_and_end_after_they_start(sales, actor):
         sales.records.create(actor, "contract", {"name": "No account"})
     assert errors_of(info) == [("account", "is required")]
     assert [c["contract_number"] for c in sales.records.list(actor, "contract", {"contract_number__startswith": "CTR-"}).items] == ["CTR-000002", "CTR-000001"]
+
+
+def test_the_pipeline_widget_counts_deals_for_a_role_that_hides_amounts_and_logs_no_traceback(sales, actor, caplog):
+    import re  # noqa: PLC0415
+
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    from core.api.app import create_app  # noqa: PLC0415
+    from core.auth import Accounts  # noqa: PLC0415
+
+    readers = {"opportunity": {"read": "all"}, "account": {"read": "all"}}
+    sales.import_changeset({"format": "tessera-changeset/1", "permission_sets": [
+        {"name": "counter", "label": {"en": "Counter"}, "objects": readers, "fields": {"opportunity": {"amount": "hidden"}}},
+        {"name": "stageless", "label": {"en": "Stageless"}, "objects": readers, "fields": {"opportunity": {"stage": "hidden"}}},
+    ]}, "test", "test")
+    for name, role in (("sam", "counter"), ("sue", "stageless")):
+        Accounts(sales).add_user(name, "correct horse battery", role)
+    new_opportunity(sales, actor, new_account(sales, actor), amount=98765)
+    with TestClient(create_app(sales, deliver_webhooks=False)) as client:
+        pages = {}
+        for name in ("sam", "sue"):
+            csrf = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+            client.post("/login", data={"username": name, "password": "correct horse battery", "_csrf_token": csrf})
+            pages[name] = client.get("/")
+            client.post("/logout", data={"_csrf_token": csrf})
+    assert pages["sam"].status_code == 200 and 'id="widget-sales-open_pipeline"' in pages["sam"].text
+    assert "Deals" in pages["sam"].text and "98,765" not in pages["sam"].text
+    assert pages["sue"].status_code == 200 and "widget-sales-open_pipeline" not in pages["sue"].text
+    assert [r.getMessage() for r in caplog.records if r.exc_info or r.levelname in ("WARNING", "ERROR")] == []
