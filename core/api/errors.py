@@ -15,6 +15,7 @@ import secrets
 from typing import Annotated, Any
 
 from jsonschema import Draft202012Validator
+from sqlalchemy import exc as sa_exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import PathParameter, QueryParameter
@@ -187,6 +188,14 @@ def _validation_errors(exc: ValidationException) -> list[dict] | None:
     return [{"parameter": e.get("key", ""), "message": e.get("message", "")} for e in extra if isinstance(e, dict)]
 
 
+def _refused_value(request: Request, exc: sa_exc.DataError) -> Response:
+    """The database refused a value that got past validation (text or a number it cannot hold): the input's
+    fault, so a 400 saying which value, never a 500. Logged, since validation should have caught it first."""
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "a value it cannot store"
+    log.warning("the database refused a value on %s %s: %s", request.method, request.url.path, reason)
+    return error_response(400, "bad_request", f"the database refused a value: {reason}")
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
     incident = secrets.token_hex(6)
     log.exception("unexpected error %s on %s %s", incident, request.method, request.url.path)
@@ -216,5 +225,6 @@ EXCEPTION_HANDLERS = {
     AccountError: _bad_value,
     WebhookError: _bad_value,
     HTTPException: _http,
+    sa_exc.DataError: _refused_value,
     Exception: _unexpected,
 }
