@@ -15,7 +15,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect
+from litestar.datastructures import CacheControlHeader
+from litestar.response import File, Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -98,6 +99,11 @@ class PagesController(Controller):
         if choice in LANGUAGES:
             request.app.state.accounts.set_language(request.user.user_id, LANGUAGE_OF_USER[choice])
         return Redirect(safe_next(str(data.get("next") or "/")), status_code=303, headers=VARY)
+
+    @get("/favicon.ico", sync_to_thread=False, cache_control=CacheControlHeader(max_age=86400))
+    def favicon(self) -> File:
+        """Browsers ask for /favicon.ico on pages that name no icon (a JSON document opened in a tab)."""
+        return File(HERE / "static" / "favicon.svg", media_type="image/svg+xml", content_disposition_type="inline")
 
     @get("/", **DB)
     def home(self, request: Request) -> Response:
