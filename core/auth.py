@@ -34,9 +34,9 @@ from core.audit import Who
 from core.coretables import api_token, credential, login_throttle, session, setting
 from core.db import PreparedRead, read_transaction, write_transaction
 from core.fieldtypes import iso_utc
-from core.metadata.problems import did_you_mean
 from core.permissions import ADMIN_SET
 from core.records import Actor
+from core.roles import Roles
 from core.runtime import Runtime
 
 UTC = dt.timezone.utc
@@ -51,6 +51,7 @@ FIRST_LOCK_SECONDS = 2
 MAX_LOCK_SECONDS = 15 * 60
 FAILURE_MEMORY = dt.timedelta(hours=1)
 ADMIN_USERNAME = "admin"
+SYSTEM = Actor.system()
 REFUSAL_WINDOW = dt.timedelta(minutes=1)  # at most one token.refused row per client address (and known token) in it
 REFUSAL_KEYS = 10_000  # addresses remembered; past that, the others share one window
 
@@ -174,44 +175,37 @@ class Accounts:
     # --- users ----------------------------------------------------------------------------
 
     def add_user(self, username: str, password: str, role: str | None = None, teams: Iterable[str] = (),
-                 full_name: str | None = None, email: str | None = None) -> tuple[dict, list[str]]:
-        """Create a user with a password; return the user and the teams that had to be created."""
+                 full_name: str | None = None, email: str | None = None, actor: Actor = SYSTEM) -> tuple[dict, list[str]]:
+        """Create a user with a password; return the user and the teams that had to be created.
+
+        Everything (the role found or made, new teams, the user, the password) commits together,
+        written as ``actor``: their role's permissions apply, and only an admin gives the admin
+        role (core/grants.py). The command line acts as the system.
+        """
         check_password(password, username)
-        system = Actor.system()
-        records = self.runtime.records
-        if records.list(system, "user", {"username": username, "limit": 1}).items:
-            raise AccountError(f"a user named '{username}' already exists")
-        role_id = self.role_id(role) if role else None
+        with self.runtime.records.transaction(actor, checked=True) as tx:
+            if tx.trusted().list("user", {"username": username, "limit": 1}).items:
+                raise AccountError(f"a user named '{username}' already exists")
+            role_id = Roles(self.runtime).role_id(tx, role) if role else None
+            team_ids, created = self._team_ids(tx, teams)
+            data = {"username": username, "role": role_id, "teams": team_ids, "full_name": full_name, "email": email}
+            user = tx.create("user", {k: v for k, v in data.items() if v is not None})
+            self._store_password(tx.connection, user["id"], password)
+            audit.write(tx.connection, "user.created", Who(actor.user_id, actor.name), "user", user["id"], {"username": username, "role": role})
+        return user, created
+
+    @staticmethod
+    def _team_ids(tx, teams: Iterable[str]) -> tuple[list[int], list[str]]:
+        """The ids of the teams named, and the names of those created for them."""
         team_ids, created = [], []
         for team in teams:
-            found = records.list(system, "team", {"name": team, "limit": 1}).items
+            found = tx.trusted().list("team", {"name": team, "limit": 1}).items
             if found:
                 team_ids.append(found[0]["id"])
             else:
-                team_ids.append(records.create(system, "team", {"name": team})["id"])
+                team_ids.append(tx.create("team", {"name": team})["id"])
                 created.append(team)
-        data = {"username": username, "role": role_id, "teams": team_ids, "full_name": full_name, "email": email}
-        with records.transaction(system) as tx:
-            user = tx.create("user", {k: v for k, v in data.items() if v is not None})
-            self._store_password(tx.connection, user["id"], password)
-            audit.write(tx.connection, "user.created", Who(None, "system"), "user", user["id"], {"username": username, "role": role})
-        return user, created
-
-    def role_id(self, name: str) -> int:
-        """The role record called ``name``, or using the permission set ``name`` (created if there is none yet)."""
-        system = Actor.system()
-        records = self.runtime.records
-        for key in ("name", "permission_set"):
-            found = records.list(system, "role", {key: name, "limit": 1}).items
-            if found:
-                return found[0]["id"]
-        sets = self.runtime.current_metadata().permission_sets
-        if name not in sets:
-            roles = [r["name"] for r in records.each(system, "role", {"sort": "name"})]
-            known = sorted(set(roles) | set(sets))
-            raise AccountError(f"there is no role or permission set '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}")
-        label = sets[name].get("label", {}).get("en") or name
-        return records.create(system, "role", {"name": label, "permission_set": name})["id"]
+        return team_ids, created
 
     def set_language(self, user_id: int, language: str) -> None:
         """The user's own choice of language (a user may set it whatever their role)."""

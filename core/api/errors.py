@@ -25,6 +25,7 @@ from core.metadata.model import UnknownObject
 from core.metadata.problems import MetadataError
 from core.query import QueryError
 from core.records import Conflict, Forbidden, NotFound, RecordError, Refused
+from core.roles import RoleError
 from core.schema_sync import SchemaChangeRefused
 from core.validation import RecordValidationError
 from core.webhooks import UnknownWebhook, WebhookError
@@ -190,6 +191,7 @@ EXCEPTION_HANDLERS = {
     MetadataError: _metadata,
     AuthError: _auth,
     AccountError: _bad_value,
+    RoleError: _bad_value,
     WebhookError: _bad_value,
     HTTPException: _http,
     Exception: _unexpected,
