@@ -85,6 +85,7 @@ from generate import DEALS_PER_ACCOUNT, generate, prepare, row_counts  # noqa: E
 from core.auth import Accounts  # noqa: E402
 from core.db import write_transaction  # noqa: E402
 from core.records import Actor  # noqa: E402
+from core.roles import Roles  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
 from core.settings import Settings  # noqa: E402
 
@@ -254,7 +255,8 @@ def ensure_bench_user(runtime: Runtime, team_size: int) -> BenchUser:
     found = records.list(system, "team", {"name": TEAM_NAME, "limit": 1}).items
     team_id = found[0]["id"] if found else records.create(system, "team", {"name": TEAM_NAME})["id"]
     accounts = Accounts(runtime)
-    role_id = accounts.role_id(PERMISSION_SET)
+    with records.transaction(system) as tx:
+        role_id = Roles(runtime).role_id(tx, PERMISSION_SET)
     me = owners[0]
     for user in owners[:team_size]:
         current = records.get(system, "user", user["id"])

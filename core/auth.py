@@ -5,9 +5,23 @@ which are random 256-bit values, as SHA-256 digests. A digest is enough for a va
 can guess, and keeps the check on every request one indexed lookup (argon2 is made slow
 on purpose, for the short secrets people choose).
 
-Repeated failed sign-ins for a username (or from an address) lock it for a time that
-doubles with each further failure; the state lives in the database, so every web process
-serving it applies the same lock.
+Sign-in attempts are counted against three keys: the username from the client's address
+(5 failures free), the address whatever the username (20) and the username from anywhere
+(100, a ceiling that slows an attack spread over many addresses). A key past its allowance
+is locked for a time that doubles with each further failure, up to 15 minutes. So whoever
+hammers a username from one address locks it for that address only: its owner still signs
+in from another one. The counts live in the database, so every web process serving it
+applies the same lock.
+
+An attempt is counted before its password is checked (argon2 is slow on purpose): one
+UPDATE ... RETURNING per key, which waits for any other attempt counting the same key, adds
+the attempt and reads the new count; an attempt that finds a key locked is refused without
+a password check and counts nowhere. So of many attempts sent at once, no more than the
+allowance are checked. A successful sign-in gives back what its attempt counted (and clears
+the username's count from that address).
+
+A refused sign-in is written to the audit log (``login.throttled``) once per locked key per
+REFUSAL_WINDOW, like refused tokens below.
 
 A refused bearer token is written to the audit log once per client address (and known
 token) per REFUSAL_WINDOW; further refusals in the window are only counted, and the next
@@ -27,16 +41,17 @@ from typing import Iterable
 import sqlalchemy as sa
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core import audit
 from core.audit import Who
 from core.coretables import api_token, credential, login_throttle, session, setting
 from core.db import PreparedRead, read_transaction, write_transaction
 from core.fieldtypes import iso_utc
-from core.metadata.problems import did_you_mean
 from core.permissions import ADMIN_SET
 from core.records import Actor
+from core.roles import Roles
 from core.runtime import Runtime
 
 UTC = dt.timezone.utc
@@ -46,11 +61,12 @@ TOKEN_DEFAULT_DAYS = 90
 TOKEN_MAX_DAYS = 366
 TOKEN_PREFIX = "tsk_"
 TOKEN_USE_INTERVAL = dt.timedelta(minutes=5)  # how often token use is written down (last_used_at, audit)
-FREE_FAILURES = {"user": 5, "ip": 20}  # failures before a lock
+FREE_FAILURES = {"ip+user": 5, "ip": 20, "user": 100}  # failures before a lock, per key (counted in this order)
 FIRST_LOCK_SECONDS = 2
 MAX_LOCK_SECONDS = 15 * 60
 FAILURE_MEMORY = dt.timedelta(hours=1)
 ADMIN_USERNAME = "admin"
+SYSTEM = Actor.system()
 REFUSAL_WINDOW = dt.timedelta(minutes=1)  # at most one token.refused row per client address (and known token) in it
 REFUSAL_KEYS = 10_000  # addresses remembered; past that, the others share one window
 
@@ -70,6 +86,14 @@ class Throttled(AuthError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class _Locked(Exception):
+    """A sign-in key is locked: the attempt is refused and counts nowhere."""
+
+    def __init__(self, key: str, until: dt.datetime) -> None:
+        super().__init__(key)
+        self.key, self.until = key, until
 
 
 class AccountError(ValueError):
@@ -109,6 +133,15 @@ def aware(value: dt.datetime | None) -> dt.datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+def throttle_keys(username: str, ip: str | None) -> dict[str, str]:
+    """The keys a sign-in attempt counts against, by kind, in the order they are counted (and locked)."""
+    name = username.strip().lower()
+    keys = {"ip+user": f"ip+user:{ip or '-'}:{name}"[:200], "ip": f"ip:{ip}"[:200], "user": f"user:{name}"[:200]}
+    if not ip:
+        del keys["ip"]  # a caller that has no address (a script calling Accounts) shares no address's count
+    return keys
 
 
 def check_password(password: str, username: str = "") -> None:
@@ -158,7 +191,8 @@ class Accounts:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.refusals = RefusalWindows()
+        self.refusals = RefusalWindows()  # refused tokens
+        self.throttled = RefusalWindows()  # refused (locked) sign-ins
         self._token_statement: tuple[int, sa.Select] | None = None
         self._session_statement: tuple[int, sa.Select] | None = None
         kind = runtime.settings.password_hashing
@@ -174,44 +208,37 @@ class Accounts:
     # --- users ----------------------------------------------------------------------------
 
     def add_user(self, username: str, password: str, role: str | None = None, teams: Iterable[str] = (),
-                 full_name: str | None = None, email: str | None = None) -> tuple[dict, list[str]]:
-        """Create a user with a password; return the user and the teams that had to be created."""
+                 full_name: str | None = None, email: str | None = None, actor: Actor = SYSTEM) -> tuple[dict, list[str]]:
+        """Create a user with a password; return the user and the teams that had to be created.
+
+        Everything (the role found or made, new teams, the user, the password) commits together,
+        written as ``actor``: their role's permissions apply, and only an admin gives the admin
+        role (core/grants.py). The command line acts as the system.
+        """
         check_password(password, username)
-        system = Actor.system()
-        records = self.runtime.records
-        if records.list(system, "user", {"username": username, "limit": 1}).items:
-            raise AccountError(f"a user named '{username}' already exists")
-        role_id = self.role_id(role) if role else None
+        with self.runtime.records.transaction(actor, checked=True) as tx:
+            if tx.trusted().list("user", {"username": username, "limit": 1}).items:
+                raise AccountError(f"a user named '{username}' already exists")
+            role_id = Roles(self.runtime).role_id(tx, role) if role else None
+            team_ids, created = self._team_ids(tx, teams)
+            data = {"username": username, "role": role_id, "teams": team_ids, "full_name": full_name, "email": email}
+            user = tx.create("user", {k: v for k, v in data.items() if v is not None})
+            self._store_password(tx.connection, user["id"], password)
+            audit.write(tx.connection, "user.created", Who(actor.user_id, actor.name), "user", user["id"], {"username": username, "role": role})
+        return user, created
+
+    @staticmethod
+    def _team_ids(tx, teams: Iterable[str]) -> tuple[list[int], list[str]]:
+        """The ids of the teams named, and the names of those created for them."""
         team_ids, created = [], []
         for team in teams:
-            found = records.list(system, "team", {"name": team, "limit": 1}).items
+            found = tx.trusted().list("team", {"name": team, "limit": 1}).items
             if found:
                 team_ids.append(found[0]["id"])
             else:
-                team_ids.append(records.create(system, "team", {"name": team})["id"])
+                team_ids.append(tx.create("team", {"name": team})["id"])
                 created.append(team)
-        data = {"username": username, "role": role_id, "teams": team_ids, "full_name": full_name, "email": email}
-        with records.transaction(system) as tx:
-            user = tx.create("user", {k: v for k, v in data.items() if v is not None})
-            self._store_password(tx.connection, user["id"], password)
-            audit.write(tx.connection, "user.created", Who(None, "system"), "user", user["id"], {"username": username, "role": role})
-        return user, created
-
-    def role_id(self, name: str) -> int:
-        """The role record called ``name``, or using the permission set ``name`` (created if there is none yet)."""
-        system = Actor.system()
-        records = self.runtime.records
-        for key in ("name", "permission_set"):
-            found = records.list(system, "role", {key: name, "limit": 1}).items
-            if found:
-                return found[0]["id"]
-        sets = self.runtime.current_metadata().permission_sets
-        if name not in sets:
-            roles = [r["name"] for r in records.each(system, "role", {"sort": "name"})]
-            known = sorted(set(roles) | set(sets))
-            raise AccountError(f"there is no role or permission set '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}")
-        label = sets[name].get("label", {}).get("en") or name
-        return records.create(system, "role", {"name": label, "permission_set": name})["id"]
+        return team_ids, created
 
     def set_language(self, user_id: int, language: str) -> None:
         """The user's own choice of language (a user may set it whatever their role)."""
@@ -249,54 +276,84 @@ class Accounts:
 
     def authenticate(self, username: str, password: str, ip: str | None = None) -> Identity:
         """Check a username and password; raise AuthError (or Throttled) with a message to show."""
-        keys = {"user": f"user:{username.strip().lower()}"[:200], "ip": f"ip:{ip}" if ip else None}
+        keys = throttle_keys(username, ip)
         who = Who(None, username[:200], ip)
+        locked_now = self._count_attempt(keys, who)
         with read_transaction(self.engine) as conn:
-            self._refuse_if_locked(conn, [k for k in keys.values() if k], who)
             found = self._user_with_hash(conn, username)
-        stored = found[1] if found else None
-        try:
-            ok = self._hasher.verify(stored or self._dummy_hash, password) and stored is not None
-        except (VerificationError, InvalidHashError):
-            ok = False
-        identity = found[0] if found else None
+        identity, stored = found if found else (None, None)
+        ok = self._verified(stored, password)
         with write_transaction(self.engine) as conn:
             if ok and identity is not None:
-                conn.execute(login_throttle.delete().where(login_throttle.c.key == keys["user"]))
+                self._give_back(conn, keys, locked_now)
                 if self._hasher.check_needs_rehash(stored):
                     self._store_password(conn, identity.user_id, password)
                 audit.write(conn, "login", identity.who(ip))
                 return identity
-            for kind, key in keys.items():
-                if key:
-                    self._count_failure(conn, key, FREE_FAILURES[kind])
             reason = "unknown or inactive user" if found is None else "wrong password"
             audit.write(conn, "login.failed", Who(identity.user_id if identity else None, username[:200], ip), detail={"reason": reason})
-        raise AuthError("wrong username or password")  # after the commit, so the failure is counted and logged
+        raise AuthError("wrong username or password")  # after the commit, so the failure is logged
 
-    def _refuse_if_locked(self, conn: Connection, keys: list[str], who: Who) -> None:
-        rows = conn.execute(select(login_throttle.c.locked_until).where(login_throttle.c.key.in_(keys))).scalars()
-        until = max((aware(r) for r in rows if r is not None), default=None)
-        if until is not None and until > now():
-            wait = max(1, int((until - now()).total_seconds() + 0.999))
-            audit.write_now(self.engine, "login.throttled", who, detail={"retry_after": wait})
-            raise Throttled(f"too many failed sign-ins; try again in {wait} seconds", wait)
+    def _verified(self, stored: str | None, password: str) -> bool:
+        """Whether the password matches the stored hash; without one, a dummy hash is checked, so timing tells nothing."""
+        try:
+            return self._hasher.verify(stored or self._dummy_hash, password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            return False
 
-    def _count_failure(self, conn: Connection, key: str, free: int) -> None:
-        """Failures older than FAILURE_MEMORY are forgotten, so an office address is not locked by a month of typos."""
+    def _count_attempt(self, keys: dict[str, str], who: Who) -> set[str]:
+        """Count the attempt against every key, in one transaction, before the password is checked; the keys it locked.
+
+        A locked key refuses the attempt (Throttled) and nothing is counted.
+        """
         moment = now()
-        row = conn.execute(select(login_throttle.c.failures, login_throttle.c.last_failure_at).where(login_throttle.c.key == key)).first()
-        recent = row is not None and moment - aware(row.last_failure_at) < FAILURE_MEMORY
-        failures = (row.failures if recent else 0) + 1
-        locked = None
-        if failures >= free:
-            seconds = min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** (failures - free))
-            locked = moment + dt.timedelta(seconds=seconds)
-        values = {"failures": failures, "last_failure_at": moment, "locked_until": locked}
-        if row:
-            conn.execute(sa.update(login_throttle).where(login_throttle.c.key == key).values(**values))
-        else:
-            conn.execute(login_throttle.insert().values(key=key, **values))
+        try:
+            with write_transaction(self.engine) as conn:
+                return {key for kind, key in keys.items() if self._count(conn, key, FREE_FAILURES[kind], moment)}
+        except _Locked as locked:
+            self._refuse_locked(locked, who)
+
+    def _count(self, conn: Connection, key: str, free: int, moment: dt.datetime) -> bool:
+        """Add one attempt to the key unless it is locked (raise _Locked); whether this attempt locked it.
+
+        Failures older than FAILURE_MEMORY are forgotten, so an office address is not locked by a month of typos.
+        """
+        conn.execute(_insert_ignoring_conflict(conn, key, moment))
+        row = login_throttle.c
+        counted = conn.execute(
+            sa.update(login_throttle)
+            .where(row.key == key, or_(row.locked_until.is_(None), row.locked_until <= moment))
+            .values(failures=case((row.last_failure_at < moment - FAILURE_MEMORY, 1), else_=row.failures + 1), last_failure_at=moment)
+            .returning(row.failures)
+        ).scalar()
+        if counted is None:
+            raise _Locked(key, aware(conn.execute(select(row.locked_until).where(row.key == key)).scalar()))
+        if counted < free:
+            return False
+        seconds = min(MAX_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** min(counted - free, 20))
+        conn.execute(sa.update(login_throttle).where(row.key == key).values(locked_until=moment + dt.timedelta(seconds=seconds)))
+        return True
+
+    def _give_back(self, conn: Connection, keys: dict[str, str], locked_now: set[str]) -> None:
+        """A sign-in succeeded: clear the username's count from this address, and take its attempt off the others
+        (with the lock it set, if it set one)."""
+        row = login_throttle.c
+        conn.execute(login_throttle.delete().where(row.key == keys["ip+user"]))
+        for key in (keys[kind] for kind in ("ip", "user") if kind in keys):
+            values = {"failures": case((row.failures > 0, row.failures - 1), else_=0)}
+            if key in locked_now:
+                values["locked_until"] = None
+            conn.execute(sa.update(login_throttle).where(row.key == key).values(**values))
+
+    def _refuse_locked(self, locked: _Locked, who: Who) -> None:
+        """Throttled, with an audit row unless this key's window already has one (the row counts the refusals in between)."""
+        wait = max(1, int((locked.until - now()).total_seconds() + 0.999)) if locked.until else 1
+        suppressed = self.throttled.admit((locked.key,), now())
+        if suppressed is not None:
+            detail = {"retry_after": wait, "key": locked.key.partition(":")[0], "suppressed": suppressed,
+                      "window_seconds": int(self.throttled.window.total_seconds())}
+            audit.write_now(self.engine, "login.throttled", who, detail=detail)
+        raise Throttled(f"too many failed sign-ins; try again in {wait} seconds", wait)
 
     def _user_with_hash(self, conn: Connection, username: str) -> tuple[Identity, str | None] | None:
         schema = self.runtime.schema(conn)
@@ -447,6 +504,12 @@ class Accounts:
                   "suppressed": suppressed, "window_seconds": int(self.refusals.window.total_seconds())}
         who = Who(row.id if row is not None else None, row.username if row is not None else None, ip)
         audit.write_now(self.engine, "token.refused", who, detail=detail)
+
+
+def _insert_ignoring_conflict(conn: Connection, key: str, moment: dt.datetime):
+    """INSERT of a key's row with nothing counted, doing nothing when the row exists (SQLite and PostgreSQL alike)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(login_throttle).values(key=key, failures=0, last_failure_at=moment).on_conflict_do_nothing(index_elements=["key"])
 
 
 def _token_info(row) -> dict:

@@ -12,6 +12,8 @@ import click
 
 from core import __version__
 from core.auth import AccountError
+from core.records import RecordError
+from core.roles import RoleError
 from core.db import DatabaseURLError
 from core.metadata.customize import forget_field, rename_field, set_removed
 from core.metadata.files import documents_from, read_json
@@ -21,6 +23,7 @@ from core.plugins import PluginError, PluginSet, load_plugins
 from core.metadata.store import CustomConfig, merge_changeset
 from core.schema_sync import Change, SchemaChangeRefused, drop_column
 from core.settings import Settings, SettingsError
+from core.validation import RecordValidationError
 
 
 class Context:
@@ -57,7 +60,9 @@ def friendly_errors(function):
             fail("Refused; nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems))
         except SchemaChangeRefused as exc:
             fail(f"Refused; nothing was changed:\n  {exc}")
-        except (DatabaseURLError, SettingsError, PluginError, AccountError) as exc:
+        except RecordValidationError as exc:
+            fail("Refused; nothing was changed:\n" + "\n".join(f"  {e.field}: {e.message}" if e.field else f"  {e.message}" for e in exc.errors))
+        except (DatabaseURLError, SettingsError, PluginError, AccountError, RoleError, RecordError) as exc:
             fail(str(exc))
 
     return wrapper

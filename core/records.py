@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, and_, func, select
 
-from core import audit
+from core import audit, grants
 from core.coretables import field_history, sequence, share
 from core.db import PreparedRead, fetch_on_driver, prepare_bulk
 from core.fieldtypes import as_record_id, format_autonumber, iso_utc
@@ -157,13 +157,15 @@ class RecordService:
         self._statements = ListStatements()
 
     @contextmanager
-    def transaction(self, actor: Actor) -> Iterator["TransactionRecords"]:
+    def transaction(self, actor: Actor, checked: bool = False) -> Iterator["TransactionRecords"]:
         """Several reads and writes in one transaction, as plugin code (jobs, actions) needs.
 
-        Writes made this way are trusted like a hook's: they may set read-only fields.
+        Writes made this way are trusted like a hook's: they may set read-only fields. With
+        ``checked`` they are the actor's own instead, with the same permission checks as
+        ``create``, ``update`` and ``list`` (what a person does through a core service).
         """
         with self.runtime.writing() as (conn, schema):
-            yield TransactionRecords(self, conn, schema, actor)
+            yield TransactionRecords(self, conn, schema, actor, checked)
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -475,11 +477,13 @@ class RecordService:
 
         for check in (lambda kept: self._check_references(conn, schema, obj, kept, rows_are_batch=batch, access=access, actor=actor),
                       lambda kept: self._check_unique(conn, schema, obj, kept, None, rows_are_batch=batch),
-                      stamp_and_check_owners):
+                      stamp_and_check_owners,
+                      lambda kept: self._refuse_privileged_grants(conn, schema, access, object_name, kept, rows_are_batch=batch)):
             if not parsed:
                 return [None] * len(rows)  # type: ignore[list-item]
             parsed, positions = _keep_valid(check, parsed, positions, rejected)
-        self._refuse_admin_grants(conn, schema, access, object_name, parsed)
+        if not parsed:
+            return [None] * len(rows)  # type: ignore[list-item]
         links = {f.name: [values.pop(f.name, None) for values in parsed] for f in obj.active_fields() if f.type.name == "many_to_many"}
         self._assign_autonumbers(conn, obj, parsed)
         table = schema.tables.table(object_name)
@@ -594,7 +598,7 @@ class RecordService:
                                                         hidden=access.hidden(object_name), locked=access.locked(object_name))
         if "owner" in values and values["owner"] != current.owner:
             self._check_owners(conn, schema, access, actor, object_name, "update", [values])
-        self._refuse_admin_grants(conn, schema, access, object_name, [values])
+        self._refuse_privileged_grants(conn, schema, access, object_name, [values], [current._mapping])
         plugins, now = self.runtime.plugins, _now()
         if plugins.caller("tessera_before_update", object_name) or plugins.caller("tessera_validate_record", object_name):
             previous = self._fetch(conn, schema, object_name, record_id)
@@ -618,14 +622,16 @@ class RecordService:
                 old_links[name] = old
         if not diff and not link_changes:
             return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
-        result = conn.execute(
-            sa.update(table)
-            .where(table.c.id == record_id, table.c.version == expected)
-            .values(**diff, version=table.c.version + 1, updated_at=now, updated_by=actor.user_id)
-        )
-        if result.rowcount != 1:
-            latest = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
-            raise self._conflict(conn, object_name, record_id, expected, latest, access)
+        holding = _holding_field(object_name, diff)
+        with self._grants_kept(conn, schema, access, object_name, "update", holding) if holding else nullcontext():
+            result = conn.execute(
+                sa.update(table)
+                .where(table.c.id == record_id, table.c.version == expected)
+                .values(**diff, version=table.c.version + 1, updated_at=now, updated_by=actor.user_id)
+            )
+            if result.rowcount != 1:
+                latest = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+                raise self._conflict(conn, object_name, record_id, expected, latest, access)
         history = [
             _history_row(obj, record_id, name, stored[name], value, expected + 1, now, actor) for name, value in diff.items()
         ]
@@ -658,7 +664,7 @@ class RecordService:
         validation, owners, references), one query each for the whole batch; then one UPDATE
         per set of changed fields (executemany) and one insert of the field history. Left to
         ``_update``: everything when a plugin hooks updates of the object, when a record is
-        named twice or the object is a user or role (admin grants); an item changing a
+        named twice or the object is a user or role (privileged grants); an item changing a
         many-to-many or unique field.
         """
         obj = schema.meta.object(object_name)
@@ -792,20 +798,81 @@ class RecordService:
                 raise BatchValidationError(object_name, errors)
             raise RecordValidationError(object_name, next(iter(errors.values())))
 
-    def _refuse_admin_grants(self, conn: Connection, schema: Schema, access: Access, object_name: str, rows: list[dict]) -> None:
-        """Only an admin may make someone an admin: a role naming an admin permission set, or a user given such a role."""
-        if access.unrestricted or object_name not in ("role", "user"):
+    def _refuse_privileged_grants(self, conn: Connection, schema: Schema, access: Access, object_name: str, rows: list[dict],
+                                  stored: list[Mapping] | None = None, rows_are_batch: bool = False) -> None:
+        """A role pointed at (or away from) a privileged permission set, or a user given (or taken off) a role naming one,
+        needs that privilege (core/grants.py). ``stored``: the rows as they are, for an update."""
+        if access.unrestricted or object_name not in GRANTING_FIELDS:
             return
-        admin_sets = {name for name, body in schema.meta.permission_sets.items() if body.get("admin")}
-        if object_name == "role":
-            granted = any(values.get("permission_set") in admin_sets for values in rows)
-        else:
-            role_ids = {values["role"] for values in rows if values.get("role") is not None}
-            roles = schema.tables.table("role")
-            granted = bool(role_ids) and conn.execute(
-                select(roles.c.id).where(roles.c.id.in_(role_ids), roles.c.permission_set.in_(admin_sets or {""}))).first() is not None
-        if granted:
-            raise Forbidden(f"only an admin may give the admin permission set (through a {object_name})", object_name, "update")
+        name = GRANTING_FIELDS[object_name]
+        wanted = self._granted_levels(conn, schema, object_name, rows, stored or [None] * len(rows))
+        errors = {i: [FieldError(name, grants.refusal(level, f"a {object_name}'s {name}"))]
+                  for i, level in enumerate(wanted) if not grants.may_grant(access, level)}
+        if not errors:
+            return
+        if rows_are_batch:
+            raise BatchValidationError(object_name, errors)
+        raise Forbidden(next(iter(errors.values()))[0].message, object_name, "create" if stored is None else "update")
+
+    def _granted_levels(self, conn: Connection, schema: Schema, object_name: str, rows: list[dict],
+                        stored: list[Mapping | None]) -> list[int]:
+        """Per row, the highest privilege it gives or takes away through its granting field (a changed one, on update)."""
+        name = GRANTING_FIELDS[object_name]
+        named = []
+        for values, old in zip(rows, stored):
+            if name not in values or (old is not None and old[name] == values[name]):
+                named.append([])
+            else:
+                named.append([values[name]] + ([old[name]] if old is not None else []))
+        if object_name == "user":
+            role_sets = self._role_sets(conn, schema, {role_id for ids in named for role_id in ids if role_id is not None})
+            named = [[role_sets.get(role_id) for role_id in ids] for ids in named]
+        sets = schema.meta.permission_sets
+        return [max((grants.level_of(sets, set_name) for set_name in names), default=grants.NONE) for names in named]
+
+    def _role_sets(self, conn: Connection, schema: Schema, role_ids: set[int]) -> dict[int, str | None]:
+        if not role_ids:
+            return {}
+        roles = schema.tables.table("role")
+        return dict(conn.execute(select(roles.c.id, roles.c.permission_set).where(roles.c.id.in_(role_ids))).all())
+
+    @contextmanager
+    def _grants_kept(self, conn: Connection, schema: Schema, access: Access, object_name: str, operation: str,
+                     field: str | None = None) -> Iterator[None]:
+        """Around a write that may change who holds a privileged permission set (core/grants.py): refuse it when
+        the actor may not make that change (Forbidden), or when it leaves no active admin (on ``field`` when given,
+        else Refused)."""
+        before = self._holders(conn, schema)
+        yield
+        after = self._holders(conn, schema)
+        problem = grants.refused_change(before, after, access)
+        if problem:
+            raise Forbidden(problem, object_name, operation)
+        if not grants.fewer_admins(before, after):
+            return
+        grants.lock_admins(conn)
+        after = self._holders(conn, self.runtime.schema(conn))  # as committed by whoever held the lock before
+        problem = grants.lost_every_admin(before, after)
+        if problem and field:
+            raise RecordValidationError(object_name, [FieldError(field, problem)])
+        if problem:
+            raise Refused(problem)
+
+    @staticmethod
+    def _holders(conn: Connection, schema: Schema) -> grants.Holders:
+        tables = schema.tables
+        return grants.holders(conn, tables.table("user"), tables.table("role"), schema.meta.permission_sets)
+
+    def _deletes_reach_people(self, schema: Schema, object_name: str) -> bool:
+        """Whether deleting (or merging) records of the object can delete or repoint users or roles."""
+        return schema.memo(("reaches people", object_name), lambda: self._cascades_to_people(schema, object_name, set()))
+
+    def _cascades_to_people(self, schema: Schema, object_name: str, seen: set[str]) -> bool:
+        if object_name in HOLDING_FIELDS:
+            return True
+        seen.add(object_name)
+        return any(fdef.spec.get("on_delete") == "cascade" and obj.name not in seen and self._cascades_to_people(schema, obj.name, seen)
+                   for obj, fdef in self._referencing(schema, object_name))
 
     def _conflict(self, conn: Connection, object_name: str, record_id: int, expected: int, current: int | None,
                   access: Access = TRUSTED) -> Conflict:
@@ -845,7 +912,8 @@ class RecordService:
                 except Refusal as exc:
                     raise Refused(str(exc)) from None
             followed: list[tuple] = []
-            self._soft_delete(conn, schema, actor, object_name, [record_id], _now(), followed)
+            with self._grants_kept(conn, schema, access, object_name, "delete") if self._deletes_reach_people(schema, object_name) else nullcontext():
+                self._soft_delete(conn, schema, actor, object_name, [record_id], _now(), followed)
             if event is not None and after:
                 after(event=event)
             self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: [self._fetch(conn, schema, object_name, record_id, True)])
@@ -933,11 +1001,12 @@ class RecordService:
                 if row.version != versions[rid]:
                     raise self._conflict(conn, object_name, rid, versions[rid], row.version, access)
             deleting = self._before_merge_delete(conn, schema, actor, object_name, merged_ids)
-            self._release_unique(conn, schema, actor, object_name, merged_ids, changes, now)
-            self._update(conn, schema, actor, object_name, survivor_id, changes, stored[survivor_id].version, access=access)
-            moved = self._repoint(conn, schema, actor, object_name, survivor_id, merged_ids, now)
             followed: list[tuple] = []
-            self._soft_delete(conn, schema, actor, object_name, merged_ids, now, followed)
+            with self._grants_kept(conn, schema, access, object_name, "delete") if self._deletes_reach_people(schema, object_name) else nullcontext():
+                self._release_unique(conn, schema, actor, object_name, merged_ids, changes, now)
+                self._update(conn, schema, actor, object_name, survivor_id, changes, stored[survivor_id].version, access=access)
+                moved = self._repoint(conn, schema, actor, object_name, survivor_id, merged_ids, now)
+                self._soft_delete(conn, schema, actor, object_name, merged_ids, now, followed)
             after = self.runtime.plugins.caller("tessera_after_delete", object_name)
             for event in deleting:
                 if after:
@@ -1131,14 +1200,15 @@ class RecordService:
             access = self._allowed(schema, actor, object_name, "delete")
             table = schema.tables.table(object_name)
             allowed = schema.row_condition(access, object_name, "delete")
-            result = conn.execute(
-                sa.update(table)
-                .where(table.c.id == record_id, table.c.deleted_at.is_not(None), *([] if allowed is None else [allowed]))
-                .values(deleted_at=None, version=table.c.version + 1, updated_at=_now(), updated_by=actor.user_id),
-                _params(actor),
-            )
-            if result.rowcount != 1:
-                raise NotFound(f"{object_name} {record_id} is not a deleted record")
+            with self._grants_kept(conn, schema, access, object_name, "update") if object_name in HOLDING_FIELDS else nullcontext():
+                result = conn.execute(
+                    sa.update(table)
+                    .where(table.c.id == record_id, table.c.deleted_at.is_not(None), *([] if allowed is None else [allowed]))
+                    .values(deleted_at=None, version=table.c.version + 1, updated_at=_now(), updated_by=actor.user_id),
+                    _params(actor),
+                )
+                if result.rowcount != 1:
+                    raise NotFound(f"{object_name} {record_id} is not a deleted record")
             self.runtime.webhooks.enqueue(conn, object_name, "updated", lambda: [self._fetch(conn, schema, object_name, record_id)])
             return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
 
@@ -1445,39 +1515,70 @@ class TransactionRecords:
     transaction that holds the write, so nothing can have changed under it.
     """
 
-    def __init__(self, service: RecordService, conn: Connection, schema: Schema, actor: Actor) -> None:
-        self._service, self._conn, self._schema, self.actor = service, conn, schema, actor
+    def __init__(self, service: RecordService, conn: Connection, schema: Schema, actor: Actor, checked: bool = False) -> None:
+        self._service, self._conn, self._schema, self.actor, self.checked = service, conn, schema, actor, checked
 
     @property
     def connection(self) -> Connection:
         """The transaction's connection, for core services writing their own tables atomically with records."""
         return self._conn
 
+    @property
+    def schema(self) -> Schema:
+        return self._schema
+
+    @property
+    def access(self) -> Access:
+        """What the writes may do: the actor's role when checked, else everything."""
+        return self._schema.access(self.actor) if self.checked else TRUSTED
+
+    def trusted(self) -> "TransactionRecords":
+        """The same transaction with trusted writes, for a core service that has checked the actor's right itself."""
+        return TransactionRecords(self._service, self._conn, self._schema, self.actor)
+
+    def _access_for(self, object_name: str, operation: str) -> Access:
+        if not self.checked:
+            return TRUSTED
+        return self._service._allowed(self._schema, self.actor, object_name, operation)
+
     def get(self, object_name: str, record_id: Any) -> dict:
-        return self._service._fetch(self._conn, self._schema, object_name, _record_id(record_id))
+        access = self._access_for(object_name, "read")
+        return self._service._fetch(self._conn, self._schema, object_name, _record_id(record_id), access=access, actor=self.actor)
 
     def list(self, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> Page:
+        access = self._access_for(object_name, "read")
         obj = self._schema.meta.object(object_name)
-        return self._service._list(self._conn, self._schema, obj, parse(obj, params, self._schema.queryable(object_name, TRUSTED)))
+        query = parse(obj, params, self._schema.queryable(object_name, access))
+        return self._service._list(self._conn, self._schema, obj, query, access, self.actor)
 
     def each(self, object_name: str, params: Mapping[str, Any] = {}) -> Iterator[dict]:
         """Every record a list query matches, page by page, inside this transaction."""
         return _every(lambda page_params: self.list(object_name, page_params), params)
 
     def create(self, object_name: str, data: Any) -> dict:
-        return self._service._create(self._conn, self._schema, self.actor, object_name, data, trusted=True)
+        access = self._access_for(object_name, "create")
+        return self._service._create(self._conn, self._schema, self.actor, object_name, data, trusted=not self.checked, access=access)
 
     def update(self, object_name: str, record_id: Any, changes: Any, version: Any = None) -> dict:
         record_id = _record_id(record_id)
+        access = self._access_for(object_name, "update")
         if version is None:
             table = self._schema.tables.table(object_name)
             version = self._conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
             if version is None:
                 raise NotFound(f"{object_name} {record_id} does not exist")
-        return self._service._update(self._conn, self._schema, self.actor, object_name, record_id, changes, _version(version), trusted=True)
+        return self._service._update(self._conn, self._schema, self.actor, object_name, record_id, changes, _version(version),
+                                     trusted=not self.checked, access=access)
 
 
 BULK_INSERT_MIN = 2  # from this many rows on, _insert_rows takes the bulk path
+GRANTING_FIELDS = {"role": "permission_set", "user": "role"}  # the field through which each object grants a permission set
+HOLDING_FIELDS = {"user": ("active", "role"), "role": ("permission_set",)}  # changing one may change who holds a set
+
+
+def _holding_field(object_name: str, diff: Mapping) -> str | None:
+    """The first field of ``diff`` that may change who holds a privileged permission set, if any."""
+    return next((name for name in HOLDING_FIELDS.get(object_name, ()) if name in diff), None)
 
 
 def _missing_statement(conn: Connection, schema: Schema, target: str) -> tuple[Any, Any]:

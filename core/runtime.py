@@ -16,12 +16,13 @@ from typing import Callable, Iterator
 
 from sqlalchemy import Connection, text
 
+from core import grants
 from core.db import make_engine, read_statements, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
 from core.metadata import store
 from core.metadata.files import base_documents, documents_from, read_json
 from core.metadata.model import CUSTOM_LAYER, SYSTEM_FIELDS, Doc, FieldDef, MetadataSet, build
-from core.metadata.problems import MetadataError
+from core.metadata.problems import MetadataError, Problem, pointer
 from core.metadata.store import CustomConfig
 from core.migrate import upgrade_core
 from core.permissions import TRUSTED, Access, Memberships, row_condition
@@ -209,36 +210,69 @@ class Runtime:
     def change_metadata(
         self, transform: Callable[[CustomConfig], CustomConfig], who: str, dry_run: bool = False,
         before_sync: Callable[[Connection, MetadataSet], list[Change]] | None = None, full: bool = False,
+        access: Access = TRUSTED, conn: Connection | None = None,
     ) -> list[Change]:
         """Apply a change to the customization layer and the schema in one transaction.
 
         With ``dry_run`` the whole change runs and is then rolled back, so the returned
-        operations are exactly those a real run would apply.
+        operations are exactly those a real run would apply. ``access``: whose change it is,
+        for the rules on privileged permission sets (core/grants.py); ``conn``: a write
+        transaction to make the change in (with what else it holds), instead of a new one.
         """
+        if conn is not None:
+            if dry_run:
+                raise ValueError("a dry run needs a transaction of its own")
+            return self._change_metadata(conn, transform, who, before_sync, full, access)
         with write_transaction(self.engine) as conn:
-            self._lock_metadata(conn)
-            config = store.load_config(conn)
-            try:
-                old = self.build_metadata(config)
-            except MetadataError:
-                old = None  # e.g. a plugin was removed; the new metadata decides
-            new_config = transform(config)
-            new = self.build_metadata(new_config)
-            changes = before_sync(conn, old) if before_sync else []
-            changes += sync(conn, old, new, full=full)
-            changed_docs = store.save_config(conn, config, new_config, who)
-            if changes or changed_docs or store.current_version(conn) == 0:
-                version = store.bump_version(conn)
-                record(conn, changes, who, version)
+            changes = self._change_metadata(conn, transform, who, before_sync, full, access)
             if dry_run:
                 conn.get_transaction().rollback()
         return changes
 
-    def import_changeset(self, data, source: str, who: str, dry_run: bool = False) -> list[Change]:
-        """Merge a parsed changeset into the customization layer and sync the schema."""
+    def _change_metadata(self, conn: Connection, transform: Callable[[CustomConfig], CustomConfig], who: str,
+                         before_sync: Callable[[Connection, MetadataSet], list[Change]] | None, full: bool, access: Access) -> list[Change]:
+        self._lock_metadata(conn)
+        config = store.load_config(conn)
+        try:
+            old = self.build_metadata(config)
+        except MetadataError:
+            old = None  # e.g. a plugin was removed; the new metadata decides
+        new_config = transform(config)
+        new = self.build_metadata(new_config)
+        if old is not None:
+            self._check_permission_sets(conn, old, new, access)
+        changes = before_sync(conn, old) if before_sync else []
+        changes += sync(conn, old, new, full=full)
+        changed_docs = store.save_config(conn, config, new_config, who)
+        if changes or changed_docs or store.current_version(conn) == 0:
+            version = store.bump_version(conn)
+            record(conn, changes, who, version)
+        return changes
+
+    def _check_permission_sets(self, conn: Connection, old: MetadataSet, new: MetadataSet, access: Access) -> None:
+        """Only who holds a privilege changes a set that gives it; no change leaves the database without an active admin."""
+        problem = grants.refused_set_change(old.permission_sets, new.permission_sets, access)
+        if problem:
+            raise PermissionError(problem)
+        lost = [name for name, body in old.permission_sets.items() if grants.level(body) == grants.ADMIN
+                and grants.level(new.permission_sets.get(name)) != grants.ADMIN]
+        if not lost:
+            return
+        grants.lock_admins(conn)
+        tables = self.schema(conn).tables
+        user, role = tables.table("user"), tables.table("role")
+        before, after = grants.holders(conn, user, role, old.permission_sets), grants.holders(conn, user, role, new.permission_sets)
+        problem = grants.lost_every_admin(before, after)
+        if problem:
+            raise MetadataError([Problem("permission sets", pointer("permission_sets", lost[0], "admin"), problem)])
+
+    def import_changeset(self, data, source: str, who: str, dry_run: bool = False, access: Access = TRUSTED,
+                         conn: Connection | None = None) -> list[Change]:
+        """Merge a parsed changeset into the customization layer and sync the schema (see ``change_metadata``)."""
         docs = documents_from(data, source, CUSTOM_LAYER, self.registry.names())
         defined = {d.body["name"]: d.source for d in self.defined_documents() if d.kind == "object"}
-        return self.change_metadata(lambda config: store.merge_changeset(config, docs, defined), who, dry_run=dry_run)
+        return self.change_metadata(lambda config: store.merge_changeset(config, docs, defined), who, dry_run=dry_run,
+                                    access=access, conn=conn)
 
     def current_metadata(self) -> MetadataSet:
         with self.reading() as (_conn, schema):
@@ -293,8 +327,12 @@ class Runtime:
             yield conn, self.schema(conn)
 
     def export_config(self) -> dict:
+        return self.custom_config().as_changeset()
+
+    def custom_config(self) -> CustomConfig:
+        """The customization layer as stored now."""
         with read_transaction(self.engine) as conn:
-            return store.load_config(conn).as_changeset()
+            return store.load_config(conn)
 
     def close(self) -> None:
         self.engine.dispose()

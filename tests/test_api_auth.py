@@ -153,7 +153,7 @@ def test_the_sign_in_page_signs_in_and_out_with_a_form(api):
 # --- throttling -------------------------------------------------------------------------------------
 
 
-def test_repeated_failures_lock_the_username_with_a_growing_wait(api):
+def test_repeated_failures_lock_the_username_from_that_address_with_a_growing_wait(api):
     client = api.client
     for _ in range(5):
         assert client.post("/api/auth/token", json={"username": "bob", "password": "guess guess"}).status_code == 401
@@ -164,14 +164,14 @@ def test_repeated_failures_lock_the_username_with_a_growing_wait(api):
         conn.execute(sa.update(login_throttle).values(locked_until=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
     assert client.post("/api/auth/token", json={"username": "bob", "password": "guess again"}).status_code == 401
     with read_transaction(api.world.runtime.engine) as conn:
-        row = conn.execute(sa.select(login_throttle).where(login_throttle.c.key == "user:bob")).first()
+        row = conn.execute(sa.select(login_throttle).where(login_throttle.c.key == "ip+user:testclient:bob")).first()
     lock = row.locked_until.replace(tzinfo=dt.timezone.utc) - row.last_failure_at.replace(tzinfo=dt.timezone.utc)
     assert row.failures == 6 and lock >= dt.timedelta(seconds=4)  # doubled
     with write_transaction(api.world.runtime.engine) as conn:
         conn.execute(sa.update(login_throttle).values(locked_until=None))
     assert client.post("/api/auth/token", json={"username": "bob", "password": PASSWORD}).status_code == 201
     with read_transaction(api.world.runtime.engine) as conn:
-        assert conn.execute(sa.select(login_throttle).where(login_throttle.c.key == "user:bob")).first() is None
+        assert conn.execute(sa.select(login_throttle).where(login_throttle.c.key == "ip+user:testclient:bob")).first() is None
 
 
 # --- audit ----------------------------------------------------------------------------------------

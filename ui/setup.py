@@ -1,8 +1,10 @@
 """Setup: implementers configure objects, fields, picklists, layouts, roles, users and the configuration
 in the browser, without code.
 
-Every change goes through the metadata service (the same one /api/meta uses), so it is
-checked by the meta-schemas, written to the audit log and applied live in every process.
+Every change goes through core's services, the same ones /api/meta uses (the metadata service;
+core/roles.py for roles, permission sets and the roles users are given), so it is checked by
+the meta-schemas and the rules on privileged permission sets, written to the audit log and
+applied live in every process.
 A refused change shows its problems above the form and leaves the configuration as it was.
 """
 
@@ -24,6 +26,7 @@ from core.metadata.model import ObjectDef, UnknownObject
 from core.metadata.problems import MetadataError
 from core.metadata.service import MetadataService
 from core.records import RecordError
+from core.roles import RoleError, Roles
 from core.schema_sync import SchemaChangeRefused
 from core.validation import RecordValidationError
 from ui import setup_forms as forms
@@ -35,7 +38,8 @@ FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED
 UPLOAD = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 LAYOUT_KINDS = ("list", "form", "detail", "kanban")
 CHANGESET_LIMIT = 2 * 1024 * 1024
-REFUSALS = (MetadataError, SchemaChangeRefused, PermissionError, LookupError, UnknownObject, AccountError, RecordValidationError, RecordError)
+REFUSALS = (MetadataError, SchemaChangeRefused, PermissionError, LookupError, UnknownObject, AccountError, RoleError,
+            RecordValidationError, RecordError)
 
 
 def setup_page(request: Request) -> tuple[Page, Response | None]:
@@ -68,7 +72,11 @@ def done(page: Page, target: str, message: str) -> Response:
 
 
 def service(page: Page) -> MetadataService:
-    return MetadataService(page.runtime)
+    return MetadataService(page.runtime, page.access)
+
+
+def role_service(page: Page) -> Roles:
+    return Roles(page.runtime)
 
 
 def who(page: Page):
@@ -259,7 +267,8 @@ class SetupPages(Controller):
             return refusal
         name = forms.text(data, "name") or forms.identifier(forms.text(data, "label_en"))
         body = {"label": forms.label_from(data, "label"), "objects": {}}
-        errors = attempt(page, lambda: create_role(page, name, body))
+        role_name = label(body["label"], page.lang, name)
+        errors = attempt(page, lambda: role_service(page).create(page.actor, who(page), name, body, role_name))
         if errors:
             return roles_page(page, data, errors, status=422)
         return done(page, f"/setup/roles/{name}", page.t("Role created; choose what it may do."))
@@ -287,7 +296,7 @@ class SetupPages(Controller):
         obj = meta.objects.get(field_object)
         body = forms.permission_set(data, current, matrix_objects(page), field_object if obj else None,
                                     [f.name for f in obj.active_fields()] if obj else [])
-        errors = attempt(page, lambda: service(page).put_permission_set(name, body, who(page), page.access))
+        errors = attempt(page, lambda: role_service(page).save(page.actor, who(page), name, body, source=f"POST /setup/roles/{name}"))
         if errors:
             return role_page(page, name, field_object, data, errors, status=422)
         return done(page, f"/setup/roles/{name}" + (f"?object={field_object}" if obj else ""), page.t("Permissions saved."))
@@ -308,7 +317,8 @@ class SetupPages(Controller):
         if not errors:
             errors = attempt(page, lambda: page.request.app.state.accounts.add_user(
                 forms.text(data, "username"), forms.text(data, "password"), forms.text(data, "role") or None,
-                forms.many(data, "teams"), full_name=forms.text(data, "full_name") or None, email=forms.text(data, "email") or None))
+                forms.many(data, "teams"), full_name=forms.text(data, "full_name") or None, email=forms.text(data, "email") or None,
+                actor=page.actor))
         if errors:
             return users_page(page, data, errors, status=422)
         return done(page, "/setup/users", page.t("User {name} added.", name=forms.text(data, "username")))
@@ -475,16 +485,8 @@ def matrix_objects(page: Page) -> list[str]:
     return sorted(page.meta().objects)
 
 
-def create_role(page: Page, name: str, body: dict) -> None:
-    """A permission set and the role record users are given, so the new role can be assigned at once."""
-    service(page).put_permission_set(name, body, who(page), page.access)
-    records = page.runtime.records
-    if not records.list(page.actor, "role", {"permission_set": name, "limit": 1}).items:
-        records.create(page.actor, "role", {"name": label(body["label"], page.lang, name), "permission_set": name})
-
-
 def roles_page(page: Page, data: dict, errors: list[str], status: int = 200) -> Response:
-    sets = service(page).permission_sets()
+    sets = role_service(page).permission_sets()
     roles = page.runtime.records.list(page.actor, "role", {"limit": 200, "sort": "name"}).items
     used = {}
     for role in roles:

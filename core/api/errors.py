@@ -28,6 +28,7 @@ from core.metadata.problems import MetadataError, pointer
 from core.metadata.schemas import describe
 from core.query import QueryError
 from core.records import Conflict, Forbidden, NotFound, RecordError, Refused
+from core.roles import RoleError
 from core.schema_sync import SchemaChangeRefused
 from core.validation import RecordValidationError
 from core.webhooks import UnknownWebhook, WebhookError
@@ -223,6 +224,7 @@ EXCEPTION_HANDLERS = {
     MetadataError: _metadata,
     AuthError: _auth,
     AccountError: _bad_value,
+    RoleError: _bad_value,
     WebhookError: _bad_value,
     HTTPException: _http,
     sa_exc.DataError: _refused_value,

@@ -13,13 +13,18 @@ from core.api.security import SIGNED_IN, client_ip, customizer, identity
 from core.audit import Who
 from core.metadata.service import MetadataService
 from core.permissions import Access
+from core.roles import Roles
 from core.schema_sync import Change
 
 DB = {"sync_to_thread": True}
 
 
 def _service(request: Request) -> MetadataService:
-    return MetadataService(request.app.state.runtime)
+    return MetadataService(request.app.state.runtime, _access(request))
+
+
+def _roles(request: Request) -> Roles:
+    return Roles(request.app.state.runtime)
 
 
 def _access(request: Request) -> Access:
@@ -134,16 +139,16 @@ class MetaController(Controller):
 
     @get("/roles", **DB, summary="Permission sets (what each role may do)")
     def list_roles(self, request: Request) -> dict:
-        return {"items": _service(request).permission_sets()}
+        return {"items": _roles(request).permission_sets()}
 
     @put("/roles/{name:str}", guards=[customizer], **DB, summary="Create or replace a permission set")
     def put_role(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
         data = json_body(body)
-        return _applied(_service(request).put_permission_set(name, data, _who(request), _access(request)))
+        return _applied(_roles(request).save(identity(request).actor, _who(request), name, data))
 
     @delete("/roles/{name:str}", guards=[customizer], **DB, summary="Remove a customized permission set", status_code=200)
     def remove_role(self, request: Request, name: FromPath[str]) -> dict:
-        return _applied(_service(request).remove_permission_set(name, _who(request), _access(request)))
+        return _applied(_roles(request).remove(identity(request).actor, _who(request), name))
 
     # --- changesets ------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Changing the configuration at run time: objects, fields, picklist values, layouts, permission sets.
+"""Changing the configuration at run time: objects, fields, picklist values, layouts, changesets.
 
 Every change is expressed as a changeset (checked against the meta-schemas like a file
 would be) or as one of the field transforms of customize.py, then applied by
@@ -8,12 +8,17 @@ version bump commit together, and every process sees the change at its next requ
 Custom objects and fields may be changed in every way; objects and fields defined by
 the base or a plugin accept what a customization may override (labels, help, picklist
 values, default, required, searchable, indexed), since code relies on the rest.
+
+Permission sets, with the roles that name them, are core/roles.py's; a changeset may still
+carry them, under the same rules (core/grants.py, checked by ``Runtime.change_metadata``).
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from sqlalchemy import Connection
 
 from core import audit
 from core.audit import Who
@@ -22,7 +27,7 @@ from core.metadata.customize import set_removed
 from core.metadata.model import CUSTOM_LAYER, OVERRIDABLE_KEYS, ObjectDef, layout_key
 from core.metadata.problems import MetadataError, Problem, did_you_mean
 from core.metadata.store import CustomConfig
-from core.permissions import ADMIN_SET, Access
+from core.permissions import Access
 from core.runtime import Runtime
 from core.schema_sync import Change
 
@@ -34,8 +39,11 @@ def _refuse(source: str, message: str, pointer: str = "") -> MetadataError:
 
 
 class MetadataService:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    """Configuration changes made by someone with ``access`` (their role's; TRUSTED for the command line):
+    the rules on privileged permission sets (core/grants.py) apply to every change."""
+
+    def __init__(self, runtime: Runtime, access: Access) -> None:
+        self.runtime, self.access = runtime, access
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -72,33 +80,32 @@ class MetadataService:
             raise LookupError(f"'{field_name}' is not a field of {object_name}")
         return self._field(obj, field_name, access)
 
-    def permission_sets(self) -> list[dict]:
-        meta = self.runtime.current_metadata()
-        custom = set(self._config().permission_sets)
-        return [{**body, "custom": name in custom} for name, body in sorted(meta.permission_sets.items())]
-
     def layouts(self, object_name: str | None = None) -> list[dict]:
         meta = self.runtime.current_metadata()
         return [v for v in meta.layouts.values() if object_name is None or v["object"] == object_name]
 
     # --- changing -----------------------------------------------------------------------------
 
-    def apply(self, changeset: dict, who: Who, source: str, dry_run: bool = False) -> list[Change]:
-        """Import a changeset (what the file import and every change below come down to)."""
-        changes = self.runtime.import_changeset(changeset, source, _who(who), dry_run=dry_run)
+    def apply(self, changeset: dict, who: Who, source: str, dry_run: bool = False, conn: Connection | None = None) -> list[Change]:
+        """Import a changeset (what the file import and every change below come down to); ``conn``: a write
+        transaction to make it in, with what else that transaction holds."""
+        changes = self.runtime.import_changeset(changeset, source, _who(who), dry_run=dry_run, access=self.access, conn=conn)
         if not dry_run:
-            self._audit(who, source, changeset, changes)
+            self._audit(who, source, changeset, changes, conn)
         return changes
 
-    def _transform(self, transform, who: Who, source: str, detail: dict) -> list[Change]:
-        changes = self.runtime.change_metadata(transform, _who(who))
+    def transform(self, transform, who: Who, source: str, detail: dict) -> list[Change]:
+        """Apply a function of the customization layer (core/metadata/customize.py, say); ``detail`` names what it touches."""
+        changes = self.runtime.change_metadata(transform, _who(who), access=self.access)
         self._audit(who, source, detail, changes)
         return changes
 
-    def _audit(self, who: Who, source: str, detail: dict, changes: list[Change]) -> None:
-        with write_transaction(self.runtime.engine) as conn:
-            audit.write(conn, "metadata.changed", who, detail={"change": source, "operations": [c.detail for c in changes],
-                                                                "documents": _names(detail)})
+    def _audit(self, who: Who, source: str, detail: dict, changes: list[Change], conn: Connection | None = None) -> None:
+        if conn is None:
+            with write_transaction(self.runtime.engine) as own:
+                return self._audit(who, source, detail, changes, own)
+        audit.write(conn, "metadata.changed", who, detail={"change": source, "operations": [c.detail for c in changes],
+                                                            "documents": _names(detail)})
 
     def create_object(self, body: Any, who: Who) -> list[Change]:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
@@ -142,7 +149,7 @@ class MetadataService:
                 body.get("fields", {}).pop(name, None)
             return config
 
-        return self._transform(transform, who, source, {"objects": [{"name": name}]})
+        return self.transform(transform, who, source, {"objects": [{"name": name}]})
 
     def add_field(self, object_name: str, spec: Any, who: Who, layouts: list[dict] = (), source: str = "") -> list[Change]:
         """Add a field; ``layouts`` (changed layouts that show it) are applied in the same transaction."""
@@ -182,7 +189,7 @@ class MetadataService:
         verb = "DELETE" if removed else "POST"
         source = f"{verb} /api/meta/objects/{object_name}/fields/{field_name}"
         meta = self.runtime.current_metadata()
-        return self._transform(set_removed(meta, object_name, field_name, removed, source), who, source,
+        return self.transform(set_removed(meta, object_name, field_name, removed, source), who, source,
                                {"fields": [f"{object_name}.{field_name}"]})
 
     def set_picklist_value(self, object_name: str, field_name: str, value: Any, who: Who) -> list[Change]:
@@ -250,42 +257,10 @@ class MetadataService:
             del config.layouts[key]
             return config
 
-        return self._transform(transform, who, source, {"layouts": [key]})
-
-    def put_permission_set(self, name: str, body: Any, who: Who, access: Access) -> list[Change]:
-        source = f"PUT /api/meta/roles/{name}"
-        if not isinstance(body, dict):
-            raise _refuse(source, "send a permission set: {\"label\": {...}, \"objects\": {\"account\": {\"read\": \"team\"}}, \"fields\": {...}}")
-        self._guard_admin_set(name, body, access, source)
-        return self.apply({"format": FORMAT, "permission_sets": [{**body, "name": name}]}, who, source)
-
-    def _guard_admin_set(self, name: str, body: dict | None, access: Access, source: str) -> None:
-        """Nobody locks the admins out, and only an admin makes an admin set."""
-        existing = self.runtime.current_metadata().permission_sets.get(name, {})
-        if name == ADMIN_SET:
-            raise _refuse(source, f"the '{name}' permission set is built in and cannot be changed; make another set instead")
-        if not access.unrestricted and ((body or {}).get("admin") or existing.get("admin")):
-            raise PermissionError("only an admin may create, change or remove a permission set with 'admin'")
-
-    def remove_permission_set(self, name: str, who: Who, access: Access) -> list[Change]:
-        source = f"DELETE /api/meta/roles/{name}"
-        self._guard_admin_set(name, None, access, source)
-        if name not in self._config().permission_sets:
-            raise _refuse(source, f"there is no customized permission set '{name}'; those defined by the base or a plugin stay")
-
-        def transform(config: CustomConfig) -> CustomConfig:
-            config = config.copy()
-            del config.permission_sets[name]
-            return config
-
-        return self._transform(transform, who, source, {"permission_sets": [{"name": name}]})
+        return self.transform(transform, who, source, {"layouts": [key]})
 
     def _config(self) -> CustomConfig:
-        from core.db import read_transaction
-        from core.metadata import store
-
-        with read_transaction(self.runtime.engine) as conn:
-            return store.load_config(conn)
+        return self.runtime.custom_config()
 
 
 def _who(who: Who) -> str:
