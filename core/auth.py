@@ -49,6 +49,7 @@ from core.audit import Who
 from core.coretables import api_token, credential, login_throttle, session, setting
 from core.db import PreparedRead, read_transaction, write_transaction
 from core.fieldtypes import iso_utc
+from core.jsontext import text_problem
 from core.permissions import ADMIN_SET
 from core.records import Actor
 from core.roles import Roles
@@ -276,6 +277,8 @@ class Accounts:
 
     def authenticate(self, username: str, password: str, ip: str | None = None) -> Identity:
         """Check a username and password; raise AuthError (or Throttled) with a message to show."""
+        if text_problem(username) or text_problem(password):  # no user has such a name or password: nothing to count or check
+            raise AuthError("wrong username or password")
         keys = throttle_keys(username, ip)
         who = Who(None, username[:200], ip)
         locked_now = self._count_attempt(keys, who)

@@ -173,3 +173,15 @@ def test_numbers_that_are_not_finite_never_reach_the_openapi_document(api):
             stack.extend(item)
         elif isinstance(item, float):
             assert math.isfinite(item)
+
+
+def test_the_sign_in_form_answers_a_name_with_a_nul_as_a_wrong_one(api):
+    from test_ui_pages import signed_in  # noqa: PLC0415
+
+    import re  # noqa: PLC0415
+
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', api.client.get("/login").text).group(1)
+    for username, password in (("ro\x00ot", "correct horse battery"), ("root", "p\x00")):
+        response = api.client.post("/login", data={"username": username, "password": password, "_csrf_token": csrf})
+        assert response.status_code == 401 and "wrong username or password" in response.text.lower(), response.text[:300]
+    signed_in(api.client, "root")  # nothing was locked or counted
