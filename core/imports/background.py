@@ -17,11 +17,13 @@ import secrets
 import shutil
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable
 
 from core.imports import jobs
 from core.imports.runner import ImportFailed, ImportOptions, ImportReport, run_import
+from core.imports.sources import csv_reader
 from core.records import Actor
 
 SUFFIXES = (".csv", ".txt", ".xlsx")
@@ -32,6 +34,15 @@ CHUNK = 1 << 20
 
 class UploadError(ValueError):
     """An uploaded file that cannot be taken, or a token that names none."""
+
+
+@dataclass
+class RejectedRows:
+    """The first rows of a job's rejected-rows file, or the problem that kept them from being read."""
+
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    problem: str | None = None
 
 
 class Upload:
@@ -222,16 +233,22 @@ class BackgroundImports:
             job.pop(private, None)
         return job
 
-    def rejected_rows(self, job_id: int, limit: int = 100) -> tuple[list[str], list[list[str]]]:
-        """The header and the first ``limit`` rows of a job's rejected-rows file (the reason is the last cell)."""
+    def rejected_rows(self, job_id: int, limit: int = 100) -> RejectedRows:
+        """The header and the first ``limit`` rows of a job's rejected-rows file (the reason is the last cell).
+
+        Never raises for what is in the file: a file that cannot be read (damaged, not UTF-8, changed by
+        hand) gives no rows and a problem to show beside the job."""
         path = self.rejected_file(job_id)
         if path is None:
-            return [], []
-        with path.open(encoding="utf-8-sig", newline="") as file:
-            reader = csv.reader(file)
-            header = next(reader, [])
-            rows = [row for _, row in zip(range(limit), reader)]
-        return header, rows
+            return RejectedRows()
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as file:
+                reader = csv_reader(file)
+                header = next(reader, [])
+                return RejectedRows(header, [row for _, row in zip(range(limit), reader)])
+        except (OSError, UnicodeError, csv.Error) as exc:
+            return RejectedRows(problem=f"the rejected rows cannot be shown: their file cannot be read ({type(exc).__name__}: {exc}); "
+                                        "upload the file again to check it once more")
 
     def rejected_file(self, job_id: int) -> Path | None:
         job = jobs.load(self.runtime.engine, job_id)
@@ -264,7 +281,7 @@ def uploader(runtime, token: str) -> int | None:
         return None
     try:
         text = _uploader_path(runtime, token).read_text(encoding="ascii").strip()
-    except OSError:
+    except (OSError, UnicodeError):
         return None
     return int(text) if text.isdigit() else None
 

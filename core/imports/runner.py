@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 
 from core.imports import jobs
 from core.imports.mapping import CellError, DuplicateRule, Plan, Target, build_plan, keep_text
-from core.imports.sources import Row, Source, SourceError, open_source
+from core.imports.sources import CELL_LIMIT, Row, Source, SourceError, open_source
 from core.metadata.model import FieldDef
 from core.records import Actor, BulkWriter, Forbidden
 from core.validation import FieldError, RecordValidationError
@@ -158,7 +158,7 @@ class Importer:
     def run(self) -> ImportReport:
         self.runtime.current_metadata().object(self.object_name)  # an unknown object is named before the file is read
         source = open_source(self.path, self.options.encoding, self.options.sheet)
-        self.width = len(source.header)
+        self.header, self.width = source.header, len(source.header)
         try:
             plan = self._plan(source)
             self.file_values = self._self_reference_values(plan)
@@ -288,6 +288,9 @@ class Importer:
         if len(cells) != width and not (len(cells) > width and all(not c.strip() for c in cells[width:])):
             prepared.errors.append(FieldError("", f"the row has {len(cells)} cells but the header has {width} columns"))
             return prepared
+        if max(map(len, cells), default=0) > CELL_LIMIT:
+            prepared.errors.append(FieldError("", self._too_long(cells)))
+            return prepared
         values, lookups = prepared.values, prepared.lookups
         for column, name, trim, convert, kind in self._steps(plan):  # what _converted does, per cell
             text = cells[column]
@@ -310,6 +313,11 @@ class Importer:
             else:
                 prepared.given_id = text
         return prepared
+
+    def _too_long(self, cells: list[str]) -> str:
+        number, cell = next((n, c) for n, c in enumerate(cells, start=1) if len(c) > CELL_LIMIT)
+        return (f"column '{self.header[number - 1]}' (column {number}): the cell has {len(cell):,} characters; "
+                f"a cell may have at most {CELL_LIMIT:,}")
 
     def _steps(self, plan: Plan) -> list[tuple]:
         """Per target: (column, field, trim, converter or None for text kept as it is, where the value goes)."""
