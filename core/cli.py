@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -512,7 +514,7 @@ def _print_report(report, seconds: float | None = None) -> None:
 
 @cli.command("export")
 @click.argument("object_name", metavar="OBJECT")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
 @click.argument("filters", nargs=-1, metavar="[FILTER]...")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), help="The file format (default: from FILE's suffix, else csv).")
 @click.option("--user", "username", metavar="USERNAME", help="Export what this user may see (default: the system, everything).")
@@ -520,19 +522,38 @@ def _print_report(report, seconds: float | None = None) -> None:
 @friendly_errors
 @_record_errors
 def export_command(ctx: Context, object_name: str, file: Path, filters: tuple[str, ...], fmt: str | None, username: str | None) -> None:
-    """Write the records of OBJECT matching FILTERs (as in the records API: stage=won amount__gte=1000 sort=-close_date) to FILE."""
-    from core.exports import export
+    """Write the records of OBJECT matching FILTERs (as in the records API: stage=won amount__gte=1000 sort=-close_date)
+    to FILE ('-' for standard output)."""
+    from core.exports import export, write
 
-    params = []
-    for text in filters:
-        name, sep, value = text.partition("=")
-        if not sep or not name:
-            fail(f"'{text}' is not a filter; write FIELD=VALUE or FIELD__OPERATOR=VALUE, e.g. stage=won or amount__gte=1000")
-        params.append((name, value))
+    params = [_filter(text) for text in filters]
     runtime = ctx.runtime
     runtime.upgrade(ctx.who)
-    count = export(runtime, _actor(runtime, username), object_name, file, params, fmt)
+    actor = _actor(runtime, username)
+    if str(file) == "-":
+        with _reader_may_stop():
+            count = write(click.get_binary_stream("stdout"), runtime, actor, object_name, params, fmt or "csv")
+        click.echo(f"Exported {count:,} {object_name} record(s) to standard output.", err=True)
+        return
+    count = export(runtime, actor, object_name, file, params, fmt)
     click.echo(f"Exported {count:,} {object_name} record(s) to {file}.")
+
+
+@contextlib.contextmanager
+def _reader_may_stop():
+    """Standard output piped to a reader that stops early (| head): end quietly, as other commands do."""
+    try:
+        yield
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice: no second error at exit
+        sys.exit(1)
+
+
+def _filter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        fail(f"'{text}' is not a filter; write FIELD=VALUE or FIELD__OPERATOR=VALUE, e.g. stage=won or amount__gte=1000")
+    return name, value
 
 
 @cli.group()

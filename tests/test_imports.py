@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 import sys
@@ -368,6 +369,26 @@ def test_the_cli_imports_with_a_mapping_and_exports_with_filters(database_url, t
     ]:
         result = cli(*args, database=database_url, cwd=tmp_path)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_the_cli_writes_no_rejected_rows_file_when_nothing_is_rejected_and_exports_to_standard_output(database_url, tmp_path):
+    left = tmp_path / "clean.csv.rejected.csv"
+    left.write_text("name,reason\nOld,from an earlier run\n", encoding="utf-8")
+    file = write_csv(tmp_path / "clean.csv", [["name", "industry"], ["Acme", "technology"], ["Zeta", "retail"]])
+    run = cli("import", "account", file, database=database_url, cwd=tmp_path)
+    assert run.returncode == 0 and "created 2, updated 0, skipped 0, rejected 0" in run.stdout, run.stdout + run.stderr
+    assert "rejected.csv" not in run.stdout and not left.exists()  # no rejected rows, so no file (and none from before)
+
+    out = cli("export", "account", "-", "sort=name", database=database_url, cwd=tmp_path)
+    assert out.returncode == 0 and "Exported 2 account record(s) to standard output." in out.stderr, out.stderr
+    rows = list(csv.reader(out.stdout.lstrip("\ufeff").splitlines()))
+    assert rows[0][:2] == ["id", "name"] and [r[1] for r in rows[1:]] == ["Acme", "Zeta"]
+    xlsx = subprocess.run([TESSERA, "--database", database_url, "export", "account", "-", "--format", "xlsx"], capture_output=True,
+                          cwd=tmp_path, timeout=300)
+    assert xlsx.returncode == 0, xlsx.stderr
+    sheet = load_workbook(io.BytesIO(xlsx.stdout)).active
+    assert [row[1] for row in sheet.iter_rows(values_only=True)] == ["name", "Acme", "Zeta"]
+    assert not (tmp_path / "-").exists()
 
 
 def test_a_batch_rejects_each_bad_row_with_its_reason_and_writes_the_rest(runtime, tmp_path):

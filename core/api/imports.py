@@ -203,6 +203,8 @@ class ImportsController(Controller):
     def rejected_rows(self, request: Request, job_id: FromPath[str]) -> Stream:
         runtime, job = request.app.state.runtime, _job(request, job_id)
         path = runtime.imports.rejected_file(job["id"])
+        if path is None and not job["rejected"]:
+            raise ApiError(404, "not_found", f"import job {job['id']} rejected no rows, so it has no rejected-rows file")
         if path is None:
             raise ApiError(404, "not_found", f"the rejected rows of import job {job['id']} are not kept any more")
         size = path.stat().st_size

@@ -615,20 +615,21 @@ def _short(text: str) -> str:
 class RejectedFile:
     """The rejected rows as CSV (UTF-8 with a BOM, for spreadsheets): the original columns plus ``reason``.
 
-    A resumed run cuts it back to its length after the last completed batch.
+    The file is made at the first rejected row: a run that rejects nothing leaves none (and
+    removes one an earlier run left at the same place). A resumed run cuts it back to its
+    length after the last completed batch.
     """
 
     def __init__(self, path: Path, header: list[str], keep_bytes: int) -> None:
-        self.path = path
-        exists = path.exists() and path.stat().st_size >= keep_bytes > 0
-        self._file = path.open("r+b" if exists else "wb")
-        if exists:
-            self._file.truncate(keep_bytes)
-            self._file.seek(keep_bytes)
+        self.path, self._header = path, header
+        self._file: io.BufferedRandom | io.BufferedWriter | None = None
+        self.size = 0
+        if keep_bytes > 0 and path.is_file() and path.stat().st_size >= keep_bytes:
+            self._file = path.open("r+b")
+            self.cut(keep_bytes)
+            self.size = keep_bytes
         else:
-            self._file.write(self._encode([header + ["reason"]], bom=True))
-            self._file.flush()
-        self.size = self._file.tell()
+            path.unlink(missing_ok=True)
 
     @staticmethod
     def _encode(rows: list[list[str]], bom: bool = False) -> bytes:
@@ -638,15 +639,27 @@ class RejectedFile:
         return ("\ufeff" if bom else "").encode("utf-8") + buffer.getvalue().encode("utf-8")
 
     def append(self, rows: list[tuple[list[str], str]]) -> int:
+        """Add rows; the file's length after them."""
         if rows:
+            if self._file is None:
+                self._file = self.path.open("wb")
+                self._file.write(self._encode([self._header + ["reason"]], bom=True))
             self._file.write(self._encode([list(cells) + [reason] for cells, reason in rows]))
             self._file.flush()
-        return self._file.tell()
+            self.size = self._file.tell()
+        return self.size
 
     def cut(self, length: int) -> None:
-        if length and not self._file.closed:
+        """Back to ``length`` bytes, the rows of completed batches; none at all for 0."""
+        if self._file is None or self._file.closed:
+            return
+        if length:
             self._file.truncate(length)
             self._file.seek(length)
+        else:
+            self._file.close()
+            self.path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
