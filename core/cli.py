@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from core import __version__
+from core import __version__, private
 from core.auth import AccountError
 from core.db import DatabaseURLError
 from core.metadata.customize import forget_field, rename_field, set_removed
@@ -160,7 +160,8 @@ def metadata_export(ctx: Context, file: Path) -> None:
     if str(file) == "-":
         click.echo(text, nl=False)
     else:
-        file.write_text(text, encoding="utf-8")
+        with private.replacing(file) as out:
+            out.write(text.encode("utf-8"))
         click.echo(f"Exported the configuration to {file}.")
 
 

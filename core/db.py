@@ -15,11 +15,14 @@ import time
 import weakref
 from collections import namedtuple
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from core import private
 
 
 class DatabaseURLError(ValueError):
@@ -57,6 +60,12 @@ _WRITER_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _sqlite_engine(url, echo: bool) -> Engine:
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+    database = _database_file(url)
+
+    @event.listens_for(engine, "do_connect")
+    def _private_database(_dialect, _record, _args, _params):
+        if database is not None and database.parent.is_dir():  # else SQLite says it cannot open the file
+            private.create_file(database)  # before SQLite makes it with the umask's mode; its -wal and -shm take this one's
     # SQLite lets one writer in at a time; a writer that finds the lock taken sleeps in
     # SQLite's busy handler for 1 to 100 ms before it looks again, so writers of one process
     # on several threads waited far longer than the write they queued behind. They queue on
@@ -92,6 +101,13 @@ def _sqlite_engine(url, echo: bool) -> Engine:
 BULK_CACHE_KIB = 64 * 1024
 BULK_WAL_PAGES = 16_384
 _BULK_READY = "tessera_bulk_pragmas"
+
+
+def _database_file(url) -> Path | None:
+    """The SQLite database's file, or None (in memory, or a file: URI that SQLite opens its own way)."""
+    if not url.database or url.database == ":memory:" or url.query.get("uri"):
+        return None
+    return Path(url.database)
 
 
 def prepare_bulk(conn: Connection) -> None:

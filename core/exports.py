@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
+from core import private
 from core.query import MAX_LIMIT
 from core.records import Actor
 
@@ -77,18 +77,12 @@ def export(runtime, actor: Actor, object_name: str, path: Path, params: Iterable
            progress: Callable[[int], None] | None = None) -> int:
     """Write the list to ``path`` (CSV or XLSX, from ``fmt`` or the file's suffix); return the number of records.
 
-    The file appears whole or not at all: it is written beside ``path`` and renamed at the end.
+    The file appears whole or not at all (it is written beside ``path`` and renamed at the end), readable by its owner alone.
     """
     path = Path(path)
     fmt = export_format(fmt, path)
-    partial = path.with_name(f".{path.name}.part")
-    try:
-        with partial.open("wb") as file:
-            count = write(file, runtime, actor, object_name, params, fmt, progress)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return count
+    with private.replacing(path) as file:
+        return write(file, runtime, actor, object_name, params, fmt, progress)
 
 
 def export_format(fmt: str | None, path: Path | None = None) -> str:

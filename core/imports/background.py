@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable
 
+from core import private
 from core.imports import jobs
 from core.imports.runner import ImportFailed, ImportOptions, ImportReport, run_import
 from core.imports.sources import csv_reader
@@ -59,10 +60,9 @@ def save_upload(runtime, filename: str, content: bytes | IO[bytes] | Iterable[by
     name = _safe_name(filename)
     remove_old_uploads(runtime)
     token = secrets.token_hex(16)
-    folder = _imports_folder(runtime) / token
-    folder.mkdir(parents=True)
+    folder = private.folder(_imports_folder(runtime) / token)
     path = folder / name
-    with path.open("wb") as out:
+    with open(path, "wb", opener=private.opener) as out:
         for chunk in _chunks(content):
             out.write(chunk)
     if path.stat().st_size == 0:
@@ -127,9 +127,7 @@ def _running_on(runtime, folder: Path, limit: float) -> bool:
 
 def rejected_path(up: Upload, dry_run: bool) -> Path:
     """Where a run of the upload writes its rejected rows: a subfolder, so the upload stays the folder's one file."""
-    folder = up.path.parent / "rejected"
-    folder.mkdir(exist_ok=True)
-    return folder / f"{up.path.stem}{'.check' if dry_run else ''}.rejected.csv"
+    return private.folder(up.path.parent / "rejected") / f"{up.path.stem}{'.check' if dry_run else ''}.rejected.csv"
 
 
 def _imports_folder(runtime) -> Path:
@@ -272,7 +270,8 @@ def set_uploader(runtime, up: Upload, user_id: int | None) -> None:
     """Remember who uploaded a file, so that nobody else's request may use its token.
 
     Kept beside the upload's folder (``<token>.owner``), never in it, so ``upload`` still finds the file alone."""
-    _uploader_path(runtime, up.token).write_text("" if user_id is None else str(user_id), encoding="ascii")
+    with open(_uploader_path(runtime, up.token), "w", encoding="ascii", opener=private.opener) as file:
+        file.write("" if user_id is None else str(user_id))
 
 
 def uploader(runtime, token: str) -> int | None:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from core import private
 from core.imports import jobs
 from core.imports.mapping import CellError, DuplicateRule, Plan, Target, build_plan, keep_text
 from core.imports.sources import CELL_LIMIT, Row, Source, SourceError, open_source
@@ -642,7 +643,7 @@ class RejectedFile:
         """Add rows; the file's length after them."""
         if rows:
             if self._file is None:
-                self._file = self.path.open("wb")
+                self._file = open(self.path, "wb", opener=private.opener)
                 self._file.write(self._encode([self._header + ["reason"]], bom=True))
             self._file.write(self._encode([list(cells) + [reason] for cells, reason in rows]))
             self._file.flush()
