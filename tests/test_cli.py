@@ -180,3 +180,62 @@ def test_jobs_are_listed_and_run_by_name(tmp_path):
     assert ran.returncode == 0 and ran.stdout.startswith("Ran service.sla_breach_check")
     unknown = run("jobs", "run", "service.maintenance_du", database=database)
     assert unknown.returncode == 2 and "did you mean 'service.maintenance_due'" in unknown.stderr
+
+
+# --- what validate accepts, import can do; nothing a user gives ends in a traceback ----------------------------------
+
+
+def wide(name: str, count: int, kind: str = "text", **extra) -> dict:
+    return {"name": name, "label": label(name.title(), "宽"),
+            "fields": [{"name": f"f{i}", "type": kind, "label": label(f"F{i}"), **extra} for i in range(count)]}
+
+
+def test_validate_refuses_a_table_the_databases_cannot_hold_and_import_takes_what_validate_accepts(database_url, tmp_path):
+    refused = {
+        "columns": (wide("wide", 3000), "object 'wide' would need a table of 3,008 columns (its fields and 8 system columns); "
+                                        "PostgreSQL's tables hold at most 1,600: give it at most 1,592 fields with a column"),
+        "lookups": (wide("linked", 63, "lookup", target="account"), "object 'linked' has 63 lookup fields; at most 62"),
+        "junction": ({"name": "o" * 30, "label": label("O"), "fields": [
+            {"name": "m" * 40, "type": "many_to_many", "target": "account", "label": label("M")}]},
+            f"keeps its links in a table named '{'o' * 30}__{'m' * 40}', 72 characters; PostgreSQL's names have at most 63"),
+    }
+    for name, (obj, message) in refused.items():
+        file = write(tmp_path / f"{name}.json", changeset(obj))
+        for command in (("metadata", "validate", str(file)), ("metadata", "import", str(file))):
+            result = run(*command, database=database_url)
+            assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (command, result.stderr)
+    taken = changeset(wide("wide", 1592), wide("linked", 62, "lookup", target="account"),
+                      {"name": "o" * 48, "label": label("O"), "fields": [{"name": "l" * 48, "type": "lookup", "target": "account",
+                                                                          "label": label("L")}]})
+    file = write(tmp_path / "taken.json", taken)
+    assert run("metadata", "validate", str(file)).returncode == 0
+    imported = run("metadata", "import", str(file), database=database_url)
+    assert imported.returncode == 0 and "create table wide" in imported.stdout, imported.stderr[-3000:]
+    from core.records import Actor
+    from core.runtime import Runtime
+    from core.settings import Settings
+
+    runtime = Runtime(Settings(database_url=database_url))
+    try:
+        account = runtime.records.create(Actor.system(), "account", {"name": "Acme"})["id"]
+        runtime.records.create(Actor.system(), "linked", {f"f{i}": account for i in range(62)})
+        runtime.records.create(Actor.system(), "wide", {f"f{i}": f"value {i}" for i in range(1592)})
+        assert runtime.records.list(Actor.system(), "linked").items[0]["f61"]["label"] == "Acme"
+        assert runtime.records.list(Actor.system(), "wide").items[0]["f1591"] == "value 1591"
+    finally:
+        runtime.close()
+
+
+def test_deeply_nested_json_is_refused_with_a_message(database_url, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    field = {"name": "data", "type": "json", "label": label("Data"), "default": json.loads("[" * 500 + "]" * 500)}
+    nested = tmp_path / "nested.json"
+    nested.write_text(json.dumps(changeset(dict(GADGET, fields=GADGET["fields"] + [field]))))
+    (tmp_path / "gadgets.csv").write_text("title\nOne\n")
+    for args in [("metadata", "validate", deep), ("metadata", "import", deep), ("metadata", "validate", nested),
+                 ("metadata", "import", nested), ("import", "account", tmp_path / "gadgets.csv", "--mapping", nested)]:
+        result = run(*map(str, args), database=database_url)
+        assert result.returncode == 2 and "the JSON nests more than 64 levels deep" in result.stderr, (args, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
+

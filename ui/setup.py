@@ -20,6 +20,7 @@ from litestar.response import Redirect
 
 from core.api.security import client_ip
 from core.auth import AccountError
+from core.metadata.files import too_deep
 from core.metadata.model import ObjectDef, UnknownObject
 from core.metadata.problems import MetadataError
 from core.metadata.service import MetadataService
@@ -565,8 +566,12 @@ def parse_changeset(page: Page, text: str) -> tuple[dict | None, list[str]]:
         return None, [page.t("Choose a configuration file (.json) to import.")]
     try:
         changeset = json.loads(text)
+        if too_deep(changeset):
+            raise RecursionError
     except json.JSONDecodeError as exc:
         return None, [page.t("The file is not valid JSON: {problem} at line {line}, column {column}.", problem=exc.msg, line=exc.lineno, column=exc.colno)]
+    except RecursionError:
+        return None, [page.t("The file nests deeper than a configuration file does: it is not one.")]
     if not isinstance(changeset, dict):
         return None, [page.t("The file is not a configuration changeset: it should be a JSON object with \"format\".")]
     return changeset, []

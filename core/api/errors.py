@@ -21,6 +21,7 @@ from litestar.params import PathParameter, QueryParameter
 from core import audit
 from core.auth import AccountError, AuthError, Throttled
 from core.fieldtypes import BIGGEST
+from core.metadata.files import MAX_DEPTH, too_deep
 from core.metadata.model import UnknownObject
 from core.metadata.problems import MetadataError
 from core.query import QueryError
@@ -50,6 +51,8 @@ def json_body(body: bytes) -> Any:
         raise ApiError(400, "invalid_json", "the request has no body; send JSON, e.g. {\"name\": \"Acme\"}")
     try:
         data = json.loads(body)
+        if too_deep(data):
+            raise RecursionError
         json.dumps(data, ensure_ascii=False).encode("utf-8")  # lone surrogates (\\ud800) cannot be stored or shown
         return data
     except UnicodeError:
@@ -57,7 +60,7 @@ def json_body(body: bytes) -> Any:
     except json.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON: it is nested too deeply") from None
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: it nests more than {MAX_DEPTH} levels deep") from None
 
 
 def error_response(status: int, code: str, message: str, errors: list[dict] | None = None, headers: dict | None = None,

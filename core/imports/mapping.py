@@ -13,12 +13,14 @@ import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, Callable
 
 from jsonschema import Draft202012Validator
 
+from core.metadata.files import parse_json
 from core.metadata.model import FieldDef, ObjectDef
-from core.metadata.problems import did_you_mean
+from core.metadata.problems import MetadataError, did_you_mean
 from core.permissions import Access
 
 MAPPING_FORMAT = "tessera-import-mapping/1"
@@ -131,9 +133,9 @@ class Plan:
 def read_mapping(text: str, source: str) -> dict:
     """Parse and check a mapping file's text."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MappingError([f"{source}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from None
+        data = parse_json(text, source)
+    except MetadataError as exc:
+        raise MappingError([f"{source}: {problem.message}" for problem in exc.problems]) from None
     problems = [f"{source}: {'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else '/'}: {_schema_message(e)}"
                 for e in Draft202012Validator(MAPPING_SCHEMA).iter_errors(data)]
     if problems:

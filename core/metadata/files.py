@@ -14,6 +14,7 @@ from core.metadata.schemas import check_document
 BASE_DIR = Path(__file__).resolve().parents[2] / "metadata"
 CHANGESET_FORMAT = "tessera-changeset/1"
 CHANGESET_SECTIONS = {"objects": "object", "extensions": "extension", "layouts": "layout", "permission_sets": "permission_set"}
+MAX_DEPTH = 64  # how deep a JSON document may nest; Tessera's own nest 11 deep at most
 
 
 def read_json(path: Path | str, source: str | None = None):
@@ -28,16 +29,38 @@ def read_json(path: Path | str, source: str | None = None):
         raise MetadataError([Problem(source, "", "is not UTF-8 text; save it as UTF-8")]) from None
     except IsADirectoryError:
         raise MetadataError([Problem(source, "", "is a folder, not a JSON file")]) from None
+    except OSError as exc:
+        raise MetadataError([Problem(source, "", f"cannot be read ({exc.strerror or exc})")]) from None
     return parse_json(text, source)
 
 
 def parse_json(text: str, source: str):
+    """Parse JSON text, or raise MetadataError saying where it is malformed or that it nests too deeply."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise MetadataError(
             [Problem(source, "", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]
         ) from None
+    except RecursionError:
+        raise MetadataError([Problem(source, "", TOO_DEEP)]) from None
+    if too_deep(data):
+        raise MetadataError([Problem(source, "", TOO_DEEP)])
+    return data
+
+
+TOO_DEEP = f"the JSON nests more than {MAX_DEPTH} levels deep; a Tessera document nests far less"
+
+
+def too_deep(data, limit: int = MAX_DEPTH) -> bool:
+    """Whether parsed JSON nests more than ``limit`` arrays or objects deep (found level by level, without recursion)."""
+    level = [data]
+    for _ in range(limit + 1):
+        containers = [value for value in level if isinstance(value, (dict, list))]
+        if not containers:
+            return False
+        level = [child for value in containers for child in (value.values() if isinstance(value, dict) else value)]
+    return True
 
 
 def kind_of(document) -> str:
