@@ -118,6 +118,12 @@ def check_password(password: str, username: str = "") -> None:
         raise AccountError("the password must not be the username")
 
 
+def free_role_name(runtime: Runtime, label: str, permission_set: str) -> str:
+    """A name for a new role using ``permission_set``: its label, or when another role is called so, the label and the set."""
+    taken = runtime.records.list(Actor.system(), "role", {"name": label, "limit": 1}).items
+    return f"{label} ({permission_set})" if taken else label
+
+
 class RefusalWindows:
     """Which refused tokens get an audit row: the first per key (client address, known token) in each window.
 
@@ -198,20 +204,34 @@ class Accounts:
         return user, created
 
     def role_id(self, name: str) -> int:
-        """The role record called ``name``, or using the permission set ``name`` (created if there is none yet)."""
+        """The role ``name`` names: the role called so; else a role using the permission set called ``name``, or
+        labelled so in either language (a role using it is created when there is none, named after the label)."""
         system = Actor.system()
         records = self.runtime.records
         for key in ("name", "permission_set"):
             found = records.list(system, "role", {key: name, "limit": 1}).items
             if found:
                 return found[0]["id"]
+        set_name = self._permission_set(name)
+        found = records.list(system, "role", {"permission_set": set_name, "limit": 1}).items
+        if found:
+            return found[0]["id"]
+        label = self.runtime.current_metadata().permission_sets[set_name].get("label", {}).get("en") or set_name
+        return records.create(system, "role", {"name": free_role_name(self.runtime, label, set_name), "permission_set": set_name})["id"]
+
+    def _permission_set(self, name: str) -> str:
+        """The permission set called ``name``, or the one whose label (English or Chinese, any case) it is."""
         sets = self.runtime.current_metadata().permission_sets
-        if name not in sets:
-            roles = [r["name"] for r in records.each(system, "role", {"sort": "name"})]
-            known = sorted(set(roles) | set(sets))
-            raise AccountError(f"there is no role or permission set '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}")
-        label = sets[name].get("label", {}).get("en") or name
-        return records.create(system, "role", {"name": label, "permission_set": name})["id"]
+        if name in sets:
+            return name
+        labelled = [key for key, body in sets.items() if name.casefold() in {text.casefold() for text in body.get("label", {}).values()}]
+        if len(labelled) == 1:
+            return labelled[0]
+        if labelled:
+            raise AccountError(f"'{name}' is the label of the permission sets {', '.join(sorted(labelled))}; name one of them")
+        roles = [r["name"] for r in self.runtime.records.each(Actor.system(), "role", {"sort": "name"})]
+        known = sorted(set(roles) | set(sets))
+        raise AccountError(f"there is no role or permission set '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}")
 
     def set_language(self, user_id: int, language: str) -> None:
         """The user's own choice of language (a user may set it whatever their role)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import getpass
 import json
 import os
@@ -11,15 +12,18 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from core import __version__, private
 from core.auth import AccountError
-from core.db import DatabaseURLError
+from core.db import DatabaseURLError, shown_url
 from core.metadata.customize import forget_field, rename_field, set_removed
 from core.metadata.files import documents_from, read_json
 from core.metadata.model import build
-from core.metadata.problems import MetadataError
+from core.metadata.problems import MetadataError, Problem
 from core.plugins import PluginError, PluginSet, load_plugins
+from core.records import RecordError
+from core.validation import RecordValidationError
 from core.metadata.store import CustomConfig, merge_changeset
 from core.schema_sync import Change, SchemaChangeRefused, drop_column
 from core.settings import Settings, SettingsError
@@ -40,6 +44,9 @@ class Context:
             self._runtime = Runtime(Settings.from_env(database_url=self.database), plugins=self.plugins)
         return self._runtime
 
+    def shown_database(self) -> str:
+        return shown_url(Settings.from_env(database_url=self.database).database_url)
+
 
 def fail(message: str, code: int = 2) -> None:
     click.echo(message, err=True)
@@ -47,9 +54,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def friendly_errors(function):
-    """Turn user mistakes into messages, never tracebacks."""
-
-    import functools
+    """Turn user mistakes, and a database or file that cannot be used, into messages, never tracebacks."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
@@ -59,8 +64,14 @@ def friendly_errors(function):
             fail("Refused; nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems))
         except SchemaChangeRefused as exc:
             fail(f"Refused; nothing was changed:\n  {exc}")
-        except (DatabaseURLError, SettingsError, PluginError, AccountError) as exc:
+        except (DatabaseURLError, SettingsError, PluginError, AccountError, RecordError, RecordValidationError) as exc:
             fail(str(exc))
+        except DBAPIError as exc:
+            context = click.get_current_context().find_object(Context)
+            where = context.shown_database() if context else "database"
+            fail(f"cannot use the database {where}: {' '.join(str(exc.orig or exc).split())}")
+        except OSError as exc:
+            fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else f"{type(exc).__name__}: {exc}")
 
     return wrapper
 
@@ -84,7 +95,13 @@ def main(argv: list[str] | None = None) -> None:
     except (PluginError, SettingsError) as exc:
         fail(f"Tessera cannot start: {exc}")
     group = _with_plugin_commands(plugins)
-    group.main(args=argv, prog_name="tessera", obj=plugins)
+    try:
+        group.main(args=argv, prog_name="tessera", obj=plugins)
+    except Exception as exc:  # a refusal no command turned into a message: a short one, the traceback on demand
+        if os.environ.get("TESSERA_DEBUG"):
+            raise
+        fail(f"tessera stopped on an error it does not explain better: {type(exc).__name__}: {exc}\n"
+             "(run the command again with TESSERA_DEBUG=1 to see where it happened)", 1)
 
 
 def _with_plugin_commands(plugins: PluginSet) -> click.Group:
@@ -135,6 +152,8 @@ def metadata_validate(paths: tuple[Path, ...]) -> None:
     docs, problems = [], []
     for path in paths:
         files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        if not files:
+            problems.append(Problem(str(path), "", "is a folder without .json files"))
         for file in files:
             try:
                 docs += documents_from(read_json(file), str(file), "customization", registry.names())
@@ -257,7 +276,8 @@ def metadata_history(ctx: Context, limit: int) -> None:
 
 
 @cli.command("demo")
-@click.option("--reset", is_flag=True, help="Load the demo data again even if the database has records.")
+@click.option("--reset", is_flag=True,
+              help="Load the demo data again even if the database has records (what it finds by name is used, not made twice).")
 @click.pass_obj
 @friendly_errors
 def demo(ctx: Context, reset: bool) -> None:
@@ -309,7 +329,8 @@ def serve(ctx: Context, host: str, port: int, no_demo: bool) -> None:
     removed = remove_old_uploads(runtime)
     if removed:
         click.echo(f"Removed {len(removed)} uploaded import file(s) unused for {runtime.settings.upload_retention_days} days.")
-    click.echo(f"Tessera is serving {runtime.settings.database_url} at http://{host}:{port}/ (API docs: http://{host}:{port}/schema)")
+    where = shown_url(runtime.settings.database_url)
+    click.echo(f"Tessera is serving {where} at http://{host}:{port}/ (API docs: http://{host}:{port}/schema)")
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -331,7 +352,8 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", help="A role name, or a permission set (a role using it is created). See 'GET /api/meta/roles'.")
+@click.option("--role", help="A role's name, or a permission set's name or label: the role using it (created when none does). "
+                              "See 'GET /api/meta/roles'.")
 @click.option("--team", "teams", multiple=True, help="A team the user belongs to (repeat for several; created if new).")
 @click.option("--full-name", help="The name shown to others.")
 @click.option("--email", help="The user's e-mail address.")
@@ -349,7 +371,8 @@ def user_add(ctx: Context, username: str, role: str | None, teams: tuple[str, ..
     created_user, created_teams = Accounts(runtime).add_user(username, password, role, teams, full_name, email)
     for team in created_teams:
         click.echo(f"Created the team '{team}'.")
-    role_text = f" with the role '{role}'" if role else " without a role (they can sign in but see nothing until given one)"
+    role_text = (f" with the role '{created_user['role']['label']}'" if role
+                 else " without a role (they can sign in but see nothing until given one)")
     click.echo(f"Created the user '{username}' (id {created_user['id']}){role_text}.")
 
 
@@ -397,8 +420,6 @@ SHOWN_REJECTIONS = 20
 
 def _record_errors(function):
     """Refusals of imports and exports as messages naming the row, column or field."""
-    import functools
-
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         from core.exports import ExportError
@@ -464,11 +485,13 @@ def import_command(ctx: Context, object_name: str, file: Path, mapping_file: Pat
     """
     import time
 
-    from core.imports import ImportOptions, read_mapping, run_import
+    from core.imports import ImportOptions, read_mapping_file, run_import
 
+    if rejected_file is not None and not rejected_file.absolute().parent.is_dir():
+        fail(f"--rejected: there is no folder {rejected_file.absolute().parent} to write the rejected rows in")
     runtime = ctx.runtime
     runtime.upgrade(ctx.who)
-    mapping = read_mapping(mapping_file.read_text(encoding="utf-8-sig"), str(mapping_file)) if mapping_file else None
+    mapping = read_mapping_file(mapping_file) if mapping_file else None
     options = ImportOptions(mapping=mapping, duplicates=[{"match": list(keys), "then": on_duplicate}] if keys else [],
                             dry_run=dry_run, encoding=encoding, sheet=sheet, batch_size=batch_size,
                             rejected_path=rejected_file, resume=not restart)

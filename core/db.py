@@ -9,6 +9,7 @@ processes never deadlock upgrading a read lock to a write lock.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -32,12 +33,20 @@ class DatabaseURLError(ValueError):
 WRITE = "tessera_write"
 
 
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed or logged: with its password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy reads: mask what looks like user:password@
+        return re.sub(r"(//[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise DatabaseURLError(
-            f"'{url}' is not a database URL; use sqlite:///path/to/file.db "
+            f"'{shown_url(url)}' is not a database URL; use sqlite:///path/to/file.db "
             "or postgresql+psycopg://user@host:port/dbname"
         ) from None
     backend = parsed.get_backend_name()

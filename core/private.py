@@ -7,6 +7,7 @@ writes. A file or folder that exists already keeps the mode its owner gave it.
 
 from __future__ import annotations
 
+import errno
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,8 @@ def create_file(path: Path) -> None:
 @contextmanager
 def replacing(path: Path) -> Iterator[BinaryIO]:
     """A new private file that takes the place of ``path`` once written whole: ``path`` is never half written."""
+    if not path.absolute().parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "there is no such folder to write the file in", str(path.absolute().parent))
     partial = path.with_name(f".{path.name}.part")
     try:
         with open(partial, "wb", opener=opener) as file:

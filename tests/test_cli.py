@@ -239,3 +239,84 @@ def test_deeply_nested_json_is_refused_with_a_message(database_url, tmp_path):
         assert result.returncode == 2 and "the JSON nests more than 64 levels deep" in result.stderr, (args, result.stderr[-2000:])
         assert "Traceback" not in result.stderr
 
+
+def test_user_add_takes_a_role_by_its_name_its_permission_set_or_the_sets_label(database_url):
+    def add(username: str, role: str):
+        return run("user", "add", username, "--role", role, "--password-stdin", database=database, stdin="a long enough secret\n")
+
+    database = database_url
+    assert run("db", "upgrade", database=database).returncode == 0
+    from core.records import Actor
+    from core.runtime import Runtime
+    from core.settings import Settings
+
+    runtime = Runtime(Settings(database_url=database))
+    try:  # a role named after another permission set's label
+        runtime.records.create(Actor.system(), "role", {"name": "Sales Manager", "permission_set": "sales_ops"})
+    finally:
+        runtime.close()
+    for username, role, shown in [("ann", "Sales Rep", "Sales Rep"), ("bob", "sales_manager", "Sales Manager (sales_manager)"),
+                                  ("cai", "销售经理", "Sales Manager (sales_manager)"), ("dan", "Sales Manager", "Sales Manager"),
+                                  ("eve", "admin", "Administrator"), ("fay", "系统管理员", "Administrator")]:
+        result = add(username, role)
+        assert result.returncode == 0 and f"with the role '{shown}'" in result.stdout, (role, result.stdout, result.stderr)
+    refused = add("gus", "Sales Reps")
+    assert refused.returncode == 2 and "there is no role or permission set 'Sales Reps' (did you mean 'Sales Rep'?)" in refused.stderr
+    runtime = Runtime(Settings(database_url=database))
+    try:
+        roles = {r["name"]: r["permission_set"] for r in runtime.records.each(Actor.system(), "role", {})}
+    finally:
+        runtime.close()
+    assert roles == {"Sales Manager": "sales_ops", "Sales Rep": "sales_rep", "Sales Manager (sales_manager)": "sales_manager",
+                     "Administrator": "admin"}
+
+
+def test_no_command_ends_in_a_traceback_for_bad_input(database_url, tmp_path):
+    folder, binary, invalid = tmp_path / "a-folder", tmp_path / "binary.bin", tmp_path / "invalid.json"
+    folder.mkdir()
+    binary.write_bytes(bytes(range(256)) * 16)
+    invalid.write_text('{"format": "tessera-changeset/1", "objects": [')
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text("name\nAcme\n")
+    missing = tmp_path / "no-such-folder"
+    cases = [
+        (("metadata", "validate", tmp_path / "missing.json"), "missing.json: /: file not found"),
+        (("metadata", "validate", folder), "a-folder: /: is a folder without .json files"),
+        (("metadata", "validate", binary), "binary.bin: /: is not UTF-8 text"),
+        (("metadata", "validate", invalid), "invalid.json: /: malformed JSON at line 1"),
+        (("metadata", "import", folder), "is a directory"),
+        (("metadata", "import", binary), "is not UTF-8 text"),
+        (("metadata", "import", invalid), "malformed JSON"),
+        (("metadata", "export", missing / "config.json"), "no-such-folder: there is no such folder to write the file in"),
+        (("metadata", "history", "--limit", "0"), "0 is not in the range"),
+        (("import", "account", tmp_path / "missing.csv"), "missing.csv: there is no such file"),
+        (("import", "account", folder), "is a directory"),
+        (("import", "account", binary), "is neither UTF-8 nor GBK text"),
+        (("import", "account", csv_file, "--mapping", binary), "binary.bin: is not UTF-8 text"),
+        (("import", "account", csv_file, "--mapping", invalid), "invalid.json: malformed JSON at line 1"),
+        (("import", "account", csv_file, "--mapping", tmp_path / "missing.json"), "does not exist"),
+        (("import", "account", csv_file, "--rejected", missing / "rejected.csv"), "there is no folder"),
+        (("import", "account", csv_file, "--encoding", "klingon"), "'klingon' is not an encoding"),
+        (("import", "account", csv_file, "--batch-size", "0"), "0 is not in the range"),
+        (("import", "gizmo", csv_file), "there is no object 'gizmo'"),
+        (("export", "account", missing / "accounts.csv"), "no-such-folder: there is no such folder to write the file in"),
+        (("export", "account", tmp_path / "accounts.pdf"), "'pdf' is not an export format"),
+        (("export", "account", tmp_path / "x.csv", "--format", "pdf"), "'pdf' is not one of"),
+        (("export", "account", tmp_path / "x.csv", "nofilter"), "'nofilter' is not a filter"),
+        (("export", "account", tmp_path / "x.csv", "industri=x"), "'industri' is not a field of account"),
+        (("--database", f"sqlite:///{missing / 'x.db'}", "db", "upgrade"), "unable to open database file"),
+        (("--database", f"sqlite:///{binary}", "db", "upgrade"), "file is not a database"),
+        (("--database", f"sqlite:///{folder}", "db", "upgrade"), "cannot use the database"),
+        (("--database", "nonsense", "db", "upgrade"), "'nonsense' is not a database URL"),
+        (("jobs", "run", "nothing"), "there is no scheduled job 'nothing'"),
+        (("metadata", "rename-field", "gizmo", "a", "b"), "there is no object 'gizmo'"),
+        (("user", "password", "nobody", "--password-stdin"), "there is no user 'nobody'"),
+        (("serve", "--port", "70000"), "70000 is not in the range"),
+        (("no-such-command",), "No such command"),
+    ]
+    wrong = []
+    for args, words in cases:
+        result = run(*map(str, args), database=database_url, stdin="a long enough secret\n", cwd=tmp_path)
+        if result.returncode == 0 or "Traceback" in result.stderr or words not in result.stderr:
+            wrong.append((args, result.returncode, result.stderr[-600:]))
+    assert wrong == []

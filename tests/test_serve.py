@@ -77,6 +77,44 @@ def test_a_second_serve_keeps_the_data_and_prints_no_new_password(serve, databas
     assert httpx.post(f"{base}/api/auth/token", json={"username": "admin", "password": "not the password"}).status_code == 401
 
 
+def test_serve_starts_on_a_database_where_users_and_roles_were_added_first(serve, tmp_path):
+    database = f"sqlite:///{tmp_path / 'first.db'}"
+    assert run("db", "upgrade", database=database).returncode == 0
+    added = run("user", "add", "boss", "--role", "admin", "--password-stdin", database=database, stdin="a long enough secret\n")
+    assert added.returncode == 0 and "with the role 'Administrator'" in added.stdout, added.stderr
+    base, printed = serve(env={"TESSERA_DATABASE_URL": database})
+    assert "Loaded the demo data" in printed and "Traceback" not in printed and "password:" not in printed
+    token = httpx.post(f"{base}/api/auth/token", json={"username": "boss", "password": "a long enough secret"}).json()["token"]
+    roles = httpx.get(f"{base}/api/records/role?sort=name", headers={"Authorization": f"Bearer {token}"}).json()["items"]
+    assert [(r["name"], r["permission_set"]) for r in roles] == [("Administrator", "admin"), ("Sales Manager", "sales_manager"),
+                                                                 ("Sales Rep", "sales_rep")]
+    _base, again = serve(env={"TESSERA_DATABASE_URL": database})
+    assert "Loaded the demo data" not in again and "Traceback" not in again
+    reset = run("demo", "--reset", database=database)
+    assert reset.returncode == 0 and "Traceback" not in reset.stderr, reset.stderr
+
+
+def with_password(database_url: str, password: str) -> str:
+    """The URL with a password in it (this suite's PostgreSQL trusts local connections, so any password works)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    return url.set(password=password).render_as_string(hide_password=False) if url.get_backend_name() == "postgresql" else database_url
+
+
+def test_serve_prints_the_database_url_without_its_password(serve, database_url):
+    url = with_password(database_url, "s3cret-Pa55")
+    _base, printed = serve("--no-demo", env={"TESSERA_DATABASE_URL": url})
+    assert "Tessera is serving " in printed and "s3cret-Pa55" not in printed
+    if "postgresql" in url:
+        assert ":***@" in printed
+    unreachable = run("db", "upgrade", database="postgresql+psycopg://someone:s3cret-Pa55@127.0.0.1:1/nothing")
+    assert unreachable.returncode == 2 and "s3cret-Pa55" not in unreachable.stdout + unreachable.stderr
+    assert "someone:***@127.0.0.1:1/nothing" in unreachable.stderr and "Traceback" not in unreachable.stderr
+    malformed = run("db", "upgrade", database="postgresql//someone:s3cret-Pa55@localhost/nothing")
+    assert malformed.returncode == 2 and "s3cret-Pa55" not in malformed.stderr and "someone:***@" in malformed.stderr
+
+
 def test_serve_refuses_a_busy_port_with_a_message(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -143,6 +143,17 @@ def read_mapping(text: str, source: str) -> dict:
     return data
 
 
+def read_mapping_file(path: Path) -> dict:
+    """Read and check a mapping file (UTF-8, with or without a BOM)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise MappingError([f"{path}: is not UTF-8 text; save it as UTF-8"]) from None
+    except OSError as exc:
+        raise MappingError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
+    return read_mapping(text, str(path))
+
+
 def _schema_message(error) -> str:
     if error.validator == "additionalProperties":
         return f"{error.message}; a mapping has format, object, columns, date_formats, duplicates and batch_size"
