@@ -44,6 +44,11 @@ class Context:
             self._runtime = Runtime(Settings.from_env(database_url=self.database), plugins=self.plugins)
         return self._runtime
 
+    def close(self) -> None:
+        """At the end of every command: the database released, SQLite's write-ahead log copied into its file."""
+        if self._runtime is not None:
+            self._runtime.close()
+
     def shown_database(self) -> str:
         return shown_url(Settings.from_env(database_url=self.database).database_url)
 
@@ -85,6 +90,7 @@ def cli(ctx: click.Context, database: str | None, who: str | None) -> None:
     """Tessera: a plugin-based, metadata-driven CRM."""
     plugins = ctx.obj if isinstance(ctx.obj, PluginSet) else None  # loaded by main()
     ctx.obj = Context(database, who, plugins)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -89,7 +89,7 @@ def _sqlite_engine(url, echo: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -110,6 +110,31 @@ def _sqlite_engine(url, echo: bool) -> Engine:
 BULK_CACHE_KIB = 64 * 1024
 BULK_WAL_PAGES = 16_384
 _BULK_READY = "tessera_bulk_pragmas"
+
+
+BUSY_TIMEOUT_MS = 30_000  # how long a statement waits for another process's lock
+CHECKPOINT_WAIT_MS = 2000
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy SQLite's write-ahead log into the database file and empty it, so that the file alone holds the data.
+
+    For the end of a command that wrote and the stop of the server: until then, the newest
+    changes may be in the -wal file alone. It waits for other processes' readers and writers
+    at most CHECKPOINT_WAIT_MS; one that cannot finish now is left to SQLite's own checkpoints.
+    Nothing to do on PostgreSQL, or when the database file was never made.
+    """
+    database = _database_file(engine.url) if engine.dialect.name == "sqlite" else None
+    if database is None or not database.is_file():
+        return
+    try:
+        with engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            driver.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except (DBAPIError, sqlite3.Error):  # busy past the wait (SQLite checkpoints later by itself), or not a database at all
+        pass
 
 
 def _database_file(url) -> Path | None:

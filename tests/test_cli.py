@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
@@ -138,6 +141,21 @@ def test_demo_loads_once_and_shows_what_is_there(tmp_path):
     second = run("demo", cwd=tmp_path)
     assert "Loaded the demo data" not in second.stdout
     assert re.search(r"account\s+Account\s+客户\s+60 records", second.stdout)
+
+
+def test_a_command_that_wrote_leaves_its_changes_in_the_database_file_while_another_process_has_it_open(tmp_path):
+    database = tmp_path / "shared.db"
+    upgraded = run("db", "upgrade", database=f"sqlite:///{database}")
+    assert upgraded.returncode == 0, upgraded.stderr
+    with closing(sqlite3.connect(database)) as server:  # as a running server would, it keeps the database open
+        server.execute("SELECT 1 FROM account").fetchall()
+        user = run("user", "add", "lin", "--password-stdin", database=f"sqlite:///{database}", stdin="a long enough secret\n")
+        assert user.returncode == 0, user.stderr
+        copy = tmp_path / "copy" / "shared.db"  # the file alone, as a copy made by hand
+        copy.parent.mkdir()
+        shutil.copyfile(database, copy)
+        with closing(sqlite3.connect(copy)) as copied:
+            assert copied.execute('SELECT username FROM "user"').fetchall() == [("lin",)]
 
 
 def test_bad_database_url_is_a_clear_error():

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -49,11 +52,19 @@ def serve(tmp_path):
                 time.sleep(0.3)
         pytest.fail(f"tessera serve did not start:\n{log.read_text()}")
 
+    start.started = started
     yield start
     for process, handle in started:
         process.terminate()
         process.wait(timeout=30)
         handle.close()
+
+
+def stop_serving(serve) -> None:
+    """Stop the servers started so far as a service manager does (SIGTERM), and wait for them to end."""
+    for process, _handle in serve.started:
+        process.terminate()
+        assert process.wait(timeout=60) in (0, -15)  # uvicorn shuts down, then ends by the signal it was sent
 
 
 def test_a_first_serve_builds_the_database_loads_the_demo_and_prints_an_admin_password(serve, tmp_path):
@@ -75,6 +86,28 @@ def test_a_second_serve_keeps_the_data_and_prints_no_new_password(serve, databas
     base, second = serve("--no-demo", env={"TESSERA_DATABASE_URL": database_url})
     assert "password:" not in second and "Created the database schema" not in second
     assert httpx.post(f"{base}/api/auth/token", json={"username": "admin", "password": "not the password"}).status_code == 401
+
+
+def alone(database: Path, tmp_path: Path) -> sqlite3.Connection:
+    """The SQLite file copied without its -wal and -shm files, as a copy made by hand would be."""
+    copy = tmp_path / "copied" / database.name
+    copy.parent.mkdir(exist_ok=True)
+    shutil.copyfile(database, copy)
+    return sqlite3.connect(copy)
+
+
+def test_a_stopped_server_leaves_every_change_in_the_database_file(serve, tmp_path):
+    base, printed = serve(env={"TESSERA_DATABASE_URL": ""})
+    password = re.search(r"Sign in as 'admin' with the password: (\S+)", printed).group(1)
+    token = httpx.post(f"{base}/api/auth/token", json={"username": "admin", "password": password}).json()["token"]
+    made = httpx.post(f"{base}/api/records/account", json={"name": "Written just before the stop"},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert made.status_code == 201, made.text
+    stop_serving(serve)
+    with closing(alone(tmp_path / "tessera.db", tmp_path)) as copy:
+        names = [row[0] for row in copy.execute("SELECT name FROM account ORDER BY id")]
+    assert len(names) == 61 and names[-1] == "Written just before the stop"
+    assert not (tmp_path / "tessera.db-wal").exists() or (tmp_path / "tessera.db-wal").stat().st_size == 0
 
 
 def test_serve_starts_on_a_database_where_users_and_roles_were_added_first(serve, tmp_path):
