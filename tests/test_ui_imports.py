@@ -330,6 +330,8 @@ def test_bad_files_get_a_message_on_the_form_and_nothing_is_kept(world, people):
         ("notes.pdf", b"%PDF-1.4", "is not a CSV or XLSX file"),
         ("broken.xlsx", b"PK\x03\x04 not really a workbook", "not a readable XLSX file"),
         ("binary.csv", b"name\n\xff\xfe\xfa\x80\x81\n", "neither UTF-8 nor GBK"),
+        ("nul.csv", b"na\x00me\nAcme\n", "row 1, column 1: the column name holds a NUL character"),
+        ("header.csv", b"name," + b"y" * 200_000 + b"\nAcme,1\n", "row 1, column 2: the column name has 200,000 characters"),
     ]
     for filename, content, message in cases:
         response = upload(client, csrf, filename, content)
