@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     group = _with_plugin_commands(plugins)
     try:
         group.main(args=argv, prog_name="tessera", obj=plugins)
-    except Exception as exc:  # a refusal no command turned into a message: a short one, the traceback on demand
+    except Exception as exc:  # an error no command explains: one line, and its traceback on demand
         if os.environ.get("TESSERA_DEBUG"):
             raise
         fail(f"tessera stopped on an error it does not explain better: {type(exc).__name__}: {exc}\n"

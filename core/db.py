@@ -75,6 +75,7 @@ def _sqlite_engine(url, echo: bool) -> Engine:
     def _private_database(_dialect, _record, _args, _params):
         if database is not None and database.parent.is_dir():  # else SQLite says it cannot open the file
             private.create_file(database)  # before SQLite makes it with the umask's mode; its -wal and -shm take this one's
+
     # SQLite lets one writer in at a time; a writer that finds the lock taken sleeps in
     # SQLite's busy handler for 1 to 100 ms before it looks again, so writers of one process
     # on several threads waited far longer than the write they queued behind. They queue on

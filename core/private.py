@@ -2,7 +2,8 @@
 
 The database (SQLite gives its -wal and -shm files the database file's mode), uploaded
 import files and their rejected rows, the encryption key, and the files the command line
-writes. A file or folder that exists already keeps the mode its owner gave it.
+writes. A folder or file that exists already keeps the mode its owner gave it, except a
+file the command line writes again: a new private file takes its place.
 """
 
 from __future__ import annotations
