@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import DBAPIError
 
-from core import __version__
+from core import __version__, private
 from core.auth import AccountError
-from core.records import RecordError
-from core.roles import RoleError
-from core.db import DatabaseURLError
+from core.db import DatabaseURLError, shown_url
 from core.metadata.customize import forget_field, rename_field, set_removed
 from core.metadata.files import documents_from, read_json
 from core.metadata.model import build
-from core.metadata.problems import MetadataError
+from core.metadata.problems import MetadataError, Problem
 from core.plugins import PluginError, PluginSet, load_plugins
 from core.metadata.store import CustomConfig, merge_changeset
+from core.records import RecordError
+from core.roles import RoleError
 from core.schema_sync import Change, SchemaChangeRefused, drop_column
 from core.settings import Settings, SettingsError
 from core.validation import RecordValidationError
@@ -41,6 +45,14 @@ class Context:
             self._runtime = Runtime(Settings.from_env(database_url=self.database), plugins=self.plugins)
         return self._runtime
 
+    def close(self) -> None:
+        """At the end of every command: the database released, SQLite's write-ahead log copied into its file."""
+        if self._runtime is not None:
+            self._runtime.close()
+
+    def shown_database(self) -> str:
+        return shown_url(Settings.from_env(database_url=self.database).database_url)
+
 
 def fail(message: str, code: int = 2) -> None:
     click.echo(message, err=True)
@@ -48,9 +60,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def friendly_errors(function):
-    """Turn user mistakes into messages, never tracebacks."""
-
-    import functools
+    """Turn user mistakes, and a database or file that cannot be used, into messages, never tracebacks."""
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
@@ -64,6 +74,12 @@ def friendly_errors(function):
             fail("Refused; nothing was changed:\n" + "\n".join(f"  {e.field}: {e.message}" if e.field else f"  {e.message}" for e in exc.errors))
         except (DatabaseURLError, SettingsError, PluginError, AccountError, RoleError, RecordError) as exc:
             fail(str(exc))
+        except DBAPIError as exc:
+            context = click.get_current_context().find_object(Context)
+            where = context.shown_database() if context else "database"
+            fail(f"cannot use the database {where}: {' '.join(str(exc.orig or exc).split())}")
+        except OSError as exc:
+            fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else f"{type(exc).__name__}: {exc}")
 
     return wrapper
 
@@ -77,6 +93,7 @@ def cli(ctx: click.Context, database: str | None, who: str | None) -> None:
     """Tessera: a plugin-based, metadata-driven CRM."""
     plugins = ctx.obj if isinstance(ctx.obj, PluginSet) else None  # loaded by main()
     ctx.obj = Context(database, who, plugins)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -87,7 +104,13 @@ def main(argv: list[str] | None = None) -> None:
     except (PluginError, SettingsError) as exc:
         fail(f"Tessera cannot start: {exc}")
     group = _with_plugin_commands(plugins)
-    group.main(args=argv, prog_name="tessera", obj=plugins)
+    try:
+        group.main(args=argv, prog_name="tessera", obj=plugins)
+    except Exception as exc:  # an error no command explains: one line, and its traceback on demand
+        if os.environ.get("TESSERA_DEBUG"):
+            raise
+        fail(f"tessera stopped on an error it does not explain better: {type(exc).__name__}: {exc}\n"
+             "(run the command again with TESSERA_DEBUG=1 to see where it happened)", 1)
 
 
 def _with_plugin_commands(plugins: PluginSet) -> click.Group:
@@ -138,6 +161,8 @@ def metadata_validate(paths: tuple[Path, ...]) -> None:
     docs, problems = [], []
     for path in paths:
         files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        if not files:
+            problems.append(Problem(str(path), "", "is a folder without .json files"))
         for file in files:
             try:
                 docs += documents_from(read_json(file), str(file), "customization", registry.names())
@@ -163,7 +188,8 @@ def metadata_export(ctx: Context, file: Path) -> None:
     if str(file) == "-":
         click.echo(text, nl=False)
     else:
-        file.write_text(text, encoding="utf-8")
+        with private.replacing(file) as out:
+            out.write(text.encode("utf-8"))
         click.echo(f"Exported the configuration to {file}.")
 
 
@@ -259,7 +285,8 @@ def metadata_history(ctx: Context, limit: int) -> None:
 
 
 @cli.command("demo")
-@click.option("--reset", is_flag=True, help="Load the demo data again even if the database has records.")
+@click.option("--reset", is_flag=True,
+              help="Load the demo data again even if the database has records (what it finds by name is used, not made twice).")
 @click.pass_obj
 @friendly_errors
 def demo(ctx: Context, reset: bool) -> None:
@@ -311,7 +338,8 @@ def serve(ctx: Context, host: str, port: int, no_demo: bool) -> None:
     removed = remove_old_uploads(runtime)
     if removed:
         click.echo(f"Removed {len(removed)} uploaded import file(s) unused for {runtime.settings.upload_retention_days} days.")
-    click.echo(f"Tessera is serving {runtime.settings.database_url} at http://{host}:{port}/ (API docs: http://{host}:{port}/schema)")
+    where = shown_url(runtime.settings.database_url)
+    click.echo(f"Tessera is serving {where} at http://{host}:{port}/ (API docs: http://{host}:{port}/schema)")
     uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -333,7 +361,8 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("username")
-@click.option("--role", help="A role name, or a permission set (a role using it is created). See 'GET /api/meta/roles'.")
+@click.option("--role", help="A role's name, or a permission set's name or label: the role using it (created when none does). "
+                              "See 'GET /api/meta/roles'.")
 @click.option("--team", "teams", multiple=True, help="A team the user belongs to (repeat for several; created if new).")
 @click.option("--full-name", help="The name shown to others.")
 @click.option("--email", help="The user's e-mail address.")
@@ -351,7 +380,8 @@ def user_add(ctx: Context, username: str, role: str | None, teams: tuple[str, ..
     created_user, created_teams = Accounts(runtime).add_user(username, password, role, teams, full_name, email)
     for team in created_teams:
         click.echo(f"Created the team '{team}'.")
-    role_text = f" with the role '{role}'" if role else " without a role (they can sign in but see nothing until given one)"
+    role_text = (f" with the role '{created_user['role']['label']}'" if role
+                 else " without a role (they can sign in but see nothing until given one)")
     click.echo(f"Created the user '{username}' (id {created_user['id']}){role_text}.")
 
 
@@ -399,8 +429,6 @@ SHOWN_REJECTIONS = 20
 
 def _record_errors(function):
     """Refusals of imports and exports as messages naming the row, column or field."""
-    import functools
-
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         from core.exports import ExportError
@@ -466,11 +494,13 @@ def import_command(ctx: Context, object_name: str, file: Path, mapping_file: Pat
     """
     import time
 
-    from core.imports import ImportOptions, read_mapping, run_import
+    from core.imports import ImportOptions, read_mapping_file, run_import
 
+    if rejected_file is not None and not rejected_file.absolute().parent.is_dir():
+        fail(f"--rejected: there is no folder {rejected_file.absolute().parent} to write the rejected rows in")
     runtime = ctx.runtime
     runtime.upgrade(ctx.who)
-    mapping = read_mapping(mapping_file.read_text(encoding="utf-8-sig"), str(mapping_file)) if mapping_file else None
+    mapping = read_mapping_file(mapping_file) if mapping_file else None
     options = ImportOptions(mapping=mapping, duplicates=[{"match": list(keys), "then": on_duplicate}] if keys else [],
                             dry_run=dry_run, encoding=encoding, sheet=sheet, batch_size=batch_size,
                             rejected_path=rejected_file, resume=not restart)
@@ -517,7 +547,7 @@ def _print_report(report, seconds: float | None = None) -> None:
 
 @cli.command("export")
 @click.argument("object_name", metavar="OBJECT")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
 @click.argument("filters", nargs=-1, metavar="[FILTER]...")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), help="The file format (default: from FILE's suffix, else csv).")
 @click.option("--user", "username", metavar="USERNAME", help="Export what this user may see (default: the system, everything).")
@@ -525,19 +555,38 @@ def _print_report(report, seconds: float | None = None) -> None:
 @friendly_errors
 @_record_errors
 def export_command(ctx: Context, object_name: str, file: Path, filters: tuple[str, ...], fmt: str | None, username: str | None) -> None:
-    """Write the records of OBJECT matching FILTERs (as in the records API: stage=won amount__gte=1000 sort=-close_date) to FILE."""
-    from core.exports import export
+    """Write the records of OBJECT matching FILTERs (as in the records API: stage=won amount__gte=1000 sort=-close_date)
+    to FILE ('-' for standard output)."""
+    from core.exports import export, write
 
-    params = []
-    for text in filters:
-        name, sep, value = text.partition("=")
-        if not sep or not name:
-            fail(f"'{text}' is not a filter; write FIELD=VALUE or FIELD__OPERATOR=VALUE, e.g. stage=won or amount__gte=1000")
-        params.append((name, value))
+    params = [_filter(text) for text in filters]
     runtime = ctx.runtime
     runtime.upgrade(ctx.who)
-    count = export(runtime, _actor(runtime, username), object_name, file, params, fmt)
+    actor = _actor(runtime, username)
+    if str(file) == "-":
+        with _reader_may_stop():
+            count = write(click.get_binary_stream("stdout"), runtime, actor, object_name, params, fmt or "csv")
+        click.echo(f"Exported {count:,} {object_name} record(s) to standard output.", err=True)
+        return
+    count = export(runtime, actor, object_name, file, params, fmt)
     click.echo(f"Exported {count:,} {object_name} record(s) to {file}.")
+
+
+@contextlib.contextmanager
+def _reader_may_stop():
+    """Standard output piped to a reader that stops early (| head): end quietly, as other commands do."""
+    try:
+        yield
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own advice: no second error at exit
+        sys.exit(1)
+
+
+def _filter(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        fail(f"'{text}' is not a filter; write FIELD=VALUE or FIELD__OPERATOR=VALUE, e.g. stage=won or amount__gte=1000")
+    return name, value
 
 
 @cli.group()

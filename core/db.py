@@ -9,17 +9,21 @@ processes never deadlock upgrading a read lock to a write lock.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
 import weakref
 from collections import namedtuple
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from core import private
 
 
 class DatabaseURLError(ValueError):
@@ -29,12 +33,20 @@ class DatabaseURLError(ValueError):
 WRITE = "tessera_write"
 
 
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed or logged: with its password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy reads: mask what looks like user:password@
+        return re.sub(r"(//[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise DatabaseURLError(
-            f"'{url}' is not a database URL; use sqlite:///path/to/file.db "
+            f"'{shown_url(url)}' is not a database URL; use sqlite:///path/to/file.db "
             "or postgresql+psycopg://user@host:port/dbname"
         ) from None
     backend = parsed.get_backend_name()
@@ -57,6 +69,13 @@ _WRITER_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _sqlite_engine(url, echo: bool) -> Engine:
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+    database = _database_file(url)
+
+    @event.listens_for(engine, "do_connect")
+    def _private_database(_dialect, _record, _args, _params):
+        if database is not None and database.parent.is_dir():  # else SQLite says it cannot open the file
+            private.create_file(database)  # before SQLite makes it with the umask's mode; its -wal and -shm take this one's
+
     # SQLite lets one writer in at a time; a writer that finds the lock taken sleeps in
     # SQLite's busy handler for 1 to 100 ms before it looks again, so writers of one process
     # on several threads waited far longer than the write they queued behind. They queue on
@@ -71,7 +90,7 @@ def _sqlite_engine(url, echo: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -92,6 +111,38 @@ def _sqlite_engine(url, echo: bool) -> Engine:
 BULK_CACHE_KIB = 64 * 1024
 BULK_WAL_PAGES = 16_384
 _BULK_READY = "tessera_bulk_pragmas"
+
+
+BUSY_TIMEOUT_MS = 30_000  # how long a statement waits for another process's lock
+CHECKPOINT_WAIT_MS = 2000
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy SQLite's write-ahead log into the database file and empty it, so that the file alone holds the data.
+
+    For the end of a command that wrote and the stop of the server: until then, the newest
+    changes may be in the -wal file alone. It waits for other processes' readers and writers
+    at most CHECKPOINT_WAIT_MS; one that cannot finish now is left to SQLite's own checkpoints.
+    Nothing to do on PostgreSQL, or when the database file was never made.
+    """
+    database = _database_file(engine.url) if engine.dialect.name == "sqlite" else None
+    if database is None or not database.is_file():
+        return
+    try:
+        with engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            driver.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    except (DBAPIError, sqlite3.Error):  # busy past the wait (SQLite checkpoints later by itself), or not a database at all
+        pass
+
+
+def _database_file(url) -> Path | None:
+    """The SQLite database's file, or None (in memory, or a file: URI that SQLite opens its own way)."""
+    if not url.database or url.database == ":memory:" or url.query.get("uri"):
+        return None
+    return Path(url.database)
 
 
 def prepare_bulk(conn: Connection) -> None:

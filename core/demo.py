@@ -1,4 +1,11 @@
-"""A deterministic, realistic demo data set, loaded through the record service."""
+"""A deterministic, realistic demo data set, loaded through the record service.
+
+It is loaded on a first run: while none of the demo's data objects (accounts, contacts,
+activities, products) has a record. Teams, roles and users may exist already (``tessera
+user add`` before the first ``tessera serve``): the demo uses the ones it finds (a team or
+user by name, a role by its permission set) and creates only the missing ones, so loading it
+never trips over a name that is taken.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import random
 
 from core.records import Actor
 from core.runtime import Runtime
+from core.roles import free_role_name
 
 SEED = 2026
 TODAY = dt.date(2026, 11, 23)
@@ -38,42 +46,34 @@ SUBJECTS = ["Discovery call", "Send proposal", "Site visit", "Quarterly review",
             "Technical demo", "Contract negotiation", "Onboarding meeting", "Service check-in", "Renewal discussion"]
 
 
+DATA_OBJECTS = ("account", "contact", "activity", "product")
+ROLES = [("Administrator", "admin"), ("Sales Manager", "sales_manager"), ("Sales Rep", "sales_rep")]
+
+
 def has_data(runtime: Runtime) -> bool:
-    page = runtime.records.list(Actor.system(), "account", {"limit": 1})
-    return bool(page.items)
+    """Whether any of the demo's data objects has a record (then it is not a first run)."""
+    return any(runtime.records.list(Actor.system(), name, {"limit": 1}).items for name in DATA_OBJECTS)
 
 
 def load_demo(runtime: Runtime, force: bool = False) -> dict[str, int]:
-    """Load the demo set unless the database already has accounts; return counts loaded."""
+    """Load the demo set on a first run (or with ``force``, again); return the counts of records created."""
     if has_data(runtime) and not force:
         return {}
     rng = random.Random(SEED)
-    actor = Actor.system()
-    records = runtime.records
-    counts: dict[str, int] = {}
-
-    def create(object_name: str, rows: list[dict]) -> list[int]:
-        ids = records.create_many(actor, object_name, rows)
-        counts[object_name] = counts.get(object_name, 0) + len(ids)
-        return ids
-
-    team_ids = create("team", [{"name": "East Sales"}, {"name": "West Sales"}, {"name": "Service"}])
-    role_ids = create("role", [
-        {"name": "Administrator", "permission_set": "admin"},
-        {"name": "Sales Manager", "permission_set": "sales_manager"},
-        {"name": "Sales Rep", "permission_set": "sales_rep"},
-    ])
+    loader = _Loader(runtime)
+    actor, records, counts, create, ensure = loader.actor, runtime.records, loader.counts, loader.create, loader.ensure
+    team_ids = ensure("team", [{"name": "East Sales"}, {"name": "West Sales"}, {"name": "Service"}], "name")
+    role_ids = [loader.role(name, permission_set) for name, permission_set in ROLES]
     users = [
         {"username": "demo.manager", "full_name": "Lin Zhou", "email": "lin.zhou@example.com", "role": role_ids[1], "teams": [team_ids[0], team_ids[1]], "language": "zh_cn"},
         {"username": "demo.rep1", "full_name": "Sam Carter", "email": "sam.carter@example.com", "role": role_ids[2], "teams": [team_ids[0]]},
         {"username": "demo.rep2", "full_name": "Yu Chen", "email": "yu.chen@example.com", "role": role_ids[2], "teams": [team_ids[1]], "language": "zh_cn"},
     ]
-    user_ids = create("user", users)
-    product_ids = create("product", [
+    user_ids = ensure("user", users, "username")
+    ensure("product", [
         {"name": name, "product_code": f"P-{i + 1:04d}", "family": family, "series": series, "unit_price": price}
         for i, (name, family, series, price) in enumerate(PRODUCTS)
-    ])
-    del product_ids
+    ], "product_code")
     accounts = []
     for i in range(60):
         stem, suffix = COMPANY_STEMS[i % len(COMPANY_STEMS)], COMPANY_SUFFIX[(i * 7) % len(COMPANY_SUFFIX)]
@@ -91,7 +91,7 @@ def load_demo(runtime: Runtime, force: bool = False) -> dict[str, int]:
             "website": f"https://www.{stem.lower().replace(' ', '')}-{suffix.lower()}.example.com",
             "owner": rng.choice(user_ids[1:]),
         })
-    account_ids = create("account", accounts)
+    account_ids = ensure("account", accounts, "account_number")
     for child, parent in ((account_ids[30], account_ids[0]), (account_ids[31], account_ids[0]), (account_ids[40], account_ids[5])):
         record = records.get(actor, "account", child)
         records.update(actor, "account", child, {"parent_account": parent}, version=record["version"])
@@ -132,6 +132,36 @@ def load_demo(runtime: Runtime, force: bool = False) -> dict[str, int]:
             created.setdefault(object_name, []).extend(ids)
             counts[object_name] = counts.get(object_name, 0) + len(ids)
     return counts
+
+
+class _Loader:
+    """Makes the demo's records as the system and counts them; finds those that exist already by a unique key."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime, self.records, self.actor = runtime, runtime.records, Actor.system()
+        self.counts: dict[str, int] = {}
+
+    def create(self, object_name: str, rows: list[dict]) -> list[int]:
+        ids = self.records.create_many(self.actor, object_name, rows) if rows else []
+        if ids:
+            self.counts[object_name] = self.counts.get(object_name, 0) + len(ids)
+        return ids
+
+    def ensure(self, object_name: str, rows: list[dict], key: str) -> list[int]:
+        """The rows' records, found by ``key`` or created: a name already taken is used, never made twice."""
+        wanted = {f"{key}__in": ",".join(row[key] for row in rows)}
+        found = {record[key]: record["id"] for record in self.records.each(self.actor, object_name, wanted)}
+        made = iter(self.create(object_name, [row for row in rows if row[key] not in found]))
+        return [found[row[key]] if row[key] in found else next(made) for row in rows]
+
+    def role(self, name: str, permission_set: str) -> int:
+        """The role using ``permission_set``, else a new one called ``name`` (or, when another role has that name, after both)."""
+        with self.records.transaction(self.actor) as tx:
+            found = tx.list("role", {"permission_set": permission_set, "limit": 1}).items
+            if found:
+                return found[0]["id"]
+            name = free_role_name(tx, name, permission_set)
+        return self.create("role", [{"name": name, "permission_set": permission_set}])[0]
 
 
 def summary(runtime: Runtime) -> str:

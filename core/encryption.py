@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from core import private
 from core.settings import Settings
 
 MARK = "fernet:"
@@ -81,7 +82,7 @@ class SecretBox:
             return _read_key(path)
         except FileNotFoundError:
             pass
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private.folder(path.parent)
         key = new_key()
         draft = path.with_name(f".{KEY_FILE}.{os.getpid()}.{threading.get_ident()}")
         descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
+from core import private
 from core.query import MAX_LIMIT
 from core.records import Actor
 
@@ -77,36 +77,45 @@ def export(runtime, actor: Actor, object_name: str, path: Path, params: Iterable
            progress: Callable[[int], None] | None = None) -> int:
     """Write the list to ``path`` (CSV or XLSX, from ``fmt`` or the file's suffix); return the number of records.
 
-    The file appears whole or not at all: it is written beside ``path`` and renamed at the end.
+    The file appears whole or not at all (it is written beside ``path`` and renamed at the end), readable by its owner alone.
     """
     path = Path(path)
-    fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
+    fmt = export_format(fmt, path)
+    with private.replacing(path) as file:
+        return write(file, runtime, actor, object_name, params, fmt, progress)
+
+
+def export_format(fmt: str | None, path: Path | None = None) -> str:
+    """The format asked for, else the file's suffix, else csv; ExportError for one we do not write."""
+    fmt = (fmt or (path.suffix.lstrip(".") if path else "") or "csv").lower()
     if fmt not in FORMATS:
         raise ExportError(f"'{fmt}' is not an export format; use csv or xlsx (from --format or the file's suffix)")
+    return fmt
+
+
+def write(file: BinaryIO, runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]] = (), fmt: str = "csv",
+          progress: Callable[[int], None] | None = None) -> int:
+    """Write the list to an open binary file (standard output, say) as ``fmt``; return the number of records."""
     names = columns(runtime, actor, object_name)
     rows = ([cell(record.get(name)) for name in names] for record in records(runtime, actor, object_name, list(params)))
-    partial = path.with_name(f".{path.name}.part")
-    try:
-        count = (_write_xlsx if fmt == "xlsx" else _write_csv)(partial, object_name, names, rows, progress)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return count
+    return (_write_xlsx if export_format(fmt) == "xlsx" else _write_csv)(file, object_name, names, rows, progress)
 
 
-def _write_csv(path: Path, _object_name: str, names: list[str], rows: Iterator[list], progress) -> int:
+def _write_csv(file: BinaryIO, _object_name: str, names: list[str], rows: Iterator[list], progress) -> int:
     count = 0
-    with path.open("w", encoding="utf-8-sig", newline="") as file:  # the BOM makes spreadsheets read UTF-8
-        writer = csv.writer(file)
-        writer.writerow(names)
-        for count, row in enumerate(rows, start=1):
-            writer.writerow(row)
-            if progress and count % MAX_LIMIT == 0:
-                progress(count)
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")  # the BOM makes spreadsheets read UTF-8
+    writer = csv.writer(text)
+    writer.writerow(names)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if progress and count % MAX_LIMIT == 0:
+            progress(count)
+    text.flush()
+    text.detach()  # the file stays open: it is the caller's
     return count
 
 
-def _write_xlsx(path: Path, object_name: str, names: list[str], rows: Iterator[list], progress) -> int:
+def _write_xlsx(file: BinaryIO, object_name: str, names: list[str], rows: Iterator[list], progress) -> int:
     from openpyxl import Workbook  # noqa: PLC0415 - only XLSX exports need it
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # noqa: PLC0415
 
@@ -121,7 +130,7 @@ def _write_xlsx(path: Path, object_name: str, names: list[str], rows: Iterator[l
         sheet.append([clean(value) for value in row])
         if progress and count % MAX_LIMIT == 0:
             progress(count)
-    book.save(path)
+    book.save(file)
     return count
 
 

@@ -19,24 +19,46 @@ from typing import Any
 from core.metadata.problems import pointer
 
 
-class NonStandardJSON(ValueError):
-    """A constant or number that standard JSON does not have."""
+MAX_DEPTH = 64  # how deep a JSON document may nest; Tessera's own nest 11 deep at most
+TOO_DEEP = f"it nests more than {MAX_DEPTH} levels deep; a Tessera document nests far less"
+
+
+class RefusedJSON(ValueError):
+    """JSON the server does not take: a constant or number standard JSON does not have, or nesting deeper than MAX_DEPTH."""
 
 
 def _refuse_constant(name: str) -> Any:
-    raise NonStandardJSON(f"{name} is not standard JSON; send a number or null")
+    raise RefusedJSON(f"{name} is not standard JSON; send a number or null")
 
 
 def _finite(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
-        raise NonStandardJSON(f"the number {text[:40]} is too large; numbers go up to about 1.8e308")
+        raise RefusedJSON(f"the number {text[:40]} is too large; numbers go up to about 1.8e308")
     return number
 
 
 def loads(text: str | bytes) -> Any:
-    """json.loads refusing NaN, Infinity and numbers beyond a float with NonStandardJSON (a ValueError)."""
-    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+    """json.loads refusing NaN, Infinity, numbers beyond a float and nesting deeper than MAX_DEPTH with
+    RefusedJSON (a ValueError); json.JSONDecodeError says where malformed text stops being JSON."""
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        raise RefusedJSON(TOO_DEEP) from None
+    if too_deep(data):
+        raise RefusedJSON(TOO_DEEP)
+    return data
+
+
+def too_deep(data: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether parsed JSON nests more than ``limit`` arrays or objects deep (found level by level, without recursion)."""
+    level = [data]
+    for _ in range(limit + 1):
+        containers = [value for value in level if isinstance(value, (dict, list))]
+        if not containers:
+            return False
+        level = [child for value in containers for child in (value.values() if isinstance(value, dict) else value)]
+    return True
 
 
 def text_problem(text: str) -> str | None:

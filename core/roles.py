@@ -102,7 +102,8 @@ class Roles:
     # --- giving users a role -----------------------------------------------------------------------
 
     def role_id(self, tx: TransactionRecords, name: str) -> int:
-        """The role called ``name``, or the one using the permission set ``name`` (made now, inside ``tx``, if none does).
+        """The role ``name`` names: the role called so; else the one using the permission set called ``name``, or
+        labelled so in either language (made now, inside ``tx``, if none does, named after the set's label).
 
         ``tx`` acts as the person giving the role: giving it to a user is checked when the user is written.
         """
@@ -110,11 +111,23 @@ class Roles:
         if found is not None:
             return found
         sets = tx.schema.meta.permission_sets
-        if name not in sets:
-            roles = [r["name"] for r in tx.trusted().each("role", {"sort": "name"})]
-            known = sorted(set(roles) | set(sets))
-            raise RoleError(f"there is no role or permission set '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}")
-        return self._role_for_set(tx, name, sets[name], _label(sets[name], name))["id"]
+        set_name = self._permission_set(tx, name)
+        return self._role_for_set(tx, set_name, sets[set_name], free_role_name(tx, _label(sets[set_name], set_name), set_name))["id"]
+
+    @staticmethod
+    def _permission_set(tx: TransactionRecords, name: str) -> str:
+        """The permission set called ``name``, or the one whose label (English or Chinese, any case) it is."""
+        sets = tx.schema.meta.permission_sets
+        if name in sets:
+            return name
+        labelled = [key for key, body in sets.items() if name.casefold() in {text.casefold() for text in body.get("label", {}).values()}]
+        if len(labelled) == 1:
+            return labelled[0]
+        if labelled:
+            raise RoleError(f"'{name}' is the label of the permission sets {', '.join(sorted(labelled))}; name one of them")
+        roles = [r["name"] for r in tx.trusted().each("role", {"sort": "name"})]
+        known = sorted(set(roles) | set(sets))
+        raise RoleError(f"there is no role or permission set '{name}'{did_you_mean(name, known)}; known: {', '.join(known)}")
 
     def _existing_role(self, tx: TransactionRecords, name: str) -> int | None:
         for key in ("name", "permission_set"):
@@ -158,3 +171,9 @@ class Roles:
         if not isinstance(body, dict):
             raise _refuse(source, SET_EXAMPLE)
         return body
+
+
+def free_role_name(tx: TransactionRecords, label: str, permission_set: str) -> str:
+    """A name for a new role using ``permission_set``: its label, or when another role is called so, the label and the set."""
+    taken = tx.trusted().list("role", {"name": label, "limit": 1}).items
+    return f"{label} ({permission_set})" if taken else label

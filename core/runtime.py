@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 from sqlalchemy import Connection, text
 
 from core import grants
-from core.db import make_engine, read_statements, read_transaction, write_transaction
+from core.db import checkpoint, make_engine, read_statements, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
 from core.metadata import store
 from core.metadata.files import base_documents, documents_from, read_json
@@ -335,4 +335,6 @@ class Runtime:
             return store.load_config(conn)
 
     def close(self) -> None:
+        """Release the database: on SQLite, its write-ahead log goes into the database file first."""
+        checkpoint(self.engine)
         self.engine.dispose()

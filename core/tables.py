@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, Table
 
 from core.fieldtypes import ID_TYPE
-from core.metadata.model import FieldDef, MetadataSet, ObjectDef
+from core.metadata.model import FieldDef, MetadataSet, ObjectDef, junction_name
 
 ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
 TIMESTAMP = DateTime(timezone=True)
@@ -47,16 +47,12 @@ class SchemaTables:
 
 
 def index_name(prefix: str, table: str, columns: list[str]) -> str:
-    """A stable index name under PostgreSQL's 63-character limit."""
+    """A stable index (or constraint) name under PostgreSQL's 63-character limit."""
     name = f"{prefix}_{table}__{'_'.join(columns)}"
     if len(name) <= 60:
         return name
     digest = hashlib.sha1(name.encode()).hexdigest()[:8]
     return f"{name[:51]}_{digest}"
-
-
-def junction_name(obj: str, field_name: str) -> str:
-    return f"{obj}__{field_name}"
 
 
 def build_tables(meta: MetadataSet) -> SchemaTables:
@@ -75,7 +71,7 @@ def field_column(fdef: FieldDef) -> Column:
     args = []
     if fdef.type.name == "lookup":
         ondelete = ON_DELETE_SQL[spec.get("on_delete", "restrict")]
-        args.append(ForeignKey(f"{spec['target']}.id", ondelete=ondelete, name=f"fk_{fdef.object}__{fdef.name}"))
+        args.append(ForeignKey(f"{spec['target']}.id", ondelete=ondelete, name=index_name("fk", fdef.object, [fdef.name])))
     return Column(fdef.name, sql_type, *args, nullable=True)
 
 
@@ -131,8 +127,8 @@ def _junction_table(metadata: MetaData, obj: ObjectDef, fdef: FieldDef) -> Table
         name,
         metadata,
         Column("id", ID_TYPE, primary_key=True, autoincrement=True),
-        Column("source_id", ID_TYPE, ForeignKey(f"{obj.name}.id", ondelete="CASCADE", name=f"fk_{name}__source"), nullable=False),
-        Column("target_id", ID_TYPE, ForeignKey(f"{target}.id", ondelete="CASCADE", name=f"fk_{name}__target"), nullable=False),
+        Column("source_id", ID_TYPE, ForeignKey(f"{obj.name}.id", ondelete="CASCADE", name=index_name("fk", name, ["source"])), nullable=False),
+        Column("target_id", ID_TYPE, ForeignKey(f"{target}.id", ondelete="CASCADE", name=index_name("fk", name, ["target"])), nullable=False),
         *[field_column(t) for t in fdef.through],
     )
     Index(index_name("uq", name, ["source_id", "target_id"]), table.c.source_id, table.c.target_id, unique=True)

@@ -242,6 +242,11 @@ def test_bad_metadata_is_refused_with_the_pointer_and_nothing_changes(api):
         {"object": "account", "fields": [{"name": "vip", "type": "boolean", "label": label("VIP")}]}]})
     assert dry.status_code == 200 and dry.json()["dry_run"] is True and dry.json()["applied"]
     assert api.get("root", "/api/meta/objects/account").json()["fields"] == before["fields"]
+    nested = '{"name": "deep", "type": "json", "label": {"en": "Deep"}, "default": ' + "[" * 800 + "]" * 800 + "}"
+    for path in ("/api/meta/objects/account/fields", "/api/meta/changeset"):
+        deep = api.post("root", path, content=nested.encode(), headers={"Content-Type": "application/json"})
+        assert deep.status_code == 400 and "nests more than 64 levels deep" in deep.json()["message"], deep.text
+    assert api.get("root", "/api/meta/objects/account").json()["fields"] == before["fields"]
 
 
 def test_only_admins_and_customizers_change_metadata(api):

@@ -185,3 +185,18 @@ def test_the_sign_in_form_answers_a_name_with_a_nul_as_a_wrong_one(api):
         response = api.client.post("/login", data={"username": username, "password": password, "_csrf_token": csrf})
         assert response.status_code == 401 and "wrong username or password" in response.text.lower(), response.text[:300]
     signed_in(api.client, "root")  # nothing was locked or counted
+
+
+def test_import_job_listings_match_the_schema_the_document_gives_them(api):
+    from jsonschema import Draft202012Validator  # noqa: PLC0415
+
+    from test_api_imports import MAPPING, finished, upload  # noqa: PLC0415
+
+    finished(api, "root", upload(api, "root", mapping=MAPPING, dry_run="false"))
+    finished(api, "root", upload(api, "root", mapping=MAPPING, dry_run="true"))
+    document = api.get("root", "/schema/openapi.json").json()
+    page = document["paths"]["/api/imports/jobs"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**page, "components": document["components"]})
+    listing = api.get("root", "/api/imports/jobs").json()
+    assert [job["dry_run"] for job in listing["items"]] == [True, False]
+    assert list(validator.iter_errors(listing)) == []

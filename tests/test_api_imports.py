@@ -152,6 +152,9 @@ def test_an_xlsx_file_imports_at_once_with_the_options_as_one_json_part(api, tmp
     assert job["rows_total"] == 2 and "run" not in job["links"]
     made = accounts(api)
     assert made["Gamma"]["employees"] == 40 and made["Gamma"]["owner"]["label"] == "alice" and made["Delta"]["website"] is None
+    none_rejected = api.get("alice", job["links"]["rejected"])
+    assert none_rejected.status_code == 404 and f"import job {job['id']} rejected no rows" in none_rejected.json()["message"]
+    assert not list((api.world.runtime.settings.files_path() / "imports").rglob("*.rejected.csv"))
 
 
 def test_the_run_of_a_dry_run_reads_the_same_sheet_and_encoding(api, tmp_path):
@@ -201,6 +204,71 @@ def test_the_job_list_is_mine_newest_first_and_paged(api):
     assert [j["id"] for j in api.get("root", "/api/imports/jobs").json()["items"]] == [bobs, *ids[::-1]]
     bad = api.get("alice", "/api/imports/jobs?limit=0")
     assert bad.status_code == 400 and bad.json()["errors"][0]["parameter"] == "limit"
+
+
+# --- no stored file breaks a listing -------------------------------------------------------------------------------
+
+CSV_DEFAULT_LIMIT = 131_072  # the csv module's cell limit in a process that has not raised it
+
+
+@pytest.fixture
+def fresh_csv_limit():
+    """Put back the csv module's limit (process-wide) that a test lowers to what a new process has."""
+    before = csv.field_size_limit()
+    yield
+    csv.field_size_limit(before)
+
+
+def test_a_cell_over_the_csv_limit_rejects_its_row_and_every_process_lists_the_job(api, second_runtime, fresh_csv_limit):
+    content = ("Company,Staff\nAcme,12\n" + "x" * 200_000 + ",5\nBeta,7\n").encode()
+    job = finished(api, "alice", upload(api, "alice", content, mapping={"columns": {"Company": "name", "Staff": "employees"}}, dry_run="false"))
+    reason = "column 'Company' (column 1): the cell has 200,000 characters; a cell may have at most 131,072"
+    assert (job["status"], job["created"], job["rejected"], job["rejections"]) == ("done", 2, 1, [{"row": 3, "reason": reason}])
+    assert {"Acme", "Beta"} <= set(accounts(api))
+    csv.field_size_limit(CSV_DEFAULT_LIMIT)  # as in another process, or this one after a restart
+    with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
+        for who in ("alice", "root"):
+            listed = other.get("/api/imports/jobs", headers=api.headers(who))
+            assert listed.status_code == 200, listed.text
+            assert [(j["id"], j["rejections"]) for j in listed.json()["items"]] == [(job["id"], [{"row": None, "reason": reason}])]
+        rejected = other.get(job["links"]["rejected"], headers=api.headers("alice"))
+    assert rejected.status_code == 200 and read_csv(rejected.text)[1] == ["x" * 200_000, "5", reason]
+
+
+MALFORMED = [
+    # (file name, content, words of the refusal)
+    ("undecodable.csv", b"Company,Staff\nAcme,1\n\xff\xfe\x80 Beta,2\n", "undecodable.csv: line 3: byte 21 is neither UTF-8 nor GBK"),
+    ("binary.csv", bytes(range(256)) * 40, "binary.csv: line 2: byte 128 is neither UTF-8 nor GBK"),
+    ("nul.csv", b"Comp\x00any,Staff\nAcme,1\n", "nul.csv: row 1, column 1: the column name holds a NUL character"),
+    ("header.csv", ("Company," + "y" * 200_000 + "\nAcme,1\n").encode(), "header.csv: row 1, column 2: the column name has 200,000 characters"),
+    ("notazip.xlsx", b"this is not a zip file", "notazip.xlsx: not a readable XLSX file (BadZipFile"),
+]
+
+
+@pytest.mark.parametrize("filename, content, words", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_a_malformed_file_is_refused_when_uploaded_and_when_it_replaces_a_checked_one(api, filename, content, words):
+    refused = upload(api, "alice", content, filename=filename)
+    assert refused.status_code == 422 and refused.json()["error"] == "invalid_file" and words in refused.json()["message"]
+    checked = finished(api, "alice", upload(api, "alice", mapping=MAPPING))
+    job_upload(api.world.runtime, checked["id"]).path.write_bytes(content)  # the kept file changed on the server's disk since
+    before = accounts(api)
+    ran = api.post("alice", checked["links"]["run"])
+    assert ran.status_code == 422 and ran.json()["error"] in ("invalid_file", "invalid_mapping"), ran.text
+    assert accounts(api) == before
+    listed = api.get("alice", "/api/imports/jobs")
+    assert listed.status_code == 200 and [j["id"] for j in listed.json()["items"]] == [checked["id"]]
+
+
+def test_a_damaged_rejected_rows_file_is_a_warning_of_its_job_in_every_listing(api, second_runtime):
+    job = finished(api, "alice", upload(api, "alice", mapping=MAPPING))
+    api.world.runtime.imports.rejected_file(job["id"]).write_bytes(b"Company,reason\n\xff\xfe broken\n")
+    with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
+        listed = other.get("/api/imports/jobs", headers=api.headers("alice"))
+        shown = other.get(f"/api/imports/jobs/{job['id']}", headers=api.headers("root"))
+    assert listed.status_code == 200 and shown.status_code == 200
+    [item] = listed.json()["items"]
+    assert item["rejected"] == 1 and item["rejections"] == [] and item == shown.json()
+    assert item["warnings"][0].startswith("the rejected rows cannot be shown: their file cannot be read (UnicodeDecodeError")
 
 
 # --- who may ------------------------------------------------------------------------------------------------------

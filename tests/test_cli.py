@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import create_engine, inspect
@@ -140,6 +143,21 @@ def test_demo_loads_once_and_shows_what_is_there(tmp_path):
     assert re.search(r"account\s+Account\s+客户\s+60 records", second.stdout)
 
 
+def test_a_command_that_wrote_leaves_its_changes_in_the_database_file_while_another_process_has_it_open(tmp_path):
+    database = tmp_path / "shared.db"
+    upgraded = run("db", "upgrade", database=f"sqlite:///{database}")
+    assert upgraded.returncode == 0, upgraded.stderr
+    with closing(sqlite3.connect(database)) as server:  # as a running server would, it keeps the database open
+        server.execute("SELECT 1 FROM account").fetchall()
+        user = run("user", "add", "lin", "--password-stdin", database=f"sqlite:///{database}", stdin="a long enough secret\n")
+        assert user.returncode == 0, user.stderr
+        copy = tmp_path / "copy" / "shared.db"  # the file alone, as a copy made by hand
+        copy.parent.mkdir()
+        shutil.copyfile(database, copy)
+        with closing(sqlite3.connect(copy)) as copied:
+            assert copied.execute('SELECT username FROM "user"').fetchall() == [("lin",)]
+
+
 def test_bad_database_url_is_a_clear_error():
     result = run("db", "upgrade", database="mysql://nobody@localhost/x")
     assert result.returncode == 2 and "'mysql' databases are not supported" in result.stderr
@@ -180,3 +198,143 @@ def test_jobs_are_listed_and_run_by_name(tmp_path):
     assert ran.returncode == 0 and ran.stdout.startswith("Ran service.sla_breach_check")
     unknown = run("jobs", "run", "service.maintenance_du", database=database)
     assert unknown.returncode == 2 and "did you mean 'service.maintenance_due'" in unknown.stderr
+
+
+# --- what validate accepts, import can do; nothing a user gives ends in a traceback ----------------------------------
+
+
+def wide(name: str, count: int, kind: str = "text", **extra) -> dict:
+    return {"name": name, "label": label(name.title(), "宽"),
+            "fields": [{"name": f"f{i}", "type": kind, "label": label(f"F{i}"), **extra} for i in range(count)]}
+
+
+def test_validate_refuses_a_table_the_databases_cannot_hold_and_import_takes_what_validate_accepts(database_url, tmp_path):
+    refused = {
+        "columns": (wide("wide", 3000), "object 'wide' would need a table of 3,008 columns (its fields and 8 system columns); "
+                                        "PostgreSQL's tables hold at most 1,600: give it at most 1,592 fields with a column"),
+        "lookups": (wide("linked", 63, "lookup", target="account"), "object 'linked' has 63 lookup fields; at most 62"),
+        "junction": ({"name": "o" * 30, "label": label("O"), "fields": [
+            {"name": "m" * 40, "type": "many_to_many", "target": "account", "label": label("M")}]},
+            f"keeps its links in a table named '{'o' * 30}__{'m' * 40}', 72 characters; PostgreSQL's names have at most 63"),
+    }
+    for name, (obj, message) in refused.items():
+        file = write(tmp_path / f"{name}.json", changeset(obj))
+        for command in (("metadata", "validate", str(file)), ("metadata", "import", str(file))):
+            result = run(*command, database=database_url)
+            assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, (command, result.stderr)
+    taken = changeset(wide("wide", 1592), wide("linked", 62, "lookup", target="account"),
+                      {"name": "o" * 48, "label": label("O"), "fields": [{"name": "l" * 48, "type": "lookup", "target": "account",
+                                                                          "label": label("L")}]})
+    file = write(tmp_path / "taken.json", taken)
+    assert run("metadata", "validate", str(file)).returncode == 0
+    imported = run("metadata", "import", str(file), database=database_url)
+    assert imported.returncode == 0 and "create table wide" in imported.stdout, imported.stderr[-3000:]
+    from core.records import Actor
+    from core.runtime import Runtime
+    from core.settings import Settings
+
+    runtime = Runtime(Settings(database_url=database_url))
+    try:
+        account = runtime.records.create(Actor.system(), "account", {"name": "Acme"})["id"]
+        runtime.records.create(Actor.system(), "linked", {f"f{i}": account for i in range(62)})
+        runtime.records.create(Actor.system(), "wide", {f"f{i}": f"value {i}" for i in range(0, 1592, 10)})  # a row fits a page
+        assert runtime.records.list(Actor.system(), "linked").items[0]["f61"]["label"] == "Acme"
+        assert runtime.records.list(Actor.system(), "wide").items[0]["f1590"] == "value 1590"
+    finally:
+        runtime.close()
+
+
+def test_deeply_nested_json_is_refused_with_a_message(database_url, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    field = {"name": "data", "type": "json", "label": label("Data"), "default": json.loads("[" * 500 + "]" * 500)}
+    nested = tmp_path / "nested.json"
+    nested.write_text(json.dumps(changeset(dict(GADGET, fields=GADGET["fields"] + [field]))))
+    (tmp_path / "gadgets.csv").write_text("title\nOne\n")
+    for args in [("metadata", "validate", deep), ("metadata", "import", deep), ("metadata", "validate", nested),
+                 ("metadata", "import", nested), ("import", "account", tmp_path / "gadgets.csv", "--mapping", nested)]:
+        result = run(*map(str, args), database=database_url)
+        assert result.returncode == 2 and "the JSON nests more than 64 levels deep" in result.stderr, (args, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
+
+
+def test_user_add_takes_a_role_by_its_name_its_permission_set_or_the_sets_label(database_url):
+    def add(username: str, role: str):
+        return run("user", "add", username, "--role", role, "--password-stdin", database=database, stdin="a long enough secret\n")
+
+    database = database_url
+    assert run("db", "upgrade", database=database).returncode == 0
+    from core.records import Actor
+    from core.runtime import Runtime
+    from core.settings import Settings
+
+    runtime = Runtime(Settings(database_url=database))
+    try:  # a role named after another permission set's label
+        runtime.records.create(Actor.system(), "role", {"name": "Sales Manager", "permission_set": "sales_ops"})
+    finally:
+        runtime.close()
+    for username, role, shown in [("ann", "Sales Rep", "Sales Rep"), ("bob", "sales_manager", "Sales Manager (sales_manager)"),
+                                  ("cai", "销售经理", "Sales Manager (sales_manager)"), ("dan", "Sales Manager", "Sales Manager"),
+                                  ("eve", "admin", "Administrator"), ("fay", "系统管理员", "Administrator")]:
+        result = add(username, role)
+        assert result.returncode == 0 and f"with the role '{shown}'" in result.stdout, (role, result.stdout, result.stderr)
+    refused = add("gus", "Sales Reps")
+    assert refused.returncode == 2 and "there is no role or permission set 'Sales Reps' (did you mean 'Sales Rep'?)" in refused.stderr
+    runtime = Runtime(Settings(database_url=database))
+    try:
+        roles = {r["name"]: r["permission_set"] for r in runtime.records.each(Actor.system(), "role", {})}
+    finally:
+        runtime.close()
+    assert roles == {"Sales Manager": "sales_ops", "Sales Rep": "sales_rep", "Sales Manager (sales_manager)": "sales_manager",
+                     "Administrator": "admin"}
+
+
+def test_no_command_ends_in_a_traceback_for_bad_input(database_url, tmp_path):
+    folder, binary, invalid = tmp_path / "a-folder", tmp_path / "binary.bin", tmp_path / "invalid.json"
+    folder.mkdir()
+    binary.write_bytes(bytes(range(256)) * 16)
+    invalid.write_text('{"format": "tessera-changeset/1", "objects": [')
+    csv_file = tmp_path / "accounts.csv"
+    csv_file.write_text("name\nAcme\n")
+    missing = tmp_path / "no-such-folder"
+    cases = [
+        (("metadata", "validate", tmp_path / "missing.json"), "missing.json: /: file not found"),
+        (("metadata", "validate", folder), "a-folder: /: is a folder without .json files"),
+        (("metadata", "validate", binary), "binary.bin: /: is not UTF-8 text"),
+        (("metadata", "validate", invalid), "invalid.json: /: malformed JSON at line 1"),
+        (("metadata", "import", folder), "is a directory"),
+        (("metadata", "import", binary), "is not UTF-8 text"),
+        (("metadata", "import", invalid), "malformed JSON"),
+        (("metadata", "export", missing / "config.json"), "no-such-folder: there is no such folder to write the file in"),
+        (("metadata", "history", "--limit", "0"), "0 is not in the range"),
+        (("import", "account", tmp_path / "missing.csv"), "missing.csv: there is no such file"),
+        (("import", "account", folder), "is a directory"),
+        (("import", "account", binary), "is neither UTF-8 nor GBK text"),
+        (("import", "account", csv_file, "--mapping", binary), "binary.bin: is not UTF-8 text"),
+        (("import", "account", csv_file, "--mapping", invalid), "invalid.json: malformed JSON at line 1"),
+        (("import", "account", csv_file, "--mapping", tmp_path / "missing.json"), "does not exist"),
+        (("import", "account", csv_file, "--rejected", missing / "rejected.csv"), "there is no folder"),
+        (("import", "account", csv_file, "--encoding", "klingon"), "'klingon' is not an encoding"),
+        (("import", "account", csv_file, "--batch-size", "0"), "0 is not in the range"),
+        (("import", "gizmo", csv_file), "there is no object 'gizmo'"),
+        (("export", "account", missing / "accounts.csv"), "no-such-folder: there is no such folder to write the file in"),
+        (("export", "account", tmp_path / "accounts.pdf"), "'pdf' is not an export format"),
+        (("export", "account", tmp_path / "x.csv", "--format", "pdf"), "'pdf' is not one of"),
+        (("export", "account", tmp_path / "x.csv", "nofilter"), "'nofilter' is not a filter"),
+        (("export", "account", tmp_path / "x.csv", "industri=x"), "'industri' is not a field of account"),
+        (("--database", f"sqlite:///{missing / 'x.db'}", "db", "upgrade"), "unable to open database file"),
+        (("--database", f"sqlite:///{binary}", "db", "upgrade"), "file is not a database"),
+        (("--database", f"sqlite:///{folder}", "db", "upgrade"), "cannot use the database"),
+        (("--database", "nonsense", "db", "upgrade"), "'nonsense' is not a database URL"),
+        (("jobs", "run", "nothing"), "there is no scheduled job 'nothing'"),
+        (("metadata", "rename-field", "gizmo", "a", "b"), "there is no object 'gizmo'"),
+        (("user", "password", "nobody", "--password-stdin"), "there is no user 'nobody'"),
+        (("serve", "--port", "70000"), "70000 is not in the range"),
+        (("no-such-command",), "No such command"),
+    ]
+    wrong = []
+    for args, words in cases:
+        result = run(*map(str, args), database=database_url, stdin="a long enough secret\n", cwd=tmp_path)
+        if result.returncode == 0 or "Traceback" in result.stderr or words not in result.stderr:
+            wrong.append((args, result.returncode, result.stderr[-600:]))
+    assert wrong == []

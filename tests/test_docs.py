@@ -13,19 +13,29 @@ from core.metadata.files import documents_from, read_json
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
-def _commands(group: click.Group, prefix: str) -> list[str]:
-    names = []
+def _commands(group: click.Group, prefix: str) -> dict[str, click.Command]:
+    found = {}
     for name, command in group.commands.items():
         if isinstance(command, click.Group):
-            names += _commands(command, f"{prefix} {name}")
+            found.update(_commands(command, f"{prefix} {name}"))
         else:
-            names.append(f"{prefix} {name}")
-    return names
+            found[f"{prefix} {name}"] = command
+    return found
 
 
 def test_cli_reference_lists_every_command():
     text = (DOCS / "cli.md").read_text()
     missing = [c for c in _commands(cli, "tessera") if f"`{c}" not in text]
+    assert missing == []
+
+
+def test_cli_reference_names_every_option_in_its_commands_row():
+    rows = (DOCS / "cli.md").read_text().splitlines()
+    missing = []
+    for name, command in _commands(cli, "tessera").items():
+        row = next((line for line in rows if line.startswith(f"| `{name}")), "")
+        missing += [f"{name} {opt}" for param in command.params if isinstance(param, click.Option)
+                    for opt in param.opts if opt.startswith("--") and opt not in row]
     assert missing == []
 
 

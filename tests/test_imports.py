@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -224,8 +224,9 @@ def test_bad_files_get_a_message_naming_the_place(runtime, tmp_path):
     reasons = {r.row: r.reason for r in report.rejections}
     assert reasons[2] == "the row has 3 cells but the header has 2 columns"
     assert reasons[3] == "the row has 1 cells but the header has 2 columns"
-    assert reasons[5].startswith("industry: '" + "x" * 10) and len(reasons[5]) <= 1000
+    assert reasons[5] == "column 'industry' (column 2): the cell has 300,000 characters; a cell may have at most 131,072"
     assert report.created == 1
+    assert read_csv(tmp_path / "rejected.csv")[-1][:2] == ["Huge", "x" * 300_000]  # kept whole, to be fixed
 
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"PK\x03\x04 not really a workbook")
@@ -367,6 +368,26 @@ def test_the_cli_imports_with_a_mapping_and_exports_with_filters(database_url, t
     ]:
         result = cli(*args, database=database_url, cwd=tmp_path)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_the_cli_writes_no_rejected_rows_file_when_nothing_is_rejected_and_exports_to_standard_output(database_url, tmp_path):
+    left = tmp_path / "clean.csv.rejected.csv"
+    left.write_text("name,reason\nOld,from an earlier run\n", encoding="utf-8")
+    file = write_csv(tmp_path / "clean.csv", [["name", "industry"], ["Acme", "technology"], ["Zeta", "retail"]])
+    run = cli("import", "account", file, database=database_url, cwd=tmp_path)
+    assert run.returncode == 0 and "created 2, updated 0, skipped 0, rejected 0" in run.stdout, run.stdout + run.stderr
+    assert "rejected.csv" not in run.stdout and not left.exists()  # no rejected rows, so no file (and none from before)
+
+    out = cli("export", "account", "-", "sort=name", database=database_url, cwd=tmp_path)
+    assert out.returncode == 0 and "Exported 2 account record(s) to standard output." in out.stderr, out.stderr
+    rows = list(csv.reader(out.stdout.lstrip("\ufeff").splitlines()))
+    assert rows[0][:2] == ["id", "name"] and [r[1] for r in rows[1:]] == ["Acme", "Zeta"]
+    xlsx = subprocess.run([TESSERA, "--database", database_url, "export", "account", "-", "--format", "xlsx"], capture_output=True,
+                          cwd=tmp_path, timeout=300)
+    assert xlsx.returncode == 0, xlsx.stderr
+    sheet = load_workbook(io.BytesIO(xlsx.stdout)).active
+    assert [row[1] for row in sheet.iter_rows(values_only=True)] == ["name", "Acme", "Zeta"]
+    assert not (tmp_path / "-").exists()
 
 
 def test_a_batch_rejects_each_bad_row_with_its_reason_and_writes_the_rest(runtime, tmp_path):

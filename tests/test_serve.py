@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -49,11 +52,19 @@ def serve(tmp_path):
                 time.sleep(0.3)
         pytest.fail(f"tessera serve did not start:\n{log.read_text()}")
 
+    start.started = started
     yield start
     for process, handle in started:
         process.terminate()
         process.wait(timeout=30)
         handle.close()
+
+
+def stop_serving(serve) -> None:
+    """Stop the servers started so far as a service manager does (SIGTERM), and wait for them to end."""
+    for process, _handle in serve.started:
+        process.terminate()
+        assert process.wait(timeout=60) in (0, -15)  # uvicorn shuts down, then ends by the signal it was sent
 
 
 def test_a_first_serve_builds_the_database_loads_the_demo_and_prints_an_admin_password(serve, tmp_path):
@@ -75,6 +86,66 @@ def test_a_second_serve_keeps_the_data_and_prints_no_new_password(serve, databas
     base, second = serve("--no-demo", env={"TESSERA_DATABASE_URL": database_url})
     assert "password:" not in second and "Created the database schema" not in second
     assert httpx.post(f"{base}/api/auth/token", json={"username": "admin", "password": "not the password"}).status_code == 401
+
+
+def alone(database: Path, tmp_path: Path) -> sqlite3.Connection:
+    """The SQLite file copied without its -wal and -shm files, as a copy made by hand would be."""
+    copy = tmp_path / "copied" / database.name
+    copy.parent.mkdir(exist_ok=True)
+    shutil.copyfile(database, copy)
+    return sqlite3.connect(copy)
+
+
+def test_a_stopped_server_leaves_every_change_in_the_database_file(serve, tmp_path):
+    base, printed = serve(env={"TESSERA_DATABASE_URL": ""})
+    password = re.search(r"Sign in as 'admin' with the password: (\S+)", printed).group(1)
+    token = httpx.post(f"{base}/api/auth/token", json={"username": "admin", "password": password}).json()["token"]
+    made = httpx.post(f"{base}/api/records/account", json={"name": "Written just before the stop"},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert made.status_code == 201, made.text
+    stop_serving(serve)
+    with closing(alone(tmp_path / "tessera.db", tmp_path)) as copy:
+        names = [row[0] for row in copy.execute("SELECT name FROM account ORDER BY id")]
+    assert len(names) == 61 and names[-1] == "Written just before the stop"
+    assert not (tmp_path / "tessera.db-wal").exists() or (tmp_path / "tessera.db-wal").stat().st_size == 0
+
+
+def test_serve_starts_on_a_database_where_users_and_roles_were_added_first(serve, tmp_path):
+    database = f"sqlite:///{tmp_path / 'first.db'}"
+    assert run("db", "upgrade", database=database).returncode == 0
+    added = run("user", "add", "boss", "--role", "admin", "--password-stdin", database=database, stdin="a long enough secret\n")
+    assert added.returncode == 0 and "with the role 'Administrator'" in added.stdout, added.stderr
+    base, printed = serve(env={"TESSERA_DATABASE_URL": database})
+    assert "Loaded the demo data" in printed and "Traceback" not in printed and "password:" not in printed
+    token = httpx.post(f"{base}/api/auth/token", json={"username": "boss", "password": "a long enough secret"}).json()["token"]
+    roles = httpx.get(f"{base}/api/records/role?sort=name", headers={"Authorization": f"Bearer {token}"}).json()["items"]
+    assert [(r["name"], r["permission_set"]) for r in roles] == [("Administrator", "admin"), ("Sales Manager", "sales_manager"),
+                                                                 ("Sales Rep", "sales_rep")]
+    _base, again = serve(env={"TESSERA_DATABASE_URL": database})
+    assert "Loaded the demo data" not in again and "Traceback" not in again
+    reset = run("demo", "--reset", database=database)
+    assert reset.returncode == 0 and "Traceback" not in reset.stderr, reset.stderr
+
+
+def with_password(database_url: str, password: str) -> str:
+    """The URL with a password in it (this suite's PostgreSQL trusts local connections, so any password works)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    return url.set(password=password).render_as_string(hide_password=False) if url.get_backend_name() == "postgresql" else database_url
+
+
+def test_serve_prints_the_database_url_without_its_password(serve, database_url):
+    url = with_password(database_url, "s3cret-Pa55")
+    _base, printed = serve("--no-demo", env={"TESSERA_DATABASE_URL": url})
+    assert "Tessera is serving " in printed and "s3cret-Pa55" not in printed
+    if "postgresql" in url:
+        assert ":***@" in printed
+    unreachable = run("db", "upgrade", database="postgresql+psycopg://someone:s3cret-Pa55@127.0.0.1:1/nothing")
+    assert unreachable.returncode == 2 and "s3cret-Pa55" not in unreachable.stdout + unreachable.stderr
+    assert "someone:***@127.0.0.1:1/nothing" in unreachable.stderr and "Traceback" not in unreachable.stderr
+    malformed = run("db", "upgrade", database="postgresql//someone:s3cret-Pa55@localhost/nothing")
+    assert malformed.returncode == 2 and "s3cret-Pa55" not in malformed.stderr and "someone:***@" in malformed.stderr
 
 
 def test_serve_refuses_a_busy_port_with_a_message(tmp_path):

@@ -330,6 +330,8 @@ def test_bad_files_get_a_message_on_the_form_and_nothing_is_kept(world, people):
         ("notes.pdf", b"%PDF-1.4", "is not a CSV or XLSX file"),
         ("broken.xlsx", b"PK\x03\x04 not really a workbook", "not a readable XLSX file"),
         ("binary.csv", b"name\n\xff\xfe\xfa\x80\x81\n", "neither UTF-8 nor GBK"),
+        ("nul.csv", b"na\x00me\nAcme\n", "row 1, column 1: the column name holds a NUL character"),
+        ("header.csv", b"name," + b"y" * 200_000 + b"\nAcme,1\n", "row 1, column 2: the column name has 200,000 characters"),
     ]
     for filename, content, message in cases:
         response = upload(client, csrf, filename, content)
@@ -341,6 +343,29 @@ def test_bad_files_get_a_message_on_the_form_and_nothing_is_kept(world, people):
     assert kept == []
     assert len(accounts_named(world)) == 4
     assert upload(client, csrf, "a.csv", b"name\nX\n", object_name="nothing").status_code == 404
+
+
+def test_a_cell_over_the_csv_limit_and_a_damaged_rejected_rows_file_still_show_the_job_anywhere(world, people, make_runtime):
+    client, csrf = people("mike")
+    url = map_url(upload(client, csrf, "long.csv", ("name,industry\nShort Ltd,retail\nLong Ltd," + "x" * 200_000 + "\n").encode()))
+    page = client.get(url)
+    assert page.status_code == 200 and "x" * 300 not in page.text  # the examples show the start of a long cell
+    dry = job_id_of(check(client, url, form_of(page.text)))
+    assert world.runtime.imports.wait(dry, 120)
+    limit = csv.field_size_limit(131_072)  # the csv module's limit in a new process
+    try:
+        with TestClient(create_app(make_runtime(upgrade=False), deliver_webhooks=False)) as other:
+            signed_in(other, "mike")
+            shown = other.get(f"/import/jobs/{dry}")
+            assert shown.status_code == 200 and (count(shown, "created"), count(shown, "rejected")) == (1, 1)
+            rejected_table = shown.text.split('id="rejected-rows"', 1)[1].split("</table>", 1)[0]
+            assert "the cell has 200,000 characters" in rejected_table and "x" * 199 + "…" in rejected_table
+            assert "x" * 300 not in rejected_table
+            world.runtime.imports.rejected_file(dry).write_bytes(b"name,reason\n\xff\xfe broken\n")
+            damaged = other.get(f"/import/jobs/{dry}")
+            assert damaged.status_code == 200 and "The rejected rows cannot be shown: their file cannot be read." in damaged.text
+    finally:
+        csv.field_size_limit(limit)
 
 
 def test_mappings_the_engine_refuses_are_shown_with_each_problem(world, people):
@@ -388,7 +413,7 @@ def test_who_may_import_and_whose_jobs_they_see(world, people):
     page = alice.get(url)
     assert "account_number" not in page.text  # hidden from her role
     assert '<option value="annual_revenue"' not in page.text  # she may read it, not change it
-    data = form_of(page.text)
+    data = choose(form_of(page.text), sector="industry")  # rows with a sector we do not have are rejected
     job = job_id_of(check(alice, url, data))
     finished(world, alice, job)
 

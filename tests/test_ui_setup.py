@@ -209,7 +209,7 @@ def test_the_configuration_is_exported_previewed_and_imported(root, world):
 
 
 @pytest.mark.parametrize("content, message", [(b"{not json", "not valid JSON"), (b"[1, 2]", "not a configuration changeset"),
-                                               (b"\xff\xfe\x00", "not UTF-8"),
+                                               (b"\xff\xfe\x00", "not UTF-8"), (b"[" * 500 + b"]" * 500, "nests deeper than"),
                                                (b'{"format": "tessera-changeset/1", "layouts": [{"object": "account"}]}', "/layouts/0")])
 def test_a_bad_configuration_file_is_refused_with_a_reason(root, world, content, message):
     client, csrf = root

@@ -27,8 +27,8 @@ from litestar.response import File, Redirect
 
 from core.imports import MAPPING_FORMAT, ImportOptions, MappingError, SourceError, describe_job, read_mapping
 from core.imports import jobs
-from core.imports.background import (Upload, UploadError, discard_upload, job_upload, real_run_of, real_run_options, save_upload,
-                                     set_uploader, upload, uploader)
+from core.imports.background import (RejectedRows, Upload, UploadError, discard_upload, job_upload, real_run_of, real_run_options,
+                                     save_upload, set_uploader, upload, uploader)
 from core.imports.mapping import importable, suggest_columns, unknown_picklist_values
 from core.imports.sources import open_source
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
@@ -46,6 +46,7 @@ EXAMPLES = 3
 DISTINCT = 200  # distinct values kept per column of the sample
 UNKNOWN_SHOWN = 12
 REJECTIONS_SHOWN = 20
+GLIMPSE = 200  # characters of a cell shown in a table
 REPORTED_REJECTIONS = 1000  # a run's report names this many rejected rows (core/imports/runner.py SHOWN_REJECTIONS)
 ENCODINGS = ("utf-8-sig", "utf-16", "gbk", "gb18030", "big5", "shift_jis", "cp1252", "latin-1")
 ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16", "gbk": "GBK", "gb18030": "GB18030", "big5": "Big5",
@@ -455,10 +456,10 @@ def _sample(path: str, _size: int, _mtime: int, encoding: str | None, sheet: str
         for row in source.rows():
             count += 1
             if len(examples) < EXAMPLES:
-                examples.append(row.cells)
+                examples.append([_glimpse(c) for c in row.cells])
             for index, cell in enumerate(row.cells[:len(header)]):
                 text = cell.strip()
-                if text and len(distinct[index]) < DISTINCT:
+                if text and len(text) <= GLIMPSE and len(distinct[index]) < DISTINCT:  # hints of picklist values
                     distinct[index].setdefault(text, None)
             if count >= SAMPLE_ROWS:
                 break
@@ -588,12 +589,15 @@ def job_view(page: Page, job: dict) -> dict:
     stalled = _stalled(job)
     running = job["status"] == "running" and not stalled
     percent = 100 if job["status"] == "done" else int(max(0.0, min(1.0, job.get("progress") or 0.0)) * 100)
-    header, cells = page.runtime.imports.rejected_rows(job["id"], REJECTIONS_SHOWN) if job["rejected"] else ([], [])
+    kept = page.runtime.imports.rejected_rows(job["id"], REJECTIONS_SHOWN) if job["rejected"] else RejectedRows()
     numbers = [r["row"] for r in job.get("rejections") or []]
     if len(numbers) != job["rejected"] and len(numbers) < REPORTED_REJECTIONS:
         numbers = []  # a resumed run's report has only the rows since it resumed: the file's first rows are older ones
-    rejected = [{"row": numbers[i] if i < len(numbers) else None, "reason": row[-1] if row else "", "cells": row[:-1]}
-                for i, row in enumerate(cells)]
+    rejected = [{"row": numbers[i] if i < len(numbers) else None, "reason": row[-1] if row else "", "cells": [_glimpse(c) for c in row[:-1]]}
+                for i, row in enumerate(kept.rows)]
+    warnings = list(job.get("warnings") or [])
+    if kept.problem:
+        warnings.append(page.t("The rejected rows cannot be shown: their file cannot be read. Upload the file again to check it once more."))
     upload_token, earlier = None, None
     if job["dry_run"]:
         found = job_upload(page.runtime, job["id"])
@@ -620,13 +624,18 @@ def job_view(page: Page, job: dict) -> dict:
         state = page.t("The import stopped.")
     return {
         "running": running, "percent": percent, "state": state, "counts": [(key, labels[key], job[key]) for key in labels],
-        "header": header[:-1], "rejected": rejected, "more_rejected": max(0, job["rejected"] - len(rejected)),
-        "columns": columns, "ignored": job.get("ignored") or [], "warnings": job.get("warnings") or [],
+        "header": [_glimpse(h) for h in kept.header[:-1]], "rejected": rejected, "more_rejected": max(0, job["rejected"] - len(rejected)),
+        "columns": columns, "ignored": job.get("ignored") or [], "warnings": warnings,
         "token": upload_token, "read": max(0, (job.get("next_row") or 2) - 2), "total": job.get("rows_total"),
         "may_run": job["dry_run"] and job["status"] == "done" and upload_token is not None and not (earlier and earlier[1] in ("running", "done")),
         "real_run": earlier[0] if earlier else None,
         "may_resume": _resumable(job),
     }
+
+
+def _glimpse(text: str) -> str:
+    """A cell as a table shows it: the start of a long one (the rejected-rows file keeps it whole)."""
+    return text if len(text) <= GLIMPSE else text[:GLIMPSE - 1] + "…"
 
 
 def _stalled(job: dict) -> bool:

@@ -22,6 +22,7 @@ from litestar.response import Redirect
 
 from core.api.security import client_ip
 from core.auth import AccountError
+from core import jsontext
 from core.metadata.model import ObjectDef, UnknownObject
 from core.metadata.problems import MetadataError
 from core.metadata.service import MetadataService
@@ -566,9 +567,11 @@ def parse_changeset(page: Page, text: str) -> tuple[dict | None, list[str]]:
     if not text:
         return None, [page.t("Choose a configuration file (.json) to import.")]
     try:
-        changeset = json.loads(text)
+        changeset = jsontext.loads(text)
     except json.JSONDecodeError as exc:
         return None, [page.t("The file is not valid JSON: {problem} at line {line}, column {column}.", problem=exc.msg, line=exc.lineno, column=exc.colno)]
+    except jsontext.RefusedJSON as exc:
+        return None, [page.t("The file is not a configuration file: {problem}.", problem=str(exc))]
     if not isinstance(changeset, dict):
         return None, [page.t("The file is not a configuration changeset: it should be a JSON object with \"format\".")]
     return changeset, []

@@ -26,6 +26,7 @@ from core.api.openapi import openapi_config
 from core.api.records import ExportController, RecordsController
 from core.api.security import CSRFUnlessBearer, TesseraAuthentication, csrf_config
 from core.auth import Accounts, secret_key
+from core.db import checkpoint
 from core.runtime import Runtime
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -64,6 +65,7 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) ->
 
     def stop() -> None:
         runtime.webhooks.stop()
+        checkpoint(runtime.engine)  # a server stopped leaves its changes in the SQLite file, not in the -wal file alone
 
     app = Litestar(
         route_handlers=handlers,

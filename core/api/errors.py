@@ -59,9 +59,7 @@ def json_body(body: bytes, shape: dict | None = None) -> Any:
         raise ApiError(400, "invalid_json", "the body is not valid JSON: it is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    except RecursionError:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON: it is nested too deeply") from None
-    except jsontext.NonStandardJSON as exc:
+    except jsontext.RefusedJSON as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     found = jsontext.unstorable(data)
     if found:

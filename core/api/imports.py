@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from jsonschema import Draft202012Validator
 from litestar import Controller, Request, Response, get, post
@@ -68,10 +68,16 @@ class ImportColumn(TypedDict):
     field: str
 
 
-class ImportJobLinks(TypedDict):
+class _JobLinks(TypedDict):
     job: str
     rejected: str
-    run: NotRequired[str]
+
+
+class ImportJobLinks(_JobLinks, total=False):
+    """``run`` only for a dry run. (NotRequired is lost under ``from __future__ import annotations``: the
+    OpenAPI document called ``run`` required while listings left it out; ``total=False`` is kept.)"""
+
+    run: str
 
 
 class ImportJob(TypedDict):
@@ -203,6 +209,8 @@ class ImportsController(Controller):
     def rejected_rows(self, request: Request, job_id: FromPath[str]) -> Stream:
         runtime, job = request.app.state.runtime, _job(request, job_id)
         path = runtime.imports.rejected_file(job["id"])
+        if path is None and not job["rejected"]:
+            raise ApiError(404, "not_found", f"import job {job['id']} rejected no rows, so it has no rejected-rows file")
         if path is None:
             raise ApiError(404, "not_found", f"the rejected rows of import job {job['id']} are not kept any more")
         size = path.stat().st_size
@@ -428,7 +436,7 @@ def _job(request: Request, job_id: str) -> dict:
 def _shown(runtime, job: dict) -> dict:
     """A job as the API answers it (ImportJob)."""
     number = job["id"]
-    rejections, columns = _report(runtime, job)
+    rejections, columns, problems = _report(runtime, job)
     links = {"job": f"/api/imports/jobs/{number}", "rejected": f"/api/imports/jobs/{number}/rejected"}
     if job["dry_run"]:
         links["run"] = f"/api/imports/jobs/{number}/run"
@@ -436,21 +444,23 @@ def _shown(runtime, job: dict) -> dict:
         "id": number, "object": job["object"], "file": job["source"], "dry_run": job["dry_run"], "status": job["status"],
         "progress": float(job["progress"]), "rows_total": job["rows_total"], "last_row": job["next_row"] - 1,
         **{name: job[name] for name in ("created", "updated", "skipped", "rejected")},
-        "message": _public(runtime, job["message"]), "warnings": job["warnings"], "rejections": rejections,
+        "message": _public(runtime, job["message"]), "warnings": job["warnings"] + problems, "rejections": rejections,
         "columns": columns, "ignored": job["ignored"], "created_by": job["created_by"], "created_by_name": job["created_by_name"],
         **{name: _utc(job[name]) for name in ("started_at", "updated_at", "finished_at")}, "links": links,
     }
 
 
-def _report(runtime, job: dict) -> tuple[list[dict], list[dict]]:
-    """The first rejections and the mapped columns: from the run's report in this process, else from the
-    rejected-rows file (without row numbers) and the job's settings, in the file's column order."""
+def _report(runtime, job: dict) -> tuple[list[dict], list[dict], list[str]]:
+    """The first rejections, the mapped columns and what kept them from being read: from the run's report in
+    this process, else from the rejected-rows file (without row numbers) and the job's settings, in the file's
+    column order."""
     if job["rejections"] is not None:
-        return job["rejections"][:SHOWN_REJECTIONS], [{"column": c, "field": f} for c, f in job["columns"] or []]
-    header, rows = runtime.imports.rejected_rows(job["id"], SHOWN_REJECTIONS)
-    position = {name: index for index, name in enumerate(header)}
+        return job["rejections"][:SHOWN_REJECTIONS], [{"column": c, "field": f} for c, f in job["columns"] or []], []
+    kept = runtime.imports.rejected_rows(job["id"], SHOWN_REJECTIONS)
+    position = {name: index for index, name in enumerate(kept.header)}
     mapped = sorted(((job.get("settings") or {}).get("columns") or {}).items(), key=lambda pair: position.get(pair[0], len(position)))
-    return [{"row": None, "reason": row[-1]} for row in rows if row], [{"column": c, "field": f} for c, f in mapped]
+    return ([{"row": None, "reason": row[-1]} for row in kept.rows if row], [{"column": c, "field": f} for c, f in mapped],
+            [kept.problem] if kept.problem else [])
 
 
 def _file_bytes(path, size: int) -> Iterator[bytes]:

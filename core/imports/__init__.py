@@ -7,9 +7,9 @@ it and an interrupted run resumes.
 """
 
 from core.imports.jobs import describe as describe_job
-from core.imports.mapping import MAPPING_FORMAT, MappingError, read_mapping
+from core.imports.mapping import MAPPING_FORMAT, MappingError, read_mapping, read_mapping_file
 from core.imports.runner import ImportFailed, ImportOptions, ImportReport, Rejection, run_import
 from core.imports.sources import SourceError
 
 __all__ = ["run_import", "ImportOptions", "ImportReport", "ImportFailed", "Rejection", "MappingError", "SourceError",
-           "read_mapping", "describe_job", "MAPPING_FORMAT"]
+           "read_mapping", "read_mapping_file", "describe_job", "MAPPING_FORMAT"]

@@ -17,11 +17,14 @@ import secrets
 import shutil
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable
 
+from core import private
 from core.imports import jobs
 from core.imports.runner import ImportFailed, ImportOptions, ImportReport, run_import
+from core.imports.sources import csv_reader
 from core.records import Actor
 
 SUFFIXES = (".csv", ".txt", ".xlsx")
@@ -32,6 +35,15 @@ CHUNK = 1 << 20
 
 class UploadError(ValueError):
     """An uploaded file that cannot be taken, or a token that names none."""
+
+
+@dataclass
+class RejectedRows:
+    """The first rows of a job's rejected-rows file, or the problem that kept them from being read."""
+
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    problem: str | None = None
 
 
 class Upload:
@@ -48,10 +60,9 @@ def save_upload(runtime, filename: str, content: bytes | IO[bytes] | Iterable[by
     name = _safe_name(filename)
     remove_old_uploads(runtime)
     token = secrets.token_hex(16)
-    folder = _imports_folder(runtime) / token
-    folder.mkdir(parents=True)
+    folder = private.folder(_imports_folder(runtime) / token)
     path = folder / name
-    with path.open("wb") as out:
+    with open(path, "wb", opener=private.opener) as out:
         for chunk in _chunks(content):
             out.write(chunk)
     if path.stat().st_size == 0:
@@ -116,9 +127,7 @@ def _running_on(runtime, folder: Path, limit: float) -> bool:
 
 def rejected_path(up: Upload, dry_run: bool) -> Path:
     """Where a run of the upload writes its rejected rows: a subfolder, so the upload stays the folder's one file."""
-    folder = up.path.parent / "rejected"
-    folder.mkdir(exist_ok=True)
-    return folder / f"{up.path.stem}{'.check' if dry_run else ''}.rejected.csv"
+    return private.folder(up.path.parent / "rejected") / f"{up.path.stem}{'.check' if dry_run else ''}.rejected.csv"
 
 
 def _imports_folder(runtime) -> Path:
@@ -218,20 +227,26 @@ class BackgroundImports:
         job["columns"] = [list(pair) for pair in report.columns] if report else None
         job["ignored"] = list(report.ignored) if report else None
         job["source"] = Path(job["source"]).name  # the server's folders are not the caller's business
-        for private in ("fingerprint", "settings_digest", "pending", "rejected_bytes", "rejected_path"):
-            job.pop(private, None)
+        for internal in ("fingerprint", "settings_digest", "pending", "rejected_bytes", "rejected_path"):
+            job.pop(internal, None)
         return job
 
-    def rejected_rows(self, job_id: int, limit: int = 100) -> tuple[list[str], list[list[str]]]:
-        """The header and the first ``limit`` rows of a job's rejected-rows file (the reason is the last cell)."""
+    def rejected_rows(self, job_id: int, limit: int = 100) -> RejectedRows:
+        """The header and the first ``limit`` rows of a job's rejected-rows file (the reason is the last cell).
+
+        Never raises for what is in the file: a file that cannot be read (damaged, not UTF-8, changed by
+        hand) gives no rows and a problem to show beside the job."""
         path = self.rejected_file(job_id)
         if path is None:
-            return [], []
-        with path.open(encoding="utf-8-sig", newline="") as file:
-            reader = csv.reader(file)
-            header = next(reader, [])
-            rows = [row for _, row in zip(range(limit), reader)]
-        return header, rows
+            return RejectedRows()
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as file:
+                reader = csv_reader(file)
+                header = next(reader, [])
+                return RejectedRows(header, [row for _, row in zip(range(limit), reader)])
+        except (OSError, UnicodeError, csv.Error) as exc:
+            return RejectedRows(problem=f"the rejected rows cannot be shown: their file cannot be read ({type(exc).__name__}: {exc}); "
+                                        "upload the file again to check it once more")
 
     def rejected_file(self, job_id: int) -> Path | None:
         job = jobs.load(self.runtime.engine, job_id)
@@ -255,7 +270,8 @@ def set_uploader(runtime, up: Upload, user_id: int | None) -> None:
     """Remember who uploaded a file, so that nobody else's request may use its token.
 
     Kept beside the upload's folder (``<token>.owner``), never in it, so ``upload`` still finds the file alone."""
-    _uploader_path(runtime, up.token).write_text("" if user_id is None else str(user_id), encoding="ascii")
+    with open(_uploader_path(runtime, up.token), "w", encoding="ascii", opener=private.opener) as file:
+        file.write("" if user_id is None else str(user_id))
 
 
 def uploader(runtime, token: str) -> int | None:
@@ -264,7 +280,7 @@ def uploader(runtime, token: str) -> int | None:
         return None
     try:
         text = _uploader_path(runtime, token).read_text(encoding="ascii").strip()
-    except OSError:
+    except (OSError, UnicodeError):
         return None
     return int(text) if text.isdigit() else None
 

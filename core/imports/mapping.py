@@ -13,13 +13,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any, Callable
 
 from jsonschema import Draft202012Validator
 
 from core.fieldtypes import as_record_id
+from core.metadata.files import parse_json
 from core.metadata.model import FieldDef, ObjectDef
-from core.metadata.problems import did_you_mean
+from core.metadata.problems import MetadataError, did_you_mean
 from core.permissions import Access
 
 MAPPING_FORMAT = "tessera-import-mapping/1"
@@ -132,14 +134,25 @@ class Plan:
 def read_mapping(text: str, source: str) -> dict:
     """Parse and check a mapping file's text."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MappingError([f"{source}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from None
+        data = parse_json(text, source)
+    except MetadataError as exc:
+        raise MappingError([f"{source}: {problem.message}" for problem in exc.problems]) from None
     problems = [f"{source}: {'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else '/'}: {_schema_message(e)}"
                 for e in Draft202012Validator(MAPPING_SCHEMA).iter_errors(data)]
     if problems:
         raise MappingError(problems)
     return data
+
+
+def read_mapping_file(path: Path) -> dict:
+    """Read and check a mapping file (UTF-8, with or without a BOM)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise MappingError([f"{path}: is not UTF-8 text; save it as UTF-8"]) from None
+    except OSError as exc:
+        raise MappingError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
+    return read_mapping(text, str(path))
 
 
 def _schema_message(error) -> str:

@@ -19,9 +19,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from core import private
 from core.imports import jobs
 from core.imports.mapping import CellError, DuplicateRule, Plan, Target, build_plan, keep_text
-from core.imports.sources import Row, Source, SourceError, open_source
+from core.imports.sources import CELL_LIMIT, Row, Source, SourceError, open_source
 from core.metadata.model import FieldDef
 from core.records import Actor, BulkWriter, Forbidden
 from core.validation import FieldError, RecordValidationError
@@ -158,7 +159,7 @@ class Importer:
     def run(self) -> ImportReport:
         self.runtime.current_metadata().object(self.object_name)  # an unknown object is named before the file is read
         source = open_source(self.path, self.options.encoding, self.options.sheet)
-        self.width = len(source.header)
+        self.header, self.width = source.header, len(source.header)
         try:
             plan = self._plan(source)
             self.file_values = self._self_reference_values(plan)
@@ -288,6 +289,9 @@ class Importer:
         if len(cells) != width and not (len(cells) > width and all(not c.strip() for c in cells[width:])):
             prepared.errors.append(FieldError("", f"the row has {len(cells)} cells but the header has {width} columns"))
             return prepared
+        if max(map(len, cells), default=0) > CELL_LIMIT:
+            prepared.errors.append(FieldError("", self._too_long(cells)))
+            return prepared
         values, lookups = prepared.values, prepared.lookups
         for column, name, trim, convert, kind in self._steps(plan):  # what _converted does, per cell
             text = cells[column]
@@ -310,6 +314,11 @@ class Importer:
             else:
                 prepared.given_id = text
         return prepared
+
+    def _too_long(self, cells: list[str]) -> str:
+        number, cell = next((n, c) for n, c in enumerate(cells, start=1) if len(c) > CELL_LIMIT)
+        return (f"column '{self.header[number - 1]}' (column {number}): the cell has {len(cell):,} characters; "
+                f"a cell may have at most {CELL_LIMIT:,}")
 
     def _steps(self, plan: Plan) -> list[tuple]:
         """Per target: (column, field, trim, converter or None for text kept as it is, where the value goes)."""
@@ -607,20 +616,21 @@ def _short(text: str) -> str:
 class RejectedFile:
     """The rejected rows as CSV (UTF-8 with a BOM, for spreadsheets): the original columns plus ``reason``.
 
-    A resumed run cuts it back to its length after the last completed batch.
+    The file is made at the first rejected row: a run that rejects nothing leaves none (and
+    removes one an earlier run left at the same place). A resumed run cuts it back to its
+    length after the last completed batch.
     """
 
     def __init__(self, path: Path, header: list[str], keep_bytes: int) -> None:
-        self.path = path
-        exists = path.exists() and path.stat().st_size >= keep_bytes > 0
-        self._file = path.open("r+b" if exists else "wb")
-        if exists:
-            self._file.truncate(keep_bytes)
-            self._file.seek(keep_bytes)
+        self.path, self._header = path, header
+        self._file: io.BufferedRandom | io.BufferedWriter | None = None
+        self.size = 0
+        if keep_bytes > 0 and path.is_file() and path.stat().st_size >= keep_bytes:
+            self._file = path.open("r+b")
+            self.cut(keep_bytes)
+            self.size = keep_bytes
         else:
-            self._file.write(self._encode([header + ["reason"]], bom=True))
-            self._file.flush()
-        self.size = self._file.tell()
+            path.unlink(missing_ok=True)
 
     @staticmethod
     def _encode(rows: list[list[str]], bom: bool = False) -> bytes:
@@ -630,15 +640,27 @@ class RejectedFile:
         return ("\ufeff" if bom else "").encode("utf-8") + buffer.getvalue().encode("utf-8")
 
     def append(self, rows: list[tuple[list[str], str]]) -> int:
+        """Add rows; the file's length after them."""
         if rows:
+            if self._file is None:
+                self._file = open(self.path, "wb", opener=private.opener)
+                self._file.write(self._encode([self._header + ["reason"]], bom=True))
             self._file.write(self._encode([list(cells) + [reason] for cells, reason in rows]))
             self._file.flush()
-        return self._file.tell()
+            self.size = self._file.tell()
+        return self.size
 
     def cut(self, length: int) -> None:
-        if length and not self._file.closed:
+        """Back to ``length`` bytes, the rows of completed batches; none at all for 0."""
+        if self._file is None or self._file.closed:
+            return
+        if length:
             self._file.truncate(length)
             self._file.seek(length)
+        else:
+            self._file.close()
+            self.path.unlink(missing_ok=True)
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()

@@ -3,6 +3,11 @@
 Rows are numbered as a spreadsheet shows them: the header is row 1, the first record row 2.
 Encodings: UTF-8 with or without a BOM, UTF-16 with a BOM, else GBK (what Chinese Excel
 writes); or the one the caller names.
+
+Cells: the CSV reader holds cells up to MAX_CELL characters (past that a quote is almost
+always left open, and the file cannot be split into rows any more); a column name must fit
+in CELL_LIMIT characters and hold no NUL, or the file is refused. A longer cell in a data
+row is the import's business: that row is rejected (core/imports/runner.py).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Iterator
 
 CHUNK = 1 << 20
 MAX_CELL = 10 * CHUNK  # a CSV cell beyond this is almost always a quote left open
+CELL_LIMIT = 131_072  # the longest cell taken: csv's default limit, and more than any field holds (max_length 100,000)
 DELIMITERS = (",", ";", "\t", "|")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -59,15 +65,39 @@ def open_source(path: Path, encoding: str | None = None, sheet: str | None = Non
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: there is no such file")
-    if path.suffix.lower() in XLSX_SUFFIXES:
-        return XlsxSource(path, sheet)
     if path.suffix.lower() == ".xls":
         raise SourceError(f"{path}: the old Excel format (.xls) cannot be read; save the sheet as .xlsx or CSV")
-    return CsvSource(path, encoding)
+    try:
+        return XlsxSource(path, sheet) if path.suffix.lower() in XLSX_SUFFIXES else CsvSource(path, encoding)
+    except OSError as exc:
+        raise SourceError(f"{path}: the file cannot be read ({exc.strerror or _reason(exc)})") from None
 
 
 def _blank(cells: list[str]) -> bool:
     return all(not c.strip() for c in cells)
+
+
+def csv_reader(text_file, **options):
+    """A csv.reader that takes cells of up to MAX_CELL characters.
+
+    The csv module's limit belongs to the process (131,072 by default): it is raised here,
+    never lowered, before each reader is made, so that a file this module wrote (rejected rows
+    keep their cells) reads back in any process."""
+    if csv.field_size_limit() < MAX_CELL:
+        csv.field_size_limit(MAX_CELL)
+    return csv.reader(text_file, **options)
+
+
+def checked_header(name: str, header: list[str]) -> list[str]:
+    """The column names, or SourceError for one that is too long or holds a NUL (neither can be a column's name)."""
+    for number, column in enumerate(header, start=1):
+        if len(column) > CELL_LIMIT:
+            raise SourceError(f"{name}: row 1, column {number}: the column name has {len(column):,} characters; "
+                              f"a column name may have at most {CELL_LIMIT:,}")
+        if "\x00" in column:
+            raise SourceError(f"{name}: row 1, column {number}: the column name holds a NUL character; "
+                              "save the file again from a spreadsheet")
+    return header
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -78,18 +108,27 @@ class CsvSource(Source):
         self.name = str(path)
         self.fingerprint, detected = _scan(path, encoding)
         self.encoding = encoding or detected
-        csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL))
         self._size = path.stat().st_size or 1
         self._binary = path.open("rb")
         self._text = io.TextIOWrapper(self._binary, encoding=self.encoding, errors="strict", newline="")
-        first = self._text.readline()
+        try:
+            self.header = self._read_header()
+        except SourceError:
+            self.close()
+            raise
+
+    def _read_header(self) -> list[str]:
+        try:
+            first = self._text.readline(CHUNK)  # enough of the header to see its delimiter
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.name}: row 1: the text is not {self.encoding} ({exc.reason}); {ENCODING_HINT}") from None
         self._text.seek(0)
-        self._reader = csv.reader(self._text, delimiter=_delimiter(first))
+        self._reader = csv_reader(self._text, delimiter=_delimiter(first))
         self._number = 0
         header = self._next()
         if header is None:
             raise SourceError(f"{self.name}: the file is empty; the first row must name the columns")
-        self.header = [c.strip().lstrip("\ufeff").strip() for c in header]
+        return checked_header(self.name, [c.strip().lstrip("\ufeff").strip() for c in header])
 
     def _next(self) -> list[str] | None:
         try:
@@ -217,17 +256,24 @@ class XlsxSource(Source):
         except Exception as exc:  # openpyxl raises XML parser errors of several kinds for a damaged workbook
             raise SourceError(f"{path}: the XLSX file is damaged ({_reason(exc)})") from None
         try:
+            self._start(sheet)
+        except SourceError:
+            self.close()
+            raise
+
+    def _start(self, sheet: str | None) -> None:
+        try:
             self._sheet = self._book[sheet] if sheet else self._book.worksheets[0]
         except (KeyError, IndexError):
-            raise SourceError(f"{path}: there is no sheet '{sheet}'; the sheets are: {', '.join(self._book.sheetnames)}") from None
+            raise SourceError(f"{self.name}: there is no sheet '{sheet}'; the sheets are: {', '.join(self._book.sheetnames)}") from None
         self._read = 0
         self._cells = self._sheet.iter_rows(values_only=True)
         header = self._next()
         if header is None:
-            raise SourceError(f"{path}: the sheet is empty; the first row must name the columns")
+            raise SourceError(f"{self.name}: the sheet is empty; the first row must name the columns")
         while header and not header[-1].strip():
             header.pop()
-        self.header = [c.strip() for c in header]
+        self.header = checked_header(self.name, [c.strip() for c in header])
         max_row = getattr(self._sheet, "max_row", None)
         self.rows_total = max_row - 1 if max_row else None
 

@@ -29,17 +29,20 @@ def read_json(path: Path | str, source: str | None = None):
         raise MetadataError([Problem(source, "", "is not UTF-8 text; save it as UTF-8")]) from None
     except IsADirectoryError:
         raise MetadataError([Problem(source, "", "is a folder, not a JSON file")]) from None
+    except OSError as exc:
+        raise MetadataError([Problem(source, "", f"cannot be read ({exc.strerror or exc})")]) from None
     return parse_json(text, source)
 
 
 def parse_json(text: str, source: str):
+    """Parse JSON text, or raise MetadataError saying where it is malformed or that it nests too deeply."""
     try:
         return jsontext.loads(text)
     except json.JSONDecodeError as exc:
         raise MetadataError(
             [Problem(source, "", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]
         ) from None
-    except jsontext.NonStandardJSON as exc:
+    except jsontext.RefusedJSON as exc:
         raise MetadataError([Problem(source, "", f"malformed JSON: {exc}")]) from None
 
 

@@ -25,6 +25,9 @@ QUERY_WORDS = ("sort", "limit", "offset", "q", "count", "fields")
 RESERVED_NAMES = frozenset(SYSTEM_FIELDS) | frozenset(QUERY_WORDS) | PG_RESERVED | SQL_RESERVED
 OVERRIDABLE_KEYS = frozenset({"label", "help", "values", "default", "required", "searchable", "indexed"})
 CUSTOM_LAYER = "customization"
+MAX_COLUMNS = 1600  # PostgreSQL's limit on a table's columns (SQLite's is 2,000)
+MAX_LOOKUPS = 62  # a record is read with a join per lookup and one for its owner; SQLite joins at most 64 tables
+MAX_NAME = 63  # PostgreSQL's longest name of a table
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,11 @@ class UnknownObject(LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
         super().__init__(f"there is no object '{name}'{did_you_mean(name, known)}")
+
+
+def junction_name(obj: str, field_name: str) -> str:
+    """The table holding a many-to-many field's links."""
+    return f"{obj}__{field_name}"
 
 
 def layout_key(layout: dict) -> str:
@@ -282,6 +290,7 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
     for obj in meta.objects.values():
         for fdef in obj.fields.values():
             problems.extend(_check_field(meta, obj, fdef))
+        problems.extend(_check_table(obj))
         if "title_field" in obj.spec and obj.spec["title_field"] not in obj.fields:
             problems.append(
                 Problem(obj.source, obj.at + "/title_field", f"title field '{obj.spec['title_field']}' is not a field of '{obj.name}'")
@@ -304,6 +313,27 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
             problems.extend(_check_layout(meta, doc))
         elif doc.kind == "permission_set":
             problems.extend(_check_permission_set(meta, doc))
+    return problems
+
+
+def _check_table(obj: ObjectDef) -> list[Problem]:
+    """What both databases can hold and read: columns per table, joins per read, names of tables."""
+    problems, where, system = [], obj.at + "/fields", len(SYSTEM_FIELDS)
+    columns = system + sum(1 for f in obj.fields.values() if f.has_column)
+    if columns > MAX_COLUMNS:
+        problems.append(Problem(obj.source, where, f"object '{obj.name}' would need a table of {columns:,} columns (its fields and "
+                                                   f"{system} system columns); PostgreSQL's tables hold at most {MAX_COLUMNS:,}: give it "
+                                                   f"at most {MAX_COLUMNS - system:,} fields with a column, or split it into objects linked by lookups"))
+    lookups = sum(1 for f in obj.active_fields() if f.type.name == "lookup")
+    if lookups > MAX_LOOKUPS:
+        problems.append(Problem(obj.source, where, f"object '{obj.name}' has {lookups} lookup fields; at most {MAX_LOOKUPS}: each is a "
+                                                   "join when its records are read, and SQLite joins at most 64 tables"))
+    for fdef in obj.fields.values():
+        table = junction_name(obj.name, fdef.name)
+        if fdef.type.name == "many_to_many" and len(table) > MAX_NAME:
+            problems.append(Problem(fdef.source, fdef.at + "/name", f"the many-to-many field '{obj.name}.{fdef.name}' keeps its links in a "
+                                                                    f"table named '{table}', {len(table)} characters; PostgreSQL's names have "
+                                                                    f"at most {MAX_NAME}: shorten the field's name"))
     return problems
 
 
