@@ -280,3 +280,18 @@ def test_drag_a_deal_to_another_stage_and_the_column_sums_follow(browser, make_r
             shot(tab, "deal-board", request)
         finally:
             context.close()
+
+
+def test_delete_asks_first_and_a_no_keeps_the_record(page, world):
+    sign_in(page, "root")
+    account = world.accounts["alice"]
+    page.goto(f"/r/account/{account}")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Delete").click()
+    expect(page).to_have_url(re.compile(rf"/r/account/{account}$"))
+    assert asked == ["Delete this record?"]
+    assert world.runtime.records.get(Actor.system(), "account", account)["id"] == account
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page).to_have_url(re.compile(r"/r/account$"))
