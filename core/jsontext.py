@@ -20,11 +20,15 @@ from core.metadata.problems import pointer
 
 
 MAX_DEPTH = 64  # how deep a JSON document may nest; Tessera's own nest 11 deep at most
-TOO_DEEP = f"it nests more than {MAX_DEPTH} levels deep; a Tessera document nests far less"
+TOO_DEEP = f"the JSON nests more than {MAX_DEPTH} levels deep; a Tessera document nests far less"
 
 
 class RefusedJSON(ValueError):
     """JSON the server does not take: a constant or number standard JSON does not have, or nesting deeper than MAX_DEPTH."""
+
+
+class TooDeep(RefusedJSON):
+    """JSON nested deeper than MAX_DEPTH."""
 
 
 def _refuse_constant(name: str) -> Any:
@@ -44,9 +48,9 @@ def loads(text: str | bytes) -> Any:
     try:
         data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except RecursionError:
-        raise RefusedJSON(TOO_DEEP) from None
+        raise TooDeep(TOO_DEEP) from None
     if too_deep(data):
-        raise RefusedJSON(TOO_DEEP)
+        raise TooDeep(TOO_DEEP)
     return data
 
 

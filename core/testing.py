@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from core import private
 from core.records import Actor
 from core.runtime import Runtime
 from core.settings import Settings
@@ -118,6 +120,7 @@ class MigratedTemplates:
         if template is None:
             return False
         if kind == "sqlite":
+            private.create_file(Path(_sqlite_path(database_url)))  # made as Tessera makes its databases: its user's alone
             with sqlite3.connect(template) as source, sqlite3.connect(_sqlite_path(database_url)) as copy:
                 source.backup(copy)
             return True

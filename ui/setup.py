@@ -570,8 +570,10 @@ def parse_changeset(page: Page, text: str) -> tuple[dict | None, list[str]]:
         changeset = jsontext.loads(text)
     except json.JSONDecodeError as exc:
         return None, [page.t("The file is not valid JSON: {problem} at line {line}, column {column}.", problem=exc.msg, line=exc.lineno, column=exc.colno)]
-    except jsontext.RefusedJSON as exc:
-        return None, [page.t("The file is not a configuration file: {problem}.", problem=str(exc))]
+    except jsontext.TooDeep:
+        return None, [page.t("The file nests deeper than a configuration file does: it is not one.")]
+    except jsontext.RefusedJSON:
+        return None, [page.t("The file holds a number that is not standard JSON (NaN, Infinity or one too large for any number).")]
     if not isinstance(changeset, dict):
         return None, [page.t("The file is not a configuration changeset: it should be a JSON object with \"format\".")]
     return changeset, []

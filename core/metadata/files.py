@@ -43,7 +43,7 @@ def parse_json(text: str, source: str):
             [Problem(source, "", f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]
         ) from None
     except jsontext.RefusedJSON as exc:
-        raise MetadataError([Problem(source, "", f"malformed JSON: {exc}")]) from None
+        raise MetadataError([Problem(source, "", str(exc))]) from None
 
 
 def kind_of(document) -> str:
