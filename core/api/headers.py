@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 NONCE_KEY = "tessera.csp_nonce"
@@ -19,12 +18,12 @@ POLICY = (
     "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-FIXED = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
-    "Referrer-Policy": "same-origin",
-    "Cross-Origin-Opener-Policy": "same-origin",
-}
+FIXED = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers that predate it
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
 
 
 def csp_nonce(scope: Scope) -> str:
@@ -39,7 +38,6 @@ async def security_headers(message: Message, scope: Scope) -> None:
     """A before_send hook: the app's every response, errors and static files included, gets the headers."""
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
-    headers["Content-Security-Policy"] = POLICY.format(nonce=csp_nonce(scope))
-    for name, value in FIXED.items():
-        headers[name] = value
+    # Appended as raw pairs: no response of the app sets these itself, and a lookup per header costs more.
+    policy = (b"content-security-policy", POLICY.format(nonce=csp_nonce(scope)).encode())
+    message["headers"] = [*message.get("headers", ()), policy, *FIXED]
