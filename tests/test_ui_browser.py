@@ -295,3 +295,15 @@ def test_delete_asks_first_and_a_no_keeps_the_record(page, world):
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete").click()
     expect(page).to_have_url(re.compile(r"/r/account$"))
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example/", "/\\/evil.example/", "/\t/evil.example/", "//evil.example/", "https://evil.example/"])
+def test_signing_in_never_leads_to_another_host(page, target):
+    from urllib.parse import quote, urlsplit  # noqa: PLC0415
+
+    page.goto("/login?next=" + quote(target, safe=""))
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert urlsplit(page.url).hostname == "127.0.0.1", page.url

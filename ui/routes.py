@@ -49,8 +49,13 @@ def template_config(runtime) -> TemplateConfig:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site only, never another host."""
+    r"""Where to go after signing in: a path on this site only, never another host.
+
+    Browsers read a backslash in a URL as a slash and drop tabs and newlines, so '/\\evil.example'
+    and '/\t/evil.example' lead to another host just as '//evil.example' does: none of them is a path here."""
     if not target:
+        return "/"
+    if "\\" in target or any(ord(character) < 0x20 or ord(character) == 0x7F for character in target):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
