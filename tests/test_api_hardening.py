@@ -200,3 +200,13 @@ def test_import_job_listings_match_the_schema_the_document_gives_them(api):
     listing = api.get("root", "/api/imports/jobs").json()
     assert [job["dry_run"] for job in listing["items"]] == [True, False]
     assert list(validator.iter_errors(listing)) == []
+
+
+def test_pages_answer_ids_beyond_a_bigint_with_a_4xx(api):
+    huge = "9" * 20
+    paths = [f"/import/jobs/{huge}", f"/import/jobs/{huge}/rejected.csv", f"/import/jobs/{huge}/mapping.json", "/import/jobs/0",
+             f"/r/account/{huge}", f"/r/account/{huge}/edit", f"/r/account/{huge}/merge"]
+    for path in paths:
+        response = api.client.get(path, headers=api.headers("root"))
+        assert 400 <= response.status_code < 500, (path, response.status_code)
+    assert api.client.post(f"/import/jobs/{huge}/run", headers=api.headers("root")).status_code == 400

@@ -25,6 +25,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import File, Redirect
 
+from core.api.errors import IdInPath
 from core.imports import MAPPING_FORMAT, ImportOptions, MappingError, SourceError, describe_job, read_mapping
 from core.imports import jobs
 from core.imports.background import (RejectedRows, Upload, UploadError, discard_upload, job_upload, real_run_of, real_run_options,
@@ -206,7 +207,7 @@ class ImportPages(Controller):
     # --- 4. the job: progress, outcome, the real run ----------------------------------------------
 
     @get("/jobs/{job_id:int}", **DB)
-    def job_page(self, request: Request, job_id: FromPath[int]) -> Response:
+    def job_page(self, request: Request, job_id: IdInPath) -> Response:
         page = page_for(request)
         if page.user is None:
             return sign_in_first(request)
@@ -216,7 +217,7 @@ class ImportPages(Controller):
         return _job_page(page, job)
 
     @post("/jobs/{job_id:int}/run", **DB)
-    def run(self, request: Request, job_id: FromPath[int]) -> Response:
+    def run(self, request: Request, job_id: IdInPath) -> Response:
         """The real run of a finished check, with exactly its settings."""
         page = page_for(request)
         if page.user is None:
@@ -253,7 +254,7 @@ class ImportPages(Controller):
         return Redirect(f"/import/jobs/{run_id}", status_code=303, headers=VARY)
 
     @get("/jobs/{job_id:int}/rejected.csv", **DB)
-    def rejected(self, request: Request, job_id: FromPath[int]) -> Response:
+    def rejected(self, request: Request, job_id: IdInPath) -> Response:
         """The rejected rows with their reason as the last column: fix them and import this file again."""
         page = page_for(request)
         if page.user is None:
@@ -267,7 +268,7 @@ class ImportPages(Controller):
                     headers=VARY)
 
     @get("/jobs/{job_id:int}/mapping.json", **DB)
-    def download_job_mapping(self, request: Request, job_id: FromPath[int]) -> Response:
+    def download_job_mapping(self, request: Request, job_id: IdInPath) -> Response:
         """The mapping a job ran with, for ``tessera import --mapping``."""
         page = page_for(request)
         if page.user is None:

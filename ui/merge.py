@@ -20,6 +20,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 
+from core.api.errors import IdInPath
 from core.merge import MergeError, choosable_fields, differing, merge, read_records
 from core.metadata.model import FieldDef, ObjectDef
 from core.query import QueryError
@@ -58,7 +59,7 @@ class MergePages(Controller):
         return _answer(page, object_name, data)
 
     @get("/{object_name:str}/{record_id:int}/merge", **DB)
-    def merge_with_page(self, request: Request, object_name: FromPath[str], record_id: FromPath[int]) -> Response:
+    def merge_with_page(self, request: Request, object_name: FromPath[str], record_id: IdInPath) -> Response:
         """From a record's page: search the records to merge into it (``?q=``)."""
         page, obj, refusal = _merging(request, object_name)
         if refusal:
@@ -66,7 +67,7 @@ class MergePages(Controller):
         return _merge_with(page, obj, record_id, request.query_params.get("q") or "")
 
     @post("/{object_name:str}/{record_id:int}/merge", **DB)
-    def merge_with_form(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+    def merge_with_form(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         """The records picked: on to the merge page, this record chosen as the one to keep."""
         page, obj, refusal = _merging(request, object_name)
         if refusal:

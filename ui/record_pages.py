@@ -19,6 +19,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 
+from core.api.errors import IdInPath
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordService, RecordValidationError, Refused
@@ -72,7 +73,7 @@ class RecordPages(Controller):
         return _go(page, f"/r/{object_name}" + (f"?{query}" if query else ""))
 
     @post("/{object_name:str}/views/{view_id:int}/delete", **DB)
-    def remove_view(self, request: Request, object_name: FromPath[str], view_id: FromPath[int]) -> Response:
+    def remove_view(self, request: Request, object_name: FromPath[str], view_id: IdInPath) -> Response:
         page = page_for(request)
         if page.user is None:
             return sign_in_first(request)
@@ -162,7 +163,7 @@ class RecordPages(Controller):
         return page.render(template, obj=obj, title=plural(obj, page.lang), **board)
 
     @post("/{object_name:str}/{record_id:int}/move", **DB)
-    def move(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+    def move(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         """Move a card to another column: the same update, validation and permissions as the form."""
         page = page_for(request)
         if page.user is None:
@@ -220,7 +221,7 @@ class RecordPages(Controller):
         return _go(page, f"/r/{object_name}/{record['id']}")
 
     @get("/{object_name:str}/{record_id:int}", **DB)
-    def detail_page(self, request: Request, object_name: FromPath[str], record_id: FromPath[int]) -> Response:
+    def detail_page(self, request: Request, object_name: FromPath[str], record_id: IdInPath) -> Response:
         page = page_for(request)
         if page.user is None:
             return sign_in_first(request)
@@ -235,7 +236,7 @@ class RecordPages(Controller):
         return _detail(page, obj, record, message=request.query_params.get("message"), notice=request.query_params.get("notice"))
 
     @post("/{object_name:str}/{record_id:int}/shares", **DB)
-    def share(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+    def share(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         page = page_for(request)
         if page.user is None:
             return sign_in_first(request)
@@ -246,7 +247,7 @@ class RecordPages(Controller):
         return _sharing_answer(page, obj, record_id, status, problem, data)
 
     @post("/{object_name:str}/{record_id:int}/shares/{share_id:int}/delete", **DB)
-    def unshare(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], share_id: FromPath[int]) -> Response:
+    def unshare(self, request: Request, object_name: FromPath[str], record_id: IdInPath, share_id: IdInPath) -> Response:
         page = page_for(request)
         if page.user is None:
             return sign_in_first(request)
@@ -257,7 +258,7 @@ class RecordPages(Controller):
         return _sharing_answer(page, obj, record_id, status, problem, {})
 
     @get("/{object_name:str}/{record_id:int}/edit", **DB)
-    def edit_page(self, request: Request, object_name: FromPath[str], record_id: FromPath[int]) -> Response:
+    def edit_page(self, request: Request, object_name: FromPath[str], record_id: IdInPath) -> Response:
         page = page_for(request)
         if page.user is None:
             return sign_in_first(request)
@@ -271,7 +272,7 @@ class RecordPages(Controller):
         return _form(page, obj, record, {}, {})
 
     @post("/{object_name:str}/{record_id:int}/edit", **DB)
-    def update(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+    def update(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         page = page_for(request)
         if page.user is None:
             return sign_in_first(request)
@@ -295,7 +296,7 @@ class RecordPages(Controller):
         return _go(page, f"/r/{object_name}/{record_id}")
 
     @post("/{object_name:str}/{record_id:int}/delete", **DB)
-    def delete(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
+    def delete(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         page = page_for(request)
         if page.user is None:
             return sign_in_first(request)
