@@ -19,6 +19,7 @@ from core.metadata.problems import did_you_mean
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "isnull")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_OFFSET = 10**12  # beyond any table; keeps the number inside what a database binds
 COUNT_CAP = 10_000
 COUNT_WORDS = {"true": "capped", "1": "capped", "yes": "capped", "capped": "capped", "exact": "exact",
                "false": None, "0": None, "no": None, "": None}
@@ -82,7 +83,7 @@ def _apply(query: ListQuery, obj: ObjectDef, fields: Mapping[str, FieldDef], key
     elif key == "limit":
         query.limit = _bounded_int(raw, 1, MAX_LIMIT, "limit")
     elif key == "offset":
-        query.offset = _bounded_int(raw, 0, 10**12, "offset")
+        query.offset = _bounded_int(raw, 0, MAX_OFFSET, "offset")
     elif key == "q":
         query.q = raw.strip() or None
     elif key == "count":

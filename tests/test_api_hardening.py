@@ -126,6 +126,9 @@ def test_wrongly_typed_or_oversized_body_keys_are_a_400_naming_the_key(api, worl
         assert response.status_code == 400 and response.json()["errors"][0]["parameter"] in query, response.text
     for query in ("before_id=" + "9" * 40, "limit=" + "9" * 40):
         assert api.get("root", f"/api/audit?{query}").status_code == 400
+    for query in ("offset=" + "9" * 25, "offset=-1", "limit=" + "9" * 25, "limit=0"):
+        response = api.get("root", f"/api/imports/jobs?{query}")
+        assert response.status_code == 400 and response.json()["errors"][0]["parameter"] in query, response.text
 
 
 @pytest.mark.parametrize("spelling", [" {id}", "{id} ", "+{id}", "0{id}", "{fullwidth}", "{arabic}", "{id}.0", "{id}e0"])

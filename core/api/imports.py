@@ -38,6 +38,7 @@ from core.imports.background import (
 from core.imports.mapping import MAPPING_SCHEMA, MappingError, read_mapping
 from core.imports.runner import ImportOptions
 from core.imports.sources import SourceError
+from core.query import MAX_OFFSET
 from core.metadata.problems import did_you_mean
 from core.records import Actor, Forbidden
 
@@ -502,8 +503,8 @@ def _check_page(limit: int, offset: int) -> None:
     problems = []
     if not 1 <= limit <= MAX_PAGE:
         problems.append({"parameter": "limit", "message": f"limit must be between 1 and {MAX_PAGE}"})
-    if offset < 0:
-        problems.append({"parameter": "offset", "message": "offset must be 0 or more"})
+    if not 0 <= offset <= MAX_OFFSET:
+        problems.append({"parameter": "offset", "message": f"offset must be between 0 and {MAX_OFFSET}"})
     if problems:
         raise ApiError(400, "invalid_query", "; ".join(p["message"] for p in problems), problems)
 
