@@ -213,3 +213,10 @@ def test_pages_answer_ids_beyond_a_bigint_with_a_4xx(api):
         response = api.client.get(path, headers=api.headers("root"))
         assert 400 <= response.status_code < 500, (path, response.status_code)
     assert api.client.post(f"/import/jobs/{huge}/run", headers=api.headers("root")).status_code == 400
+
+
+@pytest.mark.parametrize("body", ["[]", "[{}]", '[{"object": "account", "kind": "list", "columns": ["name"]}]', "{}"])
+def test_a_changeset_of_any_json_shape_is_applied_or_refused_never_a_500(api, body):
+    response = api.client.post("/api/meta/changeset", content=body.encode(),
+                               headers=api.headers("root", **{"content-type": "application/json"}))
+    assert response.status_code in (200, 400, 422), response.text

@@ -271,8 +271,13 @@ def _layer(layer: str) -> str:
     return "customization" if layer == CUSTOM_LAYER else layer
 
 
-def _names(changeset: dict) -> dict:
-    """What a change touched, for the audit log (names, not whole documents)."""
+def _names(changeset: Any) -> dict:
+    """What a change touched, for the audit log (names, not whole documents). A changeset may also be a bare
+    list of documents (layouts, say), as a metadata file may be."""
+    if isinstance(changeset, list):
+        return {"documents": [_name(item) for item in changeset]}
+    if not isinstance(changeset, dict):
+        return {}
     return {key: [_name(item) for item in items] for key, items in changeset.items() if isinstance(items, list)}
 
 
