@@ -473,12 +473,19 @@ def _list_columns(page: Page, obj: ObjectDef, layout: dict) -> list[Column]:
     access = page.access
     names = layout.get("columns") or [obj.title_field] + [f.name for f in obj.active_fields() if f.name != obj.title_field][:5]
     result = []
-    for name in names:
+    for name in _not_yet(names, set()):
         fdef = obj.fields.get(name) or _system_field(page, obj, name)
         if fdef is None or fdef.removed or not access.visible(obj.name, name):
             continue
         result.append(column(fdef, page.lang, False))
     return result
+
+
+def _not_yet(names: list[str], shown: set[str]) -> list[str]:
+    """The names not ``shown`` yet, each once (and now shown): a page never has two inputs or cells for one field."""
+    fresh = [name for name in dict.fromkeys(names) if name not in shown]
+    shown.update(fresh)
+    return fresh
 
 
 def _system_field(page: Page, obj: ObjectDef, name: str) -> FieldDef | None:
@@ -564,10 +571,10 @@ def kanban_view(page: Page, obj: ObjectDef, pairs) -> dict | None:
 def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
     meta, access = page.meta(), page.access
     layout = meta.layouts.get(f"{obj.name}:detail:default") or {"sections": [{"label": obj.spec["label"], "fields": [f.name for f in obj.active_fields()]}]}
-    sections = []
+    sections, shown = [], set()
     for section in layout.get("sections", []):
         fields = []
-        for name in section["fields"]:
+        for name in _not_yet(section["fields"], shown):
             fdef = obj.fields.get(name) or _system_field(page, obj, name)
             if fdef is None or fdef.removed or not access.visible(obj.name, name) or name not in record:
                 continue
@@ -724,10 +731,10 @@ def form_sections(page: Page, obj: ObjectDef) -> list[dict]:
     layout = meta.layouts.get(f"{obj.name}:form:default") or meta.layouts.get(f"{obj.name}:detail:default")
     if layout is None:
         layout = {"sections": [{"label": obj.spec["label"], "fields": [f.name for f in obj.active_fields()]}]}
-    sections = []
+    sections, shown = [], set()
     for section in layout.get("sections", []):
         columns = []
-        for name in section["fields"]:
+        for name in _not_yet(section["fields"], shown):
             fdef = obj.fields.get(name) or _system_field(page, obj, name)
             if fdef is None or fdef.removed or not access.visible(obj.name, name) or name in ("created_at", "updated_at"):
                 continue
