@@ -295,3 +295,33 @@ def test_delete_asks_first_and_a_no_keeps_the_record(page, world):
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete").click()
     expect(page).to_have_url(re.compile(r"/r/account$"))
+
+
+def test_a_field_added_in_setup_leaves_one_lifecycle_stage_menu_that_saves(browser, make_runtime):
+    runtime = make_runtime(plugins=("sales",))
+    system = Actor.system()
+    Accounts(runtime).add_user("sally", PASSWORD, "admin")
+    account = runtime.records.create(system, "account", {"name": "Lotus Build"})
+    with serving(runtime) as base:
+        context = browser.new_context(base_url=base, viewport={"width": 1360, "height": 900}, locale="en-US")
+        tab = context.new_page()
+        tab.set_default_timeout(10_000)
+        try:
+            sign_in(tab, "sally")
+            tab.goto("/setup/objects/account")
+            form = tab.locator("#new-field")
+            form.get_by_label("Label (English)").fill("Visit Note")
+            form.get_by_label("Type").select_option("text")
+            form.get_by_role("button", name="Add field").click()
+            expect(tab.get_by_role("status")).to_contain_text("Field added.")
+            tab.goto(f"/r/account/{account['id']}/edit")
+            expect(tab.get_by_label("Lifecycle Stage")).to_have_count(1)
+            expect(tab.locator("legend", has_text="Sales relationship")).to_have_count(1)
+            tab.get_by_label("Lifecycle Stage").select_option("customer")
+            tab.get_by_label("Visit Note").fill("Met the CFO")
+            tab.get_by_role("button", name="Save").click()
+            expect(tab.get_by_role("heading", name="Lotus Build")).to_be_visible()
+            stored = runtime.records.get(system, "account", account["id"])
+            assert (stored["lifecycle_stage"], stored["visit_note"]) == ("customer", "Met the CFO")
+        finally:
+            context.close()
