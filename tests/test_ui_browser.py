@@ -297,6 +297,26 @@ def test_delete_asks_first_and_a_no_keeps_the_record(page, world):
     expect(page).to_have_url(re.compile(r"/r/account$"))
 
 
+def test_a_lookups_text_changed_without_choosing_saves_what_it_names_or_says_why(page, world):
+    system = Actor.system()
+    gamma = world.runtime.records.create(system, "account", {"name": "Gamma Works", "owner": world.users["alice"]})
+    contact = world.runtime.records.list(system, "contact", {"last_name": "Contact of alice"}).items[0]
+    sign_in(page, "alice")
+    page.goto(f"/r/contact/{contact['id']}/edit")
+    box = page.get_by_role("searchbox", name="Account")
+    expect(box).to_have_value("Alice Industries")
+    box.fill("Zzz")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#field-account-error")).to_have_text("no account called 'Zzz'")
+    expect(page.get_by_role("searchbox", name="Account")).to_have_value("Zzz")
+    assert world.runtime.records.get(system, "contact", contact["id"])["account"]["id"] == world.accounts["alice"]
+    page.get_by_role("searchbox", name="Account").fill("gamma")  # typed, no suggestion chosen
+    expect(page.locator(".lookup .options")).to_contain_text("Gamma Works")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("link", name="Gamma Works")).to_be_visible()
+    assert world.runtime.records.get(system, "contact", contact["id"])["account"]["id"] == gamma["id"]
+
+
 def test_a_field_added_in_setup_leaves_one_lifecycle_stage_menu_that_saves(browser, make_runtime):
     runtime = make_runtime(plugins=("sales",))
     system = Actor.system()

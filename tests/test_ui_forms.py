@@ -327,3 +327,157 @@ def test_a_layout_placing_a_field_twice_shows_it_once(root, api, crm):
         ("Main", ["name", "phone"]), ("Again", ["lifecycle_stage"]), ("Sales relationship", ["tier"])]
     form = read_form(client.get("/r/account/new").text)
     assert repeated(c["name"] for c in form.controls) == [] and repeated(form.ids) == []
+
+
+# --- defect class: a lookup's typed text ---------------------------------------------------------------
+
+
+@pytest.fixture
+def alice(ui, crm):
+    """alice, a rep, reads her own accounts only; these are hers, and Bob Industries is not."""
+    owner = crm.users["alice"]
+    names = ["Acme", "Acme Trading", "Acme Holdings", "Beta One", "Beta Two", "Gamma Works"]
+    made = {name: crm.runtime.records.create(SYSTEM, "account", {"name": name, "owner": owner})["id"] for name in names}
+    contact = crm.runtime.records.list(SYSTEM, "contact", {"last_name": "Contact of alice"}).items[0]
+    return ui, signed_in(ui, "alice"), {**made, "Alice Industries": crm.accounts["alice"]}, contact
+
+
+def edit_contact(client, csrf, contact, **fields):
+    current = client.get(f"/r/contact/{contact['id']}/edit").text
+    version = re.search(r'name="version" value="(\d+)"', current).group(1)
+    return client.post(f"/r/contact/{contact['id']}/edit", data={"_csrf_token": csrf, "version": version,
+                                                                 "last_name": contact["last_name"], **fields},
+                       follow_redirects=False)
+
+
+def account_of(crm, contact) -> int | None:
+    value = crm.runtime.records.get(SYSTEM, "contact", contact["id"]).get("account")
+    return value["id"] if value else None
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("Alice Industries", "Alice Industries"),  # the chosen record's title: kept
+    ("alice industries ", "Alice Industries"),
+    ("acme", "Acme"),  # exactly one title is the text, ignoring case, though three begin with it
+    ("Gamma", "Gamma Works"),  # the one title beginning with it
+    ("works", "Gamma Works"),  # the one title containing it
+])
+def test_a_lookups_changed_text_saves_the_record_it_names(alice, crm, typed, meant):
+    client, csrf, accounts, contact = alice
+    saved = edit_contact(client, csrf, contact, account=str(accounts["Alice Industries"]), _account=typed)
+    assert saved.status_code == 303, saved.text[:2000]
+    assert account_of(crm, contact) == accounts[meant]
+
+
+@pytest.mark.parametrize(("typed", "message"), [
+    ("Zzz", "no account called &#39;Zzz&#39;"),
+    ("Bob Industries", "no account called &#39;Bob Industries&#39;"),  # not alice's to read: as if it did not exist
+    ("Acm", "3 accounts match &#39;Acm&#39;; choose one from the list"),
+    ("Beta", "2 accounts match &#39;Beta&#39;; choose one from the list"),
+])
+def test_a_lookups_text_naming_no_single_record_is_refused_beside_it(alice, crm, typed, message):
+    client, csrf, accounts, contact = alice
+    refused = edit_contact(client, csrf, contact, account=str(accounts["Alice Industries"]), _account=typed, title="Buyer")
+    assert refused.status_code == 422
+    error = re.search(r'id="field-account-error">([^<]*)<', refused.text)
+    assert error and error.group(1) == message
+    assert f'name="_account" value="{typed}"' in refused.text and 'value="Buyer"' in refused.text  # what was typed stays
+    assert "Bob Industries" not in refused.text.replace(f'value="{typed}"', "").replace(message, "")
+    assert account_of(crm, contact) == accounts["Alice Industries"]
+    assert crm.runtime.records.get(SYSTEM, "contact", contact["id"]).get("title") != "Buyer"
+
+
+def test_a_cleared_lookup_clears_the_value(alice, crm):
+    client, csrf, accounts, contact = alice
+    cleared = edit_contact(client, csrf, contact, account=str(accounts["Alice Industries"]), _account="")
+    assert cleared.status_code == 303 and account_of(crm, contact) is None
+
+
+def test_a_lookup_typed_without_javascript_is_found_by_its_text(alice, crm):
+    client, csrf, accounts, _contact = alice
+    made = client.post("/r/contact/new", data={"_csrf_token": csrf, "last_name": "Typed", "account": "", "_account": "Beta Two"},
+                       follow_redirects=False)
+    assert made.status_code == 303
+    new_id = int(made.headers["location"].rsplit("/", 1)[1])
+    assert crm.runtime.records.get(SYSTEM, "contact", new_id)["account"]["id"] == accounts["Beta Two"]
+
+
+def test_a_required_lookup_says_required_when_cleared_and_no_match_when_mistyped(root, crm):
+    client, csrf = root
+    base = {"_csrf_token": csrf, "name": "Tower C", "stage": "prospecting", "close_date": "2027-06-30"}
+    cleared = client.post("/r/opportunity/new", data={**base, "account": "", "_account": ""})
+    assert cleared.status_code == 422
+    assert re.search(r'id="field-account-error">([^<]*)<', cleared.text).group(1) == "is required"
+    mistyped = client.post("/r/opportunity/new", data={**base, "account": "", "_account": "Alice Industriez"})
+    assert mistyped.status_code == 422
+    assert re.search(r'id="field-account-error">([^<]*)<', mistyped.text).group(1) == "no account called &#39;Alice Industriez&#39;"
+    assert crm.runtime.records.list(SYSTEM, "opportunity", {"name": "Tower C"}).items == []
+
+
+# --- defect class: a lookup's title on a form drawn again ------------------------------------------------
+
+
+def test_lookups_show_titles_after_a_refused_save_and_never_a_title_the_user_may_not_read(alice, crm):
+    client, csrf, accounts, _contact = alice
+    refused = client.post("/r/contact/new", data={"_csrf_token": csrf, "last_name": "", "account": str(accounts["Gamma Works"]),
+                                                  "_account": "Gamma Works"})
+    assert refused.status_code == 422 and 'id="field-last_name-error"' in refused.text
+    assert 'name="_account" value="Gamma Works"' in refused.text
+    assert f'name="account" value="{accounts["Gamma Works"]}"' in refused.text
+    bob = crm.accounts["bob"]
+    hidden = client.post("/r/contact/new", data={"_csrf_token": csrf, "last_name": "", "account": str(bob)})
+    assert hidden.status_code == 422
+    assert f'name="_account" value="#{bob}"' in hidden.text and "Bob Industries" not in hidden.text
+    preset = client.get(f"/r/contact/new?account={accounts['Acme']}")
+    assert 'name="_account" value="Acme"' in preset.text
+
+
+# --- defect class: a refusal no field on the form shows ---------------------------------------------------
+
+
+def test_a_refusal_naming_a_field_off_the_form_is_shown_at_the_top(root, crm):
+    client, csrf = root
+    lead = crm.runtime.records.create(SYSTEM, "lead", {"last_name": "Lin", "company": "Lin Tea", "status": "new"})
+    form = client.get(f"/r/lead/{lead['id']}/edit").text
+    assert 'name="converted_account"' not in form
+    version = re.search(r'name="version" value="(\d+)"', form).group(1)
+    refused = client.post(f"/r/lead/{lead['id']}/edit", data={"_csrf_token": csrf, "version": version, "last_name": "Lin",
+                                                               "company": "Lin Tea", "status": "converted"})
+    assert refused.status_code == 422
+    top = re.findall(r'<p class="error" role="alert">([^<]*)</p>', refused.text)
+    assert any("a converted lead needs the account it became" in p and p.startswith("Converted Account") for p in top), top
+    assert "Please correct the fields marked below." not in refused.text  # no field below is marked
+    assert crm.runtime.records.get(SYSTEM, "lead", lead["id"])["status"] == "new"
+
+
+def test_an_edit_without_a_usable_version_says_why_on_the_form(root, crm):
+    client, csrf = root
+    account = crm.accounts["alice"]
+    for version, why in (("", "must carry the record&#39;s version"), ("abc", "&#39;abc&#39; is not a record version")):
+        refused = client.post(f"/r/account/{account}/edit", data={"_csrf_token": csrf, "version": version, "name": "Renamed",
+                                                                  "billing_city": "Suzhou"})
+        assert refused.status_code == 400 and "<form" in refused.text and why in refused.text
+        assert 'value="Suzhou"' in refused.text
+
+
+def test_every_refusal_of_a_hook_is_shown_on_the_form(make_runtime):
+    from fake_plugins import lambda_form_refusals
+
+    world = build_world(make_runtime(plugins=("lambda",), extra_plugins=[lambda_form_refusals]))
+    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+        csrf = signed_in(client, "root")
+        account = world.accounts["alice"]
+        expected = {"Nowhere": "accounts are not moved to Nowhere",
+                    "Elsewhere": "Owner: an account in Elsewhere needs an owner from the export team",
+                    "Limbo": "the archive refused the move to Limbo",
+                    "Ghost Town": "Contact › Last Name: is required"}
+        for city, message in expected.items():
+            form = client.get(f"/r/account/{account}/edit").text
+            version = re.search(r'name="version" value="(\d+)"', form).group(1)
+            refused = client.post(f"/r/account/{account}/edit", data={"_csrf_token": csrf, "version": version,
+                                                                      "name": "Alice Industries", "billing_city": city})
+            assert refused.status_code == 422, (city, refused.text[:2000])
+            assert message in re.findall(r'<p class="error" role="alert">([^<]*)</p>', refused.text), city
+            assert f'value="{city}"' in refused.text
+            assert world.runtime.records.get(SYSTEM, "account", account).get("billing_city") != city
+

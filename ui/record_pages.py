@@ -23,10 +23,12 @@ from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordService, RecordValidationError, Refused
 from core.runtime import SYSTEM_FIELD_SPECS
+from ui import lookups
 from ui.context import VARY, Page, page_for, plural, sign_in_first, singular
 from ui.fields import Column, choices, column, display, form_value, formatter, from_form, record_title
 from ui.i18n import label
 from ui.mass_actions import MASS_LIMIT, Selection, delete_each, one, readable, selection, update_each
+from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, refused, submitted
 from ui.sharing import add_share, remove_share
 
 _MERGE_NOTE = re.compile(r"#(?P<merged>\d+) into #(?P<survivor>\d+)")
@@ -200,7 +202,7 @@ class RecordPages(Controller):
             return refusal
         defaults = {f.name: f.spec["default"] for f in obj.active_fields() if f.spec.get("default") is not None}
         preset = {**defaults, **{k: v for k, v in request.query_params.items() if k in obj.fields}}
-        return _form(page, obj, None, preset, {})
+        return _form(page, obj, None, Submission(preset))
 
     @post("/{object_name:str}/new", **DB)
     def create(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
@@ -210,13 +212,15 @@ class RecordPages(Controller):
         obj, refusal = _object(page, object_name, "create")
         if refusal:
             return refusal
-        values = submitted(page, obj, data, None)
+        columns = form_columns(page, obj)
+        sent = submitted(page, columns, data)
+        if sent.problems:
+            return _form(page, obj, None, sent, FormErrors(sent.problems), status=422)
         try:
-            record = page.runtime.records.create(page.actor, object_name, values)
-        except RecordValidationError as exc:
-            return _form(page, obj, None, values, _errors(exc), status=422)
-        except Forbidden as exc:
-            return _form(page, obj, None, values, {"": str(exc)}, status=403)
+            record = page.runtime.records.create(page.actor, object_name, sent.values)
+        except SAVE_REFUSALS as exc:
+            errors, status = refused(page, obj, columns, exc)
+            return _form(page, obj, None, sent, errors, status=status)
         return _go(page, f"/r/{object_name}/{record['id']}")
 
     @get("/{object_name:str}/{record_id:int}", **DB)
@@ -268,7 +272,7 @@ class RecordPages(Controller):
             record = page.runtime.records.get(page.actor, object_name, record_id)
         except NotFound:
             return _missing(page, object_name, record_id)
-        return _form(page, obj, record, {}, {})
+        return _form(page, obj, record, Submission())
 
     @post("/{object_name:str}/{record_id:int}/edit", **DB)
     def update(self, request: Request, object_name: FromPath[str], record_id: FromPath[int], data: FORM) -> Response:
@@ -282,16 +286,18 @@ class RecordPages(Controller):
             record = page.runtime.records.get(page.actor, object_name, record_id)
         except NotFound:
             return _missing(page, object_name, record_id)
-        values = submitted(page, obj, data, record)
-        version = data.get("version") if isinstance(data.get("version"), str) else None
+        columns = form_columns(page, obj)
+        sent = submitted(page, columns, data)
+        version = data.get("version") if isinstance(data.get("version"), str) and data.get("version") else None
+        if sent.problems:
+            return _form(page, obj, record, sent, FormErrors(sent.problems), status=422, version=version)
         try:
-            page.runtime.records.update(page.actor, object_name, record_id, values, version=version)
-        except RecordValidationError as exc:
-            return _form(page, obj, record, values, _errors(exc), status=422, version=version)
+            page.runtime.records.update(page.actor, object_name, record_id, sent.values, version=version)
         except Conflict as exc:
-            return _form(page, obj, record, values, {}, status=409, version=str(exc.current_version), conflict=_conflict(page, obj, exc))
-        except (Forbidden, NotFound) as exc:
-            return _form(page, obj, record, values, {"": str(exc)}, status=403, version=version)
+            return _form(page, obj, record, sent, status=409, version=str(exc.current_version), conflict=_conflict(page, obj, exc))
+        except SAVE_REFUSALS as exc:
+            errors, status = refused(page, obj, columns, exc)
+            return _form(page, obj, record, sent, errors, status=status, version=version)
         return _go(page, f"/r/{object_name}/{record_id}")
 
     @post("/{object_name:str}/{record_id:int}/delete", **DB)
@@ -744,36 +750,26 @@ def form_sections(page: Page, obj: ObjectDef) -> list[dict]:
     return sections
 
 
-def submitted(page: Page, obj: ObjectDef, data: dict, record: dict | None) -> dict:
-    """The form's inputs for the fields the user may change, as the record service takes them."""
-    values = {}
-    for section in form_sections(page, obj):
-        for col in section["fields"]:
-            if not col.editable or col.widget == "readonly":
-                continue
-            if col.name not in data and col.widget != "checkbox" and col.widget not in ("multiselect", "links"):
-                continue
-            values[col.name] = from_form(col.field, data.get(col.name))
-    return values
+def form_columns(page: Page, obj: ObjectDef) -> list[Column]:
+    return [col for section in form_sections(page, obj) for col in section["fields"]]
 
 
-def _form(page: Page, obj: ObjectDef, record: dict | None, values: dict, errors: dict, status: int = 200,
+def _form(page: Page, obj: ObjectDef, record: dict | None, sent: Submission, errors: FormErrors | None = None, status: int = 200,
           version: str | None = None, conflict: dict | None = None) -> Response:
+    """The form with the record's values under what was sent; a refused save's messages beside their fields and above."""
+    errors = errors or FormErrors()
     shown = {name: form_value(record, name) for name in (record or {})}
-    shown.update(values)
-    lookups = {name: value.get("label") for name, value in (record or {}).items() if isinstance(value, dict)}
+    shown.update(sent.values)
+    shown.update({name: None for name in sent.typed})  # a lookup whose text named no record holds none
+    sections = form_sections(page, obj)
+    fields = [col.field for section in sections for col in section["fields"]]
+    titles = {name: v["label"] for name, v in (record or {}).items() if isinstance(v, dict) and v.get("label")}  # dynamic lookups
+    titles.update(lookups.shown_titles(page, fields, shown, record, sent.typed))
     options = {f.name: choices(f, page.lang) for f in obj.active_fields() if f.type.name in ("picklist", "multi_picklist")}
     title = record_title(obj, record, page.lang) if record else page.t("New {object}", object=singular(obj, page.lang))
-    return page.render("records/form.html", status=status, obj=obj, record=record, title=title, sections=form_sections(page, obj),
-                       values=shown, errors=errors, options=options, lookups=lookups, conflict=conflict,
-                       version=version or (str(record["version"]) if record else None))
-
-
-def _errors(exc: RecordValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for error in exc.errors:
-        errors[error.field] = error.message if error.field not in errors else errors[error.field] + "; " + error.message
-    return errors
+    return page.render("records/form.html", status=status, obj=obj, record=record, title=title, sections=sections,
+                       values=shown, errors=errors.fields, problems=errors.general, options=options, lookups=titles,
+                       conflict=conflict, version=version or (str(record["version"]) if record else None))
 
 
 def _conflict(page: Page, obj: ObjectDef, exc: Conflict) -> dict:
