@@ -481,3 +481,24 @@ def test_every_refusal_of_a_hook_is_shown_on_the_form(make_runtime):
             assert f'value="{city}"' in refused.text
             assert world.runtime.records.get(SYSTEM, "account", account).get("billing_city") != city
 
+
+def test_the_share_pickers_and_the_mass_update_picker_follow_their_text_too(root, crm):
+    client, csrf = root
+    runtime, account = crm.runtime, crm.accounts["alice"]
+    shared = client.post(f"/r/account/{account}/shares", data={"_csrf_token": csrf, "user": str(crm.users["carol"]), "_user": "bob",
+                                                               "team": "", "_team": "", "access": "read"}, follow_redirects=False)
+    assert shared.status_code == 303
+    assert [s["user"]["id"] for s in runtime.records.shares(SYSTEM, "account", account)] == [crm.users["bob"]]
+    refused = client.post(f"/r/account/{account}/shares", data={"_csrf_token": csrf, "user": str(crm.users["carol"]), "_user": "nobody",
+                                                                "team": "", "_team": "", "access": "read"})
+    assert refused.status_code == 422 and "User: no user called &#39;nobody&#39;" in refused.text
+
+    contact = runtime.records.list(SYSTEM, "contact", {"last_name": "Contact of alice"}).items[0]
+    moved = client.post("/r/contact/mass", data={"_csrf_token": csrf, "action": "update", "field": "account", "_set": "1",
+                                                 "value": str(account), "_value": "Carol Industries", "id": [str(contact["id"])],
+                                                 "shown": [f"{contact['id']}:{contact['version']}"]})
+    assert moved.status_code == 200 and "1 changed." in moved.text, moved.text[:2000]
+    assert runtime.records.get(SYSTEM, "contact", contact["id"])["account"]["id"] == crm.accounts["carol"]
+    unknown = client.post("/r/contact/mass", data={"_csrf_token": csrf, "action": "update", "field": "account", "_set": "1",
+                                                   "value": str(account), "_value": "Industries", "id": [str(contact["id"])]})
+    assert unknown.status_code == 422 and "Account: 4 accounts match &#39;Industries&#39;; choose one from the list" in unknown.text

@@ -455,8 +455,19 @@ def _mass_update(page: Page, obj: ObjectDef, chosen: Selection, back: str, data:
         return _mass_page(page, obj, "problem", chosen, back, status=422, problem=problem)
     if "_set" not in data:  # the action bar had no input for the value (no JavaScript): ask for it on a step of its own
         return _mass_page(page, obj, "choose", chosen, back, c=target, **_mass_input(page, target))
-    outcome = update_each(page, obj, chosen, target.field, from_form(target.field, data.get("value")))
+    value = _mass_value(page, target, data)
+    if value.problem is not None:
+        return _mass_page(page, obj, "problem", chosen, back, status=422, problem=f"{target.title}: {value.problem}")
+    outcome = update_each(page, obj, chosen, target.field, value.value)
     return _mass_page(page, obj, "updated", chosen, back, c=target, outcome=outcome)
+
+
+def _mass_value(page: Page, target: Column, data: dict) -> lookups.Choice:
+    """The value to set; for a lookup, the record its picker's text names."""
+    value = from_form(target.field, data.get("value"))
+    if target.widget != "lookup" or "_value" not in data:
+        return lookups.Choice(value)
+    return lookups.choose(page, page.meta().object(target.field.spec["target"]), value, one(data, "_value"))
 
 
 def _mass_delete(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict) -> Response:
