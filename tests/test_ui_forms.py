@@ -1,7 +1,8 @@
 """Record forms through real HTTP, with the four industry plugins: layouts that plugins add sections to,
-fields added in Setup, every field of a form edited and stored.
+fields added in Setup, every field of a form edited and stored; lookups saved by the text in their
+box and shown by name; refusals shown where they can be acted on.
 
-People come from access_world.py (root: admin; alice: a rep).
+People come from access_world.py (root: admin; alice: a rep, who reads her own accounts only).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 import pytest
 from litestar.testing import TestClient
@@ -133,14 +135,9 @@ def submission(controls: list[dict], changed: dict[str, object]) -> list[tuple[s
 
 
 def post_pairs(client: TestClient, path: str, pairs: list[tuple[str, str]]):
-    body = "&".join(f"{_q(k)}={_q(v)}" for k, v in pairs)
-    return client.post(path, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, follow_redirects=False)
-
-
-def _q(text: str) -> str:
-    from urllib.parse import quote_plus
-
-    return quote_plus(text)
+    """Post the pairs in order, a name repeated as a browser repeats it."""
+    return client.post(path, content=urlencode(pairs), headers={"Content-Type": "application/x-www-form-urlencoded"},
+                       follow_redirects=False)
 
 
 # --- new values for every kind of field ------------------------------------------------------------
