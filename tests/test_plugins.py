@@ -139,6 +139,46 @@ def test_a_plugin_adds_picklist_values_and_layout_sections_to_a_base_object(make
     assert "eta_region" not in rt.current_metadata().layouts["account:detail:default"]["sections"][0]["fields"]
 
 
+def test_a_layout_stored_as_it_shows_gets_a_plugins_section_once(make_runtime):
+    """Setup stores a layout as it is shown, the plugin's section included: it must not come twice."""
+    from fake_plugins import eta_extends
+    from helpers import changeset
+
+    rt = make_runtime(plugins=("eta",), extra_plugins=[eta_extends])
+    shown = rt.current_metadata().layouts["account:detail:default"]
+    for _ in range(2):
+        rt.import_changeset(changeset(layouts=[shown]), "change.json", "tester")
+        shown = rt.current_metadata().layouts["account:detail:default"]
+    labels = [s["label"]["en"] for s in shown["sections"]]
+    assert labels.count("Eta") == 1 and [n for s in shown["sections"] for n in s["fields"]].count("eta_region") == 1
+
+
+def test_a_layout_customized_before_a_plugin_was_installed_gets_its_section(make_runtime):
+    from fake_plugins import eta_extends
+    from helpers import changeset, label
+
+    before = make_runtime(plugins=())
+    mine = {"object": "account", "kind": "detail", "sections": [{"label": label("Mine"), "fields": ["name", "phone"]}]}
+    before.import_changeset(changeset(layouts=[mine]), "change.json", "tester")
+    after = make_runtime(plugins=("eta",), extra_plugins=[eta_extends])
+    sections = after.current_metadata().layouts["account:detail:default"]["sections"]
+    assert [(s["label"]["en"], s["fields"]) for s in sections] == [("Mine", ["name", "phone"]), ("Eta", ["eta_region"])]
+
+
+def test_a_stored_layout_naming_a_disabled_plugins_field_shows_and_saves_without_it(make_runtime):
+    from fake_plugins import eta_extends
+    from helpers import changeset
+
+    with_eta = make_runtime(plugins=("eta",), extra_plugins=[eta_extends])
+    shown = with_eta.current_metadata().layouts["account:detail:default"]
+    with_eta.import_changeset(changeset(layouts=[shown]), "change.json", "tester")
+    without = make_runtime(plugins=(), upgrade=False)
+    layout = without.current_metadata().layouts["account:detail:default"]
+    assert "eta_region" not in [n for s in layout["sections"] for n in s["fields"]]
+    assert "Eta" not in [s["label"]["en"] for s in layout["sections"]]
+    without.import_changeset(changeset(layouts=[layout]), "setup.json", "tester")  # what Setup saves: the layout as shown
+
+
 def test_a_plugin_may_not_replace_another_layers_layout(tmp_path):
     from fake_plugins import theta_layout_clash
 

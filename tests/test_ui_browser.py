@@ -307,3 +307,53 @@ def test_signing_in_never_leads_to_another_host(page, target):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
     assert urlsplit(page.url).hostname == "127.0.0.1", page.url
+
+
+def test_a_lookups_text_changed_without_choosing_saves_what_it_names_or_says_why(page, world):
+    system = Actor.system()
+    gamma = world.runtime.records.create(system, "account", {"name": "Gamma Works", "owner": world.users["alice"]})
+    contact = world.runtime.records.list(system, "contact", {"last_name": "Contact of alice"}).items[0]
+    sign_in(page, "alice")
+    page.goto(f"/r/contact/{contact['id']}/edit")
+    box = page.get_by_role("searchbox", name="Account")
+    expect(box).to_have_value("Alice Industries")
+    box.fill("Zzz")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#field-account-error")).to_have_text("no account called 'Zzz'")
+    expect(page.get_by_role("searchbox", name="Account")).to_have_value("Zzz")
+    assert world.runtime.records.get(system, "contact", contact["id"])["account"]["id"] == world.accounts["alice"]
+    page.get_by_role("searchbox", name="Account").fill("gamma")  # typed, no suggestion chosen
+    expect(page.locator(".lookup .options")).to_contain_text("Gamma Works")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("link", name="Gamma Works")).to_be_visible()
+    assert world.runtime.records.get(system, "contact", contact["id"])["account"]["id"] == gamma["id"]
+
+
+def test_a_field_added_in_setup_leaves_one_lifecycle_stage_menu_that_saves(browser, make_runtime):
+    runtime = make_runtime(plugins=("sales",))
+    system = Actor.system()
+    Accounts(runtime).add_user("sally", PASSWORD, "admin")
+    account = runtime.records.create(system, "account", {"name": "Lotus Build"})
+    with serving(runtime) as base:
+        context = browser.new_context(base_url=base, viewport={"width": 1360, "height": 900}, locale="en-US")
+        tab = context.new_page()
+        tab.set_default_timeout(10_000)
+        try:
+            sign_in(tab, "sally")
+            tab.goto("/setup/objects/account")
+            form = tab.locator("#new-field")
+            form.get_by_label("Label (English)").fill("Visit Note")
+            form.get_by_label("Type").select_option("text")
+            form.get_by_role("button", name="Add field").click()
+            expect(tab.get_by_role("status")).to_contain_text("Field added.")
+            tab.goto(f"/r/account/{account['id']}/edit")
+            expect(tab.get_by_label("Lifecycle Stage")).to_have_count(1)
+            expect(tab.locator("legend", has_text="Sales relationship")).to_have_count(1)
+            tab.get_by_label("Lifecycle Stage").select_option("customer")
+            tab.get_by_label("Visit Note").fill("Met the CFO")
+            tab.get_by_role("button", name="Save").click()
+            expect(tab.get_by_role("heading", name="Lotus Build")).to_be_visible()
+            stored = runtime.records.get(system, "account", account["id"])
+            assert (stored["lifecycle_stage"], stored["visit_note"]) == ("customer", "Met the CFO")
+        finally:
+            context.close()

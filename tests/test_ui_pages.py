@@ -419,7 +419,7 @@ def test_sharing_a_record_from_its_detail_page_lets_the_other_user_read_it_until
 @pytest.mark.parametrize("form, message", [
     ({}, "Share with: choose a user or a team."),
     ({"user": "3", "team": "1"}, "Share with: choose a user or a team, not both."),
-    ({"_user": "nobody-of-that-name"}, "User: no match for “nobody-of-that-name”."),
+    ({"_user": "nobody-of-that-name"}, "User: no user called &#39;nobody-of-that-name&#39;"),
     ({"user": "999999"}, "user 999999 does not exist"),
     ({"_user": "carol", "access": "own"}, "Access: choose “can read” or “can edit”."),
 ])

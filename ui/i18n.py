@@ -66,3 +66,8 @@ def label(labels: Mapping | None, lang: str, fallback: str = "") -> str:
     if not labels:
         return fallback
     return labels.get(lang) or labels.get("en") or fallback
+
+
+def in_sentence(name: str) -> str:
+    """A label inside a sentence: 'Sales Order' -> 'sales order'; words in capitals stay ('SLA Policy' -> 'SLA policy')."""
+    return " ".join(word if word.isupper() and len(word) > 1 else word.lower() for word in name.split(" "))

@@ -24,10 +24,12 @@ from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordService, RecordValidationError, Refused
 from core.runtime import SYSTEM_FIELD_SPECS
+from ui import lookups
 from ui.context import VARY, Page, page_for, plural, sign_in_first, singular
 from ui.fields import Column, choices, column, display, form_value, formatter, from_form, record_title
 from ui.i18n import label
 from ui.mass_actions import MASS_LIMIT, Selection, delete_each, one, readable, selection, update_each
+from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, refused, submitted
 from ui.sharing import add_share, remove_share
 
 _MERGE_NOTE = re.compile(r"#(?P<merged>\d+) into #(?P<survivor>\d+)")
@@ -201,7 +203,7 @@ class RecordPages(Controller):
             return refusal
         defaults = {f.name: f.spec["default"] for f in obj.active_fields() if f.spec.get("default") is not None}
         preset = {**defaults, **{k: v for k, v in request.query_params.items() if k in obj.fields}}
-        return _form(page, obj, None, preset, {})
+        return _form(page, obj, None, Submission(preset))
 
     @post("/{object_name:str}/new", **DB)
     def create(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
@@ -211,13 +213,15 @@ class RecordPages(Controller):
         obj, refusal = _object(page, object_name, "create")
         if refusal:
             return refusal
-        values = submitted(page, obj, data, None)
+        columns = form_columns(page, obj)
+        sent = submitted(page, columns, data)
+        if sent.problems:
+            return _form(page, obj, None, sent, FormErrors(sent.problems), status=422)
         try:
-            record = page.runtime.records.create(page.actor, object_name, values)
-        except RecordValidationError as exc:
-            return _form(page, obj, None, values, _errors(exc), status=422)
-        except Forbidden as exc:
-            return _form(page, obj, None, values, {"": str(exc)}, status=403)
+            record = page.runtime.records.create(page.actor, object_name, sent.values)
+        except SAVE_REFUSALS as exc:
+            errors, status = refused(page, obj, columns, exc)
+            return _form(page, obj, None, sent, errors, status=status)
         return _go(page, f"/r/{object_name}/{record['id']}")
 
     @get("/{object_name:str}/{record_id:int}", **DB)
@@ -269,7 +273,7 @@ class RecordPages(Controller):
             record = page.runtime.records.get(page.actor, object_name, record_id)
         except NotFound:
             return _missing(page, object_name, record_id)
-        return _form(page, obj, record, {}, {})
+        return _form(page, obj, record, Submission())
 
     @post("/{object_name:str}/{record_id:int}/edit", **DB)
     def update(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
@@ -283,16 +287,18 @@ class RecordPages(Controller):
             record = page.runtime.records.get(page.actor, object_name, record_id)
         except NotFound:
             return _missing(page, object_name, record_id)
-        values = submitted(page, obj, data, record)
-        version = data.get("version") if isinstance(data.get("version"), str) else None
+        columns = form_columns(page, obj)
+        sent = submitted(page, columns, data)
+        version = data.get("version") if isinstance(data.get("version"), str) and data.get("version") else None
+        if sent.problems:
+            return _form(page, obj, record, sent, FormErrors(sent.problems), status=422, version=version)
         try:
-            page.runtime.records.update(page.actor, object_name, record_id, values, version=version)
-        except RecordValidationError as exc:
-            return _form(page, obj, record, values, _errors(exc), status=422, version=version)
+            page.runtime.records.update(page.actor, object_name, record_id, sent.values, version=version)
         except Conflict as exc:
-            return _form(page, obj, record, values, {}, status=409, version=str(exc.current_version), conflict=_conflict(page, obj, exc))
-        except (Forbidden, NotFound) as exc:
-            return _form(page, obj, record, values, {"": str(exc)}, status=403, version=version)
+            return _form(page, obj, record, sent, status=409, version=str(exc.current_version), conflict=_conflict(page, obj, exc))
+        except SAVE_REFUSALS as exc:
+            errors, status = refused(page, obj, columns, exc)
+            return _form(page, obj, record, sent, errors, status=status, version=version)
         return _go(page, f"/r/{object_name}/{record_id}")
 
     @post("/{object_name:str}/{record_id:int}/delete", **DB)
@@ -450,8 +456,19 @@ def _mass_update(page: Page, obj: ObjectDef, chosen: Selection, back: str, data:
         return _mass_page(page, obj, "problem", chosen, back, status=422, problem=problem)
     if "_set" not in data:  # the action bar had no input for the value (no JavaScript): ask for it on a step of its own
         return _mass_page(page, obj, "choose", chosen, back, c=target, **_mass_input(page, target))
-    outcome = update_each(page, obj, chosen, target.field, from_form(target.field, data.get("value")))
+    value = _mass_value(page, target, data)
+    if value.problem is not None:
+        return _mass_page(page, obj, "problem", chosen, back, status=422, problem=f"{target.title}: {value.problem}")
+    outcome = update_each(page, obj, chosen, target.field, value.value)
     return _mass_page(page, obj, "updated", chosen, back, c=target, outcome=outcome)
+
+
+def _mass_value(page: Page, target: Column, data: dict) -> lookups.Choice:
+    """The value to set; for a lookup, the record its picker's text names."""
+    value = from_form(target.field, data.get("value"))
+    if target.widget != "lookup" or "_value" not in data:
+        return lookups.Choice(value)
+    return lookups.choose(page, page.meta().object(target.field.spec["target"]), value, one(data, "_value"))
 
 
 def _mass_delete(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict) -> Response:
@@ -474,12 +491,19 @@ def _list_columns(page: Page, obj: ObjectDef, layout: dict) -> list[Column]:
     access = page.access
     names = layout.get("columns") or [obj.title_field] + [f.name for f in obj.active_fields() if f.name != obj.title_field][:5]
     result = []
-    for name in names:
+    for name in _not_yet(names, set()):
         fdef = obj.fields.get(name) or _system_field(page, obj, name)
         if fdef is None or fdef.removed or not access.visible(obj.name, name):
             continue
         result.append(column(fdef, page.lang, False))
     return result
+
+
+def _not_yet(names: list[str], shown: set[str]) -> list[str]:
+    """The names not ``shown`` yet, each once (and now shown): a page never has two inputs or cells for one field."""
+    fresh = [name for name in dict.fromkeys(names) if name not in shown]
+    shown.update(fresh)
+    return fresh
 
 
 def _system_field(page: Page, obj: ObjectDef, name: str) -> FieldDef | None:
@@ -565,10 +589,10 @@ def kanban_view(page: Page, obj: ObjectDef, pairs) -> dict | None:
 def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
     meta, access = page.meta(), page.access
     layout = meta.layouts.get(f"{obj.name}:detail:default") or {"sections": [{"label": obj.spec["label"], "fields": [f.name for f in obj.active_fields()]}]}
-    sections = []
+    sections, shown = [], set()
     for section in layout.get("sections", []):
         fields = []
-        for name in section["fields"]:
+        for name in _not_yet(section["fields"], shown):
             fdef = obj.fields.get(name) or _system_field(page, obj, name)
             if fdef is None or fdef.removed or not access.visible(obj.name, name) or name not in record:
                 continue
@@ -725,10 +749,10 @@ def form_sections(page: Page, obj: ObjectDef) -> list[dict]:
     layout = meta.layouts.get(f"{obj.name}:form:default") or meta.layouts.get(f"{obj.name}:detail:default")
     if layout is None:
         layout = {"sections": [{"label": obj.spec["label"], "fields": [f.name for f in obj.active_fields()]}]}
-    sections = []
+    sections, shown = [], set()
     for section in layout.get("sections", []):
         columns = []
-        for name in section["fields"]:
+        for name in _not_yet(section["fields"], shown):
             fdef = obj.fields.get(name) or _system_field(page, obj, name)
             if fdef is None or fdef.removed or not access.visible(obj.name, name) or name in ("created_at", "updated_at"):
                 continue
@@ -738,36 +762,26 @@ def form_sections(page: Page, obj: ObjectDef) -> list[dict]:
     return sections
 
 
-def submitted(page: Page, obj: ObjectDef, data: dict, record: dict | None) -> dict:
-    """The form's inputs for the fields the user may change, as the record service takes them."""
-    values = {}
-    for section in form_sections(page, obj):
-        for col in section["fields"]:
-            if not col.editable or col.widget == "readonly":
-                continue
-            if col.name not in data and col.widget != "checkbox" and col.widget not in ("multiselect", "links"):
-                continue
-            values[col.name] = from_form(col.field, data.get(col.name))
-    return values
+def form_columns(page: Page, obj: ObjectDef) -> list[Column]:
+    return [col for section in form_sections(page, obj) for col in section["fields"]]
 
 
-def _form(page: Page, obj: ObjectDef, record: dict | None, values: dict, errors: dict, status: int = 200,
+def _form(page: Page, obj: ObjectDef, record: dict | None, sent: Submission, errors: FormErrors | None = None, status: int = 200,
           version: str | None = None, conflict: dict | None = None) -> Response:
+    """The form with the record's values under what was sent; a refused save's messages beside their fields and above."""
+    errors = errors or FormErrors()
     shown = {name: form_value(record, name) for name in (record or {})}
-    shown.update(values)
-    lookups = {name: value.get("label") for name, value in (record or {}).items() if isinstance(value, dict)}
+    shown.update(sent.values)
+    shown.update({name: None for name in sent.typed})  # a lookup whose text named no record holds none
+    sections = form_sections(page, obj)
+    fields = [col.field for section in sections for col in section["fields"]]
+    titles = {name: v["label"] for name, v in (record or {}).items() if isinstance(v, dict) and v.get("label")}  # dynamic lookups
+    titles.update(lookups.shown_titles(page, fields, shown, record, sent.typed))
     options = {f.name: choices(f, page.lang) for f in obj.active_fields() if f.type.name in ("picklist", "multi_picklist")}
     title = record_title(obj, record, page.lang) if record else page.t("New {object}", object=singular(obj, page.lang))
-    return page.render("records/form.html", status=status, obj=obj, record=record, title=title, sections=form_sections(page, obj),
-                       values=shown, errors=errors, options=options, lookups=lookups, conflict=conflict,
-                       version=version or (str(record["version"]) if record else None))
-
-
-def _errors(exc: RecordValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for error in exc.errors:
-        errors[error.field] = error.message if error.field not in errors else errors[error.field] + "; " + error.message
-    return errors
+    return page.render("records/form.html", status=status, obj=obj, record=record, title=title, sections=sections,
+                       values=shown, errors=errors.fields, problems=errors.general, options=options, lookups=titles,
+                       conflict=conflict, version=version or (str(record["version"]) if record else None))
 
 
 def _conflict(page: Page, obj: ObjectDef, exc: Conflict) -> dict:

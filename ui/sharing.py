@@ -1,15 +1,16 @@
 """Sharing a record from its detail page: with a user or a team, to read or to edit.
 
 The record service decides who may share (whoever may change the record) and keeps the
-shares; this module turns the form into its call. The form's pickers send an id when an
-option was chosen; without JavaScript only the typed name arrives, and it is looked up
-among the users (or teams) the signed-in user may read.
+shares; this module turns the form into its call. The form's pickers are lookups
+(ui/lookups.py): an id chosen from the options holds while the box shows its name, else the
+typed name is looked up among the users (or teams) the signed-in user may read.
 """
 
 from __future__ import annotations
 
 from core.permissions import SHARE_ACCESS
-from core.records import Forbidden, NotFound, QueryError, RecordError, RecordValidationError
+from core.records import Forbidden, NotFound, RecordValidationError
+from ui import lookups
 from ui.context import Page
 from ui.mass_actions import RECORD_ID, one
 
@@ -60,23 +61,11 @@ def whom(page: Page, data: dict) -> tuple[int | None, int | None]:
 
 
 def _chosen(page: Page, data: dict, target: str, title: str) -> int | None:
-    picked, typed = one(data, target).strip(), one(data, f"_{target}").strip()
-    if RECORD_ID.match(picked):
-        return int(picked)
-    if not typed:
-        return None
-    return _by_name(page, target, typed, title)
-
-
-def _by_name(page: Page, target: str, typed: str, title: str) -> int:
-    obj = page.meta().object(target)
-    try:
-        exact = page.runtime.records.list(page.actor, target, [(obj.title_field, typed), ("limit", "2")]).items
-        found = exact or page.runtime.records.list(page.actor, target, [("q", typed), ("limit", "2")]).items
-    except (QueryError, Forbidden, RecordError):
-        found = []
-    if len(found) == 1:
-        return found[0]["id"]
-    if not found:
-        raise ShareInputError(page.t("{field}: no match for “{text}”.", field=title, text=typed))
-    raise ShareInputError(page.t("{field}: more than one matches “{text}”; choose one from the list.", field=title, text=typed))
+    """The record the picker names: the one chosen while its search box shows its title, else the one its text names."""
+    picked = one(data, target).strip()
+    if f"_{target}" not in data:  # no search box sent: the id alone
+        return int(picked) if RECORD_ID.match(picked) else None
+    choice = lookups.choose(page, page.meta().object(target), picked, one(data, f"_{target}"))
+    if choice.problem is not None:
+        raise ShareInputError(f"{title}: {choice.problem}")
+    return choice.value

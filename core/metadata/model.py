@@ -213,7 +213,13 @@ def _dormant(doc: Doc) -> bool:
 
 
 def _layouts(docs: list[Doc], objects: dict, problems: list[Problem]) -> dict[str, dict]:
-    """Layouts by key; later layers replace only through customization, plugins may not clash."""
+    """Layouts by key; later layers replace only through customization, plugins may not clash.
+
+    A customized layout is kept as a whole (Setup stores the layout in effect, plugins' sections
+    included), so a plugin's section adds only the fields the layout does not show yet: the
+    section comes once, and a layout customized before the plugin was installed still gets it.
+    In the result each field appears once per layout (its first place), and only fields that exist.
+    """
     layouts: dict[str, dict] = {}
     sources: dict[str, Doc] = {}
     for doc in (d for d in docs if d.kind == "layout"):
@@ -232,8 +238,46 @@ def _layouts(docs: list[Doc], objects: dict, problems: list[Problem]) -> dict[st
                 if not _dormant(doc):
                     problems.append(Problem(doc.source, doc.at + pointer("layout_sections", index), f"there is no layout '{key}' to add a section to"))
                 continue
-            layouts[key].setdefault("sections", []).append(copy.deepcopy(added["section"]))
-    return layouts
+            _add_section(layouts[key], added["section"])
+    return {key: _placed_once(layout, objects.get(layout["object"])) for key, layout in layouts.items()}
+
+
+def _add_section(layout: dict, section: dict) -> None:
+    """Add a plugin's section for the fields the layout does not show yet, into the section of the same label if there is one."""
+    sections = layout.setdefault("sections", [])
+    shown = {name for s in sections for name in s["fields"]}
+    missing = [name for name in section["fields"] if name not in shown]
+    if not missing:
+        return
+    same = next((s for s in sections if s.get("label") == section.get("label")), None)
+    if same is not None:
+        same["fields"] = [*same["fields"], *missing]
+    else:
+        sections.append({**copy.deepcopy(section), "fields": missing})
+
+
+def _placed_once(layout: dict, obj: ObjectDef | None) -> dict:
+    """The layout with each field in its first place only, without names of fields that are gone (a stored
+    customization may name a disabled plugin's field) and without sections left empty."""
+    if obj is None:
+        return layout  # refused by _check_layout
+    known = set(SYSTEM_FIELDS) | set(obj.fields)
+    result = dict(layout)
+    if "sections" in layout:
+        shown: set[str] = set()
+        sections = [{**s, "fields": _first_places(s["fields"], known, shown)} for s in layout["sections"]]
+        result["sections"] = [s for s in sections if s["fields"]]
+    for key in ("columns", "card_fields"):
+        if key in layout:
+            result[key] = _first_places(layout[key], known, set())
+    return result
+
+
+def _first_places(names: list[str], known: set[str], shown: set[str]) -> list[str]:
+    """The names that exist and are not ``shown`` yet, each once; ``shown`` grows with them."""
+    kept = [n for n in dict.fromkeys(names) if n in known and n not in shown]
+    shown.update(kept)
+    return kept
 
 
 def _override_field(existing: FieldDef, fspec: dict, doc: Doc, where: str, problems: list[Problem]) -> None:

@@ -1,0 +1,69 @@
+"""Records named by their titles, as a person types them: in a form's lookup box, say.
+
+Every read goes through the record service's permission-checked reads as the acting user, so a
+record they may not read is neither found nor named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.metadata.model import ObjectDef
+from core.query import QueryError
+from core.records import Actor, RecordError, RecordService
+
+PREFIX_ROWS = 100  # records beginning with the text that are compared with it whole, ignoring case
+
+
+@dataclass(frozen=True)
+class TitleMatches:
+    """The records a text names best: all of them when ``count`` is small, else the first ones."""
+
+    ids: list[int]
+    count: int
+
+    @property
+    def single(self) -> int | None:
+        return self.ids[0] if self.count == 1 else None
+
+
+NONE = TitleMatches([], 0)
+
+
+def find_by_title(records: RecordService, actor: Actor, obj: ObjectDef, text: str) -> TitleMatches:
+    """The readable records of ``obj`` whose title is ``text`` (ignoring case and surrounding spaces); if
+    there are none, those whose title begins with it; if none either, those whose title contains it."""
+    text, title = text.strip(), obj.title_field
+    if not text:
+        return NONE
+    exact = _matching(records, actor, obj, {title: text})
+    if exact[1]:
+        return TitleMatches([r["id"] for r in exact[0]], exact[1])
+    starting, count = _matching(records, actor, obj, {f"{title}__startswith": text}, PREFIX_ROWS)
+    same = [r["id"] for r in starting if str(r.get(title) or "").strip().casefold() == text.casefold()]
+    if same:
+        return TitleMatches(same, len(same))
+    if count:
+        return TitleMatches([r["id"] for r in starting], count)
+    containing, count = _matching(records, actor, obj, {f"{title}__contains": text})
+    return TitleMatches([r["id"] for r in containing], count)
+
+
+def title_of(records: RecordService, actor: Actor, obj: ObjectDef, record_id: Any) -> str | None:
+    """The record's title, if the actor may read the record and its title field."""
+    try:
+        found = records.get(actor, obj.name, record_id)
+    except RecordError:
+        return None
+    value = found.get(obj.title_field)
+    return None if value in (None, "") else str(value)
+
+
+def _matching(records: RecordService, actor: Actor, obj: ObjectDef, condition: dict, limit: int = 10) -> tuple[list[dict], int]:
+    """The first records meeting the condition and how many meet it; none when the actor may not filter so."""
+    try:
+        page = records.list(actor, obj.name, {**condition, "limit": str(limit), "count": "true"})
+    except (QueryError, RecordError):
+        return [], 0
+    return page.items, page.count or 0

@@ -1,0 +1,104 @@
+"""A record form posted: what it asks the record service to store, and how a refusal is shown.
+
+A refusal is shown where the person can act on it: beside the input of a field on the form,
+else at the top of the form with the field's name. No save fails without saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.metadata.model import ObjectDef
+from core.plugins import Refusal
+from core.records import Forbidden, NotFound, RecordError, RecordValidationError
+from core.runtime import SYSTEM_FIELD_SPECS
+from core.validation import FieldError
+from ui import lookups
+from ui.context import Page, singular
+from ui.fields import Column, from_form
+from ui.i18n import label
+
+SAVE_REFUSALS = (RecordValidationError, RecordError, Refusal)  # Conflict, a RecordError, is answered before them
+MANY_VALUED = ("checkbox", "multiselect", "links")  # inputs a browser leaves out when nothing is chosen
+
+
+@dataclass
+class Submission:
+    """The form's inputs: ``values`` for the record service; lookups whose text named no single record
+    keep that text in ``typed`` and why in ``problems``."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    typed: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FormErrors:
+    """A refused save: messages beside the fields on the form, and the others for the top of the form."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+
+def submitted(page: Page, columns: list[Column], data: dict) -> Submission:
+    """The inputs of the fields the user may change, as the record service takes them."""
+    sent = Submission()
+    for col in columns:
+        if not col.editable or col.widget == "readonly":
+            continue
+        if col.widget == "lookup" and f"_{col.name}" in data:
+            _take_lookup(page, col, data, sent)
+        elif col.name in data or col.widget in MANY_VALUED:
+            sent.values[col.name] = from_form(col.field, data.get(col.name))
+    return sent
+
+
+def _take_lookup(page: Page, col: Column, data: dict, sent: Submission) -> None:
+    text = _last(data.get(f"_{col.name}"))
+    target = page.meta().object(col.field.spec["target"])
+    choice = lookups.choose(page, target, from_form(col.field, data.get(col.name)), text)
+    if choice.problem is None:
+        sent.values[col.name] = choice.value
+    else:
+        sent.typed[col.name], sent.problems[col.name] = text, choice.problem
+
+
+def _last(raw: Any) -> str:
+    if isinstance(raw, list):
+        raw = raw[-1] if raw else ""
+    return "" if raw is None else str(raw)
+
+
+def refused(page: Page, obj: ObjectDef, columns: list[Column], exc: Exception) -> tuple[FormErrors, int]:
+    """How a refused save is shown, and its status."""
+    on_form = {c.name for c in columns}
+    if isinstance(exc, RecordValidationError):
+        return _validation_errors(page, obj, on_form, exc), 422
+    if isinstance(exc, Refusal):  # from a plugin's after-hook, which the record service lets through as it is
+        return _validation_errors(page, obj, on_form, RecordValidationError(obj.name, [FieldError(exc.field, str(exc))])), 422
+    status = 403 if isinstance(exc, (Forbidden, NotFound)) else getattr(exc, "status", 400)
+    return FormErrors(general=[str(exc)]), status
+
+
+def _validation_errors(page: Page, obj: ObjectDef, on_form: set[str], exc: RecordValidationError) -> FormErrors:
+    errors = FormErrors()
+    for error in exc.errors:
+        if exc.object == obj.name and error.field in on_form:
+            known = errors.fields.get(error.field)
+            errors.fields[error.field] = error.message if known is None else f"{known}; {error.message}"
+        else:
+            errors.general.append(_named(page, obj, exc.object, error))
+    return errors
+
+
+def _named(page: Page, obj: ObjectDef, object_name: str, error: FieldError) -> str:
+    """A field's message for the top of the form: after the field's name, and its object's when it is another's
+    (a record a plugin's hook writes)."""
+    owner = page.meta().objects.get(object_name)
+    fdef = owner.fields.get(error.field) if owner is not None else None
+    spec = fdef.spec if fdef is not None else SYSTEM_FIELD_SPECS.get(error.field, {})
+    name = label(spec.get("label"), page.lang, error.field)
+    if owner is not None and owner.name != obj.name:
+        name = f"{singular(owner, page.lang)} › {name}" if name else singular(owner, page.lang)
+    return f"{name}: {error.message}" if name else error.message
