@@ -497,7 +497,8 @@ class RecordService:
         if after:
             records = TransactionRecords(self, conn, schema, actor)
             for record in self._fetch_many(conn, schema, object_name, ids):
-                after(event=RecordEvent(object_name, actor, records, meta=schema.meta, hooks=self.runtime.plugins.hook, values=record, record=record))
+                _run_after(after, RecordEvent(object_name, actor, records, meta=schema.meta, hooks=self.runtime.plugins.hook, values=record,
+                                              record=record))
         self.runtime.webhooks.enqueue(conn, object_name, "created", lambda: self._fetch_many(conn, schema, object_name, ids))
         if len(ids) == len(rows):
             return ids
@@ -649,7 +650,7 @@ class RecordService:
         if after:
             event = RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook,
                                 values=_as_json(obj, {**diff}), record=record, changes=changed)
-            after(event=event)
+            _run_after(after, event)
         self.runtime.webhooks.enqueue(conn, object_name, "updated", lambda: [record], changed)
         if access.unrestricted:
             return record
@@ -915,7 +916,7 @@ class RecordService:
             with self._grants_kept(conn, schema, access, object_name, "delete") if self._deletes_reach_people(schema, object_name) else nullcontext():
                 self._soft_delete(conn, schema, actor, object_name, [record_id], _now(), followed)
             if event is not None and after:
-                after(event=event)
+                _run_after(after, event, refused=Refused)
             self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: [self._fetch(conn, schema, object_name, record_id, True)])
             self._announce(conn, schema, followed)
 
@@ -1010,7 +1011,7 @@ class RecordService:
             after = self.runtime.plugins.caller("tessera_after_delete", object_name)
             for event in deleting:
                 if after:
-                    after(event=event)
+                    _run_after(after, event, refused=Refused)
             self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: self._fetch_many(conn, schema, object_name, merged_ids))
             self._announce(conn, schema, followed)
             self._note_merge(conn, schema, actor, object_name, survivor_id, merged_ids, now)
@@ -1174,7 +1175,7 @@ class RecordService:
         for record in self._fetch_many(conn, schema, object_name, list(records)):
             changes = records[record["id"]]
             if after:
-                after(event=RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta,
+                _run_after(after, RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta,
                                         hooks=self.runtime.plugins.hook, values={k: new for k, (_old, new) in changes.items()},
                                         record=record, changes=changes))
             alike.setdefault(repr(sorted(changes.items())), []).append(record)
@@ -1909,6 +1910,17 @@ _iso = iso_utc
 
 def _label(value: Any) -> Any:
     return json_value(value)
+
+
+def _run_after(hook, event: RecordEvent, refused: type[Exception] | None = None) -> None:
+    """Run an after-hook. A Refusal raised in it refuses the whole write, which is then rolled back, as one raised
+    in a before-hook does: a field error (or ``refused``, for deletes), never an unexpected failure."""
+    try:
+        hook(event=event)
+    except Refusal as exc:
+        if refused is not None:
+            raise refused(str(exc)) from None
+        raise RecordValidationError(event.object, [FieldError(exc.field, str(exc))]) from None
 
 
 def _already_held(name: str, wanted: dict[int, list[int]], stored: list | None) -> set[int]:

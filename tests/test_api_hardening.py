@@ -220,3 +220,27 @@ def test_a_changeset_of_any_json_shape_is_applied_or_refused_never_a_500(api, bo
     response = api.client.post("/api/meta/changeset", content=body.encode(),
                                headers=api.headers("root", **{"content-type": "application/json"}))
     assert response.status_code in (200, 400, 422), response.text
+
+
+def test_a_refusal_from_an_after_hook_is_a_4xx_and_writes_nothing(make_runtime):
+    from access_world import PASSWORD, build_world  # noqa: PLC0415
+    from fake_plugins import mu_after_refusals  # noqa: PLC0415
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    from core.api.app import create_app  # noqa: PLC0415
+
+    world = build_world(make_runtime(plugins=("mu",), extra_plugins=[mu_after_refusals]))
+    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+        token = client.post("/api/auth/token", json={"username": "root", "password": PASSWORD, "name": "t"}).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        created = client.post("/api/records/account", json={"name": "Refuse after"}, headers=headers)
+        assert created.status_code == 422 and created.json()["errors"] == [{"field": "name", "message": "the ledger refused this account"}]
+        assert client.get("/api/records/account?name=Refuse after", headers=headers).json()["items"] == []
+        account = world.accounts["alice"]
+        moved = client.patch(f"/api/records/account/{account}", json={"billing_city": "Limbo", "version": 1}, headers=headers)
+        assert moved.status_code == 422 and "Limbo" in moved.json()["message"], moved.text
+        kept = client.patch(f"/api/records/account/{account}", json={"billing_city": "Keep", "version": 1}, headers=headers)
+        assert kept.status_code == 200, kept.text  # the refused move changed nothing: version 1 was still current
+        deleted = client.delete(f"/api/records/account/{account}", headers={**headers, "If-Match": '"2"'})
+        assert deleted.status_code == 409 and "kept" in deleted.json()["message"], deleted.text
+        assert client.get(f"/api/records/account/{account}", headers=headers).status_code == 200
