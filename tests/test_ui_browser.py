@@ -295,3 +295,16 @@ def test_delete_asks_first_and_a_no_keeps_the_record(page, world):
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete").click()
     expect(page).to_have_url(re.compile(r"/r/account$"))
+
+
+def test_saving_a_form_untouched_changes_nothing(page, world):
+    """What the browser sends back (a textarea's line breaks as CRLF, empty inputs as "") is what the record holds."""
+    records, system = world.runtime.records, Actor.system()
+    account = records.create(system, "account", {"name": "Quiet Ltd", "description": "First line\nsecond line", "annual_revenue": "2500.50",
+                                                 "employees": 0, "owner": world.users["mike"]})["id"]
+    sign_in(page, "mike")
+    page.goto(f"/r/account/{account}/edit")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("p.done")).to_have_text("Nothing to save: no value was changed.")
+    assert records.get(system, "account", account)["version"] == 1
+    assert records.history(system, "account", account) == []

@@ -285,13 +285,15 @@ class RecordPages(Controller):
         values = submitted(page, obj, data, record)
         version = data.get("version") if isinstance(data.get("version"), str) else None
         try:
-            page.runtime.records.update(page.actor, object_name, record_id, values, version=version)
+            saved = page.runtime.records.update(page.actor, object_name, record_id, values, version=version)
         except RecordValidationError as exc:
             return _form(page, obj, record, values, _errors(exc), status=422, version=version)
         except Conflict as exc:
             return _form(page, obj, record, values, {}, status=409, version=str(exc.current_version), conflict=_conflict(page, obj, exc))
         except (Forbidden, NotFound) as exc:
             return _form(page, obj, record, values, {"": str(exc)}, status=403, version=version)
+        if str(saved["version"]) == version:  # every value was the one the record holds: nothing written, the version stays
+            return _go(page, f"/r/{object_name}/{record_id}?" + urlencode({"notice": page.t("Nothing to save: no value was changed.")}))
         return _go(page, f"/r/{object_name}/{record_id}")
 
     @post("/{object_name:str}/{record_id:int}/delete", **DB)
