@@ -233,6 +233,15 @@ class RecordService:
             )
             return _real_changes(schema, object_name, rows, access)
 
+    def check(self, actor: Actor, object_name: str, changes: Any) -> dict:
+        """Validate ``changes`` as the actor's update of a record would, and write nothing: the values as parsed, or
+        RecordValidationError listing every problem. For a step that asks before writing (a mass update's
+        confirmation); what depends on each record (references, plugins' validators) is checked when it is written."""
+        with self.runtime.reading() as (_conn, schema):
+            access = self._allowed(schema, actor, object_name, "update")
+            return schema.validator(object_name).validate(changes, partial=True, hidden=access.hidden(object_name),
+                                                          locked=access.locked(object_name))
+
     def access(self, actor: Actor) -> Access:
         """What the actor may do under the metadata in effect now."""
         with self.runtime.reading() as (_conn, schema):
