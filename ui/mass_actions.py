@@ -186,7 +186,7 @@ def delete_each(page: Page, obj: ObjectDef, chosen: Selection) -> Outcome:
 def reason(page: Page, obj: ObjectDef, exc: Exception, operation: str) -> str:
     """Why the record service refused one record, in words for the person who asked."""
     if isinstance(exc, RecordValidationError):
-        return "; ".join(f"{_field_title(page, obj, e.field)}: {e.message}" if e.field else e.message for e in exc.errors)
+        return "; ".join(f"{_field_title(page, obj, e.field)}: {e.worded(page.lang)}" if e.field else e.worded(page.lang) for e in exc.errors)
     if isinstance(exc, Conflict):
         return page.t("Someone changed it after the list was shown (it is now at version {version}); it was left as it is.",
                       version=exc.current_version)

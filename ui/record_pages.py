@@ -180,7 +180,7 @@ class RecordPages(Controller):
                 page.runtime.records.update(page.actor, object_name, record_id, {field: data.get("value") or None},
                                             version=data.get("version") or None)
             except RecordValidationError as exc:
-                status, problem = 422, "; ".join(e.message for e in exc.errors)
+                status, problem = 422, "; ".join(e.worded(page.lang) for e in exc.errors)
             except Conflict as exc:
                 status, problem = 409, str(exc)
             except (Forbidden, NotFound) as exc:
@@ -214,7 +214,7 @@ class RecordPages(Controller):
         try:
             record = page.runtime.records.create(page.actor, object_name, values)
         except RecordValidationError as exc:
-            return _form(page, obj, None, values, _errors(exc), status=422)
+            return _form(page, obj, None, values, _errors(exc, page.lang), status=422)
         except Forbidden as exc:
             return _form(page, obj, None, values, {"": str(exc)}, status=403)
         return _go(page, f"/r/{object_name}/{record['id']}")
@@ -287,7 +287,7 @@ class RecordPages(Controller):
         try:
             saved = page.runtime.records.update(page.actor, object_name, record_id, values, version=version)
         except RecordValidationError as exc:
-            return _form(page, obj, record, values, _errors(exc), status=422, version=version)
+            return _form(page, obj, record, values, _errors(exc, page.lang), status=422, version=version)
         except Conflict as exc:
             return _form(page, obj, record, values, {}, status=409, version=str(exc.current_version), conflict=_conflict(page, obj, exc))
         except (Forbidden, NotFound) as exc:
@@ -775,10 +775,12 @@ def _form(page: Page, obj: ObjectDef, record: dict | None, values: dict, errors:
                        version=version or (str(record["version"]) if record else None))
 
 
-def _errors(exc: RecordValidationError) -> dict[str, str]:
+def _errors(exc: RecordValidationError, lang: str) -> dict[str, str]:
+    """Each field's problems, in the page's language where the record service words them in it."""
     errors: dict[str, str] = {}
     for error in exc.errors:
-        errors[error.field] = error.message if error.field not in errors else errors[error.field] + "; " + error.message
+        message = error.worded(lang)
+        errors[error.field] = message if error.field not in errors else errors[error.field] + "; " + message
     return errors
 
 
