@@ -29,6 +29,8 @@ REFERENCE = frozenset({"lookup", "dynamic_lookup"})
 
 def same(fdef: FieldDef | None, a: Any, b: Any) -> bool:
     """Whether ``a`` and ``b`` are one value of the field (``fdef`` None: a field no longer defined)."""
+    if type(a) is type(b) and a == b:  # the same spelling (most values of a batch): nothing to compare further
+        return True
     return comparable(fdef, a) == comparable(fdef, b)
 
 
