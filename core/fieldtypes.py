@@ -304,7 +304,7 @@ def _text_schema(fdef: dict) -> dict:
 
 def _bounded(schema: dict, fdef: dict) -> dict:
     if "min" in fdef:
-        schema["minimum"] = fdef["min"]
+        schema["exclusiveMinimum" if fdef.get("min_exclusive") else "minimum"] = fdef["min"]
     if "max" in fdef:
         schema["maximum"] = fdef["max"]
     return schema
@@ -381,7 +381,7 @@ def builtin_types() -> list[FieldType]:
             lambda f: _bounded({"type": ["integer", "string"], "pattern": r"^-?\d+$"}, f),
             ORDERED,
             parse=_parse_int,
-            options=frozenset({"min", "max"}),
+            options=frozenset({"min", "min_exclusive", "max"}),
             make_parser=_int_parser,
         ),
         FieldType(
@@ -392,7 +392,7 @@ def builtin_types() -> list[FieldType]:
             parse=_decimal_parser(18, 4),
             format=_format_decimal,
             formats_driver_values=True,
-            options=frozenset({"min", "max", "precision", "scale"}),
+            options=frozenset({"min", "min_exclusive", "max", "precision", "scale"}),
         ),
         FieldType(
             "currency",
@@ -402,7 +402,7 @@ def builtin_types() -> list[FieldType]:
             parse=_decimal_parser(18, 2),
             format=_format_decimal,
             formats_driver_values=True,
-            options=frozenset({"min", "max", "precision", "scale", "currency"}),
+            options=frozenset({"min", "min_exclusive", "max", "precision", "scale", "currency"}),
         ),
         FieldType(
             "percent",
@@ -412,7 +412,7 @@ def builtin_types() -> list[FieldType]:
             parse=_decimal_parser(7, 2),
             format=_format_decimal,
             formats_driver_values=True,
-            options=frozenset({"min", "max", "precision", "scale"}),
+            options=frozenset({"min", "min_exclusive", "max", "precision", "scale"}),
         ),
         FieldType(
             "boolean",

@@ -26,6 +26,7 @@ from core.metadata.problems import did_you_mean
 from core.permissions import Access
 from core.records import Actor, NotFound, RecordError
 from core.runtime import Runtime
+from core.sameness import comparable
 
 MAX_MERGED = 9  # with the survivor, ten records at most in one merge
 CHOOSABLE_SYSTEM_FIELDS = ("owner",)
@@ -110,15 +111,7 @@ def _choosable(fdef: FieldDef, access: Access) -> bool:
 
 def differing(fields: Mapping[str, FieldDef], records: list[dict]) -> list[FieldDef]:
     """The fields whose values are not the same on every record (what a person has to choose)."""
-    return [fdef for name, fdef in fields.items() if len({_comparable(r.get(name)) for r in records}) > 1]
-
-
-def _comparable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return value.get("id")
-    if isinstance(value, list):
-        return tuple(sorted(map(str, value)))
-    return None if value == "" else value
+    return [fdef for name, fdef in fields.items() if len({comparable(fdef, r.get(name)) for r in records}) > 1]
 
 
 def read_records(runtime: Runtime, actor: Actor, object_name: str, ids: list[int]) -> dict[int, dict]:

@@ -28,6 +28,7 @@ from core.list_sql import ListStatements
 from core.query import COUNT_CAP, MAX_LIMIT, ListQuery, QueryError, parse
 from core.row_format import RowFormatter, row_formatter
 from core.runtime import Runtime, Schema
+from core.sameness import same
 from core.validation import FieldError, RecordValidationError, positions_by_key
 
 __all__ = ["Actor", "RecordService", "RecordError", "NotFound", "Conflict", "Refused", "Forbidden", "QueryError",
@@ -230,7 +231,16 @@ class RecordService:
                 .where(field_history.c.object == object_name, field_history.c.record_id == record_id)
                 .order_by(field_history.c.id)
             )
-            return [_history_entry(r) for r in rows if access.visible(object_name, r.field)]
+            return _real_changes(schema, object_name, rows, access)
+
+    def check(self, actor: Actor, object_name: str, changes: Any) -> dict:
+        """Validate ``changes`` as the actor's update of a record would, and write nothing: the values as parsed, or
+        RecordValidationError listing every problem. For a step that asks before writing (a mass update's
+        confirmation); what depends on each record (references, plugins' validators) is checked when it is written."""
+        with self.runtime.reading() as (_conn, schema):
+            access = self._allowed(schema, actor, object_name, "update")
+            return schema.validator(object_name).validate(changes, partial=True, hidden=access.hidden(object_name),
+                                                          locked=access.locked(object_name))
 
     def access(self, actor: Actor) -> Access:
         """What the actor may do under the metadata in effect now."""
@@ -592,7 +602,7 @@ class RecordService:
         table = schema.tables.table(object_name)
         current = self._current(conn, schema, access, actor, table, object_name, record_id, "update")
         if current.version != expected:
-            raise self._conflict(conn, object_name, record_id, expected, current.version, access)
+            raise self._conflict(conn, schema, object_name, record_id, expected, current.version, access)
         if not trusted and isinstance(changes, dict):
             changes = _without_unchanged_read_only(obj, changes, current._mapping, access.locked(object_name))
         values = schema.validator(object_name).validate(changes, partial=True, trusted=trusted,
@@ -608,16 +618,17 @@ class RecordService:
                                        for name in values if obj.fields.get(name) and obj.fields[name].type.name == "many_to_many"}}
         self._check_references(conn, schema, obj, [_with_stored_pairs(obj, values, current._mapping)], access=access, actor=actor,
                                stored=[held])
-        self._check_unique(conn, schema, obj, [values], record_id)
         link_changes = {n: values.pop(n) for n in list(values) if obj.fields.get(n) and obj.fields[n].type.name == "many_to_many"}
         stored = current._mapping
-        diff = {k: v for k, v in values.items() if not _same(stored[k], v)}
+        diff = _changed(schema, obj, stored, values)
+        self._check_unique(conn, schema, obj, [diff], record_id)  # a value kept as it is needs no check
         old_links = {}
         for name in list(link_changes):
             fdef = obj.fields[name]
-            old = [_link_value(fdef, link) for link in self._links(conn, schema, fdef, [record_id])[record_id]]
-            new = [_link_value(fdef, link) for link in link_changes[name] or []]
-            if _sorted_links(old) == _sorted_links(new):
+            held = self._links(conn, schema, fdef, [record_id])[record_id]
+            link_changes[name] = _keeping_relation_values(fdef, link_changes[name] or [], held)
+            old = [_link_value(fdef, link) for link in held]
+            if same(fdef, old, [_link_value(fdef, link) for link in link_changes[name]]):
                 del link_changes[name]
             else:
                 old_links[name] = old
@@ -632,7 +643,7 @@ class RecordService:
             )
             if result.rowcount != 1:
                 latest = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
-                raise self._conflict(conn, object_name, record_id, expected, latest, access)
+                raise self._conflict(conn, schema, object_name, record_id, expected, latest, access)
         history = [
             _history_row(obj, record_id, name, stored[name], value, expected + 1, now, actor) for name, value in diff.items()
         ]
@@ -708,7 +719,7 @@ class RecordService:
             rows_are_batch=True, access=access, actor=actor, stored=[row._mapping for row in stored(positions)]), parsed, positions, problems)
         changed: dict[tuple[str, ...], list[tuple[sa.Row, dict]]] = {}  # the fields changed -> (stored row, their new values)
         for values, position, row in zip(parsed, positions, stored(positions)):
-            diff = {k: v for k, v in values.items() if not _same(row._mapping[k], v)}
+            diff = _changed(schema, obj, row._mapping, values)
             if not unique.isdisjoint(diff):
                 one_by_one.append(position)
             elif diff:
@@ -875,15 +886,16 @@ class RecordService:
         return any(fdef.spec.get("on_delete") == "cascade" and obj.name not in seen and self._cascades_to_people(schema, obj.name, seen)
                    for obj, fdef in self._referencing(schema, object_name))
 
-    def _conflict(self, conn: Connection, object_name: str, record_id: int, expected: int, current: int | None,
+    def _conflict(self, conn: Connection, schema: Schema, object_name: str, record_id: int, expected: int, current: int | None,
                   access: Access = TRUSTED) -> Conflict:
+        """The stale update's refusal, with what changed since ``expected`` (real changes the actor may see)."""
         rows = conn.execute(
             select(field_history)
             .where(field_history.c.object == object_name, field_history.c.record_id == record_id,
                    field_history.c.record_version > expected)
             .order_by(field_history.c.id)
         )
-        changes = [_history_entry(r) for r in rows if access.visible(object_name, r.field)]
+        changes = _real_changes(schema, object_name, rows, access)
         return Conflict(
             f"{object_name} {record_id} was changed by someone else (you had version {expected}, it is now at version {current}); "
             "reload it and apply your change again",
@@ -899,7 +911,7 @@ class RecordService:
             table = schema.tables.table(object_name)
             current = self._current(conn, schema, access, actor, table, object_name, record_id, "delete").version
             if version is not None and current != _version(version):
-                raise self._conflict(conn, object_name, record_id, _version(version), current, access)
+                raise self._conflict(conn, schema, object_name, record_id, _version(version), current, access)
             plugins = self.runtime.plugins
             before, after = plugins.caller("tessera_before_delete", object_name), plugins.caller("tessera_after_delete", object_name)
             hooked = before or after
@@ -1000,7 +1012,7 @@ class RecordService:
                 stored[rid] = self._current(conn, schema, access, actor, table, object_name, rid, "delete")
             for rid, row in stored.items():
                 if row.version != versions[rid]:
-                    raise self._conflict(conn, object_name, rid, versions[rid], row.version, access)
+                    raise self._conflict(conn, schema, object_name, rid, versions[rid], row.version, access)
             deleting = self._before_merge_delete(conn, schema, actor, object_name, merged_ids)
             followed: list[tuple] = []
             with self._grants_kept(conn, schema, access, object_name, "delete") if self._deletes_reach_people(schema, object_name) else nullcontext():
@@ -1132,7 +1144,7 @@ class RecordService:
         for rid in owners:
             old = [_link_value(fdef, link) for link in before[rid]]
             new = [_link_value(fdef, link) for link in after[rid]]
-            if _sorted_links(old) != _sorted_links(new):
+            if not same(fdef, old, new):
                 found[rid] = (old, new)
         if not found:
             return {}
@@ -1797,11 +1809,8 @@ def _without_unchanged_read_only(obj: ObjectDef, changes: dict, stored: Mapping,
     kept = {}
     for name, value in changes.items():
         fdef = obj.fields.get(name)
-        if fdef is not None and (fdef.spec.get("read_only") or name in locked) and fdef.has_column:
-            current = _as_json(obj, {name: stored[name]})[name]
-            given = value.get("id") if isinstance(value, dict) and fdef.type.name == "lookup" else value
-            if given == current or (given in ("", None) and current is None):
-                continue
+        if fdef is not None and (fdef.spec.get("read_only") or name in locked) and fdef.has_column and same(fdef, stored[name], value):
+            continue
         kept[name] = value
     return kept
 
@@ -1859,10 +1868,6 @@ def _link_value(fdef: FieldDef, link: dict) -> dict:
     return value
 
 
-def _sorted_links(links: list[dict]) -> list[dict]:
-    return sorted(links, key=lambda link: link["id"])
-
-
 def _referenced_ids(fdef: FieldDef, value: Any) -> list[int]:
     if value is None:
         return []
@@ -1879,14 +1884,46 @@ def _defaults(obj: ObjectDef) -> dict:
     return defaults
 
 
-def _same(stored: Any, new: Any) -> bool:
-    if isinstance(stored, dt.datetime) and isinstance(new, dt.datetime):
-        if stored.tzinfo is None:
-            stored = stored.replace(tzinfo=dt.timezone.utc)
-        return stored == new
-    if isinstance(stored, (float, int, decimal.Decimal)) and isinstance(new, (float, int, decimal.Decimal)) and not isinstance(stored, bool):
-        return decimal.Decimal(str(stored)) == decimal.Decimal(str(new))
-    return stored == new
+def _field_def(schema: Schema, obj: ObjectDef | None, name: str) -> FieldDef | None:
+    """A field of the object by name, system fields (owner) included; None for one no longer defined."""
+    if obj is None:
+        return None
+    return obj.fields.get(name) or schema.system_fields(obj.name).get(name)
+
+
+def _changed(schema: Schema, obj: ObjectDef, stored: Mapping, values: dict) -> dict:
+    """The values that are not the same as the stored ones (core/sameness.py): what an update writes and records."""
+    return {name: value for name, value in values.items() if not same(_field_def(schema, obj, name), stored[name], value)}
+
+
+def _real_changes(schema: Schema, object_name: str, rows: Iterable[sa.Row], access: Access) -> list[dict]:
+    """History rows as entries: the fields the actor may see, and only real changes (an entry whose old and new
+    value are the same, written before updates compared values as core/sameness.py does, is left out)."""
+    obj = schema.meta.objects.get(object_name)
+    return [_history_entry(r) for r in rows
+            if access.visible(object_name, r.field) and not same(_field_def(schema, obj, r.field), r.old_value, r.new_value)]
+
+
+def _keeping_relation_values(fdef: FieldDef, given: list[dict], held: list[dict]) -> list[dict]:
+    """Links as an update writes them: a link already held that leaves out one of its relation fields (a form
+    sends the linked ids alone) keeps the value it holds there; only a value given, null included, replaces it."""
+    held_by_id = {link["id"]: link for link in held}
+    kept = []
+    for link in given:
+        before = held_by_id.get(link["id"])
+        missing = [t for t in fdef.through if t.name not in link] if before is not None else []
+        kept.append({**link, **{t.name: _parsed_again(t, before.get(t.name)) for t in missing}} if missing else link)
+    return kept
+
+
+def _parsed_again(fdef: FieldDef, shown: Any) -> Any:
+    """A relation field's value as read (formatted) back as the junction table stores it."""
+    if shown is None:
+        return None
+    try:
+        return fdef.type.parse(shown, fdef.spec)
+    except (ValueError, TypeError, ArithmeticError):
+        return shown  # a value the field's definition no longer offers: kept as it is
 
 
 def _history_row(obj: ObjectDef, record_id: int, name: str, old: Any, new: Any, version: int, now: dt.datetime, actor: Actor) -> dict:

@@ -7,7 +7,7 @@ reported against its field, in words a user can act on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import fastjsonschema
@@ -19,6 +19,7 @@ from core.metadata.problems import did_you_mean
 
 FORMAT_CHECKER = FormatChecker(formats=("email", "date"))
 TEXT_TYPES = frozenset({"text", "long_text"})
+NUMBER_TYPES = frozenset({"integer", "decimal", "currency", "percent"})
 WRITABLE_SYSTEM_FIELDS = ("owner",)
 OWNER_FIELD_SPEC = {"name": "owner", "type": "lookup", "target": "user", "label": {"en": "Owner", "zh-CN": "负责人"}}
 
@@ -41,13 +42,37 @@ EXPECTED = {
 }
 
 
+# The problems a person meets most, worded in both languages (like metadata labels), for the API's answers and the
+# forms: a FieldError with one of these codes carries the values its sentence names in ``params``.
+WORDS = {
+    "required": {"en": "is required", "zh-CN": "为必填项"},
+    "minimum": {"en": "must be at least {limit}", "zh-CN": "不能小于 {limit}"},
+    "exclusive_minimum": {"en": "must be more than {limit}", "zh-CN": "必须大于 {limit}"},
+    "maximum": {"en": "must be at most {limit}", "zh-CN": "不能大于 {limit}"},
+}
+
+
 @dataclass(frozen=True)
 class FieldError:
     field: str
     message: str
+    code: str = ""  # one of WORDS, when the problem is one of those
+    params: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def coded(cls, name: str, code: str, **params: Any) -> "FieldError":
+        return cls(name, WORDS[code]["en"].format(**params), code, params)
+
+    def worded(self, lang: str) -> str:
+        """The message in ``lang`` ("en" or "zh-CN"); in English where there is no other wording."""
+        words = WORDS.get(self.code)
+        return words.get(lang, words["en"]).format(**self.params) if words else self.message
 
     def as_dict(self) -> dict:
-        return {"field": self.field, "message": self.message}
+        if not self.code:
+            return {"field": self.field, "message": self.message}
+        return {"field": self.field, "message": self.message, "code": self.code, **self.params,
+                "messages": {lang: self.worded(lang) for lang in WORDS[self.code]}}
 
 
 class RecordValidationError(ValueError):
@@ -79,6 +104,8 @@ class RecordValidator:
         # Per field: how a valid value is parsed (None: kept as it is); many-to-many links have their own parse.
         self._parsers: dict[str, Callable[[Any], Any] | None] = {
             n: None if f.type.parses_as_given else f.type.parser(f.spec) for n, f in self.fields.items() if f.type.name != "many_to_many"}
+        # Per number field with a min or max: its definition (JSON Schema bounds only numbers sent as JSON numbers)
+        self._bounded = {n: f.spec for n, f in self.fields.items() if f.type.name in NUMBER_TYPES and ("min" in f.spec or "max" in f.spec)}
         self._columns: dict[str, Callable[[list], Any]] = {}  # per field: the schema check of a list of values (validate_many)
         self._shapes: dict[tuple, Any] = {}  # validate_many: what the names a row gives decide (see _shape)
 
@@ -114,7 +141,7 @@ class RecordValidator:
             for error in self._validator.iter_errors(present):
                 name = str(error.absolute_path[0]) if error.absolute_path else ""
                 if name not in failed:
-                    errors.append(FieldError(name, describe_value_error(error, self.fields.get(name))))
+                    errors.append(field_error(name, error, self.fields.get(name)))
                     failed.add(name)
         parsed: dict[str, Any] = {k: None for k in data if k in self.fields and k not in failed and k not in present}
         for name, value in present.items():
@@ -128,6 +155,10 @@ class RecordValidator:
                     parsed[name] = parse_links(self.fields[name], value)
             except (ValueError, TypeError) as exc:
                 errors.append(FieldError(name, str(exc)))
+                continue
+            beyond = out_of_bounds(name, self._bounded[name], parsed[name]) if name in self._bounded else None
+            if beyond:
+                errors.append(beyond)
         if errors:
             raise RecordValidationError(self.object.name, errors)
         return parsed
@@ -174,6 +205,9 @@ class RecordValidator:
                                 suspect.add(position)
                 else:
                     column_parsed = column
+                if name in self._bounded:
+                    spec = self._bounded[name]
+                    suspect.update(p for p, value in enumerate(column_parsed) if out_of_bounds(name, spec, value))
                 suspect.update(self._failing(name, column))
                 parsed_columns.append(column_parsed)
             for position, values in enumerate(zip(*parsed_columns)):
@@ -241,9 +275,9 @@ class RecordValidator:
         for name in self.required:
             present = name in data
             if present and data[name] in (None, "", []):
-                errors.append(FieldError(name, "is required"))
+                errors.append(FieldError.coded(name, "required"))
             elif not partial and not present and "default" not in self.fields[name].spec:
-                errors.append(FieldError(name, "is required"))
+                errors.append(FieldError.coded(name, "required"))
         return errors
 
     def _unknown(self, name: str, hidden: frozenset[str] = frozenset()) -> FieldError:
@@ -296,18 +330,55 @@ def parse_links(fdef: FieldDef, value: list) -> list[dict]:
                 link[key] = tdef.type.parse(raw, tdef.spec)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"link {position}: {key}: {exc}") from None
+            beyond = out_of_bounds(key, tdef.spec, link[key]) if tdef.type.name in NUMBER_TYPES else None
+            if beyond:
+                raise ValueError(f"link {position}: {key}: {beyond.message}")
         if link["id"] not in seen:
             seen.add(link["id"])
             links.append(link)
     return links
 
 
-def describe_value_error(error: ValidationError, fdef: FieldDef | None) -> str:
-    leaf = error
+BOUNDS = {"minimum": "minimum", "exclusiveMinimum": "exclusive_minimum", "maximum": "maximum"}
+
+
+def field_error(name: str, error: ValidationError, fdef: FieldDef | None) -> FieldError:
+    """A JSON Schema error of one field as the FieldError a person reads (with its code where WORDS has one)."""
+    leaf = _leaf(error)
+    if leaf.validator in BOUNDS:
+        return FieldError.coded(name, BOUNDS[leaf.validator], limit=number_text(leaf.validator_value))
+    return FieldError(name, describe_value_error(error, fdef))
+
+
+def out_of_bounds(name: str, spec: dict, value: Any) -> FieldError | None:
+    """A parsed number beyond the field's min or max (a number sent as text too, which JSON Schema does not bound)."""
+    if value is None or isinstance(value, bool):
+        return None
+    low, high = spec.get("min"), spec.get("max")
+    if low is not None and spec.get("min_exclusive") and value <= low:
+        return FieldError.coded(name, "exclusive_minimum", limit=number_text(low))
+    if low is not None and value < low:
+        return FieldError.coded(name, "minimum", limit=number_text(low))
+    if high is not None and value > high:
+        return FieldError.coded(name, "maximum", limit=number_text(high))
+    return None
+
+
+def number_text(value: Any) -> Any:
+    """A limit as written for people: 100, not 100.0."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _leaf(error: ValidationError) -> ValidationError:
     if error.validator == "anyOf" and error.context:
         # the first alternative is null; report against the field's own schema
         relevant = [e for e in error.context if e.schema_path and e.schema_path[0] != 0]
-        leaf = max(relevant or error.context, key=lambda e: len(e.absolute_path))
+        return max(relevant or error.context, key=lambda e: len(e.absolute_path))
+    return error
+
+
+def describe_value_error(error: ValidationError, fdef: FieldDef | None) -> str:
+    leaf = _leaf(error)
     v, value, instance = leaf.validator, leaf.validator_value, leaf.instance
     type_name = fdef.type.name if fdef else ""
     if v == "enum":
@@ -318,10 +389,8 @@ def describe_value_error(error: ValidationError, fdef: FieldDef | None) -> str:
         return f"is too long ({len(instance)} characters): at most {value}"
     if v == "minLength":
         return f"is too short: at least {value} characters"
-    if v == "minimum":
-        return f"must be at least {value}"
-    if v == "maximum":
-        return f"must be at most {value}"
+    if v in BOUNDS:
+        return WORDS[BOUNDS[v]]["en"].format(limit=number_text(value))
     if v == "uniqueItems":
         return "lists the same value twice"
     if v == "required" and type_name in ("lookup", "dynamic_lookup", "many_to_many"):

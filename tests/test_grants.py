@@ -231,7 +231,7 @@ def test_mass_update_and_import_cannot_deactivate_the_last_admin(api):
         listed = client.get("/r/user?limit=50").text
         shown = re.findall(r'name="shown" value="(\d+:\d+)"', listed)
         result = client.post("/r/user/mass", data={"_csrf_token": csrf, "action": "update", "field": "active", "_set": "1",
-                                                   "value": "false", "id": [str(root)], "shown": shown})
+                                                   "value": "false", "confirmed": "1", "id": [str(root)], "shown": shown})
         assert result.status_code == 200 and "0 changed." in result.text and "last active admin" in result.text
     content = b"Username,Active\nroot,false\n"
     mapping = {"columns": {"Username": "username", "Active": "active"}}

@@ -357,3 +357,39 @@ def test_a_field_added_in_setup_leaves_one_lifecycle_stage_menu_that_saves(brows
             assert (stored["lifecycle_stage"], stored["visit_note"]) == ("customer", "Met the CFO")
         finally:
             context.close()
+
+
+def test_saving_a_form_untouched_changes_nothing(page, world):
+    """What the browser sends back (a textarea's line breaks as CRLF, empty inputs as "") is what the record holds."""
+    records, system = world.runtime.records, Actor.system()
+    account = records.create(system, "account", {"name": "Quiet Ltd", "description": "First line\nsecond line", "annual_revenue": "2500.50",
+                                                 "employees": 0, "owner": world.users["mike"]})["id"]
+    sign_in(page, "mike")
+    page.goto(f"/r/account/{account}/edit")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("p.done")).to_have_text("Nothing to save: no value was changed.")
+    assert records.get(system, "account", account)["version"] == 1
+    assert records.history(system, "account", account) == []
+
+
+def test_a_mass_update_asks_to_confirm_and_empties_a_field_only_when_told_to(page, world):
+    records, system = world.runtime.records, Actor.system()
+    mine = [world.accounts[n] for n in ("alice", "bob", "mike")]
+    for account in mine:
+        records.update(system, "account", account, {"phone": "+1 555 0100"}, version=1)
+    phones = lambda: [records.get(system, "account", a)["phone"] for a in mine]  # noqa: E731
+    sign_in(page, "mike")
+    page.goto("/r/account")
+    page.get_by_label("Select all on this page").check()
+    page.get_by_label("Field to set").select_option("phone")
+    expect(page.locator("#mass-value-input")).to_be_visible()  # the bar's input for the field, drawn by htmx
+    page.get_by_role("button", name="Set on selected").click()
+    expect(page.locator("#mass-value-input-error")).to_contain_text("no value given")
+    assert phones() == ["+1 555 0100"] * 3
+    page.get_by_label("Clear this field").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clear Phone on 3 accounts")
+    assert phones() == ["+1 555 0100"] * 3
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("p.outcome")).to_contain_text("3 changed.")
+    assert phones() == [None, None, None]

@@ -311,7 +311,7 @@ def test_mass_update_sets_the_field_through_the_record_service_and_reports_every
     assert set(shown) == {alice, bob, mike_s}
     records.update(system, "account", bob, {"phone": "+1 555"}, version=1)  # someone changes bob's after the list was drawn
     result = client.post("/r/account/mass", data={"_csrf_token": csrf, "action": "update", "field": "billing_city", "_set": "1",
-                                                  "value": "Hangzhou", "id": [str(alice), str(bob), str(mike_s), str(carol)],
+                                                  "value": "Hangzhou", "confirmed": "1", "id": [str(alice), str(bob), str(mike_s), str(carol)],
                                                   "shown": list(shown.values())})
     assert result.status_code == 200 and full_page(result)
     assert "2 changed." in result.text and "2 not done:" in result.text
@@ -319,10 +319,10 @@ def test_mass_update_sets_the_field_through_the_record_service_and_reports_every
     assert f"#{carol}" in result.text and "Carol Industries" not in result.text  # not his to see, not even its name
     assert [records.get(system, "account", i)["billing_city"] for i in (alice, bob, mike_s, carol)] == ["Hangzhou", None, "Hangzhou", None]
 
-    again = client.post("/r/account/mass", data={"_csrf_token": csrf, "action": "update", "field": "employees", "_set": "1",
-                                                 "value": "many", "all": "page", "shown": list(_shown(client.get("/r/account").text).values())})
-    assert again.status_code == 200 and "0 changed." in again.text and "3 not done:" in again.text
-    assert again.text.count("Employees: ") == 3  # the validation message, naming the field, for each record
+    again = client.post("/r/account/mass", data={"_csrf_token": csrf, "action": "update", "field": "employees", "_set": "1", "value": "many",
+                                                 "confirmed": "1", "all": "page", "shown": list(_shown(client.get("/r/account").text).values())})
+    assert again.status_code == 422 and "Employees: must be a whole number" in again.text  # refused before any record is touched
+    assert 'value="many"' in again.text and "changed." not in again.text
     assert records.get(system, "account", alice)["employees"] is None
 
 
@@ -331,16 +331,19 @@ def test_mass_update_without_javascript_asks_for_the_value_on_its_own_step(mike,
     shown = _shown(client.get("/r/account").text)
     step = client.post("/r/account/mass", data={"_csrf_token": csrf, "action": "update", "field": "industry", "all": "page",
                                                 "shown": list(shown.values())})
-    assert step.status_code == 200 and "Set Industry on 3 records" in step.text
+    assert step.status_code == 200 and "Set Industry on 3 accounts" in step.text
     assert '<label for="mass-value-input">Industry' in step.text and '<select id="mass-value-input" name="value"' in step.text
     form = step.text.split('action="/r/account/mass"')[1]
     data = {"_csrf_token": csrf, "action": "update", "field": "industry", "_set": "1", "value": "retail",
             "id": re.findall(r'name="id" value="(\d+)"', form), "shown": re.findall(r'name="shown" value="([\d:]+)"', form)}
     assert sorted(map(int, data["id"])) == sorted(shown)
-    done = client.post("/r/account/mass", data=data)
+    asked = client.post("/r/account/mass", data=data)
+    assert "Set Industry to Retail on 3 accounts" in asked.text and 'name="confirmed"' in asked.text
+    assert {world.runtime.records.get(Actor.system(), "account", i)["industry"] for i in shown} == {None}
+    done = client.post("/r/account/mass", data={**data, "confirmed": "1"})
     assert "3 changed." in done.text
     assert {world.runtime.records.get(Actor.system(), "account", i)["industry"] for i in shown} == {"retail"}
-    unchanged = client.post("/r/account/mass", data={**data, "shown": list(_shown(client.get("/r/account").text).values())})
+    unchanged = client.post("/r/account/mass", data={**data, "confirmed": "1", "shown": list(_shown(client.get("/r/account").text).values())})
     assert "0 changed." in unchanged.text and "3 already had that value." in unchanged.text
 
 
@@ -362,7 +365,7 @@ def test_mass_actions_refuse_what_the_role_may_not_do(alice, world):
     contacts = _shown(client.get("/r/contact").text)  # her own contact, and her teammates' (readable, not hers to change)
     assert set(contacts) == {_contact(world, n) for n in ("alice", "bob", "mike")}
     changed = client.post("/r/contact/mass", data={"_csrf_token": csrf, "action": "update", "field": "title", "_set": "1",
-                                                   "value": "Buyer", "all": "page", "shown": list(contacts.values())})
+                                                   "value": "Buyer", "confirmed": "1", "all": "page", "shown": list(contacts.values())})
     assert "1 changed." in changed.text and changed.text.count("Your role may not change this record.") == 2
     assert "Contact of bob" in changed.text and "Contact of mike" in changed.text
     assert world.runtime.records.get(Actor.system(), "contact", _contact(world, "alice"))["title"] == "Buyer"
@@ -376,7 +379,7 @@ def test_mass_delete_asks_first_then_deletes_what_it_may_and_says_why_not_the_re
     client, csrf = alice
     contacts = _shown(client.get("/r/contact").text)
     asked = client.post("/r/contact/mass", data={"_csrf_token": csrf, "action": "delete", "all": "page", "shown": list(contacts.values())})
-    assert asked.status_code == 200 and "Delete 3 records?" in asked.text and 'name="confirmed"' in asked.text
+    assert asked.status_code == 200 and "Delete 3 contacts" in asked.text and 'name="confirmed"' in asked.text
     assert "Contact of alice" in asked.text and "Contact of bob" in asked.text
     assert len(world.runtime.records.list(Actor.system(), "contact").items) == 4  # nothing deleted yet
     form = asked.text.split('action="/r/contact/mass"')[1]
@@ -386,6 +389,85 @@ def test_mass_delete_asks_first_then_deletes_what_it_may_and_says_why_not_the_re
     assert "1 deleted." in done.text and done.text.count("Your role may not delete this record.") == 2
     left = [c["last_name"] for c in world.runtime.records.list(Actor.system(), "contact").items]
     assert "Contact of alice" not in left and "Contact of bob" in left and "Contact of mike" in left
+
+
+def _versions(world) -> dict[int, tuple]:
+    system = Actor.system()
+    return {i: (a["version"], a["billing_city"], a["phone"]) for i in world.accounts.values()
+            if (a := world.runtime.records.get(system, "account", i))}
+
+
+def _confirmation(page_text: str, object_name: str) -> dict[str, list[str]]:
+    """What the confirmation step's form sends back (its hidden inputs)."""
+    form = page_text.split(f'action="/r/{object_name}/mass"')[1].split("</form>")[0]
+    sent: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form):
+        sent.setdefault(name, []).append(value)
+    return sent
+
+
+def test_every_mass_change_states_itself_and_writes_nothing_until_confirmed(mike, world):
+    client, csrf = mike
+    system = Actor.system()
+    for account in world.accounts.values():
+        world.runtime.records.update(system, "account", account, {"billing_city": "Lyon", "phone": "+33 1 5555"}, version=1)
+    before = _versions(world)
+    shown = list(_shown(client.get("/r/account").text).values())
+    bar = {"_csrf_token": csrf, "action": "update", "_set": "1", "all": "page", "shown": shown}
+
+    setting = client.post("/r/account/mass", data={**bar, "field": "billing_city", "value": "Hangzhou"})
+    assert setting.status_code == 200 and "<h1>Set Billing City to Hangzhou on 3 accounts</h1>" in setting.text
+    assert "Nothing has been changed yet." in setting.text and 'name="confirmed" value="1"' in setting.text
+    clearing = client.post("/r/account/mass", data={**bar, "field": "phone", "value": "", "clear": "1"})
+    assert clearing.status_code == 200 and "<h1>Clear Phone on 3 accounts</h1>" in clearing.text
+    deleting = client.post("/r/account/mass", data={"_csrf_token": csrf, "action": "delete", "all": "page", "shown": shown})
+    assert deleting.status_code == 200 and "<h1>Delete 3 accounts</h1>" in deleting.text
+    one = client.post("/r/account/mass", data={**bar, "all": [], "id": shown[0].split(":")[0], "field": "industry", "value": "retail"})
+    assert "<h1>Set Industry to Retail on 1 account</h1>" in one.text
+    assert _versions(world) == before  # nothing written by any of these steps
+
+    forged = client.post("/r/account/mass", data={k: v for k, v in _confirmation(clearing.text, "account").items() if k != "_csrf_token"})
+    assert forged.status_code == 403 and _versions(world) == before
+    done = client.post("/r/account/mass", data=_confirmation(clearing.text, "account"))
+    assert done.status_code == 200 and "<h1>Phone cleared</h1>" in done.text and "3 changed." in done.text
+    assert [_versions(world)[world.accounts[n]][2] for n in ("alice", "bob", "mike", "carol")] == [None, None, None, "+33 1 5555"]
+    client.post("/language", data={"_csrf_token": csrf, "language": "zh-CN", "next": "/r/account"})
+    chinese = client.post("/r/account/mass", data={**bar, "shown": list(_shown(client.get("/r/account").text).values()),
+                                                   "field": "billing_city", "value": "", "clear": "1"})
+    assert "<h1>清空 3 个客户的账单城市</h1>" in chinese.text and "尚未做任何更改" in chinese.text
+
+
+@pytest.mark.parametrize("field, value", [("billing_city", ""), ("billing_city", "   "), ("industry", ""), ("parent_account", ""),
+                                          ("employees", "")])
+def test_an_empty_value_never_clears_a_field_on_many_records(mike, world, field, value):
+    client, csrf = mike
+    system = Actor.system()
+    parent = world.runtime.records.create(system, "account", {"name": "Parent", "owner": world.users["mike"]})["id"]
+    for account in (world.accounts[n] for n in ("alice", "bob", "mike")):
+        world.runtime.records.update(system, "account", account, {"billing_city": "Lyon", "industry": "retail", "parent_account": parent,
+                                                                  "employees": 5}, version=1)
+    before = _versions(world)
+    shown = list(_shown(client.get("/r/account").text).values())
+
+    refused = client.post("/r/account/mass", data={"_csrf_token": csrf, "action": "update", "field": field, "_set": "1", "value": value,
+                                                   "confirmed": "1", "all": "page", "shown": shown})
+
+    assert refused.status_code == 422 and "no value given. To empty it on every selected record, tick “Clear this field”." in refused.text
+    assert 'name="clear"' in refused.text and _versions(world) == before
+    assert {world.runtime.records.get(system, "account", world.accounts[n])[field] is not None for n in ("alice", "bob", "mike")} == {True}
+
+
+def test_clearing_takes_no_value_beside_it_and_a_required_field_is_never_offered_to_clear(mike, world):
+    client, csrf = mike
+    shown = list(_shown(client.get("/r/account").text).values())
+    bar = {"_csrf_token": csrf, "action": "update", "_set": "1", "all": "page", "shown": shown}
+    both = client.post("/r/account/mass", data={**bar, "field": "billing_city", "value": "Lyon", "clear": "1"})
+    assert both.status_code == 422 and "Billing City: give a value or tick “Clear this field”, not both." in both.text
+    assert 'name="clear"' not in client.get("/r/account/mass/value?field=name", headers=HX).text  # the account's name is required
+    assert 'name="clear"' in client.get("/r/account/mass/value?field=billing_city", headers=HX).text
+    required = client.post("/r/account/mass", data={**bar, "field": "name", "value": "", "clear": "1", "confirmed": "1"})
+    assert required.status_code == 422 and "Account Name: is required" in required.text
+    assert world.runtime.records.get(Actor.system(), "account", world.accounts["alice"])["name"] == "Alice Industries"
 
 
 # --- sharing ----------------------------------------------------------------------------------
@@ -488,7 +570,7 @@ def test_plugin_hooks_apply_to_every_record_of_a_mass_action(hooked):
     csrf = signed_in(client, "mike")
     shown = list(_shown(client.get("/r/account").text).values())
     moved = client.post("/r/account/mass", data={"_csrf_token": csrf, "action": "update", "field": "billing_city", "_set": "1",
-                                                 "value": "Atlantis", "all": "page", "shown": shown})
+                                                 "value": "Atlantis", "confirmed": "1", "all": "page", "shown": shown})
     assert "0 changed." in moved.text and moved.text.count("Billing City: nobody delivers to Atlantis") == 3
     deleted = client.post("/r/account/mass", data={"_csrf_token": csrf, "action": "delete", "confirmed": "1", "all": "page",
                                                    "shown": list(_shown(client.get("/r/account").text).values())})

@@ -150,3 +150,10 @@ def plural(obj: ObjectDef, lang: str) -> str:
 
 def singular(obj: ObjectDef, lang: str) -> str:
     return label(obj.spec.get("label"), lang, obj.name)
+
+
+def counted(obj: ObjectDef, count: int, lang: str) -> str:
+    """The object's name for ``count`` records inside a sentence: '1 account', '12 accounts', '12 BOM lines'
+    (English words in lower case, unless written in capitals; Chinese has one form)."""
+    name = singular(obj, lang) if count == 1 else plural(obj, lang)
+    return " ".join(word.lower() if word[1:] == word[1:].lower() else word for word in name.split(" "))

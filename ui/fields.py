@@ -105,14 +105,31 @@ def from_form(fdef: FieldDef, raw: Any) -> Any:
         raw = raw[-1]
     if raw is None:
         return None
-    text = str(raw)
+    text = str(raw).replace("\r\n", "\n")  # a browser sends line breaks as CRLF
     if kind not in ("text", "long_text") and text.strip() == "":
         return None
     if kind in NUMBER_TYPES or kind == "lookup":
         return text.strip()
-    if kind == "datetime" and len(text) == 16:  # <input type=datetime-local> has no seconds or zone; the UI works in UTC
-        return text + ":00Z"
+    if kind == "datetime":
+        return utc_text(text)
     return text
+
+
+def utc_text(local: str) -> str:
+    """An <input type=datetime-local>'s value (no zone; seconds only when they are not zero) as UTC: the UI works in UTC."""
+    text = local + ":00" if len(local) == 16 else local
+    zoned = text.endswith(("Z", "z")) or "+" in text[10:] or "-" in text[10:]
+    return text if zoned else text + "Z"
+
+
+def local_text(value: str | None) -> str:
+    """A datetime as an <input type=datetime-local> shows it: in UTC without its zone, with its seconds (to the
+    millisecond, what the input holds) unless they are zero, so that a form sent back unchanged sends the same time."""
+    text, _, fraction = (value or "").removesuffix("Z").partition(".")
+    fraction = fraction[:3].rstrip("0")
+    if fraction:
+        return f"{text}.{fraction}"
+    return text[:16] if text[16:] == ":00" else text
 
 
 def record_title(obj: ObjectDef, record: dict, lang: str) -> str:

@@ -1,5 +1,11 @@
 """Mass update and mass delete from the list page.
 
+Nothing is written before the person confirms: the action bar (or, without JavaScript, the
+step asking for the value) leads to a confirmation step stating the change and the number
+of records ("Set Stage to Closed Won on 12 accounts", "Clear Phone on 12 accounts", "Delete
+12 accounts"), whose form carries ``confirmed``. Emptying a field is a choice of its own
+(``clear``, "Clear this field"): an empty value without it is refused, never taken as "clear".
+
 Each selected record goes through the record service on its own, as the signed-in user,
 so permissions, validation and plugin hooks apply to every one of them, and one refusal
 does not undo the others. The list sends ``shown=<id>:<version>`` for every row it drew:
@@ -15,9 +21,10 @@ from typing import Any
 
 from core.metadata.model import FieldDef, ObjectDef
 from core.query import MAX_LIMIT, QueryError
-from core.records import Conflict, Forbidden, NotFound, RecordError, RecordValidationError
-from ui.context import Page
-from ui.fields import record_title
+from core.records import Conflict, Forbidden, NotFound, RecordError, RecordValidationError, json_value
+from core.sameness import blank
+from ui.context import Page, counted
+from ui.fields import display, record_title
 
 MASS_LIMIT = MAX_LIMIT  # one list read finds the titles and current versions of all of them
 RECORD_ID = re.compile(r"^[0-9]{1,18}$")
@@ -36,6 +43,16 @@ class Outcome:
     changed: int = 0
     unchanged: int = 0
     failures: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Change:
+    """What a mass update is to do: set ``field`` to ``value`` on every selected record, or clear it."""
+
+    field: FieldDef
+    value: Any  # as the record service parsed it; None when clearing
+    clear: bool
+    sent: list[str]  # the value as the form sent it, for the confirmation step to send again
 
 
 def values(data: dict, key: str) -> list[str]:
@@ -73,6 +90,61 @@ def readable(page: Page, obj: ObjectDef, ids: list[int]) -> dict[int, dict]:
     except QueryError:
         return {}
     return {r["id"]: r for r in found.items}
+
+
+def asked_change(page: Page, obj: ObjectDef, fdef: FieldDef, data: dict, value: Any) -> tuple[Change | None, str | None]:
+    """The change the form asks for (``value``: what its input means, a lookup's record found from its text),
+    checked by the record service without writing; or why it cannot be made.
+
+    An empty value is refused unless "Clear this field" (``clear``) is ticked, and a value beside that choice too:
+    a field is emptied on many records only when someone said so."""
+    clearing = one(data, "clear") in ("1", "on", "true")
+    title = fdef.label(page.lang)
+    if clearing and not blank(fdef, value):
+        return None, page.t("{field}: give a value or tick “Clear this field”, not both.", field=title)
+    if not clearing and blank(fdef, value):
+        return None, page.t("{field}: no value given. To empty it on every selected record, tick “Clear this field”.", field=title)
+    try:
+        parsed = page.runtime.records.check(page.actor, obj.name, {fdef.name: None if clearing else value})
+    except RecordValidationError as exc:
+        return None, reason(page, obj, exc, "update")
+    except Forbidden:
+        return None, page.t("Your role may not change this record.")
+    return Change(fdef, parsed.get(fdef.name), clearing, [] if clearing else values(data, "value")), None
+
+
+def sentence(page: Page, obj: ObjectDef, count: int, change: Change | None = None) -> str:
+    """The mass action in words, with the number of records: 'Set Stage to Closed Won on 12 accounts', 'Delete 12 accounts'."""
+    objects = counted(obj, count, page.lang)
+    if change is None:
+        return page.t("Delete {n} {objects}", n=count, objects=objects)
+    title = change.field.label(page.lang)
+    if change.clear:
+        return page.t("Clear {field} on {n} {objects}", field=title, n=count, objects=objects)
+    return page.t("Set {field} to {value} on {n} {objects}", field=title, value=value_text(page, change.field, change.value),
+                  n=count, objects=objects)
+
+
+def value_text(page: Page, fdef: FieldDef, value: Any) -> str:
+    """A parsed value as a person reads it: a choice's label, a record's name, Yes or No."""
+    kind = fdef.type.name
+    if kind == "boolean":
+        return page.t("Yes") if value else page.t("No")
+    if kind == "lookup":
+        return _titles(page, fdef.spec["target"], [value])
+    if kind == "many_to_many":
+        return _titles(page, fdef.spec["target"], [link["id"] for link in value])
+    return display(fdef, json_value(fdef.type.format(value, fdef.spec)), page.lang)
+
+
+def _titles(page: Page, object_name: str, ids: list[int]) -> str:
+    """The names of records the user may read, else their numbers."""
+    try:
+        target = page.meta().object(object_name)
+        found = readable(page, target, ids)
+    except (Forbidden, RecordError):
+        found, target = {}, None
+    return ", ".join(record_title(target, found[i], page.lang) if i in found else f"#{i}" for i in ids)
 
 
 def update_each(page: Page, obj: ObjectDef, chosen: Selection, fdef: FieldDef, value: Any) -> Outcome:
@@ -114,7 +186,7 @@ def delete_each(page: Page, obj: ObjectDef, chosen: Selection) -> Outcome:
 def reason(page: Page, obj: ObjectDef, exc: Exception, operation: str) -> str:
     """Why the record service refused one record, in words for the person who asked."""
     if isinstance(exc, RecordValidationError):
-        return "; ".join(f"{_field_title(page, obj, e.field)}: {e.message}" if e.field else e.message for e in exc.errors)
+        return "; ".join(f"{_field_title(page, obj, e.field)}: {e.worded(page.lang)}" if e.field else e.worded(page.lang) for e in exc.errors)
     if isinstance(exc, Conflict):
         return page.t("Someone changed it after the list was shown (it is now at version {version}); it was left as it is.",
                       version=exc.current_version)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.metadata.model import ObjectDef
-from core.plugins import Refusal
 from core.records import Forbidden, NotFound, RecordError, RecordValidationError
 from core.runtime import SYSTEM_FIELD_SPECS
 from core.validation import FieldError
@@ -19,7 +18,7 @@ from ui.context import Page, singular
 from ui.fields import Column, from_form
 from ui.i18n import label
 
-SAVE_REFUSALS = (RecordValidationError, RecordError, Refusal)  # Conflict, a RecordError, is answered before them
+SAVE_REFUSALS = (RecordValidationError, RecordError)  # Conflict, a RecordError, is answered before them
 MANY_VALUED = ("checkbox", "multiselect", "links")  # inputs a browser leaves out when nothing is chosen
 
 
@@ -75,8 +74,6 @@ def refused(page: Page, obj: ObjectDef, columns: list[Column], exc: Exception) -
     on_form = {c.name for c in columns}
     if isinstance(exc, RecordValidationError):
         return _validation_errors(page, obj, on_form, exc), 422
-    if isinstance(exc, Refusal):  # from a plugin's after-hook, which the record service lets through as it is
-        return _validation_errors(page, obj, on_form, RecordValidationError(obj.name, [FieldError(exc.field, str(exc))])), 422
     status = 403 if isinstance(exc, (Forbidden, NotFound)) else getattr(exc, "status", 400)
     return FormErrors(general=[str(exc)]), status
 
@@ -85,8 +82,8 @@ def _validation_errors(page: Page, obj: ObjectDef, on_form: set[str], exc: Recor
     errors = FormErrors()
     for error in exc.errors:
         if exc.object == obj.name and error.field in on_form:
-            known = errors.fields.get(error.field)
-            errors.fields[error.field] = error.message if known is None else f"{known}; {error.message}"
+            known, message = errors.fields.get(error.field), error.worded(page.lang)
+            errors.fields[error.field] = message if known is None else f"{known}; {message}"
         else:
             errors.general.append(_named(page, obj, exc.object, error))
     return errors
@@ -101,4 +98,5 @@ def _named(page: Page, obj: ObjectDef, object_name: str, error: FieldError) -> s
     name = label(spec.get("label"), page.lang, error.field)
     if owner is not None and owner.name != obj.name:
         name = f"{singular(owner, page.lang)} › {name}" if name else singular(owner, page.lang)
-    return f"{name}: {error.message}" if name else error.message
+    message = error.worded(page.lang)
+    return f"{name}: {message}" if name else message

@@ -25,10 +25,10 @@ from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordService, RecordValidationError, Refused
 from core.runtime import SYSTEM_FIELD_SPECS
 from ui import lookups
-from ui.context import VARY, Page, page_for, plural, sign_in_first, singular
+from ui.context import VARY, Page, counted, page_for, plural, sign_in_first, singular
 from ui.fields import Column, choices, column, display, form_value, formatter, from_form, record_title
 from ui.i18n import label
-from ui.mass_actions import MASS_LIMIT, Selection, delete_each, one, readable, selection, update_each
+from ui.mass_actions import MASS_LIMIT, Selection, asked_change, delete_each, one, readable, selection, sentence, update_each
 from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, refused, submitted
 from ui.sharing import add_share, remove_share
 
@@ -183,7 +183,7 @@ class RecordPages(Controller):
                 page.runtime.records.update(page.actor, object_name, record_id, {field: data.get("value") or None},
                                             version=data.get("version") or None)
             except RecordValidationError as exc:
-                status, problem = 422, "; ".join(e.message for e in exc.errors)
+                status, problem = 422, "; ".join(e.worded(page.lang) for e in exc.errors)
             except Conflict as exc:
                 status, problem = 409, str(exc)
             except (Forbidden, NotFound) as exc:
@@ -293,12 +293,14 @@ class RecordPages(Controller):
         if sent.problems:
             return _form(page, obj, record, sent, FormErrors(sent.problems), status=422, version=version)
         try:
-            page.runtime.records.update(page.actor, object_name, record_id, sent.values, version=version)
+            saved = page.runtime.records.update(page.actor, object_name, record_id, sent.values, version=version)
         except Conflict as exc:
             return _form(page, obj, record, sent, status=409, version=str(exc.current_version), conflict=_conflict(page, obj, exc))
         except SAVE_REFUSALS as exc:
             errors, status = refused(page, obj, columns, exc)
             return _form(page, obj, record, sent, errors, status=status, version=version)
+        if str(saved["version"]) == version:  # every value was the one the record holds: nothing written, the version stays
+            return _go(page, f"/r/{object_name}/{record_id}?" + urlencode({"notice": page.t("Nothing to save: no value was changed.")}))
         return _go(page, f"/r/{object_name}/{record_id}")
 
     @post("/{object_name:str}/{record_id:int}/delete", **DB)
@@ -441,13 +443,17 @@ def mass_fields(page: Page, obj: ObjectDef) -> list[Column]:
     return [c for section in form_sections(page, obj) for c in section["fields"] if c.editable and c.widget != "readonly"]
 
 
-def _mass_input(page: Page, target: Column | None) -> dict:
-    """What records/_input.html needs to draw the field's input in the action bar or on the step page."""
+def _mass_input(page: Page, target: Column | None, data: dict | None = None, error: str | None = None) -> dict:
+    """What records/_input.html needs to draw the field's input in the action bar or on the step page (with what was
+    sent, when it comes back with a problem)."""
     options = {target.name: choices(target.field, page.lang)} if target and target.widget in ("select", "multiselect") else {}
-    return {"options": options, "lookups": {}, "value": None, "error": None, "fid": "mass-value-input", "input_name": "value"}
+    value = from_form(target.field, data.get("value")) if target and data else None
+    return {"options": options, "lookups": {}, "value": value, "error": error, "fid": "mass-value-input", "input_name": "value",
+            "clearing": bool(data) and one(data, "clear") in ("1", "on", "true")}
 
 
 def _mass_update(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict) -> Response:
+    """Choose the value (a step of its own without JavaScript), confirm the change, then make it."""
     name = one(data, "field")
     target = next((c for c in mass_fields(page, obj) if c.name == name), None)
     if target is None:
@@ -458,9 +464,16 @@ def _mass_update(page: Page, obj: ObjectDef, chosen: Selection, back: str, data:
         return _mass_page(page, obj, "choose", chosen, back, c=target, **_mass_input(page, target))
     value = _mass_value(page, target, data)
     if value.problem is not None:
-        return _mass_page(page, obj, "problem", chosen, back, status=422, problem=f"{target.title}: {value.problem}")
-    outcome = update_each(page, obj, chosen, target.field, value.value)
-    return _mass_page(page, obj, "updated", chosen, back, c=target, outcome=outcome)
+        return _mass_page(page, obj, "choose", chosen, back, status=422, c=target,
+                          **_mass_input(page, target, data, f"{target.title}: {value.problem}"))
+    change, problem = asked_change(page, obj, target.field, data, value.value)
+    if change is None:
+        return _mass_page(page, obj, "choose", chosen, back, status=422, c=target, **_mass_input(page, target, data, problem))
+    said = sentence(page, obj, len(chosen.ids), change)
+    if "confirmed" not in data:
+        return _mass_page(page, obj, "confirm", chosen, back, c=target, change=change, sentence=said)
+    outcome = update_each(page, obj, chosen, change.field, change.value)
+    return _mass_page(page, obj, "updated", chosen, back, c=target, change=change, sentence=said, outcome=outcome)
 
 
 def _mass_value(page: Page, target: Column, data: dict) -> lookups.Choice:
@@ -472,19 +485,20 @@ def _mass_value(page: Page, target: Column, data: dict) -> lookups.Choice:
 
 
 def _mass_delete(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict) -> Response:
+    said = sentence(page, obj, len(chosen.ids))
     if "confirmed" not in data:
-        return _mass_page(page, obj, "confirm", chosen, back)
-    return _mass_page(page, obj, "deleted", chosen, back, outcome=delete_each(page, obj, chosen))
+        return _mass_page(page, obj, "confirm", chosen, back, sentence=said)
+    return _mass_page(page, obj, "deleted", chosen, back, sentence=said, outcome=delete_each(page, obj, chosen))
 
 
 def _mass_page(page: Page, obj: ObjectDef, step: str, chosen: Selection, back: str, status: int = 200, **values: Any) -> Response:
-    """A step of a mass action (choose the value, confirm the delete), its outcome, or why it cannot start."""
+    """A step of a mass action (choose the value, confirm the change), its outcome, or why it cannot start."""
     records = []
     if step in ("choose", "confirm"):
         found = readable(page, obj, chosen.ids)
         records = [{"id": i, "title": record_title(obj, found[i], page.lang)} for i in chosen.ids if i in found]
     return page.render("records/mass.html", status=status, obj=obj, title=plural(obj, page.lang), step=step, chosen=chosen,
-                       back=back, records=records, **values)
+                       back=back, records=records, objects=counted(obj, len(chosen.ids), page.lang), **values)
 
 
 def _list_columns(page: Page, obj: ObjectDef, layout: dict) -> list[Column]:

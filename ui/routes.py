@@ -23,6 +23,7 @@ from litestar.template.config import TemplateConfig
 from core.api.security import SESSION_COOKIE, cleared_session_cookie, client_ip, session_cookie
 from core.auth import Accounts, AuthError, Throttled
 from ui.context import VARY, page_for, sign_in_first
+from ui.fields import local_text
 from ui.home import home_view
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
 from ui.imports import ImportPages
@@ -45,6 +46,7 @@ def template_config(runtime) -> TemplateConfig:
     environment = Environment(loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
                               autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True, lstrip_blocks=True,
                               auto_reload=False)  # templates ship with the code: no file check on every page
+    environment.filters["local_time"] = local_text
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 

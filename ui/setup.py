@@ -60,7 +60,7 @@ def attempt(page: Page, change: Callable[[], Any]) -> list[str]:
     except MetadataError as exc:
         return [f"{p.pointer}: {p.message}" if p.pointer else p.message for p in exc.problems]
     except RecordValidationError as exc:
-        return [f"{e.field}: {e.message}" if e.field else e.message for e in exc.errors]
+        return [f"{e.field}: {e.worded(page.lang)}" if e.field else e.worded(page.lang) for e in exc.errors]
     except REFUSALS as exc:
         return [str(exc.args[0]) if exc.args else str(exc)]
     return []

@@ -411,6 +411,10 @@ def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Prob
             report(bound, message)
     if "min" in spec and "max" in spec and spec["min"] > spec["max"]:
         report("min", f"min ({spec['min']}) is greater than max ({spec['max']})")
+    if spec.get("min_exclusive") and "min" not in spec:
+        report("min_exclusive", "min_exclusive needs a min: the value it must be more than")
+    elif spec.get("min_exclusive") and "max" in spec and spec["min"] >= spec["max"]:
+        report("min", f"no value is more than min ({spec['min']}) and at most max ({spec['max']})")
     for i, through in enumerate(spec.get("through_fields", [])):
         if through["type"] in ("many_to_many", "autonumber"):
             report(f"through_fields/{i}/type", f"a many-to-many relation cannot carry a {through['type']} field")

@@ -273,7 +273,7 @@ def test_quote_lines_refuse_bad_input_naming_the_field(sales, actor, quote_setup
     assert errors_of(info) == [("discount_percent", "must be at most 100")]
     with pytest.raises(RecordValidationError) as info:
         sales.records.create(actor, "quote_line", {"quote": quote["id"], "product": controller["id"], "quantity": -1})
-    assert errors_of(info) == [("quantity", "must be at least 0")]
+    assert errors_of(info) == [("quantity", "must be more than 0")]
     assert sales.records.get(actor, "quote", quote["id"])["total_amount"] == 10000
 
 
