@@ -18,7 +18,7 @@ from litestar.testing import TestClient
 from access_world import PASSWORD, build_world
 from core.api.app import create_app
 from core.records import Actor
-from test_ui_pages import signed_in
+from test_ui_pages import _confirmation, signed_in
 
 PLUGINS = ("sales", "marketing", "service", "manufacturing_bom")
 SYSTEM = Actor.system()
@@ -491,10 +491,13 @@ def test_the_share_pickers_and_the_mass_update_picker_follow_their_text_too(root
     assert refused.status_code == 422 and "User: no user called &#39;nobody&#39;" in refused.text
 
     contact = runtime.records.list(SYSTEM, "contact", {"last_name": "Contact of alice"}).items[0]
-    moved = client.post("/r/contact/mass", data={"_csrf_token": csrf, "action": "update", "field": "account", "_set": "1",
+    asked = client.post("/r/contact/mass", data={"_csrf_token": csrf, "action": "update", "field": "account", "_set": "1",
                                                  "value": str(account), "_value": "Carol Industries", "id": [str(contact["id"])],
                                                  "shown": [f"{contact['id']}:{contact['version']}"]})
-    assert moved.status_code == 200 and "1 changed." in moved.text, moved.text[:2000]
+    assert asked.status_code == 200 and "Set Account to Carol Industries on 1 contact" in asked.text, asked.text[-3000:]
+    assert runtime.records.get(SYSTEM, "contact", contact["id"])["account"]["id"] == account
+    moved = client.post("/r/contact/mass", data=_confirmation(asked.text, "contact"))
+    assert moved.status_code == 200 and "1 changed." in moved.text, moved.text[-3000:]
     assert runtime.records.get(SYSTEM, "contact", contact["id"])["account"]["id"] == crm.accounts["carol"]
     unknown = client.post("/r/contact/mass", data={"_csrf_token": csrf, "action": "update", "field": "account", "_set": "1",
                                                    "value": str(account), "_value": "Industries", "id": [str(contact["id"])]})

@@ -110,7 +110,17 @@ def asked_change(page: Page, obj: ObjectDef, fdef: FieldDef, data: dict, value: 
         return None, reason(page, obj, exc, "update")
     except Forbidden:
         return None, page.t("Your role may not change this record.")
-    return Change(fdef, parsed.get(fdef.name), clearing, [] if clearing else values(data, "value")), None
+    return Change(fdef, parsed.get(fdef.name), clearing, _sent_again(fdef, data, value, clearing)), None
+
+
+def _sent_again(fdef: FieldDef, data: dict, value: Any, clearing: bool) -> list[str]:
+    """What the confirmation step sends back as ``value``: a lookup sends the record its text named,
+    not the id its picker held before the text was changed."""
+    if clearing:
+        return []
+    if fdef.type.name == "lookup":
+        return [str(value)]
+    return values(data, "value")
 
 
 def sentence(page: Page, obj: ObjectDef, count: int, change: Change | None = None) -> str:
