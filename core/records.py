@@ -233,6 +233,24 @@ class RecordService:
             )
             return _real_changes(schema, object_name, rows, access)
 
+    def last_changed(self, actor: Actor, object_name: str, field: str, ids: list[int]) -> dict[int, dt.datetime]:
+        """When ``field`` last changed on each of the records ``ids`` (those of a list the actor just read),
+        from the field history; records whose field never changed since their creation are left out.
+        Empty when the actor may not see the field."""
+        if not ids:
+            return {}
+        with self.runtime.reading() as (conn, schema):
+            access = self._allowed(schema, actor, object_name, "read")
+            if field not in schema.queryable(object_name, access):
+                return {}
+            rows = conn.execute(
+                select(field_history.c.record_id, func.max(field_history.c.changed_at))
+                .where(field_history.c.object == object_name, field_history.c.field == field,
+                       field_history.c.record_id.in_([_record_id(i) for i in ids]))
+                .group_by(field_history.c.record_id)
+            )
+            return {record_id: _aware(when) for record_id, when in rows}
+
     def check(self, actor: Actor, object_name: str, changes: Any) -> dict:
         """Validate ``changes`` as the actor's update of a record would, and write nothing: the values as parsed, or
         RecordValidationError listing every problem. For a step that asks before writing (a mass update's
@@ -1989,3 +2007,8 @@ def _version(value: Any) -> int:
     if not 1 <= number <= MAX_VERSION:
         raise RecordError(f"'{value}' is not a record version (versions count from 1)")
     return number
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    """A stored time as UTC: SQLite gives it back without its zone."""
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from babel.numbers import list_currencies
 from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///tessera.db"
@@ -30,6 +31,7 @@ class Settings:
     files_dir: str | None = None  # uploaded import files and rejected rows (None: beside the SQLite file, else ./tessera-files)
     encryption_keys: tuple[str, ...] = ()  # Fernet keys for stored webhook secrets, first one encrypts (none: the key file)
     upload_retention_days: int = 7  # uploads untouched this long are removed (0: kept until removed by hand)
+    currency: str = "USD"  # the symbol amounts show when their field names no currency of its own
     loop_read_ms: float = 20.0  # SQLite: a list or record read runs on the event loop for this long before moving to a thread (0: always a thread)
 
     @classmethod
@@ -58,6 +60,8 @@ class Settings:
             values["upload_retention_days"] = _parse_days("TESSERA_UPLOAD_RETENTION_DAYS", env["TESSERA_UPLOAD_RETENTION_DAYS"])
         if env.get("TESSERA_LOOP_READ_MS"):
             values["loop_read_ms"] = _parse_milliseconds("TESSERA_LOOP_READ_MS", env["TESSERA_LOOP_READ_MS"])
+        if env.get("TESSERA_CURRENCY"):
+            values["currency"] = _currency("TESSERA_CURRENCY", env["TESSERA_CURRENCY"])
         if env.get("TESSERA_ENCRYPTION_KEY"):
             values["encryption_keys"] = _fernet_keys("TESSERA_ENCRYPTION_KEY", env["TESSERA_ENCRYPTION_KEY"])
         if "TESSERA_SECURE_COOKIES" in env:
@@ -95,6 +99,13 @@ def _parse_milliseconds(name: str, raw: str) -> float:
     if not 0 <= value <= 1000:
         raise SettingsError(f"{name}: use a number of milliseconds from 0 (off) to 1000, not '{raw}'")
     return value
+
+
+def _currency(name: str, raw: str) -> str:
+    code = raw.strip().upper()
+    if code not in list_currencies():
+        raise SettingsError(f"{name}: '{raw}' is not an ISO 4217 currency code; use one like USD, EUR or CNY")
+    return code
 
 
 def _fernet_keys(name: str, raw: str) -> tuple[str, ...]:

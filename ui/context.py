@@ -48,6 +48,11 @@ class Page:
         return self._read_metadata()[1]
 
     @property
+    def currency(self) -> str:
+        """The installation's currency: its symbol shows on amounts whose field names none."""
+        return self.runtime.settings.currency
+
+    @property
     def htmx(self) -> bool:
         return self.request.headers.get("hx-request") == "true"
 

@@ -8,6 +8,7 @@ outside its scope are not found.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -26,9 +27,11 @@ from core.records import Conflict, Forbidden, NotFound, QueryError, RecordServic
 from core.runtime import SYSTEM_FIELD_SPECS
 from ui import lookups
 from ui.context import VARY, Page, counted, page_for, plural, sign_in_first, singular
-from ui.fields import Column, choices, column, display, form_value, formatter, from_form, record_title
+from ui.filter_chips import chips
+from ui.fields import Column, cell, choices, column, display, form_value, formatter, from_form, record_title
 from ui.i18n import label
 from ui.mass_actions import MASS_LIMIT, Selection, asked_change, delete_each, one, readable, selection, sentence, update_each
+from ui.mass_actions import values as sent_values
 from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, refused, submitted
 from ui.sharing import add_share, remove_share
 
@@ -55,8 +58,35 @@ class RecordPages(Controller):
             obj, refusal = _object(page, object_name)
             if refusal:
                 return refusal
+            pairs = list(request.query_params.multi_items())
+            clean = urlencode(list_params(pairs))
+            if clean != urlencode(pairs):  # empty filters of the form, a choice sent as several values: a shorter address
+                if not page.htmx:
+                    return Redirect(f"/r/{object_name}" + (f"?{clean}" if clean else ""), status_code=303, headers=VARY)
             partial = page.htmx and request.headers.get("hx-target") == "records"
-            return _list(page, obj, request.query_params.multi_items(), partial=partial)
+            answer = _list(page, obj, pairs, partial=partial)
+            if page.htmx and clean != urlencode(pairs):
+                answer.headers["HX-Push-Url"] = f"/r/{object_name}" + (f"?{clean}" if clean else "")
+            return answer
+
+    @get("/{object_name:str}/count", **DB)
+    def count(self, request: Request, object_name: FromPath[str]) -> Response:
+        """How many records the list's filters match, exact up to COUNT_CAP, then "10,000+": asked for by the
+        list after it is drawn, so that counting never slows the page itself."""
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        obj, refusal = _object(page, object_name)
+        if refusal:
+            return refusal
+        query = [(k, v) for k, v in list_params(request.query_params.multi_items()) if k not in ("sort", "offset", "limit")]
+        try:
+            found = page.list_records(obj.name, query + [("count", "true"), ("limit", "1")])
+        except QueryError:  # the list itself says what is wrong with its filters
+            return page.render("records/_count.html", count=None)
+        matching = f"{found.count:,}+" if found.count_capped else f"{found.count:,}"
+        return page.render("records/_count.html", count=found.count, matching=matching,
+                           objects=counted(obj, 2 if found.count_capped else found.count, page.lang))
 
     @post("/{object_name:str}/views", **DB)
     def save_view(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
@@ -103,8 +133,12 @@ class RecordPages(Controller):
         obj, refusal = _object(page, object_name, "delete" if deleting else "update")
         if refusal:
             return refusal
-        chosen = selection(data)
         back = view_query(one(data, "back"))
+        chosen, matching = selection(data), "matching" in sent_values(data, "all")
+        if matching:
+            chosen, problem = _every_matching(page, obj, back)
+            if problem:
+                return _mass_page(page, obj, "problem", chosen, back, status=422, problem=problem)
         if not chosen.ids:
             return _mass_page(page, obj, "problem", chosen, back, status=422, problem=page.t("Select at least one record first."))
         if len(chosen.ids) > MASS_LIMIT:
@@ -162,7 +196,8 @@ class RecordPages(Controller):
             return page.render("error.html", status=404, title=page.t("Not found"),
                                message=page.t("{objects} have no board.", objects=plural(obj, page.lang)))
         template = "records/_board.html" if page.htmx else "records/kanban.html"
-        return page.render(template, obj=obj, title=plural(obj, page.lang), **board)
+        query_pairs = parse_qsl(board["query"])
+        return page.render(template, obj=obj, title=plural(obj, page.lang), query_pairs=query_pairs, q=dict(query_pairs).get("q", ""), **board)
 
     @post("/{object_name:str}/{record_id:int}/move", **DB)
     def move(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
@@ -188,9 +223,11 @@ class RecordPages(Controller):
                 status, problem = 409, str(exc)
             except (Forbidden, NotFound) as exc:
                 status, problem = 403, str(exc)
+        query = parse_qsl(one(data, "query"))  # the board's filters, kept after the move
         if not page.htmx:
-            return _go(page, f"/r/{object_name}/kanban" + (f"?{urlencode({'_problem': problem})}" if problem else ""))
-        board = {**(kanban_view(page, obj, []) or {}), "problem": problem}
+            back = urlencode(query + ([("_problem", problem)] if problem else []))
+            return _go(page, f"/r/{object_name}/kanban" + (f"?{back}" if back else ""))
+        board = {**(kanban_view(page, obj, query) or {}), "problem": problem}
         return page.render("records/_board.html", status=status, obj=obj, **board)
 
     @get("/{object_name:str}/new", **DB)
@@ -333,16 +370,17 @@ def list_params(pairs) -> list[tuple[str, str]]:
     return [(key, ",".join(values) if key.endswith("__in") else values[-1]) for key, values in merged.items()]
 
 
-def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], selectable: bool, select_label) -> list[Markup]:
-    """The table's rows as HTML.
+def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], selectable: bool, select_label, currency: str) -> list[Markup]:
+    """The table's rows as HTML: the first cell links to the record, the others as ``cell`` writes them.
 
     Written here rather than in the template because a list page is mostly these rows and
     Jinja spends several times longer on them; every value is escaped like the template would."""
-    rows = []
-    shown = [(c.name, formatter(c.field, select_label.lang)) for c in columns]
+    rows, lang = [], select_label.lang
+    shown = [(c.name, cell(c.field, lang, currency) if i else _plain_cell(c.field, lang, currency)) for i, c in enumerate(columns)]
+    titles = [escape(c.title) for c in columns]  # each cell carries its column's title, for the cards a phone shows
     for record in records:
         rid = record["id"]
-        cells = [escape(show(record.get(name))) for name, show in shown]
+        cells = [show(record.get(name)) for name, show in shown]
         if cells:
             cells[0] = f'<a href="/r/{obj.name}/{rid}">{cells[0] or f"#{rid}"}</a>'
         select = ""
@@ -351,8 +389,14 @@ def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], select
             select = (f'<td><input type="checkbox" id="select-{rid}" name="id" value="{rid}" data-select-row>'
                       f'<label for="select-{rid}" class="visually-hidden">{title}</label>'
                       f'<input type="hidden" name="shown" value="{rid}:{record["version"]}"></td>')
-        rows.append(Markup(f"<tr>{select}{''.join(f'<td>{cell}</td>' for cell in cells)}</tr>"))
+        tds = "".join(f'<td data-label="{title}">{html}</td>' for title, html in zip(titles, cells))
+        rows.append(Markup(f"<tr>{select}{tds}</tr>"))
     return rows
+
+
+def _plain_cell(fdef: FieldDef, lang: str, currency: str):
+    text = formatter(fdef, lang, currency)
+    return lambda value: escape(text(value))
 
 
 @dataclass(frozen=True)
@@ -369,6 +413,7 @@ class SelectLabel:
 def list_view(page: Page, obj: ObjectDef, pairs, partial: bool = False) -> dict:
     """What the list page shows; ``partial``: only what its table partial (the htmx swap) needs."""
     access, meta = page.access, page.meta()
+    pairs = list(pairs)
     params = list_params(pairs)
     layout = meta.layouts.get(f"{obj.name}:list:default", {})
     columns = page.memo(("list_columns", obj.name), lambda: _list_columns(page, obj, layout))
@@ -385,7 +430,8 @@ def list_view(page: Page, obj: ObjectDef, pairs, partial: bool = False) -> dict:
         error = exc.problems
     here = [(k, v) for k, v in params if k != "offset"]
     may_update, may_delete = access.can(obj.name, "update"), access.can(obj.name, "delete")
-    rows = list_rows(obj, result.items if result else [], columns, may_update or may_delete, SelectLabel(page.lang, page.t("Select {title}")))
+    rows = list_rows(obj, result.items if result else [], columns, may_update or may_delete, SelectLabel(page.lang, page.t("Select {title}")),
+                     page.currency)
     view = {
         "columns": columns, "rows": rows, "error": error, "sort": sort, "q": chosen.get("q", ""),
         "offset": offset, "has_more": bool(result and result.has_more), "page_size": PAGE_SIZE, "query": urlencode(here),
@@ -396,13 +442,16 @@ def list_view(page: Page, obj: ObjectDef, pairs, partial: bool = False) -> dict:
         "view_query": view_query(urlencode(here)), "view_error": None, "view_name": "", "view_shared": False,
         "may_update": may_update, "may_delete": may_delete, "may_merge": may_merge(page, obj),
         "mass_fields": page.memo(("mass_fields", obj.name), lambda: mass_fields(page, obj)) if may_update else [],
+        "chips": chips(page, obj, here, {k[1:]: str(v) for k, v in pairs if k.startswith("_") and v},
+                       lambda name: obj.fields.get(name) or _system_field(page, obj, name)),
+        "count_query": urlencode([(k, v) for k, v in here if k != "sort"]),
+        "kanban": f"{obj.name}:kanban:default" in meta.layouts,
     }
     if partial:
         return view
     return {
         **view, "filters": filter_controls(page, obj, chosen), "may_create": access.can(obj.name, "create"),
         "export": urlencode([(k, v) for k, v in params if k not in ("offset", "limit")] + ([("sort", sort)] if sort and "sort" not in chosen else [])),
-        "kanban": f"{obj.name}:kanban:default" in meta.layouts,
         "views": saved_views(page, obj, view["view_query"]), "views_problem": None,
     }
 
@@ -474,6 +523,21 @@ def _mass_update(page: Page, obj: ObjectDef, chosen: Selection, back: str, data:
         return _mass_page(page, obj, "confirm", chosen, back, c=target, change=change, sentence=said)
     outcome = update_each(page, obj, chosen, change.field, change.value)
     return _mass_page(page, obj, "updated", chosen, back, c=target, change=change, sentence=said, outcome=outcome)
+
+
+def _every_matching(page: Page, obj: ObjectDef, query: str) -> tuple[Selection, str | None]:
+    """"Select all N matching": every record the list's filters match, with the versions read now (the
+    confirmation step names them), or why they are too many for one change."""
+    params = [(k, v) for k, v in list_params(parse_qsl(query)) if k not in ("offset", "limit")]
+    try:
+        found = page.list_records(obj.name, params + [("limit", str(MASS_LIMIT)), ("count", "true")])
+    except QueryError as exc:
+        return Selection([], {}), "; ".join(f"{p['parameter']}: {p['message']}" for p in exc.problems)
+    if found.count > MASS_LIMIT:
+        many = f"{found.count:,}+" if found.count_capped else f"{found.count:,}"
+        return Selection([], {}), page.t("{n} records match: change at most {limit} at a time. Narrow the filters, then try again.",
+                                         n=many, limit=MASS_LIMIT)
+    return Selection([r["id"] for r in found.items], {r["id"]: r["version"] for r in found.items}), None
 
 
 def _mass_value(page: Page, target: Column, data: dict) -> lookups.Choice:
@@ -572,7 +636,9 @@ BOARD_CARDS = 50
 
 
 def kanban_view(page: Page, obj: ObjectDef, pairs) -> dict | None:
-    """A column per value of the board's picklist, the sum of its number field, and the cards."""
+    """A column per value of the board's picklist (and one for records without a value, when there are
+    any), the count and sum of each under the list's filters, and the latest cards with their days in
+    the column."""
     pairs = list(pairs)  # read twice: for the filters and for the problem a move left
     layout = page.meta().layouts.get(f"{obj.name}:kanban:default")
     if layout is None or layout["group_by"] not in obj.fields or not page.access.visible(obj.name, layout["group_by"]):
@@ -584,17 +650,41 @@ def kanban_view(page: Page, obj: ObjectDef, pairs) -> dict | None:
     card_fields = [obj.fields[n] for n in layout.get("card_fields", [])
                    if n in obj.fields and n != obj.title_field and page.access.visible(obj.name, n)]
     values = choices(group, page.lang)
+    if totals.get(None, {}).get("count"):
+        values = values + [{"value": "", "label": page.t("No value"), "color": None}]
     columns = []
     for option in values:
-        found = page.runtime.records.list(page.actor, obj.name, params + [(group.name, option["value"]), ("limit", str(BOARD_CARDS)), ("sort", "-updated_at")])
-        cards = [{"id": r["id"], "version": r["version"], "title": r.get(obj.title_field) or f"#{r['id']}",
-                  "details": [display(f, r.get(f.name), page.lang) for f in card_fields if r.get(f.name) not in (None, "")]} for r in found.items]
-        total = totals.get(option["value"], {})
-        columns.append({**option, "cards": cards, "count": total.get("count", 0), "more": found.has_more,
-                        "sum": display(obj.fields[sum_field], total.get("sum", 0), page.lang) if sum_field else None})
+        chosen = (group.name, option["value"]) if option["value"] else (f"{group.name}__isnull", "true")
+        found = page.list_records(obj.name, params + [chosen, ("limit", str(BOARD_CARDS)), ("sort", "-updated_at")])
+        total = totals.get(option["value"] or None, {})
+        columns.append({**option, "cards": _cards(page, obj, group, card_fields, found.items), "count": total.get("count", 0),
+                        "more": f"/r/{obj.name}?{urlencode(params + [chosen])}" if found.has_more else None,
+                        "sum": display(obj.fields[sum_field], total.get("sum", 0), page.lang, page.currency) if sum_field else None})
     return {"columns": columns, "field": group, "values": values, "sum_title": obj.fields[sum_field].label(page.lang) if sum_field else None,
             "may_update": page.access.can(obj.name, "update") and page.access.writable(obj.name, group.name),
-            "problem": dict(pairs).get("_problem")}
+            "problem": dict(pairs).get("_problem"), "query": urlencode(params), "chips": chips(page, obj, params, {},
+            lambda name: obj.fields.get(name) or _system_field(page, obj, name)), "views": saved_views(page, obj, urlencode(params))}
+
+
+def _cards(page: Page, obj: ObjectDef, group: FieldDef, card_fields: list[FieldDef], records: list[dict]) -> list[dict]:
+    """Cards of one column: title, labelled values, and how many days the record has been in the column."""
+    moved = page.runtime.records.last_changed(page.actor, obj.name, group.name, [r["id"] for r in records])
+    today = dt.datetime.now(dt.timezone.utc)
+    cards = []
+    for r in records:
+        since = moved.get(r["id"]) or _when(r.get("created_at"))
+        cards.append({"id": r["id"], "version": r["version"], "title": r.get(obj.title_field) or f"#{r['id']}",
+                      "days": (today - since).days if since else None,
+                      "details": [{"label": f.label(page.lang), "text": display(f, r.get(f.name), page.lang, page.currency)}
+                                  for f in card_fields if r.get(f.name) not in (None, "")]})
+    return cards
+
+
+def _when(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
 # --- detail ---------------------------------------------------------------------------------

@@ -61,41 +61,82 @@
   });
 })();
 
-// Kanban: drag a card onto another column; the drop posts the same form its menu does.
+// Kanban: drag a card from anywhere on it (mouse, pen or touch) onto another column; the drop sends the
+// same form as the card's menu. Pointer events rather than HTML drag and drop, which touch screens lack.
 (function () {
   "use strict";
-  var dragged = null;
-  document.addEventListener("dragstart", function (event) {
-    var card = event.target.closest && event.target.closest(".board .card");
-    if (!card) return;
-    dragged = card;
-    event.dataTransfer.setData("text/plain", card.dataset.id);
-    event.dataTransfer.effectAllowed = "move";
+  var drag = null;
+  var THRESHOLD = 6;  // pixels moved before a press becomes a drag (a tap still follows the card's link)
+  function columnAt(x, y) {
+    var under = document.elementFromPoint(x, y);
+    return under && under.closest(".board .column");
+  }
+  function mark(column) {
+    document.querySelectorAll(".board .column.drop-target").forEach(function (c) { if (c !== column) c.classList.remove("drop-target"); });
+    if (column) column.classList.add("drop-target");
+  }
+  document.addEventListener("pointerdown", function (event) {
+    var card = event.target.closest && event.target.closest(".board .card[data-draggable]");
+    if (!card || event.button !== 0 || event.target.closest("select, button, input, label")) return;
+    drag = {card: card, x: event.clientX, y: event.clientY, moving: false, pointer: event.pointerId};
   });
-  document.addEventListener("dragover", function (event) {
-    var column = event.target.closest && event.target.closest(".board .column");
-    if (!column || !dragged) return;
+  document.addEventListener("pointermove", function (event) {
+    if (!drag || event.pointerId !== drag.pointer) return;
+    var dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+    if (!drag.moving && Math.abs(dx) + Math.abs(dy) < THRESHOLD) return;
+    drag.moving = true;
+    drag.card.classList.add("dragging");
+    drag.card.style.transform = "translate(" + dx + "px, " + dy + "px)";
+    mark(columnAt(event.clientX, event.clientY));
     event.preventDefault();
-    column.classList.add("drop-target");
   });
-  document.addEventListener("dragleave", function (event) {
-    var column = event.target.closest && event.target.closest(".board .column");
-    if (column) column.classList.remove("drop-target");
-  });
-  document.addEventListener("drop", function (event) {
-    var column = event.target.closest && event.target.closest(".board .column");
-    if (!column || !dragged) return;
-    event.preventDefault();
-    column.classList.remove("drop-target");
-    var select = dragged.querySelector("select[name=value]");
-    dragged = null;
-    if (!select || select.value === column.dataset.value) return;
+  function drop(event) {
+    if (!drag || event.pointerId !== drag.pointer) return;
+    var card = drag.card, moving = drag.moving;
+    drag = null;
+    card.classList.remove("dragging");
+    card.style.transform = "";
+    mark(null);
+    if (!moving) return;
+    card.classList.add("was-dragged");
+    setTimeout(function () { card.classList.remove("was-dragged"); }, 0);
+    var column = event.type === "pointerup" ? columnAt(event.clientX, event.clientY) : null;
+    var select = card.querySelector("select[name=value]");
+    if (!column || !select || select.value === column.dataset.value) return;
     select.value = column.dataset.value;
     select.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+  document.addEventListener("pointerup", drop);
+  document.addEventListener("pointercancel", drop);
+  // A drag that ended on the card's own link must not also open it.
+  document.addEventListener("click", function (event) {
+    var card = event.target.closest && event.target.closest(".board .card.was-dragged");
+    if (card) { event.preventDefault(); card.classList.remove("was-dragged"); }
+  }, true);
+  document.addEventListener("dragstart", function (event) {
+    if (event.target.closest && event.target.closest(".board .card[data-draggable]")) event.preventDefault();
   });
 })();
 
-// The list's selection: "select all on this page" ticks every row; unticking a row unticks it.
+// The list's selection: "select all on this page" ticks every row; unticking a row unticks it. The bar of
+// mass actions shows only while something is selected (without JavaScript it is always there), with the count.
+function showMassBar(form) {
+  var bar = form.querySelector("[data-mass-bar]");
+  if (!bar) return;
+  var ticked = form.querySelectorAll("[data-select-row]:checked").length;
+  var matching = form.querySelector("[data-select-matching] input");
+  var all = form.querySelector("[data-select-all]");
+  var whole = all && all.checked;
+  bar.hidden = ticked === 0;
+  if (matching) {
+    matching.closest("[data-select-matching]").hidden = !whole;
+    if (!whole) matching.checked = false;
+  }
+  var count = bar.querySelector("[data-selected-count]");
+  var total = document.getElementById("match-count");
+  var n = matching && matching.checked && total ? total.dataset.count : String(ticked);
+  if (count) count.textContent = "(" + (n === "1" ? count.dataset.one : count.dataset.many.replace("{n}", n)) + ")";
+}
 document.addEventListener("change", function (event) {
   var box = event.target;
   var form = box.closest && box.closest("form[data-mass]");
@@ -106,7 +147,11 @@ document.addEventListener("change", function (event) {
     var all = form.querySelector("[data-select-all]");
     if (all) all.checked = false;
   }
+  showMassBar(form);
 });
+function showMassBars() { document.querySelectorAll("form[data-mass]").forEach(showMassBar); }
+document.addEventListener("DOMContentLoaded", showMassBars);
+document.addEventListener("htmx:afterSettle", showMassBars);
 
 // A form with data-confirm asks before it is sent; a control with data-autosubmit sends its form when changed.
 // (In this file rather than in inline handlers: the pages' Content-Security-Policy runs no inline script.)
