@@ -163,3 +163,11 @@ document.addEventListener("change", function (event) {
   var control = event.target;
   if (control.matches && control.matches("[data-autosubmit]") && control.form) control.form.submit();
 });
+
+// On a narrow screen the list's views and filters start folded away, above the records.
+document.addEventListener("DOMContentLoaded", function () {
+  if (!window.matchMedia("(max-width: 900px)").matches) return;
+  document.querySelectorAll("details[data-closed-on-phone]").forEach(function (d) {
+    if (!d.querySelector("details[open]")) d.open = false;  // unless a filter is in use
+  });
+});
