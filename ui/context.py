@@ -24,6 +24,7 @@ from core.metadata.model import MetadataSet, ObjectDef
 from core.permissions import Access
 from core.records import Actor
 from ui.i18n import label, negotiate, translator
+from ui.icons import icon
 
 VARY = {"Vary": "HX-Request"}
 
@@ -107,8 +108,8 @@ class Page:
         meta = self.meta()
         base = {
             "lang": self.lang, "_": translator(self.lang), "label": lambda labels, fallback="": label(labels, self.lang, fallback),
-            "csrf": csrf_token(self.request), "csp_nonce": csp_nonce(self.request.scope), "user": self.user, "path": self.request.url.path,
-            "nav": self.memo(("nav",), lambda: navigation(meta, self.access, self.runtime.plugins, self.lang)) if self.user else [],
+            "icon": icon, "csrf": csrf_token(self.request), "csp_nonce": csp_nonce(self.request.scope), "user": self.user, "path": self.request.url.path,
+            "nav": self.memo(("nav",), lambda: navigation(meta, self.access, self.lang)) if self.user else {},
             "may_customize": self.user is not None and self.access.may_customize,
             "may_import": self.user is not None and self.memo(("may_import",), lambda: any(self.access.can(name, "create") for name in meta.objects)),
         }
@@ -134,19 +135,17 @@ def sign_in_first(request: Request) -> Response:
     return Redirect(f"/login?next={quote(target)}", status_code=303, headers=VARY)
 
 
-def navigation(meta: MetadataSet, access: Access, plugins, lang: str) -> list[dict]:
-    """Objects the user may read, grouped by what defines them (the base CRM, each plugin, customizations)."""
-    groups: dict[str, dict] = {}
-    titles = {"base": label({"en": "CRM", "zh-CN": "客户关系"}, lang), "customization": label({"en": "Custom", "zh-CN": "自定义"}, lang)}
-    for plugin in plugins.enabled:
-        titles[f"plugin:{plugin.info.name}"] = label(plugin.info.label, lang, plugin.info.name)
-    for obj in sorted(meta.objects.values(), key=lambda o: label(o.spec.get("plural_label") or o.spec["label"], lang)):
-        if obj.spec.get("system") or not access.can(obj.name, "read"):
-            continue
-        group = groups.setdefault(obj.layer, {"title": titles.get(obj.layer, obj.layer), "objects": []})
-        group["objects"].append({"name": obj.name, "label": plural(obj, lang)})
-    order = ["base"] + [f"plugin:{p.info.name}" for p in plugins.enabled] + ["customization"]
-    return [groups[key] for key in order if key in groups]
+DEFAULT_ICON = "box"
+
+
+def navigation(meta: MetadataSet, access: Access, lang: str) -> dict:
+    """The side bar: the objects the implementer placed (``nav_order``, lowest first), then the others the user
+    may read, by name, under "More". Each with its icon (``icon``, a Lucide icon's name)."""
+    readable = [obj for obj in meta.objects.values() if not obj.spec.get("system") and access.can(obj.name, "read")]
+    item = lambda obj: {"name": obj.name, "label": plural(obj, lang), "icon": obj.spec.get("icon") or DEFAULT_ICON}  # noqa: E731
+    placed = sorted((o for o in readable if o.spec.get("nav_order") is not None), key=lambda o: (o.spec["nav_order"], plural(o, lang)))
+    others = sorted((o for o in readable if o.spec.get("nav_order") is None), key=lambda o: plural(o, lang))
+    return {"main": [item(o) for o in placed], "more": [item(o) for o in others]}
 
 
 def plural(obj: ObjectDef, lang: str) -> str:

@@ -17,6 +17,7 @@ from litestar.exceptions import HTTPException
 
 from ui.context import VARY, Page
 from ui.i18n import label, negotiate, translator
+from ui.icons import icon
 
 log = logging.getLogger("tessera.ui")
 API_PATHS = ("/api/", "/schema", "/healthz")
@@ -81,5 +82,5 @@ def _render(page: Page, values: dict) -> str:
     except Exception:  # the error page must not fail in turn
         log.exception("the error page could not draw its navigation")
     bare = {"lang": page.lang, "_": translator(page.lang), "label": lambda labels, fallback="": label(labels, page.lang, fallback),
-            "csrf": "", "user": None, "path": page.request.url.path, "nav": [], "may_customize": False}
+            "csrf": "", "user": None, "path": page.request.url.path, "nav": {}, "may_customize": False, "icon": icon}
     return template.render(**bare, **values)

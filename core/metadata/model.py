@@ -176,7 +176,7 @@ def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
                 Problem(doc.source, doc.at + "/object", f"there is no object '{name}' to extend{did_you_mean(name, objects)}")
             )
         return
-    for key in ("label", "plural_label"):
+    for key in ("label", "plural_label", "icon", "nav_order"):
         if key in body:
             obj.spec[key] = body[key]
     for index, fspec in enumerate(body.get("fields", [])):

@@ -88,6 +88,7 @@ _PATTERN_HINTS = {
     "^[a-z0-9][a-z0-9_]*$": "use lower-case letters, digits and underscores",
     "^#[0-9a-fA-F]{6}$": "use a colour like #1f77b4",
     "^[A-Z]{3}$": "use a three-letter currency code like USD or CNY",
+    "^[a-z0-9]+(-[a-z0-9]+)*$": "use the name of a Lucide icon, like building-2 (lower-case words joined by hyphens)",
 }
 
 

@@ -119,14 +119,14 @@ class MetadataService:
         source = f"PATCH /api/meta/objects/{name}"
         obj = self.runtime.current_metadata().object(name)
         if not isinstance(changes, dict) or "fields" in changes or "name" in changes:
-            raise _refuse(source, "send the object's settings to change (label, plural_label, description, title_field, indexes); "
+            raise _refuse(source, "send the object's settings to change (label, plural_label, description, title_field, indexes, icon, nav_order); "
                                   "fields are changed under /fields")
         if obj.custom:
             stored = copy.deepcopy(self._config().objects[name])
             stored.update(changes)
             stored["fields"] = []  # fields merge by name: none sent, none changed
             return self.apply({"format": FORMAT, "objects": [stored]}, who, source)
-        allowed = {"label", "plural_label", "indexes"}
+        allowed = {"label", "plural_label", "indexes", "icon", "nav_order"}
         refused = sorted(set(changes) - allowed)
         if refused:
             raise _refuse(source, f"{name} is defined by {obj.source}; a customization may change its {', '.join(sorted(allowed))}, "

@@ -171,3 +171,41 @@ document.addEventListener("DOMContentLoaded", function () {
     if (!d.querySelector("details[open]")) d.open = false;  // unless a filter is in use
   });
 });
+
+// The side bar: collapsed to its icons on a wide screen (remembered in this browser), a drawer on a narrow one.
+(function () {
+  "use strict";
+  var KEY = "tessera.sidebar";
+  function collapse(collapsed) {
+    document.body.classList.toggle("sidebar-collapsed", collapsed);
+    document.querySelectorAll("[data-sidebar-collapse]").forEach(function (b) { b.setAttribute("aria-expanded", collapsed ? "false" : "true"); });
+  }
+  function drawer(open) {
+    document.body.classList.toggle("drawer-open", open);
+    document.querySelectorAll("[data-drawer-open]").forEach(function (b) { b.setAttribute("aria-expanded", open ? "true" : "false"); });
+    var shade = document.querySelector("[data-drawer-close]");
+    if (shade) shade.hidden = !open;
+    if (open) { var first = document.querySelector("#sidebar a"); if (first) first.focus(); }
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    try { collapse(window.localStorage.getItem(KEY) === "collapsed"); } catch (e) { /* storage refused: stay open */ }
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-sidebar-collapse]")) {
+      var collapsed = !document.body.classList.contains("sidebar-collapsed");
+      collapse(collapsed);
+      try { window.localStorage.setItem(KEY, collapsed ? "collapsed" : "open"); } catch (e) { /* not remembered */ }
+    } else if (event.target.closest("[data-drawer-open]")) {
+      drawer(true);
+    } else if (event.target.closest("[data-drawer-close]")) {
+      drawer(false);
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && document.body.classList.contains("drawer-open")) {
+      drawer(false);
+      var toggle = document.querySelector("[data-drawer-open]");
+      if (toggle) toggle.focus();
+    }
+  });
+})();
