@@ -205,7 +205,10 @@ class Runtime:
     def upgrade(self, who: str = "system") -> list[Change]:
         """Migrate core's tables, then sync the metadata-defined tables."""
         upgrade_core(self.engine)
-        return self.change_metadata(lambda config: config, who, full=True)
+        changes = self.change_metadata(lambda config: config, who, full=True)
+        with self.writing() as (conn, schema):
+            search.build_once(conn, schema.meta, schema.tables)
+        return changes
 
     def change_metadata(
         self, transform: Callable[[CustomConfig], CustomConfig], who: str, dry_run: bool = False,

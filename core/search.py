@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
-from core.coretables import search_entry
+from core.coretables import search_entry, setting
 from core.jsontext import text_problem
 from core.list_sql import LIKE_ESCAPE, like_pattern
 from core.metadata.model import FieldDef, MetadataSet, ObjectDef
@@ -42,6 +42,7 @@ MAX_TERMS = 500  # per field: a long text is indexed by its beginning
 CHUNK = 500
 DIRTY = "tessera_search_dirty"
 FTS = "tessera_search_fts"
+BUILT_SETTING = "search_index_built"
 
 _WORD = re.compile(r"[^\W_]+")
 _CJK = re.compile(r"([\u2e80-\u2fdf\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -184,6 +185,16 @@ def reindex(conn: Connection, meta: MetadataSet, tables, object_name: str | None
     if obj is None or obj.spec.get("system") or not indexed_fields(obj):
         return 0
     return _index_all(conn, obj, tables)
+
+
+def build_once(conn: Connection, meta: MetadataSet, tables) -> bool:
+    """Index every record the first time a database has the index (one made before it had records)."""
+    done = conn.execute(select(setting.c.value).where(setting.c.name == BUILT_SETTING)).scalar()
+    if done is not None:
+        return False
+    reindex(conn, meta, tables)
+    conn.execute(sa.insert(setting).values(name=BUILT_SETTING, value="1"))
+    return True
 
 
 def follow_metadata(conn: Connection, old: MetadataSet | None, new: MetadataSet, tables: Callable[[], object]) -> list[str]:

@@ -233,3 +233,79 @@ def test_bad_parameters_are_a_400_naming_the_parameter(api, params, parameter):
 def test_search_text_made_of_punctuation_finds_nothing_and_anonymous_callers_are_refused(api):
     assert found(api, "root", '"*^(') == []
     assert api.client.get("/api/search", params={"q": "acme"}).status_code == 401
+
+
+# --- the web UI ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ui(world):
+    from litestar.testing import TestClient  # noqa: PLC0415
+    from core.api.app import create_app  # noqa: PLC0415
+
+    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+        yield client
+
+
+def sign_in(client, username, language=None):
+    import re  # noqa: PLC0415
+    from access_world import PASSWORD  # noqa: PLC0415
+
+    page = client.get("/login")
+    csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    assert client.post("/login", data={"username": username, "password": PASSWORD, "_csrf_token": csrf}).status_code == 200
+    if language:
+        client.post("/language", data={"_csrf_token": csrf, "language": language, "next": "/"})
+    return csrf
+
+
+def test_every_page_has_the_search_box_and_the_results_page_groups_by_object(ui, world):
+    runtime = world.runtime
+    account = new(runtime, "account", name="Lanternfish Logistics")
+    contact = new(runtime, "contact", last_name="Lanterne", first_name="Paul", account=account["id"], email="paul@lantern.example")
+    sign_in(ui, "root")
+    home = ui.get("/")
+    assert 'role="combobox"' in home.text and 'hx-get="/search/suggest"' in home.text and 'action="/search"' in home.text
+    empty = ui.get("/search")
+    assert empty.status_code == 200 and "Type a name, a word or a part of a Chinese name" in empty.text
+    page = ui.get("/search", params={"q": "lantern"})
+    assert page.status_code == 200
+    text = page.text
+    assert text.index("<h2") < text.index(f'href="/r/account/{account["id"]}"') < text.index(f'href="/r/contact/{contact["id"]}"')
+    assert ">Accounts</h2>" in text and ">Contacts</h2>" in text
+    assert "Lanternfish Logistics · Paul" in text  # the contact's subtitle: its account, then its first name
+    nothing = ui.get("/search", params={"q": "zzzzqqq"})
+    assert "No record matches “zzzzqqq”." in nothing.text
+    too_long = ui.get("/search", params={"q": "x" * 300})
+    assert too_long.status_code == 400 and "Search for at most 200 characters." in too_long.text
+
+
+def test_the_results_page_and_suggestions_speak_chinese(ui, world):
+    runtime = world.runtime
+    contact = new(runtime, "contact", last_name="上官婉儿")
+    sign_in(ui, "root", "zh-CN")
+    page = ui.get("/search", params={"q": "婉儿"})
+    assert 'lang="zh-CN"' in page.text and ">联系人</h2>" in page.text and f'href="/r/contact/{contact["id"]}"' in page.text
+    assert "搜索全部对象" in page.text
+    suggested = ui.get("/search/suggest", params={"q": "上官"}, headers={"HX-Request": "true"})
+    assert "<html" not in suggested.text and 'role="listbox"' in suggested.text and "上官婉儿" in suggested.text
+    assert "“上官”的全部结果" in suggested.text
+    assert "没有与“无此人”匹配的记录。" in ui.get("/search/suggest", params={"q": "无此人"}).text
+
+
+def test_suggestions_are_a_listbox_grouped_by_object_and_respect_the_reps_scope(ui, world):
+    sign_in(ui, "alice")
+    suggested = ui.get("/search/suggest", params={"q": "industries"}, headers={"HX-Request": "true"})
+    assert suggested.status_code == 200
+    text = suggested.text
+    assert 'role="listbox"' in text and 'role="option"' in text and "Accounts" in text
+    assert f'data-href="/r/account/{world.accounts["alice"]}"' in text
+    assert f'/r/account/{world.accounts["bob"]}"' not in text  # bob's account is outside alice's scope
+    assert ui.get("/search/suggest", params={"q": "secret"}).text.count('role="option"') == 0  # a hidden field
+    assert ui.get("/search/suggest", params={"q": " "}).text == ""
+
+
+def test_the_search_pages_need_a_signed_in_user(ui):
+    response = ui.get("/search", params={"q": "x"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login?next=/search")
+    assert ui.get("/search/suggest", params={"q": "x"}, headers={"HX-Request": "true"}, follow_redirects=False).status_code == 401
