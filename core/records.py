@@ -1538,7 +1538,9 @@ class ReadRecords:
             table = reader.table
             visible = schema.row_condition(access, object_name, "read")
             conditions = [table.c.deleted_at.is_(None), *where(table), *([] if visible is None else [visible])]
-            return reader.base.where(*conditions).order_by(*order(table)).limit(sa.bindparam("tessera_limit", type_=sa.Integer))
+            # the page's ids first, then their columns and lookups: the joins are made for the page, not every match
+            page = select(table.c.id).where(*conditions).order_by(*order(table)).limit(sa.bindparam("tessera_limit", type_=sa.Integer))
+            return reader.base.where(table.c.id.in_(page)).order_by(*order(table))
 
         statement = schema.memo(("matching", object_name, access.name, self.connection.dialect.name, *shape), build)
         rows = self.connection.execute(statement, {**_params(self.actor), **params, "tessera_limit": limit})

@@ -340,7 +340,9 @@ def _matched(table: sa.Table, obj: ObjectDef, fields: tuple[str, ...], dialect: 
     else:
         fts = sa.table(FTS, sa.column("rowid"))
         hit = search_entry.c.id.in_(select(fts.c.rowid).where(sa.literal_column(FTS).op("MATCH")(wanted)))
-    entries = select(search_entry.c.record_id).where(hit, search_entry.c.object == obj.name, search_entry.c.field.in_(fields))
+    # ``object || ''``: compared as an expression, not through the (object, record_id) index, which the planner would
+    # otherwise walk through every entry of the object (a full scan of a big object) instead of starting from the match
+    entries = select(search_entry.c.record_id).where(hit, search_entry.c.object.concat("") == obj.name, search_entry.c.field.in_(fields))
     return table.c.id.in_(entries)
 
 

@@ -19,7 +19,7 @@ ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 # table), kept in step by triggers. The terms are already split and lower-cased by core/search.py.
 SQLITE_FTS = [
     "CREATE VIRTUAL TABLE tessera_search_fts USING fts5(terms, content='tessera_search_entry', content_rowid='id', "
-    "tokenize='unicode61 remove_diacritics 0')",
+    "tokenize='unicode61 remove_diacritics 0', prefix='2 3')",
     "CREATE TRIGGER tessera_search_entry_ai AFTER INSERT ON tessera_search_entry BEGIN "
     "INSERT INTO tessera_search_fts(rowid, terms) VALUES (new.id, new.terms); END",
     "CREATE TRIGGER tessera_search_entry_ad AFTER DELETE ON tessera_search_entry BEGIN "
