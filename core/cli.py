@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import DBAPIError
 
-from core import __version__, private
+from core import __version__, private, search
 from core.auth import AccountError
 from core.db import DatabaseURLError, shown_url
 from core.metadata.customize import forget_field, rename_field, set_removed
@@ -139,6 +139,29 @@ def db_upgrade(ctx: Context) -> None:
     """Migrate core's tables and create or extend the tables of every object."""
     changes = ctx.runtime.upgrade(ctx.who)
     _print_changes(changes, "The database is up to date.")
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+@cli.group("search")
+def search_group() -> None:
+    """The search index behind the search box and /api/search."""
+
+
+@search_group.command("reindex")
+@click.argument("object_name", metavar="[OBJECT]", required=False)
+@click.pass_obj
+@friendly_errors
+def search_reindex(ctx: Context, object_name: str | None) -> None:
+    """Build the search index again from the records, of OBJECT or of every object."""
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    with runtime.writing() as (conn, schema):
+        if object_name is not None and object_name not in schema.meta.objects:
+            fail(f"no object is named '{object_name}'")
+        count = search.reindex(conn, schema.meta, schema.tables, object_name)
+    click.echo(f"Indexed {count:,} record(s) of {object_name or 'every object'}.")
 
 
 # --- metadata -------------------------------------------------------------------------------

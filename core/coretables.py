@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 
 from core.fieldtypes import ID_TYPE
 
@@ -243,4 +243,20 @@ import_job = Table(
     Column("updated_at", TS, nullable=False),
     Column("finished_at", TS, nullable=True),
     Index("ix_tessera_import_job_resume", "object", "fingerprint", "status"),
+)
+
+# --- global search (revision 0005) ----------------------------------------------------------------
+
+# One row per record and searchable field, so that a search can leave out the fields a user may not see.
+# ``terms`` is the field's words as core/search.py writes them: text under an FTS5 table on SQLite
+# (tessera_search_fts, kept in step by triggers), a tsvector under a GIN index on PostgreSQL.
+search_entry = Table(
+    "tessera_search_entry",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("object", String(64), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("terms", Text().with_variant(TSVECTOR(), "postgresql"), nullable=False),
+    Index("ix_tessera_search_entry_record", "object", "record_id"),
 )

@@ -12,12 +12,12 @@ import datetime as dt
 import decimal
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, and_, func, select
 
-from core import audit, grants
+from core import audit, grants, search
 from core.coretables import field_history, sequence, share
 from core.db import PreparedRead, fetch_on_driver, prepare_bulk
 from core.fieldtypes import as_record_id, format_autonumber, iso_utc
@@ -454,6 +454,7 @@ class RecordService:
             prepare_bulk(conn)
             yield BulkWriter(self, conn, schema, actor, object_name)
             if dry_run:
+                search.forget(conn)
                 conn.get_transaction().rollback()
 
     def _insert(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, rows: list[Any], trusted: bool = False,
@@ -516,6 +517,7 @@ class RecordService:
         self._assign_autonumbers(conn, obj, parsed)
         table = schema.tables.table(object_name)
         ids = self._insert_rows(conn, table, parsed, schema)
+        search.touch(conn, object_name, ids)
         for name, values_per_row in links.items():
             fdef = obj.fields[name]
             for record_id, links_value in zip(ids, values_per_row):
@@ -662,6 +664,8 @@ class RecordService:
             if result.rowcount != 1:
                 latest = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
                 raise self._conflict(conn, schema, object_name, record_id, expected, latest, access)
+        if search.indexes_any(obj, diff):
+            search.touch(conn, object_name, [record_id])
         history = [
             _history_row(obj, record_id, name, stored[name], value, expected + 1, now, actor) for name, value in diff.items()
         ]
@@ -776,6 +780,8 @@ class RecordService:
         """One UPDATE per set of changed fields, the field history, and the updated webhooks (the rows are locked)."""
         now, history, announced = _now(), [], []
         for names, rows in changed.items():
+            if search.indexes_any(obj, names):
+                search.touch(conn, obj.name, [row.id for row, _diff in rows])
             statement = (sa.update(table).where(table.c.id == sa.bindparam("tessera_row_id"))
                          .values({**{n: sa.bindparam(f"tessera_set_{n}") for n in names}, "version": table.c.version + 1,
                                   "updated_at": sa.bindparam("tessera_now"), "updated_by": sa.bindparam("tessera_by")}))
@@ -990,6 +996,7 @@ class RecordService:
                         followed.append((obj.name, "deleted", child_ids, None))
                     self._soft_delete(conn, schema, actor, obj.name, child_ids, now, followed)
         table = schema.tables.table(object_name)
+        search.touch(conn, object_name, ids)
         conn.execute(
             sa.update(table)
             .where(table.c.id.in_(ids), table.c.deleted_at.is_(None))
@@ -1240,6 +1247,7 @@ class RecordService:
                 )
                 if result.rowcount != 1:
                     raise NotFound(f"{object_name} {record_id} is not a deleted record")
+            search.touch(conn, object_name, [record_id])
             self.runtime.webhooks.enqueue(conn, object_name, "updated", lambda: [self._fetch(conn, schema, object_name, record_id)])
             return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
 
@@ -1535,6 +1543,28 @@ class ReadRecords:
         obj = schema.meta.object(object_name)
         query = parse(obj, params, schema.queryable(object_name, access))
         return service._list(self.connection, schema, obj, query, access, self.actor)
+
+    def matching(self, object_name: str, shape: tuple, where: Callable[[sa.Table], list], order: Callable[[sa.Table], list],
+                 params: Mapping[str, Any], limit: int) -> list[dict]:
+        """Up to ``limit`` records meeting ``where(table)``, in ``order(table)``, as a list shows them to the actor: the
+        same read scope inside the statement, the same hidden fields left out. ``shape`` names the statement for reuse."""
+        service, schema = self._service, self.schema
+        access = service._allowed(schema, self.actor, object_name, "read")
+        reader = service._reader(schema, object_name, access)
+
+        def build() -> sa.Select:
+            table = reader.table
+            visible = schema.row_condition(access, object_name, "read")
+            conditions = [table.c.deleted_at.is_(None), *where(table), *([] if visible is None else [visible])]
+            # the page's ids first, then their columns and lookups: the joins are made for the page, not every match
+            page = select(table.c.id).where(*conditions).order_by(*order(table)).limit(sa.bindparam("tessera_limit", type_=sa.Integer))
+            return reader.base.where(table.c.id.in_(page)).order_by(*order(table))
+
+        statement = schema.memo(("matching", object_name, access.name, self.connection.dialect.name, *shape), build)
+        rows = self.connection.execute(statement, {**_params(self.actor), **params, "tessera_limit": limit})
+        records = [service._format(reader, row) for row in rows]
+        service._attach_dynamic_labels(self.connection, schema, reader, records, _params(self.actor))
+        return records
 
 
 class TransactionRecords:

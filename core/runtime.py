@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from sqlalchemy import Connection, text
 
-from core import grants
+from core import grants, search
 from core.db import checkpoint, make_engine, read_statements, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
 from core.metadata import store
@@ -205,7 +205,10 @@ class Runtime:
     def upgrade(self, who: str = "system") -> list[Change]:
         """Migrate core's tables, then sync the metadata-defined tables."""
         upgrade_core(self.engine)
-        return self.change_metadata(lambda config: config, who, full=True)
+        changes = self.change_metadata(lambda config: config, who, full=True)
+        with self.writing() as (conn, schema):
+            search.build_once(conn, schema.meta, schema.tables)
+        return changes
 
     def change_metadata(
         self, transform: Callable[[CustomConfig], CustomConfig], who: str, dry_run: bool = False,
@@ -243,6 +246,7 @@ class Runtime:
             self._check_permission_sets(conn, old, new, access)
         changes = before_sync(conn, old) if before_sync else []
         changes += sync(conn, old, new, full=full)
+        search.follow_metadata(conn, old, new, lambda: build_tables(new))
         changed_docs = store.save_config(conn, config, new_config, who)
         if changes or changed_docs or store.current_version(conn) == 0:
             version = store.bump_version(conn)
@@ -323,8 +327,14 @@ class Runtime:
 
     @contextmanager
     def writing(self) -> Iterator[tuple[Connection, Schema]]:
+        """A unit of writes; the search index follows the records it wrote (core/search.py) before it commits."""
         with write_transaction(self.engine) as conn:
-            yield conn, self.schema(conn)
+            try:
+                schema = self.schema(conn)
+                yield conn, schema
+                search.flush(conn, schema.meta, schema.tables)
+            finally:
+                search.forget(conn)
 
     def export_config(self) -> dict:
         return self.custom_config().as_changeset()

@@ -393,3 +393,33 @@ def test_a_mass_update_asks_to_confirm_and_empties_a_field_only_when_told_to(pag
     page.get_by_role("button", name="Confirm").click()
     expect(page.locator("p.outcome")).to_contain_text("3 changed.")
     assert phones() == [None, None, None]
+
+
+def test_ctrl_k_focuses_the_search_box_and_the_keyboard_opens_a_suggestion(page, world, request):
+    contact = world.runtime.records.create(Actor.system(), "contact", {"last_name": "诸葛亮", "first_name": "孔明", "owner": world.users["alice"]})
+    sign_in(page, "alice")
+    page.goto("/r/account")
+    page.locator("main").click()
+    page.keyboard.press("Control+K")
+    box = page.get_by_role("combobox", name="Search every object")
+    expect(box).to_be_focused()
+    page.keyboard.type("诸葛")
+    option = page.get_by_role("option", name=re.compile("诸葛亮"))
+    expect(option).to_be_visible()
+    expect(box).to_have_attribute("aria-expanded", "true")
+    shot(page, "search-suggestions", request)
+    page.keyboard.press("ArrowDown")
+    expect(option).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", f"search-option-contact-{contact['id']}")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/r/contact/{contact['id']}$"))
+    expect(page.get_by_role("heading", name="诸葛亮")).to_be_visible()
+    page.keyboard.press("Control+K")
+    page.keyboard.type("孔明")
+    expect(page.get_by_role("option", name=re.compile("诸葛亮"))).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#top-search-results")).to_be_hidden()
+    expect(box).to_have_attribute("aria-expanded", "false")
+    page.keyboard.press("Enter")  # no suggestion chosen: the results page
+    expect(page).to_have_url(re.compile(r"/search\?q=%E5%AD%94%E6%98%8E$"))
+    expect(page.get_by_role("heading", name="Contacts")).to_be_visible()

@@ -24,6 +24,7 @@ from core.api.merge import MergeController
 from core.api.meta import MetaController
 from core.api.openapi import openapi_config
 from core.api.records import ExportController, RecordsController
+from core.api.search import SearchController
 from core.api.security import CSRFUnlessBearer, TesseraAuthentication, csrf_config
 from core.auth import Accounts, secret_key
 from core.db import checkpoint
@@ -54,7 +55,7 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) ->
     accounts = Accounts(runtime)
     secret = secret_key(runtime)
     handlers = [AuthController, RecordsController, ExportController, ImportsController, MetaController, AuditController, WebhooksController, HealthController]
-    handlers.append(MergeController)
+    handlers += [MergeController, SearchController]
     handlers += _ui().handlers(runtime)
     for plugin_handlers in runtime.plugins.hook.tessera_web_routes():
         handlers += list(plugin_handlers or [])

@@ -206,6 +206,81 @@ document.addEventListener("DOMContentLoaded", function () {
       drawer(false);
       var toggle = document.querySelector("[data-drawer-open]");
       if (toggle) toggle.focus();
+// The top bar's search box: Ctrl/Cmd-K focuses it from anywhere; its suggestions (an htmx fragment, a listbox
+// grouped by object) are chosen with the arrow keys and opened with Enter; Escape closes them. Enter with no
+// suggestion chosen sends the form: the full results page.
+(function () {
+  "use strict";
+  function box() { return document.getElementById("top-search"); }
+  function panel() { return document.getElementById("top-search-results"); }
+  function options() { return Array.prototype.slice.call(panel().querySelectorAll("[role=option]")); }
+  function active() { return panel().querySelector("[role=option].active"); }
+
+  function choose(option) {
+    options().forEach(function (other) {
+      var chosen = other === option;
+      other.classList.toggle("active", chosen);
+      other.setAttribute("aria-selected", chosen ? "true" : "false");
+    });
+    if (option) {
+      box().setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({block: "nearest"});
+    } else {
+      box().removeAttribute("aria-activedescendant");
+    }
+  }
+  function close() {
+    var results = panel();
+    if (!results) return;
+    results.hidden = true;
+    box().setAttribute("aria-expanded", "false");
+    choose(null);
+  }
+  function open() {
+    var results = panel();
+    results.hidden = results.innerHTML.trim() === "";
+    box().setAttribute("aria-expanded", results.hidden || !options().length ? "false" : "true");
+    choose(null);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && (event.key === "k" || event.key === "K") && box()) {
+      event.preventDefault();
+      box().focus();
+      box().select();
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "top-search-results") open();
+  });
+  document.addEventListener("input", function (event) {
+    if (event.target.id === "top-search" && event.target.value.trim() === "") {
+      panel().innerHTML = "";
+      close();
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.target.id !== "top-search") return;
+    var list = options(), current = active(), index = list.indexOf(current);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (panel().hidden || !list.length) return;
+      event.preventDefault();
+      var step = event.key === "ArrowDown" ? 1 : -1;
+      choose(list[(index + step + list.length + (index < 0 && step < 0 ? 1 : 0)) % list.length]);
+    } else if (event.key === "Enter" && current && !panel().hidden) {
+      event.preventDefault();
+      window.location.assign(current.dataset.href);
+    } else if (event.key === "Escape" && !panel().hidden) {
+      event.preventDefault();
+      close();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest && event.target.closest("#top-search-results [role=option]");
+    if (option) {
+      window.location.assign(option.dataset.href);
+    } else if (panel() && !(event.target.closest && event.target.closest("[data-top-search]"))) {
+      close();
     }
   });
 })();
