@@ -206,6 +206,10 @@ document.addEventListener("DOMContentLoaded", function () {
       drawer(false);
       var toggle = document.querySelector("[data-drawer-open]");
       if (toggle) toggle.focus();
+    }
+  });
+})();
+
 // The top bar's search box: Ctrl/Cmd-K focuses it from anywhere; its suggestions (an htmx fragment, a listbox
 // grouped by object) are chosen with the arrow keys and opened with Enter; Escape closes them. Enter with no
 // suggestion chosen sends the form: the full results page.
