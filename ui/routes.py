@@ -28,6 +28,7 @@ from ui.home import home_view
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
 from ui.imports import ImportPages
 from ui.merge import MergePages
+from ui.profile import ProfilePages
 from ui.record_pages import RecordPages
 from ui.search import SearchPages
 from ui.setup import SetupPages
@@ -130,4 +131,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, SetupPages, ImportPages, MergePages, SearchPages, *static]
+    return [PagesController, RecordPages, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, *static]

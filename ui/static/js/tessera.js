@@ -288,3 +288,8 @@ document.addEventListener("DOMContentLoaded", function () {
     }
   });
 })();
+
+// A value to copy (a new API token) is selected whole when focused.
+document.addEventListener("focusin", function (event) {
+  if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
+});
