@@ -109,7 +109,8 @@ def tessera_dashboard_widgets():
     ``render(runtime=..., actor=..., lang=...)`` is called for each signed-in user's home
     page and returns what to draw, as that user may see it, or None to draw nothing: a bar
     chart is ``{"kind": "bar", "labels": [...], "series": [{"label": ..., "values": [...]}],
-    "colors": [...], "counts": [...], "link": "/r/..."}``.
+    "colors": [...], "counts": [...], "link": "/r/..."}``; a list of records is ``{"kind": "list", "items":
+    [{"href": ..., "title": ..., "details": [...]}], "empty": ..., "link": "/r/..."}``.
 
     Returns: a list. All implementations run.
     """

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from core.preferences import Preferences
-from core.records import Forbidden, NotFound, QueryError
+from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
 from ui.context import Page, singular
 from ui.i18n import label
 
@@ -26,8 +27,24 @@ def my_activities(page: Page) -> list[dict]:
                                                                     "sort": "due_date", "limit": 10})
     except (QueryError, Forbidden):
         return []
-    return [{"href": f"/r/activity/{a['id']}", "subject": a.get("subject"), "due": a.get("due_date"),
+    today = dt.date.today().isoformat()
+    may_finish = page.access.can("activity", "update") and page.access.writable("activity", "status")
+    return [{"id": a["id"], "version": a["version"], "href": f"/r/activity/{a['id']}", "subject": a.get("subject"), "due": a.get("due_date"),
+             "overdue": bool(a.get("due_date")) and a["due_date"] < today, "may_finish": may_finish,
              "related": (a.get("related_id") or {}).get("label")} for a in found.items]
+
+
+def finish_task(page: Page, task_id: int, version: str | None) -> str | None:
+    """Mark one of the user's activities done (with the version the home page showed); why not, if it cannot be."""
+    try:
+        page.runtime.records.update(page.actor, "activity", task_id, {"status": "done"}, version=version)
+    except RecordValidationError as exc:
+        return "; ".join(e.worded(page.lang) for e in exc.errors)
+    except Conflict:
+        return page.t("Someone changed this activity since the page was shown; here it is as it is now.")
+    except (Forbidden, NotFound, Refused) as exc:
+        return str(exc)
+    return None
 
 
 def recently_viewed(page: Page) -> list[dict]:

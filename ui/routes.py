@@ -20,11 +20,12 @@ from litestar.response import File, Redirect
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from core.api.errors import IdInPath
 from core.api.security import SESSION_COOKIE, cleared_session_cookie, client_ip, session_cookie
 from core.auth import Accounts, AuthError, Throttled
 from ui.context import VARY, page_for, sign_in_first
 from ui.fields import local_text
-from ui.home import home_view
+from ui.home import finish_task, home_view, my_activities
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
 from ui.imports import ImportPages
 from ui.merge import MergePages
@@ -120,6 +121,20 @@ class PagesController(Controller):
         if page.user is None:
             return Redirect("/login", status_code=303, headers=VARY)
         return page.render("home.html", title=page.t("Home"), **home_view(page))
+
+    @post("/tasks/{task_id:int}/done", **DB)
+    def finish(self, request: Request, task_id: IdInPath, data: FORM) -> Response:
+        """Tick a task on the home page: it is done, and the list of open ones is drawn again."""
+        page = page_for(request)
+        if page.user is None:
+            return sign_in_first(request)
+        version = data.get("version") if isinstance(data.get("version"), str) and data.get("version") else None
+        problem = finish_task(page, task_id, version)
+        if page.htmx:
+            return page.render("_tasks.html", status=200 if problem is None else 409, activities=my_activities(page), task_problem=problem)
+        if problem is None:
+            return Redirect("/", status_code=303, headers=VARY)
+        return page.render("home.html", status=409, title=page.t("Home"), task_problem=problem, **home_view(page))
 
 
 def handlers(runtime) -> list:

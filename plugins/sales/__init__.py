@@ -308,9 +308,34 @@ def _open_stages(meta) -> list[str]:
     return [v["value"] for v in _picklist(meta, "opportunity", "stage") if v["value"] not in CLOSED_STAGES]
 
 
+MY_DEALS = 8
+
+
+def my_open_deals(runtime, actor, lang: str = "en", **_kwargs) -> dict | None:
+    """The user's own open opportunities, closing soonest first, with their stage, amount and close date
+    (each only when the user's role may see it)."""
+    access = runtime.records.access(actor)
+    if actor.user_id is None or not access.can("opportunity", "read") or not access.visible("opportunity", "stage"):
+        return None
+    meta = runtime.current_metadata()
+    found = runtime.records.list(actor, "opportunity", {"owner": actor.user_id, "stage__in": ",".join(_open_stages(meta)),
+                                                        "sort": "close_date,name", "limit": MY_DEALS})
+    stages = {v["value"]: v["label"].get(lang) or v["label"]["en"] for v in _picklist(meta, "opportunity", "stage")}
+    items = [{"href": f"/r/opportunity/{deal['id']}", "title": deal.get("name") or f"#{deal['id']}",
+              "details": [text for text in (stages.get(deal.get("stage"), deal.get("stage")), _amount(deal.get("amount")),
+                                            deal.get("close_date")) if text]} for deal in found.items]
+    return {"kind": "list", "items": items, "link": f"/r/opportunity?owner={actor.user_id}",
+            "empty": {"en": "No open deals of yours.", "zh-CN": "您没有在途商机。"}.get(lang, "No open deals of yours.")}
+
+
+def _amount(value) -> str | None:
+    return None if value is None else f"{value:,.2f}"
+
+
 @hookimpl
 def tessera_dashboard_widgets():
-    return [DashboardWidget("sales.open_pipeline", {"en": "Open deals by stage", "zh-CN": "各阶段在途商机"}, open_pipeline)]
+    return [DashboardWidget("sales.my_open_deals", {"en": "My open deals", "zh-CN": "我的在途商机"}, my_open_deals),
+            DashboardWidget("sales.open_pipeline", {"en": "Open deals by stage", "zh-CN": "各阶段在途商机"}, open_pipeline)]
 
 
 # --- demo data --------------------------------------------------------------------------------

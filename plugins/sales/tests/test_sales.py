@@ -404,3 +404,31 @@ def test_the_pipeline_widget_counts_deals_for_a_role_that_hides_amounts_and_logs
     assert "Deals" in pages["sam"].text and "98,765" not in pages["sam"].text
     assert pages["sue"].status_code == 200 and "widget-sales-open_pipeline" not in pages["sue"].text
     assert [r.getMessage() for r in caplog.records if r.exc_info or r.levelname in ("WARNING", "ERROR")] == []
+
+
+def test_the_home_page_lists_my_open_deals_closing_soonest_first(sales, actor):
+    import re  # noqa: PLC0415
+
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    from core.api.app import create_app  # noqa: PLC0415
+    from core.auth import Accounts  # noqa: PLC0415
+
+    sales.import_changeset({"format": "tessera-changeset/1", "permission_sets": [
+        {"name": "seller", "label": {"en": "Seller"}, "objects": {"opportunity": {"read": "own"}, "account": {"read": "all"}}},
+    ]}, "test", "test")
+    accounts = Accounts(sales)
+    me, other = (accounts.add_user(name, "correct horse battery", "seller")[0]["id"] for name in ("mia", "oli"))
+    account = new_account(sales, actor)
+    new_opportunity(sales, actor, account, name="Later deal", close_date="2027-06-30", amount=5000, owner=me)
+    new_opportunity(sales, actor, account, name="Sooner deal", close_date="2027-01-31", amount=1200.5, stage="proposal",
+                    owner=me)
+    new_opportunity(sales, actor, account, name="Won deal", close_date="2026-01-31", stage="closed_won", owner=me)
+    new_opportunity(sales, actor, account, name="Oli's deal", close_date="2026-12-31", owner=other)
+    with TestClient(create_app(sales, deliver_webhooks=False)) as client:
+        csrf = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+        client.post("/login", data={"username": "mia", "password": "correct horse battery", "_csrf_token": csrf})
+        home = client.get("/").text
+    widget = home.split('id="widget-sales-my_open_deals"')[1].split("</article>")[0]
+    assert re.findall(r'<a href="/r/opportunity/\d+">([^<]+)</a>', widget) == ["Sooner deal", "Later deal"]
+    assert "Proposal · 1,200.50 · 2027-01-31" in widget
