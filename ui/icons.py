@@ -5,9 +5,12 @@ One cached file holds every Lucide icon, so an implementer can give an object an
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from markupsafe import Markup
 
 SPRITE = "/static/tessera/vendor/lucide-1.87.0-sprite.svg"
+SPRITE_FILE = Path(__file__).resolve().parent / "static" / "vendor" / "lucide-1.87.0-sprite.svg"
 
 
 def icon(name: str) -> Markup:

@@ -33,6 +33,7 @@ from ui.profile import ProfilePages
 from ui.record_pages import RecordPages
 from ui.search import SearchPages
 from ui.setup import SetupPages
+from ui.setup_navigation import NavigationSetup
 
 HERE = Path(__file__).resolve().parent
 DB = {"sync_to_thread": True}
@@ -146,4 +147,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, *static]
+    return [PagesController, RecordPages, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NavigationSetup, *static]

@@ -133,6 +133,15 @@ class MetadataService:
                                   f"not its {', '.join(refused)}")
         return self.apply({"format": FORMAT, "extensions": [{"object": name, **changes}]}, who, source)
 
+    def arrange_navigation(self, places: dict[str, dict], who: Who) -> list[Change]:
+        """Set objects' places in the side bar and their icons in one change: ``{name: {"nav_order": n or None,
+        "icon": "building-2"}}`` (None: listed under More)."""
+        meta = self.runtime.current_metadata()
+        for name in places:
+            meta.object(name)  # UnknownObject names it
+        extensions = [{"object": name, **{k: v for k, v in place.items() if k in ("nav_order", "icon")}} for name, place in places.items()]
+        return self.apply({"format": FORMAT, "extensions": extensions}, who, "Setup: navigation")
+
     def remove_object(self, name: str, who: Who) -> list[Change]:
         """Remove a custom object's definition. Its table and data stay (nothing is dropped on its own)."""
         source = f"DELETE /api/meta/objects/{name}"
