@@ -105,7 +105,7 @@ def test_a_custom_object_is_created_and_usable_at_once(root):
     client, csrf = root
     created = post(client, csrf, "/setup/objects", label_en="Vehicle", label_zh="车辆", plural_en="Vehicles", plural_zh="车辆")
     assert created.status_code == 200 and str(created.url).split("?")[0].endswith("/setup/objects/vehicle")
-    assert ">Vehicles</a>" in client.get("/").text  # in the navigation for the admin
+    assert re.search(r'<a href="/r/vehicle"[^>]*>.*?<span class="label">Vehicles</span></a>', client.get("/").text)  # in the side bar for the admin
     record = post(client, csrf, "/r/vehicle/new", name="Truck 7")
     assert record.status_code == 200 and "Truck 7" in record.text
     labels = post(client, csrf, "/setup/objects/vehicle", label_en="Car", label_zh="汽车", plural_en="Cars", plural_zh="汽车")
