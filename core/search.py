@@ -302,7 +302,10 @@ def parse(params: dict[str, str], meta: MetadataSet) -> tuple[str, list[str] | N
 def search(records, actor, q: str, objects: list[str] | None = None, limit: int = DEFAULT_LIMIT,
            budget: float | None = None) -> list[Group]:
     """Up to ``limit`` records per object whose title or a searchable field matches ``q``, among the objects (all
-    by default) and records the actor may read, matched only on fields they may see; objects in label order."""
+    by default) and records the actor may read, matched only on fields they may see; objects in label order.
+
+    The index is matched once for every object (at most CANDIDATES records each); then each object with
+    candidates ranks those it holds under the actor's read scope, in the SQL of the record service's reads."""
     parts = query_parts(q)
     if not parts:
         return []
@@ -311,17 +314,44 @@ def search(records, actor, q: str, objects: list[str] | None = None, limit: int 
         schema = reader.schema
         access = schema.access(actor)
         dialect = reader.connection.dialect.name
-        params = {"tessera_search": _tsquery(parts) if dialect == "postgresql" else _fts_match(parts),
-                  "tessera_exact": q.lower(), "tessera_prefix": like_pattern(q.lower(), prefix=True)}
-        for obj in _covered(schema.meta, access, objects):
-            fields = tuple(f.name for f in indexed_fields(obj) if access.visible(obj.name, f.name))
-            if not fields:
+        wanted = _tsquery(parts) if dialect == "postgresql" else _fts_match(parts)
+        visible = {obj.name: tuple(f.name for f in indexed_fields(obj) if access.visible(obj.name, f.name))
+                   for obj in _covered(schema.meta, access, objects)}
+        visible = {name: fields for name, fields in visible.items() if fields}
+        found = _candidates(reader.connection, wanted, visible, dialect)
+        params = {"tessera_exact": q.lower(), "tessera_prefix": like_pattern(q.lower(), prefix=True)}
+        for name in visible:
+            if not found.get(name):
                 continue
-            found = reader.matching(obj.name, ("search", fields), lambda table, obj=obj, fields=fields: [_matched(table, obj, fields, dialect)],
-                                    lambda table, obj=obj: _best_first(table, obj, access), params, limit)
-            if found:
-                groups.append(Group(obj, found, subtitle_fields(schema.meta, obj, access)))
+            obj = schema.meta.object(name)
+            rows = reader.matching(name, ("search",), lambda table: [table.c.id.in_(sa.bindparam("tessera_ids", expanding=True))],
+                                   lambda table, obj=obj: _best_first(table, obj, access), {**params, "tessera_ids": found[name]}, limit)
+            if rows:
+                groups.append(Group(obj, rows, subtitle_fields(schema.meta, obj, access)))
     return groups
+
+
+def _candidates(conn: Connection, wanted: str, visible: dict[str, tuple[str, ...]], dialect: str) -> dict[str, list[int]]:
+    """The records of each object whose entries on its visible fields match, at most CANDIDATES per object."""
+    if not visible:
+        return {}
+    if dialect == "postgresql":
+        hit = search_entry.c.terms.op("@@")(sa.cast(sa.bindparam("tessera_search", wanted, type_=sa.Text), TSQUERY))
+    else:
+        fts = sa.table(FTS, sa.column("rowid"))
+        hit = search_entry.c.id.in_(select(fts.c.rowid).where(sa.literal_column(FTS).op("MATCH")(sa.bindparam("tessera_search", wanted, type_=sa.Text))))
+    # ``object || ''``: compared as an expression, not through the (object, record_id) index, which the planner would
+    # otherwise walk through every entry of the objects (a full scan) instead of starting from the match
+    on_visible = sa.or_(*(sa.and_(search_entry.c.object.concat("") == name, search_entry.c.field.in_(fields))
+                          for name, fields in visible.items()))
+    numbered = (select(search_entry.c.object, search_entry.c.record_id,
+                       sa.func.row_number().over(partition_by=search_entry.c.object, order_by=search_entry.c.id).label("n"))
+                .where(hit, on_visible).subquery())
+    rows = conn.execute(select(numbered.c.object, numbered.c.record_id).where(numbered.c.n <= CANDIDATES))
+    found: dict[str, list[int]] = {}
+    for object_name, record_id in rows:
+        found.setdefault(object_name, []).append(record_id)
+    return found
 
 
 def _covered(meta: MetadataSet, access: Access, objects: list[str] | None) -> list[ObjectDef]:
@@ -332,18 +362,7 @@ def _covered(meta: MetadataSet, access: Access, objects: list[str] | None) -> li
     return sorted(chosen, key=lambda o: o.name)
 
 
-def _matched(table: sa.Table, obj: ObjectDef, fields: tuple[str, ...], dialect: str) -> sa.ColumnElement:
-    """The record has an entry, on a field the actor may see, holding every part of the query."""
-    wanted = sa.bindparam("tessera_search", type_=sa.Text)
-    if dialect == "postgresql":
-        hit = search_entry.c.terms.op("@@")(sa.cast(wanted, TSQUERY))
-    else:
-        fts = sa.table(FTS, sa.column("rowid"))
-        hit = search_entry.c.id.in_(select(fts.c.rowid).where(sa.literal_column(FTS).op("MATCH")(wanted)))
-    # ``object || ''``: compared as an expression, not through the (object, record_id) index, which the planner would
-    # otherwise walk through every entry of the object (a full scan of a big object) instead of starting from the match
-    entries = select(search_entry.c.record_id).where(hit, search_entry.c.object.concat("") == obj.name, search_entry.c.field.in_(fields))
-    return table.c.id.in_(entries)
+CANDIDATES = 1000  # records of one object a search ranks at most: a broad word ranks these, not every match
 
 
 def _best_first(table: sa.Table, obj: ObjectDef, access: Access) -> list:
