@@ -29,6 +29,7 @@ from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
 from ui.imports import ImportPages
 from ui.merge import MergePages
 from ui.record_pages import RecordPages
+from ui.record_work import RecordWork
 from ui.setup import SetupPages
 
 HERE = Path(__file__).resolve().parent
@@ -129,4 +130,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, SetupPages, ImportPages, MergePages, *static]
+    return [PagesController, RecordPages, RecordWork, SetupPages, ImportPages, MergePages, *static]
