@@ -33,7 +33,7 @@ def process_path(page: Page, obj: ObjectDef, record: dict) -> dict | None:
     current = record.get(name)
     values = choices(fdef, page.lang)
     reached = next((i for i, v in enumerate(values) if v["value"] == current), -1)
-    steps = [{**v, "state": "current" if i == reached else ("done" if i < reached else "todo")} for i, v in enumerate(values)]
+    steps = [{**v, "state": "current" if i == reached else ("passed" if i < reached else "todo")} for i, v in enumerate(values)]
     return {"field": name, "title": fdef.label(page.lang), "steps": steps,
             "current": values[reached]["label"] if reached >= 0 else "",
             "may_move": page.access.can(obj.name, "update") and page.access.writable(obj.name, name) and not fdef.spec.get("read_only")}
