@@ -465,6 +465,14 @@ def test_a_field_changed_in_place_on_a_stale_version_shows_the_conflict(page, wo
     field.press("Escape")
     expect(page.locator("#value-phone")).to_contain_text("+86 10 1234")
     expect(page.locator("#inline-phone")).to_have_count(0)
+    expect(pencil).to_be_focused()  # Escape leaves the keyboard where it was
+    page.keyboard.press("Enter")
+    expect(field).to_have_value("+86 10 1234")
+    field.fill("+86 571 8888")
+    field.press("Enter")
+    expect(page.locator("#value-phone")).to_contain_text("+86 571 8888")
+    expect(pencil).to_be_focused()
+    assert world.runtime.records.get(Actor.system(), "account", account)["phone"] == "+86 571 8888"
 
 
 def test_a_deal_moves_along_its_path_in_place(browser, make_runtime, request):

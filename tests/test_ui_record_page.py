@@ -174,6 +174,9 @@ def test_a_field_changed_on_a_stale_version_shows_the_conflict_and_the_current_v
     assert stale.status_code == 409 and 'id="inline-phone-conflict"' in stale.text
     assert "+86 10 1234" in stale.text and 'value="+86 571 8888"' in stale.text and 'name="version" value="2"' in stale.text
     assert world.runtime.records.get(SYSTEM, "account", account)["phone"] == "+86 10 1234"
+    cancelled = client.get(f"/r/account/{account}/field/phone/show", headers=HX)  # the page is brought up to date
+    assert cancelled.headers["hx-retarget"] == "#record-head" and 'id="record-version" name="version" value="2"' in cancelled.text
+    assert "+86 10 1234" in cancelled.text and "inline-phone" not in cancelled.text
     again = client.post(f"/r/account/{account}/field/phone", headers=HX, data={"_csrf_token": csrf, "version": "2", "phone": "+86 571 8888"})
     assert again.status_code == 200 and world.runtime.records.get(SYSTEM, "account", account)["phone"] == "+86 571 8888"
     plain = client.post(f"/r/account/{account}/field/phone", data={"_csrf_token": csrf, "version": "2", "phone": "+1"})

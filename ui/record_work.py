@@ -127,16 +127,12 @@ class RecordWork(Controller):
 
     @get("/{object_name:str}/{record_id:int}/field/{name:str}/show", **DB)
     def field_value(self, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
-        """The field's value again, when its input is closed without saving."""
+        """The field's value again when its input is closed without saving: with the whole record as it is now, so that
+        after a conflict the page holds the current version and shows what changed."""
         page, obj, record, refusal = _record(request, object_name, record_id)
         if refusal:
             return refusal
-        if not page.htmx:
-            return _go(page, f"/r/{object_name}/{record_id}")
-        shown = next((f for s in detail_view(page, obj, record)["sections"] for f in s["fields"] if f["name"] == name), None)
-        if shown is None:
-            return _missing(page, object_name, record_id)
-        return page.render("records/_field_value.html", obj=obj, record=record, f=shown, focus=name)
+        return _changed(page, obj, record, focus=name)
 
     @post("/{object_name:str}/{record_id:int}/field/{name:str}", **DB)
     def save_field(self, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str], data: FORM) -> Response:

@@ -7,6 +7,7 @@ out fields the user may not see. Changes saved together (one save, one person) a
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -65,7 +66,7 @@ def _activities(page: Page, obj: ObjectDef, record: dict) -> tuple[list[dict], s
             "status": _shown(fields.get("status"), status, page.lang), "closed": status in CLOSED_STATUSES,
             "due": _shown(fields.get("due_date"), a.get("due_date"), page.lang) or _shown(fields.get("start_at"), a.get("start_at"), page.lang),
             "description": a.get("description") or "", "who": _label(a.get("created_by")) or _label(a.get("owner")),
-            "at": str(a.get("created_at") or ""), "order": 1, "when": _when(a.get("created_at")),
+            "at": _instant(a.get("created_at")), "order": 1, "when": _when(a.get("created_at")),
             "may_close": may_close and status not in CLOSED_STATUSES,
         })
     more = f"/r/activity?{urlencode(wanted)}" if found.has_more else None
@@ -81,7 +82,7 @@ def _changes(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
     for entry in history:
         key = (entry["changed_at"], entry["changed_by_name"])
         save = saves.setdefault(key, {"type": "change", "kind": "change", "icon": KIND_ICONS["change"], "changes": [],
-                                      "who": entry["changed_by_name"], "at": str(entry["changed_at"] or ""), "order": 0,
+                                      "who": entry["changed_by_name"], "at": _instant(entry["changed_at"]), "order": 0,
                                       "when": _when(entry["changed_at"])})
         if entry["field"] == RecordService.MERGE_ENTRY:
             save.update(kind="merge", icon=KIND_ICONS["merge"])
@@ -124,6 +125,18 @@ def _shown(fdef: FieldDef | None, value: Any, lang: str) -> str:
 
 def _label(value: Any) -> str:
     return str(value.get("label") or "") if isinstance(value, dict) else ""
+
+
+def _instant(value: Any) -> float:
+    """A timestamp as seconds, to order activities and changes whatever way each is written."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value or "").replace("Z", "+00:00"))
+        except ValueError:
+            return 0.0
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
 def _when(value: Any) -> str:

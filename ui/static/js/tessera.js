@@ -142,3 +142,8 @@ document.addEventListener("htmx:load", function (event) {
   var first = form.querySelector("input:not([type=hidden]):not([readonly]), select, textarea");
   if (first) first.focus();
 });
+// After a field is saved the whole record is drawn again: the focus goes back to that field's pencil.
+document.addEventListener("htmx:afterSettle", function () {
+  var pencil = document.querySelector("[data-inline-pencil][autofocus]");
+  if (pencil && (document.activeElement === document.body || !document.activeElement)) pencil.focus();
+});
