@@ -210,3 +210,35 @@ def test_an_account_shows_its_deals_quotes_tickets_and_orders_with_counts(crm):
     assert '<span class="count">7</span>' in deals and len(re.findall(r'href="/r/opportunity/\d+"', deals)) == 5
     assert f'href="/r/opportunity?account={account}"' in deals and f'href="/r/opportunity/new?account={account}"' in deals
     assert "Q-Tower" in page and "Pump leaks" in page
+
+
+def test_a_related_list_shows_the_columns_and_rows_its_layout_names(crm):
+    client, world = crm
+    signed_in(client, "root")
+    account = world.accounts["alice"]
+    layout = {k: v for k, v in world.runtime.current_metadata().layouts["account:detail:default"].items()}
+    layout["related_lists"] = [{"list": "contact.account", "columns": ["last_name", "email"], "rows": 1}, "opportunity.account"]
+    world.runtime.import_changeset({"format": "tessera-changeset/1", "layouts": [layout]}, "test", "test")
+    world.runtime.records.create(SYSTEM, "contact", {"last_name": "Second", "email": "second@example.com", "account": account})
+    page = client.get(f"/r/account/{account}").text
+    contacts = page[page.index('id="related-contact-account"'):page.index('id="related-opportunity-account"')]
+    assert '<span class="count">2</span>' in contacts and len(re.findall(r'href="/r/contact/\d+"', contacts)) == 1
+    assert '<th scope="col">Email</th>' in contacts and "<th scope=\"col\">Account</th>" not in contacts
+    assert 'id="related-account-parent_account"' not in page  # the customized layout names its lists (plugins add theirs)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"layouts": [{"object": "account", "kind": "detail", "highlights": ["nickname"], "sections": [{"label": {"en": "A"}, "fields": ["name"]}]}]},
+     "'nickname' is not a field of 'account'"),
+    ({"layouts": [{"object": "account", "kind": "detail", "highlights": ["a"] * 9, "sections": [{"label": {"en": "A"}, "fields": ["name"]}]}]},
+     "highlights"),
+    ({"objects": [{"name": "gadget", "label": {"en": "Gadget"}, "process_field": "name", "fields": [{"name": "name", "type": "text", "label": {"en": "Name"}}]}]},
+     "the process field 'name' is not a picklist field of 'gadget'"),
+])
+def test_highlights_and_a_process_field_are_checked(make_runtime, change, message):
+    from core.metadata.problems import MetadataError  # noqa: PLC0415
+
+    runtime = make_runtime()
+    with pytest.raises(MetadataError) as refused:
+        runtime.import_changeset({"format": "tessera-changeset/1", **change}, "test", "test")
+    assert message in str(refused.value)
