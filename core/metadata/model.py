@@ -277,7 +277,7 @@ def _placed_once(layout: dict, obj: ObjectDef | None) -> dict:
         shown: set[str] = set()
         sections = [{**s, "fields": _first_places(s["fields"], known, shown)} for s in layout["sections"]]
         result["sections"] = [s for s in sections if s["fields"]]
-    for key in ("columns", "card_fields"):
+    for key in ("columns", "card_fields", "highlights"):
         if key in layout:
             result[key] = _first_places(layout[key], known, set())
     return result
