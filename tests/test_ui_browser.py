@@ -164,7 +164,7 @@ def test_a_lookup_is_picked_by_typing_and_saved(page, world):
     page.get_by_role("searchbox", name="Account").fill("Alice")
     page.locator(".lookup .options button", has_text="Alice Industries").click()
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("link", name="Alice Industries")).to_be_visible()
+    expect(page.locator("#value-account").get_by_role("link", name="Alice Industries")).to_be_visible()  # also in the head
 
 
 def test_forms_are_usable_with_the_keyboard(page):
@@ -325,7 +325,7 @@ def test_a_lookups_text_changed_without_choosing_saves_what_it_names_or_says_why
     page.get_by_role("searchbox", name="Account").fill("gamma")  # typed, no suggestion chosen
     expect(page.locator(".lookup .options")).to_contain_text("Gamma Works")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("link", name="Gamma Works")).to_be_visible()
+    expect(page.locator("#value-account").get_by_role("link", name="Gamma Works")).to_be_visible()
     assert world.runtime.records.get(system, "contact", contact["id"])["account"]["id"] == gamma["id"]
 
 
@@ -423,3 +423,109 @@ def test_ctrl_k_focuses_the_search_box_and_the_keyboard_opens_a_suggestion(page,
     page.keyboard.press("Enter")  # no suggestion chosen: the results page
     expect(page).to_have_url(re.compile(r"/search\?q=%E5%AD%94%E6%98%8E$"))
     expect(page.get_by_role("heading", name="Contacts")).to_be_visible()
+
+
+# --- the record page a rep works on -----------------------------------------------------------
+
+RECORD_PAGE_WORDS = {
+    "en": {"log": "Log a call", "save": "Save", "call": "Call"},
+    "zh-CN": {"log": "记录电话", "save": "保存", "call": "电话"},
+}
+
+
+def _in_language(page: Page, world, username: str, lang: str) -> None:
+    if lang != "en":
+        Accounts(world.runtime).set_language(world.users[username], "zh_cn")
+    sign_in(page, username)
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+
+
+def _field_label(world, object_name: str, field_name: str, lang: str) -> str:
+    return world.runtime.current_metadata().object(object_name).fields[field_name].label(lang)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_a_rep_logs_a_call_from_an_account_and_sees_it_on_the_timeline(page, world, request, lang):
+    words = RECORD_PAGE_WORDS[lang]
+    account = world.accounts["alice"]
+    _in_language(page, world, "alice", lang)
+    page.goto(f"/r/account/{account}")
+    page.evaluate("window.stillTheSamePage = true")
+    composer = page.locator("#composer")
+    composer.get_by_role("button", name=words["log"]).click()
+    subject = composer.get_by_label(_field_label(world, "activity", "subject", lang))
+    expect(subject).to_be_focused()
+    subject.fill("Asked about the spring order")
+    composer.get_by_label(_field_label(world, "activity", "description", lang)).fill("Wants 40 units before March")
+    shot(page, f"record-composer-{lang}", request)
+    composer.get_by_role("button", name=words["save"]).click()
+    timeline = page.locator("#timeline")
+    expect(timeline).to_contain_text("Asked about the spring order")
+    expect(timeline.locator(".entry-call").first).to_contain_text(words["call"])
+    expect(composer.locator("[role=status]")).to_contain_text("Asked about the spring order")
+    assert page.evaluate("window.stillTheSamePage") is True  # no page load: the timeline was swapped in place
+    [call] = world.runtime.records.list(Actor.system(), "activity", {"related_object": "account", "related_id": account}).items
+    assert (call["activity_type"], call["description"]) == ("call", "Wants 40 units before March")
+    shot(page, f"record-timeline-{lang}", request)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # nothing scrolls sideways on a phone
+    shot(page, f"record-phone-{lang}", request)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_a_field_changed_in_place_on_a_stale_version_shows_the_conflict(page, world, request, lang):
+    account = world.accounts["alice"]
+    phone = _field_label(world, "account", "phone", lang)
+    _in_language(page, world, "alice", lang)
+    page.goto(f"/r/account/{account}")
+    world.runtime.records.update(world.actor("mike"), "account", account, {"phone": "+86 10 1234"}, version=1)  # meanwhile
+    pencil = page.get_by_role("link", name={"en": f"Change {phone}", "zh-CN": f"修改{phone}"}[lang])
+    pencil.focus()
+    page.keyboard.press("Enter")
+    field = page.locator("#inline-phone")
+    expect(field).to_be_focused()
+    field.fill("+86 571 8888")
+    page.locator("#value-phone").get_by_role("button", name=RECORD_PAGE_WORDS[lang]["save"]).click()
+    conflict = page.locator("#inline-phone-conflict")
+    expect(conflict).to_be_visible()
+    expect(conflict).to_contain_text("+86 10 1234")
+    expect(field).to_have_value("+86 571 8888")  # what was typed is kept
+    assert world.runtime.records.get(Actor.system(), "account", account)["phone"] == "+86 10 1234"
+    shot(page, f"record-inline-conflict-{lang}", request)
+    field.press("Escape")
+    expect(page.locator("#value-phone")).to_contain_text("+86 10 1234")
+    expect(page.locator("#inline-phone")).to_have_count(0)
+    expect(pencil).to_be_focused()  # Escape leaves the keyboard where it was
+    page.keyboard.press("Enter")
+    expect(field).to_have_value("+86 10 1234")
+    field.fill("+86 571 8888")
+    field.press("Enter")
+    expect(page.locator("#value-phone")).to_contain_text("+86 571 8888")
+    expect(pencil).to_be_focused()
+    assert world.runtime.records.get(Actor.system(), "account", account)["phone"] == "+86 571 8888"
+
+
+def test_a_deal_moves_along_its_path_in_place(browser, make_runtime, request):
+    runtime = make_runtime(plugins=("sales",))
+    system = Actor.system()
+    Accounts(runtime).add_user("sally", PASSWORD, "admin")
+    account = runtime.records.create(system, "account", {"name": "Lotus Build"})
+    deal = runtime.records.create(system, "opportunity", {"name": "Tower B fit-out", "account": account["id"], "stage": "prospecting",
+                                                          "amount": 120000, "close_date": "2027-03-31"})
+    with serving(runtime) as base:
+        context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900}, locale="en-US")
+        tab = context.new_page()
+        tab.set_default_timeout(10_000)
+        try:
+            sign_in(tab, "sally")
+            tab.goto(f"/r/opportunity/{deal['id']}")
+            tab.locator(".path").get_by_role("button", name="Proposal").click()
+            expect(tab.locator(".path [aria-current=step]")).to_have_text("Proposal")
+            expect(tab.locator("#timeline")).to_contain_text("Proposal")  # the change is on the timeline at once
+            assert runtime.records.get(system, "opportunity", deal["id"])["stage"] == "proposal"
+            shot(tab, "deal-path", request)
+            tab.set_viewport_size({"width": 390, "height": 844})
+            assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            shot(tab, "deal-path-phone", request)
+        finally:
+            context.close()

@@ -166,8 +166,9 @@ def test_the_detail_page_has_related_lists_history_and_the_timeline(ui, world):
     world.runtime.records.update(system, "account", account, {"phone": "+86 21 5555"}, version=1)
     page = client.get(f"/r/account/{account}")
     assert "Contact of alice" in page.text  # related list of contacts
-    assert "Kick-off call" in page.text  # timeline
-    assert "+86 21 5555" in page.text and "History" in page.text
+    timeline = page.text[page.text.index('id="timeline"'):]
+    assert "Kick-off call" in timeline  # the activity
+    assert "Field change" in timeline and "+86 21 5555" in timeline  # and the history, in one timeline
 
 
 def test_the_board_moves_a_card_with_the_same_rules_as_the_form(alice, world):

@@ -19,6 +19,7 @@ from core.metadata.model import FieldDef, ObjectDef
 from ui.i18n import label
 
 BABEL_LOCALES = {"en": "en_US", "zh-CN": "zh_Hans_CN"}
+SYSTEM_COLUMNS = {"owner", "created_at", "updated_at"}  # the system fields a layout may show
 NUMBER_TYPES = {"integer", "decimal", "currency", "percent"}
 WIDGETS = {
     "text": "text", "email": "email", "phone": "tel", "url": "url", "autonumber": "readonly", "long_text": "textarea",
@@ -193,3 +194,13 @@ def record_title(obj: ObjectDef, record: dict, lang: str) -> str:
     if value not in (None, ""):
         return str(value)
     return f"{label(obj.spec.get('label'), lang, obj.name)} #{record['id']}"
+
+
+def system_field(registry, object_name: str, name: str) -> FieldDef | None:
+    """One of the system fields a layout may name, as a field definition."""
+    from core.runtime import SYSTEM_FIELD_SPECS  # noqa: PLC0415 - the runtime is heavy to import for this module's other users
+
+    if name not in SYSTEM_COLUMNS:
+        return None
+    spec = SYSTEM_FIELD_SPECS[name]
+    return FieldDef(name, registry[spec["type"]], spec, object_name, False, "system")

@@ -9,7 +9,6 @@ outside its scope are not found.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
@@ -23,26 +22,26 @@ from litestar.response import Redirect
 from core.api.errors import IdInPath
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.preferences import NAME_LENGTH, Preferences, ViewError
-from core.records import Conflict, Forbidden, NotFound, QueryError, RecordService, RecordValidationError, Refused
-from core.runtime import SYSTEM_FIELD_SPECS
+from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
 from ui import lookups
 from ui.context import VARY, Page, counted, page_for, plural, sign_in_first, singular
 from ui.filter_chips import chips
-from ui.fields import Column, cell, choices, column, display, form_value, formatter, from_form, record_title
+from ui.fields import Column, cell, choices, column, display, form_value, formatter, from_form, record_title, system_field
 from ui.i18n import label
 from ui.mass_actions import MASS_LIMIT, Selection, asked_change, delete_each, one, readable, selection, sentence, update_each
 from ui.mass_actions import values as sent_values
 from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, refused, submitted
+from ui import inline_edit
+from ui.composer import composer
+from ui.record_head import highlights, process_path
 from ui.sharing import add_share, remove_share
-
-_MERGE_NOTE = re.compile(r"#(?P<merged>\d+) into #(?P<survivor>\d+)")
+from ui.timeline import shown_value, timeline
 
 DB = {"sync_to_thread": True}
 FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE_SIZE = 50
 UI_PARAMETERS = {"offset", "sort", "q", "limit"}
 RELATED_ROWS = 5
-SYSTEM_COLUMNS = {"owner", "created_at", "updated_at"}
 
 
 class RecordPages(Controller):
@@ -274,7 +273,10 @@ class RecordPages(Controller):
         except NotFound:
             return _missing(page, object_name, record_id)
         Preferences(page.runtime).viewed(page.user.user_id, object_name, record_id)
-        return _detail(page, obj, record, message=request.query_params.get("message"), notice=request.query_params.get("notice"))
+        extra = {}
+        if request.query_params.get("compose"):
+            extra["composer"] = composer(page, obj, record, request.query_params.get("compose"))
+        return _detail(page, obj, record, message=request.query_params.get("message"), notice=request.query_params.get("notice"), **extra)
 
     @post("/{object_name:str}/{record_id:int}/shares", **DB)
     def share(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
@@ -585,10 +587,7 @@ def _not_yet(names: list[str], shown: set[str]) -> list[str]:
 
 
 def _system_field(page: Page, obj: ObjectDef, name: str) -> FieldDef | None:
-    if name not in SYSTEM_COLUMNS:
-        return None
-    spec = SYSTEM_FIELD_SPECS[name]
-    return FieldDef(name, page.runtime.registry[spec["type"]], spec, obj.name, False, "system")
+    return system_field(page.runtime.registry, obj.name, name)
 
 
 def _offset(raw: str | None) -> int:
@@ -702,17 +701,18 @@ def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
                 continue
             value = record.get(name)
             link = _link(fdef, value, record)
-            fields.append({"title": fdef.label(page.lang), "text": display(fdef, value, page.lang), "link": link, "type": fdef.type.name,
-                           "links": _links(fdef, value)})
+            fields.append({"name": name, "title": fdef.label(page.lang), "text": display(fdef, value, page.lang), "link": link,
+                           "type": fdef.type.name, "links": _links(fdef, value), "editable": inline_edit.editable(page, obj, name) is not None})
         if fields:
             sections.append({"title": label(section.get("label"), page.lang), "tab": label(section.get("tab"), page.lang),
                              "columns": section.get("columns", 2), "fields": fields})
     tabs = list(dict.fromkeys(s["tab"] for s in sections if s["tab"]))
     return {
         "sections": sections, "tabs": tabs, "related": related_lists(page, obj, record, layout),
-        "history": _history(page, obj, record), "timeline": _timeline(page, obj, record), "shares": _shares(page, obj, record),
+        "highlights": highlights(page, obj, record, layout), "path": process_path(page, obj, record),
+        "timeline": timeline(page, obj, record), "composer": composer(page, obj, record), "shares": _shares(page, obj, record),
         "may_update": access.can(obj.name, "update"), "may_delete": access.can(obj.name, "delete"), "may_merge": may_merge(page, obj),
-        "may_share": access.can(obj.name, "update"), "share_error": None, "share_typed": {},
+        "may_share": access.can(obj.name, "update"), "share_error": None, "share_typed": {}, "editing": None,
     }
 
 
@@ -755,87 +755,41 @@ def _links(fdef: FieldDef, value: Any) -> list[dict]:
 
 
 def related_lists(page: Page, obj: ObjectDef, record: dict, layout: dict) -> list[dict]:
-    """Records pointing here by a lookup (or linking here many-to-many), a few of each."""
+    """Records pointing here by a lookup (or linking here many-to-many), a few of each, with how many there are.
+
+    A detail layout naming its ``related_lists`` shows those, in its order (each a name ``object.field``, or an
+    object with the list's ``columns`` and number of ``rows``); one naming none shows every relation."""
     meta, access = page.meta(), page.access
-    wanted = layout.get("related_lists")
-    relations = []
+    relations = {}
     for child in meta.objects.values():
         for fdef in child.active_fields():
             if fdef.type.name in ("lookup", "many_to_many") and fdef.spec.get("target") == obj.name:
-                relations.append((child, fdef))
-    if wanted:
-        relations = [(c, f) for c, f in relations if f"{c.name}.{f.name}" in wanted]
+                relations[f"{child.name}.{fdef.name}"] = (child, fdef)
+    wanted = [item if isinstance(item, dict) else {"list": item} for item in layout.get("related_lists") or []]
+    chosen = [(relations[w["list"]], w) for w in wanted if w["list"] in relations] if wanted else [(r, {}) for r in relations.values()]
     result = []
-    for child, fdef in relations:
+    for (child, fdef), options in chosen:
         if child.spec.get("system") or not access.can(child.name, "read") or not access.visible(child.name, fdef.name):
             continue
+        rows_shown = options.get("rows", RELATED_ROWS)
         try:
-            found = page.runtime.records.list(page.actor, child.name, {fdef.name: record["id"], "limit": RELATED_ROWS, "sort": "-updated_at"})
+            found = page.runtime.records.list(page.actor, child.name, {fdef.name: record["id"], "limit": rows_shown, "sort": "-updated_at",
+                                                                       "count": "true"})
         except QueryError:
             continue
-        columns = _list_columns(page, child, meta.layouts.get(f"{child.name}:list:default", {}))[:4]
+        columns = _related_columns(page, child, options.get("columns"))
         rows = [{"href": f"/r/{child.name}/{r['id']}", "cells": [display(c.field, r.get(c.name), page.lang) for c in columns]} for r in found.items]
         result.append({"title": f"{plural(child, page.lang)} ({fdef.label(page.lang)})", "columns": columns, "rows": rows,
-                       "more": f"/r/{child.name}?{urlencode({fdef.name: record['id']})}" if found.has_more else None,
+                       "name": f"{child.name}-{fdef.name}", "count": found.count, "capped": found.count_capped,
+                       "all": f"/r/{child.name}?{urlencode({fdef.name: record['id']})}",
                        "new": f"/r/{child.name}/new?{urlencode({fdef.name: record['id']})}" if fdef.type.name == "lookup" and access.can(child.name, "create") else None})
     return result
 
 
-def _history(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
-    entries = page.runtime.records.history(page.actor, obj.name, record["id"])
-    shown = []
-    for entry in reversed(entries[-50:]):
-        when, who = (entry["changed_at"] or "").replace("T", " ")[:16], entry["changed_by_name"]
-        if entry["field"] == RecordService.MERGE_ENTRY:
-            shown.append({"when": when, "who": who, "field": page.t("Merge"), "old": "", "new": _merge_note(page, entry["new"])})
-            continue
-        fdef = obj.fields.get(entry["field"])
-        shown.append({"when": when, "who": who, "field": fdef.label(page.lang) if fdef else entry["field"],
-                      "old": _shown(fdef, entry["old"], page.lang), "new": _shown(fdef, entry["new"], page.lang)})
-    return shown
-
-
-def _merge_note(page: Page, note: Any) -> str:
-    """The merge entry ('merged account #N into #M') in the page's language."""
-    found = _MERGE_NOTE.search(str(note or ""))
-    if found is None:
-        return str(note or "")
-    return page.t("Record #{merged} was merged into #{survivor}", merged=found["merged"], survivor=found["survivor"])
-
-
-def _shown(fdef: FieldDef | None, value: Any, lang: str) -> str:
-    """A value as history and conflicts keep it (a lookup as its id)."""
-    if fdef is None or value is None or fdef.type.name == "many_to_many":
-        return _plain(value)
-    if fdef.type.name in ("lookup", "dynamic_lookup") and not isinstance(value, dict):
-        return f"#{value}"
-    return display(fdef, value, lang)
-
-
-def _plain(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v.get("id") if isinstance(v, dict) else v) for v in value)
-    return str(value)
-
-
-def _timeline(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
-    """Activities related to this record, newest first."""
-    meta, access = page.meta(), page.access
-    activity = meta.objects.get("activity")
-    if activity is None or obj.name == "activity" or not access.can("activity", "read"):
-        return []
-    if not {"related_object", "related_id"} <= set(activity.fields) or not access.visible("activity", "related_id"):
-        return []
-    try:
-        found = page.runtime.records.list(page.actor, "activity", {"related_object": obj.name, "related_id": record["id"], "sort": "-due_date", "limit": 20})
-    except QueryError:
-        return []
-    fields = activity.fields
-    return [{"href": f"/r/activity/{a['id']}", "subject": a.get("subject"), "when": a.get("due_date") or (a.get("created_at") or "")[:10],
-             "kind": display(fields["activity_type"], a.get("activity_type"), page.lang) if "activity_type" in fields and "activity_type" in a else "",
-             "status": display(fields["status"], a.get("status"), page.lang) if "status" in fields and "status" in a else ""} for a in found.items]
+def _related_columns(page: Page, child: ObjectDef, names: list[str] | None) -> list[Column]:
+    if names:
+        return _list_columns(page, child, {"columns": names})
+    return _list_columns(page, child, page.meta().layouts.get(f"{child.name}:list:default", {}))[:4]
 
 
 def _shares(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
@@ -893,7 +847,7 @@ def _conflict(page: Page, obj: ObjectDef, exc: Conflict) -> dict:
     for change in exc.changes:
         fdef = obj.fields.get(change["field"])
         changes.append({"field": fdef.label(page.lang) if fdef else change["field"], "who": change["changed_by_name"],
-                        "old": _shown(fdef, change["old"], page.lang), "new": _shown(fdef, change["new"], page.lang)})
+                        "old": shown_value(fdef, change["old"], page.lang), "new": shown_value(fdef, change["new"], page.lang)})
     return {"message": str(exc), "changes": changes, "version": exc.current_version}
 
 

@@ -31,6 +31,7 @@ from ui.imports import ImportPages
 from ui.merge import MergePages
 from ui.profile import ProfilePages
 from ui.record_pages import RecordPages
+from ui.record_work import RecordWork
 from ui.search import SearchPages
 from ui.setup import SetupPages
 from ui.setup_navigation import NavigationSetup
@@ -147,4 +148,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NavigationSetup, *static]
+    return [PagesController, RecordPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NavigationSetup, *static]

@@ -239,6 +239,7 @@ def _layouts(docs: list[Doc], objects: dict, problems: list[Problem]) -> dict[st
                     problems.append(Problem(doc.source, doc.at + pointer("layout_sections", index), f"there is no layout '{key}' to add a section to"))
                 continue
             _add_section(layouts[key], added["section"])
+        _add_related_lists(layouts.get(f"{doc.body['object']}:detail:default"), doc.body.get("related_lists", []))
     return {key: _placed_once(layout, objects.get(layout["object"])) for key, layout in layouts.items()}
 
 
@@ -256,6 +257,15 @@ def _add_section(layout: dict, section: dict) -> None:
         sections.append({**copy.deepcopy(section), "fields": missing})
 
 
+def _add_related_lists(layout: dict | None, added: list) -> None:
+    """A plugin's related lists join a detail layout that names its lists (one naming none shows every list anyway)."""
+    if layout is None or not layout.get("related_lists") or not added:
+        return
+    named = {item if isinstance(item, str) else item["list"] for item in layout["related_lists"]}
+    layout["related_lists"] = [*layout["related_lists"], *(copy.deepcopy(item) for item in added
+                                                           if (item if isinstance(item, str) else item["list"]) not in named)]
+
+
 def _placed_once(layout: dict, obj: ObjectDef | None) -> dict:
     """The layout with each field in its first place only, without names of fields that are gone (a stored
     customization may name a disabled plugin's field) and without sections left empty."""
@@ -267,7 +277,7 @@ def _placed_once(layout: dict, obj: ObjectDef | None) -> dict:
         shown: set[str] = set()
         sections = [{**s, "fields": _first_places(s["fields"], known, shown)} for s in layout["sections"]]
         result["sections"] = [s for s in sections if s["fields"]]
-    for key in ("columns", "card_fields"):
+    for key in ("columns", "card_fields", "highlights"):
         if key in layout:
             result[key] = _first_places(layout[key], known, set())
     return result
@@ -335,6 +345,9 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
         for fdef in obj.fields.values():
             problems.extend(_check_field(meta, obj, fdef))
         problems.extend(_check_table(obj))
+        process = obj.fields.get(obj.spec.get("process_field", ""))
+        if "process_field" in obj.spec and (process is None or process.type.name != "picklist"):
+            problems.append(Problem(obj.source, obj.at + "/process_field", f"the process field '{obj.spec['process_field']}' is not a picklist field of '{obj.name}'"))
         if "title_field" in obj.spec and obj.spec["title_field"] not in obj.fields:
             problems.append(
                 Problem(obj.source, obj.at + "/title_field", f"title field '{obj.spec['title_field']}' is not a field of '{obj.name}'")
@@ -479,8 +492,9 @@ def _check_layout(meta: MetadataSet, doc: Doc) -> list[Problem]:
     for i, section in enumerate(body.get("sections", [])):
         for j, name in enumerate(section["fields"]):
             check(name, pointer("sections", i, "fields", j))
-    for i, name in enumerate(body.get("card_fields", [])):
-        check(name, pointer("card_fields", i))
+    for key in ("card_fields", "highlights"):
+        for i, name in enumerate(body.get(key, [])):
+            check(name, pointer(key, i))
     for key in ("group_by", "sum_field"):
         if key in body:
             check(body[key], "/" + key)

@@ -293,3 +293,32 @@ document.addEventListener("DOMContentLoaded", function () {
 document.addEventListener("focusin", function (event) {
   if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
 });
+
+// The record page: a field's value opens its input when clicked (its pencil link does it with the keyboard),
+// Escape closes the input without saving, and a form that htmx just put on the page gets the focus.
+document.addEventListener("click", function (event) {
+  var value = event.target.closest && event.target.closest("[data-inline-value]");
+  if (!value || event.target.closest("a")) return;
+  var pencil = value.parentElement.querySelector("[data-inline-pencil]");
+  if (pencil) pencil.click();
+});
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  var form = event.target.closest && event.target.closest("form[data-inline-edit]");
+  if (!form) return;
+  var cancel = form.querySelector("[data-inline-cancel]");
+  if (cancel) { event.preventDefault(); cancel.click(); }
+});
+document.addEventListener("htmx:load", function (event) {
+  var root = event.detail && event.detail.elt;
+  if (!root || !root.querySelector) return;
+  var form = root.matches("dd.editing") ? root.querySelector("form") : root.querySelector("form[data-composer]");
+  if (!form) return;
+  var first = form.querySelector("input:not([type=hidden]):not([readonly]), select, textarea");
+  if (first) first.focus();
+});
+// After a field is saved the whole record is drawn again: the focus goes back to that field's pencil.
+document.addEventListener("htmx:afterSettle", function () {
+  var pencil = document.querySelector("[data-inline-pencil][autofocus]");
+  if (pencil && (document.activeElement === document.body || !document.activeElement)) pencil.focus();
+});

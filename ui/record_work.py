@@ -1,0 +1,209 @@
+"""What a rep does on a record page without leaving it: log an activity, tick a task done, move the record
+along its path, change one field.
+
+Each answers htmx with the parts of the page it changes, and a plain form post (no JavaScript) with a
+redirect back to the page, or the page itself showing what went wrong beside what was sent.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+
+from core.api.errors import IdInPath
+from core.metadata.model import ObjectDef
+from core.records import Conflict, NotFound
+from ui import composer as composing
+from ui import inline_edit
+from ui.context import Page, page_for, sign_in_first
+from ui.fields import record_title
+from ui.record_forms import SAVE_REFUSALS, refused
+from ui.record_pages import _detail, _go, _missing, _object, detail_view
+from ui.timeline import timeline
+
+DB = {"sync_to_thread": True}
+FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+class RecordWork(Controller):
+    path = "/r"
+    include_in_schema = False
+
+    # --- the activity composer ------------------------------------------------------------------
+
+    @get("/{object_name:str}/{record_id:int}/compose/{kind:str}", **DB)
+    def compose(self, request: Request, object_name: FromPath[str], record_id: IdInPath, kind: FromPath[str]) -> Response:
+        """The composer with one kind's form open (htmx), or the record page with it open."""
+        return _composer(request, object_name, record_id, kind)
+
+    @get("/{object_name:str}/{record_id:int}/compose", **DB)
+    def close_composer(self, request: Request, object_name: FromPath[str], record_id: IdInPath) -> Response:
+        return _composer(request, object_name, record_id, "")
+
+    @post("/{object_name:str}/{record_id:int}/activities", **DB)
+    def log_activity(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
+        page, obj, record, refusal = _record(request, object_name, record_id)
+        if refusal:
+            return refusal
+        kind = composing.BY_NAME.get(str(data.get("kind") or ""))
+        if kind is None or kind not in composing.kinds(page, obj):
+            return _answer(page, obj, record, 403, page.t("You may not add activities to this record."))
+        created, sent, errors, status = composing.log(page, obj, record, kind, data)
+        if created is None:
+            shown = composing.composer(page, obj, record, kind.name, {**sent.values, **sent.typed}, errors)
+            if page.htmx:
+                return page.render("records/_composer.html", status=status, obj=obj, record=record, composer=shown)
+            return _detail(page, obj, record, status=status, composer=shown)
+        if not page.htmx:
+            return _go(page, f"/r/{object_name}/{record_id}#timeline")
+        done = page.t("Saved: {subject}", subject=created.get("subject") or "")
+        return page.render("records/_composer.html", status=200, obj=obj, record=record, oob_timeline=True,
+                           composer=composing.composer(page, obj, record, None, done=done), timeline=timeline(page, obj, record))
+
+    @post("/{object_name:str}/{record_id:int}/activities/{activity_id:int}/done", **DB)
+    def close_activity(self, request: Request, object_name: FromPath[str], record_id: IdInPath, activity_id: IdInPath, data: FORM) -> Response:
+        """Tick an open task done, with the activity's version: someone else's change meanwhile is a conflict."""
+        page, obj, record, refusal = _record(request, object_name, record_id)
+        if refusal:
+            return refusal
+        problem, status = None, 200
+        try:
+            activity = page.runtime.records.get(page.actor, "activity", activity_id)
+            if activity.get("related_object") != obj.name or _id(activity.get("related_id")) != record["id"]:
+                raise NotFound(f"activity {activity_id} is not one of this record's")
+            page.runtime.records.update(page.actor, "activity", activity_id, {"status": "done"}, version=data.get("version") or None)
+        except Conflict:
+            problem, status = page.t("Someone changed this activity meanwhile; here it is as it is now."), 409
+        except NotFound:
+            problem, status = page.t("That activity is not here any more."), 404
+        except SAVE_REFUSALS as exc:
+            errors, status = refused(page, page.meta().objects["activity"], [], exc)
+            problem = "; ".join(errors.general)
+        if not page.htmx:
+            if problem is None:
+                return _go(page, f"/r/{object_name}/{record_id}#timeline")
+            return _detail(page, obj, record, status=status, timeline={**timeline(page, obj, record), "problem": problem})
+        return page.render("records/_timeline.html", status=status, obj=obj, record=record,
+                           timeline={**timeline(page, obj, record), "problem": problem})
+
+    # --- the path -------------------------------------------------------------------------------
+
+    @post("/{object_name:str}/{record_id:int}/path", **DB)
+    def move_along(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
+        page, obj, record, refusal = _record(request, object_name, record_id, "update")
+        if refusal:
+            return refusal
+        name = obj.spec.get("process_field")
+        col = inline_edit.editable(page, obj, name) if name else None
+        if col is None:
+            return _answer(page, obj, record, 403, page.t("You may not change this field."))
+        saved, editing, status = inline_edit.save(page, obj, record, col, {name: data.get("value"), "version": data.get("version")})
+        if saved is not None:
+            return _changed(page, obj, saved)
+        if editing.conflict is not None:
+            message = page.t("Not moved: someone changed this record meanwhile. The page now shows it as it is.")
+        else:
+            message = page.t("Not moved: {reason}", reason=editing.error)
+        return _answer(page, obj, _current(page, obj, record), status, message)
+
+    # --- one field --------------------------------------------------------------------------------
+
+    @get("/{object_name:str}/{record_id:int}/field/{name:str}", **DB)
+    def field_input(self, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
+        page, obj, record, refusal = _record(request, object_name, record_id, "update")
+        if refusal:
+            return refusal
+        col = inline_edit.editable(page, obj, name)
+        if col is None:
+            return _answer(page, obj, record, 403, page.t("You may not change this field."))
+        editing = inline_edit.opened(col, record, request.query_params.get("version"))
+        if page.htmx:
+            return page.render("records/_field_edit.html", obj=obj, record=record, **editing.context(page, record))
+        return _detail(page, obj, record, editing=editing.context(page, record))
+
+    @get("/{object_name:str}/{record_id:int}/field/{name:str}/show", **DB)
+    def field_value(self, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
+        """The field's value again when its input is closed without saving: with the whole record as it is now, so that
+        after a conflict the page holds the current version and shows what changed."""
+        page, obj, record, refusal = _record(request, object_name, record_id)
+        if refusal:
+            return refusal
+        return _changed(page, obj, record, focus=name)
+
+    @post("/{object_name:str}/{record_id:int}/field/{name:str}", **DB)
+    def save_field(self, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str], data: FORM) -> Response:
+        page, obj, record, refusal = _record(request, object_name, record_id, "update")
+        if refusal:
+            return refusal
+        col = inline_edit.editable(page, obj, name)
+        if col is None:
+            return _answer(page, obj, record, 403, page.t("You may not change this field."))
+        saved, editing, status = inline_edit.save(page, obj, record, col, data)
+        if saved is not None:
+            return _changed(page, obj, saved, focus=name)
+        if page.htmx:
+            return page.render("records/_field_edit.html", status=status, obj=obj, record=record, **editing.context(page, record))
+        return _detail(page, obj, record, status=status, editing=editing.context(page, record))
+
+
+def _composer(request: Request, object_name: str, record_id: int, kind: str) -> Response:
+    page, obj, record, refusal = _record(request, object_name, record_id)
+    if refusal:
+        return refusal
+    if not page.htmx:
+        return _go(page, f"/r/{object_name}/{record_id}" + (f"?{urlencode({'compose': kind})}#composer" if kind else ""))
+    return page.render("records/_composer.html", obj=obj, record=record, composer=composing.composer(page, obj, record, kind))
+
+
+def _record(request: Request, object_name: str, record_id: int, operation: str = "read") -> tuple[Page, ObjectDef | None, dict | None, Response | None]:
+    page = page_for(request)
+    if page.user is None:
+        return page, None, None, sign_in_first(request)
+    obj, refusal = _object(page, object_name, operation)
+    if refusal:
+        return page, None, None, refusal
+    try:
+        record = page.runtime.records.get(page.actor, object_name, record_id)
+    except NotFound:
+        return page, None, None, _missing(page, object_name, record_id)
+    return page, obj, record, None
+
+
+def _current(page: Page, obj: ObjectDef, record: dict) -> dict:
+    try:
+        return page.runtime.records.get(page.actor, obj.name, record["id"])
+    except NotFound:
+        return record
+
+
+def _changed(page: Page, obj: ObjectDef, record: dict, focus: str | None = None) -> Response:
+    """After a change to the record: its head, fields and timeline drawn again (htmx), else back to its page."""
+    if not page.htmx:
+        return _go(page, f"/r/{obj.name}/{record['id']}")
+    view = detail_view(page, obj, record)
+    response = page.render("records/_changed.html", obj=obj, record=record, focus=focus, title=record_title(obj, record, page.lang), **view)
+    response.headers.update({"HX-Retarget": "#record-head", "HX-Reswap": "outerHTML"})
+    return response
+
+
+def _answer(page: Page, obj: ObjectDef, record: dict, status: int, message: str) -> Response:
+    """A refusal at the top of the page: the head alone for htmx, else the whole page."""
+    if page.htmx:
+        response = page.render("records/_changed.html", status=status, obj=obj, record=record, message=message, title=record_title(obj, record, page.lang),
+                               **detail_view(page, obj, record))
+        response.headers.update({"HX-Retarget": "#record-head", "HX-Reswap": "outerHTML"})
+        return response
+    return _detail(page, obj, record, status=status, message=message)
+
+
+def _id(value: Any) -> int | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
