@@ -709,7 +709,7 @@ def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
     tabs = list(dict.fromkeys(s["tab"] for s in sections if s["tab"]))
     return {
         "sections": sections, "tabs": tabs, "related": related_lists(page, obj, record, layout),
-        "highlights": highlights(page, obj, record, layout), "path": process_path(page, obj, record),
+        "highlights": highlights(page, obj, record, layout), "process": process_path(page, obj, record),
         "timeline": timeline(page, obj, record), "composer": composer(page, obj, record), "shares": _shares(page, obj, record),
         "may_update": access.can(obj.name, "update"), "may_delete": access.can(obj.name, "delete"), "may_merge": may_merge(page, obj),
         "may_share": access.can(obj.name, "update"), "share_error": None, "share_typed": {}, "editing": None,
