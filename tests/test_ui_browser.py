@@ -129,6 +129,7 @@ def test_drag_a_card_to_another_column_and_move_one_with_the_keyboard(page, worl
 
 def test_switch_to_simplified_chinese(page, request):
     sign_in(page, "alice")
+    page.locator(".user-menu > summary").click()  # the language is in the user's menu
     page.get_by_label("Language").select_option("zh-CN")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     page.goto("/r/account")

@@ -118,6 +118,7 @@ def test_no_page_runs_script_from_labels_or_records(browser, hostile_world, lang
         page.locator("input[name=password]").fill(PASSWORD)
         page.locator("button[type=submit]").click()
         page.wait_for_url(re.compile(r"/$"))
+        page.locator(".user-menu > summary").click()
         page.locator("#language-choice").select_option(language)
         page.wait_for_load_state("networkidle")
         visited, noticed = walk(page, base, set(hostile_world.current_metadata().objects))
