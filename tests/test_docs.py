@@ -84,3 +84,15 @@ def test_user_guide_lists_every_setup_page():
     undocumented = [page for page in pages if page != "/setup"
                     and not re.search("`" + re.sub(r"\\\{[a-z_]+:str\\\}", "<[a-z]+>", re.escape(page)) + "`", text)]
     assert pages and undocumented == []
+
+
+def test_the_ui_guide_shows_screenshots_the_script_makes_of_every_page_in_both_languages_and_widths():
+    import re  # noqa: PLC0415
+
+    text = (DOCS / "ui.md").read_text()
+    shown = re.findall(r"!\[\]\((screenshots/[^)]+)\)", text)
+    assert len(shown) == 20 and all((DOCS / path).is_file() for path in shown)
+    script = (DOCS.parent / "scripts" / "screenshots.py").read_text()
+    assert '"en": "demo.rep1", "zh-CN": "demo.manager"' in script and '"desktop"' in script and '"phone"' in script
+    names = {re.match(r"screenshots/(\w+)-", path).group(1) for path in shown}
+    assert names == set(re.findall(r'"(\w+)": (?:"/|f"/)', script.split("def pages")[1].split("def free_port")[0]))

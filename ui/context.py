@@ -24,6 +24,7 @@ from core.metadata.model import MetadataSet, ObjectDef
 from core.permissions import Access
 from core.records import Actor
 from ui.i18n import label, negotiate, translator
+from ui.fields import display
 from ui.icons import icon
 
 VARY = {"Vary": "HX-Request"}
@@ -52,6 +53,10 @@ class Page:
     def currency(self) -> str:
         """The installation's currency: its symbol shows on amounts whose field names none."""
         return self.runtime.settings.currency
+
+    def show(self, fdef, value: Any) -> str:
+        """A value as text in the page's language, amounts with the installation's currency symbol."""
+        return display(fdef, value, self.lang, self.currency)
 
     @property
     def htmx(self) -> bool:

@@ -51,7 +51,7 @@ def _sentence(page: Page, field_of: Callable[[str], FieldDef | None], key: str, 
         return page.t("{field} is empty", field=field) if raw.lower() in ("true", "1") else page.t("{field} is not empty", field=field)
     kind = fdef.type.name
     if kind in ("picklist", "multi_picklist"):
-        value = page.t(" or ").join(display(fdef, part, page.lang) for part in raw.split(","))
+        value = page.t(" or ").join(page.show(fdef, part) for part in raw.split(","))
     elif kind == "lookup":
         value = typed.get(name) or _title(page, fdef.spec["target"], raw) or f"#{raw}"
     elif kind == "boolean":

@@ -144,7 +144,7 @@ def value_text(page: Page, fdef: FieldDef, value: Any) -> str:
         return _titles(page, fdef.spec["target"], [value])
     if kind == "many_to_many":
         return _titles(page, fdef.spec["target"], [link["id"] for link in value])
-    return display(fdef, json_value(fdef.type.format(value, fdef.spec)), page.lang)
+    return page.show(fdef, json_value(fdef.type.format(value, fdef.spec)))
 
 
 def _titles(page: Page, object_name: str, ids: list[int]) -> str:

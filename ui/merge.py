@@ -247,7 +247,7 @@ def _default(fdef: FieldDef, found: dict[int, dict], keep: int) -> int:
 
 
 def _shown(page: Page, fdef: FieldDef, value: Any) -> str:
-    return page.t("(empty)") if value in (None, "", []) else display(fdef, value, page.lang)
+    return page.t("(empty)") if value in (None, "", []) else page.show(fdef, value)
 
 
 def _linked_fields(page: Page, obj: ObjectDef) -> list[str]:

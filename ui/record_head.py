@@ -20,7 +20,7 @@ def highlights(page: Page, obj: ObjectDef, record: dict, layout: dict) -> list[d
             continue
         value = record.get(name)
         link = f"/r/{fdef.spec['target']}/{value['id']}" if fdef.type.name == "lookup" and isinstance(value, dict) else None
-        shown.append({"name": name, "title": fdef.label(page.lang), "text": display(fdef, value, page.lang), "link": link})
+        shown.append({"name": name, "title": fdef.label(page.lang), "text": page.show(fdef, value), "link": link})
     return shown
 
 

@@ -701,7 +701,7 @@ def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
                 continue
             value = record.get(name)
             link = _link(fdef, value, record)
-            fields.append({"name": name, "title": fdef.label(page.lang), "text": display(fdef, value, page.lang), "link": link,
+            fields.append({"name": name, "title": fdef.label(page.lang), "text": page.show(fdef, value), "link": link,
                            "type": fdef.type.name, "links": _links(fdef, value), "editable": inline_edit.editable(page, obj, name) is not None})
         if fields:
             sections.append({"title": label(section.get("label"), page.lang), "tab": label(section.get("tab"), page.lang),
@@ -778,7 +778,7 @@ def related_lists(page: Page, obj: ObjectDef, record: dict, layout: dict) -> lis
         except QueryError:
             continue
         columns = _related_columns(page, child, options.get("columns"))
-        rows = [{"href": f"/r/{child.name}/{r['id']}", "cells": [display(c.field, r.get(c.name), page.lang) for c in columns]} for r in found.items]
+        rows = [{"href": f"/r/{child.name}/{r['id']}", "cells": [page.show(c.field, r.get(c.name)) for c in columns]} for r in found.items]
         result.append({"title": f"{plural(child, page.lang)} ({fdef.label(page.lang)})", "columns": columns, "rows": rows,
                        "name": f"{child.name}-{fdef.name}", "count": found.count, "capped": found.count_capped,
                        "all": f"/r/{child.name}?{urlencode({fdef.name: record['id']})}",
