@@ -127,6 +127,30 @@ class Page:
         return Response(html, status_code=status, media_type=MediaType.HTML, headers=VARY)
 
 
+class Answer(Exception):
+    """A page's answer decided before its handler runs (sign in first, no such object, not allowed), raised by a
+    guard or a dependency and sent as it is by ``answer``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def answer(_request: Request, exc: Answer) -> Response:
+    return exc.response
+
+
+def signed_in(connection, _handler) -> None:
+    """Guard of the pages: a signed-in user, else the sign-in page (and back here after it)."""
+    if connection.user is None:
+        raise Answer(sign_in_first(connection))
+
+
+def provide_page(request: Request) -> Page:
+    """Dependency: the page being drawn, for the signed-in user in their language."""
+    return page_for(request)
+
+
 def page_for(request: Request) -> Page:
     user = request.user
     lang = negotiate(user.language if user else None, request.headers.get("accept-language", ""))

@@ -10,32 +10,30 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
 
 from core.api.errors import IdInPath
 from core.api.security import client_ip, session_cookie
 from core.auth import MIN_PASSWORD_LENGTH, TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, Accounts, AuthError, Throttled
-from ui.context import Page, page_for, sign_in_first
+from ui.context import Answer, Page, answer, provide_page, signed_in
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
-from ui.record_pages import DB, FORM, _go
+from ui.record_pages import DB, FORM, PAGE, _go
 from ui.mass_actions import one
 
 
 class ProfilePages(Controller):
     path = "/profile"
     include_in_schema = False
+    guards = [signed_in]
+    dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
+    exception_handlers = {Answer: answer}
 
     @get("", **DB)
-    def profile(self, request: Request) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
+    def profile(self, page: PAGE, request: Request) -> Response:
         return _profile(page, notice=request.query_params.get("notice"))
 
     @post("/language", **DB)
-    def language(self, request: Request, data: FORM) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
+    def language(self, page: PAGE, request: Request, data: FORM) -> Response:
         choice = one(data, "language")
         if choice not in LANGUAGES:
             return _profile(page, status=422, problems={"language": page.t("Language: choose English or 简体中文.")})
@@ -43,10 +41,7 @@ class ProfilePages(Controller):
         return _go(page, "/profile")
 
     @post("/password", **DB)
-    def password(self, request: Request, data: FORM) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
+    def password(self, page: PAGE, request: Request, data: FORM) -> Response:
         accounts = _accounts(request)
         current, new, again = one(data, "current"), one(data, "new"), one(data, "again")
         problem = _new_password_problem(page, new, again)
@@ -66,10 +61,7 @@ class ProfilePages(Controller):
         return answer
 
     @post("/tokens", **DB)
-    def new_token(self, request: Request, data: FORM) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
+    def new_token(self, page: PAGE, request: Request, data: FORM) -> Response:
         name, days = one(data, "name").strip(), one(data, "days").strip() or str(TOKEN_DEFAULT_DAYS)
         problems = {}
         if not 1 <= len(name) <= 100:
@@ -82,10 +74,7 @@ class ProfilePages(Controller):
         return _profile(page, created={**info, "plain": plain})
 
     @post("/tokens/{token_id:int}/revoke", **DB)
-    def revoke_token(self, request: Request, token_id: IdInPath) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
+    def revoke_token(self, page: PAGE, request: Request, token_id: IdInPath) -> Response:
         try:
             _accounts(request).revoke_token(page.user, token_id, ip=client_ip(request))
         except LookupError:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
 from markupsafe import Markup, escape
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
@@ -24,7 +25,7 @@ from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
 from ui import lookups
-from ui.context import VARY, Page, counted, page_for, plural, sign_in_first, singular
+from ui.context import VARY, Answer, Page, answer, counted, plural, provide_page, signed_in, singular
 from ui.filter_chips import chips
 from ui.fields import Column, cell, choices, column, display, form_value, formatter, from_form, record_title, system_field
 from ui.i18n import label
@@ -38,25 +39,35 @@ from ui.sharing import add_share, remove_share
 from ui.timeline import shown_value, timeline
 
 DB = {"sync_to_thread": True}
+PAGE = NamedDependency[Page]
+OBJECT = NamedDependency[ObjectDef]
 FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE_SIZE = 50
 UI_PARAMETERS = {"offset", "sort", "q", "limit"}
 RELATED_ROWS = 5
 
 
+def provide_object(page: PAGE, object_name: FromPath[str], request: Request) -> ObjectDef:
+    """Dependency: the object the address names, if the user's role may do the route's ``operation`` on it
+    (``opt``; reading by default); else the page saying there is no such object or that it is not allowed."""
+    obj, refusal = _object(page, object_name, request.route_handler.opt.get("operation", "read"))
+    if refusal is not None:
+        raise Answer(refusal)
+    return obj
+
+
 class RecordPages(Controller):
+    """The pages of records; the page, the signed-in user and the object come from the guard and dependencies."""
+
     path = "/r"
     include_in_schema = False
+    guards = [signed_in]
+    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "obj": Provide(provide_object, sync_to_thread=True)}
+    exception_handlers = {Answer: answer}
 
     @get("/{object_name:str}", **DB)
-    def list_page(self, request: Request, object_name: FromPath[str]) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
+    def list_page(self, page: PAGE, obj: OBJECT, request: Request, object_name: FromPath[str]) -> Response:
         with page.reading():
-            obj, refusal = _object(page, object_name)
-            if refusal:
-                return refusal
             pairs = list(request.query_params.multi_items())
             clean = urlencode(list_params(pairs))
             if clean != urlencode(pairs):  # empty filters of the form, a choice sent as several values: a shorter address
@@ -69,15 +80,9 @@ class RecordPages(Controller):
             return answer
 
     @get("/{object_name:str}/count", **DB)
-    def count(self, request: Request, object_name: FromPath[str]) -> Response:
+    def count(self, page: PAGE, obj: OBJECT, request: Request, object_name: FromPath[str]) -> Response:
         """How many records the list's filters match, exact up to COUNT_CAP, then "10,000+": asked for by the
         list after it is drawn, so that counting never slows the page itself."""
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name)
-        if refusal:
-            return refusal
         query = [(k, v) for k, v in list_params(request.query_params.multi_items()) if k not in ("sort", "offset", "limit")]
         try:
             found = page.list_records(obj.name, query + [("count", "true"), ("limit", "1")])
@@ -88,14 +93,8 @@ class RecordPages(Controller):
                            objects=counted(obj, 2 if found.count_capped else found.count, page.lang))
 
     @post("/{object_name:str}/views", **DB)
-    def save_view(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
+    def save_view(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], data: FORM) -> Response:
         """Keep the list's current query under a name, for the user alone or shared with every reader of the object."""
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name)
-        if refusal:
-            return refusal
         query, name, shared = view_query(one(data, "query")), one(data, "name"), one(data, "shared") in ("on", "true", "1")
         try:
             Preferences(page.runtime).save_view(page.user.user_id, object_name, name, query, shared)
@@ -104,13 +103,7 @@ class RecordPages(Controller):
         return _go(page, f"/r/{object_name}" + (f"?{query}" if query else ""))
 
     @post("/{object_name:str}/views/{view_id:int}/delete", **DB)
-    def remove_view(self, request: Request, object_name: FromPath[str], view_id: IdInPath) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name)
-        if refusal:
-            return refusal
+    def remove_view(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], view_id: IdInPath) -> Response:
         try:
             Preferences(page.runtime).remove_view(page.user.user_id, view_id, object_name)
         except ViewError as exc:
@@ -123,11 +116,8 @@ class RecordPages(Controller):
         return Redirect(f"/r/{object_name}", status_code=303, headers=VARY)
 
     @post("/{object_name:str}/mass", **DB)
-    def mass(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
+    def mass(self, page: PAGE, object_name: FromPath[str], data: FORM) -> Response:
         """Set one field on the selected records, or delete them: a step to choose or confirm, then the outcome."""
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
         deleting = one(data, "action") == "delete"
         obj, refusal = _object(page, object_name, "delete" if deleting else "update")
         if refusal:
@@ -145,32 +135,20 @@ class RecordPages(Controller):
                               problem=page.t("Select at most {n} records at a time.", n=MASS_LIMIT))
         return _mass_delete(page, obj, chosen, back, data) if deleting else _mass_update(page, obj, chosen, back, data)
 
-    @get("/{object_name:str}/mass/value", **DB)
-    def mass_value(self, request: Request, object_name: FromPath[str], field: FromQuery[str] = "") -> Response:
+    @get("/{object_name:str}/mass/value", **DB, opt={"operation": "update"})
+    def mass_value(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], field: FromQuery[str] = "") -> Response:
         """The input for the field chosen in the list's action bar, the same as the form's (htmx)."""
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name, "update")
-        if refusal:
-            return refusal
         if not page.htmx:  # the action bar asks for the value on its next step without JavaScript
             return _go(page, f"/r/{object_name}")
         target = next((c for c in mass_fields(page, obj) if c.name == field), None)
         return page.render("records/_mass_value.html", obj=obj, c=target, **_mass_input(page, target))
 
     @get("/{object_name:str}/options", **DB)
-    def options(self, request: Request, object_name: FromPath[str], field: FromQuery[str] = "") -> Response:
+    def options(self, page: PAGE, obj: OBJECT, request: Request, object_name: FromPath[str], field: FromQuery[str] = "") -> Response:
         """What a lookup picker offers: records of the object the user may read, by search.
 
         The picker's search box is named ``_<field>`` (so that it never becomes a filter)."""
         q = request.query_params.get(f"_{field}") or request.query_params.get("q") or ""
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name)
-        if refusal:
-            return refusal
         params = {"limit": "10", "sort": obj.title_field if obj.fields.get(obj.title_field, None) and obj.fields[obj.title_field].type.sortable else "-id"}
         if q.strip():
             params["q"] = q.strip()
@@ -183,13 +161,7 @@ class RecordPages(Controller):
         return page.render(template, obj=obj, title=plural(obj, page.lang), items=items, field=field, q=q)
 
     @get("/{object_name:str}/kanban", **DB)
-    def kanban_page(self, request: Request, object_name: FromPath[str]) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name)
-        if refusal:
-            return refusal
+    def kanban_page(self, page: PAGE, obj: OBJECT, request: Request, object_name: FromPath[str]) -> Response:
         board = kanban_view(page, obj, request.query_params.multi_items())
         if board is None:
             return page.render("error.html", status=404, title=page.t("Not found"),
@@ -198,15 +170,9 @@ class RecordPages(Controller):
         query_pairs = parse_qsl(board["query"])
         return page.render(template, obj=obj, title=plural(obj, page.lang), query_pairs=query_pairs, q=dict(query_pairs).get("q", ""), **board)
 
-    @post("/{object_name:str}/{record_id:int}/move", **DB)
-    def move(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
+    @post("/{object_name:str}/{record_id:int}/move", **DB, opt={"operation": "update"})
+    def move(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         """Move a card to another column: the same update, validation and permissions as the form."""
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name, "update")
-        if refusal:
-            return refusal
         layout = page.meta().layouts.get(f"{object_name}:kanban:default") or {}
         field = layout.get("group_by")
         status, problem = 200, None
@@ -229,26 +195,14 @@ class RecordPages(Controller):
         board = {**(kanban_view(page, obj, query) or {}), "problem": problem}
         return page.render("records/_board.html", status=status, obj=obj, **board)
 
-    @get("/{object_name:str}/new", **DB)
-    def new_page(self, request: Request, object_name: FromPath[str]) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name, "create")
-        if refusal:
-            return refusal
+    @get("/{object_name:str}/new", **DB, opt={"operation": "create"})
+    def new_page(self, page: PAGE, obj: OBJECT, request: Request, object_name: FromPath[str]) -> Response:
         defaults = {f.name: f.spec["default"] for f in obj.active_fields() if f.spec.get("default") is not None}
         preset = {**defaults, **{k: v for k, v in request.query_params.items() if k in obj.fields}}
         return _form(page, obj, None, Submission(preset))
 
-    @post("/{object_name:str}/new", **DB)
-    def create(self, request: Request, object_name: FromPath[str], data: FORM) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name, "create")
-        if refusal:
-            return refusal
+    @post("/{object_name:str}/new", **DB, opt={"operation": "create"})
+    def create(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], data: FORM) -> Response:
         columns = form_columns(page, obj)
         sent = submitted(page, columns, data)
         if sent.problems:
@@ -261,13 +215,7 @@ class RecordPages(Controller):
         return _go(page, f"/r/{object_name}/{record['id']}")
 
     @get("/{object_name:str}/{record_id:int}", **DB)
-    def detail_page(self, request: Request, object_name: FromPath[str], record_id: IdInPath) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name)
-        if refusal:
-            return refusal
+    def detail_page(self, page: PAGE, obj: OBJECT, request: Request, object_name: FromPath[str], record_id: IdInPath) -> Response:
         try:
             record = page.runtime.records.get(page.actor, object_name, record_id)
         except NotFound:
@@ -278,50 +226,26 @@ class RecordPages(Controller):
             extra["composer"] = composer(page, obj, record, request.query_params.get("compose"))
         return _detail(page, obj, record, message=request.query_params.get("message"), notice=request.query_params.get("notice"), **extra)
 
-    @post("/{object_name:str}/{record_id:int}/shares", **DB)
-    def share(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name, "update")
-        if refusal:
-            return refusal
+    @post("/{object_name:str}/{record_id:int}/shares", **DB, opt={"operation": "update"})
+    def share(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         status, problem = add_share(page, object_name, record_id, data)
         return _sharing_answer(page, obj, record_id, status, problem, data)
 
-    @post("/{object_name:str}/{record_id:int}/shares/{share_id:int}/delete", **DB)
-    def unshare(self, request: Request, object_name: FromPath[str], record_id: IdInPath, share_id: IdInPath) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name, "update")
-        if refusal:
-            return refusal
+    @post("/{object_name:str}/{record_id:int}/shares/{share_id:int}/delete", **DB, opt={"operation": "update"})
+    def unshare(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], record_id: IdInPath, share_id: IdInPath) -> Response:
         status, problem = remove_share(page, object_name, record_id, share_id)
         return _sharing_answer(page, obj, record_id, status, problem, {})
 
-    @get("/{object_name:str}/{record_id:int}/edit", **DB)
-    def edit_page(self, request: Request, object_name: FromPath[str], record_id: IdInPath) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name, "update")
-        if refusal:
-            return refusal
+    @get("/{object_name:str}/{record_id:int}/edit", **DB, opt={"operation": "update"})
+    def edit_page(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], record_id: IdInPath) -> Response:
         try:
             record = page.runtime.records.get(page.actor, object_name, record_id)
         except NotFound:
             return _missing(page, object_name, record_id)
         return _form(page, obj, record, Submission())
 
-    @post("/{object_name:str}/{record_id:int}/edit", **DB)
-    def update(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name, "update")
-        if refusal:
-            return refusal
+    @post("/{object_name:str}/{record_id:int}/edit", **DB, opt={"operation": "update"})
+    def update(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         try:
             record = page.runtime.records.get(page.actor, object_name, record_id)
         except NotFound:
@@ -342,14 +266,8 @@ class RecordPages(Controller):
             return _go(page, f"/r/{object_name}/{record_id}?" + urlencode({"notice": page.t("Nothing to save: no value was changed.")}))
         return _go(page, f"/r/{object_name}/{record_id}")
 
-    @post("/{object_name:str}/{record_id:int}/delete", **DB)
-    def delete(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
-        obj, refusal = _object(page, object_name, "delete")
-        if refusal:
-            return refusal
+    @post("/{object_name:str}/{record_id:int}/delete", **DB, opt={"operation": "delete"})
+    def delete(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         try:
             page.runtime.records.delete(page.actor, object_name, record_id, version=data.get("version") or None)
         except (Refused, Conflict, Forbidden) as exc:
@@ -412,7 +330,7 @@ class SelectLabel:
         return self.sentence.replace("{title}", title)
 
 
-def list_view(page: Page, obj: ObjectDef, pairs, partial: bool = False) -> dict:
+def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
     """What the list page shows; ``partial``: only what its table partial (the htmx swap) needs."""
     access, meta = page.access, page.meta()
     pairs = list(pairs)
@@ -458,7 +376,7 @@ def list_view(page: Page, obj: ObjectDef, pairs, partial: bool = False) -> dict:
     }
 
 
-def _list(page: Page, obj: ObjectDef, pairs, status: int = 200, partial: bool = False, **extra: Any) -> Response:
+def _list(page: PAGE, obj: OBJECT, pairs, status: int = 200, partial: bool = False, **extra: Any) -> Response:
     template = "records/_table.html" if partial else "records/list.html"
     return page.render(template, status=status, obj=obj, title=plural(obj, page.lang), **{**list_view(page, obj, pairs, partial), **extra})
 
@@ -471,7 +389,7 @@ def view_query(raw: str) -> str:
     return urlencode([(k, v) for k, v in parse_qsl(raw or "") if k not in ("offset", "limit") and not k.startswith("_")])
 
 
-def saved_views(page: Page, obj: ObjectDef, current: str) -> list[dict]:
+def saved_views(page: PAGE, obj: OBJECT, current: str) -> list[dict]:
     """The user's own views of the object and those shared with its readers; ``current`` marks the one open now."""
     now = sorted(parse_qsl(current))
     return [{**v, "current": sorted(parse_qsl(v["query"])) == now}
@@ -503,7 +421,7 @@ def _mass_input(page: Page, target: Column | None, data: dict | None = None, err
             "clearing": bool(data) and one(data, "clear") in ("1", "on", "true")}
 
 
-def _mass_update(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict) -> Response:
+def _mass_update(page: PAGE, obj: OBJECT, chosen: Selection, back: str, data: dict) -> Response:
     """Choose the value (a step of its own without JavaScript), confirm the change, then make it."""
     name = one(data, "field")
     target = next((c for c in mass_fields(page, obj) if c.name == name), None)
@@ -527,7 +445,7 @@ def _mass_update(page: Page, obj: ObjectDef, chosen: Selection, back: str, data:
     return _mass_page(page, obj, "updated", chosen, back, c=target, change=change, sentence=said, outcome=outcome)
 
 
-def _every_matching(page: Page, obj: ObjectDef, query: str) -> tuple[Selection, str | None]:
+def _every_matching(page: PAGE, obj: OBJECT, query: str) -> tuple[Selection, str | None]:
     """"Select all N matching": every record the list's filters match, with the versions read now (the
     confirmation step names them), or why they are too many for one change."""
     params = [(k, v) for k, v in list_params(parse_qsl(query)) if k not in ("offset", "limit")]
@@ -550,14 +468,14 @@ def _mass_value(page: Page, target: Column, data: dict) -> lookups.Choice:
     return lookups.choose(page, page.meta().object(target.field.spec["target"]), value, one(data, "_value"))
 
 
-def _mass_delete(page: Page, obj: ObjectDef, chosen: Selection, back: str, data: dict) -> Response:
+def _mass_delete(page: PAGE, obj: OBJECT, chosen: Selection, back: str, data: dict) -> Response:
     said = sentence(page, obj, len(chosen.ids))
     if "confirmed" not in data:
         return _mass_page(page, obj, "confirm", chosen, back, sentence=said)
     return _mass_page(page, obj, "deleted", chosen, back, sentence=said, outcome=delete_each(page, obj, chosen))
 
 
-def _mass_page(page: Page, obj: ObjectDef, step: str, chosen: Selection, back: str, status: int = 200, **values: Any) -> Response:
+def _mass_page(page: PAGE, obj: OBJECT, step: str, chosen: Selection, back: str, status: int = 200, **values: Any) -> Response:
     """A step of a mass action (choose the value, confirm the change), its outcome, or why it cannot start."""
     records = []
     if step in ("choose", "confirm"):
@@ -567,7 +485,7 @@ def _mass_page(page: Page, obj: ObjectDef, step: str, chosen: Selection, back: s
                        back=back, records=records, objects=counted(obj, len(chosen.ids), page.lang), **values)
 
 
-def _list_columns(page: Page, obj: ObjectDef, layout: dict) -> list[Column]:
+def _list_columns(page: PAGE, obj: OBJECT, layout: dict) -> list[Column]:
     access = page.access
     names = layout.get("columns") or [obj.title_field] + [f.name for f in obj.active_fields() if f.name != obj.title_field][:5]
     result = []
@@ -586,7 +504,7 @@ def _not_yet(names: list[str], shown: set[str]) -> list[str]:
     return fresh
 
 
-def _system_field(page: Page, obj: ObjectDef, name: str) -> FieldDef | None:
+def _system_field(page: PAGE, obj: OBJECT, name: str) -> FieldDef | None:
     return system_field(page.runtime.registry, obj.name, name)
 
 
@@ -602,7 +520,7 @@ def _toggled(sort: str, name: str) -> str:
     return f"-{name}" if first == name else name
 
 
-def filter_controls(page: Page, obj: ObjectDef, chosen: dict) -> list[dict]:
+def filter_controls(page: PAGE, obj: OBJECT, chosen: dict) -> list[dict]:
     """One control per filterable field the user may see, fitting its type, with what is chosen now."""
     controls = []
     for fdef in obj.active_fields():
@@ -634,7 +552,7 @@ def filter_controls(page: Page, obj: ObjectDef, chosen: dict) -> list[dict]:
 BOARD_CARDS = 50
 
 
-def kanban_view(page: Page, obj: ObjectDef, pairs) -> dict | None:
+def kanban_view(page: PAGE, obj: OBJECT, pairs) -> dict | None:
     """A column per value of the board's picklist (and one for records without a value, when there are
     any), the count and sum of each under the list's filters, and the latest cards with their days in
     the column."""
@@ -665,7 +583,7 @@ def kanban_view(page: Page, obj: ObjectDef, pairs) -> dict | None:
             lambda name: obj.fields.get(name) or _system_field(page, obj, name)), "views": saved_views(page, obj, urlencode(params))}
 
 
-def _cards(page: Page, obj: ObjectDef, group: FieldDef, card_fields: list[FieldDef], records: list[dict]) -> list[dict]:
+def _cards(page: PAGE, obj: OBJECT, group: FieldDef, card_fields: list[FieldDef], records: list[dict]) -> list[dict]:
     """Cards of one column: title, labelled values, and how many days the record has been in the column."""
     moved = page.runtime.records.last_changed(page.actor, obj.name, group.name, [r["id"] for r in records])
     today = dt.datetime.now(dt.timezone.utc)
@@ -689,7 +607,7 @@ def _when(text: str | None) -> dt.datetime | None:
 # --- detail ---------------------------------------------------------------------------------
 
 
-def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
+def detail_view(page: PAGE, obj: OBJECT, record: dict) -> dict:
     meta, access = page.meta(), page.access
     layout = meta.layouts.get(f"{obj.name}:detail:default") or {"sections": [{"label": obj.spec["label"], "fields": [f.name for f in obj.active_fields()]}]}
     sections, shown = [], set()
@@ -716,12 +634,12 @@ def detail_view(page: Page, obj: ObjectDef, record: dict) -> dict:
     }
 
 
-def _detail(page: Page, obj: ObjectDef, record: dict, status: int = 200, **extra: Any) -> Response:
+def _detail(page: PAGE, obj: OBJECT, record: dict, status: int = 200, **extra: Any) -> Response:
     return page.render("records/detail.html", status=status, obj=obj, record=record, title=record_title(obj, record, page.lang),
                        **{**detail_view(page, obj, record), **extra})
 
 
-def _sharing_answer(page: Page, obj: ObjectDef, record_id: int, status: int, problem: str | None, typed: dict) -> Response:
+def _sharing_answer(page: PAGE, obj: OBJECT, record_id: int, status: int, problem: str | None, typed: dict) -> Response:
     """After sharing: the sharing section alone (htmx), else the detail page, with the problem beside the form."""
     if page.htmx:
         record = {"id": record_id}
@@ -754,7 +672,7 @@ def _links(fdef: FieldDef, value: Any) -> list[dict]:
              "details": ", ".join(f"{t.label()}: {link.get(t.name)}" for t in extra if link.get(t.name) is not None)} for link in value]
 
 
-def related_lists(page: Page, obj: ObjectDef, record: dict, layout: dict) -> list[dict]:
+def related_lists(page: PAGE, obj: OBJECT, record: dict, layout: dict) -> list[dict]:
     """Records pointing here by a lookup (or linking here many-to-many), a few of each, with how many there are.
 
     A detail layout naming its ``related_lists`` shows those, in its order (each a name ``object.field``, or an
@@ -792,7 +710,7 @@ def _related_columns(page: Page, child: ObjectDef, names: list[str] | None) -> l
     return _list_columns(page, child, page.meta().layouts.get(f"{child.name}:list:default", {}))[:4]
 
 
-def _shares(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
+def _shares(page: PAGE, obj: OBJECT, record: dict) -> list[dict]:
     try:
         return page.runtime.records.shares(page.actor, obj.name, record["id"])
     except (Forbidden, NotFound):
@@ -824,7 +742,7 @@ def form_columns(page: Page, obj: ObjectDef) -> list[Column]:
     return [col for section in form_sections(page, obj) for col in section["fields"]]
 
 
-def _form(page: Page, obj: ObjectDef, record: dict | None, sent: Submission, errors: FormErrors | None = None, status: int = 200,
+def _form(page: PAGE, obj: OBJECT, record: dict | None, sent: Submission, errors: FormErrors | None = None, status: int = 200,
           version: str | None = None, conflict: dict | None = None) -> Response:
     """The form with the record's values under what was sent; a refused save's messages beside their fields and above."""
     errors = errors or FormErrors()
@@ -842,7 +760,7 @@ def _form(page: Page, obj: ObjectDef, record: dict | None, sent: Submission, err
                        conflict=conflict, version=version or (str(record["version"]) if record else None))
 
 
-def _conflict(page: Page, obj: ObjectDef, exc: Conflict) -> dict:
+def _conflict(page: PAGE, obj: OBJECT, exc: Conflict) -> dict:
     changes = []
     for change in exc.changes:
         fdef = obj.fields.get(change["field"])

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 
@@ -19,36 +20,49 @@ from core.metadata.model import ObjectDef
 from core.records import Conflict, NotFound
 from ui import composer as composing
 from ui import inline_edit
-from ui.context import Page, page_for, sign_in_first
+from ui.context import Answer, Page, answer, provide_page, signed_in
 from ui.fields import record_title
 from ui.record_forms import SAVE_REFUSALS, refused
-from ui.record_pages import _detail, _go, _missing, _object, detail_view
+from ui.record_pages import OBJECT, PAGE, _detail, _go, _missing, detail_view, provide_object
 from ui.timeline import timeline
 
 DB = {"sync_to_thread": True}
+RECORD = NamedDependency[dict]
 FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
+def provide_record(page: PAGE, obj: OBJECT, record_id: IdInPath) -> dict:
+    """Dependency: the record the address names, as the user may read it; else the page saying it is not there."""
+    try:
+        return page.runtime.records.get(page.actor, obj.name, record_id)
+    except NotFound:
+        raise Answer(_missing(page, obj.name, record_id)) from None
+
+
 class RecordWork(Controller):
+    """Work on a record from its page; the page, the signed-in user, the object and the record come from the guard and
+    dependencies (the route's ``operation``, reading by default, is the right the user needs on the object)."""
+
     path = "/r"
     include_in_schema = False
+    guards = [signed_in]
+    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "obj": Provide(provide_object, sync_to_thread=True),
+                    "record": Provide(provide_record, sync_to_thread=True)}
+    exception_handlers = {Answer: answer}
 
     # --- the activity composer ------------------------------------------------------------------
 
     @get("/{object_name:str}/{record_id:int}/compose/{kind:str}", **DB)
-    def compose(self, request: Request, object_name: FromPath[str], record_id: IdInPath, kind: FromPath[str]) -> Response:
+    def compose(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, kind: FromPath[str]) -> Response:
         """The composer with one kind's form open (htmx), or the record page with it open."""
-        return _composer(request, object_name, record_id, kind)
+        return _composer(page, obj, record, kind)
 
     @get("/{object_name:str}/{record_id:int}/compose", **DB)
-    def close_composer(self, request: Request, object_name: FromPath[str], record_id: IdInPath) -> Response:
-        return _composer(request, object_name, record_id, "")
+    def close_composer(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath) -> Response:
+        return _composer(page, obj, record, "")
 
     @post("/{object_name:str}/{record_id:int}/activities", **DB)
-    def log_activity(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
-        page, obj, record, refusal = _record(request, object_name, record_id)
-        if refusal:
-            return refusal
+    def log_activity(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         kind = composing.BY_NAME.get(str(data.get("kind") or ""))
         if kind is None or kind not in composing.kinds(page, obj):
             return _answer(page, obj, record, 403, page.t("You may not add activities to this record."))
@@ -65,11 +79,8 @@ class RecordWork(Controller):
                            composer=composing.composer(page, obj, record, None, done=done), timeline=timeline(page, obj, record))
 
     @post("/{object_name:str}/{record_id:int}/activities/{activity_id:int}/done", **DB)
-    def close_activity(self, request: Request, object_name: FromPath[str], record_id: IdInPath, activity_id: IdInPath, data: FORM) -> Response:
+    def close_activity(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, activity_id: IdInPath, data: FORM) -> Response:
         """Tick an open task done, with the activity's version: someone else's change meanwhile is a conflict."""
-        page, obj, record, refusal = _record(request, object_name, record_id)
-        if refusal:
-            return refusal
         problem, status = None, 200
         try:
             activity = page.runtime.records.get(page.actor, "activity", activity_id)
@@ -92,11 +103,8 @@ class RecordWork(Controller):
 
     # --- the path -------------------------------------------------------------------------------
 
-    @post("/{object_name:str}/{record_id:int}/path", **DB)
-    def move_along(self, request: Request, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
-        page, obj, record, refusal = _record(request, object_name, record_id, "update")
-        if refusal:
-            return refusal
+    @post("/{object_name:str}/{record_id:int}/path", **DB, opt={"operation": "update"})
+    def move_along(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         name = obj.spec.get("process_field")
         col = inline_edit.editable(page, obj, name) if name else None
         if col is None:
@@ -112,11 +120,8 @@ class RecordWork(Controller):
 
     # --- one field --------------------------------------------------------------------------------
 
-    @get("/{object_name:str}/{record_id:int}/field/{name:str}", **DB)
-    def field_input(self, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
-        page, obj, record, refusal = _record(request, object_name, record_id, "update")
-        if refusal:
-            return refusal
+    @get("/{object_name:str}/{record_id:int}/field/{name:str}", **DB, opt={"operation": "update"})
+    def field_input(self, page: PAGE, obj: OBJECT, record: RECORD, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
         col = inline_edit.editable(page, obj, name)
         if col is None:
             return _answer(page, obj, record, 403, page.t("You may not change this field."))
@@ -126,19 +131,13 @@ class RecordWork(Controller):
         return _detail(page, obj, record, editing=editing.context(page, record))
 
     @get("/{object_name:str}/{record_id:int}/field/{name:str}/show", **DB)
-    def field_value(self, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
+    def field_value(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
         """The field's value again when its input is closed without saving: with the whole record as it is now, so that
         after a conflict the page holds the current version and shows what changed."""
-        page, obj, record, refusal = _record(request, object_name, record_id)
-        if refusal:
-            return refusal
         return _changed(page, obj, record, focus=name)
 
-    @post("/{object_name:str}/{record_id:int}/field/{name:str}", **DB)
-    def save_field(self, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str], data: FORM) -> Response:
-        page, obj, record, refusal = _record(request, object_name, record_id, "update")
-        if refusal:
-            return refusal
+    @post("/{object_name:str}/{record_id:int}/field/{name:str}", **DB, opt={"operation": "update"})
+    def save_field(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str], data: FORM) -> Response:
         col = inline_edit.editable(page, obj, name)
         if col is None:
             return _answer(page, obj, record, 403, page.t("You may not change this field."))
@@ -150,27 +149,10 @@ class RecordWork(Controller):
         return _detail(page, obj, record, status=status, editing=editing.context(page, record))
 
 
-def _composer(request: Request, object_name: str, record_id: int, kind: str) -> Response:
-    page, obj, record, refusal = _record(request, object_name, record_id)
-    if refusal:
-        return refusal
+def _composer(page: Page, obj: ObjectDef, record: dict, kind: str) -> Response:
     if not page.htmx:
-        return _go(page, f"/r/{object_name}/{record_id}" + (f"?{urlencode({'compose': kind})}#composer" if kind else ""))
+        return _go(page, f"/r/{obj.name}/{record['id']}" + (f"?{urlencode({'compose': kind})}#composer" if kind else ""))
     return page.render("records/_composer.html", obj=obj, record=record, composer=composing.composer(page, obj, record, kind))
-
-
-def _record(request: Request, object_name: str, record_id: int, operation: str = "read") -> tuple[Page, ObjectDef | None, dict | None, Response | None]:
-    page = page_for(request)
-    if page.user is None:
-        return page, None, None, sign_in_first(request)
-    obj, refusal = _object(page, object_name, operation)
-    if refusal:
-        return page, None, None, refusal
-    try:
-        record = page.runtime.records.get(page.actor, object_name, record_id)
-    except NotFound:
-        return page, None, None, _missing(page, object_name, record_id)
-    return page, obj, record, None
 
 
 def _current(page: Page, obj: ObjectDef, record: dict) -> dict:
