@@ -150,3 +150,10 @@ def test_the_currency_setting_is_an_iso_code():
     assert Settings.from_env({"TESSERA_CURRENCY": "cny"}).currency == "CNY"
     with pytest.raises(SettingsError, match="TESSERA_CURRENCY: 'dollars' is not an ISO 4217 currency code"):
         Settings.from_env({"TESSERA_CURRENCY": "dollars"})
+
+
+def test_a_lookups_suggestions_have_a_second_line_that_tells_records_apart(mike, world):
+    client, _csrf = mike
+    suggestions = client.get("/r/contact/options?field=contact&_contact=Contact", headers=HX).text
+    alice = re.search(r'data-label="Contact of alice">Contact of alice<small class="option-detail">([^<]+)</small>', suggestions)
+    assert alice and "Alice Industries" in alice.group(1), suggestions

@@ -23,6 +23,7 @@ from litestar.response import Redirect
 from core.api.errors import IdInPath
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.preferences import NAME_LENGTH, Preferences, ViewError
+from core.search import subtitle, subtitle_fields
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
 from ui import lookups
 from ui.context import VARY, Answer, Page, answer, counted, plural, provide_page, signed_in, singular
@@ -156,7 +157,8 @@ class RecordPages(Controller):
             found = page.runtime.records.list(page.actor, object_name, params).items
         except QueryError:
             found = []
-        items = [{"id": r["id"], "label": r.get(obj.title_field) or f"#{r['id']}"} for r in found]
+        second = subtitle_fields(page.meta(), obj, page.access)  # what tells records apart: a contact's account and e-mail
+        items = [{"id": r["id"], "label": r.get(obj.title_field) or f"#{r['id']}", "detail": subtitle(second, r, page.lang)} for r in found]
         template = "records/_options.html" if page.htmx else "records/options.html"  # without htmx: the matches as links
         return page.render(template, obj=obj, title=plural(obj, page.lang), items=items, field=field, q=q)
 
