@@ -58,11 +58,25 @@ def index_name(prefix: str, table: str, columns: list[str]) -> str:
 def build_tables(meta: MetadataSet) -> SchemaTables:
     metadata = MetaData()
     objects = {name: ObjectTables(_object_table(metadata, obj)) for name, obj in meta.objects.items()}
+    _board_indexes(meta, objects)
     for name, obj in meta.objects.items():
         for fdef in obj.fields.values():
             if fdef.type.name == "many_to_many":
                 objects[name].junctions[fdef.name] = _junction_table(metadata, obj, fdef)
     return SchemaTables(metadata, objects)
+
+
+def _board_indexes(meta: MetadataSet, objects: dict[str, "ObjectTables"]) -> None:
+    """An index on (column field, updated_at) for each board, which draws each column's latest cards: without it a
+    column of 200,000 deals is sorted whole for the 50 it shows."""
+    for layout in meta.layouts.values():
+        group = layout.get("group_by")
+        if layout.get("kind") != "kanban" or layout.get("object") not in objects or not group:
+            continue
+        table = objects[layout["object"]].table
+        name = index_name("ix", table.name, [group, "updated_at"])
+        if group in table.c and name not in {index.name for index in table.indexes}:
+            Index(name, table.c[group], table.c.updated_at, table.c.id)
 
 
 def field_column(fdef: FieldDef) -> Column:
