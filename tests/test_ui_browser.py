@@ -258,7 +258,9 @@ def test_every_input_of_the_main_pages_has_a_label(page, world):
     assert unlabeled == {}
 
 
-def test_drag_a_deal_to_another_stage_and_the_column_sums_follow(browser, make_runtime, request):
+@contextlib.contextmanager
+def one_deal(browser, make_runtime, width: int):
+    """The sales plugin, an admin (sally) signed in in a browser tab of ``width``, and one deal in prospecting."""
     runtime = make_runtime(plugins=("sales",))
     system = Actor.system()
     Accounts(runtime).add_user("sally", PASSWORD, "admin")
@@ -266,21 +268,26 @@ def test_drag_a_deal_to_another_stage_and_the_column_sums_follow(browser, make_r
     deal = runtime.records.create(system, "opportunity", {"name": "Tower B fit-out", "account": account["id"], "stage": "prospecting",
                                                           "amount": 120000, "close_date": "2027-03-31"})
     with serving(runtime) as base:
-        context = browser.new_context(base_url=base, viewport={"width": 1600, "height": 900}, locale="en-US")
+        context = browser.new_context(base_url=base, viewport={"width": width, "height": 900}, locale="en-US")
         tab = context.new_page()
         tab.set_default_timeout(10_000)
         try:
             sign_in(tab, "sally")
-            tab.goto("/r/opportunity/kanban")
-            target = tab.locator(".column[data-value='qualification']")
-            tab.locator(f"#card-{deal['id']}").drag_to(target)
-            expect(target).to_contain_text("Tower B fit-out")
-            expect(target.locator("p.muted").first).to_contain_text("120,000")
-            expect(tab.locator(".column[data-value='prospecting'] h2")).to_contain_text("0")
-            assert runtime.records.get(system, "opportunity", deal["id"])["stage"] == "qualification"
-            shot(tab, "deal-board", request)
+            yield runtime, deal, tab
         finally:
             context.close()
+
+
+def test_drag_a_deal_to_another_stage_and_the_column_sums_follow(browser, make_runtime, request):
+    with one_deal(browser, make_runtime, 1600) as (runtime, deal, tab):
+        tab.goto("/r/opportunity/kanban")
+        target = tab.locator(".column[data-value='qualification']")
+        tab.locator(f"#card-{deal['id']}").drag_to(target)
+        expect(target).to_contain_text("Tower B fit-out")
+        expect(target.locator("p.muted").first).to_contain_text("120,000")
+        expect(tab.locator(".column[data-value='prospecting'] h2")).to_contain_text("0")
+        assert runtime.records.get(Actor.system(), "opportunity", deal["id"])["stage"] == "qualification"
+        shot(tab, "deal-board", request)
 
 
 def test_delete_asks_first_and_a_no_keeps_the_record(page, world):
@@ -507,26 +514,13 @@ def test_a_field_changed_in_place_on_a_stale_version_shows_the_conflict(page, wo
 
 
 def test_a_deal_moves_along_its_path_in_place(browser, make_runtime, request):
-    runtime = make_runtime(plugins=("sales",))
-    system = Actor.system()
-    Accounts(runtime).add_user("sally", PASSWORD, "admin")
-    account = runtime.records.create(system, "account", {"name": "Lotus Build"})
-    deal = runtime.records.create(system, "opportunity", {"name": "Tower B fit-out", "account": account["id"], "stage": "prospecting",
-                                                          "amount": 120000, "close_date": "2027-03-31"})
-    with serving(runtime) as base:
-        context = browser.new_context(base_url=base, viewport={"width": 1280, "height": 900}, locale="en-US")
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        try:
-            sign_in(tab, "sally")
-            tab.goto(f"/r/opportunity/{deal['id']}")
-            tab.locator(".path").get_by_role("button", name="Proposal").click()
-            expect(tab.locator(".path [aria-current=step]")).to_have_text("Proposal")
-            expect(tab.locator("#timeline")).to_contain_text("Proposal")  # the change is on the timeline at once
-            assert runtime.records.get(system, "opportunity", deal["id"])["stage"] == "proposal"
-            shot(tab, "deal-path", request)
-            tab.set_viewport_size({"width": 390, "height": 844})
-            assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-            shot(tab, "deal-path-phone", request)
-        finally:
-            context.close()
+    with one_deal(browser, make_runtime, 1280) as (runtime, deal, tab):
+        tab.goto(f"/r/opportunity/{deal['id']}")
+        tab.locator(".path").get_by_role("button", name="Proposal").click()
+        expect(tab.locator(".path [aria-current=step]")).to_have_text("Proposal")
+        expect(tab.locator("#timeline")).to_contain_text("Proposal")  # the change is on the timeline at once
+        assert runtime.records.get(Actor.system(), "opportunity", deal["id"])["stage"] == "proposal"
+        shot(tab, "deal-path", request)
+        tab.set_viewport_size({"width": 390, "height": 844})
+        assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        shot(tab, "deal-path-phone", request)
