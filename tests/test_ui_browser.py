@@ -119,6 +119,7 @@ def test_drag_a_card_to_another_column_and_move_one_with_the_keyboard(page, worl
     page.locator(f"#card-{first['id']}").drag_to(page.locator(".column[data-value='in_progress']"))
     expect(page.locator(".column[data-value='in_progress']")).to_contain_text("Prepare the demo")
     assert world.runtime.records.get(system, "activity", first["id"])["status"] == "in_progress"
+    expect(page.locator(".htmx-added, .htmx-settling, .htmx-swapping")).to_have_count(0)  # the new board is wired up
     menu = page.get_by_label("Move Book the room to")
     menu.focus()
     menu.select_option("done")

@@ -141,8 +141,11 @@ def answer(_request: Request, exc: Answer) -> Response:
 
 
 def signed_in(connection, _handler) -> None:
-    """Guard of the pages: a signed-in user, else the sign-in page (and back here after it)."""
-    if connection.user is None:
+    """Guard of the pages: a signed-in user, else the sign-in page (and back here after it). An OPTIONS request
+    only asks which methods the address takes: it reaches no page and is answered as it is."""
+    if connection.scope.get("method") == "OPTIONS":
+        return
+    if connection.scope.get("user") is None:
         raise Answer(sign_in_first(connection))
 
 

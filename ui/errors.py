@@ -15,7 +15,7 @@ from collections.abc import Callable
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from ui.context import VARY, Page
+from ui.context import VARY, Answer, Page, answer
 from ui.i18n import label, negotiate, translator
 from ui.icons import icon
 
@@ -25,8 +25,9 @@ Handler = Callable[[Request, Exception], Response]
 
 
 def page_errors(api_handlers: dict[type, Handler]) -> dict[type, Handler]:
-    """The API's exception handlers, answering an HTML page instead on the UI's paths."""
-    return {kind: _on_pages(handler, unexpected=kind is Exception) for kind, handler in api_handlers.items()}
+    """The API's exception handlers, answering an HTML page instead on the UI's paths; a page's answer decided by a
+    guard or a dependency (``Answer``) is sent as it is, wherever it is raised."""
+    return {**{kind: _on_pages(handler, unexpected=kind is Exception) for kind, handler in api_handlers.items()}, Answer: answer}
 
 
 def is_api(path: str) -> bool:
