@@ -112,6 +112,7 @@ class Identity:
     permission_set: str  # "" when the user has no role
     via: str  # "session" | "token" | "password"
     token_id: int | None = None
+    time_zone: str | None = None  # as the user chose it (None: the browser's)
 
     @property
     def actor(self) -> Actor:
@@ -247,6 +248,11 @@ class Accounts:
         with records.transaction(Actor.system()) as tx:
             tx.update("user", user_id, {"language": language})
 
+    def set_time_zone(self, user_id: int, zone: str | None) -> None:
+        """The user's own time zone (an IANA name, checked by the caller; None: the browser's)."""
+        with self.runtime.records.transaction(Actor.system()) as tx:
+            tx.update("user", user_id, {"time_zone": zone})
+
     def set_password(self, user_id: int, password: str, username: str = "") -> None:
         """A new password; the user's browser sessions end (API tokens are separate credentials and stay)."""
         check_password(password, username)
@@ -376,7 +382,7 @@ class Accounts:
     def _identity_select(self, schema) -> tuple[sa.Select, sa.Table]:
         user, role = schema.tables.table("user"), schema.tables.table("role")
         statement = (
-            select(user.c.id, user.c.username, user.c.full_name, user.c.language, user.c.active, role.c.permission_set)
+            select(user.c.id, user.c.username, user.c.full_name, user.c.language, user.c.time_zone, user.c.active, role.c.permission_set)
             .select_from(user.outerjoin(role, and_(role.c.id == user.c.role, role.c.deleted_at.is_(None))))
             .where(user.c.deleted_at.is_(None))
         )
@@ -386,7 +392,7 @@ class Accounts:
     def _identity(row, via: str, token_id: int | None = None) -> Identity | None:
         if row.active is False:
             return None
-        return Identity(row.id, row.username, row.full_name, row.language, row.permission_set or "", via, token_id)
+        return Identity(row.id, row.username, row.full_name, row.language, row.permission_set or "", via, token_id, row.time_zone)
 
     # --- browser sessions -------------------------------------------------------------------
 

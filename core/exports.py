@@ -19,6 +19,7 @@ from core.records import Actor
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "xlsx")
+LABEL_LANGUAGES = ("en", "zh-CN")
 SYSTEM_COLUMNS = ("version", "created_at", "created_by", "updated_at", "updated_by", "owner")
 
 
@@ -57,6 +58,30 @@ def records(runtime, actor: Actor, object_name: str, params: Iterable[tuple[str,
         last = page.items[-1]["id"]
 
 
+def headers(runtime, object_name: str, names: list[str], labels: str | None) -> list[str]:
+    """The header row: the columns' names, or with ``labels`` (a language, "en" or "zh-CN") their labels in it."""
+    if not labels:
+        return names
+    obj = runtime.current_metadata().object(object_name)
+    return [obj.fields[name].label(labels) if name in obj.fields else name for name in names]
+
+
+def readers(runtime, object_name: str, names: list[str], labels: str | None) -> list[Callable[[Any], Any]]:
+    """How each column's value becomes a cell: with ``labels``, a picklist's codes as their labels in that language."""
+    obj = runtime.current_metadata().object(object_name)
+    found = []
+    for name in names:
+        fdef = obj.fields.get(name)
+        if labels and fdef is not None and fdef.type.name in ("picklist", "multi_picklist"):
+            words = {v["value"]: (v.get("label") or {}).get(labels) or (v.get("label") or {}).get("en") or v["value"]
+                     for v in fdef.spec.get("values", [])}
+            found.append(lambda value, words=words: cell([words.get(v, v) for v in value] if isinstance(value, list)
+                                                         else words.get(value, value)))
+        else:
+            found.append(cell)
+    return found
+
+
 def cell(value: Any) -> Any:
     """A value as a spreadsheet cell that never runs as a formula; numbers stay numbers."""
     if value is None:
@@ -74,15 +99,16 @@ def cell(value: Any) -> Any:
 
 
 def export(runtime, actor: Actor, object_name: str, path: Path, params: Iterable[tuple[str, str]] = (), fmt: str | None = None,
-           progress: Callable[[int], None] | None = None) -> int:
+           progress: Callable[[int], None] | None = None, labels: str | None = None) -> int:
     """Write the list to ``path`` (CSV or XLSX, from ``fmt`` or the file's suffix); return the number of records.
 
     The file appears whole or not at all (it is written beside ``path`` and renamed at the end), readable by its owner alone.
+    ``labels`` (a language): headers and picklist values as labels in it, for people; without it, names and codes, for imports.
     """
     path = Path(path)
     fmt = export_format(fmt, path)
     with private.replacing(path) as file:
-        return write(file, runtime, actor, object_name, params, fmt, progress)
+        return write(file, runtime, actor, object_name, params, fmt, progress, labels)
 
 
 def export_format(fmt: str | None, path: Path | None = None) -> str:
@@ -94,11 +120,13 @@ def export_format(fmt: str | None, path: Path | None = None) -> str:
 
 
 def write(file: BinaryIO, runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]] = (), fmt: str = "csv",
-          progress: Callable[[int], None] | None = None) -> int:
+          progress: Callable[[int], None] | None = None, labels: str | None = None) -> int:
     """Write the list to an open binary file (standard output, say) as ``fmt``; return the number of records."""
     names = columns(runtime, actor, object_name)
-    rows = ([cell(record.get(name)) for name in names] for record in records(runtime, actor, object_name, list(params)))
-    return (_write_xlsx if export_format(fmt) == "xlsx" else _write_csv)(file, object_name, names, rows, progress)
+    shown = list(zip(names, readers(runtime, object_name, names, labels)))
+    rows = ([show(record.get(name)) for name, show in shown] for record in records(runtime, actor, object_name, list(params)))
+    return (_write_xlsx if export_format(fmt) == "xlsx" else _write_csv)(file, object_name, headers(runtime, object_name, names, labels),
+                                                                        rows, progress)
 
 
 def _write_csv(file: BinaryIO, _object_name: str, names: list[str], rows: Iterator[list], progress) -> int:
@@ -134,15 +162,16 @@ def _write_xlsx(file: BinaryIO, object_name: str, names: list[str], rows: Iterat
     return count
 
 
-def csv_chunks(runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]]) -> Iterator[str]:
+def csv_chunks(runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]], labels: str | None = None) -> Iterator[str]:
     """The CSV export as text chunks, for a streamed HTTP response."""
     names = columns(runtime, actor, object_name)
+    shown = list(zip(names, readers(runtime, object_name, names, labels)))
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     yield "\ufeff"
-    writer.writerow(names)
+    writer.writerow(headers(runtime, object_name, names, labels))
     for record in records(runtime, actor, object_name, list(params)):
-        writer.writerow([cell(record.get(name)) for name in names])
+        writer.writerow([show(record.get(name)) for name, show in shown])
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)

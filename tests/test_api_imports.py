@@ -388,6 +388,27 @@ def test_the_xlsx_export_is_a_workbook_with_formulas_inert_and_hidden_fields_abs
     assert [r["detail"] for r in audit_rows(api, "export")] == [{"format": "xlsx", "query": {"sort": "name"}}]
 
 
+def test_an_export_for_people_has_labels_in_their_language_and_one_for_imports_keeps_names_and_codes(api, formulas, tmp_path):
+    runtime = api.world.runtime
+    alice = runtime.records.get(Actor.system(), "account", api.world.accounts["alice"])
+    runtime.records.update(Actor.system(), "account", alice["id"], {"account_type": "customer"}, version=alice["version"])
+    chinese = read_csv(api.get("alice", "/api/export/account?sort=name&labels=zh-CN").text)
+    header, rows = chinese[0], chinese[1:]
+    assert "客户名称" in header and "name" not in header and "SECRET" not in str(chinese)
+    assert rows[1][header.index("客户类型")] == "正式客户" and rows[1][header.index("客户名称")] == "Alice Industries"
+    assert rows[0][header.index("客户名称")] == "'=1+1"  # still inert
+    english = read_csv(api.get("alice", "/api/export/account?sort=name&labels=en").text)
+    assert english[2][english[0].index("Type")] == "Customer"
+    plain = read_csv(api.get("alice", "/api/export/account?sort=name").text)
+    assert plain[2][plain[0].index("account_type")] == "customer"
+    workbook = api.get("alice", "/api/export/account?sort=name&labels=zh-CN&format=xlsx")
+    (tmp_path / "zh.xlsx").write_bytes(workbook.content)
+    sheet = [list(r) for r in openpyxl.load_workbook(tmp_path / "zh.xlsx").active.iter_rows(values_only=True)]
+    assert sheet[2][sheet[0].index("客户类型")] == "正式客户"
+    refused = api.get("alice", "/api/export/account?labels=fr")
+    assert refused.status_code == 400 and "labels: 'fr'" in refused.json()["message"]
+
+
 @pytest.mark.parametrize("query, words", [("colour=red", "colour"), ("format=pdf", "format: 'pdf'"), ("account_number=x", "account_number")])
 def test_a_bad_export_is_refused_before_the_download_starts(api, query, words):
     for fmt in ("", "&format=xlsx"):

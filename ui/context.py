@@ -24,10 +24,11 @@ from core.metadata.model import MetadataSet, ObjectDef
 from core.permissions import Access
 from core.records import Actor
 from ui.i18n import label, negotiate, translator
-from ui.fields import display
+from ui.fields import display, time_zone
 from ui.icons import icon
 
 VARY = {"Vary": "HX-Request"}
+ZONE_COOKIE = "tessera_tz"  # the browser's time zone, set by tessera.js
 
 
 @dataclass
@@ -54,9 +55,15 @@ class Page:
         """The installation's currency: its symbol shows on amounts whose field names none."""
         return self.runtime.settings.currency
 
+    @cached_property
+    def zone(self) -> str:
+        """The reader's time zone: their own choice, else their browser's (the cookie tessera.js sets), else UTC."""
+        chosen = getattr(self.user, "time_zone", None) if self.user else None
+        return time_zone(chosen) or time_zone(self.request.cookies.get(ZONE_COOKIE)) or "UTC"
+
     def show(self, fdef, value: Any) -> str:
-        """A value as text in the page's language, amounts with the installation's currency symbol."""
-        return display(fdef, value, self.lang, self.currency)
+        """A value as text in the page's language, amounts with the installation's currency symbol, times in the reader's zone."""
+        return display(fdef, value, self.lang, self.currency, self.zone)
 
     @property
     def htmx(self) -> bool:
@@ -113,7 +120,7 @@ class Page:
         meta = self.meta()
         base = {
             "lang": self.lang, "_": translator(self.lang), "label": lambda labels, fallback="": label(labels, self.lang, fallback),
-            "icon": icon, "csrf": csrf_token(self.request), "csp_nonce": csp_nonce(self.request.scope), "user": self.user, "path": self.request.url.path,
+            "icon": icon, "zone": self.zone if self.user else "UTC", "csrf": csrf_token(self.request), "csp_nonce": csp_nonce(self.request.scope), "user": self.user, "path": self.request.url.path,
             "nav": self.memo(("nav",), lambda: navigation(meta, self.access, self.lang)) if self.user else {},
             "may_customize": self.user is not None and self.access.may_customize,
             "may_import": self.user is not None and self.memo(("may_import",), lambda: any(self.access.can(name, "create") for name in meta.objects)),

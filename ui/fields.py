@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import colorsys
+import datetime as dt
 import re
 from functools import lru_cache
 from typing import Any, Callable
+from zoneinfo import ZoneInfo, available_timezones
 
 from babel.numbers import get_currency_symbol
 from markupsafe import Markup, escape
@@ -55,15 +57,16 @@ def choices(fdef: FieldDef, lang: str) -> list[dict]:
             for v in fdef.spec.get("values", [])]
 
 
-def display(fdef: FieldDef, value: Any, lang: str, currency: str | None = None) -> str:
+def display(fdef: FieldDef, value: Any, lang: str, currency: str | None = None, zone: str | None = None) -> str:
     """A value as text for a table cell or a detail page."""
-    return formatter(fdef, lang, currency)(value)
+    return formatter(fdef, lang, currency, zone)(value)
 
 
-def formatter(fdef: FieldDef, lang: str, currency: str | None = None) -> Callable[[Any], str]:
+def formatter(fdef: FieldDef, lang: str, currency: str | None = None, zone: str | None = None) -> Callable[[Any], str]:
     """The function that shows the field's values as text: chosen once per column, applied per cell.
 
-    An amount shows the symbol of the field's own currency, else of ``currency`` (the installation's)."""
+    An amount shows the symbol of the field's own currency, else of ``currency`` (the installation's); a date and time
+    is shown in ``zone`` (the reader's), else in UTC, saying so."""
     kind = fdef.type.name
     if kind in ("lookup", "dynamic_lookup"):
         show = lambda v: str(v.get("label") if v.get("label") is not None else f"#{v['id']}")  # noqa: E731
@@ -82,6 +85,8 @@ def formatter(fdef: FieldDef, lang: str, currency: str | None = None) -> Callabl
         if kind == "percent":
             pattern += " %"
         show = pattern.format
+    elif kind == "datetime" and zone not in (None, "UTC"):
+        show = lambda v: in_zone(str(v), zone).strftime("%Y-%m-%d %H:%M")  # noqa: E731
     elif kind == "datetime":
         show = lambda v: str(v).replace("T", " ")[:16] + " UTC"  # noqa: E731
     else:
@@ -89,10 +94,10 @@ def formatter(fdef: FieldDef, lang: str, currency: str | None = None) -> Callabl
     return lambda value: "" if value is None or value == "" or value == [] else show(value)
 
 
-def cell(fdef: FieldDef, lang: str, currency: str | None = None) -> Callable[[Any], str]:
+def cell(fdef: FieldDef, lang: str, currency: str | None = None, zone: str | None = None) -> Callable[[Any], str]:
     """The function that writes the field's values as a list cell's HTML, escaped: a lookup as a link to
     its record under its title, a picklist value as a badge in its colour's tone, other values as text."""
-    kind, text = fdef.type.name, formatter(fdef, lang, currency)
+    kind, text = fdef.type.name, formatter(fdef, lang, currency, zone)
     if kind == "lookup":
         target = fdef.spec["target"]
         return lambda v: "" if not v else Markup('<a href="/r/{}/{}">{}</a>').format(target, v["id"], text(v))
@@ -147,7 +152,7 @@ def form_value(record: dict | None, name: str) -> Any:
     return value
 
 
-def from_form(fdef: FieldDef, raw: Any) -> Any:
+def from_form(fdef: FieldDef, raw: Any, zone: str | None = None) -> Any:
     """A submitted input as the record service takes it; '' is no value."""
     kind = fdef.type.name
     if kind == "boolean":
@@ -167,25 +172,58 @@ def from_form(fdef: FieldDef, raw: Any) -> Any:
     if kind in NUMBER_TYPES or kind == "lookup":
         return text.strip()
     if kind == "datetime":
-        return utc_text(text)
+        return utc_text(text, zone)
     return text
 
 
-def utc_text(local: str) -> str:
-    """An <input type=datetime-local>'s value (no zone; seconds only when they are not zero) as UTC: the UI works in UTC."""
+def utc_text(local: str, zone: str | None = None) -> str:
+    """An <input type=datetime-local>'s value (no zone; seconds only when they are not zero), a time in ``zone`` (the
+    reader's; UTC when None), as UTC."""
     text = local + ":00" if len(local) == 16 else local
     zoned = text.endswith(("Z", "z")) or "+" in text[10:] or "-" in text[10:]
-    return text if zoned else text + "Z"
+    if zoned:
+        return text
+    if zone in (None, "UTC"):
+        return text + "Z"
+    try:
+        moment = dt.datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone))
+    except ValueError:
+        return text + "Z"  # not a date and time: the record service says so, naming the field
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds" if moment.microsecond else "seconds").replace("+00:00", "Z")
 
 
-def local_text(value: str | None) -> str:
-    """A datetime as an <input type=datetime-local> shows it: in UTC without its zone, with its seconds (to the
-    millisecond, what the input holds) unless they are zero, so that a form sent back unchanged sends the same time."""
+def local_text(value: str | None, zone: str | None = None) -> str:
+    """A datetime as an <input type=datetime-local> shows it: in ``zone`` (UTC when None) without the zone, with its
+    seconds (to the millisecond, what the input holds) unless they are zero, so that a form sent back unchanged sends
+    the same time."""
+    if value and zone not in (None, "UTC"):
+        moment = in_zone(value, zone)
+        value = moment.replace(tzinfo=None).isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
     text, _, fraction = (value or "").removesuffix("Z").partition(".")
     fraction = fraction[:3].rstrip("0")
     if fraction:
         return f"{text}.{fraction}"
     return text[:16] if text[16:] == ":00" else text
+
+
+def in_zone(value: str, zone: str) -> dt.datetime:
+    """A stored UTC time (ISO text) in the time zone ``zone``."""
+    moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(ZoneInfo(zone))
+
+
+def time_zone(name: str | None) -> str | None:
+    """``name`` if it is a time zone this machine knows (an IANA name like Asia/Shanghai), else None."""
+    if not name or len(name) > 64 or name not in available_zones():
+        return None
+    return name
+
+
+@lru_cache(maxsize=1)
+def available_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def record_title(obj: ObjectDef, record: dict, lang: str) -> str:

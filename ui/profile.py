@@ -15,7 +15,8 @@ from litestar.di import Provide
 from core.api.errors import IdInPath
 from core.api.security import client_ip, session_cookie
 from core.auth import MIN_PASSWORD_LENGTH, TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, Accounts, AuthError, Throttled
-from ui.context import Answer, Page, answer, provide_page, signed_in
+from ui.context import ZONE_COOKIE, Answer, Page, answer, provide_page, signed_in
+from ui.fields import available_zones, time_zone
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
 from ui.record_pages import DB, FORM, PAGE, _go
 from ui.mass_actions import one
@@ -38,6 +39,15 @@ class ProfilePages(Controller):
         if choice not in LANGUAGES:
             return _profile(page, status=422, problems={"language": page.t("Language: choose English or 简体中文.")})
         _accounts(request).set_language(page.user.user_id, LANGUAGE_OF_USER[choice])
+        return _go(page, "/profile")
+
+    @post("/time_zone", **DB)
+    def time_zone(self, page: PAGE, request: Request, data: FORM) -> Response:
+        chosen = one(data, "time_zone").strip()
+        if chosen and time_zone(chosen) is None:
+            return _profile(page, status=422, problems={"time_zone": page.t("Time zone: “{zone}” is not a time zone; choose one from the list.",
+                                                                             zone=chosen[:64])})
+        _accounts(request).set_time_zone(page.user.user_id, chosen or None)
         return _go(page, "/profile")
 
     @post("/password", **DB)
@@ -99,5 +109,7 @@ def _new_password_problem(page: Page, new: str, again: str) -> tuple[str, str] |
 def _profile(page: Page, status: int = 200, problems: dict | None = None, **values: Any) -> Response:
     tokens = _accounts(page.request).tokens(page.user.user_id)
     return page.render("profile.html", status=status, title=page.t("Your profile"), tokens=tokens, problems=problems or {},
+                       zones=sorted(available_zones()), chosen_zone=time_zone(page.user.time_zone) or "",
+                       browser_zone=time_zone(page.request.cookies.get(ZONE_COOKIE)) or "UTC",
                        min_length=MIN_PASSWORD_LENGTH, default_days=TOKEN_DEFAULT_DAYS, max_days=TOKEN_MAX_DAYS,
                        **{"typed": {}, "created": None, "notice": None, **values})

@@ -49,14 +49,14 @@ def submitted(page: Page, columns: list[Column], data: dict) -> Submission:
         if col.widget == "lookup" and f"_{col.name}" in data:
             _take_lookup(page, col, data, sent)
         elif col.name in data or col.widget in MANY_VALUED:
-            sent.values[col.name] = from_form(col.field, data.get(col.name))
+            sent.values[col.name] = from_form(col.field, data.get(col.name), page.zone)
     return sent
 
 
 def _take_lookup(page: Page, col: Column, data: dict, sent: Submission) -> None:
     text = _last(data.get(f"_{col.name}"))
     target = page.meta().object(col.field.spec["target"])
-    choice = lookups.choose(page, target, from_form(col.field, data.get(col.name)), text)
+    choice = lookups.choose(page, target, from_form(col.field, data.get(col.name), page.zone), text)
     if choice.problem is None:
         sent.values[col.name] = choice.value
     else:

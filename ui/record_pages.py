@@ -292,13 +292,14 @@ def list_params(pairs) -> list[tuple[str, str]]:
     return [(key, ",".join(values) if key.endswith("__in") else values[-1]) for key, values in merged.items()]
 
 
-def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], selectable: bool, select_label, currency: str) -> list[Markup]:
+def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], selectable: bool, select_label, currency: str,
+              zone: str | None = None) -> list[Markup]:
     """The table's rows as HTML: the first cell links to the record, the others as ``cell`` writes them.
 
     Written here rather than in the template because a list page is mostly these rows and
     Jinja spends several times longer on them; every value is escaped like the template would."""
     rows, lang = [], select_label.lang
-    shown = [(c.name, cell(c.field, lang, currency) if i else _plain_cell(c.field, lang, currency)) for i, c in enumerate(columns)]
+    shown = [(c.name, cell(c.field, lang, currency, zone) if i else _plain_cell(c.field, lang, currency, zone)) for i, c in enumerate(columns)]
     titles = [escape(c.title) for c in columns]  # each cell carries its column's title, for the cards a phone shows
     for record in records:
         rid = record["id"]
@@ -316,8 +317,8 @@ def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], select
     return rows
 
 
-def _plain_cell(fdef: FieldDef, lang: str, currency: str):
-    text = formatter(fdef, lang, currency)
+def _plain_cell(fdef: FieldDef, lang: str, currency: str, zone: str | None):
+    text = formatter(fdef, lang, currency, zone)
     return lambda value: escape(text(value))
 
 
@@ -353,7 +354,7 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
     here = [(k, v) for k, v in params if k != "offset"]
     may_update, may_delete = access.can(obj.name, "update"), access.can(obj.name, "delete")
     rows = list_rows(obj, result.items if result else [], columns, may_update or may_delete, SelectLabel(page.lang, page.t("Select {title}")),
-                     page.currency)
+                     page.currency, page.zone)
     view = {
         "columns": columns, "rows": rows, "error": error, "sort": sort, "q": chosen.get("q", ""),
         "offset": offset, "has_more": bool(result and result.has_more), "page_size": PAGE_SIZE, "query": urlencode(here),
@@ -418,7 +419,7 @@ def _mass_input(page: Page, target: Column | None, data: dict | None = None, err
     """What records/_input.html needs to draw the field's input in the action bar or on the step page (with what was
     sent, when it comes back with a problem)."""
     options = {target.name: choices(target.field, page.lang)} if target and target.widget in ("select", "multiselect") else {}
-    value = from_form(target.field, data.get("value")) if target and data else None
+    value = from_form(target.field, data.get("value"), page.zone) if target and data else None
     return {"options": options, "lookups": {}, "value": value, "error": error, "fid": "mass-value-input", "input_name": "value",
             "clearing": bool(data) and one(data, "clear") in ("1", "on", "true")}
 
@@ -464,7 +465,7 @@ def _every_matching(page: PAGE, obj: OBJECT, query: str) -> tuple[Selection, str
 
 def _mass_value(page: Page, target: Column, data: dict) -> lookups.Choice:
     """The value to set; for a lookup, the record its picker's text names."""
-    value = from_form(target.field, data.get("value"))
+    value = from_form(target.field, data.get("value"), page.zone)
     if target.widget != "lookup" or "_value" not in data:
         return lookups.Choice(value)
     return lookups.choose(page, page.meta().object(target.field.spec["target"]), value, one(data, "_value"))
@@ -578,7 +579,7 @@ def kanban_view(page: PAGE, obj: OBJECT, pairs) -> dict | None:
         total = totals.get(option["value"] or None, {})
         columns.append({**option, "cards": _cards(page, obj, group, card_fields, found.items), "count": total.get("count", 0),
                         "more": f"/r/{obj.name}?{urlencode(params + [chosen])}" if found.has_more else None,
-                        "sum": display(obj.fields[sum_field], total.get("sum", 0), page.lang, page.currency) if sum_field else None})
+                        "sum": page.show(obj.fields[sum_field], total.get("sum", 0)) if sum_field else None})
     return {"columns": columns, "field": group, "values": values, "sum_title": obj.fields[sum_field].label(page.lang) if sum_field else None,
             "may_update": page.access.can(obj.name, "update") and page.access.writable(obj.name, group.name),
             "problem": dict(pairs).get("_problem"), "query": urlencode(params), "chips": chips(page, obj, params, {},
@@ -594,7 +595,7 @@ def _cards(page: PAGE, obj: OBJECT, group: FieldDef, card_fields: list[FieldDef]
         since = moved.get(r["id"]) or _when(r.get("created_at"))
         cards.append({"id": r["id"], "version": r["version"], "title": r.get(obj.title_field) or f"#{r['id']}",
                       "days": (today - since).days if since else None,
-                      "details": [{"label": f.label(page.lang), "text": display(f, r.get(f.name), page.lang, page.currency)}
+                      "details": [{"label": f.label(page.lang), "text": page.show(f, r.get(f.name))}
                                   for f in card_fields if r.get(f.name) not in (None, "")]})
     return cards
 

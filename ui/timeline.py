@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from core.metadata.model import FieldDef, ObjectDef
 from core.records import Forbidden, NotFound, QueryError, RecordService
 from ui.context import Page
-from ui.fields import display
+from ui.fields import display, in_zone
 
 ACTIVITIES_SHOWN = 30
 CHANGES_SHOWN = 50
@@ -66,7 +66,7 @@ def _activities(page: Page, obj: ObjectDef, record: dict) -> tuple[list[dict], s
             "status": _shown(fields.get("status"), status, page.lang), "closed": status in CLOSED_STATUSES,
             "due": _shown(fields.get("due_date"), a.get("due_date"), page.lang) or _shown(fields.get("start_at"), a.get("start_at"), page.lang),
             "description": a.get("description") or "", "who": _label(a.get("created_by")) or _label(a.get("owner")),
-            "at": _instant(a.get("created_at")), "order": 1, "when": _when(a.get("created_at")),
+            "at": _instant(a.get("created_at")), "order": 1, "when": _when(a.get("created_at"), page.zone),
             "may_close": may_close and status not in CLOSED_STATUSES,
         })
     more = f"/r/activity?{urlencode(wanted)}" if found.has_more else None
@@ -83,7 +83,7 @@ def _changes(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
         key = (entry["changed_at"], entry["changed_by_name"])
         save = saves.setdefault(key, {"type": "change", "kind": "change", "icon": KIND_ICONS["change"], "changes": [],
                                       "who": entry["changed_by_name"], "at": _instant(entry["changed_at"]), "order": 0,
-                                      "when": _when(entry["changed_at"])})
+                                      "when": _when(entry["changed_at"], page.zone)})
         if entry["field"] == RecordService.MERGE_ENTRY:
             save.update(kind="merge", icon=KIND_ICONS["merge"])
             save["changes"].append({"field": page.t("Merge"), "old": "", "new": merge_note(page, entry["new"])})
@@ -139,5 +139,11 @@ def _instant(value: Any) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
-def _when(value: Any) -> str:
-    return str(value or "").replace("T", " ")[:16]
+def _when(value: Any, zone: str) -> str:
+    """A stored time as the reader reads it: in their time zone, to the minute."""
+    if not value or zone == "UTC":
+        return str(value or "").replace("T", " ")[:16]
+    try:
+        return in_zone(str(value), zone).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return str(value).replace("T", " ")[:16]

@@ -165,27 +165,33 @@ class ExportController(Controller):
 
     @get("/{object_name:str}", **DB, summary="Export a list as CSV or XLSX", operation_class=ExportOperation)
     def export(self, request: Request, object_name: FromPath[str],
-               fmt: Annotated[str, QueryParameter(name="format", description="csv (the default) or xlsx")] = "csv") -> Response:
+               fmt: Annotated[str, QueryParameter(name="format", description="csv (the default) or xlsx")] = "csv",
+               labels: Annotated[str | None, QueryParameter(description="en or zh-CN: headers and picklist values as their labels "
+                                                                          "in that language, for people (without it: names and codes, "
+                                                                          "as imports take them)")] = None) -> Response:
         """The whole list (the list filters, sort and q of GET /api/records/{object}, without paging), as you may see it."""
         runtime, actor = request.app.state.runtime, _actor(request)
         if fmt not in exports.FORMATS:
             raise ApiError(400, "invalid_query", f"format: '{fmt}' is not an export format; use csv or xlsx",
                            [{"parameter": "format", "message": "csv or xlsx"}])
-        params = exports.list_query(runtime, actor, object_name, [(k, v) for k, v in _query_pairs(request) if k != "format"])
+        if labels is not None and labels not in exports.LABEL_LANGUAGES:
+            raise ApiError(400, "invalid_query", f"labels: '{labels}' is not a language of the labels; use en or zh-CN",
+                           [{"parameter": "labels", "message": "en or zh-CN"}])
+        params = exports.list_query(runtime, actor, object_name, [(k, v) for k, v in _query_pairs(request) if k not in ("format", "labels")])
         audit.write_now(runtime.engine, "export", identity(request).who(client_ip(request)), object_name,
                         detail={"format": fmt, "query": dict(params)})
         if fmt == "xlsx":
-            return _xlsx_file(runtime, actor, object_name, params)
+            return _xlsx_file(runtime, actor, object_name, params, labels)
         headers = {"Content-Disposition": f'attachment; filename="{object_name}.csv"'}
-        return Stream(exports.csv_chunks(runtime, actor, object_name, params), media_type="text/csv", headers=headers)
+        return Stream(exports.csv_chunks(runtime, actor, object_name, params, labels), media_type="text/csv", headers=headers)
 
 
-def _xlsx_file(runtime, actor: Actor, object_name: str, params: list[tuple[str, str]]) -> File:
+def _xlsx_file(runtime, actor: Actor, object_name: str, params: list[tuple[str, str]], labels: str | None = None) -> File:
     """The XLSX is written (in bounded memory) to a private temporary folder, sent, then removed."""
     folder = Path(tempfile.mkdtemp(prefix="tessera-export-"))
     path = folder / f"{object_name}.xlsx"
     try:
-        exports.export(runtime, actor, object_name, path, params, "xlsx")
+        exports.export(runtime, actor, object_name, path, params, "xlsx", labels=labels)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

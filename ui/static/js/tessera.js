@@ -322,3 +322,14 @@ document.addEventListener("htmx:afterSettle", function () {
   var pencil = document.querySelector("[data-inline-pencil][autofocus]");
   if (pencil && (document.activeElement === document.body || !document.activeElement)) pencil.focus();
 });
+
+// The browser's time zone, for times shown to a user who has not chosen one in their profile.
+(function () {
+  "use strict";
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tessera_tz=" + encodeURIComponent(zone)) === -1) {
+      document.cookie = "tessera_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* no Intl: times stay in UTC */ }
+})();
