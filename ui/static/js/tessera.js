@@ -317,11 +317,25 @@ document.addEventListener("htmx:load", function (event) {
   var first = form.querySelector("input:not([type=hidden]):not([readonly]), select, textarea");
   if (first) first.focus();
 });
-// After a field is saved the whole record is drawn again: the focus goes back to that field's pencil.
-document.addEventListener("htmx:afterSettle", function () {
-  var pencil = document.querySelector("[data-inline-pencil][autofocus]");
-  if (pencil && (document.activeElement === document.body || !document.activeElement)) pencil.focus();
-});
+// After a field is saved the whole record is drawn again: the focus goes back to that field's pencil, once the
+// parts of the page that came back (head, fields, timeline) are all in place, whichever of them settles last.
+(function () {
+  "use strict";
+  function lost() {
+    var active = document.activeElement;
+    return !active || active === document.body || !active.isConnected;
+  }
+  function restore() {
+    var pencil = document.querySelector("[data-inline-pencil][autofocus]");
+    if (!pencil || !lost()) return;
+    pencil.focus();
+    pencil.removeAttribute("autofocus");
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    restore();
+    window.requestAnimationFrame(restore);
+  });
+})();
 
 // The browser's time zone, for times shown to a user who has not chosen one in their profile.
 (function () {
