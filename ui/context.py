@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 from litestar import Request, Response
+from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.response import Redirect
 
@@ -159,6 +160,9 @@ def signed_in(connection, _handler) -> None:
 def provide_page(request: Request) -> Page:
     """Dependency: the page being drawn, for the signed-in user in their language."""
     return page_for(request)
+
+
+PAGE = NamedDependency[Page]  # a handler's parameter ``page``, given by provide_page
 
 
 def page_for(request: Request) -> Page:

@@ -15,10 +15,10 @@ from litestar.di import Provide
 from core.api.errors import IdInPath
 from core.api.security import client_ip, session_cookie
 from core.auth import MIN_PASSWORD_LENGTH, TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, Accounts, AuthError, Throttled
-from ui.context import ZONE_COOKIE, Answer, Page, answer, provide_page, signed_in
+from ui.context import PAGE, ZONE_COOKIE, Answer, Page, answer, provide_page, signed_in
 from ui.fields import available_zones, time_zone
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
-from ui.record_pages import DB, FORM, PAGE, _go
+from ui.record_pages import DB, FORM, _go
 from ui.mass_actions import one
 
 

@@ -26,7 +26,7 @@ from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.search import subtitle, subtitle_fields
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
 from ui import lookups
-from ui.context import VARY, Answer, Page, answer, counted, plural, provide_page, signed_in, singular
+from ui.context import PAGE, VARY, Answer, Page, answer, counted, plural, provide_page, signed_in, singular
 from ui.filter_chips import chips
 from ui.fields import Column, cell, choices, column, display, form_value, formatter, from_form, record_title, system_field
 from ui.i18n import label
@@ -40,7 +40,6 @@ from ui.sharing import add_share, remove_share
 from ui.timeline import shown_value, timeline
 
 DB = {"sync_to_thread": True}
-PAGE = NamedDependency[Page]
 OBJECT = NamedDependency[ObjectDef]
 FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE_SIZE = 50

@@ -20,10 +20,10 @@ from core.metadata.model import ObjectDef
 from core.records import Conflict, NotFound
 from ui import composer as composing
 from ui import inline_edit
-from ui.context import Answer, Page, answer, provide_page, signed_in
+from ui.context import PAGE, Answer, Page, answer, provide_page, signed_in
 from ui.fields import record_title
 from ui.record_forms import SAVE_REFUSALS, refused
-from ui.record_pages import OBJECT, PAGE, _detail, _go, _missing, detail_view, provide_object
+from ui.record_pages import OBJECT, _detail, _go, _missing, detail_view, provide_object
 from ui.timeline import timeline
 
 DB = {"sync_to_thread": True}

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, Response, get
+from litestar.di import Provide
 from litestar.enums import MediaType
 
 from core import search
 from core.query import QueryError
-from ui.context import VARY, Page, page_for, plural, sign_in_first
+from ui.context import PAGE, VARY, Answer, Page, answer, plural, provide_page, signed_in
 
 DB = {"sync_to_thread": True}
 PAGE_LIMIT = 20  # results per object on the results page
@@ -18,22 +19,19 @@ SUGGESTIONS = 5  # per object in the top bar's list
 class SearchPages(Controller):
     path = "/search"
     include_in_schema = False
+    guards = [signed_in]
+    dependencies = {"page": Provide(provide_page, sync_to_thread=False)}
+    exception_handlers = {Answer: answer}
 
     @get("/", **DB)
-    def results(self, request: Request) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
+    def results(self, page: PAGE, request: Request) -> Response:
         q = request.query_params.get("q", "")
         groups, problem = _found(page, q, PAGE_LIMIT)
         return page.render("search/results.html", status=400 if problem else 200, title=page.t("Search"), q=q,
                            groups=groups, problem=problem)
 
     @get("/suggest", **DB)
-    def suggest(self, request: Request) -> Response:
-        page = page_for(request)
-        if page.user is None:
-            return sign_in_first(request)
+    def suggest(self, page: PAGE, request: Request) -> Response:
         q = request.query_params.get("q", "")
         if not q.strip():
             return Response("", media_type=MediaType.HTML, headers=VARY)
