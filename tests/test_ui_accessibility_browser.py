@@ -1,5 +1,6 @@
 """axe-core (vendored from npm: tests/vendor/axe-core-4.14.1.min.js) checks the main pages in a real Chromium, in
-English and in Chinese, at desktop and phone width: no serious or critical violation of WCAG 2 A/AA."""
+English and in Chinese, at desktop and phone width: no serious or critical violation of WCAG 2 A/AA, no heading,
+label or button squeezed to a character per line, and no page wider than the window."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from access_world import PASSWORD
 from core.records import Actor
 from test_ui_browser import server  # noqa: F401 - the browser tests' server fixture
+from test_ui_lists_browser import too_wide
 
 AXE = (Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js").read_text(encoding="utf-8")
 SERIOUS = ("serious", "critical")
@@ -26,8 +28,31 @@ def violations(tab) -> list[str]:
     return [f"{v['id']} ({v['impact']}): {v['help']} at {v['nodes']}" for v in found if v["impact"] in SERIOUS]
 
 
-@pytest.mark.parametrize("lang,width", [("en-US", 1360), ("zh-CN", 1360), ("en-US", 390)])
-def test_the_main_pages_have_no_serious_accessibility_violation(browser, server, world, lang, width):  # noqa: F811
+def sideways(tab) -> list[str]:
+    """The page scrolls sideways (a phone user would have to pan to read it)."""
+    wide = tab.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    return [f"scrolls sideways by {wide}px: {too_wide(tab)}"] if wide > 0 else []
+
+
+def squeezed(tab) -> list[str]:
+    """Headings, labels and buttons drawn a character or so per line (a column too narrow for its words)."""
+    return tab.evaluate("""() => Array.from(document.querySelectorAll(
+            'h1, h2, h3, h4, h5, h6, th, legend, label, dt, summary, button, [role=button], .badge, nav a')).filter(e => {
+        const chars = (e.innerText || '').replace(/\\s+/g, '').length;
+        if (chars < 2 || e.getClientRects().length === 0) return false;
+        const tops = new Set(), walker = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+        for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+            const range = document.createRange();
+            range.selectNodeContents(text);
+            Array.from(range.getClientRects()).filter(r => r.width > 0).forEach(r => tops.add(Math.round(r.top)));
+        }
+        const lines = tops.size;
+        return lines >= 2 && chars / lines < 1.5;
+    }).slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' "' + e.innerText.trim().slice(0, 30) + '"')""")
+
+
+@pytest.mark.parametrize("lang,width", [("en-US", 1360), ("zh-CN", 1360), ("en-US", 390), ("zh-CN", 390)])
+def test_the_main_pages_have_no_serious_accessibility_violation_nor_squeezed_words(browser, server, world, lang, width):  # noqa: F811
     system = Actor.system()
     account = world.accounts["alice"]
     world.runtime.records.create(system, "activity", {"subject": "Call back", "activity_type": "call", "owner": world.users["mike"],
@@ -48,7 +73,7 @@ def test_the_main_pages_have_no_serious_accessibility_violation(browser, server,
         for path in pages:
             tab.goto(path)
             tab.wait_for_load_state("load")
-            found = violations(tab)
+            found = violations(tab) + squeezed(tab) + sideways(tab)
             if found:
                 problems[path] = found
         assert problems == {}

@@ -56,7 +56,7 @@ def test_on_a_phone_lists_are_cards_and_no_page_scrolls_sideways(browser, server
             tab.goto(path)
             tab.wait_for_load_state("load")
             wide = tab.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            assert wide <= 0, f"{path} scrolls sideways by {wide}px at 390px ({lang}): {_too_wide(tab)}"
+            assert wide <= 0, f"{path} scrolls sideways by {wide}px at 390px ({lang}): {too_wide(tab)}"
         tab.goto("/r/account")
         header = tab.locator("table.records thead")
         expect(header).to_be_hidden()  # each row is a card, its values labelled
@@ -73,7 +73,7 @@ def _sign_in_chinese(tab) -> None:
     tab.wait_for_url("**/")
 
 
-def _too_wide(tab) -> list[str]:
+def too_wide(tab) -> list[str]:
     """The innermost elements that reach past the window's right edge, to say what to fix."""
     return tab.evaluate("""() => Array.from(document.querySelectorAll('body *')).filter(e => {
         const r = e.getBoundingClientRect();
