@@ -317,24 +317,27 @@ document.addEventListener("htmx:load", function (event) {
   var first = form.querySelector("input:not([type=hidden]):not([readonly]), select, textarea");
   if (first) first.focus();
 });
-// After a field is saved the whole record is drawn again: the focus goes back to that field's pencil, once the
-// parts of the page that came back (head, fields, timeline) are all in place, whichever of them settles last.
+// After a field is saved the whole record is drawn again: the keyboard goes back to that field's pencil, marked by
+// the server. The mark is kept until the pencil really has the focus, and for a moment after that the focus is put
+// back if it falls to the page (parts of the record settle one after another, each may take the focus with it).
 (function () {
   "use strict";
-  function lost() {
+  var MARK = "data-focus-after-swap", WATCH_MS = 1000;
+  var wanted = null, until = 0, timer = null;
+  function fellToPage() {
     var active = document.activeElement;
     return !active || active === document.body || !active.isConnected;
   }
-  function restore() {
-    var pencil = document.querySelector("[data-inline-pencil][autofocus]");
-    if (!pencil || !lost()) return;
-    pencil.focus();
-    pencil.removeAttribute("autofocus");
+  function settle() {
+    var marked = document.querySelector("[" + MARK + "]");
+    if (marked) { wanted = marked; until = Date.now() + WATCH_MS; }
+    if (!wanted || !wanted.isConnected || Date.now() > until) { wanted = null; return; }
+    if (document.activeElement !== wanted && (marked || fellToPage())) wanted.focus();
+    if (document.activeElement === wanted) wanted.removeAttribute(MARK);
+    window.clearTimeout(timer);
+    timer = window.setTimeout(settle, 50);
   }
-  document.addEventListener("htmx:afterSettle", function () {
-    restore();
-    window.requestAnimationFrame(restore);
-  });
+  document.addEventListener("htmx:afterSettle", settle);
 })();
 
 // The browser's time zone, for times shown to a user who has not chosen one in their profile.
