@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as PG_RESERVED
 from sqlalchemy.sql.compiler import RESERVED_WORDS as SQL_RESERVED
 
 from core.fieldtypes import FieldType, FieldTypeRegistry
+from core.metadata.layouts import LayoutView, fallback_sections
 from core.metadata.problems import MetadataError, Problem, did_you_mean, pointer
 
 SYSTEM_FIELDS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
@@ -98,6 +99,11 @@ class ObjectDef:
     def indexes(self) -> list[dict]:
         return self.spec.get("indexes", [])
 
+    @property
+    def process_field(self) -> str | None:
+        """The picklist drawn as the record's path of steps (a deal's stage), if the object names one."""
+        return self.spec.get("process_field") or None
+
     def active_fields(self) -> list[FieldDef]:
         return [f for f in self.fields.values() if not f.removed]
 
@@ -117,6 +123,20 @@ class MetadataSet:
             return self.objects[name]
         except KeyError:
             raise UnknownObject(name, list(self.objects)) from None
+
+    def layout(self, object_name: str, kind: str, name: str = "default") -> LayoutView:
+        """The object's layout of that kind; an empty one (every key at its default) when there is none."""
+        return LayoutView(self.layouts.get(f"{object_name}:{kind}:{name}") or {})
+
+    def detail_layout(self, obj: ObjectDef) -> LayoutView:
+        """The detail layout, else all the object's fields in one section."""
+        found = self.layout(obj.name, "detail")
+        return found if found.exists else fallback_sections(obj.spec, [f.name for f in obj.active_fields()])
+
+    def form_layout(self, obj: ObjectDef) -> LayoutView:
+        """The form layout, else the detail layout, else all the object's fields in one section."""
+        found = self.layout(obj.name, "form")
+        return found if found.exists else self.detail_layout(obj)
 
 
 class UnknownObject(LookupError):
