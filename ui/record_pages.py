@@ -152,6 +152,8 @@ class RecordPages(Controller):
         params = {"limit": "10", "sort": obj.title_field if obj.fields.get(obj.title_field, None) and obj.fields[obj.title_field].type.sortable else "-id"}
         if q.strip():
             params["q"] = q.strip()
+        within = _narrowing(page, request, field)
+        params.update(within.conditions if within else {})
         try:
             found = page.runtime.records.list(page.actor, object_name, params).items
         except QueryError:
@@ -251,7 +253,7 @@ class RecordPages(Controller):
         except NotFound:
             return _missing(page, object_name, record_id)
         columns = form_columns(page, obj)
-        sent = submitted(page, columns, data)
+        sent = submitted(page, columns, data, record)
         version = data.get("version") if isinstance(data.get("version"), str) and data.get("version") else None
         if sent.problems:
             return _form(page, obj, record, sent, FormErrors(sent.problems), status=422, version=version)
@@ -467,6 +469,25 @@ def _mass_value(page: Page, target: Column, data: dict) -> lookups.Choice:
     if target.widget != "lookup" or "_value" not in data:
         return lookups.Choice(value)
     return lookups.choose(page, page.meta().object(target.field.spec["target"]), value, one(data, "_value"))
+
+
+def _narrowing(page: Page, request: Request, field: str) -> lookups.Within | None:
+    """What a lookup picker's search is narrowed by: the values its form sends of the fields its layout names
+    (``from``: the form's object), else those of the record being edited (an inline edit sends none)."""
+    source = page.meta().objects.get(request.query_params.get("from") or "")
+    lookup = source.fields.get(field) if source is not None else None
+    if lookup is None or lookup.type.name != "lookup":
+        return None
+    held = _held(page, source, request.query_params.get("record"))
+    held.update({name: request.query_params[name] for name in source.fields if name in request.query_params})
+    return lookups.Within.of(page, lookup, held)
+
+
+def _held(page: Page, source: ObjectDef, record_id: str | None) -> dict:
+    try:
+        return page.runtime.records.get(page.actor, source.name, int(record_id)) if record_id else {}
+    except (ValueError, Forbidden, NotFound):
+        return {}
 
 
 def _mass_delete(page: PAGE, obj: OBJECT, chosen: Selection, back: str, data: dict) -> Response:
@@ -732,7 +753,7 @@ def form_sections(page: Page, obj: ObjectDef) -> list[dict]:
             fdef = obj.fields.get(name) or _system_field(page, obj, name)
             if fdef is None or fdef.removed or not access.visible(obj.name, name) or name in ("created_at", "updated_at"):
                 continue
-            columns.append(column(fdef, page.lang, access.writable(obj.name, name)))
+            columns.append(lookups.narrowed(page, column(fdef, page.lang, access.writable(obj.name, name))))
         if columns:
             sections.append({"title": label(section.label, page.lang), "columns": section.columns, "fields": columns})
     return sections

@@ -524,6 +524,31 @@ def _check_layout(meta: MetadataSet, doc: Doc) -> list[Problem]:
     total = obj.fields.get(body.get("sum_field", ""))
     if total is not None and total.type.name not in ("integer", "decimal", "currency", "percent"):
         problems.append(Problem(doc.source, doc.at + "/sum_field", f"a kanban sums a number field; '{total.name}' is a {total.type.name}"))
+    for name, pairs in body.get("narrow_by", {}).items():
+        problems.extend(_check_narrowing(meta, obj, name, pairs, doc))
+    return problems
+
+
+def _check_narrowing(meta: MetadataSet, obj: ObjectDef, name: str, pairs: dict, doc: Doc) -> list[Problem]:
+    """A narrowed lookup is a lookup of the object; each of its pairs names a field of the record it points to and a
+    field of the object holding the same kind of value."""
+    where = doc.at + pointer("narrow_by", name)
+    lookup = obj.fields.get(name)
+    if lookup is None or lookup.type.name != "lookup":
+        return [Problem(doc.source, where, f"'{name}' is not a lookup field of '{obj.name}'{did_you_mean(name, obj.fields)}")]
+    target = meta.objects.get(lookup.spec.get("target", ""))
+    if target is None:
+        return []  # reported with the field
+    problems = []
+    for theirs, ours in pairs.items():
+        at = where + pointer(theirs)
+        other, mine = target.fields.get(theirs), obj.fields.get(ours)
+        if other is None:
+            problems.append(Problem(doc.source, at, f"'{theirs}' is not a field of '{target.name}'{did_you_mean(theirs, target.fields)}"))
+        elif mine is None:
+            problems.append(Problem(doc.source, at, f"'{ours}' is not a field of '{obj.name}'{did_you_mean(ours, obj.fields)}"))
+        elif (other.type.name, other.spec.get("target")) != (mine.type.name, mine.spec.get("target")):
+            problems.append(Problem(doc.source, at, f"'{target.name}.{theirs}' and '{obj.name}.{ours}' do not hold the same kind of value"))
     return problems
 
 
