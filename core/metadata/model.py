@@ -448,6 +448,10 @@ def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Prob
         report("min_exclusive", "min_exclusive needs a min: the value it must be more than")
     elif spec.get("min_exclusive") and "max" in spec and spec["min"] >= spec["max"]:
         report("min", f"no value is more than min ({spec['min']}) and at most max ({spec['max']})")
+    for part, name in spec.get("full_name_of", {}).items():
+        source = obj.fields.get(name)
+        if source is None or source.type.name != "text":
+            report(f"full_name_of/{part}", f"'{name}' is not a text field of '{obj.name}'{did_you_mean(name, obj.fields)}")
     for i, through in enumerate(spec.get("through_fields", [])):
         if through["type"] in ("many_to_many", "autonumber"):
             report(f"through_fields/{i}/type", f"a many-to-many relation cannot carry a {through['type']} field")
@@ -463,6 +467,8 @@ def _misplaced_options(fdef: FieldDef) -> list[str]:
     allowed = GENERAL_OPTIONS | fdef.type.options
     if fdef.type.name in ("lookup",):
         allowed |= {"on_delete"}
+    if fdef.type.name == "text":
+        allowed |= {"full_name_of"}
     return [k for k in fdef.spec if k not in allowed]
 
 
