@@ -196,8 +196,10 @@ def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
                 Problem(doc.source, doc.at + "/object", f"there is no object '{name}' to extend{did_you_mean(name, objects)}")
             )
         return
-    for key in ("label", "plural_label", "icon", "nav_order"):
-        if key in body:
+    for key in ("label", "plural_label", "icon", "nav_order", "process_field"):
+        if key in body and body[key] is None:
+            obj.spec.pop(key, None)  # "process_field": null leaves the object without a path
+        elif key in body:
             obj.spec[key] = body[key]
     for index, fspec in enumerate(body.get("fields", [])):
         where = doc.field_pointer(fspec["name"], index)
