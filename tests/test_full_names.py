@@ -71,8 +71,20 @@ def test_the_full_name_is_the_title_in_the_head_lookups_and_search(crm):
         assert f'data-id="{made["id"]}" data-label="Wei Zhang"' in options
         listed = client.get("/r/contact", params={"q": "Wei Zhang"}).text
         assert "Wei Zhang" in listed
+    call = records.create(SYSTEM, "activity", {"subject": "Call", "activity_type": "call", "contact": made["id"]})
+    assert records.get(SYSTEM, "activity", call["id"])["contact"]["label"] == "Wei Zhang"  # as the API and exports name it
+    exported = client_export(crm, "activity")
+    assert "Wei Zhang" in exported
     found = [hit for group in search(records, SYSTEM, "Wei Zhang") for hit in group.items()]
     assert {"object": "contact", "id": made["id"], "title": "Wei Zhang"}.items() <= found[0].items()
+
+
+def client_export(crm, object_name: str) -> str:
+    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+        signed_in(client, "root")
+        answer = client.get(f"/api/export/{object_name}", params={"labels": "en"})
+        assert answer.status_code == 200, answer.text[:500]
+        return answer.text
 
 
 def test_a_full_name_field_added_later_is_filled_for_the_rows_there_are(crm):
