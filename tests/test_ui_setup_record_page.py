@@ -51,16 +51,19 @@ def test_the_record_page_is_arranged_and_shown_and_exported(root, crm):
     assert saved.status_code == 303, saved.text[:3000]
     layout = crm.runtime.current_metadata().layout("account", "detail")
     assert layout.highlights == ["industry", "phone"]
-    assert [r.as_entry() for r in layout.related_lists][:2] == [
+    assert [r.as_entry() for r in layout.shown_related_lists] == [
         {"list": "opportunity.account", "columns": ["name", "amount"], "rows": 3}, "contact.account"]
-    assert {r.name for r in layout.related_lists[2:]} <= {"quote.account", "contract.account"}  # a plugin's lists join after
+    hidden = {r.name for r in layout.related_lists if r.hidden}
+    assert {"quote.account", "contract.account", "account.parent_account"} <= hidden  # unticked, the plugin's lists included
     assert crm.runtime.current_metadata().object("account").process_field == "account_type"
     account = crm.runtime.records.create(SYSTEM, "account", {"name": "Shown Works", "account_type": "customer"
                                                              if "customer" in _values(crm, "account_type") else None})
     page = client.get(f"/r/account/{account['id']}").text
     assert 'class="path"' in page
     assert page.index('id="related-opportunity-account"') < page.index('id="related-contact-account"')
-    assert 'id="related-activity' not in page
+    assert 'id="related-activity' not in page and 'id="related-quote-account"' not in page
+    form = client.get("/setup/objects/account/record-page").text
+    assert 'value="quote.account" checked' not in form and 'value="opportunity.account" checked' in form
     exported = client.get("/setup/config/export").json()
     detail = next(l for l in exported["layouts"] if l["object"] == "account" and l["kind"] == "detail")
     assert detail["highlights"] == ["industry", "phone"]

@@ -706,8 +706,7 @@ def related_lists(page: PAGE, obj: OBJECT, record: dict, layout: LayoutView) -> 
         for fdef in child.active_fields():
             if fdef.type.name in ("lookup", "many_to_many") and fdef.spec.get("target") == obj.name:
                 relations[f"{child.name}.{fdef.name}"] = (child, fdef)
-    wanted = layout.related_lists
-    chosen = ([(relations[w.name], w) for w in wanted if w.name in relations] if wanted
+    chosen = ([(relations[w.name], w) for w in layout.shown_related_lists if w.name in relations] if layout.names_related_lists
               else [(r, RelatedList(name)) for name, r in relations.items()])
     result = []
     for (child, fdef), options in chosen:

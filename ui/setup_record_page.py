@@ -122,7 +122,9 @@ def _related(page: Page, obj: ObjectDef, data: dict, errors: list[str]) -> list[
         rows = _rows(page, title, one(data, f"related_rows_{name}").strip(), errors)
         columns = _columns(page, title, child, one(data, f"related_columns_{name}"), errors)
         chosen.append((_order(data, f"related_order_{name}", position), RelatedList(name, columns, rows)))
-    return [item for _order_, item in sorted(chosen, key=lambda pair: pair[0])]
+    shown = [item for _order_, item in sorted(chosen, key=lambda pair: pair[0])]
+    named = {item.name for item in shown}
+    return shown + [RelatedList(name, hidden=True) for name in known if name not in named]  # a plugin's list stays away too
 
 
 def _rows(page: Page, title: str, raw: str, errors: list[str]) -> int:
@@ -156,8 +158,8 @@ def _page(page: Page, obj: ObjectDef, data: dict, errors: list[str], status: int
     layout = LayoutView(current_layout(page, obj, "detail"))
     fields = [f for f in obj.active_fields() if f.type.name != "many_to_many"]
     highlighted = {name: i + 1 for i, name in enumerate(layout.highlights)}
-    shown = {item.name: (i + 1, item) for i, item in enumerate(layout.related_lists)}
-    named = bool(shown)
+    shown = {item.name: (i + 1, item) for i, item in enumerate(layout.shown_related_lists)}
+    named = layout.names_related_lists
     rows = []
     for number, (name, (child, fdef)) in enumerate(relations(page, obj).items(), 1):
         place, item = shown.get(name, (None, RelatedList(name)))

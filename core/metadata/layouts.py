@@ -32,6 +32,7 @@ class RelatedList:
     name: str
     columns: list[str] = field(default_factory=list)
     rows: int = RELATED_ROWS
+    hidden: bool = False  # named so that a plugin's list does not join, and not shown
 
     @property
     def child(self) -> str:
@@ -43,9 +44,11 @@ class RelatedList:
 
     def as_entry(self) -> str | dict:
         """How a layout document holds it: the name alone when nothing else is said."""
-        if not self.columns and self.rows == RELATED_ROWS:
+        if not self.columns and self.rows == RELATED_ROWS and not self.hidden:
             return self.name
         entry: dict[str, Any] = {"list": self.name}
+        if self.hidden:
+            entry["hidden"] = True
         if self.columns:
             entry["columns"] = list(self.columns)
         if self.rows != RELATED_ROWS:
@@ -56,7 +59,7 @@ class RelatedList:
 def related_list(entry: str | dict) -> RelatedList:
     if isinstance(entry, str):
         return RelatedList(entry)
-    return RelatedList(entry["list"], list(entry.get("columns") or []), entry.get("rows", RELATED_ROWS))
+    return RelatedList(entry["list"], list(entry.get("columns") or []), entry.get("rows", RELATED_ROWS), bool(entry.get("hidden")))
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,16 @@ class LayoutView:
 
     @property
     def related_lists(self) -> list[RelatedList]:
-        """The lists the layout names, in its order; none named means every relation is shown."""
+        """The lists the layout names, in its order, hidden ones included; none named means every relation is shown."""
         return [related_list(entry) for entry in self.body.get("related_lists") or []]
+
+    @property
+    def names_related_lists(self) -> bool:
+        return bool(self.body.get("related_lists"))
+
+    @property
+    def shown_related_lists(self) -> list[RelatedList]:
+        return [item for item in self.related_lists if not item.hidden]
 
     @property
     def group_by(self) -> str | None:
