@@ -21,6 +21,7 @@ from core import audit, grants, search
 from core.coretables import field_history, sequence, share
 from core.db import PreparedRead, fetch_on_driver, prepare_bulk
 from core.fieldtypes import as_record_id, format_autonumber, iso_utc
+from core.person_names import with_full_names
 from core.metadata.model import FieldDef, ObjectDef
 from core.plugins import RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
@@ -514,6 +515,8 @@ class RecordService:
         if not parsed:
             return [None] * len(rows)  # type: ignore[list-item]
         links = {f.name: [values.pop(f.name, None) for values in parsed] for f in obj.active_fields() if f.type.name == "many_to_many"}
+        for values in parsed:
+            with_full_names(obj.fields.values(), None, values)
         self._assign_autonumbers(conn, obj, parsed)
         table = schema.tables.table(object_name)
         ids = self._insert_rows(conn, table, parsed, schema)
@@ -640,7 +643,7 @@ class RecordService:
                                stored=[held])
         link_changes = {n: values.pop(n) for n in list(values) if obj.fields.get(n) and obj.fields[n].type.name == "many_to_many"}
         stored = current._mapping
-        diff = _changed(schema, obj, stored, values)
+        diff = _changed(schema, obj, stored, with_full_names(obj.fields.values(), stored, values))
         self._check_unique(conn, schema, obj, [diff], record_id)  # a value kept as it is needs no check
         old_links = {}
         for name in list(link_changes):
@@ -741,7 +744,7 @@ class RecordService:
             rows_are_batch=True, access=access, actor=actor, stored=[row._mapping for row in stored(positions)]), parsed, positions, problems)
         changed: dict[tuple[str, ...], list[tuple[sa.Row, dict]]] = {}  # the fields changed -> (stored row, their new values)
         for values, position, row in zip(parsed, positions, stored(positions)):
-            diff = _changed(schema, obj, row._mapping, values)
+            diff = _changed(schema, obj, row._mapping, with_full_names(obj.fields.values(), row._mapping, values))
             if not unique.isdisjoint(diff):
                 one_by_one.append(position)
             elif diff:

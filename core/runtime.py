@@ -246,7 +246,9 @@ class Runtime:
             self._check_permission_sets(conn, old, new, access)
         changes = before_sync(conn, old) if before_sync else []
         changes += sync(conn, old, new, full=full)
-        search.follow_metadata(conn, old, new, lambda: build_tables(new))
+        reindexed = search.follow_metadata(conn, old, new, lambda: build_tables(new))
+        for name in sorted({c.object for c in changes if c.operation == "fill_column"} - set(reindexed)):
+            search.reindex(conn, new, build_tables(new), name)  # values written into existing rows are found by search
         changed_docs = store.save_config(conn, config, new_config, who)
         if changes or changed_docs or store.current_version(conn) == 0:
             version = store.bump_version(conn)

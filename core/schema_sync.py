@@ -29,6 +29,7 @@ from core.coretables import schema_history
 from core.db import is_sqlite
 from core.fieldtypes import FieldType
 from core.metadata.model import FieldDef, MetadataSet
+from core.person_names import full_name, name_fields
 from core.tables import SchemaTables, build_tables
 
 RELATION_TYPES = frozenset({"lookup", "dynamic_lookup", "many_to_many"})
@@ -40,6 +41,7 @@ FAMILIES = {
     "document": {"json", "multi_picklist"},
 }
 CONVERSION_SAMPLE_LIMIT = 3
+FILL_BATCH = 1000  # rows read and written at a time when a full-name field is filled in
 
 
 class SchemaChangeRefused(Exception):
@@ -74,6 +76,7 @@ def sync(conn: Connection, old: MetadataSet | None, new: MetadataSet, full: bool
     changes += _apply_renames(conn, ops, new, scope)
     changes += _apply_type_changes(conn, ops, old, new, tables, scope)
     changes += _apply_comparison(conn, ops, tables, scope)
+    changes += _fill_full_names(conn, new, tables, changes)
     return changes
 
 
@@ -309,6 +312,37 @@ def _apply_comparison(conn: Connection, ops: Operations, tables: SchemaTables, s
         # remove_table, remove_column and type or nullability differences are never
         # acted on here: data is not dropped by a sync.
     return changes
+
+
+def _fill_full_names(conn: Connection, meta: MetadataSet, tables: SchemaTables, changes: list[Change]) -> list[Change]:
+    """A full-name field (``full_name_of``) just added gets its value in the rows the table already holds."""
+    added = {c.detail.split(" ")[2] for c in changes if c.operation == "add_column"}  # "add column <table>.<column> <type>"
+    filled = []
+    for obj in meta.objects.values():
+        for fdef in name_fields(obj.fields.values()):
+            table = tables.table(obj.name)
+            if f"{table.name}.{fdef.name}" in added:
+                count = _fill_full_name(conn, table, fdef)
+                parts = fdef.spec["full_name_of"]
+                filled.append(Change("fill_column", table.name, f"fill {table.name}.{fdef.name} from {parts['first']} and "
+                                                                f"{parts['last']} in {count} rows"))
+    return filled
+
+
+def _fill_full_name(conn: Connection, table: sa.Table, fdef: FieldDef) -> int:
+    """Write the full name of every row, a batch at a time in the order of ids; how many rows got one."""
+    first, last, count, after = table.c[fdef.spec["full_name_of"]["first"]], table.c[fdef.spec["full_name_of"]["last"]], 0, None
+    statement = sa.update(table).where(table.c.id == sa.bindparam("tessera_row_id")).values({fdef.name: sa.bindparam("tessera_name")})
+    while True:
+        query = select(table.c.id, first, last).order_by(table.c.id).limit(FILL_BATCH)
+        rows = conn.execute(query if after is None else query.where(table.c.id > after)).all()
+        if not rows:
+            return count
+        named = [{"tessera_row_id": row[0], "tessera_name": full_name(row[1], row[2])} for row in rows]
+        named = [row for row in named if row["tessera_name"] is not None]
+        if named:
+            conn.execute(statement, named)
+        count, after = count + len(named), rows[-1][0]
 
 
 def _flatten(diffs: list) -> list:

@@ -385,8 +385,7 @@ def subtitle_fields(meta: MetadataSet, obj: ObjectDef, access: Access) -> list[F
     """What tells records of the object apart beside their titles: from the columns of its list layout (else its
     searchable fields), the title and owner left out, lookups first (a contact's account), then picklists and
     searchable text in the layout's order; two of them, and only fields the actor may see."""
-    layout = meta.layouts.get(f"{obj.name}:list:default") or {}
-    names = layout.get("columns") or [f.name for f in indexed_fields(obj)]
+    names = meta.layout(obj.name, "list").columns or [f.name for f in indexed_fields(obj)]
     fields = [obj.fields[n] for n in names if n in obj.fields and n not in (obj.title_field, "owner")
               and not obj.fields[n].removed and access.visible(obj.name, n)]
     useful = [f for f in fields if f.type.name in SUBTITLE_KINDS or (f.spec.get("searchable") and f.type.searchable)]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, Table
 
 from core.fieldtypes import ID_TYPE
+from core.metadata.layouts import LayoutView
 from core.metadata.model import FieldDef, MetadataSet, ObjectDef, junction_name
 
 ON_DELETE_SQL = {"restrict": "RESTRICT", "set_null": "SET NULL", "cascade": "CASCADE"}
@@ -69,11 +70,11 @@ def build_tables(meta: MetadataSet) -> SchemaTables:
 def _board_indexes(meta: MetadataSet, objects: dict[str, "ObjectTables"]) -> None:
     """An index on (column field, updated_at) for each board, which draws each column's latest cards: without it a
     column of 200,000 deals is sorted whole for the 50 it shows."""
-    for layout in meta.layouts.values():
-        group = layout.get("group_by")
-        if layout.get("kind") != "kanban" or layout.get("object") not in objects or not group:
+    for layout in map(LayoutView, meta.layouts.values()):
+        group = layout.group_by
+        if layout.kind != "kanban" or layout.object not in objects or not group:
             continue
-        table = objects[layout["object"]].table
+        table = objects[layout.object].table
         name = index_name("ix", table.name, [group, "updated_at"])
         if group in table.c and name not in {index.name for index in table.indexes}:
             Index(name, table.c[group], table.c.updated_at, table.c.id)

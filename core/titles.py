@@ -31,22 +31,23 @@ class TitleMatches:
 NONE = TitleMatches([], 0)
 
 
-def find_by_title(records: RecordService, actor: Actor, obj: ObjectDef, text: str) -> TitleMatches:
+def find_by_title(records: RecordService, actor: Actor, obj: ObjectDef, text: str, within: dict | None = None) -> TitleMatches:
     """The readable records of ``obj`` whose title is ``text`` (ignoring case and surrounding spaces); if
-    there are none, those whose title begins with it; if none either, those whose title contains it."""
-    text, title = text.strip(), obj.title_field
+    there are none, those whose title begins with it; if none either, those whose title contains it. Only
+    records meeting the filters ``within`` (field: value) count, when given."""
+    text, title, within = text.strip(), obj.title_field, within or {}
     if not text:
         return NONE
-    exact = _matching(records, actor, obj, {title: text})
+    exact = _matching(records, actor, obj, {**within, title: text})
     if exact[1]:
         return TitleMatches([r["id"] for r in exact[0]], exact[1])
-    starting, count = _matching(records, actor, obj, {f"{title}__startswith": text}, PREFIX_ROWS)
+    starting, count = _matching(records, actor, obj, {**within, f"{title}__startswith": text}, PREFIX_ROWS)
     same = [r["id"] for r in starting if str(r.get(title) or "").strip().casefold() == text.casefold()]
     if same:
         return TitleMatches(same, len(same))
     if count:
         return TitleMatches([r["id"] for r in starting], count)
-    containing, count = _matching(records, actor, obj, {f"{title}__contains": text})
+    containing, count = _matching(records, actor, obj, {**within, f"{title}__contains": text})
     return TitleMatches([r["id"] for r in containing], count)
 
 

@@ -472,9 +472,9 @@ def test_a_many_to_many_column_links_each_record_its_cell_names(make_runtime, tm
     mapping = {"columns": {"Name": "name", "Account": "account", "Close Date": "close_date", "Contact Roles": "contacts"}}
     report = run_import(runtime, SYSTEM, "opportunity", file, options(tmp_path, mapping=mapping))
     reasons = {r.row: r.reason for r in report.rejections}
-    assert reasons[4] == "contacts (column 'Contact Roles'): no contact has the last_name 'Nobody', 'Ghost'"
-    assert reasons[5].startswith("contacts (column 'Contact Roles'): 'Twice' is the last_name of 2 contact records")
-    assert reasons.get(6, "").startswith("contacts (column 'Contact Roles'): no contact has the last_name 'wang@acme.test'")
+    assert reasons[4] == "contacts (column 'Contact Roles'): no contact has the full_name 'Nobody', 'Ghost'"
+    assert reasons[5].startswith("contacts (column 'Contact Roles'): 'Twice' is the full_name of 2 contact records")
+    assert reasons.get(6, "").startswith("contacts (column 'Contact Roles'): no contact has the full_name 'wang@acme.test'")
     assert report.created == 2
 
     by_email = {**mapping, "columns": {**mapping["columns"], "Contact Roles": {"field": "contacts", "match": "email"}}}

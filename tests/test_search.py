@@ -91,7 +91,7 @@ def test_the_answer_gives_object_id_title_and_a_subtitle_that_tells_records_apar
     assert response.status_code == 200
     assert response.json() == {"items": [
         {"object": "account", "id": account["id"], "title": "Quillon Trading", "subtitle": ""},
-        {"object": "contact", "id": contact["id"], "title": "Quillfeather", "subtitle": "Quillon Trading · Ada"},
+        {"object": "contact", "id": contact["id"], "title": "Ada Quillfeather", "subtitle": "Quillon Trading · ada@quillon.example"},
     ]}
 
 
@@ -136,7 +136,7 @@ def test_the_index_follows_create_update_delete_and_restore(api):
     runtime = api.world.runtime
     record = new(runtime, "contact", last_name="欧阳锋", email="feng@example.com")
     assert found(api, "root", "欧阳") == [("contact", record["id"])]
-    assert entries(runtime, "contact", record["id"]) == ["email", "last_name"]
+    assert entries(runtime, "contact", record["id"]) == ["email", "full_name", "last_name"]
     updated = runtime.records.update(SYSTEM, "contact", record["id"], {"last_name": "黄药师"}, version=record["version"])
     assert found(api, "root", "欧阳") == []
     assert found(api, "root", "药师") == [("contact", record["id"])]
@@ -273,7 +273,7 @@ def test_every_page_has_the_search_box_and_the_results_page_groups_by_object(ui,
     text = page.text
     assert text.index("<h2") < text.index(f'href="/r/account/{account["id"]}"') < text.index(f'href="/r/contact/{contact["id"]}"')
     assert ">Accounts</h2>" in text and ">Contacts</h2>" in text
-    assert "Lanternfish Logistics · Paul" in text  # the contact's subtitle: its account, then its first name
+    assert "Lanternfish Logistics · paul@lantern.example" in text  # the contact's subtitle: its account, then its e-mail
     nothing = ui.get("/search", params={"q": "zzzzqqq"})
     assert "No record matches “zzzzqqq”." in nothing.text
     too_long = ui.get("/search", params={"q": "x" * 300})

@@ -39,6 +39,7 @@ class Column:
     title: str
     editable: bool
     widget: str
+    narrowed_by: tuple[str, ...] = ()  # a lookup's other fields on the form that narrow what it offers
 
     @property
     def name(self) -> str:

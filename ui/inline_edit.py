@@ -26,7 +26,7 @@ def editable(page: Page, obj: ObjectDef, name: str) -> Column | None:
     fdef = obj.fields.get(name)
     if fdef is None or fdef.removed or not page.access.can(obj.name, "update") or not page.access.visible(obj.name, name):
         return None
-    col = column(fdef, page.lang, page.access.writable(obj.name, name))
+    col = lookups.narrowed(page, column(fdef, page.lang, page.access.writable(obj.name, name)))
     return col if col.editable and col.widget not in NOT_INLINE else None
 
 
@@ -57,7 +57,7 @@ def opened(col: Column, record: dict, version: str | None) -> Editing:
 def save(page: Page, obj: ObjectDef, record: dict, col: Column, data: dict) -> tuple[dict | None, Editing | None, int]:
     """Save the posted value: (the saved record, None, 200), or (None, the input again with why, status)."""
     version = str(data.get("version") or record["version"])
-    sent = submitted(page, [col], data)
+    sent = submitted(page, [col], data, record)
     shown = sent.values.get(col.name, form_value(record, col.name))
     if sent.problems:
         return None, Editing(col, None, version, error=sent.problems[col.name], typed=sent.typed), 422

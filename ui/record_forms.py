@@ -40,23 +40,27 @@ class FormErrors:
     general: list[str] = field(default_factory=list)
 
 
-def submitted(page: Page, columns: list[Column], data: dict) -> Submission:
-    """The inputs of the fields the user may change, as the record service takes them."""
-    sent = Submission()
+def submitted(page: Page, columns: list[Column], data: dict, record: dict | None = None) -> Submission:
+    """The inputs of the fields the user may change, as the record service takes them. A lookup narrowed by
+    other fields (its layout's ``narrow_by``) is resolved last, within what the form (else ``record``) holds."""
+    sent, picked = Submission(), []
     for col in columns:
         if not col.editable or col.widget == "readonly":
             continue
         if col.widget == "lookup" and f"_{col.name}" in data:
-            _take_lookup(page, col, data, sent)
+            picked.append(col)
         elif col.name in data or col.widget in MANY_VALUED:
             sent.values[col.name] = from_form(col.field, data.get(col.name), page.zone)
+    for col in sorted(picked, key=lambda c: bool(c.narrowed_by)):
+        _take_lookup(page, col, data, sent, {**(record or {}), **sent.values})
     return sent
 
 
-def _take_lookup(page: Page, col: Column, data: dict, sent: Submission) -> None:
+def _take_lookup(page: Page, col: Column, data: dict, sent: Submission, held: dict) -> None:
     text = _last(data.get(f"_{col.name}"))
     target = page.meta().object(col.field.spec["target"])
-    choice = lookups.choose(page, target, from_form(col.field, data.get(col.name), page.zone), text)
+    within = lookups.Within.of(page, col.field, held) if col.narrowed_by else None
+    choice = lookups.choose(page, target, from_form(col.field, data.get(col.name), page.zone), text, within)
     if choice.problem is None:
         sent.values[col.name] = choice.value
     else:

@@ -7,14 +7,15 @@ version of the record the page shows, like any other change.
 
 from __future__ import annotations
 
+from core.metadata.layouts import LayoutView
 from core.metadata.model import ObjectDef
 from ui.context import Page
 from ui.fields import choices, display, system_field
 
 
-def highlights(page: Page, obj: ObjectDef, record: dict, layout: dict) -> list[dict]:
+def highlights(page: Page, obj: ObjectDef, record: dict, layout: LayoutView) -> list[dict]:
     shown = []
-    for name in layout.get("highlights", []):
+    for name in layout.highlights:
         fdef = obj.fields.get(name) or system_field(page.runtime.registry, obj.name, name)
         if fdef is None or fdef.removed or not page.access.visible(obj.name, name) or name not in record:
             continue
@@ -26,7 +27,7 @@ def highlights(page: Page, obj: ObjectDef, record: dict, layout: dict) -> list[d
 
 def process_path(page: Page, obj: ObjectDef, record: dict) -> dict | None:
     """The steps of the object's process field, or None when it has none the user may see."""
-    name = obj.spec.get("process_field")
+    name = obj.process_field
     fdef = obj.fields.get(name or "")
     if fdef is None or fdef.removed or fdef.type.name != "picklist" or not page.access.visible(obj.name, name) or name not in record:
         return None

@@ -21,6 +21,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 
 from core.api.errors import IdInPath
+from core.metadata.layouts import LayoutView, RelatedList
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.search import subtitle, subtitle_fields
@@ -44,7 +45,6 @@ OBJECT = NamedDependency[ObjectDef]
 FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE_SIZE = 50
 UI_PARAMETERS = {"offset", "sort", "q", "limit"}
-RELATED_ROWS = 5
 
 
 def provide_object(page: PAGE, object_name: FromPath[str], request: Request) -> ObjectDef:
@@ -152,6 +152,8 @@ class RecordPages(Controller):
         params = {"limit": "10", "sort": obj.title_field if obj.fields.get(obj.title_field, None) and obj.fields[obj.title_field].type.sortable else "-id"}
         if q.strip():
             params["q"] = q.strip()
+        within = _narrowing(page, request, field)
+        params.update(within.conditions if within else {})
         try:
             found = page.runtime.records.list(page.actor, object_name, params).items
         except QueryError:
@@ -174,8 +176,7 @@ class RecordPages(Controller):
     @post("/{object_name:str}/{record_id:int}/move", **DB, opt={"operation": "update"})
     def move(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
         """Move a card to another column: the same update, validation and permissions as the form."""
-        layout = page.meta().layouts.get(f"{object_name}:kanban:default") or {}
-        field = layout.get("group_by")
+        field = page.meta().layout(object_name, "kanban").group_by
         status, problem = 200, None
         if field is None:
             status, problem = 404, page.t("{objects} have no board.", objects=plural(obj, page.lang))
@@ -252,7 +253,7 @@ class RecordPages(Controller):
         except NotFound:
             return _missing(page, object_name, record_id)
         columns = form_columns(page, obj)
-        sent = submitted(page, columns, data)
+        sent = submitted(page, columns, data, record)
         version = data.get("version") if isinstance(data.get("version"), str) and data.get("version") else None
         if sent.problems:
             return _form(page, obj, record, sent, FormErrors(sent.problems), status=422, version=version)
@@ -337,10 +338,10 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
     access, meta = page.access, page.meta()
     pairs = list(pairs)
     params = list_params(pairs)
-    layout = meta.layouts.get(f"{obj.name}:list:default", {})
-    columns = page.memo(("list_columns", obj.name), lambda: _list_columns(page, obj, layout))
+    layout = meta.layout(obj.name, "list")
+    columns = page.memo(("list_columns", obj.name), lambda: _list_columns(page, obj, layout.columns))
     chosen = dict(params)
-    sort = chosen.get("sort") or layout.get("sort") or ""
+    sort = chosen.get("sort") or layout.sort
     offset = _offset(chosen.get("offset"))
     query = [(k, v) for k, v in params if k not in ("sort", "offset", "limit")] + [("limit", str(PAGE_SIZE)), ("offset", str(offset))]
     if sort:
@@ -367,7 +368,7 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
         "chips": chips(page, obj, here, {k[1:]: str(v) for k, v in pairs if k.startswith("_") and v},
                        lambda name: obj.fields.get(name) or _system_field(page, obj, name)),
         "count_query": urlencode([(k, v) for k, v in here if k != "sort"]),
-        "kanban": f"{obj.name}:kanban:default" in meta.layouts,
+        "kanban": meta.layout(obj.name, "kanban").exists,
     }
     if partial:
         return view
@@ -470,6 +471,25 @@ def _mass_value(page: Page, target: Column, data: dict) -> lookups.Choice:
     return lookups.choose(page, page.meta().object(target.field.spec["target"]), value, one(data, "_value"))
 
 
+def _narrowing(page: Page, request: Request, field: str) -> lookups.Within | None:
+    """What a lookup picker's search is narrowed by: the values its form sends of the fields its layout names
+    (``from``: the form's object), else those of the record being edited (an inline edit sends none)."""
+    source = page.meta().objects.get(request.query_params.get("from") or "")
+    lookup = source.fields.get(field) if source is not None else None
+    if lookup is None or lookup.type.name != "lookup":
+        return None
+    held = _held(page, source, request.query_params.get("record"))
+    held.update({name: request.query_params[name] for name in source.fields if name in request.query_params})
+    return lookups.Within.of(page, lookup, held)
+
+
+def _held(page: Page, source: ObjectDef, record_id: str | None) -> dict:
+    try:
+        return page.runtime.records.get(page.actor, source.name, int(record_id)) if record_id else {}
+    except (ValueError, Forbidden, NotFound):
+        return {}
+
+
 def _mass_delete(page: PAGE, obj: OBJECT, chosen: Selection, back: str, data: dict) -> Response:
     said = sentence(page, obj, len(chosen.ids))
     if "confirmed" not in data:
@@ -487,9 +507,10 @@ def _mass_page(page: PAGE, obj: OBJECT, step: str, chosen: Selection, back: str,
                        back=back, records=records, objects=counted(obj, len(chosen.ids), page.lang), **values)
 
 
-def _list_columns(page: PAGE, obj: OBJECT, layout: dict) -> list[Column]:
+def _list_columns(page: PAGE, obj: OBJECT, names: list[str]) -> list[Column]:
+    """The columns named that the user may see; none named: the title and the first five other fields."""
     access = page.access
-    names = layout.get("columns") or [obj.title_field] + [f.name for f in obj.active_fields() if f.name != obj.title_field][:5]
+    names = names or [obj.title_field] + [f.name for f in obj.active_fields() if f.name != obj.title_field][:5]
     result = []
     for name in _not_yet(names, set()):
         fdef = obj.fields.get(name) or _system_field(page, obj, name)
@@ -559,14 +580,14 @@ def kanban_view(page: PAGE, obj: OBJECT, pairs) -> dict | None:
     any), the count and sum of each under the list's filters, and the latest cards with their days in
     the column."""
     pairs = list(pairs)  # read twice: for the filters and for the problem a move left
-    layout = page.meta().layouts.get(f"{obj.name}:kanban:default")
-    if layout is None or layout["group_by"] not in obj.fields or not page.access.visible(obj.name, layout["group_by"]):
+    layout = page.meta().layout(obj.name, "kanban")
+    if layout.group_by not in obj.fields or not page.access.visible(obj.name, layout.group_by):
         return None
-    group = obj.fields[layout["group_by"]]
-    sum_field = layout.get("sum_field") if layout.get("sum_field") and page.access.visible(obj.name, layout["sum_field"]) else None
+    group = obj.fields[layout.group_by]
+    sum_field = layout.sum_field if layout.sum_field and page.access.visible(obj.name, layout.sum_field) else None
     params = [(k, v) for k, v in list_params(pairs) if k not in ("offset", "limit", "sort", group.name, f"{group.name}__in")]
     totals = {row["value"]: row for row in page.runtime.records.summarize(page.actor, obj.name, group.name, sum_field, params)}
-    card_fields = [obj.fields[n] for n in layout.get("card_fields", [])
+    card_fields = [obj.fields[n] for n in layout.card_fields
                    if n in obj.fields and n != obj.title_field and page.access.visible(obj.name, n)]
     values = choices(group, page.lang)
     if totals.get(None, {}).get("count"):
@@ -611,11 +632,11 @@ def _when(text: str | None) -> dt.datetime | None:
 
 def detail_view(page: PAGE, obj: OBJECT, record: dict) -> dict:
     meta, access = page.meta(), page.access
-    layout = meta.layouts.get(f"{obj.name}:detail:default") or {"sections": [{"label": obj.spec["label"], "fields": [f.name for f in obj.active_fields()]}]}
+    layout = meta.detail_layout(obj)
     sections, shown = [], set()
-    for section in layout.get("sections", []):
+    for section in layout.sections:
         fields = []
-        for name in _not_yet(section["fields"], shown):
+        for name in _not_yet(section.fields, shown):
             fdef = obj.fields.get(name) or _system_field(page, obj, name)
             if fdef is None or fdef.removed or not access.visible(obj.name, name) or name not in record:
                 continue
@@ -624,8 +645,8 @@ def detail_view(page: PAGE, obj: OBJECT, record: dict) -> dict:
             fields.append({"name": name, "title": fdef.label(page.lang), "text": page.show(fdef, value), "link": link,
                            "type": fdef.type.name, "links": _links(fdef, value), "editable": inline_edit.editable(page, obj, name) is not None})
         if fields:
-            sections.append({"title": label(section.get("label"), page.lang), "tab": label(section.get("tab"), page.lang),
-                             "columns": section.get("columns", 2), "fields": fields})
+            sections.append({"title": label(section.label, page.lang), "tab": label(section.tab, page.lang),
+                             "columns": section.columns, "fields": fields})
     tabs = list(dict.fromkeys(s["tab"] for s in sections if s["tab"]))
     return {
         "sections": sections, "tabs": tabs, "related": related_lists(page, obj, record, layout),
@@ -674,7 +695,7 @@ def _links(fdef: FieldDef, value: Any) -> list[dict]:
              "details": ", ".join(f"{t.label()}: {link.get(t.name)}" for t in extra if link.get(t.name) is not None)} for link in value]
 
 
-def related_lists(page: PAGE, obj: OBJECT, record: dict, layout: dict) -> list[dict]:
+def related_lists(page: PAGE, obj: OBJECT, record: dict, layout: LayoutView) -> list[dict]:
     """Records pointing here by a lookup (or linking here many-to-many), a few of each, with how many there are.
 
     A detail layout naming its ``related_lists`` shows those, in its order (each a name ``object.field``, or an
@@ -685,19 +706,19 @@ def related_lists(page: PAGE, obj: OBJECT, record: dict, layout: dict) -> list[d
         for fdef in child.active_fields():
             if fdef.type.name in ("lookup", "many_to_many") and fdef.spec.get("target") == obj.name:
                 relations[f"{child.name}.{fdef.name}"] = (child, fdef)
-    wanted = [item if isinstance(item, dict) else {"list": item} for item in layout.get("related_lists") or []]
-    chosen = [(relations[w["list"]], w) for w in wanted if w["list"] in relations] if wanted else [(r, {}) for r in relations.values()]
+    chosen = ([(relations[w.name], w) for w in layout.shown_related_lists if w.name in relations] if layout.names_related_lists
+              else [(r, RelatedList(name)) for name, r in relations.items()])
     result = []
     for (child, fdef), options in chosen:
         if child.spec.get("system") or not access.can(child.name, "read") or not access.visible(child.name, fdef.name):
             continue
-        rows_shown = options.get("rows", RELATED_ROWS)
+        rows_shown = options.rows
         try:
             found = page.runtime.records.list(page.actor, child.name, {fdef.name: record["id"], "limit": rows_shown, "sort": "-updated_at",
                                                                        "count": "true"})
         except QueryError:
             continue
-        columns = _related_columns(page, child, options.get("columns"))
+        columns = _related_columns(page, child, options.columns)
         rows = [{"href": f"/r/{child.name}/{r['id']}", "cells": [page.show(c.field, r.get(c.name)) for c in columns]} for r in found.items]
         result.append({"title": f"{plural(child, page.lang)} ({fdef.label(page.lang)})", "columns": columns, "rows": rows,
                        "name": f"{child.name}-{fdef.name}", "count": found.count, "capped": found.count_capped,
@@ -706,10 +727,10 @@ def related_lists(page: PAGE, obj: OBJECT, record: dict, layout: dict) -> list[d
     return result
 
 
-def _related_columns(page: Page, child: ObjectDef, names: list[str] | None) -> list[Column]:
+def _related_columns(page: Page, child: ObjectDef, names: list[str]) -> list[Column]:
     if names:
-        return _list_columns(page, child, {"columns": names})
-    return _list_columns(page, child, page.meta().layouts.get(f"{child.name}:list:default", {}))[:4]
+        return _list_columns(page, child, names)
+    return _list_columns(page, child, page.meta().layout(child.name, "list").columns)[:4]
 
 
 def _shares(page: PAGE, obj: OBJECT, record: dict) -> list[dict]:
@@ -724,19 +745,16 @@ def _shares(page: PAGE, obj: OBJECT, record: dict) -> list[dict]:
 
 def form_sections(page: Page, obj: ObjectDef) -> list[dict]:
     meta, access = page.meta(), page.access
-    layout = meta.layouts.get(f"{obj.name}:form:default") or meta.layouts.get(f"{obj.name}:detail:default")
-    if layout is None:
-        layout = {"sections": [{"label": obj.spec["label"], "fields": [f.name for f in obj.active_fields()]}]}
     sections, shown = [], set()
-    for section in layout.get("sections", []):
+    for section in meta.form_layout(obj).sections:
         columns = []
-        for name in _not_yet(section["fields"], shown):
+        for name in _not_yet(section.fields, shown):
             fdef = obj.fields.get(name) or _system_field(page, obj, name)
             if fdef is None or fdef.removed or not access.visible(obj.name, name) or name in ("created_at", "updated_at"):
                 continue
-            columns.append(column(fdef, page.lang, access.writable(obj.name, name)))
+            columns.append(lookups.narrowed(page, column(fdef, page.lang, access.writable(obj.name, name))))
         if columns:
-            sections.append({"title": label(section.get("label"), page.lang), "columns": section.get("columns", 2), "fields": columns})
+            sections.append({"title": label(section.label, page.lang), "columns": section.columns, "fields": columns})
     return sections
 
 

@@ -105,7 +105,7 @@ class RecordWork(Controller):
 
     @post("/{object_name:str}/{record_id:int}/path", **DB, opt={"operation": "update"})
     def move_along(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
-        name = obj.spec.get("process_field")
+        name = obj.process_field
         col = inline_edit.editable(page, obj, name) if name else None
         if col is None:
             return _answer(page, obj, record, 403, page.t("You may not change this field."))

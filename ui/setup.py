@@ -23,6 +23,7 @@ from litestar.response import Redirect
 from core.api.security import client_ip
 from core.auth import AccountError
 from core import jsontext
+from core.metadata.layouts import LayoutView, Section
 from core.metadata.model import ObjectDef, UnknownObject
 from core.metadata.problems import MetadataError
 from core.metadata.service import MetadataService
@@ -448,16 +449,17 @@ def layouts_showing(page: Page, obj: ObjectDef, field_name: str, in_form: bool, 
 
 def current_layout(page: Page, obj: ObjectDef, kind: str) -> dict:
     """The layout in effect, or the one the pages generate when there is none (marked ``generated``)."""
-    found = page.meta().layouts.get(f"{obj.name}:{kind}:default")
-    if found is not None:
-        return dict(found)
+    found = page.meta().layout(obj.name, kind)
+    if found.exists:
+        return dict(found.body)
     names = [f.name for f in obj.active_fields()]
     if kind == "list":
         return {"object": obj.name, "kind": "list", "columns": [obj.title_field, *[n for n in names if n != obj.title_field][:5]],
                 "generated": True}
     if kind in ("form", "detail"):
-        if kind == "form" and page.meta().layouts.get(f"{obj.name}:detail:default"):
-            return {**page.meta().layouts[f"{obj.name}:detail:default"], "kind": "form", "generated": True}
+        detail = page.meta().layout(obj.name, "detail")
+        if kind == "form" and detail.exists:
+            return {**detail.body, "kind": "form", "generated": True}
         return {"object": obj.name, "kind": kind, "sections": [{"label": obj.spec["label"], "columns": 2, "fields": names}], "generated": True}
     return {"object": obj.name, "kind": "kanban", "generated": True}
 
@@ -468,17 +470,17 @@ def layout_page(page: Page, obj: ObjectDef, kind: str, data: dict, errors: list[
     context: dict[str, Any] = {"obj": obj, "kind": kind, "kinds": LAYOUT_KINDS, "layout": layout, "data": data, "errors": errors,
                                "fields": [{"name": f.name, "label": f.label(page.lang), "type": f.type.name} for f in fields],
                                "done": page.request.query_params.get("done", "")}
+    view = LayoutView(layout)
     if kind == "list":
-        columns = layout.get("columns", [])
-        context["positions"] = {name: i + 1 for i, name in enumerate(columns)}
+        context["positions"] = {name: i + 1 for i, name in enumerate(view.columns)}
     elif kind == "kanban":
         context["group_fields"] = [f for f in context["fields"] if f["type"] == "picklist"]
         context["sum_fields"] = [f for f in context["fields"] if f["type"] in ("currency", "decimal", "integer", "percent")]
     else:
-        sections = layout.get("sections", [])
-        context["sections"] = sections + [{"label": {}, "columns": 2, "fields": []}]
+        sections = view.sections
+        context["sections"] = [*sections, Section({}, [])]
         context["placement"] = {name: (number, position + 1) for number, section in enumerate(sections, 1)
-                                for position, name in enumerate(section["fields"])}
+                                for position, name in enumerate(section.fields)}
     return page.render("setup/layouts.html", status=status, title=page.t("Layouts of {objects}", objects=plural(obj, page.lang)), **context)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as PG_RESERVED
 from sqlalchemy.sql.compiler import RESERVED_WORDS as SQL_RESERVED
 
 from core.fieldtypes import FieldType, FieldTypeRegistry
+from core.metadata.layouts import LayoutView, fallback_sections
 from core.metadata.problems import MetadataError, Problem, did_you_mean, pointer
 
 SYSTEM_FIELDS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
@@ -98,6 +99,11 @@ class ObjectDef:
     def indexes(self) -> list[dict]:
         return self.spec.get("indexes", [])
 
+    @property
+    def process_field(self) -> str | None:
+        """The picklist drawn as the record's path of steps (a deal's stage), if the object names one."""
+        return self.spec.get("process_field") or None
+
     def active_fields(self) -> list[FieldDef]:
         return [f for f in self.fields.values() if not f.removed]
 
@@ -117,6 +123,20 @@ class MetadataSet:
             return self.objects[name]
         except KeyError:
             raise UnknownObject(name, list(self.objects)) from None
+
+    def layout(self, object_name: str, kind: str, name: str = "default") -> LayoutView:
+        """The object's layout of that kind; an empty one (every key at its default) when there is none."""
+        return LayoutView(self.layouts.get(f"{object_name}:{kind}:{name}") or {})
+
+    def detail_layout(self, obj: ObjectDef) -> LayoutView:
+        """The detail layout, else all the object's fields in one section."""
+        found = self.layout(obj.name, "detail")
+        return found if found.exists else fallback_sections(obj.spec, [f.name for f in obj.active_fields()])
+
+    def form_layout(self, obj: ObjectDef) -> LayoutView:
+        """The form layout, else the detail layout, else all the object's fields in one section."""
+        found = self.layout(obj.name, "form")
+        return found if found.exists else self.detail_layout(obj)
 
 
 class UnknownObject(LookupError):
@@ -176,8 +196,10 @@ def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
                 Problem(doc.source, doc.at + "/object", f"there is no object '{name}' to extend{did_you_mean(name, objects)}")
             )
         return
-    for key in ("label", "plural_label", "icon", "nav_order"):
-        if key in body:
+    for key in ("label", "plural_label", "icon", "nav_order", "process_field"):
+        if key in body and body[key] is None:
+            obj.spec.pop(key, None)  # "process_field": null leaves the object without a path
+        elif key in body:
             obj.spec[key] = body[key]
     for index, fspec in enumerate(body.get("fields", [])):
         where = doc.field_pointer(fspec["name"], index)
@@ -428,6 +450,10 @@ def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Prob
         report("min_exclusive", "min_exclusive needs a min: the value it must be more than")
     elif spec.get("min_exclusive") and "max" in spec and spec["min"] >= spec["max"]:
         report("min", f"no value is more than min ({spec['min']}) and at most max ({spec['max']})")
+    for part, name in spec.get("full_name_of", {}).items():
+        source = obj.fields.get(name)
+        if source is None or source.type.name != "text":
+            report(f"full_name_of/{part}", f"'{name}' is not a text field of '{obj.name}'{did_you_mean(name, obj.fields)}")
     for i, through in enumerate(spec.get("through_fields", [])):
         if through["type"] in ("many_to_many", "autonumber"):
             report(f"through_fields/{i}/type", f"a many-to-many relation cannot carry a {through['type']} field")
@@ -443,6 +469,8 @@ def _misplaced_options(fdef: FieldDef) -> list[str]:
     allowed = GENERAL_OPTIONS | fdef.type.options
     if fdef.type.name in ("lookup",):
         allowed |= {"on_delete"}
+    if fdef.type.name == "text":
+        allowed |= {"full_name_of"}
     return [k for k in fdef.spec if k not in allowed]
 
 
@@ -504,6 +532,31 @@ def _check_layout(meta: MetadataSet, doc: Doc) -> list[Problem]:
     total = obj.fields.get(body.get("sum_field", ""))
     if total is not None and total.type.name not in ("integer", "decimal", "currency", "percent"):
         problems.append(Problem(doc.source, doc.at + "/sum_field", f"a kanban sums a number field; '{total.name}' is a {total.type.name}"))
+    for name, pairs in body.get("narrow_by", {}).items():
+        problems.extend(_check_narrowing(meta, obj, name, pairs, doc))
+    return problems
+
+
+def _check_narrowing(meta: MetadataSet, obj: ObjectDef, name: str, pairs: dict, doc: Doc) -> list[Problem]:
+    """A narrowed lookup is a lookup of the object; each of its pairs names a field of the record it points to and a
+    field of the object holding the same kind of value."""
+    where = doc.at + pointer("narrow_by", name)
+    lookup = obj.fields.get(name)
+    if lookup is None or lookup.type.name != "lookup":
+        return [Problem(doc.source, where, f"'{name}' is not a lookup field of '{obj.name}'{did_you_mean(name, obj.fields)}")]
+    target = meta.objects.get(lookup.spec.get("target", ""))
+    if target is None:
+        return []  # reported with the field
+    problems = []
+    for theirs, ours in pairs.items():
+        at = where + pointer(theirs)
+        other, mine = target.fields.get(theirs), obj.fields.get(ours)
+        if other is None:
+            problems.append(Problem(doc.source, at, f"'{theirs}' is not a field of '{target.name}'{did_you_mean(theirs, target.fields)}"))
+        elif mine is None:
+            problems.append(Problem(doc.source, at, f"'{ours}' is not a field of '{obj.name}'{did_you_mean(ours, obj.fields)}"))
+        elif (other.type.name, other.spec.get("target")) != (mine.type.name, mine.spec.get("target")):
+            problems.append(Problem(doc.source, at, f"'{target.name}.{theirs}' and '{obj.name}.{ours}' do not hold the same kind of value"))
     return problems
 
 

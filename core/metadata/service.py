@@ -142,6 +142,15 @@ class MetadataService:
         extensions = [{"object": name, **{k: v for k, v in place.items() if k in ("nav_order", "icon")}} for name, place in places.items()]
         return self.apply({"format": FORMAT, "extensions": extensions}, who, "Setup: navigation")
 
+    def arrange_record_page(self, object_name: str, detail_layout: dict, process_field: str | None, who: Who) -> list[Change]:
+        """Set what an object's record page shows in one change: its detail layout (highlights, related lists) and its
+        process field (None: no path), the latter only when it differs from the one in effect."""
+        obj = self.runtime.current_metadata().object(object_name)  # UnknownObject names it
+        changeset: dict[str, Any] = {"format": FORMAT, "layouts": [{**detail_layout, "object": object_name, "kind": "detail"}]}
+        if process_field != obj.process_field:
+            changeset["extensions"] = [{"object": object_name, "process_field": process_field}]
+        return self.apply(changeset, who, f"Setup: record page of {object_name}")
+
     def remove_object(self, name: str, who: Who) -> list[Change]:
         """Remove a custom object's definition. Its table and data stay (nothing is dropped on its own)."""
         source = f"DELETE /api/meta/objects/{name}"

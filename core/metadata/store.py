@@ -140,7 +140,7 @@ def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: di
             if name in merged.objects:  # extending a custom object: merge into it
                 target = merged.objects[name]
                 target["fields"] = merge_fields(target.get("fields", []), body.get("fields", []))
-                for key in ("label", "plural_label", "indexes", "icon", "nav_order"):
+                for key in ("label", "plural_label", "indexes", "icon", "nav_order", "process_field"):
                     if key in body and body[key] is None:  # "nav_order": null takes the object out of the side bar's first part
                         target.pop(key, None)
                     elif key in body:

@@ -357,7 +357,7 @@ def test_renewal_job_marks_due_and_creates_one_task_each(rt, actor):
         (early_reminder["id"], "task", (TODAY + dt.timedelta(days=40)).isoformat()),
     ]
     first = tasks[1]
-    assert first["subject"] == "Renewal due: Coffee Club Monthly (Tan)"
+    assert first["subject"] == "Renewal due: Coffee Club Monthly (Mei Tan)"
     assert first["contact"]["id"] == customer["id"] and first["related_id"]["object"] == "subscription"
     assert first["priority"] == "normal" and tasks[0]["priority"] == "high"  # only auto-renew can wait
 
