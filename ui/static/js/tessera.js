@@ -312,11 +312,42 @@ document.addEventListener("keydown", function (event) {
 document.addEventListener("htmx:load", function (event) {
   var root = event.detail && event.detail.elt;
   if (!root || !root.querySelector) return;
-  var form = root.matches("dd.editing") ? root.querySelector("form") : root.querySelector("form[data-composer]");
+  var form = root.matches("dd.editing, td.editing") ? root.querySelector("form") : root.querySelector("form[data-composer]");
   if (!form) return;
   var first = form.querySelector("input:not([type=hidden]):not([readonly]), select, textarea");
   if (first) first.focus();
 });
+// A list's cell: double-clicking its value opens its input, as its pencil does (with the keyboard too); when the
+// cell comes back (saved, or cancelled) the focus returns to its pencil.
+document.addEventListener("dblclick", function (event) {
+  var value = event.target.closest && event.target.closest("[data-cell-value]");
+  if (!value || event.target.closest("a")) return;
+  var pencil = value.parentElement.querySelector("[data-inline-pencil]");
+  if (pencil) pencil.click();
+});
+document.addEventListener("htmx:afterSwap", function (event) {
+  var cell = event.detail && event.detail.target;
+  if (!cell || !cell.id || cell.id.indexOf("cell-") !== 0 || cell.isConnected) return;
+  var now = document.getElementById(cell.id);
+  var pencil = now && !now.classList.contains("editing") && now.querySelector("[data-inline-pencil]");
+  if (pencil) pencil.focus();
+});
+
+// The column chooser: each column moves up or down the list (the order the list will show them in), and the
+// button pressed keeps the focus.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-column-move]");
+  if (!button) return;
+  var item = button.closest("[data-column]");
+  if (!item) return;
+  if (button.getAttribute("data-column-move") === "up" && item.previousElementSibling) {
+    item.parentNode.insertBefore(item, item.previousElementSibling);
+  } else if (button.getAttribute("data-column-move") === "down" && item.nextElementSibling) {
+    item.parentNode.insertBefore(item.nextElementSibling, item);
+  }
+  button.focus();
+});
+
 // After a field is saved the whole record is drawn again: the focus goes back to that field's pencil, once the
 // parts of the page that came back (head, fields, timeline) are all in place, whichever of them settles last.
 (function () {
