@@ -339,9 +339,10 @@ def _cell_writer(col: Column, first: bool, lang: str, currency: str, zone: str |
     return _plain_cell(col.field, lang, currency, zone) if first else cell(col.field, lang, currency, zone)
 
 
-def list_cell(obj: ObjectDef, record: dict, name: str, title: str, html: str, first: bool, pencil: str | None, note: str = "") -> str:
+def list_cell(obj: ObjectDef, record: dict, name: str, title: str, html: str, first: bool, pencil: str | None, note: str = "",
+              focus: bool = False) -> str:
     """One cell of a list: the first links to the record; one with a ``pencil`` (its name) opens the field's input in
-    place; a ``note`` says why an input did not open."""
+    place (``focus``: the pencil takes the focus back once drawn again); a ``note`` says why an input did not open."""
     rid = record["id"]
     if first:
         html = f'<a href="/r/{obj.name}/{rid}">{html or f"#{rid}"}</a>'
@@ -353,7 +354,7 @@ def list_cell(obj: ObjectDef, record: dict, name: str, title: str, html: str, fi
     asked = "in=cell&amp;link=1" if first else "in=cell"
     return (f'<td id="cell-{rid}-{name}" class="cell-editable" data-label="{escape(title)}"><span class="value" data-cell-value>{html}</span>'
             f'<a class="pencil" href="{address}" hx-get="{address}?{asked}" hx-include="#version-{rid}" hx-target="#cell-{rid}-{name}" '
-            f'hx-swap="outerHTML" data-inline-pencil aria-label="{escape(pencil)}"><span aria-hidden="true">✎</span></a></td>')
+            f'hx-swap="outerHTML" data-inline-pencil aria-label="{escape(pencil)}"{" autofocus" if focus else ""}><span aria-hidden="true">✎</span></a></td>')
 
 
 def _shown_input(record: dict, oob: bool = False) -> str:
@@ -384,7 +385,7 @@ def shown_cell(page: Page, obj: ObjectDef, record: dict, name: str, first: bool,
     editing = _cell_editing(page, obj, [col], [record])
     html = _cell_writer(col, first, page.lang, page.currency, page.zone)(record.get(name))
     pencil = editing.pencil(record, name, col.title, record_title(obj, record, page.lang))
-    return Markup(list_cell(obj, record, name, col.title, html, first, pencil, note) + _version_input(record, True) + _shown_input(record, True))
+    return Markup(list_cell(obj, record, name, col.title, html, first, pencil, note, focus=True) + _version_input(record, True) + _shown_input(record, True))
 
 
 def _plain_cell(fdef: FieldDef, lang: str, currency: str, zone: str | None):

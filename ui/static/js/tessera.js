@@ -318,19 +318,12 @@ document.addEventListener("htmx:load", function (event) {
   if (first) first.focus();
 });
 // A list's cell: double-clicking its value opens its input, as its pencil does (with the keyboard too); when the
-// cell comes back (saved, or cancelled) the focus returns to its pencil.
+// cell comes back (saved, or cancelled) its pencil has autofocus, and the focus returns to it as on the record page.
 document.addEventListener("dblclick", function (event) {
   var value = event.target.closest && event.target.closest("[data-cell-value]");
   if (!value || event.target.closest("a")) return;
   var pencil = value.parentElement.querySelector("[data-inline-pencil]");
   if (pencil) pencil.click();
-});
-document.addEventListener("htmx:afterSwap", function (event) {
-  var cell = event.detail && event.detail.target;
-  if (!cell || !cell.id || cell.id.indexOf("cell-") !== 0 || cell.isConnected) return;
-  var now = document.getElementById(cell.id);
-  var pencil = now && !now.classList.contains("editing") && now.querySelector("[data-inline-pencil]");
-  if (pencil) pencil.focus();
 });
 
 // The column chooser: each column moves up or down the list (the order the list will show them in), and the
