@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Collection
+from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, and_, or_, select
@@ -13,6 +15,7 @@ from core.fieldtypes import iso_utc
 
 RECENT_KEPT = 20
 NAME_LENGTH = 100
+COLUMNS = "columns"  # the list parameter naming the columns a view shows
 QUERY_LENGTH = 4000  # a list's query string; far more than any filter builder produces
 
 
@@ -23,11 +26,12 @@ VIEWS_OF_OBJECT = (select(saved_view).where(saved_view.c.object == sa.bindparam(
 
 
 class ViewError(ValueError):
-    """A saved view that cannot be made or removed as asked; ``field`` names the input at fault."""
+    """A saved view that cannot be made or removed as asked; ``field`` names the input at fault, ``value`` the part of it."""
 
-    def __init__(self, message: str, field: str = "") -> None:
+    def __init__(self, message: str, field: str = "", value: str = "") -> None:
         super().__init__(message)
         self.field = field
+        self.value = value
 
 
 def _now() -> dt.datetime:
@@ -58,10 +62,13 @@ class Preferences:
 
     # --- saved views ----------------------------------------------------------------------
 
-    def save_view(self, user_id: int, object_name: str, name: str, query: str, shared: bool) -> dict:
+    def save_view(self, user_id: int, object_name: str, name: str, query: str, shared: bool,
+                  showable: Collection[str] | None = None) -> dict:
         """Keep a list's query under a name; saving a name again overwrites the user's own view of that name only.
 
         A shared view is listed to everyone who may read the object; only its owner may change or remove it.
+        The columns the query chooses (``columns``, names separated by commas) must be ``showable``, when given:
+        the fields the user may show in the list.
         """
         name = (name or "").strip()
         if not 1 <= len(name) <= NAME_LENGTH:
@@ -70,6 +77,8 @@ class Preferences:
             raise ViewError("a view's name cannot hold control characters (such as line breaks)", "name")
         if len(query) > QUERY_LENGTH or "\x00" in query:
             raise ViewError(f"the view's filters are too long to keep (at most {QUERY_LENGTH} characters)", "query")
+        if showable is not None:
+            _check_columns(query, set(showable))
         with write_transaction(self.engine) as conn:
             mine = and_(saved_view.c.object == object_name, saved_view.c.owner == user_id, saved_view.c.name == name)
             values = {"query": query, "shared": shared, "created_at": _now()}
@@ -94,6 +103,16 @@ class Preferences:
         with write_transaction(self.engine) as conn:
             if conn.execute(saved_view.delete().where(*mine)).rowcount != 1:
                 raise ViewError("that view is not one of yours", "view")
+
+
+def _check_columns(query: str, showable: set[str]) -> None:
+    """Refuse a view whose columns name a field the user may not show (unknown to the object, or hidden from them)."""
+    for key, value in parse_qsl(query):
+        if key != COLUMNS:
+            continue
+        unknown = next((n.strip() for n in value.split(",") if n.strip() and n.strip() not in showable), None)
+        if unknown is not None:
+            raise ViewError(f"columns: there is no field '{unknown}' you may show in this list", COLUMNS, unknown)
 
 
 def _view(row, user_id: int | None = None) -> dict:

@@ -23,6 +23,7 @@ from core.db import PreparedRead, fetch_on_driver, prepare_bulk
 from core.fieldtypes import as_record_id, format_autonumber, iso_utc
 from core.person_names import with_full_names
 from core.metadata.model import FieldDef, ObjectDef
+from core.naming import title_column
 from core.plugins import RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
 from core.list_sql import ListStatements
@@ -252,6 +253,22 @@ class RecordService:
             )
             return {record_id: _aware(when) for record_id, when in rows}
 
+    def updatable(self, actor: Actor, object_name: str, ids: list[int]) -> set[int]:
+        """Which of the records ``ids`` (those of a list the actor just read) the actor may change, by the same
+        condition an update checks; empty when they may change none of the object's records."""
+        if not ids:
+            return set()
+        with self.runtime.reading() as (conn, schema):
+            access = schema.access(actor)
+            if not access.can(object_name, "update"):
+                return set()
+            table = schema.tables.table(object_name)
+            statement = select(table.c.id).where(table.c.id.in_([_record_id(i) for i in ids]), table.c.deleted_at.is_(None))
+            allowed = schema.row_condition(access, object_name, "update")
+            if allowed is not None:
+                statement = statement.where(allowed)
+            return set(conn.execute(statement, _params(actor)).scalars())
+
     def check(self, actor: Actor, object_name: str, changes: Any) -> dict:
         """Validate ``changes`` as the actor's update of a record would, and write nothing: the values as parsed, or
         RecordValidationError listing every problem. For a step that asks before writing (a mass update's
@@ -346,7 +363,7 @@ class RecordService:
             target = schema.tables.table(target_obj.name).alias(f"l_{fdef.name}")
             joined = target.c.id == table.c[fdef.name]
             visible = row_condition(access, schema.memberships, target_obj.name, target, "read")
-            columns.append(target.c[target_obj.title_field].label(label))
+            columns.append(title_column(target_obj, target, access.visible).label(label))
             source = source.outerjoin(target, joined if visible is None else and_(joined, visible))
         index = {name: i for i, name in enumerate(["id"] + [f.name for f in fields] + list(SYSTEM_TAIL))}
         formatted = [(f.name, f.type.format, f.spec, f.type.formats_driver_values) for f in fields
@@ -385,7 +402,7 @@ class RecordService:
                 if not (access.can(target_name, "read") and access.visible(target_name, target_obj.title_field)):
                     continue
                 target = schema.tables.table(target_name)
-                statement = select(target.c.id, target.c[target_obj.title_field]).where(target.c.id.in_(ids))
+                statement = select(target.c.id, title_column(target_obj, target, access.visible)).where(target.c.id.in_(ids))
                 visible = schema.row_condition(access, target_name, "read")
                 if visible is not None:
                     statement = statement.where(visible)
@@ -402,7 +419,7 @@ class RecordService:
         target_obj = schema.meta.object(fdef.spec["target"])
         target = schema.tables.table(target_obj.name)
         through = [junction.c[t.name] for t in fdef.through]
-        title = target.c[target_obj.title_field]
+        title = title_column(target_obj, target, access.visible)
         if not (access.can(target_obj.name, "read") and access.visible(target_obj.name, target_obj.title_field)):
             title = sa.null()
         else:

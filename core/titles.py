@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.metadata.model import ObjectDef
+from core.naming import display_field, record_name
 from core.query import QueryError
 from core.records import Actor, RecordError, RecordService
 
@@ -32,9 +33,9 @@ NONE = TitleMatches([], 0)
 
 
 def find_by_title(records: RecordService, actor: Actor, obj: ObjectDef, text: str, within: dict | None = None) -> TitleMatches:
-    """The readable records of ``obj`` whose title is ``text`` (ignoring case and surrounding spaces); if
-    there are none, those whose title begins with it; if none either, those whose title contains it. Only
-    records meeting the filters ``within`` (field: value) count, when given."""
+    """The readable records of ``obj`` whose title (or name, for a user their full name) is ``text`` (ignoring
+    case and surrounding spaces); if there are none, those whose title begins with it; if none either, those
+    whose title contains it. Only records meeting the filters ``within`` (field: value) count, when given."""
     text, title, within = text.strip(), obj.title_field, within or {}
     if not text:
         return NONE
@@ -42,7 +43,7 @@ def find_by_title(records: RecordService, actor: Actor, obj: ObjectDef, text: st
     if exact[1]:
         return TitleMatches([r["id"] for r in exact[0]], exact[1])
     starting, count = _matching(records, actor, obj, {**within, f"{title}__startswith": text}, PREFIX_ROWS)
-    same = [r["id"] for r in starting if str(r.get(title) or "").strip().casefold() == text.casefold()]
+    same = _same(starting, title, text) or _named(records, actor, obj, text, within)
     if same:
         return TitleMatches(same, len(same))
     if count:
@@ -51,13 +52,26 @@ def find_by_title(records: RecordService, actor: Actor, obj: ObjectDef, text: st
     return TitleMatches([r["id"] for r in containing], count)
 
 
+def _same(found: list[dict], field: str, text: str) -> list[int]:
+    return [r["id"] for r in found if str(r.get(field) or "").strip().casefold() == text.casefold()]
+
+
+def _named(records: RecordService, actor: Actor, obj: ObjectDef, text: str, within: dict) -> list[int]:
+    """The records whose display field (a user's full name) is the text, ignoring case."""
+    shown = display_field(obj)
+    if shown is None:
+        return []
+    starting, _count = _matching(records, actor, obj, {**within, f"{shown}__startswith": text}, PREFIX_ROWS)
+    return _same(starting, shown, text)
+
+
 def title_of(records: RecordService, actor: Actor, obj: ObjectDef, record_id: Any) -> str | None:
     """The record's title, if the actor may read the record and its title field."""
     try:
         found = records.get(actor, obj.name, record_id)
     except RecordError:
         return None
-    value = found.get(obj.title_field)
+    value = record_name(obj, found)
     return None if value in (None, "") else str(value)
 
 

@@ -31,7 +31,7 @@ def test_create_read_update_delete_a_record(api):
     assert created.status_code == 201
     record = created.json()
     assert created.headers["location"] == f"/api/records/account/{record['id']}"
-    assert created.headers["etag"] == '"1"' and record["version"] == 1 and record["owner"]["label"] == "root"
+    assert created.headers["etag"] == '"1"' and record["version"] == 1 and record["owner"]["label"] == "Root"
 
     read = api.get("root", f"/api/records/account/{record['id']}")
     assert read.status_code == 200 and read.json()["name"] == "Acme" and read.headers["etag"] == '"1"'

@@ -121,7 +121,7 @@ def test_a_browser_session_needs_the_csrf_token_for_every_change(api):
     wrong = client.post("/api/records/account", json={"name": "Forged"}, headers={"X-CSRFToken": "0" * 64})
     assert wrong.status_code == 403
     made = client.post("/api/records/account", json={"name": "Mine"}, headers={"X-CSRFToken": csrf})
-    assert made.status_code == 201 and made.json()["owner"]["label"] == "alice"
+    assert made.status_code == 201 and made.json()["owner"]["label"] == "Alice"
     assert client.post("/api/auth/logout", headers={"X-CSRFToken": csrf}).status_code == 200
     assert client.get("/api/auth/me").status_code == 401
 

@@ -151,7 +151,7 @@ def test_an_xlsx_file_imports_at_once_with_the_options_as_one_json_part(api, tmp
     assert job["status"] == "done" and job["dry_run"] is False and job["created"] == 2 and job["rejected"] == 0
     assert job["rows_total"] == 2 and "run" not in job["links"]
     made = accounts(api)
-    assert made["Gamma"]["employees"] == 40 and made["Gamma"]["owner"]["label"] == "alice" and made["Delta"]["website"] is None
+    assert made["Gamma"]["employees"] == 40 and made["Gamma"]["owner"]["label"] == "Alice" and made["Delta"]["website"] is None
     none_rejected = api.get("alice", job["links"]["rejected"])
     assert none_rejected.status_code == 404 and f"import job {job['id']} rejected no rows" in none_rejected.json()["message"]
     assert not list((api.world.runtime.settings.files_path() / "imports").rglob("*.rejected.csv"))

@@ -188,7 +188,7 @@ def test_upload_map_check_run_and_import_the_fixed_rejected_rows_again(world, pe
     assert (count(done, "created"), count(done, "rejected")) == (48, 37)
     stored = accounts_named(world)
     assert len(stored) == 4 + 48
-    assert stored["Betasoloin"]["industry"] == "medical" and stored["Betasoloin"]["owner"]["label"] == "mike"
+    assert stored["Betasoloin"]["industry"] == "medical" and stored["Betasoloin"]["owner"]["label"] == "Mike"
     assert "Acme Corporation" not in stored  # 'technolgy'
 
     download = client.get(f"/import/jobs/{real}/rejected.csv")

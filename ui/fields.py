@@ -18,6 +18,7 @@ from babel.numbers import get_currency_symbol
 from markupsafe import Markup, escape
 
 from core.metadata.model import FieldDef, ObjectDef
+from core.naming import record_name
 from ui.i18n import label
 
 BABEL_LOCALES = {"en": "en_US", "zh-CN": "zh_Hans_CN"}
@@ -229,7 +230,7 @@ def available_zones() -> frozenset[str]:
 
 def record_title(obj: ObjectDef, record: dict, lang: str) -> str:
     """What names a record on a page: its title field, else the object's name and its id."""
-    value = record.get(obj.title_field)
+    value = record_name(obj, record)
     if value not in (None, ""):
         return str(value)
     return f"{label(obj.spec.get('label'), lang, obj.name)} #{record['id']}"

@@ -32,7 +32,7 @@ def chips(page: Page, obj: ObjectDef, params: list[tuple[str, str]], typed: dict
     ``field_of``: the field a parameter names, the system fields (owner, created_at) included."""
     found = []
     for key, raw in params:
-        if key in ("sort", "offset", "limit", "count"):
+        if key in ("sort", "offset", "limit", "count", "columns"):
             continue
         rest = urlencode([(k, v) for k, v in params if k != key and k not in ("offset",)])
         found.append({"text": _sentence(page, field_of, key, raw, typed), "remove": rest})

@@ -23,13 +23,14 @@ from litestar.response import Redirect
 from core.api.errors import IdInPath
 from core.metadata.layouts import LayoutView, RelatedList
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
+from core.naming import record_name
 from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.search import subtitle, subtitle_fields
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
 from ui import lookups
 from ui.context import PAGE, VARY, Answer, Page, answer, counted, plural, provide_page, signed_in, singular
 from ui.filter_chips import chips
-from ui.fields import Column, cell, choices, column, display, form_value, formatter, from_form, record_title, system_field
+from ui.fields import SYSTEM_COLUMNS, Column, cell, choices, column, display, form_value, formatter, from_form, record_title, system_field
 from ui.i18n import label
 from ui.mass_actions import MASS_LIMIT, Selection, asked_change, delete_each, one, readable, selection, sentence, update_each
 from ui.mass_actions import values as sent_values
@@ -45,6 +46,7 @@ OBJECT = NamedDependency[ObjectDef]
 FORM = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 PAGE_SIZE = 50
 UI_PARAMETERS = {"offset", "sort", "q", "limit"}
+COLUMNS = "columns"  # the list's own parameter: the columns it shows, in order (never a filter)
 
 
 def provide_object(page: PAGE, object_name: FromPath[str], request: Request) -> ObjectDef:
@@ -83,7 +85,7 @@ class RecordPages(Controller):
     def count(self, page: PAGE, obj: OBJECT, request: Request, object_name: FromPath[str]) -> Response:
         """How many records the list's filters match, exact up to COUNT_CAP, then "10,000+": asked for by the
         list after it is drawn, so that counting never slows the page itself."""
-        query = [(k, v) for k, v in list_params(request.query_params.multi_items()) if k not in ("sort", "offset", "limit")]
+        query = [(k, v) for k, v in list_params(request.query_params.multi_items()) if k not in ("sort", "offset", "limit", COLUMNS)]
         try:
             found = page.list_records(obj.name, query + [("count", "true"), ("limit", "1")])
         except QueryError:  # the list itself says what is wrong with its filters
@@ -97,7 +99,8 @@ class RecordPages(Controller):
         """Keep the list's current query under a name, for the user alone or shared with every reader of the object."""
         query, name, shared = view_query(one(data, "query")), one(data, "name"), one(data, "shared") in ("on", "true", "1")
         try:
-            Preferences(page.runtime).save_view(page.user.user_id, object_name, name, query, shared)
+            Preferences(page.runtime).save_view(page.user.user_id, object_name, name, query, shared,
+                                                showable=[c.name for c in column_choices(page, obj)])
         except ViewError as exc:
             return _list(page, obj, parse_qsl(query), status=422, view_error=_view_problem(page, exc), view_name=name, view_shared=shared)
         return _go(page, f"/r/{object_name}" + (f"?{query}" if query else ""))
@@ -159,7 +162,7 @@ class RecordPages(Controller):
         except QueryError:
             found = []
         second = subtitle_fields(page.meta(), obj, page.access)  # what tells records apart: a contact's account and e-mail
-        items = [{"id": r["id"], "label": r.get(obj.title_field) or f"#{r['id']}", "detail": subtitle(second, r, page.lang)} for r in found]
+        items = [{"id": r["id"], "label": record_name(obj, r) or f"#{r['id']}", "detail": subtitle(second, r, page.lang)} for r in found]
         template = "records/_options.html" if page.htmx else "records/options.html"  # without htmx: the matches as links
         return page.render(template, obj=obj, title=plural(obj, page.lang), items=items, field=field, q=q)
 
@@ -289,32 +292,101 @@ def list_params(pairs) -> list[tuple[str, str]]:
         if value is None or str(value).strip() == "" or key.startswith("_"):
             continue
         merged.setdefault(key, []).append(str(value))
-    return [(key, ",".join(values) if key.endswith("__in") else values[-1]) for key, values in merged.items()]
+    return [(key, ",".join(values) if key.endswith("__in") or key == COLUMNS else values[-1]) for key, values in merged.items()]
+
+
+@dataclass(frozen=True)
+class CellEditing:
+    """Which cells of a list open an input in place: the columns the user may change, on the records they may
+    change; ``sentence``: the pencil's name in the page's language ("Change {field} of {title}")."""
+
+    names: frozenset[str] = frozenset()
+    records: frozenset[int] = frozenset()
+    sentence: str = ""
+
+    def pencil(self, record: dict, name: str, field_title: str, record_title: str) -> str | None:
+        """The pencil's name for this cell, if the cell opens an input."""
+        if record["id"] not in self.records or name not in self.names:
+            return None
+        return self.sentence.replace("{field}", field_title).replace("{title}", record_title)
 
 
 def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], selectable: bool, select_label, currency: str,
-              zone: str | None = None) -> list[Markup]:
-    """The table's rows as HTML: the first cell links to the record, the others as ``cell`` writes them.
+              zone: str | None = None, editing: CellEditing = CellEditing()) -> list[Markup]:
+    """The table's rows as HTML: the first cell links to the record, the others as ``cell`` writes them; a cell
+    ``editing`` allows has a pencil opening its input.
 
     Written here rather than in the template because a list page is mostly these rows and
     Jinja spends several times longer on them; every value is escaped like the template would."""
     rows, lang = [], select_label.lang
-    shown = [(c.name, cell(c.field, lang, currency, zone) if i else _plain_cell(c.field, lang, currency, zone)) for i, c in enumerate(columns)]
-    titles = [escape(c.title) for c in columns]  # each cell carries its column's title, for the cards a phone shows
+    shown = [(c.name, _cell_writer(c, i == 0, lang, currency, zone)) for i, c in enumerate(columns)]
+    titles = [c.title for c in columns]  # each cell carries its column's title, for the cards a phone shows
     for record in records:
-        rid = record["id"]
-        cells = [show(record.get(name)) for name, show in shown]
-        if cells:
-            cells[0] = f'<a href="/r/{obj.name}/{rid}">{cells[0] or f"#{rid}"}</a>'
+        rid, name_of_record = record["id"], record_title(obj, record, select_label.lang)
+        tds = "".join(list_cell(obj, record, name, title, show(record.get(name)), i == 0,
+                                editing.pencil(record, name, title, name_of_record))
+                      for i, ((name, show), title) in enumerate(zip(shown, titles)))
         select = ""
         if selectable:
-            title = escape(select_label(record_title(obj, record, select_label.lang)))
+            title = escape(select_label(name_of_record))
+            version = _version_input(record) if rid in editing.records else ""
             select = (f'<td><input type="checkbox" id="select-{rid}" name="id" value="{rid}" data-select-row>'
-                      f'<label for="select-{rid}" class="visually-hidden">{title}</label>'
-                      f'<input type="hidden" name="shown" value="{rid}:{record["version"]}"></td>')
-        tds = "".join(f'<td data-label="{title}">{html}</td>' for title, html in zip(titles, cells))
+                      f'<label for="select-{rid}" class="visually-hidden">{title}</label>{_shown_input(record)}{version}</td>')
         rows.append(Markup(f"<tr>{select}{tds}</tr>"))
     return rows
+
+
+def _cell_writer(col: Column, first: bool, lang: str, currency: str, zone: str | None):
+    return _plain_cell(col.field, lang, currency, zone) if first else cell(col.field, lang, currency, zone)
+
+
+def list_cell(obj: ObjectDef, record: dict, name: str, title: str, html: str, first: bool, pencil: str | None, note: str = "",
+              focus: bool = False) -> str:
+    """One cell of a list: the first links to the record; one with a ``pencil`` (its name) opens the field's input in
+    place (``focus``: the pencil takes the focus back once drawn again); a ``note`` says why an input did not open."""
+    rid = record["id"]
+    if first:
+        html = f'<a href="/r/{obj.name}/{rid}">{html or f"#{rid}"}</a>'
+    if note:
+        html += f' <small class="field-error" role="alert">{escape(note)}</small>'
+    if pencil is None:
+        return f'<td data-label="{escape(title)}">{html}</td>'
+    address = f"/r/{obj.name}/{rid}/field/{name}"
+    asked = "in=cell&amp;link=1" if first else "in=cell"
+    return (f'<td id="cell-{rid}-{name}" class="cell-editable" data-label="{escape(title)}"><span class="value" data-cell-value>{html}</span>'
+            f'<a class="pencil" href="{address}" hx-get="{address}?{asked}" hx-include="#version-{rid}" hx-target="#cell-{rid}-{name}" '
+            f'hx-swap="outerHTML" data-inline-pencil aria-label="{escape(pencil)}"{" data-focus-after-swap" if focus else ""}><span aria-hidden="true">✎</span></a></td>')
+
+
+def _shown_input(record: dict, oob: bool = False) -> str:
+    """The version the list showed of the record, which a mass action checks before changing it."""
+    swap = ' hx-swap-oob="true"' if oob else ""
+    return f'<input type="hidden" id="shown-{record["id"]}" name="shown" value="{record["id"]}:{record["version"]}"{swap}>'
+
+
+def _version_input(record: dict, oob: bool = False) -> str:
+    """The record's version for its cells' inputs; belonging to no form, it is sent only by the pencils that include it."""
+    swap = ' hx-swap-oob="true"' if oob else ""
+    return f'<input type="hidden" id="version-{record["id"]}" name="version" value="{record["version"]}" form="row-versions"{swap}>'
+
+
+def _cell_editing(page: Page, obj: ObjectDef, columns: list[Column], records: list[dict]) -> CellEditing:
+    """The list's cells that open an input: the columns the user may change, on the shown records they may change."""
+    names = frozenset(c.name for c in columns if inline_edit.editable(page, obj, c.name) is not None)
+    if not names or not records:
+        return CellEditing()
+    ids = page.runtime.records.updatable(page.actor, obj.name, [r["id"] for r in records])
+    return CellEditing(names, frozenset(ids), page.t("Change {field} of {title}"))
+
+
+def shown_cell(page: Page, obj: ObjectDef, record: dict, name: str, first: bool, note: str = "") -> Markup:
+    """One cell of the list drawn again after its input closed (saved or cancelled), with the record's version
+    for the row's other cells and its selection (htmx swaps them out of band)."""
+    col = next(c for c in column_choices(page, obj) if c.name == name)
+    editing = _cell_editing(page, obj, [col], [record])
+    html = _cell_writer(col, first, page.lang, page.currency, page.zone)(record.get(name))
+    pencil = editing.pencil(record, name, col.title, record_title(obj, record, page.lang))
+    return Markup(list_cell(obj, record, name, col.title, html, first, pencil, note, focus=True) + _version_input(record, True) + _shown_input(record, True))
 
 
 def _plain_cell(fdef: FieldDef, lang: str, currency: str, zone: str | None):
@@ -339,11 +411,13 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
     pairs = list(pairs)
     params = list_params(pairs)
     layout = meta.layout(obj.name, "list")
-    columns = page.memo(("list_columns", obj.name), lambda: _list_columns(page, obj, layout.columns))
     chosen = dict(params)
+    columns, column_error = _shown_columns(page, obj, layout.columns, chosen.get(COLUMNS))
+    if column_error:
+        params = [(k, v) for k, v in params if k != COLUMNS]
     sort = chosen.get("sort") or layout.sort
     offset = _offset(chosen.get("offset"))
-    query = [(k, v) for k, v in params if k not in ("sort", "offset", "limit")] + [("limit", str(PAGE_SIZE)), ("offset", str(offset))]
+    query = [(k, v) for k, v in params if k not in ("sort", "offset", "limit", COLUMNS)] + [("limit", str(PAGE_SIZE)), ("offset", str(offset))]
     if sort:
         query.append(("sort", sort))
     error, result = None, None
@@ -353,10 +427,13 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
         error = exc.problems
     here = [(k, v) for k, v in params if k != "offset"]
     may_update, may_delete = access.can(obj.name, "update"), access.can(obj.name, "delete")
-    rows = list_rows(obj, result.items if result else [], columns, may_update or may_delete, SelectLabel(page.lang, page.t("Select {title}")),
-                     page.currency, page.zone)
+    items = result.items if result else []
+    rows = list_rows(obj, items, columns, may_update or may_delete, SelectLabel(page.lang, page.t("Select {title}")),
+                     page.currency, page.zone, _cell_editing(page, obj, columns, items))
     view = {
-        "columns": columns, "rows": rows, "error": error, "sort": sort, "q": chosen.get("q", ""),
+        "columns": columns, "rows": rows, "error": error, "column_error": column_error,
+        "column_options": _column_options(page, obj, columns), "columns_param": chosen.get(COLUMNS, "") if not column_error else "",
+        "column_keep": [(k, v) for k, v in here if k != COLUMNS], "sort": sort, "q": chosen.get("q", ""),
         "offset": offset, "has_more": bool(result and result.has_more), "page_size": PAGE_SIZE, "query": urlencode(here),
         "previous": urlencode(here + [("offset", str(max(0, offset - PAGE_SIZE)))]) if offset else None,
         "next": urlencode(here + [("offset", str(offset + PAGE_SIZE))]) if result and result.has_more else None,
@@ -367,21 +444,24 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
         "mass_fields": page.memo(("mass_fields", obj.name), lambda: mass_fields(page, obj)) if may_update else [],
         "chips": chips(page, obj, here, {k[1:]: str(v) for k, v in pairs if k.startswith("_") and v},
                        lambda name: obj.fields.get(name) or _system_field(page, obj, name)),
-        "count_query": urlencode([(k, v) for k, v in here if k != "sort"]),
+        "count_query": urlencode([(k, v) for k, v in here if k not in ("sort", COLUMNS)]),
         "kanban": meta.layout(obj.name, "kanban").exists,
     }
     if partial:
         return view
     return {
         **view, "filters": filter_controls(page, obj, chosen), "may_create": access.can(obj.name, "create"),
-        "export": urlencode([(k, v) for k, v in params if k not in ("offset", "limit")] + ([("sort", sort)] if sort and "sort" not in chosen else [])),
+        "export": urlencode([(k, v) for k, v in params if k not in ("offset", "limit", COLUMNS)] + ([("sort", sort)] if sort and "sort" not in chosen else [])),
         "views": saved_views(page, obj, view["view_query"]), "views_problem": None,
     }
 
 
 def _list(page: PAGE, obj: OBJECT, pairs, status: int = 200, partial: bool = False, **extra: Any) -> Response:
     template = "records/_table.html" if partial else "records/list.html"
-    return page.render(template, status=status, obj=obj, title=plural(obj, page.lang), **{**list_view(page, obj, pairs, partial), **extra})
+    view = list_view(page, obj, pairs, partial)
+    if view["column_error"] and status == 200:
+        status = 400
+    return page.render(template, status=status, obj=obj, title=plural(obj, page.lang), **{**view, **extra})
 
 
 # --- saved views ----------------------------------------------------------------------------
@@ -404,6 +484,8 @@ def _view_problem(page: Page, exc: ViewError) -> str:
         return page.t("View name: use 1 to {n} characters, on one line.", n=NAME_LENGTH)
     if exc.field == "query":
         return page.t("These filters are too long to keep as a view.")
+    if exc.field == COLUMNS:
+        return page.t("Columns: there is no field “{name}” you may show in this list.", name=exc.value)
     return page.t("That view is not one of yours: only the person who saved it may remove it.")
 
 
@@ -451,7 +533,7 @@ def _mass_update(page: PAGE, obj: OBJECT, chosen: Selection, back: str, data: di
 def _every_matching(page: PAGE, obj: OBJECT, query: str) -> tuple[Selection, str | None]:
     """"Select all N matching": every record the list's filters match, with the versions read now (the
     confirmation step names them), or why they are too many for one change."""
-    params = [(k, v) for k, v in list_params(parse_qsl(query)) if k not in ("offset", "limit")]
+    params = [(k, v) for k, v in list_params(parse_qsl(query)) if k not in ("offset", "limit", COLUMNS)]
     try:
         found = page.list_records(obj.name, params + [("limit", str(MASS_LIMIT)), ("count", "true")])
     except QueryError as exc:
@@ -520,6 +602,36 @@ def _list_columns(page: PAGE, obj: OBJECT, names: list[str]) -> list[Column]:
     return result
 
 
+def column_choices(page: Page, obj: ObjectDef) -> list[Column]:
+    """Every column the user may show in the object's list, in the object's order: the fields they may see, then
+    the system fields a layout may name (owner, created and updated). Hidden fields are never among them."""
+    def build() -> list[Column]:
+        names = [f.name for f in obj.active_fields()] + sorted(SYSTEM_COLUMNS)
+        return _list_columns(page, obj, names)
+    return page.memo(("column_choices", obj.name), build)
+
+
+def _shown_columns(page: Page, obj: ObjectDef, layout_columns: list[str], asked: str | None) -> tuple[list[Column], str | None]:
+    """The list's columns: those ``asked`` (the ``columns`` parameter), else the layout's; with the problem when
+    the parameter names a field the user may not show (unknown, or hidden from them), and then the layout's."""
+    default = page.memo(("list_columns", obj.name), lambda: _list_columns(page, obj, layout_columns))
+    if not asked:
+        return default, None
+    offered = {c.name: c for c in column_choices(page, obj)}
+    names = [n.strip() for n in asked.split(",") if n.strip()]
+    unknown = next((n for n in names if n not in offered), None)
+    if unknown is not None:
+        return default, page.t("Columns: there is no field “{name}” you may show in this list.", name=unknown)
+    return [offered[n] for n in dict.fromkeys(names)] or default, None
+
+
+def _column_options(page: Page, obj: ObjectDef, shown: list[Column]) -> list[dict]:
+    """What the column chooser lists: the columns shown now, in their order, then the others the user may show."""
+    names = {c.name for c in shown}
+    rest = [c for c in column_choices(page, obj) if c.name not in names]
+    return [{"name": c.name, "title": c.title, "shown": c.name in names} for c in [*shown, *rest]]
+
+
 def _not_yet(names: list[str], shown: set[str]) -> list[str]:
     """The names not ``shown`` yet, each once (and now shown): a page never has two inputs or cells for one field."""
     fresh = [name for name in dict.fromkeys(names) if name not in shown]
@@ -585,7 +697,7 @@ def kanban_view(page: PAGE, obj: OBJECT, pairs) -> dict | None:
         return None
     group = obj.fields[layout.group_by]
     sum_field = layout.sum_field if layout.sum_field and page.access.visible(obj.name, layout.sum_field) else None
-    params = [(k, v) for k, v in list_params(pairs) if k not in ("offset", "limit", "sort", group.name, f"{group.name}__in")]
+    params = [(k, v) for k, v in list_params(pairs) if k not in ("offset", "limit", "sort", COLUMNS, group.name, f"{group.name}__in")]
     totals = {row["value"]: row for row in page.runtime.records.summarize(page.actor, obj.name, group.name, sum_field, params)}
     card_fields = [obj.fields[n] for n in layout.card_fields
                    if n in obj.fields and n != obj.title_field and page.access.visible(obj.name, n)]

@@ -23,7 +23,7 @@ from ui import inline_edit
 from ui.context import PAGE, Answer, Page, answer, provide_page, signed_in
 from ui.fields import record_title
 from ui.record_forms import SAVE_REFUSALS, refused
-from ui.record_pages import OBJECT, _detail, _go, _missing, detail_view, provide_object
+from ui.record_pages import OBJECT, _detail, _go, _missing, column_choices, detail_view, provide_object, shown_cell
 from ui.timeline import timeline
 
 DB = {"sync_to_thread": True}
@@ -120,32 +120,42 @@ class RecordWork(Controller):
 
     # --- one field --------------------------------------------------------------------------------
 
+    # The same input serves a cell of a list (``in=cell``; ``link=1`` for the row's first cell, which links to the
+    # record): there it takes the cell's place, and the cell alone is drawn back instead of the record page's parts.
+
     @get("/{object_name:str}/{record_id:int}/field/{name:str}", **DB, opt={"operation": "update"})
     def field_input(self, page: PAGE, obj: OBJECT, record: RECORD, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
+        place = inline_edit.Place.asked(page, request.query_params)
         col = inline_edit.editable(page, obj, name)
         if col is None:
-            return _answer(page, obj, record, 403, page.t("You may not change this field."))
-        editing = inline_edit.opened(col, record, request.query_params.get("version"))
+            return _refused(page, obj, record, name, place)
+        editing = inline_edit.opened(col, record, request.query_params.get("version"), place)
         if page.htmx:
-            return page.render("records/_field_edit.html", obj=obj, record=record, **editing.context(page, record))
+            return page.render(place.template, obj=obj, record=record, **editing.context(page, record))
         return _detail(page, obj, record, editing=editing.context(page, record))
 
     @get("/{object_name:str}/{record_id:int}/field/{name:str}/show", **DB)
-    def field_value(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
+    def field_value(self, page: PAGE, obj: OBJECT, record: RECORD, request: Request, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str]) -> Response:
         """The field's value again when its input is closed without saving: with the whole record as it is now, so that
         after a conflict the page holds the current version and shows what changed."""
+        place = inline_edit.Place.asked(page, request.query_params)
+        if place.cell and _shown_in_lists(page, obj, name):
+            return page.render("records/_cell.html", cell=shown_cell(page, obj, record, name, place.link))
         return _changed(page, obj, record, focus=name)
 
     @post("/{object_name:str}/{record_id:int}/field/{name:str}", **DB, opt={"operation": "update"})
     def save_field(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, name: FromPath[str], data: FORM) -> Response:
+        place = inline_edit.Place.asked(page, data)
         col = inline_edit.editable(page, obj, name)
         if col is None:
-            return _answer(page, obj, record, 403, page.t("You may not change this field."))
-        saved, editing, status = inline_edit.save(page, obj, record, col, data)
+            return _refused(page, obj, record, name, place)
+        saved, editing, status = inline_edit.save(page, obj, record, col, data, place)
         if saved is not None:
+            if place.cell:
+                return page.render("records/_cell.html", cell=shown_cell(page, obj, saved, name, place.link))
             return _changed(page, obj, saved, focus=name)
         if page.htmx:
-            return page.render("records/_field_edit.html", status=status, obj=obj, record=record, **editing.context(page, record))
+            return page.render(place.template, status=status, obj=obj, record=record, **editing.context(page, record))
         return _detail(page, obj, record, status=status, editing=editing.context(page, record))
 
 
@@ -170,6 +180,18 @@ def _changed(page: Page, obj: ObjectDef, record: dict, focus: str | None = None)
     response = page.render("records/_changed.html", obj=obj, record=record, focus=focus, title=record_title(obj, record, page.lang), **view)
     response.headers.update({"HX-Retarget": "#record-head", "HX-Reswap": "outerHTML"})
     return response
+
+
+def _refused(page: Page, obj: ObjectDef, record: dict, name: str, place: inline_edit.Place) -> Response:
+    """A field the user may not change: said in the cell that asked, else at the top of the record page."""
+    message = page.t("You may not change this field.")
+    if place.cell and _shown_in_lists(page, obj, name):
+        return page.render("records/_cell.html", status=403, cell=shown_cell(page, obj, record, name, place.link, note=message))
+    return _answer(page, obj, record, 403, message)
+
+
+def _shown_in_lists(page: Page, obj: ObjectDef, name: str) -> bool:
+    return name in {c.name for c in column_choices(page, obj)}
 
 
 def _answer(page: Page, obj: ObjectDef, record: dict, status: int, message: str) -> Response:

@@ -312,11 +312,35 @@ document.addEventListener("keydown", function (event) {
 document.addEventListener("htmx:load", function (event) {
   var root = event.detail && event.detail.elt;
   if (!root || !root.querySelector) return;
-  var form = root.matches("dd.editing") ? root.querySelector("form") : root.querySelector("form[data-composer]");
+  var form = root.matches("dd.editing, td.editing") ? root.querySelector("form") : root.querySelector("form[data-composer]");
   if (!form) return;
   var first = form.querySelector("input:not([type=hidden]):not([readonly]), select, textarea");
   if (first) first.focus();
 });
+// A list's cell: double-clicking its value opens its input, as its pencil does (with the keyboard too); when the
+// cell comes back (saved, or cancelled) its pencil is marked, and the focus returns to it as on the record page.
+document.addEventListener("dblclick", function (event) {
+  var value = event.target.closest && event.target.closest("[data-cell-value]");
+  if (!value || event.target.closest("a")) return;
+  var pencil = value.parentElement.querySelector("[data-inline-pencil]");
+  if (pencil) pencil.click();
+});
+
+// The column chooser: each column moves up or down the list (the order the list will show them in), and the
+// button pressed keeps the focus.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-column-move]");
+  if (!button) return;
+  var item = button.closest("[data-column]");
+  if (!item) return;
+  if (button.getAttribute("data-column-move") === "up" && item.previousElementSibling) {
+    item.parentNode.insertBefore(item, item.previousElementSibling);
+  } else if (button.getAttribute("data-column-move") === "down" && item.nextElementSibling) {
+    item.parentNode.insertBefore(item.nextElementSibling, item);
+  }
+  button.focus();
+});
+
 // After a field is saved the whole record is drawn again: the keyboard goes back to that field's pencil, marked by
 // the server. The mark is kept until the pencil really has the focus, and for a moment after that the focus is put
 // back if it falls to the page (parts of the record settle one after another, each may take the focus with it).
