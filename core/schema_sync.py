@@ -58,6 +58,7 @@ class Change:
     operation: str
     object: str | None
     detail: str
+    column: str | None = None  # the column an add_column change added
 
 
 def sync(conn: Connection, old: MetadataSet | None, new: MetadataSet, full: bool = True) -> list[Change]:
@@ -290,7 +291,8 @@ def _apply_comparison(conn: Connection, ops: Operations, tables: SchemaTables, s
             _, _, table_name, column = diff
             _add_column(conn, ops, table_name, column)
             new_fk_columns.add((table_name, column.name))
-            changes.append(Change("add_column", table_name, f"add column {table_name}.{column.name} {column.type.compile(dialect=conn.dialect)}"))
+            changes.append(Change("add_column", table_name, f"add column {table_name}.{column.name} {column.type.compile(dialect=conn.dialect)}",
+                                  column.name))
         elif kind == "add_fk":
             # Only for a lookup column added just now (SQLite took it inline). A changed
             # on_delete of an existing lookup is enforced by the record service, whose
@@ -316,7 +318,7 @@ def _apply_comparison(conn: Connection, ops: Operations, tables: SchemaTables, s
 
 def _fill_full_names(conn: Connection, meta: MetadataSet, tables: SchemaTables, changes: list[Change]) -> list[Change]:
     """A full-name field (``full_name_of``) just added gets its value in the rows the table already holds."""
-    added = {c.detail.split(" ")[2] for c in changes if c.operation == "add_column"}  # "add column <table>.<column> <type>"
+    added = {f"{c.object}.{c.column}" for c in changes if c.operation == "add_column"}
     filled = []
     for obj in meta.objects.values():
         for fdef in name_fields(obj.fields.values()):
