@@ -843,7 +843,7 @@ class RecordService:
             return
         name = GRANTING_FIELDS[object_name]
         wanted = self._granted_levels(conn, schema, object_name, rows, stored or [None] * len(rows))
-        errors = {i: [FieldError(name, grants.refusal(level, f"a {object_name}'s {name}"))]
+        errors = {i: [FieldError(name, grants.refusal(level, sentence("through_field", object=object_name, field=name)))]
                   for i, level in enumerate(wanted) if not grants.may_grant(access, level)}
         if not errors:
             return
@@ -1391,18 +1391,18 @@ class RecordService:
         return select(table.c.id).where(wanted, table.c.deleted_at.is_(None))
 
     def _dynamic_problem(self, conn: Connection, schema: Schema, obj: ObjectDef, fdef: FieldDef, values: dict, access: Access = TRUSTED,
-                         actor: Actor | None = None) -> str | None:
+                         actor: Actor | None = None) -> Sentence | None:
         object_field = fdef.spec["object_field"]
         record_id = values.get(fdef.name)
         target_name = values.get(object_field)
         if record_id is None:
             return None
         if target_name is None:
-            return f"give {object_field} (the kind of record) with {fdef.name}"
+            return sentence("kind_needed", kind=object_field, field=fdef.name)
         if target_name not in schema.meta.objects:
-            return f"'{target_name}' is not an object"
+            return sentence("not_an_object", name=target_name)
         if not self._existing(conn, schema, target_name, {record_id: [0]}, access, actor):
-            return f"{target_name} {record_id} does not exist"
+            return sentence("record_missing", object=target_name, id=record_id)
         return None
 
     def _check_unique(self, conn: Connection, schema: Schema, obj: ObjectDef, rows: list[dict], record_id: int | None,

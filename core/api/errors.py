@@ -137,8 +137,8 @@ def _forbidden(request: Request, exc: Forbidden) -> Response:
     return error_response(403, "forbidden", say(exc, reader_language(request)))
 
 
-def _not_allowed(_request: Request, exc: PermissionError) -> Response:
-    return error_response(403, "forbidden", str(exc))
+def _not_allowed(request: Request, exc: PermissionError) -> Response:
+    return error_response(403, "forbidden", say(exc, reader_language(request)))
 
 
 def _conflict(request: Request, exc: Conflict) -> Response:
