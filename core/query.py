@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from core.jsontext import text_problem
 from core.metadata.model import FieldDef, ObjectDef
-from core.words import WordedError, code_and_params, hint, say, sentence_of
+from core.words import WordedError, code_and_params, hint, labelled, listed, say, sentence_of
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "isnull")
 DEFAULT_LIMIT = 50
@@ -41,7 +41,7 @@ class QueryError(ValueError):
                  **code_and_params(p.get("said"), lang)} for p in self.problems]
 
     def sentence(self, lang: str) -> str:
-        return "; ".join(f"{p['parameter']}: {p['message']}" for p in self.worded(lang))
+        return listed((labelled(p["parameter"], p["message"], lang) for p in self.worded(lang)), lang)
 
 
 @dataclass(frozen=True)

@@ -231,6 +231,18 @@ def hint(word: str, choices: Iterable[str]) -> Sentence | str:
     return Sentence("did_you_mean", {"name": matches[0]}) if matches else ""
 
 
+def labelled(name: str, text: str, lang: str) -> str:
+    """A problem after what it is about: "limit: ..." in English, "limit：..." in Chinese."""
+    return f"{name}：{text}" if lang == "zh-CN" else f"{name}: {text}"
+
+
+def listed(parts: Iterable[str], lang: str) -> str:
+    """Several problems as one sentence: joined by "; " in English, by "；" in Chinese (ending with one "。")."""
+    if lang != "zh-CN":
+        return "; ".join(parts)
+    return "；".join(part.rstrip("。") for part in parts) + "。"
+
+
 def negotiate(user_language: str | None, accept_language: str) -> str:
     """The reader's language: the user's own (their ``language`` field), else the first of en or zh-* the
     Accept-Language header names, else English."""

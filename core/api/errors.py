@@ -36,7 +36,7 @@ from core.roles import RoleError
 from core.schema_sync import SchemaChangeRefused
 from core.validation import RecordValidationError
 from core.webhooks import UnknownWebhook, WebhookError
-from core.words import negotiate, say, sentence
+from core.words import labelled, listed, negotiate, say, sentence
 
 log = logging.getLogger("tessera.api")
 
@@ -115,8 +115,8 @@ def _validation(request: Request, exc: RecordValidationError) -> Response:
     if lang == "en":
         message = f"the {exc.object} record is not valid: {exc}"
     else:
-        listed = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors[:len(exc.errors)])
-        message = say(sentence("invalid_record", object=exc.object, problems=listed), lang)
+        problems = listed((labelled(e["field"], e["message"], lang) if e["field"] else e["message"] for e in errors[:len(exc.errors)]), lang)
+        message = say(sentence("invalid_record", object=exc.object, problems=problems), lang)
     return error_response(422, "invalid_record", message, errors)
 
 
