@@ -1400,7 +1400,7 @@ class RecordService:
         if target_name is None:
             return sentence("kind_needed", kind=object_field, field=fdef.name)
         if target_name not in schema.meta.objects:
-            return sentence("not_an_object", name=target_name)
+            return sentence("unknown_object", name=target_name)
         if not self._existing(conn, schema, target_name, {record_id: [0]}, access, actor):
             return sentence("record_missing", object=target_name, id=record_id)
         return None

@@ -103,7 +103,7 @@ WORDS: dict[str, dict[str, str]] = {
                           "this change; make another user an admin first (give them a role with the admin permission set)",
                     "zh-CN": "将不再有在职管理员（{names} 是最后的在职管理员）：此修改之后将无人能管理 Tessera；请先让另一位用户成为管理员（给他一个带管理员权限集的角色）。"},
     "kind_needed": {"en": "give {kind} (the kind of record) with {field}", "zh-CN": "请随 {field} 一起给出 {kind}（记录的类型）。"},
-    "not_an_object": {"en": "'{name}' is not an object", "zh-CN": "“{name}”不是对象。"},
+    "unknown_object": {"en": "'{name}' is not an object", "zh-CN": "“{name}”不是对象。"},
     "not_unique": {"en": "'{value}' is already used by another {object}; it must be unique", "zh-CN": "“{value}”已被另一条 {object} 使用；它必须唯一。"},
     "repeated_in_batch": {"en": "'{value}' appears more than once in this batch (rows {rows}); it must be unique",
                           "zh-CN": "“{value}”在这一批中出现了不止一次（第 {rows} 行）；它必须唯一。"},

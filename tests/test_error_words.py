@@ -8,8 +8,10 @@ core's and the plugins', has both languages with the same placeholders.
 
 from __future__ import annotations
 
+import ast
 import re
 import string
+from collections import Counter
 
 import pytest
 from litestar.testing import TestClient
@@ -18,6 +20,7 @@ from access_world import PASSWORD, build_world
 from core.api.app import create_app
 from core.plugins import load_plugins
 from core.records import Actor
+from core import words
 from core.words import WORDS
 
 PLUGINS = ("sales", "marketing", "service", "manufacturing_bom")
@@ -39,6 +42,14 @@ def test_every_code_is_worded_in_both_languages_with_the_same_placeholders(code)
     assert set(wording) == {"en", "zh-CN"}, code
     assert placeholders(wording["en"]) == placeholders(wording["zh-CN"]), code
     assert ";" not in wording["zh-CN"], f"{code}: Chinese sentences use Chinese punctuation"
+
+
+def test_no_code_is_declared_twice_in_cores_table():
+    """A code written twice in the table's source would silently lose its first wording."""
+    table = next(node.value for node in ast.parse(open(words.__file__, encoding="utf-8").read()).body
+                 if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "WORDS")
+    counted = Counter(key.value for key in table.keys)
+    assert [code for code, times in counted.items() if times > 1] == []
 
 
 @pytest.fixture
