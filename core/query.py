@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from core.jsontext import text_problem
 from core.metadata.model import FieldDef, ObjectDef
-from core.words import WordedError, code_and_params, hint, labelled, listed, say, sentence_of
+from core.words import Sentence, WordedError, code_and_params, hint, labelled, listed, say, sentence_of
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "isnull")
 DEFAULT_LIMIT = 50
@@ -29,16 +29,22 @@ SYSTEM_FILTERABLE = {"id": "integer", "version": "integer", "created_at": "datet
 
 class QueryError(ValueError):
     """A list query that cannot run; ``problems`` name each parameter and what is wrong (``message``, in English;
-    ``said``, when worded: its Sentence, for the reader's language)."""
+    ``said``: each problem's Sentence, or None for plain text, to say it in the reader's language)."""
 
-    def __init__(self, problems: list[dict]) -> None:
+    def __init__(self, problems: list[dict], said: list[Sentence | None] | None = None) -> None:
         self.problems = problems
+        self.said = said or [None] * len(problems)
         super().__init__("; ".join(f"{p['parameter']}: {p['message']}" for p in problems))
+
+    @classmethod
+    def of(cls, problems: list[tuple[str, Sentence]]) -> "QueryError":
+        """The error for (parameter, Sentence) pairs."""
+        return cls([{"parameter": parameter, "message": str(said)} for parameter, said in problems], [said for _p, said in problems])
 
     def worded(self, lang: str) -> list[dict]:
         """The problems as the API answers them: parameter, message in ``lang``, code and params."""
-        return [{"parameter": p["parameter"], "message": say(p.get("said") or p["message"], lang),
-                 **code_and_params(p.get("said"), lang)} for p in self.problems]
+        return [{"parameter": p["parameter"], "message": say(said or p["message"], lang), **code_and_params(said, lang)}
+                for p, said in zip(self.problems, self.said)]
 
     def sentence(self, lang: str) -> str:
         return listed((labelled(p["parameter"], p["message"], lang) for p in self.worded(lang)), lang)
@@ -73,16 +79,17 @@ def parse(obj: ObjectDef, params: Mapping[str, Any] | Iterable[tuple[str, Any]],
     ``fields``: the fields the query may filter and sort on, by name.
     """
     pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
-    query, problems = ListQuery(), []
+    query, problems, said = ListQuery(), [], []
     for key, raw in pairs:
         raw = "" if raw is None else str(raw)
         try:
             _refuse_unstorable(key, raw)
             _apply(query, obj, fields, key, raw)
         except ValueError as exc:
-            problems.append({"parameter": key, "message": str(exc), **({"said": said} if (said := sentence_of(exc)) else {})})
+            problems.append({"parameter": key, "message": str(exc)})
+            said.append(sentence_of(exc))
     if problems:
-        raise QueryError(problems)
+        raise QueryError(problems, said)
     return query
 
 

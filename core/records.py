@@ -206,11 +206,11 @@ class RecordService:
             fields = schema.queryable(object_name, access)
             problems = []
             if group_by not in fields or fields[group_by].type.name not in ("picklist", "boolean", "lookup"):
-                problems.append({"parameter": "group_by", "message": f"'{group_by}' is not a picklist, boolean or lookup field of {object_name}"})
+                problems.append(("group_by", sentence("not_a_group_field", field=group_by, object=object_name)))
             if sum_field and (sum_field not in fields or fields[sum_field].type.name not in ("integer", "decimal", "currency", "percent")):
-                problems.append({"parameter": "sum", "message": f"'{sum_field}' is not a number field of {object_name}"})
+                problems.append(("sum", sentence("not_a_number_field", field=sum_field, object=object_name)))
             if problems:
-                raise QueryError(problems)
+                raise QueryError.of(problems)
             pairs = [(k, v) for k, v in (params.items() if isinstance(params, Mapping) else params) if k not in ("sort", "limit", "offset", "count")]
             query = parse(obj, pairs, fields)
             statement, values = self._statements.build(conn, schema, obj, query, access, self._reader(schema, object_name, access))

@@ -147,6 +147,13 @@ WORDS: dict[str, dict[str, str]] = {
     "between": {"en": "{name} must be between {low} and {high}", "zh-CN": "{name} 必须在 {low} 到 {high} 之间。"},
     "count_option": {"en": "'{value}' is not a count option; use count=true (counted up to {cap}) or count=exact",
                      "zh-CN": "“{value}”不是计数选项；请用 count=true（最多计到 {cap}）或 count=exact。"},
+    "not_a_group_field": {"en": "'{field}' is not a picklist, boolean or lookup field of {object}",
+                          "zh-CN": "“{field}”不是 {object} 的选项、布尔或查找字段。"},
+    "not_a_number_field": {"en": "'{field}' is not a number field of {object}", "zh-CN": "“{field}”不是 {object} 的数字字段。"},
+    "nothing_to_search": {"en": "{object} has no field you may search", "zh-CN": "{object} 没有你可以搜索的字段。"},
+    "search_text_needed": {"en": "give the text to search for", "zh-CN": "请给出要搜索的文字。"},
+    "search_too_long": {"en": "search for at most {limit} characters", "zh-CN": "搜索文字最多 {limit} 个字符。"},
+    "no_such_objects": {"en": "no object is named {names}", "zh-CN": "没有名为 {names} 的对象。"},
     "empty_in": {"en": "give at least one value, separated by commas", "zh-CN": "请至少给出一个值，用逗号分隔。"},
     "json_filter": {"en": "json fields can only be filtered with __isnull", "zh-CN": "json 字段只能用 __isnull 筛选。"},
     # imports
