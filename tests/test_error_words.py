@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 import string
+import types
 from collections import Counter
 
 import pytest
@@ -18,10 +19,11 @@ from litestar.testing import TestClient
 
 from access_world import PASSWORD, build_world
 from core.api.app import create_app
-from core.plugins import load_plugins
+from core.hookspecs import hookimpl
+from core.plugins import PluginInfo, Refusal, load_plugins
 from core.records import Actor
 from core import words
-from core.words import WORDS
+from core.words import WORDS, say
 
 PLUGINS = ("sales", "marketing", "service", "manufacturing_bom")
 SYSTEM = Actor.system()
@@ -50,6 +52,23 @@ def test_no_code_is_declared_twice_in_cores_table():
                  if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "WORDS")
     counted = Counter(key.value for key in table.keys)
     assert [code for code, times in counted.items() if times > 1] == []
+
+
+def test_a_plugin_that_words_a_refusal_in_english_only_is_read_in_english_on_chinese_pages():
+    @hookimpl
+    def tessera_words():
+        return {"echo.too_late": {"en": "too late for {day}"}}
+
+    module = types.ModuleType("echo")
+    module.PLUGIN, module.tessera_words = PluginInfo(name="echo", version="0.1"), tessera_words
+    plugins = load_plugins(enabled=["echo"], extra=[module])
+
+    coded = plugins.sentence(Refusal(code="echo.too_late", params={"day": "Monday"}))
+    plain = plugins.sentence(Refusal("no refunds on Sundays"))
+    undeclared = plugins.sentence(Refusal("closed today", code="echo.closed"))
+    assert say(coded, "zh-CN") == say(coded, "en") == "too late for Monday"
+    assert say(plain, "zh-CN") == "no refunds on Sundays"
+    assert say(undeclared, "zh-CN") == "closed today"
 
 
 @pytest.fixture
