@@ -54,6 +54,7 @@ from core.permissions import ADMIN_SET
 from core.records import Actor
 from core.roles import Roles
 from core.runtime import Runtime
+from core.words import sentence
 
 UTC = dt.timezone.utc
 MIN_PASSWORD_LENGTH = 10
@@ -148,9 +149,9 @@ def throttle_keys(username: str, ip: str | None) -> dict[str, str]:
 
 def check_password(password: str, username: str = "") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError(sentence("password_short", limit=MIN_PASSWORD_LENGTH))
     if username and password.lower() == username.lower():
-        raise AccountError("the password must not be the username")
+        raise AccountError(sentence("password_is_username"))
 
 
 class RefusalWindows:
@@ -220,7 +221,7 @@ class Accounts:
         check_password(password, username)
         with self.runtime.records.transaction(actor, checked=True) as tx:
             if tx.trusted().list("user", {"username": username, "limit": 1}).items:
-                raise AccountError(f"a user named '{username}' already exists")
+                raise AccountError(sentence("user_exists", username=username))
             role_id = Roles(self.runtime).role_id(tx, role) if role else None
             team_ids, created = self._team_ids(tx, teams)
             data = {"username": username, "role": role_id, "teams": team_ids, "full_name": full_name, "email": email}
@@ -284,7 +285,7 @@ class Accounts:
     def authenticate(self, username: str, password: str, ip: str | None = None) -> Identity:
         """Check a username and password; raise AuthError (or Throttled) with a message to show."""
         if text_problem(username) or text_problem(password):  # no user has such a name or password: nothing to count or check
-            raise AuthError("wrong username or password")
+            raise AuthError(sentence("wrong_password"))
         keys = throttle_keys(username, ip)
         who = Who(None, username[:200], ip)
         locked_now = self._count_attempt(keys, who)
@@ -301,7 +302,7 @@ class Accounts:
                 return identity
             reason = "unknown or inactive user" if found is None else "wrong password"
             audit.write(conn, "login.failed", Who(identity.user_id if identity else None, username[:200], ip), detail={"reason": reason})
-        raise AuthError("wrong username or password")  # after the commit, so the failure is logged
+        raise AuthError(sentence("wrong_password"))  # after the commit, so the failure is logged
 
     def _verified(self, stored: str | None, password: str) -> bool:
         """Whether the password matches the stored hash; without one, a dummy hash is checked, so timing tells nothing."""
@@ -362,7 +363,7 @@ class Accounts:
             detail = {"retry_after": wait, "key": locked.key.partition(":")[0], "suppressed": suppressed,
                       "window_seconds": int(self.throttled.window.total_seconds())}
             audit.write_now(self.engine, "login.throttled", who, detail=detail)
-        raise Throttled(f"too many failed sign-ins; try again in {wait} seconds", wait)
+        raise Throttled(sentence("too_many_attempts", seconds=wait), wait)
 
     def _user_with_hash(self, conn: Connection, username: str) -> tuple[Identity, str | None] | None:
         schema = self.runtime.schema(conn)

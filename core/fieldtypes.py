@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
 from core.jsontext import text_problem
+from core.words import WordedError
 
 EQUALITY = frozenset({"eq", "ne", "in", "isnull"})
 ORDERED = EQUALITY | {"gt", "gte", "lt", "lte"}
@@ -88,7 +89,7 @@ def _parse_date(value: Any, _f: dict) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"'{value}' is not a date (use YYYY-MM-DD)") from None
+        raise WordedError("not_a_date", value=value) from None
 
 
 def _parse_datetime(value: Any, _f: dict) -> dt.datetime:
@@ -99,9 +100,7 @@ def _parse_datetime(value: Any, _f: dict) -> dt.datetime:
         try:
             parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(
-                f"'{value}' is not a date and time (use ISO 8601, e.g. 2026-03-01T09:30:00Z)"
-            ) from None
+            raise WordedError("not_a_datetime", value=value) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
     return parsed.astimezone(dt.timezone.utc)
@@ -141,20 +140,20 @@ def _decimal_parser(default_precision: int, default_scale: int) -> Callable[[Any
         try:
             number = decimal.Decimal(str(value))
         except decimal.InvalidOperation:
-            raise ValueError(f"'{value}' is not a number") from None
+            raise WordedError("not_a_number", value=value) from None
         if not number.is_finite():
-            raise ValueError(f"'{value}' is not a finite number")
+            raise WordedError("not_finite", value=value)
         scale = fdef.get("scale", default_scale)
         digits = fdef.get("precision", default_precision) - scale
         if abs(number) >= decimal.Decimal(10) ** digits:
-            raise ValueError(f"{value} is too large: at most {digits} digits before the decimal point")
+            raise WordedError("too_many_digits", value=value, digits=digits)
         quantum = decimal.Decimal(1).scaleb(-scale)
         try:
             rounded = number.quantize(quantum, rounding=decimal.ROUND_HALF_EVEN)
         except decimal.InvalidOperation:
-            raise ValueError(f"{value} has more than {scale} decimal places") from None
+            raise WordedError("too_many_decimals", value=value, scale=scale) from None
         if rounded != number:
-            raise ValueError(f"{value} has more than {scale} decimal places")
+            raise WordedError("too_many_decimals", value=value, scale=scale)
         return rounded
 
     return parse
@@ -168,27 +167,27 @@ def _format_decimal(value: Any, fdef: dict) -> float | None:
 
 def _parse_int(value: Any, _f: dict) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"{value} is not a whole number")
+        raise WordedError("not_whole", value=value)
     if isinstance(value, int):
         return _in_range(value)
     text = str(value).strip()
     try:
         return _in_range(int(text))
     except ValueError as exc:
-        if "too large" in str(exc):
+        if isinstance(exc, WordedError):
             raise
         try:
             number = decimal.Decimal(text)
         except decimal.InvalidOperation:
-            raise ValueError(f"'{value}' is not a whole number") from None
+            raise WordedError("not_whole", value=value) from None
         if not number.is_finite() or number != number.to_integral_value():
-            raise ValueError(f"'{value}' is not a whole number") from None
+            raise WordedError("not_whole", value=value) from None
         return _in_range(int(number))
 
 
 def _in_range(number: int) -> int:
     if not -BIGGEST - 1 <= number <= BIGGEST:
-        raise ValueError(f"{number} is too large for a whole number (at most {BIGGEST:,})")
+        raise WordedError("too_large_whole", value=number, limit=f"{BIGGEST:,}")
     return number
 
 
@@ -245,13 +244,13 @@ def _parse_bool_text(raw: str, _f: dict) -> bool:
         return True
     if lowered in {"false", "0", "no", "n", "f"}:
         return False
-    raise ValueError(f"'{raw}' is not true or false")
+    raise WordedError("not_boolean", value=raw)
 
 
 def _parse_picklist(value: Any, fdef: dict) -> str:
     allowed = [v["value"] for v in fdef.get("values", [])]
     if value not in allowed:
-        raise ValueError(f"'{value}' is not one of the values of {fdef['name']}: {', '.join(allowed)}")
+        raise WordedError("not_a_value", value=value, field=fdef["name"], values=", ".join(allowed), hint="")
     return value
 
 
@@ -280,12 +279,12 @@ def parse_record_id(value: Any, _f: dict) -> int:
         value = value.get("id")
     number = as_record_id(value)
     if number is None:
-        raise ValueError(f"'{value}' is not a record id (ids are whole numbers from 1, written in digits 0-9)")
+        raise WordedError("not_a_record_id", value=value)
     return number
 
 
 def _parse_json_text(raw: str, _f: dict) -> Any:
-    raise ValueError("json fields can only be filtered with __isnull")
+    raise WordedError("json_filter")
 
 
 # --- SQL and JSON Schema per type ------------------------------------------------

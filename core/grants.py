@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, and_, or_, select
 
 from core.permissions import Access
+from core.words import Sentence, sentence
 
 NONE, CUSTOMIZER, ADMIN = 0, 1, 2
 LEVEL_NAMES = {CUSTOMIZER: "customizer", ADMIN: "admin"}
@@ -68,11 +69,9 @@ def may_grant(access: Access, wanted: int) -> bool:
     return True
 
 
-def refusal(wanted: int, through: str) -> str:
-    """The sentence refusing a change of ``wanted`` level made ``through`` something ('a role', 'the permission set x')."""
-    if wanted == ADMIN:
-        return f"only an admin may give or take away the admin permission set (here through {through})"
-    return f"only an admin or a customizer may give or take away a customizer permission set (here through {through})"
+def refusal(wanted: int, through: Sentence) -> Sentence:
+    """The sentence refusing a change of ``wanted`` level made ``through`` something (a role, a permission set, a user)."""
+    return sentence("only_admin_grants" if wanted == ADMIN else "only_customizer_grants", through=through)
 
 
 def privileged_sets(permission_sets: Mapping[str, Mapping]) -> dict[str, int]:
@@ -80,7 +79,7 @@ def privileged_sets(permission_sets: Mapping[str, Mapping]) -> dict[str, int]:
     return {name: level(body) for name, body in permission_sets.items() if level(body) != NONE}
 
 
-def refused_set_change(old_sets: Mapping[str, Mapping], new_sets: Mapping[str, Mapping], access: Access) -> str | None:
+def refused_set_change(old_sets: Mapping[str, Mapping], new_sets: Mapping[str, Mapping], access: Access) -> Sentence | None:
     """Why ``access`` may not change the permission sets from ``old_sets`` to ``new_sets``; None when it may.
 
     A set added, changed or removed needs the privilege it had and the one it gets.
@@ -91,7 +90,7 @@ def refused_set_change(old_sets: Mapping[str, Mapping], new_sets: Mapping[str, M
             continue
         wanted = max(level(before), level(after))
         if not may_grant(access, wanted):
-            return refusal(wanted, f"the permission set '{name}'")
+            return refusal(wanted, sentence("through_set", name=name))
     return None
 
 
@@ -121,13 +120,13 @@ def holders(conn: Connection, user: sa.Table, role: sa.Table, permission_sets: M
     return Holders({row.id: sets[row.permission_set] for row in rows}, {row.id: row.username for row in rows})
 
 
-def refused_change(before: Holders, after: Holders, access: Access) -> str | None:
+def refused_change(before: Holders, after: Holders, access: Access) -> Sentence | None:
     """Why ``access`` may not make the change from ``before`` to ``after``; None when it may."""
     for user_id in sorted(set(before.levels) | set(after.levels)):
         old, new = before.levels.get(user_id, NONE), after.levels.get(user_id, NONE)
         if old != new and not may_grant(access, max(old, new)):
             name = after.names.get(user_id) or before.names.get(user_id)
-            return refusal(max(old, new), f"the user '{name}'")
+            return refusal(max(old, new), sentence("through_user", name=name))
     return None
 
 
@@ -136,15 +135,14 @@ def fewer_admins(before: Holders, after: Holders) -> bool:
     return not before.admins <= after.admins
 
 
-def lost_every_admin(before: Holders, after: Holders) -> str | None:
+def lost_every_admin(before: Holders, after: Holders) -> Sentence | None:
     """The refusal when a change would leave no active admin where there was one; None otherwise."""
     if not before.admins or after.admins:
         return None
     names = sorted(before.names[user_id] for user_id in before.admins)
-    who = (f"'{names[0]}' is the last active admin" if len(names) == 1
-           else f"no active admin would be left ({', '.join(repr(n) for n in names)} were the last active admins)")
-    return (f"{who}: nobody could administer Tessera after this change; make another user an admin first "
-            "(give them a role with the admin permission set)")
+    if len(names) == 1:
+        return sentence("last_admin", name=names[0])
+    return sentence("last_admins", names=", ".join(repr(n) for n in names))
 
 
 def lock_admins(conn: Connection) -> None:

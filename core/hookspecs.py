@@ -43,6 +43,19 @@ def tessera_field_types():
 
 
 @hookspec
+def tessera_words():
+    """Return the wordings of this plugin's messages, in English and Simplified Chinese.
+
+    ``{"fleet.plate_taken": {"en": "plate {plate} is taken", "zh-CN": "车牌 {plate} 已被占用。"}}``:
+    a code (prefixed with the plugin's name) -> its sentence per language, with ``{name}``
+    placeholders for the values a ``Refusal(code=..., params=...)`` gives. A missing
+    language falls back to English.
+
+    Returns: a dict. All implementations run; a code declared twice stops start-up naming both plugins.
+    """
+
+
+@hookspec
 def tessera_cli_commands(cli):
     """Add commands to the ``tessera`` command line.
 
@@ -125,7 +138,9 @@ def tessera_validate_record(event):
 
     ``event`` is a ``core.plugins.RecordEvent`` (``object``, ``values``, ``previous``,
     ``actor``, ``records``). Return a list of ``(field, message)`` pairs, or nothing.
-    All implementations run; every problem is reported with the built-in ones.
+    A problem may also be a ``core.plugins.Refusal`` (with a code the plugin words in
+    ``tessera_words``), to be read in the user's language. All implementations run; every
+    problem is reported with the built-in ones.
     """
 
 
@@ -134,7 +149,8 @@ def tessera_before_create(event):
     """Runs before a record is inserted, inside its transaction.
 
     Change ``event.values`` to change the record; raise ``core.plugins.Refusal(message)``
-    to refuse it with a message the user sees. Returns nothing.
+    (or ``Refusal(code=..., params=...)``, worded in ``tessera_words``) to refuse it with a
+    message the user sees. Returns nothing.
     """
 
 

@@ -20,6 +20,7 @@ from core.db import PreparedRead
 from core.metadata.model import ObjectDef
 from core.permissions import Access
 from core.query import Filter, ListQuery, QueryError
+from core.words import sentence
 
 CACHE_LIMIT = 2000
 COMPARISONS = {"eq": operator.eq, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
@@ -124,6 +125,6 @@ def search(obj: ObjectDef, table: sa.Table, access: Access) -> sa.ColumnElement:
     if not names and access.visible(obj.name, obj.title_field) and obj.title_field in table.c:
         names = [obj.title_field]
     if not names:
-        raise QueryError([{"parameter": "q", "message": f"{obj.name} has no field you may search"}])
+        raise QueryError.of([("q", sentence("nothing_to_search", object=obj.name))])
     pattern = sa.func.lower(sa.bindparam("tessera_q", type_=sa.String))
     return or_(*[sa.func.lower(table.c[n]).like(pattern, escape=LIKE_ESCAPE) for n in names])

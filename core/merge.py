@@ -22,11 +22,11 @@ from typing import Any
 
 from core.fieldtypes import as_record_id
 from core.metadata.model import FieldDef, ObjectDef
-from core.metadata.problems import did_you_mean
 from core.permissions import Access
 from core.records import Actor, NotFound, RecordError
 from core.runtime import Runtime
 from core.sameness import comparable
+from core.words import Sentence, code_and_params, hint, labelled, listed, say, sentence
 
 MAX_MERGED = 9  # with the survivor, ten records at most in one merge
 CHOOSABLE_SYSTEM_FIELDS = ("owner",)
@@ -37,13 +37,26 @@ class MergeError(RecordError):
 
     status = 422
 
-    def __init__(self, message: str, errors: list[dict]) -> None:
+    def __init__(self, message: str, errors: list[dict], said: list[Sentence] | None = None) -> None:
         super().__init__(message)
         self.errors = errors
+        self.said = said or []  # each error's Sentence, in the order of ``errors``
+
+    def worded(self, lang: str) -> list[dict]:
+        """The errors in ``lang``, each with its code and params."""
+        return [{"field": e["field"], "message": say(said, lang), **code_and_params(said, lang)} for e, said in zip(self.errors, self.said)]
+
+    def sentence(self, lang: str) -> str:
+        return listed((labelled(e["field"], e["message"], lang) for e in self.worded(lang)), lang)
 
 
-def _refuse(place: str, message: str) -> MergeError:
-    return MergeError(f"{place}: {message}", [{"field": place, "message": message}])
+def _refused_merge(problems: list[tuple[str, Sentence]]) -> MergeError:
+    errors = [{"field": place, "message": str(said)} for place, said in problems]
+    return MergeError("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors, [said for _place, said in problems])
+
+
+def _refuse(place: str, code: str, **params: Any) -> MergeError:
+    return _refused_merge([(place, sentence(code, **params))])
 
 
 @dataclass
@@ -78,12 +91,12 @@ def merge_ids(survivor: Any, merged: Any) -> tuple[int, list[int]]:
     """The survivor's id and the merged ids (each once), or a MergeError naming what is wrong."""
     survivor_id = _id("survivor", survivor)
     if not isinstance(merged, list) or not merged:
-        raise _refuse("merged", "give the ids of the records to merge into the survivor, as a list")
+        raise _refuse("merged", "merge_list_needed")
     merged_ids = list(dict.fromkeys(_id("merged", value) for value in merged))
     if survivor_id in merged_ids:
-        raise _refuse("merged", f"record {survivor_id} is the survivor; it cannot also be merged into itself")
+        raise _refuse("merged", "merge_into_itself", id=survivor_id)
     if len(merged_ids) > MAX_MERGED:
-        raise _refuse("merged", f"merge at most {MAX_MERGED} records at a time into one survivor")
+        raise _refuse("merged", "merge_too_many", limit=MAX_MERGED)
     return survivor_id, merged_ids
 
 
@@ -98,7 +111,7 @@ def choosable_fields(runtime: Runtime, actor: Actor, object_name: str) -> tuple[
         obj, access = schema.meta.object(object_name), schema.access(actor)
         system = schema.system_fields(object_name)
     if obj.spec.get("system"):
-        raise _refuse("merged", f"{object_name} records cannot be merged")
+        raise _refuse("merged", "merge_not_for", object=object_name)
     chosen = {f.name: f for f in obj.active_fields() if _choosable(f, access)}
     chosen.update({name: system[name] for name in CHOOSABLE_SYSTEM_FIELDS if access.writable(object_name, name)})
     return obj, chosen
@@ -133,26 +146,26 @@ def input_value(fdef: FieldDef, value: Any) -> Any:
 
 def _picks(obj: ObjectDef, fields: Mapping[str, FieldDef], values: Mapping[str, Any], ids: list[int]) -> dict[str, int]:
     if not isinstance(values, Mapping):
-        raise _refuse("values", 'give an object: {"<field>": <id of the record whose value to keep>}')
+        raise _refuse("values", "merge_values_shape")
     picks, errors = {}, []
     for name, source in values.items():
         if name not in fields:
-            errors.append({"field": name, "message": f"is not a field of {obj.name} whose value you may choose{did_you_mean(name, fields)}"})
+            errors.append((name, sentence("merge_unknown_field", object=obj.name, hint=hint(name, fields))))
             continue
         try:
             picks[name] = _id(name, source)
         except MergeError as exc:
-            errors += exc.errors
+            errors += [(e["field"], said) for e, said in zip(exc.errors, exc.said)]
             continue
         if picks[name] not in ids:
-            errors.append({"field": name, "message": f"record {source} is not one of the records being merged"})
+            errors.append((name, sentence("merge_not_among", id=source)))
     _pair_dynamic_lookups(obj, fields, picks, errors)
     if errors:
-        raise MergeError("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+        raise _refused_merge(errors)
     return picks
 
 
-def _pair_dynamic_lookups(obj: ObjectDef, fields: Mapping[str, FieldDef], picks: dict[str, int], errors: list[dict]) -> None:
+def _pair_dynamic_lookups(obj: ObjectDef, fields: Mapping[str, FieldDef], picks: dict[str, int], errors: list[tuple]) -> None:
     """A 'related to' is a pair (the object, the id): both halves come from the same record."""
     for fdef in fields.values():
         if fdef.type.name != "dynamic_lookup" or fdef.spec["object_field"] not in fields:
@@ -160,7 +173,7 @@ def _pair_dynamic_lookups(obj: ObjectDef, fields: Mapping[str, FieldDef], picks:
         halves = [n for n in (fdef.name, fdef.spec["object_field"]) if n in picks]
         sources = {picks[n] for n in halves}
         if len(sources) > 1:
-            errors.append({"field": fdef.name, "message": f"take {fdef.name} and {fdef.spec['object_field']} from the same record"})
+            errors.append((fdef.name, sentence("merge_pair", field=fdef.name, kind=fdef.spec["object_field"])))
         elif sources:
             source = sources.pop()
             picks[fdef.name] = picks[fdef.spec["object_field"]] = source
@@ -169,7 +182,7 @@ def _pair_dynamic_lookups(obj: ObjectDef, fields: Mapping[str, FieldDef], picks:
 def _id(place: str, value: Any) -> int:
     number = as_record_id(value)
     if number is None:
-        raise _refuse(place, f"'{value}' is not a record id (ids are whole numbers from 1)")
+        raise _refuse(place, "merge_not_an_id", value=value)
     return number
 
 
@@ -178,14 +191,14 @@ def _versions_given(versions: Any, ids: list[int]) -> dict[int, int]:
     if versions is None:
         return {}
     if not isinstance(versions, Mapping):
-        raise _refuse("versions", 'give an object: {"<record id>": <the version you read>}')
+        raise _refuse("versions", "merge_versions_shape")
     given = {}
     for key, version in versions.items():
         record_id = as_record_id(key)
         if record_id not in ids:
-            raise _refuse("versions", f"'{key}' is not one of the records being merged ({', '.join(map(str, ids))})")
+            raise _refuse("versions", "merge_version_not_among", key=key, ids=", ".join(map(str, ids)))
         number = as_record_id(version)
         if number is None:
-            raise _refuse("versions", f"'{version}' (record {record_id}) is not a record version (a whole number)")
+            raise _refuse("versions", "merge_not_a_version", value=version, id=record_id)
         given[record_id] = number
     return given

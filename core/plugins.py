@@ -27,6 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from core import __version__, hookspecs
 from core.hookspecs import PROJECT
+from core.words import Sentence
 
 ENTRY_POINT_GROUP = "tessera"
 
@@ -105,11 +106,18 @@ class RecordEvent:
 
 
 class Refusal(Exception):
-    """Raised by a before-hook to refuse a write; the message is shown to the user."""
+    """Raised by a record hook to refuse a write; the user is shown why.
 
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
+    ``Refusal("plain English", field=...)`` shows that text in every language. With a ``code``
+    the plugin declared in ``tessera_words`` (``Refusal(code="fleet.plate_taken", field="plate",
+    params={"plate": plate})``), the user reads it in their own language, the values of
+    ``params`` put into the wording unchanged; ``message`` is then only the English used when
+    no wording is found.
+    """
+
+    def __init__(self, message: str = "", field: str = "", code: str = "", params: dict | None = None) -> None:
+        super().__init__(message or code)
+        self.message, self.field, self.code, self.params = message, field, code, dict(params or {})
 
 
 class PluginError(Exception):
@@ -137,11 +145,21 @@ class Plugin:
 
 @dataclass
 class PluginSet:
-    """The plugins of one application and their pluggy manager."""
+    """The plugins of one application and their pluggy manager.
+
+    ``words``: the wordings the plugins declare (``tessera_words``), code -> {"en": ..., "zh-CN": ...}.
+    """
 
     manager: pluggy.PluginManager
     plugins: list[Plugin]
     _callers: dict = field(default_factory=dict)
+    words: dict = field(default_factory=dict)
+
+    def sentence(self, refusal: Refusal) -> Sentence | str:
+        """What a Refusal says: its code and params with the declaring plugin's wording, or its plain text."""
+        if not refusal.code:
+            return refusal.message
+        return Sentence(refusal.code, refusal.params, self.words.get(refusal.code), refusal.message or refusal.code)
 
     def caller(self, hook_name: str, object_name: str):
         """The record hook's implementations that concern ``object_name``, or None if there are none.
@@ -220,7 +238,23 @@ def load_plugins(enabled: Iterable[str] | None = None, disabled: Iterable[str] =
         where = f" ({plugin.file})" if plugin else ""
         raise PluginError(f"plugin '{name}'{where}: {exc}; check the hook's name against docs/plugins.md") from None
     ordered = _in_dependency_order(active) + [p for p in candidates if not p.enabled]
-    return PluginSet(manager, ordered)
+    return PluginSet(manager, ordered, words=_declared_words(manager, {p.info.name: p for p in active}))
+
+
+def _declared_words(manager: pluggy.PluginManager, active: dict[str, Plugin]) -> dict[str, dict]:
+    """Every plugin's ``tessera_words``, checked: each wording has an English text; no code is declared twice."""
+    words: dict[str, dict] = {}
+    owners: dict[str, str] = {}
+    for impl in manager.hook.tessera_words.get_hookimpls():
+        plugin = active.get(impl.plugin_name)
+        where = f"plugin '{impl.plugin_name}'" + (f" ({plugin.file})" if plugin else "")
+        for code, wording in (impl.function() or {}).items():
+            if not isinstance(wording, dict) or not isinstance(wording.get("en"), str):
+                raise PluginError(f"{where}: tessera_words() gives '{code}' no English wording; give {{\"en\": ..., \"zh-CN\": ...}}")
+            if code in owners:
+                raise PluginError(f"{where}: tessera_words() declares '{code}', which plugin '{owners[code]}' declares too")
+            words[code], owners[code] = dict(wording), impl.plugin_name
+    return words
 
 
 def _load_entry_point(ep: EntryPoint) -> Plugin:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 from core.jsontext import text_problem
 from core.metadata.model import FieldDef, ObjectDef
-from core.metadata.problems import did_you_mean
+from core.words import Sentence, WordedError, code_and_params, hint, labelled, listed, say, sentence_of
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith", "isnull")
 DEFAULT_LIMIT = 50
@@ -28,11 +28,26 @@ SYSTEM_FILTERABLE = {"id": "integer", "version": "integer", "created_at": "datet
 
 
 class QueryError(ValueError):
-    """A list query that cannot run; ``problems`` name each parameter and what is wrong."""
+    """A list query that cannot run; ``problems`` name each parameter and what is wrong (``message``, in English;
+    ``said``: each problem's Sentence, or None for plain text, to say it in the reader's language)."""
 
-    def __init__(self, problems: list[dict]) -> None:
+    def __init__(self, problems: list[dict], said: list[Sentence | None] | None = None) -> None:
         self.problems = problems
+        self.said = said or [None] * len(problems)
         super().__init__("; ".join(f"{p['parameter']}: {p['message']}" for p in problems))
+
+    @classmethod
+    def of(cls, problems: list[tuple[str, Sentence]]) -> "QueryError":
+        """The error for (parameter, Sentence) pairs."""
+        return cls([{"parameter": parameter, "message": str(said)} for parameter, said in problems], [said for _p, said in problems])
+
+    def worded(self, lang: str) -> list[dict]:
+        """The problems as the API answers them: parameter, message in ``lang``, code and params."""
+        return [{"parameter": p["parameter"], "message": say(said or p["message"], lang), **code_and_params(said, lang)}
+                for p, said in zip(self.problems, self.said)]
+
+    def sentence(self, lang: str) -> str:
+        return listed((labelled(p["parameter"], p["message"], lang) for p in self.worded(lang)), lang)
 
 
 @dataclass(frozen=True)
@@ -64,7 +79,7 @@ def parse(obj: ObjectDef, params: Mapping[str, Any] | Iterable[tuple[str, Any]],
     ``fields``: the fields the query may filter and sort on, by name.
     """
     pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
-    query, problems = ListQuery(), []
+    query, problems, said = ListQuery(), [], []
     for key, raw in pairs:
         raw = "" if raw is None else str(raw)
         try:
@@ -72,8 +87,9 @@ def parse(obj: ObjectDef, params: Mapping[str, Any] | Iterable[tuple[str, Any]],
             _apply(query, obj, fields, key, raw)
         except ValueError as exc:
             problems.append({"parameter": key, "message": str(exc)})
+            said.append(sentence_of(exc))
     if problems:
-        raise QueryError(problems)
+        raise QueryError(problems, said)
     return query
 
 
@@ -89,7 +105,7 @@ def _apply(query: ListQuery, obj: ObjectDef, fields: Mapping[str, FieldDef], key
     elif key == "count":
         lowered = raw.strip().lower()
         if lowered not in COUNT_WORDS:
-            raise ValueError(f"'{raw}' is not a count option; use count=true (counted up to {COUNT_CAP:,}) or count=exact")
+            raise WordedError("count_option", value=raw, cap=f"{COUNT_CAP:,}")
         query.count = COUNT_WORDS[lowered]
     else:
         query.filters.append(_filter(obj, fields, key, raw))
@@ -106,9 +122,9 @@ def _bounded_int(raw: str, low: int, high: int, name: str) -> int:
     try:
         number = int(raw)
     except ValueError:
-        raise ValueError(f"'{raw}' is not a whole number") from None
+        raise WordedError("not_whole", value=raw) from None
     if not low <= number <= high:
-        raise ValueError(f"{name} must be between {low} and {high}")
+        raise WordedError("between", name=name, low=low, high=high)
     return number
 
 
@@ -118,13 +134,13 @@ def _boolean(raw: str, name: str) -> bool:
         return True
     if lowered in ("false", "0", "no", ""):
         return False
-    raise ValueError(f"'{raw}' is not true or false")
+    raise WordedError("not_boolean", value=raw)
 
 
 def _field(obj: ObjectDef, fields: Mapping[str, FieldDef], name: str) -> FieldDef:
     fdef = fields.get(name)
     if fdef is None:
-        raise ValueError(f"'{name}' is not a field of {obj.name}{did_you_mean(name, fields)}")
+        raise WordedError("not_filterable_field", field=name, object=obj.name, hint=hint(name, fields))
     return fdef
 
 
@@ -133,7 +149,7 @@ def _sort_key(obj: ObjectDef, fields: Mapping[str, FieldDef], part: str) -> Sort
     descending = part.startswith("-")
     fdef = _field(obj, fields, part.lstrip("-"))
     if not fdef.type.sortable:
-        raise ValueError(f"cannot sort by '{fdef.name}': a {fdef.type.name} field is not sortable")
+        raise WordedError("not_sortable", field=fdef.name, type=fdef.type.name)
     return Sort(fdef, descending)
 
 
@@ -142,17 +158,17 @@ def _filter(obj: ObjectDef, fields: Mapping[str, FieldDef], key: str, raw: str) 
     operator = operator or "eq"
     fdef = _field(obj, fields, name)
     if operator not in OPERATORS:
-        raise ValueError(f"'{operator}' is not a filter operator{did_you_mean(operator, OPERATORS)}; use one of {', '.join(OPERATORS)}")
+        raise WordedError("unknown_operator", operator=operator, hint=hint(operator, OPERATORS), operators=", ".join(OPERATORS))
     allowed = fdef.type.operators
     if operator not in allowed:
         ordered = [op for op in OPERATORS if op in allowed]
-        raise ValueError(f"'{operator}' does not apply to {fdef.type.name} field '{fdef.name}'; use {', '.join(ordered)}")
+        raise WordedError("operator_not_for_type", operator=operator, type=fdef.type.name, field=fdef.name, operators=", ".join(ordered))
     if operator == "isnull":
         return Filter(fdef, operator, _boolean(raw, key))
     if operator == "in":
         values = [v.strip() for v in raw.split(",") if v.strip()]
         if not values:
-            raise ValueError("give at least one value, separated by commas")
+            raise WordedError("empty_in")
         return Filter(fdef, operator, [_value(fdef, v) for v in values])
     if operator in ("contains", "startswith"):
         return Filter(fdef, operator, raw)
@@ -162,5 +178,7 @@ def _filter(obj: ObjectDef, fields: Mapping[str, FieldDef], key: str, raw: str) 
 def _value(fdef: FieldDef, raw: str) -> Any:
     try:
         return fdef.type.from_text(raw, fdef.spec)
+    except WordedError:
+        raise
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{exc}") from None

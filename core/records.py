@@ -24,7 +24,7 @@ from core.fieldtypes import as_record_id, format_autonumber, iso_utc
 from core.person_names import with_full_names
 from core.metadata.model import FieldDef, ObjectDef
 from core.naming import title_column
-from core.plugins import RecordEvent, Refusal
+from core.plugins import PluginSet, RecordEvent, Refusal
 from core.permissions import ACTOR_ID, SHARE_ACCESS, TRUSTED, Access, assignable_owners, row_condition
 from core.list_sql import ListStatements
 from core.query import COUNT_CAP, MAX_LIMIT, ListQuery, QueryError, parse
@@ -32,6 +32,7 @@ from core.row_format import RowFormatter, row_formatter
 from core.runtime import Runtime, Schema
 from core.sameness import same
 from core.validation import FieldError, RecordValidationError, positions_by_key
+from core.words import WORDS, Sentence, sentence, sentence_of
 
 __all__ = ["Actor", "RecordService", "RecordError", "NotFound", "Conflict", "Refused", "Forbidden", "QueryError",
            "RecordValidationError"]
@@ -207,11 +208,11 @@ class RecordService:
             fields = schema.queryable(object_name, access)
             problems = []
             if group_by not in fields or fields[group_by].type.name not in ("picklist", "boolean", "lookup"):
-                problems.append({"parameter": "group_by", "message": f"'{group_by}' is not a picklist, boolean or lookup field of {object_name}"})
+                problems.append(("group_by", sentence("not_a_group_field", field=group_by, object=object_name)))
             if sum_field and (sum_field not in fields or fields[sum_field].type.name not in ("integer", "decimal", "currency", "percent")):
-                problems.append({"parameter": "sum", "message": f"'{sum_field}' is not a number field of {object_name}"})
+                problems.append(("sum", sentence("not_a_number_field", field=sum_field, object=object_name)))
             if problems:
-                raise QueryError(problems)
+                raise QueryError.of(problems)
             pairs = [(k, v) for k, v in (params.items() if isinstance(params, Mapping) else params) if k not in ("sort", "limit", "offset", "count")]
             query = parse(obj, pairs, fields)
             statement, values = self._statements.build(conn, schema, obj, query, access, self._reader(schema, object_name, access))
@@ -288,7 +289,7 @@ class RecordService:
         schema.meta.object(object_name)  # an unknown object is an UnknownObject, not a refusal
         access = schema.access(actor)
         if not access.can(object_name, operation):
-            raise Forbidden(f"your role may not {operation} {object_name} records", object_name, operation)
+            raise Forbidden(sentence("may_not", operation=operation_word(operation), object=object_name), object_name, operation)
         return access
 
     def _fetch(self, conn: Connection, schema: Schema, object_name: str, record_id: int, include_deleted: bool = False,
@@ -300,7 +301,7 @@ class RecordService:
         params = _params(actor)
         rows = statement.tuples(conn, {**params, "tessera_id": record_id}, unprocessed=reader.formatted)
         if not rows:
-            raise NotFound(f"{object_name} {record_id} does not exist")
+            raise NotFound(sentence("record_missing", object=object_name, id=record_id))
         record = self._format(reader, rows[0])
         self._attach_dynamic_labels(conn, schema, reader, [record], params)
         for fdef in reader.m2m:
@@ -547,7 +548,7 @@ class RecordService:
         if after:
             records = TransactionRecords(self, conn, schema, actor)
             for record in self._fetch_many(conn, schema, object_name, ids):
-                _run_after(after, RecordEvent(object_name, actor, records, meta=schema.meta, hooks=self.runtime.plugins.hook, values=record,
+                _run_after(self.runtime.plugins, after, RecordEvent(object_name, actor, records, meta=schema.meta, hooks=self.runtime.plugins.hook, values=record,
                                               record=record))
         self.runtime.webhooks.enqueue(conn, object_name, "created", lambda: self._fetch_many(conn, schema, object_name, ids))
         if len(ids) == len(rows):
@@ -569,14 +570,14 @@ class RecordService:
             try:
                 hook(event=event)
             except Refusal as exc:
-                raise RecordValidationError(obj.name, [FieldError(exc.field, str(exc))]) from None
+                raise RecordValidationError(obj.name, [FieldError(exc.field, plugins.sentence(exc))]) from None
             if event.values != shown:  # only what hooks changed needs checking again
                 values = schema.validator(obj.name).validate(event.values, partial=previous is not None, trusted=True)
                 event.values = _as_json(obj, values)
         validators = plugins.caller("tessera_validate_record", obj.name)
         problems = [p for result in reversed(validators(event=event)) for p in (result or [])] if validators else []
         if problems:
-            raise RecordValidationError(obj.name, [FieldError(field, message) for field, message in problems])
+            raise RecordValidationError(obj.name, [_plugin_problem(plugins, problem) for problem in problems])
         return values
 
     def _fetch_many(self, conn: Connection, schema: Schema, object_name: str, ids: list[int]) -> list[dict]:
@@ -703,7 +704,7 @@ class RecordService:
         if after:
             event = RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta, hooks=self.runtime.plugins.hook,
                                 values=_as_json(obj, {**diff}), record=record, changes=changed)
-            _run_after(after, event)
+            _run_after(self.runtime.plugins, after, event)
         self.runtime.webhooks.enqueue(conn, object_name, "updated", lambda: [record], changed)
         if access.unrestricted:
             return record
@@ -737,9 +738,9 @@ class RecordService:
         given, positions = [], []
         for index, (record_id, changes) in enumerate(items):
             if record_id not in current:
-                problems[index] = [FieldError("", f"{object_name} {record_id} does not exist")]
+                problems[index] = [FieldError.coded("", "record_missing", object=object_name, id=record_id)]
             elif record_id not in may:
-                problems[index] = [FieldError("", f"your role may not update this {object_name} record")]
+                problems[index] = [FieldError.coded("", "may_not_update_this", object=object_name)]
             elif not isinstance(changes, dict) or not linked.isdisjoint(changes):
                 one_by_one.append(index)
             else:
@@ -833,10 +834,10 @@ class RecordService:
         params = _params(actor)
         current = conn.execute(statement if visible is None else statement.where(visible), params).first()
         if current is None:
-            raise NotFound(f"{object_name} {record_id} does not exist")
+            raise NotFound(sentence("record_missing", object=object_name, id=record_id))
         allowed = schema.row_condition(access, object_name, operation)
         if allowed is not None and conn.execute(select(table.c.id).where(table.c.id == record_id, allowed), params).first() is None:
-            raise Forbidden(f"your role may not {operation} this {object_name} record", object_name, operation, record_id)
+            raise Forbidden(sentence("may_not_this", operation=operation_word(operation), object=object_name), object_name, operation, record_id)
         return current
 
     def _check_owners(self, conn: Connection, schema: Schema, access: Access, actor: Actor, object_name: str, operation: str,
@@ -846,8 +847,8 @@ class RecordService:
         if allowed is None:
             return
         scope = access.scope(object_name, operation)
-        whom = "yourself" if scope == "own" else "yourself or a member of your teams"
-        errors = {i: [FieldError("owner", f"your role may only {operation} {object_name} records owned by {whom}")]
+        whom = sentence("whom_own" if scope == "own" else "whom_team")
+        errors = {i: [FieldError.coded("owner", "owned_only", operation=operation_word(operation), object=object_name, whom=whom)]
                   for i, values in enumerate(rows) if values.get("owner") not in allowed}
         if errors:
             if rows_are_batch:
@@ -862,13 +863,13 @@ class RecordService:
             return
         name = GRANTING_FIELDS[object_name]
         wanted = self._granted_levels(conn, schema, object_name, rows, stored or [None] * len(rows))
-        errors = {i: [FieldError(name, grants.refusal(level, f"a {object_name}'s {name}"))]
+        errors = {i: [FieldError(name, grants.refusal(level, sentence("through_field", object=object_name, field=name)))]
                   for i, level in enumerate(wanted) if not grants.may_grant(access, level)}
         if not errors:
             return
         if rows_are_batch:
             raise BatchValidationError(object_name, errors)
-        raise Forbidden(next(iter(errors.values()))[0].message, object_name, "create" if stored is None else "update")
+        raise Forbidden(next(iter(errors.values()))[0].said or next(iter(errors.values()))[0].message, object_name, "create" if stored is None else "update")
 
     def _granted_levels(self, conn: Connection, schema: Schema, object_name: str, rows: list[dict],
                         stored: list[Mapping | None]) -> list[int]:
@@ -941,8 +942,7 @@ class RecordService:
         )
         changes = _real_changes(schema, object_name, rows, access)
         return Conflict(
-            f"{object_name} {record_id} was changed by someone else (you had version {expected}, it is now at version {current}); "
-            "reload it and apply your change again",
+            sentence("stale_version", object=object_name, id=record_id, expected=expected, current=current),
             current or 0,
             changes,
         )
@@ -967,12 +967,12 @@ class RecordService:
                     if before:
                         before(event=event)
                 except Refusal as exc:
-                    raise Refused(str(exc)) from None
+                    raise Refused(plugins.sentence(exc)) from None
             followed: list[tuple] = []
             with self._grants_kept(conn, schema, access, object_name, "delete") if self._deletes_reach_people(schema, object_name) else nullcontext():
                 self._soft_delete(conn, schema, actor, object_name, [record_id], _now(), followed)
             if event is not None and after:
-                _run_after(after, event, refused=Refused)
+                _run_after(self.runtime.plugins, after, event, refused=Refused)
             self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: [self._fetch(conn, schema, object_name, record_id, True)])
             self._announce(conn, schema, followed)
 
@@ -994,10 +994,8 @@ class RecordService:
             if rule == "restrict":
                 count = conn.execute(select(func.count()).select_from(table).where(live)).scalar_one()
                 if count:
-                    raise Refused(
-                        f"cannot delete {object_name} {', '.join(map(str, ids[:5]))}: {count} {obj.name} record(s) point to it "
-                        f"through {obj.name}.{fdef.name}; reassign or delete them first"
-                    )
+                    raise Refused(sentence("still_referenced", object=object_name, ids=", ".join(map(str, ids[:5])), count=count,
+                                           other=obj.name, field=fdef.name))
             elif rule == "set_null":
                 rows = conn.execute(select(table.c.id, table.c.version, column).where(live)).all()
                 if rows:
@@ -1068,7 +1066,7 @@ class RecordService:
             after = self.runtime.plugins.caller("tessera_after_delete", object_name)
             for event in deleting:
                 if after:
-                    _run_after(after, event, refused=Refused)
+                    _run_after(self.runtime.plugins, after, event, refused=Refused)
             self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: self._fetch_many(conn, schema, object_name, merged_ids))
             self._announce(conn, schema, followed)
             self._note_merge(conn, schema, actor, object_name, survivor_id, merged_ids, now)
@@ -1088,7 +1086,7 @@ class RecordService:
                 if before:
                     before(event=event)
             except Refusal as exc:
-                raise Refused(f"{object_name} {previous['id']} cannot be merged: {exc}") from None
+                raise Refused(sentence("not_mergeable", object=object_name, id=previous["id"], reason=plugins.sentence(exc))) from None
             events.append(event)
         return events
 
@@ -1232,7 +1230,7 @@ class RecordService:
         for record in self._fetch_many(conn, schema, object_name, list(records)):
             changes = records[record["id"]]
             if after:
-                _run_after(after, RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta,
+                _run_after(self.runtime.plugins, after, RecordEvent(object_name, actor, TransactionRecords(self, conn, schema, actor), meta=schema.meta,
                                         hooks=self.runtime.plugins.hook, values={k: new for k, (_old, new) in changes.items()},
                                         record=record, changes=changes))
             alike.setdefault(repr(sorted(changes.items())), []).append(record)
@@ -1266,7 +1264,7 @@ class RecordService:
                     _params(actor),
                 )
                 if result.rowcount != 1:
-                    raise NotFound(f"{object_name} {record_id} is not a deleted record")
+                    raise NotFound(sentence("not_deleted", object=object_name, id=record_id))
             search.touch(conn, object_name, [record_id])
             self.runtime.webhooks.enqueue(conn, object_name, "updated", lambda: [self._fetch(conn, schema, object_name, record_id)])
             return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
@@ -1288,19 +1286,19 @@ class RecordService:
         """
         record_id = _record_id(record_id)
         if level not in SHARE_ACCESS:
-            raise RecordValidationError(object_name, [FieldError("access", f"'{level}' is not a share level; use read or edit")])
+            raise RecordValidationError(object_name, [FieldError.coded("access", "not_share_level", level=level)])
         if (user is None) == (team is None):
-            raise RecordValidationError(object_name, [FieldError("user", "share with either a user or a team")])
+            raise RecordValidationError(object_name, [FieldError.coded("user", "share_with_one")])
         target, target_id = ("user", user) if user is not None else ("team", team)
         try:
             target_id = _record_id(target_id)
         except NotFound:
-            raise RecordValidationError(object_name, [FieldError(target, f"'{target_id}' is not the id of a {target}")]) from None
+            raise RecordValidationError(object_name, [FieldError.coded(target, "not_an_id_of", value=target_id, object=target)]) from None
         with self.runtime.writing() as (conn, schema):
             access = self._allowed(schema, actor, object_name, "update")
             self._current(conn, schema, access, actor, schema.tables.table(object_name), object_name, record_id, "update")
             if not self._existing(conn, schema, target, {target_id: [0]}):
-                raise RecordValidationError(object_name, [FieldError(target, f"{target} {target_id} does not exist")])
+                raise RecordValidationError(object_name, [FieldError.coded(target, "record_missing", object=target, id=target_id)])
             column = share.c.user_id if target == "user" else share.c.team_id
             mine = and_(share.c.object == object_name, share.c.record_id == record_id, column == target_id)
             if conn.execute(sa.update(share).where(mine).values(access=level)).rowcount == 0:
@@ -1317,7 +1315,7 @@ class RecordService:
             self._current(conn, schema, access, actor, schema.tables.table(object_name), object_name, record_id, "update")
             removed = conn.execute(share.delete().where(share.c.id == share_id, share.c.object == object_name, share.c.record_id == record_id))
             if removed.rowcount != 1:
-                raise NotFound(f"{object_name} {record_id} has no share {share_id}")
+                raise NotFound(sentence("share_missing", object=object_name, id=record_id, share=share_id))
             audit.write(conn, "share.removed", audit.Who(actor.user_id, actor.name), object_name, record_id, {"share_id": share_id})
 
     def _share_rows(self, conn: Connection, schema: Schema, object_name: str, record_id: int) -> list[dict]:
@@ -1367,7 +1365,7 @@ class RecordService:
             for rid, indexes in wanted.items():
                 if rid not in found:
                     for index in indexes:
-                        errors.setdefault(index, []).append(FieldError(fdef.name, f"{target} {rid} does not exist"))
+                        errors.setdefault(index, []).append(FieldError.coded(fdef.name, "record_missing", object=target, id=rid))
         for fdef in [f for f in obj.active_fields() if f.type.name == "dynamic_lookup"]:
             for index, values in enumerate(rows):
                 held = stored is not None and stored[index][fdef.name] == values.get(fdef.name)
@@ -1413,18 +1411,18 @@ class RecordService:
         return select(table.c.id).where(wanted, table.c.deleted_at.is_(None))
 
     def _dynamic_problem(self, conn: Connection, schema: Schema, obj: ObjectDef, fdef: FieldDef, values: dict, access: Access = TRUSTED,
-                         actor: Actor | None = None) -> str | None:
+                         actor: Actor | None = None) -> Sentence | None:
         object_field = fdef.spec["object_field"]
         record_id = values.get(fdef.name)
         target_name = values.get(object_field)
         if record_id is None:
             return None
         if target_name is None:
-            return f"give {object_field} (the kind of record) with {fdef.name}"
+            return sentence("kind_needed", kind=object_field, field=fdef.name)
         if target_name not in schema.meta.objects:
-            return f"'{target_name}' is not an object"
+            return sentence("unknown_object", name=target_name)
         if not self._existing(conn, schema, target_name, {record_id: [0]}, access, actor):
-            return f"{target_name} {record_id} does not exist"
+            return sentence("record_missing", object=target_name, id=record_id)
         return None
 
     def _check_unique(self, conn: Connection, schema: Schema, obj: ObjectDef, rows: list[dict], record_id: int | None,
@@ -1447,9 +1445,9 @@ class RecordService:
             taken = set(conn.execute(statement).scalars())
             for value, indexes in positions.items():
                 if value in taken:
-                    message = f"'{value}' is already used by another {obj.name}; it must be unique"
+                    message = sentence("not_unique", value=value, object=obj.name)
                 elif len(indexes) > 1:
-                    message = f"'{value}' appears more than once in this batch (rows {', '.join(map(str, indexes))}); it must be unique"
+                    message = sentence("repeated_in_batch", value=value, rows=", ".join(map(str, indexes)))
                 else:
                     continue
                 for index in indexes:
@@ -1512,13 +1510,13 @@ class BulkWriter:
             with self._conn.begin_nested():
                 version = self._conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
                 if version is None:
-                    raise NotFound(f"{self.object_name} {record_id} does not exist")
+                    raise NotFound(sentence("record_missing", object=self.object_name, id=record_id))
                 self._service._update(self._conn, self.schema, self.actor, self.object_name, record_id, changes, version,
                                       access=self.access)
         except RecordValidationError as exc:
             return exc.errors
         except RecordError as exc:
-            return [FieldError("", str(exc))]
+            return [FieldError("", sentence_of(exc) or str(exc))]
         return []
 
     def find(self, object_name: str, fields: str | tuple[str, ...], values: Iterable[Any]) -> dict[Any, list[int]]:
@@ -1530,7 +1528,7 @@ class BulkWriter:
         names = fields if isinstance(fields, tuple) else (fields,)
         for name in names:
             if name != "id" and not self.access.visible(object_name, name):
-                raise Forbidden(f"your role may not see {object_name}.{name}", object_name, "read")
+                raise Forbidden(sentence("may_not_see_field", object=object_name, field=name), object_name, "read")
         statement = self.schema.memo(("find", object_name, names, self.access.name), lambda: self._find_statement(object_name, names))
         found: dict[Any, list[int]] = {}
         wanted = list(values)
@@ -1647,7 +1645,7 @@ class TransactionRecords:
             table = self._schema.tables.table(object_name)
             version = self._conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
             if version is None:
-                raise NotFound(f"{object_name} {record_id} does not exist")
+                raise NotFound(sentence("record_missing", object=object_name, id=record_id))
         return self._service._update(self._conn, self._schema, self.actor, object_name, record_id, changes, _version(version),
                                      trusted=not self.checked, access=access)
 
@@ -2017,15 +2015,23 @@ def _label(value: Any) -> Any:
     return json_value(value)
 
 
-def _run_after(hook, event: RecordEvent, refused: type[Exception] | None = None) -> None:
+def _plugin_problem(plugins: PluginSet, problem: Refusal | tuple) -> FieldError:
+    """A problem ``tessera_validate_record`` returned: a Refusal, or a (field, message) pair."""
+    if isinstance(problem, Refusal):
+        return FieldError(problem.field, plugins.sentence(problem))
+    field, message = problem
+    return FieldError(field, message)
+
+
+def _run_after(plugins: PluginSet, hook, event: RecordEvent, refused: type[Exception] | None = None) -> None:
     """Run an after-hook. A Refusal raised in it refuses the whole write, which is then rolled back, as one raised
     in a before-hook does: a field error (or ``refused``, for deletes), never an unexpected failure."""
     try:
         hook(event=event)
     except Refusal as exc:
         if refused is not None:
-            raise refused(str(exc)) from None
-        raise RecordValidationError(event.object, [FieldError(exc.field, str(exc))]) from None
+            raise refused(plugins.sentence(exc)) from None
+        raise RecordValidationError(event.object, [FieldError(exc.field, plugins.sentence(exc))]) from None
 
 
 def _already_held(name: str, wanted: dict[int, list[int]], stored: list | None) -> set[int]:
@@ -2040,22 +2046,27 @@ def _already_held(name: str, wanted: dict[int, list[int]], stored: list | None) 
     return {rid for rid, indexes in wanted.items() if all(holds(i, rid) for i in indexes)}
 
 
+def operation_word(operation: str) -> Sentence | str:
+    """An operation (read, create, update, delete) as a word of the sentence that names it."""
+    return sentence(f"operation_{operation}") if f"operation_{operation}" in WORDS else operation
+
+
 def _record_id(value: Any) -> int:
     number = as_record_id(value)
     if number is None:
-        raise NotFound(f"'{value}' is not a record id (ids are whole numbers from 1, written in digits 0-9)")
+        raise NotFound(sentence("not_a_record_id", value=value))
     return number
 
 
 def _version(value: Any) -> int:
     if value is None:
-        raise RecordError("an update must carry the record's version (the If-Match header or a 'version' field), so that it cannot overwrite someone else's change")
+        raise RecordError(sentence("version_needed"))
     text = value.removeprefix("W/").strip('"') if isinstance(value, str) else value  # an If-Match header: "3" or W/"3"
     number = as_record_id(text)
     if number is None:
-        raise RecordError(f"'{value}' is not a record version (a whole number)") from None
+        raise RecordError(sentence("not_a_version", value=value)) from None
     if not 1 <= number <= MAX_VERSION:
-        raise RecordError(f"'{value}' is not a record version (versions count from 1)")
+        raise RecordError(sentence("version_from_one", value=value))
     return number
 
 

@@ -26,6 +26,7 @@ from core.permissions import ADMIN_SET, Access
 from core.records import Actor, TransactionRecords
 from core.runtime import Runtime
 from core.schema_sync import Change
+from core.words import sentence
 
 SET_EXAMPLE = "send a permission set: {\"label\": {...}, \"objects\": {\"account\": {\"read\": \"team\"}}, \"fields\": {...}}"
 
@@ -149,7 +150,7 @@ class Roles:
         access = tx.access
         wanted = grants.level(body)
         if not grants.may_grant(access, wanted):
-            raise PermissionError(grants.refusal(wanted, f"a role for the permission set '{set_name}'"))
+            raise PermissionError(grants.refusal(wanted, sentence("through_role", name=set_name)))
         maker = trusted if access.may_customize else tx
         return maker.create("role", {"name": role_name, "permission_set": set_name})
 

@@ -270,7 +270,7 @@ class Runtime:
         before, after = grants.holders(conn, user, role, old.permission_sets), grants.holders(conn, user, role, new.permission_sets)
         problem = grants.lost_every_admin(before, after)
         if problem:
-            raise MetadataError([Problem("permission sets", pointer("permission_sets", lost[0], "admin"), problem)])
+            raise MetadataError([Problem("permission sets", pointer("permission_sets", lost[0], "admin"), str(problem))])
 
     def import_changeset(self, data, source: str, who: str, dry_run: bool = False, access: Access = TRUSTED,
                          conn: Connection | None = None) -> list[Change]:

@@ -34,6 +34,7 @@ from core.list_sql import LIKE_ESCAPE, like_pattern
 from core.metadata.model import FieldDef, MetadataSet, ObjectDef
 from core.permissions import Access
 from core.query import QueryError
+from core.words import sentence
 
 MAX_QUERY = 200  # characters
 DEFAULT_LIMIT = 5  # per object
@@ -272,30 +273,30 @@ def parse(params: dict[str, str], meta: MetadataSet) -> tuple[str, list[str] | N
     q = params.get("q")
     q = None if q is None else q.strip()
     if not q:
-        problems.append({"parameter": "q", "message": "give the text to search for"})
+        problems.append(("q", sentence("search_text_needed")))
     elif len(q) > MAX_QUERY:
-        problems.append({"parameter": "q", "message": f"search for at most {MAX_QUERY} characters"})
+        problems.append(("q", sentence("search_too_long", limit=MAX_QUERY)))
     for name, raw in params.items():
         problem = text_problem(raw) if raw is not None else None
         if problem:
-            problems.append({"parameter": name, "message": problem})
+            problems.append((name, problem))
     objects = None
     if params.get("objects"):
         objects = [name.strip() for name in params["objects"].split(",") if name.strip()]
         unknown = [name for name in objects if name not in meta.objects]
         if unknown:
-            problems.append({"parameter": "objects", "message": f"no object is named {', '.join(repr(n) for n in unknown)}"})
+            problems.append(("objects", sentence("no_such_objects", names=", ".join(repr(n) for n in unknown))))
     limit = DEFAULT_LIMIT
     if params.get("limit") is not None:
         try:
             limit = int(params["limit"])
         except ValueError:
-            problems.append({"parameter": "limit", "message": f"'{params['limit']}' is not a whole number"})
+            problems.append(("limit", sentence("not_whole", value=params["limit"])))
         else:
             if not 1 <= limit <= MAX_LIMIT:
-                problems.append({"parameter": "limit", "message": f"limit must be between 1 and {MAX_LIMIT}"})
+                problems.append(("limit", sentence("between", name="limit", low=1, high=MAX_LIMIT)))
     if problems:
-        raise QueryError(problems)
+        raise QueryError.of(problems)
     return q, objects, limit
 
 

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from core.fieldtypes import parse_record_id
 from core.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
-from core.metadata.problems import did_you_mean
+from core.words import LANGUAGES, WORDS, Sentence, WordedError, code_and_params, hint, sentence, sentence_of
 
 FORMAT_CHECKER = FormatChecker(formats=("email", "date"))
 TEXT_TYPES = frozenset({"text", "long_text"})
@@ -23,56 +23,39 @@ NUMBER_TYPES = frozenset({"integer", "decimal", "currency", "percent"})
 WRITABLE_SYSTEM_FIELDS = ("owner",)
 OWNER_FIELD_SPEC = {"name": "owner", "type": "lookup", "target": "user", "label": {"en": "Owner", "zh-CN": "负责人"}}
 
-EXPECTED = {
-    "integer": "a whole number",
-    "decimal": "a number",
-    "currency": "an amount (a number)",
-    "percent": "a percentage (a number)",
-    "boolean": "true or false",
-    "date": "a date (YYYY-MM-DD)",
-    "datetime": "a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z)",
-    "email": "an e-mail address",
-    "phone": "a phone number (digits, spaces and + ( ) - . only)",
-    "url": "a web address starting with http:// or https://",
-    "lookup": "the id of a record",
-    "dynamic_lookup": "the id of a record",
-    "many_to_many": "a list of record ids",
-    "multi_picklist": "a list of picklist values",
-    "json": "any JSON value",
-}
-
-
-# The problems a person meets most, worded in both languages (like metadata labels), for the API's answers and the
-# forms: a FieldError with one of these codes carries the values its sentence names in ``params``.
-WORDS = {
-    "required": {"en": "is required", "zh-CN": "为必填项"},
-    "minimum": {"en": "must be at least {limit}", "zh-CN": "不能小于 {limit}"},
-    "exclusive_minimum": {"en": "must be more than {limit}", "zh-CN": "必须大于 {limit}"},
-    "maximum": {"en": "must be at most {limit}", "zh-CN": "不能大于 {limit}"},
-}
-
-
 @dataclass(frozen=True)
 class FieldError:
+    """One field's problem. Built from a Sentence (``FieldError(name, sentence(...))`` or ``FieldError.coded``) it
+    keeps the code and params and can be said in either language; ``message`` is its English."""
+
     field: str
-    message: str
-    code: str = ""  # one of WORDS, when the problem is one of those
+    message: Any  # the English text; given as a Sentence, it becomes that Sentence's English
+    code: str = ""  # a code of core.words.WORDS, or of a plugin's wordings
     params: dict = field(default_factory=dict, compare=False)
+    said: Sentence | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        said = self.said or sentence_of(self.message) or (Sentence(self.code, self.params) if self.code in WORDS else None)
+        if said is not None:
+            for name, value in (("said", said), ("message", str(said)), ("code", said.code), ("params", said.params)):
+                object.__setattr__(self, name, value)
 
     @classmethod
     def coded(cls, name: str, code: str, **params: Any) -> "FieldError":
-        return cls(name, WORDS[code]["en"].format(**params), code, params)
+        return cls(name, sentence(code, **params))
 
     def worded(self, lang: str) -> str:
         """The message in ``lang`` ("en" or "zh-CN"); in English where there is no other wording."""
-        words = WORDS.get(self.code)
-        return words.get(lang, words["en"]).format(**self.params) if words else self.message
+        return self.said.in_(lang) if self.said is not None else str(self.message)
 
-    def as_dict(self) -> dict:
-        if not self.code:
-            return {"field": self.field, "message": self.message}
-        return {"field": self.field, "message": self.message, "code": self.code, **self.params,
-                "messages": {lang: self.worded(lang) for lang in WORDS[self.code]}}
+    def as_dict(self, lang: str = "en") -> dict:
+        """The API's shape: field, message (in ``lang``), code and params; a worded problem also spreads its
+        params and gives ``messages`` in every language."""
+        coded = code_and_params(self.said, lang)
+        if self.said is None:
+            return {"field": self.field, "message": self.message, **coded}
+        return {**coded["params"], "field": self.field, "message": self.worded(lang), **coded,
+                "messages": {language: self.worded(language) for language in LANGUAGES}}
 
 
 class RecordValidationError(ValueError):
@@ -123,11 +106,11 @@ class RecordValidator:
         role may see but not change.
         """
         if not isinstance(data, dict):
-            raise RecordValidationError(self.object.name, [FieldError("", "a record must be a JSON object of field values")])
+            raise RecordValidationError(self.object.name, [FieldError.coded("", "not_an_object")])
         errors = self._missing(data, partial) + [self._unknown(name, hidden) for name in data if name not in self.fields or name in hidden]
-        errors += [FieldError(name, "your role may see this field but not change it") for name in data if name in locked and name not in hidden]
+        errors += [FieldError.coded(name, "locked_field") for name in data if name in locked and name not in hidden]
         if not trusted:
-            errors += [FieldError(name, "is read-only: it is set by the system") for name in data
+            errors += [FieldError.coded(name, "read_only") for name in data
                        if name in self._read_only and data[name] is not None]
         failed = {e.field for e in errors}
         # An empty form input means "no value" for everything but text.
@@ -154,7 +137,7 @@ class RecordValidator:
                 else:
                     parsed[name] = parse_links(self.fields[name], value)
             except (ValueError, TypeError) as exc:
-                errors.append(FieldError(name, str(exc)))
+                errors.append(FieldError(name, sentence_of(exc) or str(exc)))
                 continue
             beyond = out_of_bounds(name, self._bounded[name], parsed[name]) if name in self._bounded else None
             if beyond:
@@ -283,9 +266,9 @@ class RecordValidator:
     def _unknown(self, name: str, hidden: frozenset[str] = frozenset()) -> FieldError:
         fdef = self.object.fields.get(name)
         if name not in hidden and (name in SYSTEM_FIELDS or (fdef is not None and not fdef.removed)):
-            return FieldError(name, "is set by the system and cannot be written")
+            return FieldError.coded(name, "system_field")
         known = [n for n in self.fields if n not in hidden]
-        return FieldError(name, f"is not a field of {self.object.name}{did_you_mean(name, known)}")
+        return FieldError.coded(name, "unknown_field", object=self.object.name, hint=hint(name, known))
 
 
 def positions_by_key(keys: Iterable[Any]) -> dict[Any, list[int]]:
@@ -319,24 +302,29 @@ def parse_links(fdef: FieldDef, value: list) -> list[dict]:
                 continue
             tdef = through.get(key)
             if tdef is None:
-                raise ValueError(f"link {position}: '{key}' is not a field of this relation{did_you_mean(key, through)}")
+                raise WordedError("link_unknown_field", position=position, key=key, hint=hint(key, through))
             if raw is None:
                 link[key] = None
                 continue
             error = next(iter(Draft202012Validator(tdef.type.json_schema(tdef.spec), format_checker=FORMAT_CHECKER).iter_errors(raw)), None)
             if error is not None:
-                raise ValueError(f"link {position}: {key}: {describe_value_error(error, tdef)}")
+                raise _link_problem(position, key, describe_value_error(error, tdef))
             try:
                 link[key] = tdef.type.parse(raw, tdef.spec)
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"link {position}: {key}: {exc}") from None
+                raise _link_problem(position, key, sentence_of(exc) or str(exc)) from None
             beyond = out_of_bounds(key, tdef.spec, link[key]) if tdef.type.name in NUMBER_TYPES else None
             if beyond:
-                raise ValueError(f"link {position}: {key}: {beyond.message}")
+                raise _link_problem(position, key, beyond.said)
         if link["id"] not in seen:
             seen.add(link["id"])
             links.append(link)
     return links
+
+
+def _link_problem(position: int, key: str, problem: Sentence | str) -> WordedError:
+    """A many-to-many link's relation field refused: "link 2: role: ..."."""
+    return WordedError("link_problem", position=position, problem=Sentence("field_problem", {"field": key, "problem": problem}))
 
 
 BOUNDS = {"minimum": "minimum", "exclusiveMinimum": "exclusive_minimum", "maximum": "maximum"}
@@ -377,26 +365,26 @@ def _leaf(error: ValidationError) -> ValidationError:
     return error
 
 
-def describe_value_error(error: ValidationError, fdef: FieldDef | None) -> str:
+def describe_value_error(error: ValidationError, fdef: FieldDef | None) -> Sentence:
     leaf = _leaf(error)
     v, value, instance = leaf.validator, leaf.validator_value, leaf.instance
     type_name = fdef.type.name if fdef else ""
     if v == "enum":
         values = [str(x) for x in value]
         shown = ", ".join(values[:12]) + (", ..." if len(values) > 12 else "")
-        return f"'{instance}' is not one of the values of {fdef.name if fdef else 'this field'}: {shown}{did_you_mean(instance, values)}"
+        return sentence("not_a_value", value=instance, field=fdef.name if fdef else "", values=shown, hint=hint(instance, values))
     if v == "maxLength":
-        return f"is too long ({len(instance)} characters): at most {value}"
+        return sentence("too_long", length=len(instance), limit=value)
     if v == "minLength":
-        return f"is too short: at least {value} characters"
+        return sentence("too_short", limit=value)
     if v in BOUNDS:
-        return WORDS[BOUNDS[v]]["en"].format(limit=number_text(value))
+        return sentence(BOUNDS[v], limit=number_text(value))
     if v == "uniqueItems":
-        return "lists the same value twice"
+        return sentence("repeated_value")
     if v == "required" and type_name in ("lookup", "dynamic_lookup", "many_to_many"):
-        return "a related record is written as its id, or as {\"id\": ...}"
-    expected = EXPECTED.get(type_name, "a text" if type_name else "valid")
-    return f"must be {expected}; got {_short(instance)}"
+        return sentence("record_id_shape")
+    expected = f"expected_{type_name}" if f"expected_{type_name}" in WORDS else ("expected_text" if type_name else "expected_valid")
+    return sentence("wrong_type", expected=sentence(expected), value=_short(instance))
 
 
 def _short(value: Any) -> str:
@@ -420,6 +408,6 @@ def field_validator(fdef: FieldDef) -> Callable[[Any], Any]:
             error = next(iter(validator.iter_errors(candidate)), None)
             if error is None:
                 return fdef.type.parse(candidate, fdef.spec)
-        raise ValueError(f"{_short(value)}: {describe_value_error(error, fdef)}")
+        raise WordedError("field_problem", field=_short(value), problem=describe_value_error(error, fdef))
 
     return check

@@ -234,7 +234,8 @@ def test_a_refusal_from_an_after_hook_is_a_4xx_and_writes_nothing(make_runtime):
         token = client.post("/api/auth/token", json={"username": "root", "password": PASSWORD, "name": "t"}).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         created = client.post("/api/records/account", json={"name": "Refuse after"}, headers=headers)
-        assert created.status_code == 422 and created.json()["errors"] == [{"field": "name", "message": "the ledger refused this account"}]
+        assert created.status_code == 422 and created.json()["errors"] == [
+            {"field": "name", "message": "the ledger refused this account", "code": "invalid", "params": {}}]
         assert client.get("/api/records/account?name=Refuse after", headers=headers).json()["items"] == []
         account = world.accounts["alice"]
         moved = client.patch(f"/api/records/account/{account}", json={"billing_city": "Limbo", "version": 1}, headers=headers)

@@ -7,6 +7,7 @@ import logging
 
 from core.preferences import Preferences
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
+from core.words import say
 from ui.context import Page, singular
 from ui.i18n import label
 
@@ -43,7 +44,7 @@ def finish_task(page: Page, task_id: int, version: str | None) -> str | None:
     except Conflict:
         return page.t("Someone changed this activity since the page was shown; here it is as it is now.")
     except (Forbidden, NotFound, Refused) as exc:
-        return str(exc)
+        return say(exc, page.lang)
     return None
 
 

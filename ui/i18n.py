@@ -18,9 +18,10 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from core.words import USER_LANGUAGE, negotiate  # noqa: F401 - the page's language is negotiated as the API's is
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("en", "zh-CN")  # as metadata labels name them
-USER_LANGUAGE = {"en": "en", "zh_cn": "zh-CN"}  # the user object's picklist values
 LANGUAGE_OF_USER = {v: k for k, v in USER_LANGUAGE.items()}
 CATALOGUE = {"zh-CN": "zh_CN"}
 
@@ -47,18 +48,6 @@ def translator(lang: str) -> Callable[..., str]:
         return text.format(**values) if values else text
 
     return translate
-
-
-def negotiate(user_language: str | None, accept_language: str) -> str:
-    if user_language in USER_LANGUAGE:
-        return USER_LANGUAGE[user_language]
-    for part in accept_language.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return "zh-CN"
-        if tag.startswith("en"):
-            return "en"
-    return "en"
 
 
 def label(labels: Mapping | None, lang: str, fallback: str = "") -> str:

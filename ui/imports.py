@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -35,6 +35,7 @@ from core.imports.sources import open_source
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.records import Forbidden
 from core.runtime import SYSTEM_FIELD_SPECS
+from core.words import say
 from ui.context import VARY, Page, page_for, plural, sign_in_first
 from ui.mass_actions import one, values
 
@@ -183,7 +184,8 @@ class ImportPages(Controller):
         mapping, problems = choices.mapping(page, obj, import_fields(page, obj))
         if problems:
             return self._map_again(page, obj, up, choices, problems, 400)
-        options = ImportOptions(mapping=mapping, dry_run=True, encoding=choices.encoding or None, sheet=choices.sheet or None)
+        options = ImportOptions(mapping=mapping, dry_run=True, encoding=choices.encoding or None, sheet=choices.sheet or None,
+                                language=page.lang)
         try:
             job_id = page.runtime.imports.start(page.actor, obj.name, up, options)
         except MappingError as exc:
@@ -191,7 +193,7 @@ class ImportPages(Controller):
         except SourceError as exc:
             return self._map_again(page, obj, up, choices, [_without_path(str(exc), up)], 400)
         except Forbidden as exc:
-            return self._map_again(page, obj, up, choices, [str(exc)], 403)
+            return self._map_again(page, obj, up, choices, [say(exc, page.lang)], 403)
         except UnknownObject:
             return _not_found(page)
         return Redirect(f"/import/jobs/{job_id}", status_code=303, headers=VARY)
@@ -240,13 +242,14 @@ class ImportPages(Controller):
             if up is None:
                 return _job_page(page, job, [page.t("The uploaded file is not kept any more; upload it again.")], 404)
             try:  # exactly what was checked (or, resuming, what ran): the API's real runs are started the same way
-                run_id = page.runtime.imports.start(page.actor, job["object"], up, real_run_options(page.runtime, job_id))
+                options = replace(real_run_options(page.runtime, job_id), language=page.lang)
+                run_id = page.runtime.imports.start(page.actor, job["object"], up, options)
             except MappingError as exc:
                 return _job_page(page, job, exc.problems, 400)
             except SourceError as exc:
                 return _job_page(page, job, [_without_path(str(exc), up)], 400)
             except Forbidden as exc:
-                return _job_page(page, job, [str(exc)], 403)
+                return _job_page(page, job, [say(exc, page.lang)], 403)
             except jobs.ImportBusy as exc:
                 return _job_page(page, job, [str(exc)], 409)
             except UnknownObject:

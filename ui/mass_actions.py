@@ -23,6 +23,7 @@ from core.metadata.model import FieldDef, ObjectDef
 from core.query import MAX_LIMIT, QueryError
 from core.records import Conflict, Forbidden, NotFound, RecordError, RecordValidationError, json_value
 from core.sameness import blank
+from core.words import say
 from ui.context import Page, counted
 from ui.fields import display, record_title
 
@@ -204,7 +205,7 @@ def reason(page: Page, obj: ObjectDef, exc: Exception, operation: str) -> str:
         return page.t("Your role may not delete this record.") if operation == "delete" else page.t("Your role may not change this record.")
     if isinstance(exc, NotFound):
         return page.t("Not found: deleted meanwhile, or not yours to see.")
-    return str(exc)  # Refused and the like: the record service's own sentence says what stands in the way
+    return say(exc, page.lang)  # Refused and the like: the record service's own sentence says what stands in the way
 
 
 def _field_title(page: Page, obj: ObjectDef, name: str) -> str:

@@ -22,6 +22,7 @@ from litestar.params import Body, FromPath
 
 from core.api.errors import IdInPath
 from core.merge import MergeError, choosable_fields, differing, merge, read_records
+from core.words import labelled, listed
 from core.metadata.model import FieldDef, ObjectDef
 from core.query import QueryError
 from core.records import Conflict, Forbidden, NotFound, RecordError, RecordValidationError
@@ -185,7 +186,7 @@ def _merge(page: Page, obj: ObjectDef, chosen: Selection, back: Back, data: dict
     try:
         done = merge(page.runtime, page.actor, obj.name, survivor, merged, picks, versions)
     except MergeError as exc:
-        problem = "; ".join(f"{_place(page, obj, e['field'])}: {e['message']}" for e in exc.errors)
+        problem = listed((labelled(_place(page, obj, e["field"]), e["message"], page.lang) for e in exc.worded(page.lang)), page.lang)
         return _page(page, obj, chosen, back, survivor, data, status=422, problem=problem)
     except Conflict:
         fresh = Selection(chosen.ids, {})  # the page is drawn again with the versions as they are now
@@ -218,7 +219,7 @@ def _page(page: Page, obj: ObjectDef, chosen: Selection, back: Back, survivor: s
         except NotFound:
             status, view["problem"] = 404, page.t("One of these records was deleted meanwhile, or is not yours to see.")
         except MergeError as exc:
-            status, view["problem"] = 422, exc.errors[0]["message"]
+            status, view["problem"] = 422, exc.worded(page.lang)[0]["message"]
     return page.render("records/merge.html", status=status, **view)
 
 

@@ -13,6 +13,7 @@ from core.metadata.model import ObjectDef
 from core.records import Forbidden, NotFound, RecordError, RecordValidationError
 from core.runtime import SYSTEM_FIELD_SPECS
 from core.validation import FieldError
+from core.words import labelled, say
 from ui import lookups
 from ui.context import Page, singular
 from ui.fields import Column, from_form
@@ -79,7 +80,7 @@ def refused(page: Page, obj: ObjectDef, columns: list[Column], exc: Exception) -
     if isinstance(exc, RecordValidationError):
         return _validation_errors(page, obj, on_form, exc), 422
     status = 403 if isinstance(exc, (Forbidden, NotFound)) else getattr(exc, "status", 400)
-    return FormErrors(general=[str(exc)]), status
+    return FormErrors(general=[say(exc, page.lang)]), status
 
 
 def _validation_errors(page: Page, obj: ObjectDef, on_form: set[str], exc: RecordValidationError) -> FormErrors:
@@ -103,4 +104,4 @@ def _named(page: Page, obj: ObjectDef, object_name: str, error: FieldError) -> s
     if owner is not None and owner.name != obj.name:
         name = f"{singular(owner, page.lang)} › {name}" if name else singular(owner, page.lang)
     message = error.worded(page.lang)
-    return f"{name}: {message}" if name else message
+    return labelled(name, message, page.lang) if name else message

@@ -27,6 +27,7 @@ from core.naming import record_name
 from core.preferences import NAME_LENGTH, Preferences, ViewError
 from core.search import subtitle, subtitle_fields
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
+from core.words import say
 from ui import lookups
 from ui.context import PAGE, VARY, Answer, Page, answer, counted, plural, provide_page, signed_in, singular
 from ui.filter_chips import chips
@@ -190,9 +191,9 @@ class RecordPages(Controller):
             except RecordValidationError as exc:
                 status, problem = 422, "; ".join(e.worded(page.lang) for e in exc.errors)
             except Conflict as exc:
-                status, problem = 409, str(exc)
+                status, problem = 409, say(exc, page.lang)
             except (Forbidden, NotFound) as exc:
-                status, problem = 403, str(exc)
+                status, problem = 403, say(exc, page.lang)
         query = parse_qsl(one(data, "query"))  # the board's filters, kept after the move
         if not page.htmx:
             back = urlencode(query + ([("_problem", problem)] if problem else []))
@@ -276,7 +277,7 @@ class RecordPages(Controller):
         try:
             page.runtime.records.delete(page.actor, object_name, record_id, version=data.get("version") or None)
         except (Refused, Conflict, Forbidden) as exc:
-            return _go(page, f"/r/{object_name}/{record_id}?" + urlencode({"message": page.t("Not deleted: {reason}", reason=str(exc))}))
+            return _go(page, f"/r/{object_name}/{record_id}?" + urlencode({"message": page.t("Not deleted: {reason}", reason=say(exc, page.lang))}))
         except NotFound:
             return _missing(page, object_name, record_id)
         return _go(page, f"/r/{object_name}")
@@ -424,7 +425,7 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
     try:
         result = page.list_records(obj.name, query)
     except QueryError as exc:
-        error = exc.problems
+        error = exc.worded(page.lang)
     here = [(k, v) for k, v in params if k != "offset"]
     may_update, may_delete = access.can(obj.name, "update"), access.can(obj.name, "delete")
     items = result.items if result else []
@@ -537,7 +538,7 @@ def _every_matching(page: PAGE, obj: OBJECT, query: str) -> tuple[Selection, str
     try:
         found = page.list_records(obj.name, params + [("limit", str(MASS_LIMIT)), ("count", "true")])
     except QueryError as exc:
-        return Selection([], {}), "; ".join(f"{p['parameter']}: {p['message']}" for p in exc.problems)
+        return Selection([], {}), exc.sentence(page.lang)
     if found.count > MASS_LIMIT:
         many = f"{found.count:,}+" if found.count_capped else f"{found.count:,}"
         return Selection([], {}), page.t("{n} records match: change at most {limit} at a time. Narrow the filters, then try again.",
@@ -898,7 +899,7 @@ def _conflict(page: PAGE, obj: OBJECT, exc: Conflict) -> dict:
         fdef = obj.fields.get(change["field"])
         changes.append({"field": fdef.label(page.lang) if fdef else change["field"], "who": change["changed_by_name"],
                         "old": shown_value(fdef, change["old"], page.lang), "new": shown_value(fdef, change["new"], page.lang)})
-    return {"message": str(exc), "changes": changes, "version": exc.current_version}
+    return {"message": say(exc, page.lang), "changes": changes, "version": exc.current_version}
 
 
 # --- shared helpers -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from litestar.template.config import TemplateConfig
 from core.api.errors import IdInPath
 from core.api.security import SESSION_COOKIE, cleared_session_cookie, client_ip, session_cookie
 from core.auth import Accounts, AuthError, Throttled
+from core.words import say
 from ui.context import VARY, page_for, sign_in_first
 from ui.fields import local_text
 from ui.home import finish_task, home_view, my_activities
@@ -91,7 +92,7 @@ class PagesController(Controller):
             user = accounts.authenticate(username, str(data.get("password", "")), client_ip(request))
         except AuthError as exc:
             status = 429 if isinstance(exc, Throttled) else 401
-            return page.render("login.html", status=status, error=str(exc), username=username, next=target)
+            return page.render("login.html", status=status, error=say(exc, page.lang), username=username, next=target)
         token = accounts.start_session(user, client_ip(request))
         return Redirect(target, cookies=[session_cookie(token, request.app.state.runtime.settings.secure_cookies)],
                         status_code=303, headers=VARY)

@@ -31,6 +31,7 @@ from core.records import RecordError
 from core.roles import RoleError, Roles
 from core.schema_sync import SchemaChangeRefused
 from core.validation import RecordValidationError
+from core.words import say
 from ui import setup_forms as forms
 from ui.context import VARY, Page, page_for, plural, sign_in_first
 from ui.i18n import label
@@ -63,7 +64,7 @@ def attempt(page: Page, change: Callable[[], Any]) -> list[str]:
     except RecordValidationError as exc:
         return [f"{e.field}: {e.worded(page.lang)}" if e.field else e.worded(page.lang) for e in exc.errors]
     except REFUSALS as exc:
-        return [str(exc.args[0]) if exc.args else str(exc)]
+        return [say(exc, page.lang)]
     return []
 
 

@@ -31,7 +31,7 @@ def add_share(page: Page, object_name: str, record_id: int, data: dict) -> tuple
     try:
         page.runtime.records.share(page.actor, object_name, record_id, user=user, team=team, level=level)
     except RecordValidationError as exc:
-        return 422, "; ".join(e.message for e in exc.errors)
+        return 422, "; ".join(e.worded(page.lang) for e in exc.errors)
     except Forbidden:
         return 403, page.t("Your role may not share this record: sharing needs the right to change it.")
     except NotFound:

@@ -1,9 +1,13 @@
 """Every error answers in one JSON shape, with a message a person can act on.
 
-    {"status": 422, "error": "invalid_record", "message": "...", "errors": [{"field": "amount", "message": "..."}]}
+    {"status": 422, "error": "invalid_record", "message": "...",
+     "errors": [{"field": "amount", "message": "...", "code": "minimum", "params": {"limit": 0}}]}
 
 ``errors`` lists each field (records), parameter (list queries) or JSON pointer (metadata)
-that is wrong. Nothing a client sends can produce a stack trace: an unexpected failure is
+that is wrong. The record service's problems (fields, filters, refusals, sign-in) are said in
+the reader's language (``reader_language``): the signed-in user's, else the request's
+Accept-Language, else English; each field or parameter problem gives its ``code`` and
+``params`` too. Nothing a client sends can produce a stack trace: an unexpected failure is
 a 500 with an id that the server log holds the details under.
 """
 
@@ -32,6 +36,7 @@ from core.roles import RoleError
 from core.schema_sync import SchemaChangeRefused
 from core.validation import RecordValidationError
 from core.webhooks import UnknownWebhook, WebhookError
+from core.words import labelled, listed, negotiate, say, sentence
 
 log = logging.getLogger("tessera.api")
 
@@ -95,20 +100,33 @@ def _api_error(_request: Request, exc: ApiError) -> Response:
     return error_response(exc.status, exc.code, str(exc), exc.errors, exc.headers)
 
 
-def _validation(_request: Request, exc: RecordValidationError) -> Response:
-    errors = [e.as_dict() for e in exc.errors]
+def reader_language(request: Request) -> str:
+    """The language to answer in: the signed-in user's, else the request's Accept-Language, else English."""
+    user = request.scope.get("user")
+    return negotiate(getattr(user, "language", None), request.headers.get("accept-language", ""))
+
+
+def _validation(request: Request, exc: RecordValidationError) -> Response:
+    lang = reader_language(request)
+    errors = [e.as_dict(lang) for e in exc.errors]
     rows = getattr(exc, "rows", None)
     if rows:
-        errors = [{"row": row, **e.as_dict()} for row, problems in rows.items() for e in problems]
-    return error_response(422, "invalid_record", f"the {exc.object} record is not valid: {exc}", errors)
+        errors = [{"row": row, **e.as_dict(lang)} for row, problems in rows.items() for e in problems]
+    if lang == "en":
+        message = f"the {exc.object} record is not valid: {exc}"
+    else:
+        problems = listed((labelled(e["field"], e["message"], lang) if e["field"] else e["message"] for e in errors[:len(exc.errors)]), lang)
+        message = say(sentence("invalid_record", object=exc.object, problems=problems), lang)
+    return error_response(422, "invalid_record", message, errors)
 
 
-def _query(_request: Request, exc: QueryError) -> Response:
-    return error_response(400, "invalid_query", str(exc), exc.problems)
+def _query(request: Request, exc: QueryError) -> Response:
+    lang = reader_language(request)
+    return error_response(400, "invalid_query", exc.sentence(lang), exc.worded(lang))
 
 
-def _not_found(_request: Request, exc: Exception) -> Response:
-    return error_response(404, "not_found", exc.args[0] if exc.args else str(exc))
+def _not_found(request: Request, exc: Exception) -> Response:
+    return error_response(404, "not_found", say(exc, reader_language(request)))
 
 
 def _forbidden(request: Request, exc: Forbidden) -> Response:
@@ -116,23 +134,24 @@ def _forbidden(request: Request, exc: Forbidden) -> Response:
     who = audit.Who(user.user_id, user.username, _ip(request)) if user is not None else audit.Who(ip=_ip(request))
     audit.write_now(request.app.state.runtime.engine, "permission.denied", who, exc.object or None, exc.record_id,
                     {"operation": exc.operation, "path": request.url.path, "method": request.method})
-    return error_response(403, "forbidden", str(exc))
+    return error_response(403, "forbidden", say(exc, reader_language(request)))
 
 
-def _not_allowed(_request: Request, exc: PermissionError) -> Response:
-    return error_response(403, "forbidden", str(exc))
+def _not_allowed(request: Request, exc: PermissionError) -> Response:
+    return error_response(403, "forbidden", say(exc, reader_language(request)))
 
 
-def _conflict(_request: Request, exc: Conflict) -> Response:
-    return error_response(409, "version_conflict", str(exc), current_version=exc.current_version, changes=exc.changes)
+def _conflict(request: Request, exc: Conflict) -> Response:
+    return error_response(409, "version_conflict", say(exc, reader_language(request)), current_version=exc.current_version,
+                          changes=exc.changes)
 
 
-def _refused(_request: Request, exc: Exception) -> Response:
-    return error_response(409, "refused", str(exc))
+def _refused(request: Request, exc: Exception) -> Response:
+    return error_response(409, "refused", say(exc, reader_language(request)))
 
 
-def _record_error(_request: Request, exc: RecordError) -> Response:
-    return error_response(exc.status, "bad_request", str(exc))
+def _record_error(request: Request, exc: RecordError) -> Response:
+    return error_response(exc.status, "bad_request", say(exc, reader_language(request)))
 
 
 def _metadata(_request: Request, exc: MetadataError) -> Response:
@@ -140,14 +159,15 @@ def _metadata(_request: Request, exc: MetadataError) -> Response:
     return error_response(422, "invalid_metadata", "the configuration was refused; nothing was changed: " + "; ".join(p.message for p in exc.problems), errors)
 
 
-def _auth(_request: Request, exc: AuthError) -> Response:
+def _auth(request: Request, exc: AuthError) -> Response:
+    message = say(exc, reader_language(request))
     if isinstance(exc, Throttled):
-        return error_response(429, "too_many_attempts", str(exc), headers={"Retry-After": str(exc.retry_after)}, retry_after=exc.retry_after)
-    return error_response(401, "not_signed_in", str(exc), headers={"WWW-Authenticate": "Bearer"})
+        return error_response(429, "too_many_attempts", message, headers={"Retry-After": str(exc.retry_after)}, retry_after=exc.retry_after)
+    return error_response(401, "not_signed_in", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _bad_value(_request: Request, exc: Exception) -> Response:
-    return error_response(400, "bad_request", str(exc))
+def _bad_value(request: Request, exc: Exception) -> Response:
+    return error_response(400, "bad_request", say(exc, reader_language(request)))
 
 
 def _http(request: Request, exc: HTTPException) -> Response:

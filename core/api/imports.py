@@ -13,7 +13,7 @@ import codecs
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, TypedDict
 
 from jsonschema import Draft202012Validator
@@ -28,7 +28,7 @@ from litestar.response import Stream
 from litestar.utils.sync import sync_to_thread
 
 from core import audit
-from core.api.errors import ApiError
+from core.api.errors import ApiError, reader_language
 from core.api.security import SIGNED_IN, client_ip, identity
 from core.fieldtypes import BIGGEST
 from core.imports import jobs
@@ -172,6 +172,7 @@ class ImportsController(Controller):
         form = await _form(request)
         try:
             file, options = _upload_parts(form), await _options(form)
+            options.language = reader_language(request)
             return await sync_to_thread(_start, request, object_name, file, options)
         finally:
             for _name, value in form.multi_items():
@@ -201,7 +202,7 @@ class ImportsController(Controller):
             up = job_upload(runtime, checked["id"])
             if up is None:
                 raise ApiError(404, "not_found", f"the file import job {checked['id']} checked is not kept any more; upload it again")
-            new_id = _started(request, checked["object"], up, real_run_options(runtime, checked["id"]), keep_upload=True)
+            new_id = _started(request, checked["object"], up, replace(real_run_options(runtime, checked["id"]), language=reader_language(request)), keep_upload=True)
         _audit(request, checked["object"], new_id, up, dry_run=False, checked=checked["id"])
         return _accepted(request, new_id)
 

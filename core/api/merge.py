@@ -11,7 +11,7 @@ from __future__ import annotations
 from litestar import Controller, Request, Response, post
 from litestar.params import FromPath, RawBody
 
-from core.api.errors import ApiError, json_body
+from core.api.errors import ApiError, json_body, reader_language
 from core.api.security import SIGNED_IN, identity
 from core.merge import MergeError, merge
 
@@ -36,7 +36,8 @@ class MergeController(Controller):
             done = merge(request.app.state.runtime, identity(request).actor, object_name, data["survivor"], data["merged"],
                          data.get("values") or {}, _versions(data.get("versions")))
         except MergeError as exc:
-            raise ApiError(422, "invalid_merge", str(exc), exc.errors) from None
+            lang = reader_language(request)
+            raise ApiError(422, "invalid_merge", exc.sentence(lang), exc.worded(lang)) from None
         body = {"record": done.record, "merged": done.merged_ids, "moved": done.moved}
         return Response(body, headers={"ETag": f'"{done.record["version"]}"'})
 

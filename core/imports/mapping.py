@@ -23,6 +23,7 @@ from core.metadata.files import parse_json
 from core.metadata.model import FieldDef, ObjectDef
 from core.metadata.problems import MetadataError, did_you_mean
 from core.permissions import Access
+from core.words import sentence
 
 MAPPING_FORMAT = "tessera-import-mapping/1"
 THEN = ("update", "skip", "create")
@@ -374,7 +375,7 @@ def _with_value_map(values: dict, convert: Callable[[str], Any]) -> Callable[[st
 def _record_id(text: Any) -> int:
     number = as_record_id(str(text).strip())
     if number is None:
-        raise CellError(f"'{text}' is not a record id (a whole number from 1, in digits 0-9)")
+        raise CellError(sentence("cell_not_an_id", value=text))
     return number
 
 
@@ -409,7 +410,7 @@ def _boolean(text: str) -> Any:
         return True
     if lowered in FALSE_WORDS:
         return False
-    raise CellError(f"'{text}' is not true or false (yes/no, 1/0, true/false)")
+    raise CellError(sentence("cell_not_boolean", value=text))
 
 
 def _strptime(pattern: str) -> str:
@@ -439,7 +440,7 @@ def _date(text: str, formats: list[str]) -> str:
         except ValueError:
             pass
     shown = ", ".join(["YYYY-MM-DD", *dict.fromkeys(_shown(f) for f in formats)])
-    raise CellError(f"'{_short(text)}' is not a date in any of the formats {shown}; add its format to the mapping's date_formats")
+    raise CellError(sentence("cell_not_a_date", value=_short(text), formats=shown))
 
 
 def _datetime(text: str, formats: list[str]) -> str:
@@ -453,7 +454,7 @@ def _datetime(text: str, formats: list[str]) -> str:
                 return dt.datetime.strptime(text, with_time).isoformat()
             except ValueError:
                 continue
-    raise CellError(f"'{_short(text)}' is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z, or a date format of the mapping)")
+    raise CellError(sentence("cell_not_a_datetime", value=_short(text)))
 
 
 def _picklist(fdef: FieldDef) -> Callable[[str], Any]:
@@ -482,7 +483,7 @@ def _json(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CellError(f"is not JSON ({exc.msg} at character {exc.pos + 1})") from None
+        raise CellError(sentence("cell_not_json", reason=exc.msg, position=exc.pos + 1)) from None
 
 
 def _short(text: str) -> str:

@@ -26,6 +26,7 @@ from core.imports.sources import CELL_LIMIT, Row, Source, SourceError, open_sour
 from core.metadata.model import FieldDef
 from core.records import Actor, BulkWriter, Forbidden
 from core.validation import FieldError, RecordValidationError
+from core.words import say, sentence, sentence_of
 
 SHOWN_REJECTIONS = 1000  # the report lists this many; the rejected-rows file has them all
 CACHE_LIMIT = 200_000  # lookup values remembered across batches
@@ -43,6 +44,7 @@ class ImportOptions:
     batch_size: int = 1000
     rejected_path: Path | None = None  # default: NAME.rejected.csv in the current folder (NAME: the file's name)
     resume: bool = True
+    language: str = "en"  # what the rejected rows' reasons are written in: the language of whoever started the import
 
 
 @dataclass
@@ -287,7 +289,7 @@ class Importer:
         prepared = Prepared(row)
         cells, width = row.cells, self.width
         if len(cells) != width and not (len(cells) > width and all(not c.strip() for c in cells[width:])):
-            prepared.errors.append(FieldError("", f"the row has {len(cells)} cells but the header has {width} columns"))
+            prepared.errors.append(FieldError.coded("", "cell_count", cells=len(cells), columns=width))
             return prepared
         if max(map(len, cells), default=0) > CELL_LIMIT:
             prepared.errors.append(FieldError("", self._too_long(cells)))
@@ -303,7 +305,7 @@ class Importer:
                 try:
                     text = convert(text)
                 except CellError as exc:
-                    prepared.errors.append(FieldError(name, str(exc)))
+                    prepared.errors.append(FieldError(name, sentence_of(exc) or str(exc)))
                     continue
                 if text is None:
                     continue
@@ -383,11 +385,11 @@ class Importer:
                 if not found and text in self.file_values.get(target.field, ()):
                     prepared.deferred.append((target.field, text))
                 elif not found:
-                    prepared.errors.append(FieldError(target.field, f"no {lookup.target} has the {lookup.match} '{_short(text)}'"))
+                    prepared.errors.append(FieldError.coded(target.field, "no_match", object=lookup.target, match=lookup.match, value=f"'{_short(text)}'"))
                 else:
                     shown = ", ".join(map(str, found[:5]))
-                    prepared.errors.append(FieldError(target.field, f"'{_short(text)}' is the {lookup.match} of {len(found)} {lookup.target} "
-                                                                    f"records (ids {shown}); match on a field that is unique"))
+                    prepared.errors.append(FieldError.coded(target.field, "several_match", value=_short(text), match=lookup.match,
+                                                            count=len(found), object=lookup.target, ids=shown))
 
     def _resolve_links(self, writer: BulkWriter, batch: list[Prepared], target: Target) -> None:
         """A many-to-many column: each text of a cell must find exactly one record (the links are all or none)."""
@@ -404,10 +406,10 @@ class Importer:
             several = [t for t in given if len(ids.get(t, [])) > 1]
             if missing:
                 shown = ", ".join(f"'{_short(t)}'" for t in missing[:5])
-                prepared.errors.append(FieldError(name, f"no {lookup.target} has the {lookup.match} {shown}"))
+                prepared.errors.append(FieldError.coded(name, "no_match", object=lookup.target, match=lookup.match, value=shown))
             elif several:
-                prepared.errors.append(FieldError(name, f"'{_short(several[0])}' is the {lookup.match} of {len(ids[several[0]])} "
-                                                        f"{lookup.target} records; match on a field that is unique"))
+                prepared.errors.append(FieldError.coded(name, "several_match_no_ids", value=_short(several[0]), match=lookup.match,
+                                                        count=len(ids[several[0]]), object=lookup.target))
             else:
                 prepared.values[name] = [ids[t][0] for t in given]
 
@@ -463,8 +465,8 @@ class Importer:
         """Apply a rule to a row; True when the rule settled what happens to it."""
         by = ", ".join(rule.match)
         if len(ids) > 1:
-            prepared.errors.append(FieldError("", f"matches {len(ids)} {self.object_name} records by {by} (ids "
-                                                  f"{', '.join(map(str, ids[:5]))}); merge them or match on a unique field"))
+            prepared.errors.append(FieldError.coded("", "matches_several", count=len(ids), object=self.object_name, by=by,
+                                                    ids=", ".join(map(str, ids[:5]))))
             return True
         earlier = self.seen.get((rule.match, key)) if self.options.dry_run and not ids else None
         if not ids and earlier is None:
@@ -549,7 +551,7 @@ class Importer:
                 else:
                     problems = writer.update(item["id"], {name: ids[0]})
                     if problems:
-                        report.warnings.append(f"row {item['row']}: {name} was left empty: {_reason(problems, plan)}")
+                        report.warnings.append(f"row {item['row']}: {name} was left empty: {_reason(problems, plan, self.options.language)}")
         job.pending = waiting
 
     def _finish_pending(self, job: jobs.Job, plan: Plan, report: ImportReport) -> None:
@@ -565,7 +567,7 @@ class Importer:
         refused = []
         for prepared in batch:
             if prepared.errors:
-                reason = _reason(prepared.errors, plan)
+                reason = _reason(prepared.errors, plan, self.options.language)
                 refused.append((prepared.row.cells, reason))
                 job.rejected += 1
                 if len(report.rejections) < SHOWN_REJECTIONS:
@@ -599,12 +601,13 @@ def _raw_key(prepared: Prepared, rule: DuplicateRule) -> tuple | None:
     return tuple(key)
 
 
-def _reason(errors: list[FieldError], plan: Plan) -> str:
+def _reason(errors: list[FieldError], plan: Plan, lang: str = "en") -> str:
+    """Why a row was refused, in ``lang``: each problem after its field (and the column it came from)."""
     parts = []
     for error in errors:
         column = plan.column_of(error.field) if error.field else None
-        where = f"{error.field} (column '{column}')" if column and column != error.field else error.field
-        parts.append(f"{where}: {error.message}" if where else error.message)
+        where = say(sentence("field_in_column", field=error.field, column=column), lang) if column and column != error.field else error.field
+        parts.append(f"{where}: {error.worded(lang)}" if where else error.worded(lang))
     text = "; ".join(dict.fromkeys(parts))
     return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 3] + "..."
 

@@ -36,7 +36,6 @@ PLUGIN = PluginInfo(
 )
 
 OBJECTS = frozenset({"bom", "bom_line", "sales_order", "sales_order_line"})
-STATUS_WORDS = {"draft": "still a draft", "obsolete": "obsolete", "active": "active"}
 CENT = Decimal("0.01")
 
 
@@ -182,6 +181,40 @@ def tessera_after_delete(event):
 # --- BOMs -----------------------------------------------------------------------------------------
 
 
+def _inactive_words() -> dict:
+    """A pinned BOM that is not active, per status: with or without an active revision to point to."""
+    states = {"draft": ("still a draft", "仍是草稿"), "obsolete": ("obsolete", "已作废")}
+    words = {}
+    for status, (en, zh) in states.items():
+        words[f"manufacturing_bom.{status}_not_active"] = {
+            "en": f"BOM '{{bom}}' version {{revision}} of {{product}} is {en}; the active version is {{active}}",
+            "zh-CN": f"{{product}} 的 BOM“{{bom}}”第 {{revision}} 版{zh}；当前生效的是第 {{active}} 版。"}
+        words[f"manufacturing_bom.{status}_none_active"] = {
+            "en": f"BOM '{{bom}}' version {{revision}} of {{product}} is {en}; {{product}} has no active BOM; activate one first",
+            "zh-CN": f"{{product}} 的 BOM“{{bom}}”第 {{revision}} 版{zh}；{{product}} 没有生效的 BOM，请先启用一个。"}
+    return words
+
+
+# What this plugin's refusals say, in both languages (tessera_words).
+WORDS = {
+    "manufacturing_bom.revision_taken": {"en": "{product} already has a BOM with revision {revision} ('{bom}'); choose another revision",
+                                         "zh-CN": "{product} 已有修订版为 {revision} 的 BOM（“{bom}”）；请选择其他修订版。"},
+    "manufacturing_bom.obsolete": {"en": "BOM '{bom}' revision {revision} is obsolete and kept as orders were built to it; create a new revision to change it",
+                                   "zh-CN": "BOM“{bom}”修订版 {revision} 已作废，因已有订单按它生产而保留；如需修改，请新建修订版。"},
+    "manufacturing_bom.own_component": {"en": "{product} cannot be a component of its own BOM", "zh-CN": "{product} 不能作为自己 BOM 的组件。"},
+    "manufacturing_bom.other_product": {"en": "BOM '{bom}' is for {for}, not for {product}", "zh-CN": "BOM“{bom}”属于 {for}，而不是 {product}。"},
+    "manufacturing_bom.no_active": {"en": "{product} has no active BOM; activate one first", "zh-CN": "{product} 没有生效的 BOM；请先启用一个。"},
+    "manufacturing_bom.serial_twice": {"en": "serial number {serial} is listed twice", "zh-CN": "序列号 {serial} 列出了两次。"},
+    "manufacturing_bom.too_many_serials": {"en": "{count} serial numbers are given for a quantity of {quantity}; give at most one per unit",
+                                           "zh-CN": "数量为 {quantity}，却给出了 {count} 个序列号；每件最多一个。"},
+    **_inactive_words(),
+}
+
+
+@hookimpl
+def tessera_words():
+    return WORDS
+
 def _prepare_bom(event, previous: dict | None) -> None:
     values, records = event.values, event.records
     record = _merged(event)
@@ -192,7 +225,8 @@ def _prepare_bom(event, previous: dict | None) -> None:
     if previous is None or "product" in values or "revision" in values:
         for other in records.list("bom", {"product": product_id, "revision": revision, "limit": 2}).items:
             if previous is None or other["id"] != previous["id"]:
-                raise Refusal(f"{product['name']} already has a BOM with revision {revision} ('{other['name']}'); choose another revision", field="revision")
+                raise Refusal(code="manufacturing_bom.revision_taken", field="revision",
+                              params={"product": product["name"], "revision": revision, "bom": other["name"]})
     if not record.get("name"):
         values["name"] = f"{product['name']} rev {revision}"
     becomes_active = record.get("status") == "active" and (previous is None or previous.get("status") != "active")
@@ -212,11 +246,7 @@ def _retire_other_active_boms(records, bom: dict) -> None:
 def _refuse_if_frozen(records, bom_id) -> None:
     bom = _get(records, "bom", bom_id)
     if bom is not None and bom.get("status") == "obsolete":
-        raise Refusal(
-            f"BOM '{bom['name']}' revision {bom['revision']} is obsolete and kept as orders were built to it; "
-            "create a new revision to change it",
-            field="bom",
-        )
+        raise Refusal(code="manufacturing_bom.obsolete", field="bom", params={"bom": bom["name"], "revision": bom["revision"]})
 
 
 def _check_bom_line(event, previous: dict | None) -> None:
@@ -227,7 +257,7 @@ def _check_bom_line(event, previous: dict | None) -> None:
         _refuse_if_frozen(event.records, _ref(previous.get("bom")))  # moving a line out of a frozen BOM
     bom = _get(event.records, "bom", bom_id)
     if bom is not None and _ref(record.get("component")) == _ref(bom["product"]):
-        raise Refusal(f"{_label(bom['product'], 'the product')} cannot be a component of its own BOM", field="component")
+        raise Refusal(code="manufacturing_bom.own_component", field="component", params={"product": _label(bom["product"], "-")})
 
 
 # --- sales order lines ----------------------------------------------------------------------------
@@ -269,32 +299,26 @@ def _pin_bom(records, product: dict, given_id: int | None) -> dict | None:
         return {"id": given_id, "revision": None}  # refused by the record service: no such BOM
     if given is not None:
         if _ref(given["product"]) != product["id"]:
-            raise Refusal(f"BOM '{given['name']}' is for {_label(given['product'])}, not for {product['name']}", field="bom")
+            raise Refusal(code="manufacturing_bom.other_product", field="bom",
+                          params={"bom": given["name"], "for": _label(given["product"]), "product": product["name"]})
         if given["status"] != "active":
-            state = STATUS_WORDS.get(given["status"], given["status"])
+            named = {"bom": given["name"], "revision": given["revision"], "product": product["name"]}
             if active is not None:
-                raise Refusal(
-                    f"BOM '{given['name']}' version {given['revision']} of {product['name']} is {state}; the active version is {active['revision']}",
-                    field="bom",
-                )
-            raise Refusal(
-                f"BOM '{given['name']}' version {given['revision']} of {product['name']} is {state}; "
-                f"{product['name']} has no active BOM; activate one first",
-                field="bom",
-            )
+                raise Refusal(code=f"manufacturing_bom.{given['status']}_not_active", field="bom", params={**named, "active": active["revision"]})
+            raise Refusal(code=f"manufacturing_bom.{given['status']}_none_active", field="bom", params=named)
         return given
     if active is None and records.list("bom", {"product": product["id"], "limit": 1}).items:
         # Built to a BOM, but no revision is released: nothing to build it to.
-        raise Refusal(f"{product['name']} has no active BOM; activate one first", field="bom")
+        raise Refusal(code="manufacturing_bom.no_active", field="bom", params={"product": product["name"]})
     return active  # None: a product without any BOM (a spare part, say) is sold as it is
 
 
 def _check_serial_numbers(serials: list[str], quantity: Decimal | None) -> None:
     repeated = sorted({s for s in serials if serials.count(s) > 1})
     if repeated:
-        raise Refusal(f"serial number {repeated[0]} is listed twice", field="serial_numbers")
+        raise Refusal(code="manufacturing_bom.serial_twice", field="serial_numbers", params={"serial": repeated[0]})
     if quantity is not None and len(serials) > quantity:
-        raise Refusal(f"{len(serials)} serial numbers are given for a quantity of {quantity}; give at most one per unit", field="serial_numbers")
+        raise Refusal(code="manufacturing_bom.too_many_serials", field="serial_numbers", params={"count": len(serials), "quantity": str(quantity)})
 
 
 def order_total(records, order_id) -> Decimal:

@@ -177,9 +177,25 @@ def _check_membership(event: Any) -> None:
     if event.previous is not None:
         filters["id__ne"] = event.previous["id"]
     if event.records.list("campaign_member", filters).items:
-        raise Refusal(f"contact {contact_id} is already a member of campaign {campaign_id}; update that membership instead",
-                      field="contact")
+        raise Refusal(code="marketing.already_member", field="contact", params={"contact": contact_id, "campaign": campaign_id})
 
+
+# What this plugin's refusals say, in both languages (tessera_words).
+WORDS = {
+    "marketing.already_member": {"en": "contact {contact} is already a member of campaign {campaign}; update that membership instead",
+                                 "zh-CN": "联系人 {contact} 已是活动 {campaign} 的成员；请改为更新该成员记录。"},
+    "marketing.rule_not_object": {"en": 'the rule must be a JSON object of list filters, e.g. {{"purchase_count__gte": "3"}}',
+                                  "zh-CN": '规则必须是由列表筛选条件组成的 JSON 对象，例如 {{"purchase_count__gte": "3"}}。'},
+    "marketing.not_a_filter": {"en": "'{key}' is not a filter; a rule holds filters only", "zh-CN": "“{key}”不是筛选条件；规则只能包含筛选条件。"},
+    "marketing.rule_value": {"en": "the rule's '{key}' must be a text, a number or a list of them", "zh-CN": "规则中的“{key}”必须是文本、数字或它们的列表。"},
+    "marketing.rule_does_not_fit": {"en": "the rule does not fit {object}: {problem}", "zh-CN": "规则不适用于 {object}：{problem}"},
+    "marketing.end_before_start": {"en": "the end date ({end}) is before the start date ({start})", "zh-CN": "结束日期（{end}）早于开始日期（{start}）。"},
+}
+
+
+@hookimpl
+def tessera_words():
+    return WORDS
 
 def _stamp_response(event: Any) -> None:
     status = event.values.get("status")
@@ -199,17 +215,17 @@ def segment_filters(segment: dict, today: dt.date) -> list[tuple[str, str]]:
     if rule is None:
         rule = {}
     if not isinstance(rule, dict):
-        raise Refusal('the rule must be a JSON object of list filters, e.g. {"purchase_count__gte": "3"}', field="rule")
+        raise Refusal(code="marketing.rule_not_object", field="rule")
     pairs: list[tuple[str, str]] = []
     for key, value in rule.items():
         if key in NOT_FILTERS:
-            raise Refusal(f"'{key}' is not a filter; a rule holds filters only", field="rule")
+            raise Refusal(code="marketing.not_a_filter", field="rule", params={"key": key})
         if isinstance(value, bool):
             value = "true" if value else "false"
         elif isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
             value = ",".join(str(v) for v in value)
         elif not isinstance(value, (str, int, float)):
-            raise Refusal(f"the rule's '{key}' must be a text, a number or a list of them", field="rule")
+            raise Refusal(code="marketing.rule_value", field="rule", params={"key": key})
         pairs.append((key, str(value)))
     if segment.get("rfm_recency_days") is not None:
         since = add_days(today, -int(segment["rfm_recency_days"]))
@@ -228,7 +244,7 @@ def count_segment(list_records: Any, segment: dict, today: dt.date) -> int:
     try:
         page = list_records(object_name, pairs + [("count", "exact"), ("limit", "1")])
     except QueryError as exc:
-        raise Refusal(f"the rule does not fit {object_name}: {exc}", field="rule") from None
+        raise Refusal(code="marketing.rule_does_not_fit", field="rule", params={"object": object_name, "problem": str(exc)}) from None
     return page.count or 0
 
 
@@ -322,7 +338,7 @@ def tessera_validate_record(event):
     merged = _merged(event)
     start, end = _date(merged.get("start_date")), _date(merged.get("end_date"))
     if start is not None and end is not None and end < start:
-        return [("end_date", f"the end date ({end.isoformat()}) is before the start date ({start.isoformat()})")]
+        return [Refusal(code="marketing.end_before_start", field="end_date", params={"end": end.isoformat(), "start": start.isoformat()})]
     return []
 
 

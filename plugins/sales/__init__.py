@@ -126,7 +126,7 @@ def _before_lead(event) -> None:
 
 def _validate_lead(event) -> list[tuple[str, str]]:
     if _changing(event, "status") and event.values["status"] == "converted" and not _merged(event).get("converted_account"):
-        return [("converted_account", "a converted lead needs the account it became; choose or create the account first")]
+        return [Refusal(code="sales.converted_lead_account", field="converted_account")]
     return []
 
 
@@ -146,7 +146,7 @@ def _validate_opportunity(event) -> list[tuple[str, str]]:
     record = _merged(event)
     bid, decision = _date(record.get("bid_due_date")), _date(record.get("decision_date"))
     if bid is not None and decision is not None and decision < bid:
-        return [("decision_date", f"the decision date ({decision}) is before the bid due date ({bid}); the customer decides after the bids are in")]
+        return [Refusal(code="sales.decision_before_bids", field="decision_date", params={"decision": str(decision), "bid": str(bid)})]
     return []
 
 
@@ -193,7 +193,7 @@ def _validate_quote(event) -> list[tuple[str, str]]:
     if _changing(event, "status") and status in QUOTE_SENT_STATUSES and previous not in QUOTE_CLEARED_STATUSES:
         if _merged(event).get("approval_required"):
             threshold = approval_threshold(event.meta)
-            return [("status", f"this quote has a discount above {threshold:g}% and needs approval: set its status to approved before it is {status}")]
+            return [Refusal(code="sales.discount_needs_approval", field="status", params={"threshold": f"{threshold:g}", "status": status})]
     return []
 
 
@@ -203,7 +203,7 @@ def _before_quote_line(event) -> None:
     if values.get("list_price") is None and (event.previous is None or new_product or "list_price" in values):
         product = event.records.get("product", _id(record["product"]))
         if product.get("unit_price") is None:
-            raise Refusal(f"give a list price: the product '{product.get('name')}' has no unit price", field="list_price")
+            raise Refusal(code="sales.no_list_price", field="list_price", params={"product": product.get("name")})
         values["list_price"] = product["unit_price"]
         record["list_price"] = product["unit_price"]
     quantity = _number(record.get("quantity"), Decimal(0))
@@ -227,7 +227,7 @@ def _validate_contract(event) -> list[tuple[str, str]]:
     record = _merged(event)
     start, end = _date(record.get("start_date")), _date(record.get("end_date"))
     if start is not None and end is not None and end < start:
-        return [("end_date", f"the end date ({end}) is before the start date ({start})")]
+        return [Refusal(code="sales.end_before_start", field="end_date", params={"end": str(end), "start": str(start)})]
     return []
 
 
@@ -236,6 +236,24 @@ def _validate_contract(event) -> list[tuple[str, str]]:
 BEFORE_SAVE = {"lead": _before_lead, "opportunity": _before_opportunity, "quote": _before_quote, "quote_line": _before_quote_line}
 VALIDATORS = {"lead": _validate_lead, "opportunity": _validate_opportunity, "quote": _validate_quote, "contract": _validate_contract}
 
+
+# What this plugin's refusals say, in both languages (tessera_words).
+WORDS = {
+    "sales.converted_lead_account": {"en": "a converted lead needs the account it became; choose or create the account first",
+                                     "zh-CN": "已转化的线索需要指定它转成的客户；请先选择或新建客户。"},
+    "sales.decision_before_bids": {"en": "the decision date ({decision}) is before the bid due date ({bid}); the customer decides after the bids are in",
+                                   "zh-CN": "决策日期（{decision}）早于投标截止日期（{bid}）；客户在收到投标后才做决定。"},
+    "sales.discount_needs_approval": {"en": "this quote has a discount above {threshold}% and needs approval: set its status to approved before it is {status}",
+                                      "zh-CN": "此报价的折扣超过 {threshold}%，需要审批：在设为 {status} 之前，请先将状态设为已批准。"},
+    "sales.end_before_start": {"en": "the end date ({end}) is before the start date ({start})", "zh-CN": "结束日期（{end}）早于开始日期（{start}）。"},
+    "sales.no_list_price": {"en": "give a list price: the product '{product}' has no unit price",
+                            "zh-CN": "请填写标价：产品“{product}”没有单价。"},
+}
+
+
+@hookimpl
+def tessera_words():
+    return WORDS
 
 @hookimpl
 def tessera_before_create(event):

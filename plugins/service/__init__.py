@@ -26,7 +26,6 @@ from core.dates import add_days, add_hours
 from core.hookspecs import hookimpl
 from core.plugins import PluginInfo, Refusal, ScheduledJob
 from core.records import Actor, NotFound, TransactionRecords
-from core.validation import FieldError, RecordValidationError
 
 PLUGIN = PluginInfo(
     name="service",
@@ -230,10 +229,32 @@ def tessera_before_update(event):
         _name_from_product(event.records, event.values)
 
 
+# What this plugin's refusals say, in both languages (tessera_words).
+WORDS = {
+    "service.tracking_code_fixed": {"en": "the tracking code was given to the customer and cannot be changed",
+                                    "zh-CN": "跟踪码已告知客户，不能修改。"},
+    "service.equipment_of_other": {"en": "equipment {serial} belongs to {customer}, not to this ticket's customer",
+                                   "zh-CN": "设备 {serial} 属于 {customer}，不属于此工单的客户。"},
+    "service.contact_of_other": {"en": "contact {person} works for {account}, not for this ticket's customer",
+                                 "zh-CN": "联系人 {person} 就职于 {account}，不属于此工单的客户。"},
+    "service.resolution_before_response": {"en": "must be at least the response time ({hours} hours)", "zh-CN": "不能短于响应时间（{hours} 小时）。"},
+    "service.day_ends_before_start": {"en": "must be later than the start of the business day ({start})", "zh-CN": "必须晚于工作日的开始时间（{start}）。"},
+    "service.not_a_time_zone": {"en": "'{zone}' is not a time zone; use a name like Asia/Shanghai or UTC",
+                                "zh-CN": "“{zone}”不是时区；请使用 Asia/Shanghai 或 UTC 这样的名称。"},
+    "service.warranty_before_install": {"en": "must not be before the install date ({installed})", "zh-CN": "不能早于安装日期（{installed}）。"},
+    "service.serial_recorded": {"en": "serial number {serial} is already recorded as equipment of {owner} (delivered by {order}); check the serial number",
+                                "zh-CN": "序列号 {serial} 已登记为 {owner} 的设备（由 {order} 交付）；请核对序列号。"},
+}
+
+
+@hookimpl
+def tessera_words():
+    return WORDS
+
 def _ticket_updated(event) -> None:
     values, previous, now = event.values, event.previous, event.now or _now()
     if "tracking_code" in values and previous.get("tracking_code") and values["tracking_code"] != previous["tracking_code"]:
-        raise Refusal("the tracking code was given to the customer and cannot be changed", field="tracking_code")
+        raise Refusal(code="service.tracking_code_fixed", field="tracking_code")
     if values.get("equipment") and not values.get("customer", _id(previous.get("customer"))):
         equipment = _get(event.records, "equipment", values["equipment"])
         if equipment is not None and _id(equipment.get("customer")):
@@ -272,14 +293,14 @@ def _ticket_problems(event) -> list[tuple[str, str]]:
         equipment = _get(event.records, "equipment", values["equipment"]) if _id(values.get("equipment")) else None
         owner = _id(equipment.get("customer")) if equipment else None
         if owner is not None and owner != customer_id:
-            problems.append(("equipment", f"equipment {equipment['serial_number']} belongs to {equipment['customer']['label']}, "
-                                          "not to this ticket's customer"))
+            problems.append(Refusal(code="service.equipment_of_other", field="equipment",
+                                    params={"serial": equipment["serial_number"], "customer": equipment["customer"]["label"]}))
     if "contact" in event.values or "customer" in event.values:
         contact = _get(event.records, "contact", values["contact"]) if _id(values.get("contact")) else None
         account = _id(contact.get("account")) if contact else None
         if account is not None and account != customer_id:
             person = " ".join(filter(None, [contact.get("first_name"), contact.get("last_name")]))
-            problems.append(("contact", f"contact {person} works for {contact['account']['label']}, not for this ticket's customer"))
+            problems.append(Refusal(code="service.contact_of_other", field="contact", params={"person": person, "account": contact["account"]["label"]}))
     return problems
 
 
@@ -287,16 +308,16 @@ def _policy_problems(event) -> list[tuple[str, str]]:
     values, problems = _merged(event), []
     response, resolution = values.get("response_hours"), values.get("resolution_hours")
     if response is not None and resolution is not None and resolution < response:
-        problems.append(("resolution_hours", f"must be at least the response time ({response} hours)"))
+        problems.append(Refusal(code="service.resolution_before_response", field="resolution_hours", params={"hours": response}))
     start, end = values.get("business_day_start"), values.get("business_day_end")
     if start is not None and end is not None and end <= start:
-        problems.append(("business_day_end", f"must be later than the start of the business day ({start}:00)"))
+        problems.append(Refusal(code="service.day_ends_before_start", field="business_day_end", params={"start": f"{start}:00"}))
     zone = values.get("business_timezone")
     if zone:
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            problems.append(("business_timezone", f"'{zone}' is not a time zone; use a name like Asia/Shanghai or UTC"))
+            problems.append(Refusal(code="service.not_a_time_zone", field="business_timezone", params={"zone": zone}))
     return problems
 
 
@@ -304,7 +325,7 @@ def _equipment_problems(event) -> list[tuple[str, str]]:
     values = _merged(event)
     installed, warranty = _date(values.get("install_date")), _date(values.get("warranty_end"))
     if installed and warranty and warranty < installed:
-        return [("warranty_end", f"must not be before the install date ({installed.isoformat()})")]
+        return [Refusal(code="service.warranty_before_install", field="warranty_end", params={"installed": installed.isoformat()})]
     return []
 
 
@@ -399,9 +420,8 @@ def tessera_equipment_delivered(records, customer_id, product_id, serial_number,
         if known.get("source_order") == order_reference:
             return known["id"]
         owner = (known.get("customer") or {}).get("label") or "no customer"
-        raise RecordValidationError("equipment", [FieldError("serial_number", (
-            f"serial number {serial_number} is already recorded as equipment of {owner} "
-            f"(delivered by {known.get('source_order') or 'no order'}); check the serial number"))])
+        raise Refusal(code="service.serial_recorded", field="serial_number",
+                      params={"serial": serial_number, "owner": owner, "order": known.get("source_order") or "-"})
     equipment = records.create("equipment", {
         "serial_number": serial_number,
         "product": product_id,

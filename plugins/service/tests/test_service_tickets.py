@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.hookspecs import hookspec
-from core.plugins import PluginInfo
+from core.plugins import PluginInfo, Refusal
 from core.records import Refused, TransactionRecords
 from core.validation import RecordValidationError
 from plugins.service import add_business_hours, tessera_equipment_delivered
@@ -362,11 +362,13 @@ def test_delivered_equipment_is_recorded_at_the_customer(rt, actor, acme):
     assert (equipment["status"], equipment["install_date"], equipment["warranty_end"], equipment["source_order"]) == (
         "in_service", "2026-04-15", "2027-04-15", "SO-2026-0042")
 
-    with pytest.raises(RecordValidationError) as info, rt.writing() as (conn, schema):
+    with pytest.raises(Refusal) as info, rt.writing() as (conn, schema):
         records = TransactionRecords(rt.records, conn, schema, actor)
         tessera_equipment_delivered(records, acme.account["id"], acme.product["id"], "L200-0100", "2026-05-01", "SO-2026-0077")
-    assert errors_of(info) == {"serial_number": "serial number L200-0100 is already recorded as equipment of Acme Machining "
-                                                "(delivered by SO-2026-0042); check the serial number"}
+    said = rt.plugins.sentence(info.value)
+    assert (info.value.field, str(said)) == ("serial_number", "serial number L200-0100 is already recorded as equipment of Acme Machining "
+                                                              "(delivered by SO-2026-0042); check the serial number")
+    assert said.in_("zh-CN") == "序列号 L200-0100 已登记为 Acme Machining 的设备（由 SO-2026-0042 交付）；请核对序列号。"
 
 
 @hookspec

@@ -1,0 +1,277 @@
+"""What the record service says to people, in English and Simplified Chinese, in one table.
+
+Every sentence a user can meet (a field's problem, a refused write, a bad filter, an import
+row, a failed sign-in) has a code here with its wording in both languages; the values it
+names are its ``params``, inserted unchanged. Where it is raised, a problem is a
+``Sentence`` (its code and params); it reads as English wherever it is turned into text,
+and the edge (the API, a page) says it in the reader's language with ``say``.
+
+Plugins word their own refusals the same way through the ``tessera_words`` hook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from typing import Any, Iterable, Mapping
+
+LANGUAGES = ("en", "zh-CN")
+USER_LANGUAGE = {"en": "en", "zh_cn": "zh-CN"}  # the user object's picklist values
+
+WORDS: dict[str, dict[str, str]] = {
+    # a field's value (validation, field types)
+    "required": {"en": "is required", "zh-CN": "为必填项"},
+    "minimum": {"en": "must be at least {limit}", "zh-CN": "不能小于 {limit}"},
+    "exclusive_minimum": {"en": "must be more than {limit}", "zh-CN": "必须大于 {limit}"},
+    "maximum": {"en": "must be at most {limit}", "zh-CN": "不能大于 {limit}"},
+    "not_an_object": {"en": "a record must be a JSON object of field values", "zh-CN": "记录必须是由字段值组成的 JSON 对象。"},
+    "locked_field": {"en": "your role may see this field but not change it", "zh-CN": "你的角色可以查看此字段，但不能修改。"},
+    "read_only": {"en": "is read-only: it is set by the system", "zh-CN": "为只读字段：由系统设置。"},
+    "system_field": {"en": "is set by the system and cannot be written", "zh-CN": "由系统设置，不能写入。"},
+    "unknown_field": {"en": "is not a field of {object}{hint}", "zh-CN": "不是 {object} 的字段{hint}"},
+    "not_a_value": {"en": "'{value}' is not one of the values of {field}: {values}{hint}",
+                    "zh-CN": "“{value}”不是 {field} 的可选值之一：{values}{hint}"},
+    "too_long": {"en": "is too long ({length} characters): at most {limit}", "zh-CN": "太长（{length} 个字符）：最多 {limit} 个。"},
+    "too_short": {"en": "is too short: at least {limit} characters", "zh-CN": "太短：至少 {limit} 个字符。"},
+    "repeated_value": {"en": "lists the same value twice", "zh-CN": "同一个值列出了两次。"},
+    "record_id_shape": {"en": "a related record is written as its id, or as {{\"id\": ...}}",
+                        "zh-CN": "关联记录应写成它的 id，或写成 {{\"id\": ...}}。"},
+    "wrong_type": {"en": "must be {expected}; got {value}", "zh-CN": "必须是{expected}；收到的是 {value}。"},
+    "did_you_mean": {"en": " (did you mean '{name}'?)", "zh-CN": "（你是不是想写“{name}”？）"},
+    # what a field type expects, named inside wrong_type
+    "expected_integer": {"en": "a whole number", "zh-CN": "整数"},
+    "expected_decimal": {"en": "a number", "zh-CN": "数字"},
+    "expected_currency": {"en": "an amount (a number)", "zh-CN": "金额（数字）"},
+    "expected_percent": {"en": "a percentage (a number)", "zh-CN": "百分比（数字）"},
+    "expected_boolean": {"en": "true or false", "zh-CN": "true 或 false"},
+    "expected_date": {"en": "a date (YYYY-MM-DD)", "zh-CN": "日期（YYYY-MM-DD）"},
+    "expected_datetime": {"en": "a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z)", "zh-CN": "日期和时间（ISO 8601，例如 2026-03-01T09:30:00Z）"},
+    "expected_email": {"en": "an e-mail address", "zh-CN": "电子邮件地址"},
+    "expected_phone": {"en": "a phone number (digits, spaces and + ( ) - . only)", "zh-CN": "电话号码（只能有数字、空格和 + ( ) - .）"},
+    "expected_url": {"en": "a web address starting with http:// or https://", "zh-CN": "以 http:// 或 https:// 开头的网址"},
+    "expected_lookup": {"en": "the id of a record", "zh-CN": "记录的 id"},
+    "expected_dynamic_lookup": {"en": "the id of a record", "zh-CN": "记录的 id"},
+    "expected_many_to_many": {"en": "a list of record ids", "zh-CN": "记录 id 的列表"},
+    "expected_multi_picklist": {"en": "a list of picklist values", "zh-CN": "选项值的列表"},
+    "expected_json": {"en": "any JSON value", "zh-CN": "任意 JSON 值"},
+    "expected_text": {"en": "a text", "zh-CN": "文本"},
+    "expected_valid": {"en": "valid", "zh-CN": "有效值"},
+    "not_a_date": {"en": "'{value}' is not a date (use YYYY-MM-DD)", "zh-CN": "“{value}”不是日期（请用 YYYY-MM-DD）。"},
+    "not_a_datetime": {"en": "'{value}' is not a date and time (use ISO 8601, e.g. 2026-03-01T09:30:00Z)",
+                       "zh-CN": "“{value}”不是日期时间（请用 ISO 8601，例如 2026-03-01T09:30:00Z）。"},
+    "not_a_number": {"en": "'{value}' is not a number", "zh-CN": "“{value}”不是数字。"},
+    "not_finite": {"en": "'{value}' is not a finite number", "zh-CN": "“{value}”不是有限的数字。"},
+    "too_many_digits": {"en": "{value} is too large: at most {digits} digits before the decimal point",
+                        "zh-CN": "{value} 太大：小数点前最多 {digits} 位。"},
+    "too_many_decimals": {"en": "{value} has more than {scale} decimal places", "zh-CN": "{value} 的小数位超过 {scale} 位。"},
+    "not_whole": {"en": "'{value}' is not a whole number", "zh-CN": "“{value}”不是整数。"},
+    "too_large_whole": {"en": "{value} is too large for a whole number (at most {limit})", "zh-CN": "{value} 作为整数太大（最大 {limit}）。"},
+    "not_boolean": {"en": "'{value}' is not true or false", "zh-CN": "“{value}”不是 true 或 false。"},
+    "not_a_record_id": {"en": "'{value}' is not a record id (ids are whole numbers from 1, written in digits 0-9)",
+                        "zh-CN": "“{value}”不是记录 id（id 是从 1 开始、用数字 0-9 书写的整数）。"},
+    "field_problem": {"en": "{field}: {problem}", "zh-CN": "{field}：{problem}"},
+    "link_problem": {"en": "link {position}: {problem}", "zh-CN": "第 {position} 个关联：{problem}"},
+    "link_unknown_field": {"en": "link {position}: '{key}' is not a field of this relation{hint}",
+                           "zh-CN": "第 {position} 个关联：“{key}”不是此关系的字段{hint}"},
+    # records
+    "record_missing": {"en": "{object} {id} does not exist", "zh-CN": "{object} {id} 不存在。"},
+    "not_deleted": {"en": "{object} {id} is not a deleted record", "zh-CN": "{object} {id} 不是已删除的记录。"},
+    "share_missing": {"en": "{object} {id} has no share {share}", "zh-CN": "{object} {id} 没有共享 {share}。"},
+    "may_not": {"en": "your role may not {operation} {object} records", "zh-CN": "你的角色不能对 {object} 记录执行{operation}操作。"},
+    "may_not_this": {"en": "your role may not {operation} this {object} record", "zh-CN": "你的角色不能对这条 {object} 记录执行{operation}操作。"},
+    "may_not_update_this": {"en": "your role may not update this {object} record", "zh-CN": "你的角色不能更新这条 {object} 记录。"},
+    "owned_only": {"en": "your role may only {operation} {object} records owned by {whom}",
+                   "zh-CN": "你的角色只能对 {whom} 负责的 {object} 记录执行{operation}操作。"},
+    "whom_own": {"en": "yourself", "zh-CN": "你自己"},
+    "whom_team": {"en": "yourself or a member of your teams", "zh-CN": "你自己或你团队的成员"},
+    "operation_read": {"en": "read", "zh-CN": "读取"},
+    "operation_create": {"en": "create", "zh-CN": "创建"},
+    "operation_update": {"en": "update", "zh-CN": "更新"},
+    "operation_delete": {"en": "delete", "zh-CN": "删除"},
+    "only_admin_grants": {"en": "only an admin may give or take away the admin permission set (here through {through})",
+                          "zh-CN": "只有管理员才能授予或收回管理员权限集（此处通过 {through}）。"},
+    "only_customizer_grants": {"en": "only an admin or a customizer may give or take away a customizer permission set (here through {through})",
+                               "zh-CN": "只有管理员或定制者才能授予或收回定制者权限集（此处通过 {through}）。"},
+    "through_field": {"en": "a {object}'s {field}", "zh-CN": "{object} 的 {field}"},
+    "through_set": {"en": "the permission set '{name}'", "zh-CN": "权限集“{name}”"},
+    "through_user": {"en": "the user '{name}'", "zh-CN": "用户“{name}”"},
+    "through_role": {"en": "a role for the permission set '{name}'", "zh-CN": "使用权限集“{name}”的角色"},
+    "last_admin": {"en": "'{name}' is the last active admin: nobody could administer Tessera after this change; make another user an "
+                         "admin first (give them a role with the admin permission set)",
+                   "zh-CN": "“{name}”是最后一位在职管理员：此修改之后将无人能管理 Tessera；请先让另一位用户成为管理员（给他一个带管理员权限集的角色）。"},
+    "last_admins": {"en": "no active admin would be left ({names} were the last active admins): nobody could administer Tessera after "
+                          "this change; make another user an admin first (give them a role with the admin permission set)",
+                    "zh-CN": "将不再有在职管理员（{names} 是最后的在职管理员）：此修改之后将无人能管理 Tessera；请先让另一位用户成为管理员（给他一个带管理员权限集的角色）。"},
+    "kind_needed": {"en": "give {kind} (the kind of record) with {field}", "zh-CN": "请随 {field} 一起给出 {kind}（记录的类型）。"},
+    "unknown_object": {"en": "'{name}' is not an object", "zh-CN": "“{name}”不是对象。"},
+    "not_unique": {"en": "'{value}' is already used by another {object}; it must be unique", "zh-CN": "“{value}”已被另一条 {object} 使用；它必须唯一。"},
+    "repeated_in_batch": {"en": "'{value}' appears more than once in this batch (rows {rows}); it must be unique",
+                          "zh-CN": "“{value}”在这一批中出现了不止一次（第 {rows} 行）；它必须唯一。"},
+    "may_not_see_field": {"en": "your role may not see {object}.{field}", "zh-CN": "你的角色不能查看 {object}.{field}。"},
+    "stale_version": {"en": "{object} {id} was changed by someone else (you had version {expected}, it is now at version {current}); "
+                            "reload it and apply your change again",
+                      "zh-CN": "{object} {id} 已被他人修改（你拿到的是第 {expected} 版，现在是第 {current} 版）；请重新加载后再修改一次。"},
+    "still_referenced": {"en": "cannot delete {object} {ids}: {count} {other} record(s) point to it through {other}.{field}; "
+                               "reassign or delete them first",
+                         "zh-CN": "无法删除 {object} {ids}：有 {count} 条 {other} 记录通过 {other}.{field} 指向它；请先改指或删除它们。"},
+    "not_mergeable": {"en": "{object} {id} cannot be merged: {reason}", "zh-CN": "{object} {id} 无法合并：{reason}"},
+    "merge_list_needed": {"en": "give the ids of the records to merge into the survivor, as a list", "zh-CN": "请以列表给出要并入保留记录的记录 id。"},
+    "merge_into_itself": {"en": "record {id} is the survivor; it cannot also be merged into itself", "zh-CN": "记录 {id} 是保留记录，不能再并入它自己。"},
+    "merge_too_many": {"en": "merge at most {limit} records at a time into one survivor", "zh-CN": "一次最多把 {limit} 条记录并入一条保留记录。"},
+    "merge_not_for": {"en": "{object} records cannot be merged", "zh-CN": "{object} 记录不能合并。"},
+    "merge_values_shape": {"en": 'give an object: {{"<field>": <id of the record whose value to keep>}}',
+                           "zh-CN": '请给出一个对象：{{"<字段>": <要保留其值的记录 id>}}。'},
+    "merge_unknown_field": {"en": "is not a field of {object} whose value you may choose{hint}", "zh-CN": "不是 {object} 中你可以选择取值的字段{hint}"},
+    "merge_not_among": {"en": "record {id} is not one of the records being merged", "zh-CN": "记录 {id} 不在要合并的记录之中。"},
+    "merge_pair": {"en": "take {field} and {kind} from the same record", "zh-CN": "请从同一条记录中取 {field} 和 {kind}。"},
+    "merge_not_an_id": {"en": "'{value}' is not a record id (ids are whole numbers from 1)", "zh-CN": "“{value}”不是记录 id（id 是从 1 开始的整数）。"},
+    "merge_versions_shape": {"en": 'give an object: {{"<record id>": <the version you read>}}', "zh-CN": '请给出一个对象：{{"<记录 id>": <你读到的版本>}}。'},
+    "merge_version_not_among": {"en": "'{key}' is not one of the records being merged ({ids})", "zh-CN": "“{key}”不在要合并的记录之中（{ids}）。"},
+    "merge_not_a_version": {"en": "'{value}' (record {id}) is not a record version (a whole number)", "zh-CN": "“{value}”（记录 {id}）不是记录版本（应为整数）。"},
+    "version_needed": {"en": "an update must carry the record's version (the If-Match header or a 'version' field), so that it "
+                             "cannot overwrite someone else's change",
+                       "zh-CN": "更新必须带上记录的版本（If-Match 请求头或“version”字段），以免覆盖他人的修改。"},
+    "not_a_version": {"en": "'{value}' is not a record version (a whole number)", "zh-CN": "“{value}”不是记录版本（应为整数）。"},
+    "version_from_one": {"en": "'{value}' is not a record version (versions count from 1)", "zh-CN": "“{value}”不是记录版本（版本从 1 开始）。"},
+    "not_share_level": {"en": "'{level}' is not a share level; use read or edit", "zh-CN": "“{level}”不是共享级别；请用 read 或 edit。"},
+    "share_with_one": {"en": "share with either a user or a team", "zh-CN": "请共享给一个用户或一个团队，二者选一。"},
+    "not_an_id_of": {"en": "'{value}' is not the id of a {object}", "zh-CN": "“{value}”不是 {object} 的 id。"},
+    "invalid_record": {"en": "the {object} record is not valid: {problems}", "zh-CN": "{object} 记录无效：{problems}"},
+    # list queries (filters)
+    "not_filterable_field": {"en": "'{field}' is not a field of {object}{hint}", "zh-CN": "“{field}”不是 {object} 的字段{hint}"},
+    "unknown_operator": {"en": "'{operator}' is not a filter operator{hint}; use one of {operators}",
+                         "zh-CN": "“{operator}”不是筛选运算符{hint}；请使用以下之一：{operators}"},
+    "operator_not_for_type": {"en": "'{operator}' does not apply to {type} field '{field}'; use {operators}",
+                              "zh-CN": "“{operator}”不适用于 {type} 字段“{field}”；请使用 {operators}"},
+    "not_sortable": {"en": "cannot sort by '{field}': a {type} field is not sortable", "zh-CN": "不能按“{field}”排序：{type} 字段不可排序。"},
+    "between": {"en": "{name} must be between {low} and {high}", "zh-CN": "{name} 必须在 {low} 到 {high} 之间。"},
+    "count_option": {"en": "'{value}' is not a count option; use count=true (counted up to {cap}) or count=exact",
+                     "zh-CN": "“{value}”不是计数选项；请用 count=true（最多计到 {cap}）或 count=exact。"},
+    "not_a_group_field": {"en": "'{field}' is not a picklist, boolean or lookup field of {object}",
+                          "zh-CN": "“{field}”不是 {object} 的选项、布尔或查找字段。"},
+    "not_a_number_field": {"en": "'{field}' is not a number field of {object}", "zh-CN": "“{field}”不是 {object} 的数字字段。"},
+    "nothing_to_search": {"en": "{object} has no field you may search", "zh-CN": "{object} 没有你可以搜索的字段。"},
+    "search_text_needed": {"en": "give the text to search for", "zh-CN": "请给出要搜索的文字。"},
+    "search_too_long": {"en": "search for at most {limit} characters", "zh-CN": "搜索文字最多 {limit} 个字符。"},
+    "no_such_objects": {"en": "no object is named {names}", "zh-CN": "没有名为 {names} 的对象。"},
+    "empty_in": {"en": "give at least one value, separated by commas", "zh-CN": "请至少给出一个值，用逗号分隔。"},
+    "json_filter": {"en": "json fields can only be filtered with __isnull", "zh-CN": "json 字段只能用 __isnull 筛选。"},
+    # imports
+    "cell_count": {"en": "the row has {cells} cells but the header has {columns} columns", "zh-CN": "该行有 {cells} 个单元格，但表头有 {columns} 列。"},
+    "no_match": {"en": "no {object} has the {match} {value}", "zh-CN": "没有 {match} 为 {value} 的 {object}。"},
+    "several_match": {"en": "'{value}' is the {match} of {count} {object} records (ids {ids}); match on a field that is unique",
+                      "zh-CN": "“{value}”是 {count} 条 {object} 记录的 {match}（id：{ids}）；请按唯一的字段匹配。"},
+    "several_match_no_ids": {"en": "'{value}' is the {match} of {count} {object} records; match on a field that is unique",
+                             "zh-CN": "“{value}”是 {count} 条 {object} 记录的 {match}；请按唯一的字段匹配。"},
+    "matches_several": {"en": "matches {count} {object} records by {by} (ids {ids}); merge them or match on a unique field",
+                        "zh-CN": "按 {by} 匹配到 {count} 条 {object} 记录（id：{ids}）；请合并它们，或按唯一的字段匹配。"},
+    "field_in_column": {"en": "{field} (column '{column}')", "zh-CN": "{field}（“{column}”列）"},
+    "cell_not_an_id": {"en": "'{value}' is not a record id (a whole number from 1, in digits 0-9)",
+                       "zh-CN": "“{value}”不是记录 id（从 1 开始、用数字 0-9 书写的整数）。"},
+    "cell_not_boolean": {"en": "'{value}' is not true or false (yes/no, 1/0, true/false)", "zh-CN": "“{value}”不是真或假（yes/no、1/0、true/false）。"},
+    "cell_not_a_date": {"en": "'{value}' is not a date in any of the formats {formats}; add its format to the mapping's date_formats",
+                        "zh-CN": "“{value}”不符合任何日期格式 {formats}；请把它的格式加入映射的 date_formats。"},
+    "cell_not_a_datetime": {"en": "'{value}' is not a date and time (ISO 8601, e.g. 2026-03-01T09:30:00Z, or a date format of the mapping)",
+                            "zh-CN": "“{value}”不是日期时间（ISO 8601，例如 2026-03-01T09:30:00Z，或映射中的日期格式）。"},
+    "cell_not_json": {"en": "is not JSON ({reason} at character {position})", "zh-CN": "不是 JSON（第 {position} 个字符处：{reason}）。"},
+    # sign-in and accounts
+    "wrong_password": {"en": "wrong username or password", "zh-CN": "用户名或密码错误。"},
+    "too_many_attempts": {"en": "too many failed sign-ins; try again in {seconds} seconds", "zh-CN": "登录失败次数过多；请在 {seconds} 秒后重试。"},
+    "password_short": {"en": "the password is too short: use at least {limit} characters", "zh-CN": "密码太短：请至少使用 {limit} 个字符。"},
+    "password_is_username": {"en": "the password must not be the username", "zh-CN": "密码不能与用户名相同。"},
+    "user_exists": {"en": "a user named '{username}' already exists", "zh-CN": "名为“{username}”的用户已存在。"},
+}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A problem as its code and the values it names; reads as English (``str``), ``in_`` another language.
+
+    ``words``: the wording, when not core's (a plugin's, from ``tessera_words``); a wording that lacks the
+    language falls back to English, and one without a known code to ``text`` (a plugin's plain English).
+    """
+
+    code: str
+    params: dict = field(default_factory=dict)
+    words: Mapping[str, str] | None = None
+    text: str = ""
+
+    def in_(self, lang: str) -> str:
+        words = self.words or WORDS.get(self.code)
+        if not words:
+            return self.text
+        template = words.get(lang) or words.get("en") or self.text
+        return template.format(**self.params_in(lang))
+
+    def params_in(self, lang: str) -> dict:
+        """The params, a Sentence among them (a hint, a nested problem) said in ``lang``."""
+        return {k: v.in_(lang) if isinstance(v, Sentence) else v for k, v in self.params.items()}
+
+    def __str__(self) -> str:
+        return self.in_("en")
+
+
+def sentence(code: str, **params: Any) -> Sentence:
+    """One of core's sentences (a code of WORDS) with the values it names."""
+    if code not in WORDS:
+        raise KeyError(f"no wording for {code!r}")
+    return Sentence(code, params)
+
+
+class WordedError(ValueError):
+    """A value refused with one of core's sentences (``str`` gives the English)."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(sentence(code, **params))
+
+
+def sentence_of(problem: Any) -> Sentence | None:
+    """The Sentence a problem carries: itself, or an exception's first argument; None for plain text."""
+    if isinstance(problem, Sentence):
+        return problem
+    args = getattr(problem, "args", None)
+    return args[0] if isinstance(problem, BaseException) and args and isinstance(args[0], Sentence) else None
+
+
+def say(problem: Any, lang: str) -> str:
+    """A problem (a Sentence, an exception raised with one, or plain text) in ``lang``, else in English."""
+    found = sentence_of(problem)
+    return found.in_(lang) if found is not None else str(problem)
+
+
+def code_and_params(problem: Any, lang: str = "en") -> dict:
+    """``{"code": ..., "params": ...}`` of a problem, for the API's answers ("invalid" for plain text)."""
+    found = sentence_of(problem)
+    return {"code": found.code, "params": found.params_in(lang)} if found is not None else {"code": "invalid", "params": {}}
+
+
+def hint(word: str, choices: Iterable[str]) -> Sentence | str:
+    """" (did you mean 'x'?)" for the closest of ``choices``, or "" when none is close."""
+    matches = get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return Sentence("did_you_mean", {"name": matches[0]}) if matches else ""
+
+
+def labelled(name: str, text: str, lang: str) -> str:
+    """A problem after what it is about: "limit: ..." in English, "limit：..." in Chinese."""
+    return f"{name}：{text}" if lang == "zh-CN" else f"{name}: {text}"
+
+
+def listed(parts: Iterable[str], lang: str) -> str:
+    """Several problems as one sentence: joined by "; " in English, by "；" in Chinese (ending with one "。")."""
+    if lang != "zh-CN":
+        return "; ".join(parts)
+    return "；".join(part.rstrip("。") for part in parts) + "。"
+
+
+def negotiate(user_language: str | None, accept_language: str) -> str:
+    """The reader's language: the user's own (their ``language`` field), else the first of en or zh-* the
+    Accept-Language header names, else English."""
+    if user_language in USER_LANGUAGE:
+        return USER_LANGUAGE[user_language]
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
