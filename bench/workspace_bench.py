@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import httpx
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
@@ -68,20 +69,21 @@ def timed(run: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(times), times[max(int(len(times) * 0.95) - 1, 0)]
 
 
-def signed_in(app, username: str, password: str) -> TestClient:
-    client = TestClient(app)
-    client.__enter__()
+def sign_in(client: TestClient, username: str, password: str) -> httpx.Cookies:
+    """Sign in through the login form as a browser does; the session's cookies."""
+    client.cookies.clear()
     csrf = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     answer = client.post("/login", data={"username": username, "password": password, "_csrf_token": csrf})
     if answer.status_code >= 400 or "/login" in str(answer.url):
         raise SystemExit(f"could not sign in as {username}")
-    return client
+    return httpx.Cookies(client.cookies)
 
 
-def getter(client: TestClient, path: str, htmx: bool = False) -> Callable[[], object]:
+def getter(client: TestClient, cookies: httpx.Cookies, path: str, htmx: bool = False) -> Callable[[], object]:
     headers = {"HX-Request": "true"} if htmx else {}
 
     def run() -> object:
+        client.cookies = cookies
         answer = client.get(path, headers=headers)
         if answer.status_code != 200:
             raise SystemExit(f"{path}: {answer.status_code} {answer.text[:300]}")
@@ -149,29 +151,30 @@ def main(argv: list[str] | None = None) -> int:
             rep = runtime.records.list(Actor.system(), "user", {"username": REP}).items[0]["id"]
             account = busiest_account(conn, rep)
         related = related_lists(runtime)
-        app = create_app(runtime, deliver_webhooks=False)
-        clients = {"admin": signed_in(app, ADMIN, ADMIN_PASSWORD), "rep": signed_in(app, REP, REP_PASSWORD)}
-        log(f"\n{dt.date.today()}  {runtime.engine.dialect.name} {runtime.engine.dialect.server_version_info}  "
-            f"python {platform.python_version()}  " + ", ".join(f"{n:,} {name}" for name, n in sizes.items()))
-        log(f"account {account}: related lists {', '.join(f'{t}.{c}' for t, c in related)}\n")
-        log("| page | admin p50 / p95 ms | rep p50 / p95 ms | raw SQL floor p50 ms | target |")
-        log("|---|---|---|---|---|")
-        floor_conn = runtime.engine.connect()
+        with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+            sessions = {"admin": sign_in(client, ADMIN, ADMIN_PASSWORD), "rep": sign_in(client, REP, REP_PASSWORD)}
+            measure(runtime, client, sessions, account, related, sizes, args.runs, log)
+    finally:
+        runtime.close()
+    return 0
+
+
+def measure(runtime: Runtime, client: TestClient, sessions: dict, account: int, related: list, sizes: dict, runs: int, log) -> None:
+    log(f"\n{dt.date.today()}  {runtime.engine.dialect.name} {runtime.engine.dialect.server_version_info}  "
+        f"python {platform.python_version()}  " + ", ".join(f"{n:,} {name}" for name, n in sizes.items()))
+    log(f"account {account}: related lists {', '.join(f'{t}.{c}' for t, c in related)}\n")
+    log("| page | admin p50 / p95 ms | rep p50 / p95 ms | raw SQL floor p50 ms | target |")
+    log("|---|---|---|---|---|")
+    with runtime.engine.connect() as floor_conn:
         rows = [("board", BOARD, True, board_floor(floor_conn), "200 ms"),
                 ("board, filtered", BOARD_FILTERED, True, board_floor(floor_conn, "AND close_date >= '2027-06-01'"), "200 ms"),
                 ("account record page", f"/r/account/{account}", False, record_floor(floor_conn, account, related), "30 ms")]
         rows += [(f"search: {title}", f"/api/search?q={q}", False, None, "50 ms p50") for title, q in QUERIES]
         for title, path, htmx, floor, target in rows:
-            a50, a95 = timed(getter(clients["admin"], path, htmx), args.runs)
-            r50, r95 = timed(getter(clients["rep"], path, htmx), args.runs)
-            f50 = f"{timed(floor, args.runs)[0]:.1f}" if floor else "see search_bench"
+            a50, a95 = timed(getter(client, sessions["admin"], path, htmx), runs)
+            r50, r95 = timed(getter(client, sessions["rep"], path, htmx), runs)
+            f50 = f"{timed(floor, runs)[0]:.1f}" if floor else "see search_bench"
             log(f"| {title} | {a50:.1f} / {a95:.1f} | {r50:.1f} / {r95:.1f} | {f50} | {target} |")
-        floor_conn.close()
-        for client in clients.values():
-            client.__exit__(None, None, None)
-    finally:
-        runtime.close()
-    return 0
 
 
 if __name__ == "__main__":

@@ -215,6 +215,7 @@ WORDS = {
 def tessera_words():
     return WORDS
 
+
 def _prepare_bom(event, previous: dict | None) -> None:
     values, records = event.values, event.records
     record = _merged(event)

@@ -197,6 +197,7 @@ WORDS = {
 def tessera_words():
     return WORDS
 
+
 def _stamp_response(event: Any) -> None:
     status = event.values.get("status")
     if status not in RESPONDED or event.values.get("responded_at"):

@@ -255,6 +255,7 @@ WORDS = {
 def tessera_words():
     return WORDS
 
+
 @hookimpl
 def tessera_before_create(event):
     handler = BEFORE_SAVE.get(event.object)

@@ -251,6 +251,7 @@ WORDS = {
 def tessera_words():
     return WORDS
 
+
 def _ticket_updated(event) -> None:
     values, previous, now = event.values, event.previous, event.now or _now()
     if "tracking_code" in values and previous.get("tracking_code") and values["tracking_code"] != previous["tracking_code"]:
