@@ -589,5 +589,5 @@ def test_a_many_to_many_column_finds_its_records_by_a_chosen_field(make_runtime)
         assert '<option value="contacts" selected' in client.get(url).text  # mapped by its label
         links = client.get(f"/import/{token_of(url)}/column?object=opportunity&i=1&c1=contacts", headers=HX)
     assert links.status_code == 200 and 'name="c1_match"' in links.text
-    assert '<option value="last_name" selected' in links.text and '<option value="email"' in links.text
+    assert '<option value="full_name" selected' in links.text and '<option value="email"' in links.text
     assert "separate them with ;" in links.text
