@@ -20,6 +20,7 @@ from sqlalchemy.sql.compiler import RESERVED_WORDS as SQL_RESERVED
 from core.fieldtypes import FieldType, FieldTypeRegistry
 from core.metadata.layouts import LayoutView, fallback_sections
 from core.metadata.problems import MetadataError, Problem, did_you_mean, pointer
+from core.words import Sentence, hint, sentence
 
 SYSTEM_FIELDS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
 QUERY_WORDS = ("sort", "limit", "offset", "q", "count", "fields")
@@ -180,7 +181,7 @@ def _define_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
         )
         return
     if not body.get("system"):
-        _check_name(name, "an object", doc, doc.at + "/name", problems)
+        _check_name(name, "name_an_object", doc, doc.at + "/name", problems)
     obj = ObjectDef(name, copy.deepcopy(body), doc.source, doc.layer, doc.at)
     for index, fspec in enumerate(body.get("fields", [])):
         _add_field(obj, fspec, doc, doc.field_pointer(fspec["name"], index), registry, problems)
@@ -331,9 +332,9 @@ def _override_field(existing: FieldDef, fspec: dict, doc: Doc, where: str, probl
 def _add_field(obj: ObjectDef, fspec: dict, doc: Doc, where: str, registry, problems: list[Problem]) -> None:
     name = fspec["name"]
     if name in obj.fields:
-        problems.append(Problem(doc.source, where + "/name", f"field '{name}' is defined twice in '{obj.name}'"))
+        problems.append(Problem(doc.source, where + "/name", sentence("field_defined_twice", field=name, object=obj.name)))
         return
-    _check_name(name, "a field", doc, where + "/name", problems)
+    _check_name(name, "name_a_field", doc, where + "/name", problems)
     obj.fields[name] = FieldDef(
         name=name,
         type=registry[fspec["type"]],
@@ -351,14 +352,13 @@ def _add_field(obj: ObjectDef, fspec: dict, doc: Doc, where: str, registry, prob
 
 
 def _check_name(name: str, what: str, doc: Doc, where: str, problems: list[Problem]) -> None:
+    """``what``: the code of what the name would name (name_a_field, name_an_object)."""
     if name in SYSTEM_FIELDS:
-        problems.append(Problem(doc.source, where, f"'{name}' is a system field every object has; choose another name"))
+        problems.append(Problem(doc.source, where, sentence("name_system_field", name=name)))
     elif name.lower() in RESERVED_NAMES:
-        problems.append(Problem(doc.source, where, f"'{name}' is a reserved word and cannot name {what}"))
+        problems.append(Problem(doc.source, where, sentence("name_reserved", name=name, what=sentence(what))))
     elif "__" in name or name.startswith("tessera_"):
-        problems.append(
-            Problem(doc.source, where, f"'{name}' may not contain '__' or start with 'tessera_' (they are kept for the engine)")
-        )
+        problems.append(Problem(doc.source, where, sentence("name_kept_for_engine", name=name)))
 
 
 def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
@@ -419,12 +419,12 @@ def _check_table(obj: ObjectDef) -> list[Problem]:
 def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Problem]:
     spec, problems = fdef.spec, []
 
-    def report(key: str, message: str) -> None:
+    def report(key: str, message: str | Sentence) -> None:
         problems.append(Problem(fdef.source, f"{fdef.at}/{key}", message))
 
     unknown_options = _misplaced_options(fdef)
     for key in unknown_options:
-        report(key, f"'{key}' does not apply to a {fdef.type.name} field")
+        report(key, sentence("option_not_for_type", key=key, type=fdef.type.name))
     if fdef.type.name in ("lookup", "many_to_many") and spec.get("target") not in meta.objects:
         report("target", f"'{spec.get('target')}' is not an object{did_you_mean(spec.get('target'), meta.objects)}")
     if fdef.type.name == "dynamic_lookup":
@@ -435,7 +435,7 @@ def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Prob
         seen = [v["value"] for v in spec["values"]]
         duplicates = sorted({v for v in seen if seen.count(v) > 1})
         if duplicates:
-            report("values", f"picklist value '{duplicates[0]}' is listed twice")
+            report("values", sentence("value_listed_twice", value=duplicates[0]))
     if "default" in spec and spec["default"] is not None:
         message = _default_problem(fdef)
         if message:
@@ -486,14 +486,14 @@ def _bound_problem(fdef: FieldDef, bound: str) -> str | None:
     return None
 
 
-def _default_problem(fdef: FieldDef) -> str | None:
+def _default_problem(fdef: FieldDef) -> str | Sentence | None:
     default = fdef.spec["default"]
     if fdef.type.name in ("picklist", "multi_picklist"):
         values = [v["value"] for v in fdef.spec.get("values", [])]
         defaults = default if isinstance(default, list) else [default]
         bad = [d for d in defaults if d not in values]
         if bad:
-            return f"default '{bad[0]}' is not one of the values: {', '.join(values)}{did_you_mean(bad[0], values)}"
+            return sentence("default_not_a_value", value=bad[0], values=", ".join(values), hint=hint(bad[0], values))
         return None
     if fdef.type.name in ("lookup", "dynamic_lookup", "many_to_many", "autonumber"):
         return f"a {fdef.type.name} field cannot have a default"
