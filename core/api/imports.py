@@ -37,10 +37,11 @@ from core.imports.background import (
 )
 from core.imports.mapping import MAPPING_SCHEMA, MappingError, read_mapping
 from core.imports.runner import ImportOptions
-from core.imports.sources import SourceError
+from core.imports.sources import SourceError, named_as
 from core.query import MAX_OFFSET
 from core.metadata.problems import did_you_mean
 from core.records import Actor, Forbidden
+from core.words import Sentence, Several, sentence, sentence_of
 
 DB = {"sync_to_thread": True}
 MAX_IMPORT_BYTES = 1 << 30  # 1 GiB: the upload is streamed to disk, never held in memory whole
@@ -372,7 +373,7 @@ def _start(request: Request, object_name: str, file: UploadFile, options: Import
     try:
         up = save_upload(runtime, file.filename, file.file)
     except UploadError as exc:
-        raise _bad("file", str(exc)) from None
+        raise _bad("file", sentence_of(exc) or str(exc)) from None
     job_id = _started(request, object_name, up, options)
     _audit(request, object_name, job_id, up, dry_run=options.dry_run)
     return _accepted(request, job_id)
@@ -389,7 +390,7 @@ def _started(request: Request, object_name: str, up: Upload, options: ImportOpti
         if isinstance(exc, MappingError):
             raise _invalid_mapping(exc) from None
         if isinstance(exc, (SourceError, UnicodeError)):
-            message = str(exc).replace(str(up.path), up.name)
+            message = named_as(exc, str(up.path), up.name)
             raise ApiError(422, "invalid_file", message, [{"parameter": "file", "message": message}]) from None
         raise
 
@@ -503,21 +504,22 @@ def _is_admin(request: Request) -> bool:
 def _check_page(limit: int, offset: int) -> None:
     problems = []
     if not 1 <= limit <= MAX_PAGE:
-        problems.append({"parameter": "limit", "message": f"limit must be between 1 and {MAX_PAGE}"})
+        problems.append({"parameter": "limit", "message": sentence("between", name="limit", low=1, high=MAX_PAGE)})
     if not 0 <= offset <= MAX_OFFSET:
-        problems.append({"parameter": "offset", "message": f"offset must be between 0 and {MAX_OFFSET}"})
+        problems.append({"parameter": "offset", "message": sentence("between", name="offset", low=0, high=MAX_OFFSET)})
     if problems:
-        raise ApiError(400, "invalid_query", "; ".join(p["message"] for p in problems), problems)
+        raise ApiError(400, "invalid_query", Several("several", parts=tuple(p["message"] for p in problems)), problems)
 
 
-def _bad(part: str, message: str) -> ApiError:
+def _bad(part: str, message: str | Sentence) -> ApiError:
     return ApiError(400, "bad_request", message, [{"parameter": part, "message": message}])
 
 
 def _invalid_mapping(exc: MappingError) -> ApiError:
-    return ApiError(422, "invalid_mapping", "the import settings do not fit the file: " + "; ".join(exc.problems),
-                    [{"parameter": "duplicates" if problem.startswith("duplicate rule") else "mapping", "message": problem}
-                     for problem in exc.problems])
+    problems = tuple(exc.problems)
+    return ApiError(422, "invalid_mapping", sentence("import_settings_misfit", problems=Several("several", parts=problems)),
+                    [{"parameter": "duplicates" if str(problem).startswith("duplicate rule") else "mapping", "message": problem}
+                     for problem in problems])
 
 
 def _short(value: Any) -> str:
