@@ -46,9 +46,14 @@ def alerts(html: str) -> list[str]:
 # --- imports ---------------------------------------------------------------------------------------
 
 
-def test_a_file_that_is_not_a_table_is_refused_in_chinese_by_the_api(client):
-    refused = client.post("/api/imports/account", files={"file": ("notes.pdf", b"%PDF-1.4", "application/pdf")},
-                          headers={**bearer(client), **CHINESE})
+def test_a_file_that_is_not_a_table_and_a_misspelt_option_are_refused_in_chinese_by_the_api(client):
+    headers = {**bearer(client), **CHINESE}
+    refused = client.post("/api/imports/account", files={"file": ("notes.pdf", b"%PDF-1.4", "application/pdf")}, headers=headers)
+    misspelt = client.post("/api/imports/account", files={"file": ("a.csv", b"name\nAcme\n", "text/csv")},
+                           data={"options": '{"dry_rn": false}'}, headers=headers)
+
+    assert misspelt.status_code == 400, misspelt.text
+    assert misspelt.json()["message"].startswith("options 中有导入不接受的键“dry_rn”（你是不是想写“dry_run”？）；可用的键：")
 
     assert refused.status_code == 400, refused.text
     [error] = refused.json()["errors"]

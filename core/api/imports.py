@@ -39,9 +39,8 @@ from core.imports.mapping import MAPPING_SCHEMA, MappingError, read_mapping
 from core.imports.runner import ImportOptions
 from core.imports.sources import SourceError, named_as
 from core.query import MAX_OFFSET
-from core.metadata.problems import did_you_mean
 from core.records import Actor, Forbidden
-from core.words import Sentence, Several, sentence, sentence_of
+from core.words import Sentence, Several, hint, sentence, sentence_of
 
 DB = {"sync_to_thread": True}
 MAX_IMPORT_BYTES = 1 << 30  # 1 GiB: the upload is streamed to disk, never held in memory whole
@@ -228,36 +227,34 @@ class ImportsController(Controller):
 
 async def _form(request: Request):
     if request.content_type[0] != "multipart/form-data":
-        raise _bad("file", "send the file as multipart/form-data with a 'file' part, e.g. curl -F file=@accounts.csv")
+        raise _bad("file", sentence("upload_not_multipart"))
     try:
         return await request.form()
     except HTTPException as exc:
         if exc.status_code == 413:
-            raise ApiError(413, "too_large", f"the upload is too large: at most {MAX_IMPORT_BYTES:,} bytes (1 GiB); "
-                                             "split the file and import the parts") from None
+            raise ApiError(413, "too_large", sentence("upload_too_large", limit=f"{MAX_IMPORT_BYTES:,}")) from None
         if isinstance(exc, ClientException):
-            raise _bad("file", f"the body is not valid multipart/form-data ({exc.detail}); send it as curl -F file=@accounts.csv does") from None
+            raise _bad("file", sentence("upload_bad_multipart", reason=exc.detail)) from None
         raise
 
 
 def _upload_parts(form) -> UploadFile:
     unknown = [name for name in form if name not in PARTS and name != "_csrf_token"]
     if unknown:
-        raise _bad(unknown[0], f"the form has a part '{unknown[0]}' that an import does not take{did_you_mean(unknown[0], PARTS)}; "
-                               f"the parts are: {', '.join(PARTS)}")
+        raise _bad(unknown[0], sentence("upload_unknown_part", part=unknown[0], hint=hint(unknown[0], PARTS), parts=", ".join(PARTS)))
     for name in form:
         if len(form.getall(name)) > 1:
-            raise _bad(name, f"the form has more than one '{name}' part; send one")
+            raise _bad(name, sentence("upload_part_twice", part=name))
     file = form.get("file")
     if file is None:
-        raise _bad("file", "the form has no 'file' part: send the CSV or XLSX file in it, e.g. curl -F file=@accounts.csv")
+        raise _bad("file", sentence("upload_no_file"))
     if not isinstance(file, UploadFile):
-        raise _bad("file", "the 'file' part is text, not a file: send it with a file name, e.g. curl -F file=@accounts.csv")
+        raise _bad("file", sentence("upload_file_is_text"))
     file.file.seek(0, 2)
     empty = file.file.tell() == 0
     file.file.seek(0)
     if empty:
-        raise _bad("file", f"'{file.filename}' is empty: send a CSV or XLSX file with a header row")
+        raise _bad("file", sentence("upload_file_empty", file=file.filename))
     return file
 
 
@@ -266,7 +263,7 @@ async def _options(form) -> ImportOptions:
     for name in OPTIONS:
         if name in form:
             if name in given:
-                raise _bad(name, f"'{name}' is given twice, in the options part and as its own part; give it once")
+                raise _bad(name, sentence("option_given_twice", option=name))
             given[name] = _form_value(name, form[name])
     mapping = _mapping(given["mapping"]) if given.get("mapping") is not None else None
     batch_size = _batch_size(given["batch_size"]) if given.get("batch_size") is not None else None
@@ -289,17 +286,16 @@ async def _options_part(form) -> dict[str, Any]:
         part = (await part.read(MAX_OPTIONS_BYTES + 1)).decode("utf-8", errors="replace")
     data = _json("options", part)
     if not isinstance(data, dict):
-        raise _bad("options", 'the options part must be a JSON object, e.g. {"dry_run": false, "mapping": {...}}')
+        raise _bad("options", sentence("options_not_an_object"))
     unknown = [key for key in data if key not in OPTIONS]
     if unknown:
-        raise _bad("options", f"options has a key '{unknown[0]}' that an import does not take{did_you_mean(unknown[0], OPTIONS)}; "
-                              f"the keys are: {', '.join(OPTIONS)}")
+        raise _bad("options", sentence("options_unknown_key", key=unknown[0], hint=hint(unknown[0], OPTIONS), keys=", ".join(OPTIONS)))
     return dict(data)
 
 
 def _form_value(name: str, value: Any) -> Any:
     if isinstance(value, UploadFile):
-        raise _bad(name, f"the '{name}' part is a file; send it as a text field")
+        raise _bad(name, sentence("option_is_a_file", option=name))
     return _json(name, value) if name in ("mapping", "duplicates") else value
 
 
@@ -336,7 +332,7 @@ def _dry_run(value: Any) -> bool:
     text = str(value).strip().lower()
     if text in TRUE or text in FALSE:
         return text in TRUE
-    raise _bad("dry_run", f"dry_run: '{_short(value)}' is not true or false")
+    raise _bad("dry_run", sentence("option_not_boolean", option="dry_run", value=_short(value)))
 
 
 def _encoding(value: Any) -> str:
@@ -345,20 +341,20 @@ def _encoding(value: Any) -> str:
             raise LookupError
         codecs.lookup(value)
     except LookupError:
-        raise _bad("encoding", f"encoding: '{_short(value)}' is not an encoding this server knows; e.g. utf-8, gbk, utf-16, latin-1") from None
+        raise _bad("encoding", sentence("option_unknown_encoding", value=_short(value))) from None
     return value
 
 
 def _sheet(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _bad("sheet", "sheet: name a sheet of the XLSX file, e.g. \"Sheet1\"")
+        raise _bad("sheet", sentence("option_sheet_needed"))
     return value
 
 
 def _batch_size(value: Any) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not _WHOLE.match(text) or not 1 <= int(text) <= MAX_BATCH:
-        raise _bad("batch_size", f"batch_size: '{_short(value)}' is not a whole number from 1 to {MAX_BATCH:,}")
+        raise _bad("batch_size", sentence("option_batch_size", value=_short(value), limit=f"{MAX_BATCH:,}"))
     return int(text)
 
 
