@@ -227,6 +227,11 @@ WORDS: dict[str, dict[str, str]] = {
     "method_not_allowed": {"en": "{method} is not allowed on {path}", "zh-CN": "{path} 不允许 {method} 请求。"},
     "server_error": {"en": "something went wrong on the server (incident {incident}); it has been logged",
                      "zh-CN": "服务器出错了（事件编号 {incident}）；已记入日志。"},
+    "validation_failed": {"en": "Validation failed for {request}", "zh-CN": "请求的参数无效：{request}"},
+    "parameter_not_valid": {"en": "{reason}", "zh-CN": "值无效：{reason}"},
+    "needs_admin": {"en": "this needs the admin role", "zh-CN": "这需要管理员角色。"},
+    "needs_customizer": {"en": "changing the configuration needs the admin role or a role with the 'customizer' permission",
+                         "zh-CN": "修改配置需要管理员角色，或带有“customizer”权限的角色。"},
     "configuration_refused": {"en": "the configuration was refused; nothing was changed: {problems}",
                               "zh-CN": "配置被拒绝，未做任何修改：{problems}"},
     "sign_in_first": {"en": "sign in first: send 'Authorization: Bearer <token>' (POST /api/auth/token makes one) or sign in at "

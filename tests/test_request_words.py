@@ -118,6 +118,11 @@ def test_a_bad_page_size_a_missing_sign_in_and_a_bad_token_are_refused_in_chines
     anonymous = client.get("/api/records/account", headers=CHINESE)
     bad_token = client.get("/api/records/account", headers={"Authorization": "Bearer tsk_nothing", **CHINESE})
 
+    not_a_number = client.get("/api/imports/jobs?limit=abc", headers={**bearer(client), **CHINESE})
+    assert not_a_number.status_code == 400, not_a_number.text
+    assert not_a_number.json()["message"] == "请求的参数无效：GET /api/imports/jobs?limit=abc"
+    assert not_a_number.json()["errors"] == [{"parameter": "limit", "message": "值无效：Expected `int`, got `str`",
+                                              "code": "parameter_not_valid", "params": {"reason": "Expected `int`, got `str`"}}]
     assert page_size.status_code == 400 and page_size.json()["message"].startswith("limit 必须在 1 到 ")
     assert page_size.json()["errors"][0]["code"] == "between"
     assert anonymous.status_code == 401 and anonymous.json()["message"].startswith("请先登录：")

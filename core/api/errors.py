@@ -200,7 +200,7 @@ def _http(request: Request, exc: HTTPException) -> Response:
     lang = reader_language(request)
     message = say(getattr(exc, "sentence", None) or exc.detail or sentence("not_handled"), lang)
     if isinstance(exc, ValidationException):
-        return error_response(400, "bad_request", say(_validation_message(exc), lang), _validation_errors(exc))
+        return error_response(400, "bad_request", say(_validation_message(exc), lang), _validation_errors(exc, lang))
     if status == 413:
         limit = request.app.request_max_body_size or 0
         message = say(sentence("body_too_large", limit=f"{limit:,}"), lang)
@@ -221,14 +221,25 @@ def _validation_message(exc: ValidationException) -> Sentence | str:
     detail = exc.detail or ""
     if "JSON" in detail or "decode" in detail.lower() or "malformed" in detail.lower():
         return sentence("body_not_a_json_object")
+    if detail.startswith(VALIDATION_FAILED):
+        return sentence("validation_failed", request=detail.removeprefix(VALIDATION_FAILED))
     return detail or sentence("request_not_valid")
 
 
-def _validation_errors(exc: ValidationException) -> list[dict] | None:
+VALIDATION_FAILED = "Validation failed for "  # how Litestar begins a refused parameter's detail
+
+
+def _validation_errors(exc: ValidationException, lang: str) -> list[dict] | None:
+    """Each refused parameter, with Litestar's own reason ("Expected `int`, got `str`") said in ``lang``."""
     extra = exc.extra if isinstance(exc.extra, list) else None
     if not extra:
         return None
-    return [{"parameter": e.get("key", ""), "message": e.get("message", "")} for e in extra if isinstance(e, dict)]
+    return [_parameter_problem(e.get("key", ""), e.get("message", ""), lang) for e in extra if isinstance(e, dict)]
+
+
+def _parameter_problem(parameter: str, reason: str, lang: str) -> dict:
+    said = sentence("parameter_not_valid", reason=reason)
+    return {"parameter": parameter, "message": say(said, lang), "code": said.code, "params": said.params}
 
 
 def _refused_value(request: Request, exc: sa_exc.DataError) -> Response:

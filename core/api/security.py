@@ -38,6 +38,14 @@ class NotSignedIn(NotAuthorizedException):
         self.sentence = said
 
 
+class NotPermitted(PermissionDeniedException):
+    """A 403 whose ``sentence`` the answer words in the reader's language (``detail`` is its English)."""
+
+    def __init__(self, said: Sentence) -> None:
+        super().__init__(str(said))
+        self.sentence = said
+
+
 def session_user(connection: ASGIConnection) -> Identity | None:
     """The user of the request's session cookie, for a request refused before it was authenticated; None when
     there is none or it cannot be read (an error's answer must not fail in turn)."""
@@ -109,13 +117,13 @@ def customizer(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     """Admins and permission sets with ``customizer`` may change metadata."""
     _require_user(connection)
     if not connection.app.state.runtime.records.access(identity(connection).actor).may_customize:
-        raise PermissionDeniedException("changing the configuration needs the admin role or a role with the 'customizer' permission")
+        raise NotPermitted(sentence("needs_customizer"))
 
 
 def admin(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     _require_user(connection)
     if not connection.app.state.runtime.records.access(identity(connection).actor).unrestricted:
-        raise PermissionDeniedException("this needs the admin role")
+        raise NotPermitted(sentence("needs_admin"))
 
 
 def identity(connection: ASGIConnection) -> Identity:
