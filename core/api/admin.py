@@ -44,7 +44,7 @@ class AuditController(Controller):
         """Filter by ``event`` (``login.failed``; ``login*`` for every sign-in event), ``user_id`` and ``since``;
         page back with ``before_id`` (the last id seen)."""
         if event and event.rstrip("*") not in {e for e in audit.EVENTS} and not any(e.startswith(event.rstrip("*")) for e in audit.EVENTS):
-            raise ApiError(400, "invalid_query", f"'{event}' is not an audit event; events: {', '.join(audit.EVENTS)}",
+            raise ApiError(400, "invalid_query", sentence("not_an_audit_event", event=event, events=", ".join(audit.EVENTS)),
                            [{"parameter": "event", "message": "not an audit event"}])
         with read_transaction(request.app.state.runtime.engine) as conn:
             items = audit.read(conn, event, user_id, since, before_id, _page_size(limit))

@@ -4,10 +4,11 @@
      "errors": [{"field": "amount", "message": "...", "code": "minimum", "params": {"limit": 0}}]}
 
 ``errors`` lists each field (records), parameter (list queries) or JSON pointer (metadata)
-that is wrong. The record service's problems (fields, filters, refusals, sign-in) are said in
-the reader's language (``reader_language``): the signed-in user's, else the request's
-Accept-Language, else English; each field or parameter problem gives its ``code`` and
-``params`` too. Nothing a client sends can produce a stack trace: an unexpected failure is
+that is wrong. Every problem a person can act on (fields, filters, refusals, sign-in, the
+request's own JSON, shape, size and CSRF check, imports, configuration) is said in the
+reader's language (``reader_language``): the signed-in user's, else the request's
+Accept-Language, else English; each field, parameter or pointer problem worded by a code
+gives its ``code`` and ``params`` too. Nothing a client sends can produce a stack trace: an unexpected failure is
 a 500 with an id that the server log holds the details under.
 """
 
