@@ -335,6 +335,9 @@ WORDS: dict[str, dict[str, str]] = {
                                 "zh-CN": "encoding：服务器不认识编码“{value}”；例如 utf-8、gbk、utf-16、latin-1。"},
     "option_sheet_needed": {"en": 'sheet: name a sheet of the XLSX file, e.g. "Sheet1"', "zh-CN": "sheet：请写出 XLSX 文件中的一个工作表名，例如“Sheet1”。"},
     "option_batch_size": {"en": "batch_size: '{value}' is not a whole number from 1 to {limit}", "zh-CN": "batch_size：“{value}”不是 1 到 {limit} 之间的整数。"},
+    "import_busy": {"en": "import job {job} is importing this file right now; wait for it to finish (a run that stopped with its "
+                          "process can be resumed {minutes} minutes after its last progress)",
+                    "zh-CN": "导入任务 {job} 正在导入这个文件；请等它完成（随进程一起停下的运行，可在最后一次进展 {minutes} 分钟后继续）。"},
     "import_settings_misfit": {"en": "the import settings do not fit the file: {problems}", "zh-CN": "导入设置与文件不符：{problems}"},
     "upload_empty": {"en": "'{file}' is empty: choose a CSV or XLSX file with a header row", "zh-CN": "“{file}”是空的：请选择带表头行的 CSV 或 XLSX 文件。"},
     "upload_unknown": {"en": "the uploaded file is not known (upload it again)", "zh-CN": "不认识这个上传的文件（请重新上传）。"},

@@ -251,7 +251,7 @@ class ImportPages(Controller):
             except Forbidden as exc:
                 return _job_page(page, job, [say(exc, page.lang)], 403)
             except jobs.ImportBusy as exc:
-                return _job_page(page, job, [str(exc)], 409)
+                return _job_page(page, job, [say(exc, page.lang)], 409)
             except UnknownObject:
                 return _not_found(page)
         return Redirect(f"/import/jobs/{run_id}", status_code=303, headers=VARY)
