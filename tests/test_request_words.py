@@ -128,6 +128,8 @@ def test_a_bad_page_size_a_missing_sign_in_and_a_bad_token_are_refused_in_chines
     assert anonymous.status_code == 401 and anonymous.json()["message"].startswith("请先登录：")
     assert bad_token.status_code == 401 and bad_token.json()["message"] == "令牌无效。"
     assert client.get("/api/records/account").json()["message"].startswith("sign in first:")
+    unknown = client.get("/api/records/acount", headers={**bearer(client), **CHINESE})
+    assert unknown.status_code == 404 and unknown.json()["message"] == "没有对象“acount”（你是不是想写“account”？）"
 
 
 def test_a_form_without_its_csrf_token_is_refused_in_chinese_on_a_chinese_page(world, client):

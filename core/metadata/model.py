@@ -143,7 +143,7 @@ class MetadataSet:
 class UnknownObject(LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
-        super().__init__(f"there is no object '{name}'{did_you_mean(name, known)}")
+        super().__init__(sentence("no_object", name=name, hint=hint(name, known)))
 
 
 def junction_name(obj: str, field_name: str) -> str:
