@@ -159,4 +159,4 @@ def test_setup_refuses_a_field_in_chinese_with_the_pointer_and_names_unchanged(w
     clash = client.post("/setup/objects/account/fields", data={"_csrf_token": csrf, "label_en": "Phone", "type": "text"})
     assert clash.status_code == 422 and "account 已有字段“phone”；请用 PATCH .../fields/phone 修改它。" in clash.text, alerts(clash.text)
     assert no_values.status_code == 422
-    assert "“values”为必填项。" in no_values.text or "至少需要 1 项。" in no_values.text, alerts(no_values.text)
+    assert "<li>/extensions/0/fields/0/values: 至少需要 1 项。</li>" in no_values.text, alerts(no_values.text)
