@@ -485,16 +485,16 @@ class Accounts:
         row = self._token_lookup().first(self.engine, token_hash=digest(plain))
         problem = None
         if row is None:
-            problem = "the token is not valid"
+            problem = sentence("token_not_valid")
         elif row.revoked_at is not None:
-            problem = "the token has been revoked"
+            problem = sentence("token_revoked")
         elif aware(row.expires_at) <= now():
-            problem = "the token has expired; create a new one"
+            problem = sentence("token_expired")
         identity = self._identity(row, "token", row.token_id) if problem is None else None
         if problem is None and identity is None:
-            problem = "the token's user is not active"
+            problem = sentence("token_user_inactive")
         if problem:
-            self._refused(plain, ip, row, problem)
+            self._refused(plain, ip, row, str(problem))
             raise AuthError(problem)
         last = aware(row.last_used_at)
         if last is None or now() - last >= TOKEN_USE_INTERVAL:

@@ -176,7 +176,9 @@ def test_sharing_over_http(api):
     assert api.patch("carol", f"/api/records/account/{account}", json={"name": "X"}, headers={"If-Match": '"1"'}).status_code == 403
     assert api.post("carol", f"/api/records/account/{account}/shares", json={"user": world.users["vera"]}).status_code == 403
     bad = api.post("alice", f"/api/records/account/{account}/shares", json={"user": world.users["carol"], "access": "own"})
-    assert bad.status_code == 400 and bad.json()["errors"] == [{"pointer": "/access", "message": "'own' is not one of 'read', 'edit'"}]
+    assert bad.status_code == 400 and bad.json()["errors"] == [{"pointer": "/access", "message": "'own' is not one of 'read', 'edit'",
+                                                                "code": "not_one_of",
+                                                                "params": {"value": "'own'", "values": "'read', 'edit'", "hint": ""}}]
     assert api.post("alice", f"/api/records/account/{account}/shares", json={"group": 1}).status_code == 400
     share_id = shared.json()["id"]
     assert api.delete("alice", f"/api/records/account/{account}/shares/{share_id}").status_code == 204

@@ -253,7 +253,7 @@ def test_bad_files_get_a_message_naming_the_place(runtime, tmp_path):
     with pytest.raises(MappingError) as refused:
         run_import(runtime, SYSTEM, "account", bom, options(tmp_path, mapping={"object": "account", "columns": {
             "name": "nmae", "industry": {"field": "parent_account", "match": "nickname"}, "missing": "name"}}))
-    assert refused.value.problems == [
+    assert [str(problem) for problem in refused.value.problems] == [
         "the mapping names the column 'missing', which the file does not have",
         "column 'name': 'nmae' is not a field of account (did you mean 'name'?)",
         "column 'industry': parent_account finds account records by 'nickname', which is not a field of account (did you mean 'name'?)",

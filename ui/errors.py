@@ -15,6 +15,7 @@ from collections.abc import Callable
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from core.api.security import session_user
 from ui.context import VARY, Answer, Page, answer
 from ui.i18n import label, negotiate, translator
 from ui.icons import icon
@@ -70,7 +71,9 @@ def error_page(request: Request, status: int, message: str | None = None, incide
 
 
 def _page(request: Request) -> Page:
-    user = request.scope.get("user")  # absent when the request never reached a route (an unknown path)
+    """The page of the request's reader; a request refused before it was authenticated (a form's CSRF refusal) is
+    read by its session's user, so that a Chinese page's refusal is in Chinese."""
+    user = request.scope.get("user") or session_user(request)  # absent when the request never reached a route
     lang = negotiate(getattr(user, "language", None), request.headers.get("accept-language", ""))
     return Page(request, user, lang)
 

@@ -91,7 +91,7 @@ class ImportPages(Controller):
             sample(up.path, encoding or None, None)
         except SourceError as exc:
             discard_upload(page.runtime, up)
-            return _upload_page(page, chosen, encoding, (400, _without_path(str(exc), up)))
+            return _upload_page(page, chosen, encoding, (400, _without_path(say(exc, page.lang), up)))
         set_uploader(page.runtime, up, page.user.user_id)
         query = {"object": obj.name, **({"encoding": encoding} if encoding else {})}
         return Redirect(f"/import/{up.token}/map?{urlencode(query)}", status_code=303, headers=VARY)
@@ -118,7 +118,7 @@ class ImportPages(Controller):
         try:
             found = sample(up.path, encoding or None, sheet or None)
         except SourceError as exc:
-            return _map_page(page, obj, up, None, Choices([], encoding=encoding, sheet=sheet), [_without_path(str(exc), up)], 400)
+            return _map_page(page, obj, up, None, Choices([], encoding=encoding, sheet=sheet), [_without_path(say(exc, page.lang), up)], 400)
         choices = (Choices.from_mapping(found.header, mapping, _suggested(page, obj, found.header)) if mapping is not None
                    else Choices.suggested(found.header, _suggested(page, obj, found.header)))
         choices.encoding, choices.sheet = encoding, sheet
@@ -135,7 +135,7 @@ class ImportPages(Controller):
         try:
             found = sample(up.path, choices.encoding or None, choices.sheet or None)
         except SourceError as exc:
-            return _map_page(page, obj, up, None, choices, [_without_path(str(exc), up)], 400)
+            return _map_page(page, obj, up, None, choices, [_without_path(say(exc, page.lang), up)], 400)
         return _map_page(page, obj, up, found, choices.fitted(found.header, _suggested(page, obj, found.header)), [])
 
     @get("/{token:str}/column", **DB)
@@ -150,7 +150,7 @@ class ImportPages(Controller):
         try:
             found = sample(up.path, _encoding(params.get("encoding") or "") or None, params.get("sheet") or None)
         except SourceError as exc:
-            return Response(_without_path(str(exc), up), status_code=400, media_type="text/plain", headers=VARY)
+            return Response(_without_path(say(exc, page.lang), up), status_code=400, media_type="text/plain", headers=VARY)
         if not index.isdigit() or int(index) >= len(found.header):
             return page.render("error.html", status=404, title=page.t("Not found"), message=page.t("There is no page at this address."),
                                fragment=True)
@@ -189,9 +189,9 @@ class ImportPages(Controller):
         try:
             job_id = page.runtime.imports.start(page.actor, obj.name, up, options)
         except MappingError as exc:
-            return self._map_again(page, obj, up, choices, exc.problems, 400)
+            return self._map_again(page, obj, up, choices, [say(p, page.lang) for p in exc.problems], 400)
         except SourceError as exc:
-            return self._map_again(page, obj, up, choices, [_without_path(str(exc), up)], 400)
+            return self._map_again(page, obj, up, choices, [_without_path(say(exc, page.lang), up)], 400)
         except Forbidden as exc:
             return self._map_again(page, obj, up, choices, [say(exc, page.lang)], 403)
         except UnknownObject:
@@ -203,7 +203,7 @@ class ImportPages(Controller):
         try:
             found = sample(up.path, choices.encoding or None, choices.sheet or None)
         except SourceError as exc:
-            return _map_page(page, obj, up, None, choices, [*problems, _without_path(str(exc), up)], status)
+            return _map_page(page, obj, up, None, choices, [*problems, _without_path(say(exc, page.lang), up)], status)
         return _map_page(page, obj, up, found, choices.fitted(found.header, _suggested(page, obj, found.header)), problems, status)
 
     # --- 4. the job: progress, outcome, the real run ----------------------------------------------
@@ -245,13 +245,13 @@ class ImportPages(Controller):
                 options = replace(real_run_options(page.runtime, job_id), language=page.lang)
                 run_id = page.runtime.imports.start(page.actor, job["object"], up, options)
             except MappingError as exc:
-                return _job_page(page, job, exc.problems, 400)
+                return _job_page(page, job, [say(p, page.lang) for p in exc.problems], 400)
             except SourceError as exc:
-                return _job_page(page, job, [_without_path(str(exc), up)], 400)
+                return _job_page(page, job, [_without_path(say(exc, page.lang), up)], 400)
             except Forbidden as exc:
                 return _job_page(page, job, [say(exc, page.lang)], 403)
             except jobs.ImportBusy as exc:
-                return _job_page(page, job, [str(exc)], 409)
+                return _job_page(page, job, [say(exc, page.lang)], 409)
             except UnknownObject:
                 return _not_found(page)
         return Redirect(f"/import/jobs/{run_id}", status_code=303, headers=VARY)
@@ -400,7 +400,7 @@ class Choices:
             try:
                 read_mapping(json.dumps(mapping), page.t("the mapping"))
             except MappingError as exc:
-                problems += exc.problems
+                problems += [say(p, page.lang) for p in exc.problems]
         return mapping, problems
 
 
@@ -733,7 +733,7 @@ def _upload_problem(page: Page, exc: UploadError) -> str:
         return page.t("The file is empty: choose a CSV or XLSX file whose first row names the columns.")
     if "is not a CSV or XLSX" in text:
         return page.t("This is not a CSV or XLSX file: its name must end with .csv, .txt or .xlsx.")
-    return text
+    return say(exc, page.lang)
 
 
 def _without_path(message: str, up: Upload) -> str:

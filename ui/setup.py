@@ -60,7 +60,7 @@ def attempt(page: Page, change: Callable[[], Any]) -> list[str]:
     try:
         change()
     except MetadataError as exc:
-        return [f"{p.pointer}: {p.message}" if p.pointer else p.message for p in exc.problems]
+        return [f"{p.pointer}: {p.in_(page.lang)}" if p.pointer else p.in_(page.lang) for p in exc.problems]
     except RecordValidationError as exc:
         return [f"{e.field}: {e.worded(page.lang)}" if e.field else e.worded(page.lang) for e in exc.errors]
     except REFUSALS as exc:

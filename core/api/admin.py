@@ -12,6 +12,7 @@ from core.api.errors import ApiError, IdInPath, IdInQuery, json_body
 from core.api.security import admin, client_ip, identity
 from core.db import read_transaction
 from core.webhooks import EVENTS, Webhooks
+from core.words import sentence
 
 DB = {"sync_to_thread": True}
 MAX_PAGE = 500
@@ -26,7 +27,8 @@ WEBHOOK_CHANGES = {"type": "object", "additionalProperties": False,
 
 def _page_size(limit: int) -> int:
     if not 1 <= limit <= MAX_PAGE:
-        raise ApiError(400, "invalid_query", f"limit must be between 1 and {MAX_PAGE}", [{"parameter": "limit", "message": f"between 1 and {MAX_PAGE}"}])
+        between = sentence("between", name="limit", low=1, high=MAX_PAGE)
+        raise ApiError(400, "invalid_query", between, [{"parameter": "limit", "message": between}])
     return limit
 
 
@@ -42,7 +44,7 @@ class AuditController(Controller):
         """Filter by ``event`` (``login.failed``; ``login*`` for every sign-in event), ``user_id`` and ``since``;
         page back with ``before_id`` (the last id seen)."""
         if event and event.rstrip("*") not in {e for e in audit.EVENTS} and not any(e.startswith(event.rstrip("*")) for e in audit.EVENTS):
-            raise ApiError(400, "invalid_query", f"'{event}' is not an audit event; events: {', '.join(audit.EVENTS)}",
+            raise ApiError(400, "invalid_query", sentence("not_an_audit_event", event=event, events=", ".join(audit.EVENTS)),
                            [{"parameter": "event", "message": "not an audit event"}])
         with read_transaction(request.app.state.runtime.engine) as conn:
             items = audit.read(conn, event, user_id, since, before_id, _page_size(limit))

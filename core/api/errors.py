@@ -4,10 +4,11 @@
      "errors": [{"field": "amount", "message": "...", "code": "minimum", "params": {"limit": 0}}]}
 
 ``errors`` lists each field (records), parameter (list queries) or JSON pointer (metadata)
-that is wrong. The record service's problems (fields, filters, refusals, sign-in) are said in
-the reader's language (``reader_language``): the signed-in user's, else the request's
-Accept-Language, else English; each field or parameter problem gives its ``code`` and
-``params`` too. Nothing a client sends can produce a stack trace: an unexpected failure is
+that is wrong. Every problem a person can act on (fields, filters, refusals, sign-in, the
+request's own JSON, shape, size and CSRF check, imports, configuration) is said in the
+reader's language (``reader_language``): the signed-in user's, else the request's
+Accept-Language, else English; each field, parameter or pointer problem worded by a code
+gives its ``code`` and ``params`` too. Nothing a client sends can produce a stack trace: an unexpected failure is
 a 500 with an id that the server log holds the details under.
 """
 
@@ -36,7 +37,8 @@ from core.roles import RoleError
 from core.schema_sync import SchemaChangeRefused
 from core.validation import RecordValidationError
 from core.webhooks import UnknownWebhook, WebhookError
-from core.words import labelled, listed, negotiate, say, sentence
+from core.api.security import session_user
+from core.words import Sentence, Several, code_and_params, labelled, listed, negotiate, say, sentence, sentence_of
 
 log = logging.getLogger("tessera.api")
 
@@ -46,26 +48,41 @@ IdInQuery = Annotated[int | None, QueryParameter(ge=1, le=BIGGEST)]
 
 
 class ApiError(Exception):
-    """An error the API layer raises itself (a missing version, an unknown relation, ...)."""
+    """An error the API layer raises itself (a missing version, an unknown relation, ...).
 
-    def __init__(self, status: int, code: str, message: str, errors: list[dict] | None = None, headers: dict | None = None) -> None:
+    ``message`` and each error's ``message`` may be a Sentence: the answer says it in the reader's language,
+    with the error's ``code`` and ``params``."""
+
+    def __init__(self, status: int, code: str, message: str | Sentence, errors: list[dict] | None = None,
+                 headers: dict | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.errors, self.headers = status, code, errors, headers
+
+    def worded(self, lang: str) -> tuple[str, list[dict] | None]:
+        """The message and the errors in ``lang``."""
+        return say(self, lang), None if self.errors is None else [_worded(e, lang) for e in self.errors]
+
+
+def _worded(error: dict, lang: str) -> dict:
+    found = sentence_of(error.get("message"))
+    if found is None:
+        return error
+    return {**error, "message": say(found, lang), **{k: v for k, v in code_and_params(found, lang).items() if k not in error}}
 
 
 def json_body(body: bytes, shape: dict | None = None) -> Any:
     """The request body as JSON, or a 400 that says where it stops being JSON; with ``shape`` (a JSON Schema),
     a 400 listing every key of the wrong type, size or name, before a handler reads any of them."""
     if not body.strip():
-        raise ApiError(400, "invalid_json", "the request has no body; send JSON, e.g. {\"name\": \"Acme\"}")
+        raise ApiError(400, "invalid_json", sentence("body_missing"))
     try:
         data = jsontext.loads(body)
     except UnicodeError:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON: it is not UTF-8 text") from None
+        raise ApiError(400, "invalid_json", sentence("body_not_utf8")) from None
     except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise ApiError(400, "invalid_json", sentence("body_not_json", reason=exc.msg, line=exc.lineno, column=exc.colno)) from None
     except jsontext.RefusedJSON as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        raise ApiError(400, "invalid_json", sentence("body_refused_json", reason=str(exc))) from None
     found = jsontext.unstorable(data)
     if found:
         where, problem = found
@@ -81,7 +98,8 @@ def _check_shape(data: Any, shape: dict) -> None:
         validator = _shape_validators[id(shape)] = Draft202012Validator(shape)
     errors = [{"pointer": pointer(*e.absolute_path), "message": describe(e)} for e in validator.iter_errors(data)]
     if errors:
-        raise ApiError(400, "bad_request", "; ".join(f"{e['pointer'] or '/'}: {e['message']}" for e in errors), errors)
+        said = tuple(sentence("at_pointer", pointer=e["pointer"] or "/", problem=e["message"]) for e in errors)
+        raise ApiError(400, "bad_request", said[0] if len(said) == 1 else Several("several", parts=said), errors)
 
 
 _shape_validators: dict[int, Draft202012Validator] = {}  # the shapes are module constants of the controllers
@@ -96,13 +114,16 @@ def error_response(status: int, code: str, message: str, errors: list[dict] | No
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def _api_error(_request: Request, exc: ApiError) -> Response:
-    return error_response(exc.status, exc.code, str(exc), exc.errors, exc.headers)
+def _api_error(request: Request, exc: ApiError) -> Response:
+    message, errors = exc.worded(reader_language(request))
+    return error_response(exc.status, exc.code, message, errors, exc.headers)
 
 
 def reader_language(request: Request) -> str:
-    """The language to answer in: the signed-in user's, else the request's Accept-Language, else English."""
-    user = request.scope.get("user")
+    """The language to answer in: the signed-in user's, else the request's Accept-Language, else English.
+
+    A request refused before it was authenticated (a CSRF refusal) is read by its session's user."""
+    user = request.scope.get("user") or session_user(request)
     return negotiate(getattr(user, "language", None), request.headers.get("accept-language", ""))
 
 
@@ -154,9 +175,12 @@ def _record_error(request: Request, exc: RecordError) -> Response:
     return error_response(exc.status, "bad_request", say(exc, reader_language(request)))
 
 
-def _metadata(_request: Request, exc: MetadataError) -> Response:
-    errors = [{"source": p.source, "pointer": p.pointer, "message": p.message} for p in exc.problems]
-    return error_response(422, "invalid_metadata", "the configuration was refused; nothing was changed: " + "; ".join(p.message for p in exc.problems), errors)
+def _metadata(request: Request, exc: MetadataError) -> Response:
+    lang = reader_language(request)
+    errors = [{"source": p.source, "pointer": p.pointer, "message": p.in_(lang),
+               **({"code": p.words.code, "params": p.words.params_in(lang)} if p.words is not None else {})} for p in exc.problems]
+    problems = listed((p.in_(lang) for p in exc.problems), lang)
+    return error_response(422, "invalid_metadata", say(sentence("configuration_refused", problems=problems), lang), errors)
 
 
 def _auth(request: Request, exc: AuthError) -> Response:
@@ -174,37 +198,49 @@ def _http(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     if status >= 500:  # Litestar's own failures (a misconfiguration, say) say nothing of the server's inside
         return _unexpected(request, exc)
-    message = exc.detail or "the request could not be handled"
+    lang = reader_language(request)
+    message = say(getattr(exc, "sentence", None) or exc.detail or sentence("not_handled"), lang)
     if isinstance(exc, ValidationException):
-        return error_response(400, "bad_request", _validation_message(exc), _validation_errors(exc))
+        return error_response(400, "bad_request", say(_validation_message(exc), lang), _validation_errors(exc, lang))
     if status == 413:
         limit = request.app.request_max_body_size or 0
-        message = f"the request body is too large: at most {limit:,} bytes"
+        message = say(sentence("body_too_large", limit=f"{limit:,}"), lang)
     elif status == 401:
         return error_response(401, "not_signed_in", message, headers={"WWW-Authenticate": "Bearer"})
-    elif status == 403 and "CSRF" in message:
-        message = "the CSRF token is missing or wrong: send the csrftoken cookie's value in the X-CSRFToken header (or the _csrf_token form field)"
-    elif status == 404 and isinstance(exc, NotFoundException) and message == "Not Found":
-        message = f"there is nothing at {request.url.path}; the API is described at /schema"
+    elif status == 403 and "CSRF" in (exc.detail or ""):
+        message = say(sentence("csrf_refused"), lang)
+    elif status == 404 and isinstance(exc, NotFoundException) and exc.detail == "Not Found":
+        message = say(sentence("nothing_here", path=request.url.path), lang)
     elif status == 405:
-        message = f"{request.method} is not allowed on {request.url.path}"
+        message = say(sentence("method_not_allowed", method=request.method, path=request.url.path), lang)
     code = {401: "not_signed_in", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
             415: "unsupported_media_type", 429: "too_many_requests"}.get(status, "bad_request" if status < 500 else "server_error")
     return error_response(status, code, message, headers=getattr(exc, "headers", None))
 
 
-def _validation_message(exc: ValidationException) -> str:
+def _validation_message(exc: ValidationException) -> Sentence | str:
     detail = exc.detail or ""
     if "JSON" in detail or "decode" in detail.lower() or "malformed" in detail.lower():
-        return "the body is not valid JSON; send a JSON object such as {\"name\": \"Acme\"}"
-    return detail or "the request is not valid"
+        return sentence("body_not_a_json_object")
+    if detail.startswith(VALIDATION_FAILED):
+        return sentence("validation_failed", request=detail.removeprefix(VALIDATION_FAILED))
+    return detail or sentence("request_not_valid")
 
 
-def _validation_errors(exc: ValidationException) -> list[dict] | None:
+VALIDATION_FAILED = "Validation failed for "  # how Litestar begins a refused parameter's detail
+
+
+def _validation_errors(exc: ValidationException, lang: str) -> list[dict] | None:
+    """Each refused parameter, with Litestar's own reason ("Expected `int`, got `str`") said in ``lang``."""
     extra = exc.extra if isinstance(exc.extra, list) else None
     if not extra:
         return None
-    return [{"parameter": e.get("key", ""), "message": e.get("message", "")} for e in extra if isinstance(e, dict)]
+    return [_parameter_problem(e.get("key", ""), e.get("message", ""), lang) for e in extra if isinstance(e, dict)]
+
+
+def _parameter_problem(parameter: str, reason: str, lang: str) -> dict:
+    said = sentence("parameter_not_valid", reason=reason)
+    return {"parameter": parameter, "message": say(said, lang), "code": said.code, "params": said.params}
 
 
 def _refused_value(request: Request, exc: sa_exc.DataError) -> Response:
@@ -218,7 +254,7 @@ def _refused_value(request: Request, exc: sa_exc.DataError) -> Response:
 def _unexpected(request: Request, exc: Exception) -> Response:
     incident = secrets.token_hex(6)
     log.exception("unexpected error %s on %s %s", incident, request.method, request.url.path)
-    return error_response(500, "server_error", f"something went wrong on the server (incident {incident}); it has been logged")
+    return error_response(500, "server_error", say(sentence("server_error", incident=incident), reader_language(request)))
 
 
 def _ip(request: Request) -> str | None:

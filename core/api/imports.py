@@ -37,10 +37,10 @@ from core.imports.background import (
 )
 from core.imports.mapping import MAPPING_SCHEMA, MappingError, read_mapping
 from core.imports.runner import ImportOptions
-from core.imports.sources import SourceError
+from core.imports.sources import SourceError, named_as
 from core.query import MAX_OFFSET
-from core.metadata.problems import did_you_mean
 from core.records import Actor, Forbidden
+from core.words import Sentence, Several, hint, sentence, sentence_of
 
 DB = {"sync_to_thread": True}
 MAX_IMPORT_BYTES = 1 << 30  # 1 GiB: the upload is streamed to disk, never held in memory whole
@@ -227,36 +227,34 @@ class ImportsController(Controller):
 
 async def _form(request: Request):
     if request.content_type[0] != "multipart/form-data":
-        raise _bad("file", "send the file as multipart/form-data with a 'file' part, e.g. curl -F file=@accounts.csv")
+        raise _bad("file", sentence("upload_not_multipart"))
     try:
         return await request.form()
     except HTTPException as exc:
         if exc.status_code == 413:
-            raise ApiError(413, "too_large", f"the upload is too large: at most {MAX_IMPORT_BYTES:,} bytes (1 GiB); "
-                                             "split the file and import the parts") from None
+            raise ApiError(413, "too_large", sentence("upload_too_large", limit=f"{MAX_IMPORT_BYTES:,}")) from None
         if isinstance(exc, ClientException):
-            raise _bad("file", f"the body is not valid multipart/form-data ({exc.detail}); send it as curl -F file=@accounts.csv does") from None
+            raise _bad("file", sentence("upload_bad_multipart", reason=exc.detail)) from None
         raise
 
 
 def _upload_parts(form) -> UploadFile:
     unknown = [name for name in form if name not in PARTS and name != "_csrf_token"]
     if unknown:
-        raise _bad(unknown[0], f"the form has a part '{unknown[0]}' that an import does not take{did_you_mean(unknown[0], PARTS)}; "
-                               f"the parts are: {', '.join(PARTS)}")
+        raise _bad(unknown[0], sentence("upload_unknown_part", part=unknown[0], hint=hint(unknown[0], PARTS), parts=", ".join(PARTS)))
     for name in form:
         if len(form.getall(name)) > 1:
-            raise _bad(name, f"the form has more than one '{name}' part; send one")
+            raise _bad(name, sentence("upload_part_twice", part=name))
     file = form.get("file")
     if file is None:
-        raise _bad("file", "the form has no 'file' part: send the CSV or XLSX file in it, e.g. curl -F file=@accounts.csv")
+        raise _bad("file", sentence("upload_no_file"))
     if not isinstance(file, UploadFile):
-        raise _bad("file", "the 'file' part is text, not a file: send it with a file name, e.g. curl -F file=@accounts.csv")
+        raise _bad("file", sentence("upload_file_is_text"))
     file.file.seek(0, 2)
     empty = file.file.tell() == 0
     file.file.seek(0)
     if empty:
-        raise _bad("file", f"'{file.filename}' is empty: send a CSV or XLSX file with a header row")
+        raise _bad("file", sentence("upload_file_empty", file=file.filename))
     return file
 
 
@@ -265,7 +263,7 @@ async def _options(form) -> ImportOptions:
     for name in OPTIONS:
         if name in form:
             if name in given:
-                raise _bad(name, f"'{name}' is given twice, in the options part and as its own part; give it once")
+                raise _bad(name, sentence("option_given_twice", option=name))
             given[name] = _form_value(name, form[name])
     mapping = _mapping(given["mapping"]) if given.get("mapping") is not None else None
     batch_size = _batch_size(given["batch_size"]) if given.get("batch_size") is not None else None
@@ -288,17 +286,16 @@ async def _options_part(form) -> dict[str, Any]:
         part = (await part.read(MAX_OPTIONS_BYTES + 1)).decode("utf-8", errors="replace")
     data = _json("options", part)
     if not isinstance(data, dict):
-        raise _bad("options", 'the options part must be a JSON object, e.g. {"dry_run": false, "mapping": {...}}')
+        raise _bad("options", sentence("options_not_an_object"))
     unknown = [key for key in data if key not in OPTIONS]
     if unknown:
-        raise _bad("options", f"options has a key '{unknown[0]}' that an import does not take{did_you_mean(unknown[0], OPTIONS)}; "
-                              f"the keys are: {', '.join(OPTIONS)}")
+        raise _bad("options", sentence("options_unknown_key", key=unknown[0], hint=hint(unknown[0], OPTIONS), keys=", ".join(OPTIONS)))
     return dict(data)
 
 
 def _form_value(name: str, value: Any) -> Any:
     if isinstance(value, UploadFile):
-        raise _bad(name, f"the '{name}' part is a file; send it as a text field")
+        raise _bad(name, sentence("option_is_a_file", option=name))
     return _json(name, value) if name in ("mapping", "duplicates") else value
 
 
@@ -335,7 +332,7 @@ def _dry_run(value: Any) -> bool:
     text = str(value).strip().lower()
     if text in TRUE or text in FALSE:
         return text in TRUE
-    raise _bad("dry_run", f"dry_run: '{_short(value)}' is not true or false")
+    raise _bad("dry_run", sentence("option_not_boolean", option="dry_run", value=_short(value)))
 
 
 def _encoding(value: Any) -> str:
@@ -344,20 +341,20 @@ def _encoding(value: Any) -> str:
             raise LookupError
         codecs.lookup(value)
     except LookupError:
-        raise _bad("encoding", f"encoding: '{_short(value)}' is not an encoding this server knows; e.g. utf-8, gbk, utf-16, latin-1") from None
+        raise _bad("encoding", sentence("option_unknown_encoding", value=_short(value))) from None
     return value
 
 
 def _sheet(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _bad("sheet", "sheet: name a sheet of the XLSX file, e.g. \"Sheet1\"")
+        raise _bad("sheet", sentence("option_sheet_needed"))
     return value
 
 
 def _batch_size(value: Any) -> int:
     text = str(value).strip()
     if isinstance(value, bool) or not _WHOLE.match(text) or not 1 <= int(text) <= MAX_BATCH:
-        raise _bad("batch_size", f"batch_size: '{_short(value)}' is not a whole number from 1 to {MAX_BATCH:,}")
+        raise _bad("batch_size", sentence("option_batch_size", value=_short(value), limit=f"{MAX_BATCH:,}"))
     return int(text)
 
 
@@ -372,7 +369,7 @@ def _start(request: Request, object_name: str, file: UploadFile, options: Import
     try:
         up = save_upload(runtime, file.filename, file.file)
     except UploadError as exc:
-        raise _bad("file", str(exc)) from None
+        raise _bad("file", sentence_of(exc) or str(exc)) from None
     job_id = _started(request, object_name, up, options)
     _audit(request, object_name, job_id, up, dry_run=options.dry_run)
     return _accepted(request, job_id)
@@ -389,7 +386,7 @@ def _started(request: Request, object_name: str, up: Upload, options: ImportOpti
         if isinstance(exc, MappingError):
             raise _invalid_mapping(exc) from None
         if isinstance(exc, (SourceError, UnicodeError)):
-            message = str(exc).replace(str(up.path), up.name)
+            message = named_as(exc, str(up.path), up.name)
             raise ApiError(422, "invalid_file", message, [{"parameter": "file", "message": message}]) from None
         raise
 
@@ -503,21 +500,22 @@ def _is_admin(request: Request) -> bool:
 def _check_page(limit: int, offset: int) -> None:
     problems = []
     if not 1 <= limit <= MAX_PAGE:
-        problems.append({"parameter": "limit", "message": f"limit must be between 1 and {MAX_PAGE}"})
+        problems.append({"parameter": "limit", "message": sentence("between", name="limit", low=1, high=MAX_PAGE)})
     if not 0 <= offset <= MAX_OFFSET:
-        problems.append({"parameter": "offset", "message": f"offset must be between 0 and {MAX_OFFSET}"})
+        problems.append({"parameter": "offset", "message": sentence("between", name="offset", low=0, high=MAX_OFFSET)})
     if problems:
-        raise ApiError(400, "invalid_query", "; ".join(p["message"] for p in problems), problems)
+        raise ApiError(400, "invalid_query", Several("several", parts=tuple(p["message"] for p in problems)), problems)
 
 
-def _bad(part: str, message: str) -> ApiError:
+def _bad(part: str, message: str | Sentence) -> ApiError:
     return ApiError(400, "bad_request", message, [{"parameter": part, "message": message}])
 
 
 def _invalid_mapping(exc: MappingError) -> ApiError:
-    return ApiError(422, "invalid_mapping", "the import settings do not fit the file: " + "; ".join(exc.problems),
-                    [{"parameter": "duplicates" if problem.startswith("duplicate rule") else "mapping", "message": problem}
-                     for problem in exc.problems])
+    problems = tuple(exc.problems)
+    return ApiError(422, "invalid_mapping", sentence("import_settings_misfit", problems=Several("several", parts=problems)),
+                    [{"parameter": "duplicates" if str(problem).startswith("duplicate rule") else "mapping", "message": problem}
+                     for problem in problems])
 
 
 def _short(value: Any) -> str:

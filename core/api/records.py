@@ -26,6 +26,7 @@ from core.api.security import SIGNED_IN, client_ip, identity
 from core.fieldtypes import ID_SCHEMA
 from core.permissions import SHARE_ACCESS
 from core.records import Actor, RecordService
+from core.words import sentence
 
 NEW_SHARE = {"type": "object", "properties": {"user": ID_SCHEMA, "team": ID_SCHEMA, "access": {"enum": list(SHARE_ACCESS)}},
              "minProperties": 1, "additionalProperties": False}
@@ -172,10 +173,10 @@ class ExportController(Controller):
         """The whole list (the list filters, sort and q of GET /api/records/{object}, without paging), as you may see it."""
         runtime, actor = request.app.state.runtime, _actor(request)
         if fmt not in exports.FORMATS:
-            raise ApiError(400, "invalid_query", f"format: '{fmt}' is not an export format; use csv or xlsx",
+            raise ApiError(400, "invalid_query", sentence("not_an_export_format", value=fmt),
                            [{"parameter": "format", "message": "csv or xlsx"}])
         if labels is not None and labels not in exports.LABEL_LANGUAGES:
-            raise ApiError(400, "invalid_query", f"labels: '{labels}' is not a language of the labels; use en or zh-CN",
+            raise ApiError(400, "invalid_query", sentence("not_a_label_language", value=labels),
                            [{"parameter": "labels", "message": "en or zh-CN"}])
         params = exports.list_query(runtime, actor, object_name, [(k, v) for k, v in _query_pairs(request) if k not in ("format", "labels")])
         audit.write_now(runtime.engine, "export", identity(request).who(client_ip(request)), object_name,

@@ -21,6 +21,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from core.auth import SESSION_LIFETIME, Accounts, AuthError, Identity
+from core.words import Sentence, sentence, sentence_of
 
 SESSION_COOKIE = "tessera_session"
 CSRF_COOKIE = "csrftoken"
@@ -29,7 +30,30 @@ CSRF_HEADER = "x-csrftoken"
 # middleware refuses anonymous ones before routing on: a guard would do the same, but Litestar
 # copies the route handler for every guard call, on every request.
 SIGNED_IN = {"signed_in": True}
-SIGN_IN_HINT = "sign in first: send 'Authorization: Bearer <token>' (POST /api/auth/token makes one) or sign in at POST /api/auth/login"
+class NotSignedIn(NotAuthorizedException):
+    """A 401 whose ``sentence`` the answer words in the reader's language (``detail`` is its English)."""
+
+    def __init__(self, said: Sentence) -> None:
+        super().__init__(str(said))
+        self.sentence = said
+
+
+class NotPermitted(PermissionDeniedException):
+    """A 403 whose ``sentence`` the answer words in the reader's language (``detail`` is its English)."""
+
+    def __init__(self, said: Sentence) -> None:
+        super().__init__(str(said))
+        self.sentence = said
+
+
+def session_user(connection: ASGIConnection) -> Identity | None:
+    """The user of the request's session cookie, for a request refused before it was authenticated; None when
+    there is none or it cannot be read (an error's answer must not fail in turn)."""
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    try:
+        return connection.app.state.accounts.identity_for_session(cookie) if cookie else None
+    except Exception:  # noqa: BLE001 - the database being down, say: the answer is then in the request's language
+        return None
 
 
 def session_cookie(token: str, secure: bool) -> Cookie:
@@ -61,7 +85,7 @@ class TesseraAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         result = await self._identify(connection)
         if result.user is None and connection.scope["route_handler"].opt.get("signed_in"):
-            raise NotAuthorizedException(SIGN_IN_HINT)
+            raise NotSignedIn(sentence("sign_in_first"))
         return result
 
     async def _identify(self, connection: ASGIConnection) -> AuthenticationResult:
@@ -70,11 +94,11 @@ class TesseraAuthentication(AbstractAuthenticationMiddleware):
         if header:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                raise NotAuthorizedException("use 'Authorization: Bearer <token>'")
+                raise NotSignedIn(sentence("bearer_scheme"))
             try:
                 identity = accounts.identity_for_token(token.strip(), client_ip(connection))
             except AuthError as exc:
-                raise NotAuthorizedException(str(exc)) from None
+                raise NotSignedIn(sentence_of(exc) or Sentence("token_refused", text=str(exc))) from None
             return AuthenticationResult(identity, "token")
         cookie = connection.cookies.get(SESSION_COOKIE)
         if cookie:
@@ -86,20 +110,20 @@ class TesseraAuthentication(AbstractAuthenticationMiddleware):
 
 def _require_user(connection: ASGIConnection) -> None:
     if identity(connection) is None:
-        raise NotAuthorizedException(SIGN_IN_HINT)
+        raise NotSignedIn(sentence("sign_in_first"))
 
 
 def customizer(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     """Admins and permission sets with ``customizer`` may change metadata."""
     _require_user(connection)
     if not connection.app.state.runtime.records.access(identity(connection).actor).may_customize:
-        raise PermissionDeniedException("changing the configuration needs the admin role or a role with the 'customizer' permission")
+        raise NotPermitted(sentence("needs_customizer"))
 
 
 def admin(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
     _require_user(connection)
     if not connection.app.state.runtime.records.access(identity(connection).actor).unrestricted:
-        raise PermissionDeniedException("this needs the admin role")
+        raise NotPermitted(sentence("needs_admin"))
 
 
 def identity(connection: ASGIConnection) -> Identity:

@@ -26,6 +26,7 @@ from core.imports import jobs
 from core.imports.runner import ImportFailed, ImportOptions, ImportReport, run_import
 from core.imports.sources import csv_reader
 from core.records import Actor
+from core.words import sentence
 
 SUFFIXES = (".csv", ".txt", ".xlsx")
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -67,18 +68,18 @@ def save_upload(runtime, filename: str, content: bytes | IO[bytes] | Iterable[by
             out.write(chunk)
     if path.stat().st_size == 0:
         shutil.rmtree(folder, ignore_errors=True)
-        raise UploadError(f"'{name}' is empty: choose a CSV or XLSX file with a header row")
+        raise UploadError(sentence("upload_empty", file=name))
     return Upload(token, path)
 
 
 def upload(runtime, token: str) -> Upload:
     """The upload a token names."""
     if not isinstance(token, str) or not _TOKEN.match(token):
-        raise UploadError("the uploaded file is not known (upload it again)")
+        raise UploadError(sentence("upload_unknown"))
     folder = _imports_folder(runtime) / token
     files = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []  # rejected rows are in a subfolder
     if not files:
-        raise UploadError("the uploaded file is not known any more (upload it again)")
+        raise UploadError(sentence("upload_gone"))
     return Upload(token, files[0])
 
 
@@ -137,7 +138,7 @@ def _imports_folder(runtime) -> Path:
 def _safe_name(filename: str) -> str:
     name = _UNSAFE.sub("_", Path(filename or "").name).strip(" .") or "upload.csv"
     if not name.lower().endswith(SUFFIXES):
-        raise UploadError(f"'{name}' is not a CSV or XLSX file (its name must end with .csv, .txt or .xlsx)")
+        raise UploadError(sentence("upload_not_a_table", file=name))
     return name[-120:]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, select
 from core.coretables import import_job
 from core.db import read_transaction, write_transaction
 from core.records import Refused
+from core.words import Sentence, sentence
 
 RESUMABLE = ("running", "interrupted", "failed")
 STALLED = dt.timedelta(minutes=2)  # a running job no process has moved on for this long has stopped with its process
@@ -114,9 +115,8 @@ def _refuse_a_second_run(conn: Connection, object_name: str, fingerprint: str, n
         raise ImportBusy(_busy(going))
 
 
-def _busy(job_id: int) -> str:
-    return (f"import job {job_id} is importing this file right now; wait for it to finish (a run that stopped with its "
-            f"process can be resumed {int(STALLED.total_seconds() // 60)} minutes after its last progress)")
+def _busy(job_id: int) -> Sentence:
+    return sentence("import_busy", job=job_id, minutes=int(STALLED.total_seconds() // 60))
 
 
 def load(engine: Engine, job_id: int) -> Job | None:

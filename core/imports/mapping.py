@@ -21,9 +21,9 @@ from jsonschema import Draft202012Validator
 from core.fieldtypes import as_record_id
 from core.metadata.files import parse_json
 from core.metadata.model import FieldDef, ObjectDef
-from core.metadata.problems import MetadataError, did_you_mean
+from core.metadata.problems import MetadataError
 from core.permissions import Access
-from core.words import sentence
+from core.words import Sentence, hint, sentence
 
 MAPPING_FORMAT = "tessera-import-mapping/1"
 THEN = ("update", "skip", "create")
@@ -76,11 +76,11 @@ MAPPING_SCHEMA = {
 
 
 class MappingError(ValueError):
-    """The mapping cannot be used; each problem names the column, field or key."""
+    """The mapping cannot be used; each problem (a Sentence, or English text) names the column, field or key."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[Sentence | str]) -> None:
         self.problems = problems
-        super().__init__("\n".join(problems))
+        super().__init__("\n".join(map(str, problems)))
 
 
 class CellError(ValueError):
@@ -168,16 +168,16 @@ def build_plan(obj: ObjectDef, owner: FieldDef, target_objects: dict[str, Object
                mapping: dict | None = None, duplicates: list[dict] | None = None, batch_size: int = 1000) -> Plan:
     """Decide each column's field and conversion; raise MappingError naming every problem."""
     mapping = mapping or {}
-    problems: list[str] = []
+    problems: list[Sentence] = []
     if mapping.get("object") not in (None, obj.name):
-        raise MappingError([f"the mapping is for the object '{mapping['object']}', not '{obj.name}'"])
+        raise MappingError([sentence("mapping_other_object", mapped=mapping["object"], object=obj.name)])
     fields = {f.name: f for f in obj.active_fields() if access.visible(obj.name, f.name)}
     fields["owner"] = owner
     positions = _column_positions(header, problems)
     explicit = mapping.get("columns", {})
     for column in explicit:
         if column not in positions:
-            problems.append(f"the mapping names the column '{column}', which the file does not have{did_you_mean(column, positions)}")
+            problems.append(sentence("mapping_unknown_column", column=column, hint=hint(column, positions)))
     date_formats = [_strptime(f) for f in [*mapping.get("date_formats", []), *DEFAULT_DATE_FORMATS]]
     targets, ignored, taken = [], [], {}
     for position, name in enumerate(header):
@@ -192,7 +192,7 @@ def build_plan(obj: ObjectDef, owner: FieldDef, target_objects: dict[str, Object
             if target is None:
                 continue
             if target.field in taken and name in explicit:
-                problems.append(f"columns '{taken[target.field]}' and '{name}' both fill the field '{target.field}'; map one of them to null")
+                problems.append(sentence("mapping_same_field", first=taken[target.field], second=name, field=target.field))
                 continue
             taken[target.field] = name
             targets.append(target)
@@ -204,11 +204,11 @@ def build_plan(obj: ObjectDef, owner: FieldDef, target_objects: dict[str, Object
     return Plan(obj.name, targets, ignored, rules, mapping.get("batch_size", batch_size), settings)
 
 
-def _column_positions(header: list[str], problems: list[str]) -> dict[str, int]:
+def _column_positions(header: list[str], problems: list[Sentence]) -> dict[str, int]:
     positions: dict[str, int] = {}
     for position, name in enumerate(header):
         if name in positions and name:
-            problems.append(f"columns {positions[name] + 1} and {position + 1} are both named '{name}'; rename one")
+            problems.append(sentence("mapping_same_column_name", first=positions[name] + 1, second=position + 1, name=name))
         positions.setdefault(name, position)
     return positions
 
@@ -241,20 +241,20 @@ def _automatic(column: str, obj: ObjectDef, fields: dict[str, FieldDef], taken: 
 
 
 def _target(entry: dict, position: int, column: str, obj: ObjectDef, fields: dict[str, FieldDef], target_objects: dict[str, ObjectDef],
-            access: Access, date_formats: list[str], problems: list[str]) -> Target | None:
+            access: Access, date_formats: list[str], problems: list[Sentence]) -> Target | None:
     name = entry["field"]
-    where = f"column '{column}'"
+    where = lambda problem: sentence("in_column", column=column, problem=problem)  # noqa: E731
     if name == "id":
         return Target(position, column, "id", _record_id, key_only=True)
     fdef = fields.get(name)
     if fdef is None:
-        problems.append(f"{where}: '{name}' is not a field of {obj.name}{did_you_mean(name, fields)}")
+        problems.append(where(sentence("mapping_unknown_field", field=name, object=obj.name, hint=hint(name, fields))))
         return None
     if fdef.type.name in NOT_IMPORTABLE:
-        problems.append(f"{where}: {obj.name}.{name} is a {fdef.type.name} field, which an import cannot fill")
+        problems.append(where(sentence("mapping_not_importable", object=obj.name, field=name, type=fdef.type.name)))
         return None
     if fdef.spec.get("read_only"):
-        problems.append(f"{where}: {obj.name}.{name} is read-only: the system sets it")
+        problems.append(where(sentence("mapping_read_only", object=obj.name, field=name)))
         return None
     formats = [_strptime(f) for f in entry.get("date_formats", [])] + date_formats
     convert = _converter(fdef, formats)
@@ -271,45 +271,43 @@ def _target(entry: dict, position: int, column: str, obj: ObjectDef, fields: dic
         elif lookup.match == "id":
             convert = _chain(convert, _record_id)
     elif "match" in entry:
-        problems.append(f"{where}: 'match' applies to lookup fields; {name} is a {fdef.type.name} field")
+        problems.append(where(sentence("mapping_match_not_lookup", field=name, type=fdef.type.name)))
     return Target(position, column, name, convert, lookup, trim=entry.get("trim", True))
 
 
 def _lookup(fdef: FieldDef, match: str | None, obj: ObjectDef, target_objects: dict[str, ObjectDef], access: Access,
-            where: str, problems: list[str]) -> Lookup | None:
+            where: Callable[[Sentence], Sentence], problems: list[Sentence]) -> Lookup | None:
     target = target_objects[fdef.spec["target"]]
     match = match or target.title_field
     if match != "id":
         mfield = target.fields.get(match)
         if mfield is None or mfield.removed or not access.visible(target.name, match):
             known = [f.name for f in target.active_fields() if access.visible(target.name, f.name)]
-            problems.append(f"{where}: {fdef.name} finds {target.name} records by '{match}', which is not a field of {target.name}"
-                            f"{did_you_mean(match, known)}")
+            problems.append(where(sentence("mapping_match_unknown", field=fdef.name, target=target.name, match=match,
+                                           hint=hint(match, known))))
             return None
         if not mfield.has_column or mfield.type.name in ("json", "multi_picklist"):
-            problems.append(f"{where}: {target.name}.{match} is a {mfield.type.name} field; a lookup matches a text, number or id")
+            problems.append(where(sentence("mapping_match_type", target=target.name, match=match, type=mfield.type.name)))
             return None
     if not access.can(target.name, "read"):
-        problems.append(f"{where}: your role may not read {target.name} records, so {fdef.name} cannot find them")
+        problems.append(where(sentence("mapping_target_unreadable", target=target.name, field=fdef.name)))
         return None
     return Lookup(target.name, match, target.name == obj.name, many=fdef.type.name == "many_to_many")
 
 
-def _rules(specs: list[dict], mapped: set[str], linked: set[str], problems: list[str]) -> list[DuplicateRule]:
+def _rules(specs: list[dict], mapped: set[str], linked: set[str], problems: list[Sentence]) -> list[DuplicateRule]:
     rules = []
     for index, spec in enumerate(specs, start=1):
         if linked.intersection(spec["match"]):
-            problems.append(f"duplicate rule {index}: {', '.join(sorted(linked.intersection(spec['match'])))} links several "
-                            "records (many-to-many), so records cannot be matched on it; match on a field that holds one value")
+            problems.append(sentence("rule_many_to_many", rule=index, fields=", ".join(sorted(linked.intersection(spec["match"])))))
             continue
         missing = [f for f in spec["match"] if f not in mapped]
         if missing:
-            problems.append(f"duplicate rule {index}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not filled "
-                            f"by any column, so records cannot be matched on {'it' if len(missing) == 1 else 'them'}; "
-                            f"the mapped fields are: {', '.join(sorted(mapped)) or 'none'}")
+            problems.append(sentence("rule_unmapped_field" if len(missing) == 1 else "rule_unmapped_fields", rule=index,
+                                     fields=", ".join(missing), mapped=", ".join(sorted(mapped)) or sentence("none_mapped")))
             continue
         if spec["then"] not in THEN:
-            problems.append(f"duplicate rule {index}: then is '{spec['then']}'; use update, skip or create")
+            problems.append(sentence("rule_then", rule=index, then=spec["then"]))
             continue
         rules.append(DuplicateRule(tuple(spec["match"]), spec["then"]))
     return rules

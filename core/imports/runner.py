@@ -245,7 +245,7 @@ class Importer:
             report.status = "interrupted"
             raise
         except (SourceError, jobs.JobTaken, Forbidden) as exc:
-            self._fail(job, report, rejected, str(exc))
+            self._fail(job, report, rejected, say(exc, self.options.language))
         except Exception as exc:
             self._fail(job, report, rejected, f"row {report.last_row + 1} or after: {type(exc).__name__}: {exc}", exc)
         finally:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from core.words import Sentence, sentence, sentence_of
+
 CHUNK = 1 << 20
 MAX_CELL = 10 * CHUNK  # a CSV cell beyond this is almost always a quote left open
 CELL_LIMIT = 131_072  # the longest cell taken: csv's default limit, and more than any field holds (max_length 100,000)
@@ -31,7 +33,15 @@ XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
 class SourceError(ValueError):
-    """The file cannot be read as a table; the message names the file and the place."""
+    """The file cannot be read as a table; its Sentence names the file (``file``, a path) and the place."""
+
+
+def named_as(problem: Exception, path: str, name: str) -> Sentence | str:
+    """A file's problem naming the file by ``name`` (as it was uploaded), not by ``path`` (where the server keeps it)."""
+    found = sentence_of(problem)
+    if found is None:
+        return str(problem).replace(path, name)
+    return Sentence(found.code, {k: v.replace(path, name) if isinstance(v, str) else v for k, v in found.params.items()})
 
 
 @dataclass(slots=True)
@@ -64,13 +74,13 @@ class Source(ABC):
 def open_source(path: Path, encoding: str | None = None, sheet: str | None = None) -> Source:
     path = Path(path)
     if not path.is_file():
-        raise SourceError(f"{path}: there is no such file")
+        raise SourceError(sentence("file_missing", file=str(path)))
     if path.suffix.lower() == ".xls":
-        raise SourceError(f"{path}: the old Excel format (.xls) cannot be read; save the sheet as .xlsx or CSV")
+        raise SourceError(sentence("file_old_excel", file=str(path)))
     try:
         return XlsxSource(path, sheet) if path.suffix.lower() in XLSX_SUFFIXES else CsvSource(path, encoding)
     except OSError as exc:
-        raise SourceError(f"{path}: the file cannot be read ({exc.strerror or _reason(exc)})") from None
+        raise SourceError(sentence("file_unreadable", file=str(path), reason=exc.strerror or _reason(exc))) from None
 
 
 def _blank(cells: list[str]) -> bool:
@@ -92,11 +102,10 @@ def checked_header(name: str, header: list[str]) -> list[str]:
     """The column names, or SourceError for one that is too long or holds a NUL (neither can be a column's name)."""
     for number, column in enumerate(header, start=1):
         if len(column) > CELL_LIMIT:
-            raise SourceError(f"{name}: row 1, column {number}: the column name has {len(column):,} characters; "
-                              f"a column name may have at most {CELL_LIMIT:,}")
+            raise SourceError(sentence("column_name_too_long", file=name, column=number, length=f"{len(column):,}",
+                                       limit=f"{CELL_LIMIT:,}"))
         if "\x00" in column:
-            raise SourceError(f"{name}: row 1, column {number}: the column name holds a NUL character; "
-                              "save the file again from a spreadsheet")
+            raise SourceError(sentence("column_name_nul", file=name, column=number))
     return header
 
 
@@ -121,13 +130,13 @@ class CsvSource(Source):
         try:
             first = self._text.readline(CHUNK)  # enough of the header to see its delimiter
         except UnicodeDecodeError as exc:
-            raise SourceError(f"{self.name}: row 1: the text is not {self.encoding} ({exc.reason}); {ENCODING_HINT}") from None
+            raise self._not_decoded(1, exc) from None
         self._text.seek(0)
         self._reader = csv_reader(self._text, delimiter=_delimiter(first))
         self._number = 0
         header = self._next()
         if header is None:
-            raise SourceError(f"{self.name}: the file is empty; the first row must name the columns")
+            raise SourceError(sentence("file_empty", file=self.name))
         return checked_header(self.name, [c.strip().lstrip("\ufeff").strip() for c in header])
 
     def _next(self) -> list[str] | None:
@@ -136,10 +145,9 @@ class CsvSource(Source):
         except StopIteration:
             return None
         except csv.Error as exc:
-            raise SourceError(f"{self.name}: row {self._number + 1}: {_csv_problem(exc)}") from None
+            raise SourceError(sentence("row_problem", file=self.name, row=self._number + 1, problem=_csv_problem(exc))) from None
         except UnicodeDecodeError as exc:
-            raise SourceError(f"{self.name}: row {self._number + 1}: the text is not {self.encoding} ({exc.reason}); "
-                              f"{ENCODING_HINT}") from None
+            raise self._not_decoded(self._number + 1, exc) from None
         self._number += 1
         return cells
 
@@ -150,10 +158,13 @@ class CsvSource(Source):
                 if (cells and cells[0] and not cells[0].isspace()) or not _blank(cells):
                     yield Row(self._number, cells)
         except csv.Error as exc:
-            raise SourceError(f"{self.name}: row {self._number + 1}: {_csv_problem(exc)}") from None
+            raise SourceError(sentence("row_problem", file=self.name, row=self._number + 1, problem=_csv_problem(exc))) from None
         except UnicodeDecodeError as exc:
-            raise SourceError(f"{self.name}: row {self._number + 1}: the text is not {self.encoding} ({exc.reason}); "
-                              f"{ENCODING_HINT}") from None
+            raise self._not_decoded(self._number + 1, exc) from None
+
+    def _not_decoded(self, row: int, exc: UnicodeDecodeError) -> SourceError:
+        return SourceError(sentence("row_not_decoded", file=self.name, row=row, encoding=self.encoding, reason=exc.reason,
+                                    hint=sentence("encoding_hint")))
 
     def progress(self) -> float:
         return min(self._binary.tell() / self._size, 1.0)
@@ -169,14 +180,11 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_problem(exc: csv.Error) -> str:
+def _csv_problem(exc: csv.Error) -> Sentence:
     text = str(exc)
     if "field larger than field limit" in text:
-        return f"a cell is longer than {MAX_CELL:,} characters; a quote (\") is probably left open before it"
-    return f"not valid CSV ({text})"
-
-
-ENCODING_HINT = "name its encoding (Encoding in the import wizard, \"encoding\" in a mapping, --encoding on the command line)"
+        return sentence("csv_cell_too_long", limit=f"{MAX_CELL:,}")
+    return sentence("csv_not_valid", reason=text)
 
 
 def _scan(path: Path, encoding: str | None) -> tuple[str, str]:
@@ -206,7 +214,8 @@ def _scan(path: Path, encoding: str | None) -> tuple[str, str]:
             failure = (offset, lines)
     if encoding is not None:
         if failure is not None:
-            raise SourceError(f"{path}: line {failure[1]}: byte {failure[0]} is not {encoding} text; {ENCODING_HINT}")
+            raise SourceError(sentence("byte_not_decoded", file=str(path), line=failure[1], byte=failure[0], encoding=encoding,
+                                       hint=sentence("encoding_hint")))
         return digest.hexdigest(), encoding
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return digest.hexdigest(), "utf-16"
@@ -215,16 +224,14 @@ def _scan(path: Path, encoding: str | None) -> tuple[str, str]:
     if _decodes(path, "gbk"):
         return digest.hexdigest(), "gbk"
     where, line = failure
-    raise SourceError(f"{path}: line {line}: byte {where} is neither UTF-8 nor GBK text; "
-                      f"save the file as 'CSV UTF-8', or {ENCODING_HINT}")
+    raise SourceError(sentence("neither_utf8_nor_gbk", file=str(path), line=line, byte=where, hint=sentence("encoding_hint")))
 
 
 def _decoder(path: Path, encoding: str):
     try:
         return codecs.getincrementaldecoder(encoding)()
     except LookupError:
-        raise SourceError(f"{path}: '{encoding}' is not an encoding this server knows "
-                          "(for example utf-8, gbk, gb18030, utf-16, latin-1)") from None
+        raise SourceError(sentence("unknown_encoding", file=str(path), encoding=encoding)) from None
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -252,9 +259,9 @@ class XlsxSource(Source):
         try:
             self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-            raise SourceError(f"{path}: not a readable XLSX file ({_reason(exc)}); open it in a spreadsheet and save it again") from None
+            raise SourceError(sentence("xlsx_unreadable", file=str(path), reason=_reason(exc))) from None
         except Exception as exc:  # openpyxl raises XML parser errors of several kinds for a damaged workbook
-            raise SourceError(f"{path}: the XLSX file is damaged ({_reason(exc)})") from None
+            raise SourceError(sentence("xlsx_damaged", file=str(path), reason=_reason(exc))) from None
         try:
             self._start(sheet)
         except SourceError:
@@ -265,12 +272,12 @@ class XlsxSource(Source):
         try:
             self._sheet = self._book[sheet] if sheet else self._book.worksheets[0]
         except (KeyError, IndexError):
-            raise SourceError(f"{self.name}: there is no sheet '{sheet}'; the sheets are: {', '.join(self._book.sheetnames)}") from None
+            raise SourceError(sentence("no_such_sheet", file=self.name, sheet=sheet, sheets=", ".join(self._book.sheetnames))) from None
         self._read = 0
         self._cells = self._sheet.iter_rows(values_only=True)
         header = self._next()
         if header is None:
-            raise SourceError(f"{self.name}: the sheet is empty; the first row must name the columns")
+            raise SourceError(sentence("sheet_empty", file=self.name))
         while header and not header[-1].strip():
             header.pop()
         self.header = checked_header(self.name, [c.strip() for c in header])
@@ -283,7 +290,8 @@ class XlsxSource(Source):
         except StopIteration:
             return None
         except Exception as exc:  # a damaged sheet fails while it is read, with whatever the XML parser raises
-            raise SourceError(f"{self.name}: row {self._read + 1}: the XLSX file is damaged ({_reason(exc)})") from None
+            raise SourceError(sentence("row_problem", file=self.name, row=self._read + 1,
+                                       problem=sentence("xlsx_damaged_here", reason=_reason(exc)))) from None
         self._read += 1
         return [_xlsx_text(v) for v in values]
 

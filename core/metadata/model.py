@@ -20,6 +20,7 @@ from sqlalchemy.sql.compiler import RESERVED_WORDS as SQL_RESERVED
 from core.fieldtypes import FieldType, FieldTypeRegistry
 from core.metadata.layouts import LayoutView, fallback_sections
 from core.metadata.problems import MetadataError, Problem, did_you_mean, pointer
+from core.words import Sentence, hint, sentence
 
 SYSTEM_FIELDS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
 QUERY_WORDS = ("sort", "limit", "offset", "q", "count", "fields")
@@ -142,7 +143,7 @@ class MetadataSet:
 class UnknownObject(LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
-        super().__init__(f"there is no object '{name}'{did_you_mean(name, known)}")
+        super().__init__(sentence("no_object", name=name, hint=hint(name, known)))
 
 
 def junction_name(obj: str, field_name: str) -> str:
@@ -180,7 +181,7 @@ def _define_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
         )
         return
     if not body.get("system"):
-        _check_name(name, "an object", doc, doc.at + "/name", problems)
+        _check_name(name, "name_an_object", doc, doc.at + "/name", problems)
     obj = ObjectDef(name, copy.deepcopy(body), doc.source, doc.layer, doc.at)
     for index, fspec in enumerate(body.get("fields", [])):
         _add_field(obj, fspec, doc, doc.field_pointer(fspec["name"], index), registry, problems)
@@ -331,9 +332,9 @@ def _override_field(existing: FieldDef, fspec: dict, doc: Doc, where: str, probl
 def _add_field(obj: ObjectDef, fspec: dict, doc: Doc, where: str, registry, problems: list[Problem]) -> None:
     name = fspec["name"]
     if name in obj.fields:
-        problems.append(Problem(doc.source, where + "/name", f"field '{name}' is defined twice in '{obj.name}'"))
+        problems.append(Problem(doc.source, where + "/name", sentence("field_defined_twice", field=name, object=obj.name)))
         return
-    _check_name(name, "a field", doc, where + "/name", problems)
+    _check_name(name, "name_a_field", doc, where + "/name", problems)
     obj.fields[name] = FieldDef(
         name=name,
         type=registry[fspec["type"]],
@@ -351,14 +352,13 @@ def _add_field(obj: ObjectDef, fspec: dict, doc: Doc, where: str, registry, prob
 
 
 def _check_name(name: str, what: str, doc: Doc, where: str, problems: list[Problem]) -> None:
+    """``what``: the code of what the name would name (name_a_field, name_an_object)."""
     if name in SYSTEM_FIELDS:
-        problems.append(Problem(doc.source, where, f"'{name}' is a system field every object has; choose another name"))
+        problems.append(Problem(doc.source, where, sentence("name_system_field", name=name)))
     elif name.lower() in RESERVED_NAMES:
-        problems.append(Problem(doc.source, where, f"'{name}' is a reserved word and cannot name {what}"))
+        problems.append(Problem(doc.source, where, sentence("name_reserved", name=name, what=sentence(what))))
     elif "__" in name or name.startswith("tessera_"):
-        problems.append(
-            Problem(doc.source, where, f"'{name}' may not contain '__' or start with 'tessera_' (they are kept for the engine)")
-        )
+        problems.append(Problem(doc.source, where, sentence("name_kept_for_engine", name=name)))
 
 
 def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
@@ -369,16 +369,16 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
         problems.extend(_check_table(obj))
         process = obj.fields.get(obj.spec.get("process_field", ""))
         if "process_field" in obj.spec and (process is None or process.type.name != "picklist"):
-            problems.append(Problem(obj.source, obj.at + "/process_field", f"the process field '{obj.spec['process_field']}' is not a picklist field of '{obj.name}'"))
+            problems.append(Problem(obj.source, obj.at + "/process_field", sentence("process_field_not_picklist", field=obj.spec["process_field"], object=obj.name)))
         if "title_field" in obj.spec and obj.spec["title_field"] not in obj.fields:
             problems.append(
-                Problem(obj.source, obj.at + "/title_field", f"title field '{obj.spec['title_field']}' is not a field of '{obj.name}'")
+                Problem(obj.source, obj.at + "/title_field", sentence("title_field_unknown", field=obj.spec["title_field"], object=obj.name))
             )
         for i, index in enumerate(obj.indexes):
             for name in index["fields"]:
                 if name not in obj.fields and name not in SYSTEM_FIELDS:
                     problems.append(
-                        Problem(obj.source, obj.at + pointer("indexes", i, "fields"), f"index names '{name}', which is not a field of '{obj.name}'")
+                        Problem(obj.source, obj.at + pointer("indexes", i, "fields"), sentence("index_unknown_field", field=name, object=obj.name))
                     )
     for doc in docs:
         if doc.kind == "extension" and doc.body["object"] in meta.objects:
@@ -419,23 +419,23 @@ def _check_table(obj: ObjectDef) -> list[Problem]:
 def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Problem]:
     spec, problems = fdef.spec, []
 
-    def report(key: str, message: str) -> None:
+    def report(key: str, message: str | Sentence) -> None:
         problems.append(Problem(fdef.source, f"{fdef.at}/{key}", message))
 
     unknown_options = _misplaced_options(fdef)
     for key in unknown_options:
-        report(key, f"'{key}' does not apply to a {fdef.type.name} field")
+        report(key, sentence("option_not_for_type", key=key, type=fdef.type.name))
     if fdef.type.name in ("lookup", "many_to_many") and spec.get("target") not in meta.objects:
-        report("target", f"'{spec.get('target')}' is not an object{did_you_mean(spec.get('target'), meta.objects)}")
+        report("target", sentence("target_not_an_object", target=spec.get("target"), hint=hint(str(spec.get("target")), meta.objects)))
     if fdef.type.name == "dynamic_lookup":
         other = obj.fields.get(spec.get("object_field", ""))
         if other is None or other.type.name not in ("text", "picklist"):
-            report("object_field", f"'{spec.get('object_field')}' must be a text or picklist field of '{obj.name}' holding an object name")
+            report("object_field", sentence("object_field_kind", field=spec.get("object_field"), object=obj.name))
     if "values" in spec:
         seen = [v["value"] for v in spec["values"]]
         duplicates = sorted({v for v in seen if seen.count(v) > 1})
         if duplicates:
-            report("values", f"picklist value '{duplicates[0]}' is listed twice")
+            report("values", sentence("value_listed_twice", value=duplicates[0]))
     if "default" in spec and spec["default"] is not None:
         message = _default_problem(fdef)
         if message:
@@ -445,18 +445,18 @@ def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Prob
         if message:
             report(bound, message)
     if "min" in spec and "max" in spec and spec["min"] > spec["max"]:
-        report("min", f"min ({spec['min']}) is greater than max ({spec['max']})")
+        report("min", sentence("min_above_max", min=spec["min"], max=spec["max"]))
     if spec.get("min_exclusive") and "min" not in spec:
-        report("min_exclusive", "min_exclusive needs a min: the value it must be more than")
+        report("min_exclusive", sentence("min_exclusive_needs_min"))
     elif spec.get("min_exclusive") and "max" in spec and spec["min"] >= spec["max"]:
-        report("min", f"no value is more than min ({spec['min']}) and at most max ({spec['max']})")
+        report("min", sentence("no_value_between", min=spec["min"], max=spec["max"]))
     for part, name in spec.get("full_name_of", {}).items():
         source = obj.fields.get(name)
         if source is None or source.type.name != "text":
-            report(f"full_name_of/{part}", f"'{name}' is not a text field of '{obj.name}'{did_you_mean(name, obj.fields)}")
+            report(f"full_name_of/{part}", sentence("not_a_text_field", field=name, object=obj.name, hint=hint(name, obj.fields)))
     for i, through in enumerate(spec.get("through_fields", [])):
         if through["type"] in ("many_to_many", "autonumber"):
-            report(f"through_fields/{i}/type", f"a many-to-many relation cannot carry a {through['type']} field")
+            report(f"through_fields/{i}/type", sentence("through_type", type=through["type"]))
     return problems
 
 
@@ -486,17 +486,17 @@ def _bound_problem(fdef: FieldDef, bound: str) -> str | None:
     return None
 
 
-def _default_problem(fdef: FieldDef) -> str | None:
+def _default_problem(fdef: FieldDef) -> str | Sentence | None:
     default = fdef.spec["default"]
     if fdef.type.name in ("picklist", "multi_picklist"):
         values = [v["value"] for v in fdef.spec.get("values", [])]
         defaults = default if isinstance(default, list) else [default]
         bad = [d for d in defaults if d not in values]
         if bad:
-            return f"default '{bad[0]}' is not one of the values: {', '.join(values)}{did_you_mean(bad[0], values)}"
+            return sentence("default_not_a_value", value=bad[0], values=", ".join(values), hint=hint(bad[0], values))
         return None
     if fdef.type.name in ("lookup", "dynamic_lookup", "many_to_many", "autonumber"):
-        return f"a {fdef.type.name} field cannot have a default"
+        return sentence("no_default_for", type=fdef.type.name)
     try:
         fdef.type.parse(default, fdef.spec)
     except (ValueError, TypeError) as exc:
@@ -508,12 +508,12 @@ def _check_layout(meta: MetadataSet, doc: Doc) -> list[Problem]:
     body, problems = doc.body, []
     obj = meta.objects.get(body["object"])
     if obj is None:
-        return [Problem(doc.source, doc.at + "/object", f"there is no object '{body['object']}'{did_you_mean(body['object'], meta.objects)}")]
+        return [Problem(doc.source, doc.at + "/object", sentence("no_object", name=body["object"], hint=hint(body["object"], meta.objects)))]
     names = set(obj.fields) | set(SYSTEM_FIELDS)
 
     def check(name: str, where: str) -> None:
         if name not in names:
-            problems.append(Problem(doc.source, doc.at + where, f"'{name}' is not a field of '{obj.name}'{did_you_mean(name, names)}"))
+            problems.append(Problem(doc.source, doc.at + where, sentence("not_a_field_of", field=name, object=obj.name, hint=hint(name, names))))
 
     for i, name in enumerate(body.get("columns", [])):
         check(name, pointer("columns", i))
@@ -528,10 +528,10 @@ def _check_layout(meta: MetadataSet, doc: Doc) -> list[Problem]:
             check(body[key], "/" + key)
     group = obj.fields.get(body.get("group_by", ""))
     if group is not None and group.type.name != "picklist":
-        problems.append(Problem(doc.source, doc.at + "/group_by", f"a kanban groups by a picklist; '{group.name}' is a {group.type.name}"))
+        problems.append(Problem(doc.source, doc.at + "/group_by", sentence("kanban_group", field=group.name, type=group.type.name)))
     total = obj.fields.get(body.get("sum_field", ""))
     if total is not None and total.type.name not in ("integer", "decimal", "currency", "percent"):
-        problems.append(Problem(doc.source, doc.at + "/sum_field", f"a kanban sums a number field; '{total.name}' is a {total.type.name}"))
+        problems.append(Problem(doc.source, doc.at + "/sum_field", sentence("kanban_sum", field=total.name, type=total.type.name)))
     for name, pairs in body.get("narrow_by", {}).items():
         problems.extend(_check_narrowing(meta, obj, name, pairs, doc))
     return problems

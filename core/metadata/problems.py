@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from typing import Iterable
+
+from core.words import Sentence, say
 
 
 @dataclass(frozen=True)
 class Problem:
     source: str  # a file path, "changeset", "database", or an API call
     pointer: str  # a JSON pointer into that document, "" for the whole document
-    message: str
+    message: str  # English; a Sentence given here is kept as ``words`` and read in English
+    words: Sentence | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.message, Sentence):
+            object.__setattr__(self, "words", self.message)
+            object.__setattr__(self, "message", str(self.message))
+
+    def in_(self, lang: str) -> str:
+        """The sentence in ``lang`` (English when it has no code)."""
+        return say(self.words, lang) if self.words is not None else self.message
 
     def __str__(self) -> str:
         return f"{self.source}: {self.pointer or '/'}: {self.message}"

@@ -11,7 +11,8 @@ from jsonschema import Draft202012Validator, ValidationError
 from referencing import Registry, Resource
 
 from core.jsontext import unstorable
-from core.metadata.problems import Problem, did_you_mean, pointer
+from core.metadata.problems import Problem, pointer
+from core.words import Sentence, Several, hint, sentence
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "metadata" / "schema"
 BASE_URI = "https://tessera.dev/schema/"
@@ -73,63 +74,89 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return result
 
 
-_TYPE_WORDS = {
-    "string": "a text",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "object": "an object ({...})",
-    "array": "a list ([...])",
-    "null": "null",
+_TYPE_WORDS = {  # the code of each JSON type's wording in core/words.py
+    "string": "json_string",
+    "integer": "json_integer",
+    "number": "json_number",
+    "boolean": "json_boolean",
+    "object": "json_object",
+    "array": "json_array",
+    "null": "json_null",
 }
 
-_PATTERN_HINTS = {
-    "^[a-z][a-z0-9_]*$": "use lower-case letters, digits and underscores, starting with a letter",
-    "^[a-z0-9][a-z0-9_]*$": "use lower-case letters, digits and underscores",
-    "^#[0-9a-fA-F]{6}$": "use a colour like #1f77b4",
-    "^[A-Z]{3}$": "use a three-letter currency code like USD or CNY",
-    "^[a-z0-9]+(-[a-z0-9]+)*$": "use the name of a Lucide icon, like building-2 (lower-case words joined by hyphens)",
+_PATTERN_HINTS = {  # the code of the wording that says what a pattern allows
+    "^[a-z][a-z0-9_]*$": "pattern_name",
+    "^[a-z0-9][a-z0-9_]*$": "pattern_value",
+    "^#[0-9a-fA-F]{6}$": "pattern_colour",
+    "^[A-Z]{3}$": "pattern_currency",
+    "^[a-z0-9]+(-[a-z0-9]+)*$": "pattern_icon",
 }
 
 
-def describe(error: ValidationError) -> str:
-    """One plain sentence for a JSON Schema error."""
+def describe(error: ValidationError) -> Sentence:
+    """One plain sentence for a JSON Schema error (English as ``str``, Chinese ``in_("zh-CN")``)."""
     v, instance, value = error.validator, error.instance, error.validator_value
     if v == "required":
         missing = [name for name in value if isinstance(instance, dict) and name not in instance]
-        return f"'{missing[0] if missing else value}' is required"
+        return sentence("key_required", key=missing[0] if missing else value)
     if v == "additionalProperties":
-        known = list(error.schema.get("properties", {}))
-        extras = [k for k in instance if k not in known] if isinstance(instance, dict) else []
-        return "; ".join(f"'{k}' is not a known key{did_you_mean(k, known)}" for k in extras) or error.message
+        return _unknown_keys(error)
     if v == "enum":
-        path = list(error.absolute_path)
-        what = "a field type" if path and path[-1] == "type" else "one of " + ", ".join(map(repr, value))
-        return f"{instance!r} is not {what}{did_you_mean(instance, map(str, value))}"
+        return _not_among(error)
     if v == "const":
-        return f"must be {value!r}"
+        return sentence("must_be_constant", value=repr(value))
     if v == "type":
         wanted = value if isinstance(value, list) else [value]
-        return "must be " + " or ".join(_TYPE_WORDS.get(t, t) for t in wanted)
+        return sentence("must_be_type", types=_either(*(sentence(_TYPE_WORDS[t]) if t in _TYPE_WORDS else t for t in wanted)))
     if v == "pattern":
-        hint = _PATTERN_HINTS.get(value, f"it must match {value}")
-        return f"{instance!r} is not allowed here: {hint}"
+        allowed = sentence(_PATTERN_HINTS[value]) if value in _PATTERN_HINTS else sentence("pattern_other", pattern=value)
+        return sentence("not_allowed_pattern", value=repr(instance), hint=allowed)
+    return _bounded(v, value, error) or _plain(error)
+
+
+def _bounded(v: str, value: Any, error: ValidationError) -> Sentence | None:
     if v == "minLength":
-        return "must not be empty" if value == 1 else f"must be at least {value} characters long"
+        return sentence("must_not_be_empty") if value == 1 else sentence("at_least_characters", limit=value)
     if v == "maxLength":
-        return f"is too long: at most {value} characters"
+        return sentence("at_most_characters", limit=value)
     if v == "minItems":
-        return f"needs at least {value} item{'s' if value != 1 else ''}"
+        return sentence("at_least_one_item") if value == 1 else sentence("at_least_items", limit=value)
     if v == "maxItems":
-        return f"has too many items: at most {value}"
+        return sentence("at_most_items", limit=value)
     if v == "uniqueItems":
-        return "lists the same item twice"
+        return sentence("same_item_twice")
     if v == "minimum":
-        return f"must be at least {value}"
+        return sentence("minimum", limit=value)
     if v == "maximum":
-        return f"must be at most {value}"
+        return sentence("maximum", limit=value)
     if v == "format":
-        return f"{instance!r} is not a valid {value}"
-    if v is False or error.schema is False:
-        return "is not allowed here"
-    return error.message
+        return sentence("not_valid_format", value=repr(error.instance), format=value)
+    return None
+
+
+def _plain(error: ValidationError) -> Sentence:
+    if error.validator is False or error.schema is False:
+        return sentence("not_allowed_here")
+    return Sentence("schema_other", {}, text=error.message)
+
+
+def _unknown_keys(error: ValidationError) -> Sentence:
+    known = list(error.schema.get("properties", {}))
+    extras = [k for k in error.instance if k not in known] if isinstance(error.instance, dict) else []
+    if not extras:
+        return Sentence("schema_other", {}, text=error.message)
+    said = [sentence("not_a_known_key", key=k, hint=hint(k, known)) for k in extras]
+    return said[0] if len(said) == 1 else Several("several", parts=tuple(said))
+
+
+def _not_among(error: ValidationError) -> Sentence:
+    path, instance, value = list(error.absolute_path), error.instance, error.validator_value
+    choices = hint(instance, map(str, value))
+    if path and path[-1] == "type":
+        return sentence("not_a_field_type", value=repr(instance), hint=choices)
+    return sentence("not_one_of", value=repr(instance), values=", ".join(map(repr, value)), hint=choices)
+
+
+def _either(*words: Sentence | str) -> Sentence | str:
+    """"a text or null": the types a value may have, joined by "or"."""
+    return words[0] if len(words) == 1 else sentence("either", first=words[0], other=_either(*words[1:]))

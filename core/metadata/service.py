@@ -25,16 +25,17 @@ from core.audit import Who
 from core.db import write_transaction
 from core.metadata.customize import set_removed
 from core.metadata.model import CUSTOM_LAYER, OVERRIDABLE_KEYS, ObjectDef, layout_key
-from core.metadata.problems import MetadataError, Problem, did_you_mean
+from core.metadata.problems import MetadataError, Problem
 from core.metadata.store import CustomConfig
 from core.permissions import Access
 from core.runtime import Runtime
 from core.schema_sync import Change
+from core.words import Sentence, hint, sentence
 
 FORMAT = "tessera-changeset/1"
 
 
-def _refuse(source: str, message: str, pointer: str = "") -> MetadataError:
+def _refuse(source: str, message: str | Sentence, pointer: str = "") -> MetadataError:
     return MetadataError([Problem(source, pointer, message)])
 
 
@@ -112,7 +113,7 @@ class MetadataService:
             raise _refuse("POST /api/meta/objects", "send an object definition: {\"name\": ..., \"label\": {\"en\": ..., \"zh-CN\": ...}, \"fields\": [...]}")
         meta = self.runtime.current_metadata()
         if body["name"] in meta.objects:
-            raise _refuse("POST /api/meta/objects", f"an object '{body['name']}' already exists; change it with PATCH /api/meta/objects/{body['name']}", "/name")
+            raise _refuse("POST /api/meta/objects", sentence("object_exists", name=body["name"]), "/name")
         return self.apply({"format": FORMAT, "objects": [{"fields": [], **body}]}, who, "POST /api/meta/objects")
 
     def change_object(self, name: str, changes: Any, who: Who) -> list[Change]:
@@ -129,8 +130,8 @@ class MetadataService:
         allowed = {"label", "plural_label", "indexes", "icon", "nav_order"}
         refused = sorted(set(changes) - allowed)
         if refused:
-            raise _refuse(source, f"{name} is defined by {obj.source}; a customization may change its {', '.join(sorted(allowed))}, "
-                                  f"not its {', '.join(refused)}")
+            raise _refuse(source, sentence("customization_may_change", what=name, source=obj.source, allowed=", ".join(sorted(allowed)),
+                                           refused=", ".join(refused)))
         return self.apply({"format": FORMAT, "extensions": [{"object": name, **changes}]}, who, source)
 
     def arrange_navigation(self, places: dict[str, dict], who: Who) -> list[Change]:
@@ -156,7 +157,7 @@ class MetadataService:
         source = f"DELETE /api/meta/objects/{name}"
         obj = self.runtime.current_metadata().object(name)
         if not obj.custom:
-            raise _refuse(source, f"{name} is defined by {obj.source}; only custom objects can be removed")
+            raise _refuse(source, sentence("only_custom_objects_removed", object=name, source=obj.source))
 
         def transform(config: CustomConfig) -> CustomConfig:
             config = config.copy()
@@ -176,7 +177,7 @@ class MetadataService:
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise _refuse(source, "send a field definition: {\"name\": ..., \"type\": ..., \"label\": {\"en\": ..., \"zh-CN\": ...}}")
         if spec["name"] in obj.fields:
-            raise _refuse(source, f"{object_name} already has a field '{spec['name']}'; change it with PATCH .../fields/{spec['name']}", "/name")
+            raise _refuse(source, sentence("field_exists", object=object_name, field=spec["name"]), "/name")
         changeset = self._field_changeset(obj, spec)
         if layouts:
             changeset["layouts"] = list(layouts)
@@ -188,14 +189,14 @@ class MetadataService:
         obj = self.runtime.current_metadata().object(object_name)
         fdef = obj.fields.get(field_name)
         if fdef is None:
-            raise _refuse(source, f"'{field_name}' is not a field of {object_name}{did_you_mean(field_name, obj.fields)}")
+            raise _refuse(source, sentence("meta_unknown_field", field=field_name, object=object_name, hint=hint(field_name, obj.fields)))
         if not isinstance(changes, dict) or not changes:
             raise _refuse(source, "send the field's settings to change, e.g. {\"label\": {\"en\": ..., \"zh-CN\": ...}, \"required\": true}")
         if not fdef.custom:
             refused = sorted(set(changes) - OVERRIDABLE_KEYS)
             if refused:
-                raise _refuse(source, f"{object_name}.{field_name} is defined by {fdef.source}; a customization may change its "
-                                      f"{', '.join(sorted(OVERRIDABLE_KEYS))}, not its {', '.join(refused)}")
+                raise _refuse(source, sentence("customization_may_change", what=f"{object_name}.{field_name}", source=fdef.source,
+                                               allowed=", ".join(sorted(OVERRIDABLE_KEYS)), refused=", ".join(refused)))
         spec = {**copy.deepcopy(fdef.spec), **changes}
         if "name" in changes and changes["name"] != field_name:
             spec["former_names"] = list(dict.fromkeys(fdef.spec.get("former_names", []) + [field_name]))
@@ -224,7 +225,7 @@ class MetadataService:
         if position is None:
             position = next((i for i, v in enumerate(fdef.spec.get("values", [])) if v["value"] == value["value"]), len(values))
         if not isinstance(position, int) or isinstance(position, bool) or position < 0:
-            raise _refuse(source, "position must be a whole number from 0 (first)", "/position")
+            raise _refuse(source, sentence("position_from_zero"), "/position")
         values.insert(min(position, len(values)), merged)
         return self.change_field(object_name, field_name, {"values": values}, who)
 
@@ -234,9 +235,10 @@ class MetadataService:
         fdef = self._picklist(object_name, field_name, source)
         values = fdef.spec.get("values", [])
         if value not in [v["value"] for v in values]:
-            raise _refuse(source, f"'{value}' is not a value of {object_name}.{field_name}{did_you_mean(value, [v['value'] for v in values])}")
+            raise _refuse(source, sentence("meta_unknown_value", value=value, object=object_name, field=field_name,
+                                           hint=hint(value, [v["value"] for v in values])))
         if len(values) == 1:
-            raise _refuse(source, "a picklist needs at least one value")
+            raise _refuse(source, sentence("picklist_needs_a_value"))
         changes: dict[str, Any] = {"values": [v for v in values if v["value"] != value]}
         if fdef.spec.get("default") == value:
             changes["default"] = None
@@ -246,7 +248,7 @@ class MetadataService:
         obj = self.runtime.current_metadata().object(object_name)
         fdef = obj.fields.get(field_name)
         if fdef is None or fdef.type.name not in ("picklist", "multi_picklist"):
-            raise _refuse(source, f"'{field_name}' is not a picklist field of {object_name}{did_you_mean(field_name, obj.fields)}")
+            raise _refuse(source, sentence("meta_not_a_picklist", field=field_name, object=object_name, hint=hint(field_name, obj.fields)))
         return fdef
 
     def _field_changeset(self, obj: ObjectDef, spec: dict) -> dict:
