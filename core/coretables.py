@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, Numeric, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 
 from core.fieldtypes import ID_TYPE
@@ -259,4 +259,21 @@ search_entry = Table(
     Column("field", String(64), nullable=False),
     Column("terms", Text().with_variant(TSVECTOR(), "postgresql"), nullable=False),
     Index("ix_tessera_search_entry_record", "object", "record_id"),
+)
+
+# --- board column totals (revision 0006) -----------------------------------------------------------
+
+# Count and sum per value of a board's column field, kept by triggers (core/group_totals.py). SQLite keeps
+# one row per value; PostgreSQL adds rows of differences, which readers sum and fold together now and then.
+group_total = Table(
+    "tessera_group_total",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("object", String(64), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("sum_field", String(64), nullable=False),
+    Column("value", Text, nullable=True),
+    Column("records", BigInteger, nullable=False),
+    Column("total", Numeric, nullable=False),
+    Index("ix_tessera_group_total_key", "object", "field", "sum_field", "value"),
 )

@@ -29,10 +29,10 @@ def name_fields(fields: Iterable) -> list:
     return [f for f in fields if f.spec.get("full_name_of") and not f.removed]
 
 
-def with_full_names(fields: Iterable, stored: Mapping | None, values: dict) -> dict:
-    """``values`` with each full-name field written from the parts given, the stored ones filling in; on an
-    update (``stored`` given) only when a part is among the values."""
-    for fdef in name_fields(fields):
+def with_full_names(named: Iterable, stored: Mapping | None, values: dict) -> dict:
+    """``values`` with each full-name field (``named``: the object's ``name_fields``) written from the parts given,
+    the stored ones filling in; on an update (``stored`` given) only when a part is among the values."""
+    for fdef in named:
         parts = fdef.spec["full_name_of"]
         if stored is not None and parts["first"] not in values and parts["last"] not in values:
             continue

@@ -17,11 +17,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy import Connection, and_, func, select
 
-from core import audit, grants, search
+from core import audit, grants, group_totals, search
 from core.coretables import field_history, sequence, share
 from core.db import PreparedRead, fetch_on_driver, prepare_bulk
 from core.fieldtypes import as_record_id, format_autonumber, iso_utc
-from core.person_names import with_full_names
+from core.person_names import name_fields, with_full_names
 from core.metadata.model import FieldDef, ObjectDef
 from core.naming import title_column
 from core.plugins import PluginSet, RecordEvent, Refusal
@@ -146,6 +146,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _name_fields(schema: Schema, obj) -> list:
+    """The object's full-name fields, found once per metadata version (every write asks)."""
+    return schema.memo(("full names", obj.name), lambda: name_fields(obj.fields.values()))
+
+
 def json_value(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return float(value)
@@ -200,7 +205,9 @@ class RecordService:
         """Count (and sum ``sum_field``) the records a list query matches, per value of ``group_by``.
 
         The same permission condition as a list applies; both fields must be visible to the
-        actor, ``group_by`` a picklist, boolean or lookup and ``sum_field`` a number.
+        actor, ``group_by`` a picklist, boolean or lookup and ``sum_field`` a number. A board's
+        totals, unfiltered and for a reader without a record scope, are read from those the
+        database keeps (core/group_totals.py) instead of counted.
         """
         with self.runtime.reading() as (conn, schema):
             access = self._allowed(schema, actor, object_name, "read")
@@ -214,14 +221,26 @@ class RecordService:
             if problems:
                 raise QueryError.of(problems)
             pairs = [(k, v) for k, v in (params.items() if isinstance(params, Mapping) else params) if k not in ("sort", "limit", "offset", "count")]
-            query = parse(obj, pairs, fields)
-            statement, values = self._statements.build(conn, schema, obj, query, access, self._reader(schema, object_name, access))
-            table = schema.tables.table(object_name)
-            columns = [table.c[group_by], func.count().label("count")]
-            if sum_field:
-                columns.append(func.coalesce(func.sum(table.c[sum_field]), 0).label("sum"))
-            rows = conn.execute(select(*columns).where(statement.where).group_by(table.c[group_by]), {**_params(actor), **values})
-            return [{"value": row[0], "count": row[1], **({"sum": json_value(row[2])} if sum_field else {})} for row in rows]
+            kept = schema.memo(("group totals", object_name, group_by, sum_field),
+                               lambda: group_totals.find(schema.meta, object_name, group_by, sum_field))
+            if kept is not None and not pairs and schema.row_condition(access, object_name, "read") is None:
+                found, crowded = group_totals.read(conn, kept)
+            else:
+                found, crowded = self._count_groups(conn, schema, actor, obj, access, group_by, sum_field, parse(obj, pairs, fields)), False
+        if crowded:
+            with self.runtime.writing() as (conn, _schema):
+                group_totals.fold(conn, kept)
+        return [{"value": row["value"], "count": row["count"], **({"sum": json_value(row["sum"])} if sum_field else {})} for row in found]
+
+    def _count_groups(self, conn: Connection, schema: Schema, actor: Actor, obj, access: Access, group_by: str,
+                      sum_field: str | None, query) -> list[dict]:
+        statement, values = self._statements.build(conn, schema, obj, query, access, self._reader(schema, obj.name, access))
+        table = schema.tables.table(obj.name)
+        columns = [table.c[group_by], func.count().label("count")]
+        if sum_field:
+            columns.append(func.coalesce(func.sum(table.c[sum_field]), 0).label("sum"))
+        rows = conn.execute(select(*columns).where(statement.where).group_by(table.c[group_by]), {**_params(actor), **values})
+        return [{"value": row[0], "count": row[1], "sum": row[2] if sum_field else None} for row in rows]
 
     def history(self, actor: Actor, object_name: str, record_id: Any) -> list[dict]:
         """A record's field changes, oldest first; fields the actor may not see are left out."""
@@ -533,8 +552,9 @@ class RecordService:
         if not parsed:
             return [None] * len(rows)  # type: ignore[list-item]
         links = {f.name: [values.pop(f.name, None) for values in parsed] for f in obj.active_fields() if f.type.name == "many_to_many"}
+        named = _name_fields(schema, obj)
         for values in parsed:
-            with_full_names(obj.fields.values(), None, values)
+            with_full_names(named, None, values)
         self._assign_autonumbers(conn, obj, parsed)
         table = schema.tables.table(object_name)
         ids = self._insert_rows(conn, table, parsed, schema)
@@ -661,7 +681,7 @@ class RecordService:
                                stored=[held])
         link_changes = {n: values.pop(n) for n in list(values) if obj.fields.get(n) and obj.fields[n].type.name == "many_to_many"}
         stored = current._mapping
-        diff = _changed(schema, obj, stored, with_full_names(obj.fields.values(), stored, values))
+        diff = _changed(schema, obj, stored, with_full_names(_name_fields(schema, obj), stored, values))
         self._check_unique(conn, schema, obj, [diff], record_id)  # a value kept as it is needs no check
         old_links = {}
         for name in list(link_changes):
@@ -761,8 +781,9 @@ class RecordService:
             conn, schema, obj, [_with_stored_pairs(obj, v, row._mapping) for v, row in zip(rows, stored(positions))] if paired else rows,
             rows_are_batch=True, access=access, actor=actor, stored=[row._mapping for row in stored(positions)]), parsed, positions, problems)
         changed: dict[tuple[str, ...], list[tuple[sa.Row, dict]]] = {}  # the fields changed -> (stored row, their new values)
+        named = _name_fields(schema, obj)
         for values, position, row in zip(parsed, positions, stored(positions)):
-            diff = _changed(schema, obj, row._mapping, with_full_names(obj.fields.values(), row._mapping, values))
+            diff = _changed(schema, obj, row._mapping, with_full_names(named, row._mapping, values))
             if not unique.isdisjoint(diff):
                 one_by_one.append(position)
             elif diff:

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from sqlalchemy import Connection, text
 
-from core import grants, search
+from core import grants, group_totals, search
 from core.db import checkpoint, make_engine, read_statements, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
 from core.metadata import store
@@ -247,6 +247,7 @@ class Runtime:
         changes = before_sync(conn, old) if before_sync else []
         changes += sync(conn, old, new, full=full)
         reindexed = search.follow_metadata(conn, old, new, lambda: build_tables(new))
+        group_totals.follow_metadata(conn, new, {c.object for c in changes})
         for name in sorted({c.object for c in changes if c.operation == "fill_column"} - set(reindexed)):
             search.reindex(conn, new, build_tables(new), name)  # values written into existing rows are found by search
         changed_docs = store.save_config(conn, config, new_config, who)
