@@ -1,8 +1,8 @@
 """What names a record wherever another record points at it (a lookup's label, a link, a picker, a title).
 
-A record is named by its object's title field, except a user, who is named by their full name
-when they have one (and the reader may see it), else by their username. This is the one place
-that says so: the record service's lookup join, the link and dynamic-lookup labels, and the
+A record is named by its object's ``display_field`` when the object names one, the record holds
+text in it and the reader may see it (a user's full name), else by its title field (the username).
+This is the one place that says so: the record service's lookup join, the link and dynamic-lookup labels, and the
 pages' titles all ask here.
 """
 
@@ -14,12 +14,9 @@ import sqlalchemy as sa
 
 from core.metadata.model import ObjectDef
 
-DISPLAY_FIELDS = {"user": "full_name"}  # an object's field that names its records better than its title field
-
-
 def display_field(obj: ObjectDef, visible=lambda object_name, field_name: True) -> str | None:
     """The field naming the object's records before its title field, if it has one the reader may see."""
-    name = DISPLAY_FIELDS.get(obj.name)
+    name = obj.spec.get("display_field")
     field = obj.fields.get(name) if name else None
     if field is None or field.removed or not visible(obj.name, name):
         return None
@@ -37,7 +34,7 @@ def title_column(obj: ObjectDef, table: sa.FromClause, visible) -> sa.ColumnElem
 
 def record_name(obj: ObjectDef, record: dict) -> Any:
     """A read record's name: its display field when it holds text, else its title field (None when neither does)."""
-    name = DISPLAY_FIELDS.get(obj.name)
+    name = obj.spec.get("display_field")
     shown = record.get(name) if name else None
     if isinstance(shown, str) and shown.strip():
         return shown.strip()

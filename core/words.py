@@ -372,6 +372,7 @@ WORDS: dict[str, dict[str, str]] = {
     "process_field_not_picklist": {"en": "the process field '{field}' is not a picklist field of '{object}'",
                                    "zh-CN": "流程字段“{field}”不是“{object}”的选项字段。"},
     "title_field_unknown": {"en": "title field '{field}' is not a field of '{object}'", "zh-CN": "标题字段“{field}”不是“{object}”的字段。"},
+    "display_field_not_text": {"en": "display field '{field}' is not a text field of '{object}'", "zh-CN": "显示字段“{field}”不是“{object}”的文本字段。"},
     "index_unknown_field": {"en": "index names '{field}', which is not a field of '{object}'", "zh-CN": "索引中写了“{field}”，但它不是“{object}”的字段。"},
     "target_not_an_object": {"en": "'{target}' is not an object{hint}", "zh-CN": "“{target}”不是对象{hint}"},
     "object_field_kind": {"en": "'{field}' must be a text or picklist field of '{object}' holding an object name",

@@ -109,3 +109,21 @@ def test_a_full_name_of_fields_that_are_not_text_is_refused(crm):
         crm.runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [{"object": "contact", "fields": [field]}]}, "t", "t")
     assert any(p.pointer.endswith("/full_name_of/last") and "'birthday' is not a text field of 'contact'" in p.message
                for p in refused.value.problems), refused.value.problems
+
+
+def test_an_object_names_its_records_by_its_display_field_and_it_must_be_text(crm):
+    gadget = {"name": "gadget", "label": {"en": "Gadget"}, "title_field": "code", "display_field": "nickname", "fields": [
+        {"name": "code", "type": "text", "label": {"en": "Code"}}, {"name": "nickname", "type": "text", "label": {"en": "Nickname"}},
+        {"name": "weight", "type": "integer", "label": {"en": "Weight"}}]}
+    holder = {"name": "holder", "label": {"en": "Holder"}, "fields": [
+        {"name": "title", "type": "text", "label": {"en": "Title"}},
+        {"name": "gadget", "type": "lookup", "target": "gadget", "label": {"en": "Gadget"}}]}
+    with pytest.raises(MetadataError) as refused:
+        crm.runtime.import_changeset({"format": "tessera-changeset/1", "objects": [{**gadget, "display_field": "weight"}]}, "t", "t")
+    assert any(p.pointer.endswith("/display_field") and "'weight' is not a text field of 'gadget'" in p.message
+               for p in refused.value.problems), refused.value.problems
+    crm.runtime.import_changeset({"format": "tessera-changeset/1", "objects": [gadget, holder]}, "t", "t")
+    named = crm.runtime.records.create(SYSTEM, "gadget", {"code": "G-1", "nickname": "Blue box"})
+    unnamed = crm.runtime.records.create(SYSTEM, "gadget", {"code": "G-2"})
+    labels = [crm.runtime.records.create(SYSTEM, "holder", {"title": t, "gadget": g["id"]})["gadget"]["label"] for t, g in (("a", named), ("b", unnamed))]
+    assert labels == ["Blue box", "G-2"]

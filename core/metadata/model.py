@@ -370,6 +370,9 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
         process = obj.fields.get(obj.spec.get("process_field", ""))
         if "process_field" in obj.spec and (process is None or process.type.name != "picklist"):
             problems.append(Problem(obj.source, obj.at + "/process_field", sentence("process_field_not_picklist", field=obj.spec["process_field"], object=obj.name)))
+        shown = obj.fields.get(obj.spec.get("display_field", ""))
+        if "display_field" in obj.spec and (shown is None or shown.type.name != "text"):
+            problems.append(Problem(obj.source, obj.at + "/display_field", sentence("display_field_not_text", field=obj.spec["display_field"], object=obj.name)))
         if "title_field" in obj.spec and obj.spec["title_field"] not in obj.fields:
             problems.append(
                 Problem(obj.source, obj.at + "/title_field", sentence("title_field_unknown", field=obj.spec["title_field"], object=obj.name))
