@@ -18,6 +18,7 @@ import pytest
 from litestar.testing import TestClient
 
 from access_world import PASSWORD, build_world
+from helpers import CHINESE, bearer
 from core.api.app import create_app
 from core.hookspecs import hookimpl
 from core.plugins import PluginInfo, Refusal, load_plugins
@@ -27,7 +28,6 @@ from core.words import WORDS, say
 
 PLUGINS = ("sales", "marketing", "service", "manufacturing_bom")
 SYSTEM = Actor.system()
-CHINESE = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
 
 
 def placeholders(text: str) -> set[str]:
@@ -82,11 +82,6 @@ def client(crm):
         yield client
 
 
-def bearer(client: TestClient, username: str = "root") -> dict:
-    answer = client.post("/api/auth/token", json={"username": username, "password": PASSWORD, "name": "words test"})
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
-
-
 @pytest.fixture
 def quote(crm):
     records = crm.runtime.records
@@ -97,7 +92,7 @@ def quote(crm):
 
 def test_a_field_error_answers_in_chinese_with_its_code_and_params(client):
     refused = client.post("/api/records/account", json={"name": "Acme", "nmae": "x", "employees": "many"},
-                          headers={**bearer(client), **CHINESE})
+                          headers={**bearer(client, "root"), **CHINESE})
 
     assert refused.status_code == 422, refused.text
     body = refused.json()
@@ -111,7 +106,7 @@ def test_a_field_error_answers_in_chinese_with_its_code_and_params(client):
 
 
 def test_the_same_field_error_stays_english_without_a_language(client):
-    refused = client.post("/api/records/account", json={"name": "Acme", "employees": "many"}, headers=bearer(client))
+    refused = client.post("/api/records/account", json={"name": "Acme", "employees": "many"}, headers=bearer(client, "root"))
 
     error = refused.json()["errors"][0]
     assert (error["message"], error["code"], error["params"]) == ("must be a whole number; got 'many'", "wrong_type",
@@ -123,7 +118,7 @@ def test_a_plugins_refusal_answers_in_chinese_with_the_plugins_code_and_the_name
     product = crm.runtime.records.create(SYSTEM, "product", {"name": "Pump “Blue” P-1"})
 
     refused = client.post("/api/records/quote_line", json={"quote": quote["id"], "product": product["id"], "quantity": 1},
-                          headers={**bearer(client), **CHINESE})
+                          headers={**bearer(client, "root"), **CHINESE})
 
     assert refused.status_code == 422, refused.text
     [error] = refused.json()["errors"]
@@ -138,7 +133,7 @@ def test_a_bom_that_contains_its_own_product_is_refused_in_chinese(client, crm):
     bom = records.create(SYSTEM, "bom", {"product": pump["id"], "revision": "A"})
 
     refused = client.post("/api/records/bom_line", json={"bom": bom["id"], "component": pump["id"], "quantity": 1},
-                          headers={**bearer(client), **CHINESE})
+                          headers={**bearer(client, "root"), **CHINESE})
 
     assert refused.status_code == 422, refused.text
     [error] = refused.json()["errors"]
@@ -147,7 +142,7 @@ def test_a_bom_that_contains_its_own_product_is_refused_in_chinese(client, crm):
 
 
 def test_a_bad_filter_answers_in_chinese_with_code_and_params(client):
-    refused = client.get("/api/records/account?nme=x&limit=900", headers={**bearer(client), **CHINESE})
+    refused = client.get("/api/records/account?nme=x&limit=900", headers={**bearer(client, "root"), **CHINESE})
 
     assert refused.status_code == 400
     body = refused.json()

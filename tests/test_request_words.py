@@ -17,20 +17,15 @@ from test_ui_imports import check, choose, form_of, map_url, upload
 from test_ui_pages import signed_in
 
 from access_world import PASSWORD
+from helpers import CHINESE, bearer
 from core.api.app import create_app
 
-CHINESE = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
 
 
 @pytest.fixture
 def client(world):
     with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
         yield client
-
-
-def bearer(client: TestClient, username: str = "mike") -> dict:
-    answer = client.post("/api/auth/token", json={"username": username, "password": PASSWORD, "name": "words test"})
-    return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
 def in_chinese(world, client: TestClient, username: str) -> str:
@@ -47,7 +42,7 @@ def alerts(html: str) -> list[str]:
 
 
 def test_a_file_that_is_not_a_table_and_a_misspelt_option_are_refused_in_chinese_by_the_api(client):
-    headers = {**bearer(client), **CHINESE}
+    headers = {**bearer(client, "mike"), **CHINESE}
     refused = client.post("/api/imports/account", files={"file": ("notes.pdf", b"%PDF-1.4", "application/pdf")}, headers=headers)
     misspelt = client.post("/api/imports/account", files={"file": ("a.csv", b"name\nAcme\n", "text/csv")},
                            data={"options": '{"dry_rn": false}'}, headers=headers)
@@ -62,7 +57,7 @@ def test_a_file_that_is_not_a_table_and_a_misspelt_option_are_refused_in_chinese
 
 
 def test_an_undecodable_file_and_an_unknown_column_are_refused_in_chinese_by_the_api(client):
-    headers = {**bearer(client), **CHINESE}
+    headers = {**bearer(client, "mike"), **CHINESE}
     undecodable = client.post("/api/imports/account", files={"file": ("binary.csv", b"name\n\xff\xfe\xfa\x80\x81\n", "text/csv")},
                               headers=headers)
     options = json.dumps({"mapping": {"columns": {"nmae": "name"}}})
@@ -97,7 +92,7 @@ def test_the_import_pages_word_a_bad_file_and_a_bad_mapping_in_the_pages_languag
 
 
 def test_a_malformed_or_misshapen_body_is_refused_in_chinese(client):
-    headers = {**bearer(client), **CHINESE, "Content-Type": "application/json"}
+    headers = {**bearer(client, "mike"), **CHINESE, "Content-Type": "application/json"}
     malformed = client.post("/api/records/account/1/shares", content=b'{"user": ', headers=headers)
     misshapen = client.post("/api/auth/token", json={"username": "mike", "password": PASSWORD, "nmae": "t", "expires_in_days": "soon"},
                             headers=CHINESE)
@@ -113,12 +108,40 @@ def test_a_malformed_or_misshapen_body_is_refused_in_chinese(client):
                                            "/：“nmae”不是已知的键（你是不是想写“name”？）；/expires_in_days：必须是整数。")
 
 
+def test_the_apis_own_refusals_are_answered_in_chinese(client):
+    headers = {**bearer(client, "root"), **CHINESE}
+    account = client.post("/api/records/account", json={"name": "Acme"}, headers=headers).json()
+    answers = {
+        "version": client.patch(f"/api/records/account/{account['id']}", json={"name": "Acme Ltd"}, headers=headers),
+        "job": client.get("/api/imports/jobs/999", headers=headers),
+        "job id": client.get("/api/imports/jobs/abc", headers=headers),
+        "merge": client.post("/api/records/account/merge", json={"survivor": "a"}, headers=headers),
+        "related": client.get(f"/api/records/account/{account['id']}/related/nosuch/x", headers=headers),
+        "layout": client.delete("/api/meta/layouts/nosuch", headers=headers),
+        "base field": client.delete("/api/meta/objects/account/fields/name", headers=headers),
+        "export": client.get("/api/export/account?format=pdf", headers=headers),
+    }
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "version": 428, "job": 404, "job id": 400, "merge": 400, "related": 404, "layout": 422, "base field": 422, "export": 400}
+    said = {name: answer.json()["message"] for name, answer in answers.items()}
+    assert said["version"].startswith("请发送你读到的版本")
+    assert said["job"] == "你没有导入任务 999（GET /api/imports/jobs 列出你的导入任务）。"
+    assert said["job id"].startswith("“abc”不是导入任务 id") and answers["job id"].json()["errors"][0]["message"] == "整数"
+    assert said["merge"].startswith("请发送保留的记录") and '{"survivor": 12' in said["merge"]
+    assert said["related"] == "nosuch.x 并不指向 account（GET .../related 列出相关列表）。"
+    assert "没有定制布局“nosuch”" in said["layout"]
+    assert "只有自定义字段才能改名或删除" in said["base field"]
+    assert answers["export"].json()["errors"][0]["message"] == "csv 或 xlsx"
+    english = client.get("/api/imports/jobs/999", headers=bearer(client, "root")).json()["message"]
+    assert english == "there is no import job 999 of yours (GET /api/imports/jobs lists them)"
+
+
 def test_a_bad_page_size_a_missing_sign_in_and_a_bad_token_are_refused_in_chinese(client):
-    page_size = client.get("/api/imports/jobs?limit=0", headers={**bearer(client), **CHINESE})
+    page_size = client.get("/api/imports/jobs?limit=0", headers={**bearer(client, "mike"), **CHINESE})
     anonymous = client.get("/api/records/account", headers=CHINESE)
     bad_token = client.get("/api/records/account", headers={"Authorization": "Bearer tsk_nothing", **CHINESE})
 
-    not_a_number = client.get("/api/imports/jobs?limit=abc", headers={**bearer(client), **CHINESE})
+    not_a_number = client.get("/api/imports/jobs?limit=abc", headers={**bearer(client, "mike"), **CHINESE})
     assert not_a_number.status_code == 400, not_a_number.text
     assert not_a_number.json()["message"] == "请求的参数无效：GET /api/imports/jobs?limit=abc"
     assert not_a_number.json()["errors"] == [{"parameter": "limit", "message": "值无效：Expected `int`, got `str`",
@@ -128,7 +151,7 @@ def test_a_bad_page_size_a_missing_sign_in_and_a_bad_token_are_refused_in_chines
     assert anonymous.status_code == 401 and anonymous.json()["message"].startswith("请先登录：")
     assert bad_token.status_code == 401 and bad_token.json()["message"] == "令牌无效。"
     assert client.get("/api/records/account").json()["message"].startswith("sign in first:")
-    unknown = client.get("/api/records/acount", headers={**bearer(client), **CHINESE})
+    unknown = client.get("/api/records/acount", headers={**bearer(client, "mike"), **CHINESE})
     assert unknown.status_code == 404 and unknown.json()["message"] == "没有对象“acount”（你是不是想写“account”？）"
 
 

@@ -424,11 +424,11 @@ def _refuse_unless_runnable(runtime, job: dict) -> None:
 def _job(request: Request, job_id: str) -> dict:
     """The job, if it exists and is the caller's (any job for admins); else a 404, as if it did not exist."""
     if not _WHOLE.match(job_id) or not 1 <= int(job_id) <= BIGGEST:
-        raise ApiError(400, "bad_request", f"'{_short(job_id)}' is not an import job id: job ids are whole numbers from 1, "
-                                           "as POST /api/imports/{object} answers them", [{"parameter": "job_id", "message": "a whole number"}])
+        raise ApiError(400, "bad_request", sentence("not_an_import_job_id", value=_short(job_id)),
+                       [{"parameter": "job_id", "message": sentence("expected_integer")}])
     job = request.app.state.runtime.imports.status(int(job_id), _actor(request), _is_admin(request))
     if job is None:
-        raise ApiError(404, "not_found", f"there is no import job {job_id} of yours (GET /api/imports/jobs lists them)")
+        raise ApiError(404, "not_found", sentence("import_job_missing", job=job_id))
     return job
 
 

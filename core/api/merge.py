@@ -13,6 +13,7 @@ from litestar.params import FromPath, RawBody
 
 from core.api.errors import ApiError, json_body, reader_language
 from core.api.security import SIGNED_IN, identity
+from core.words import sentence
 from core.merge import MergeError, merge
 
 BODY_KEYS = {"survivor", "merged", "values", "versions"}
@@ -28,7 +29,7 @@ class MergeController(Controller):
     def merge_records(self, request: Request, object_name: FromPath[str], body: RawBody) -> Response:
         data = json_body(body)
         if not isinstance(data, dict) or "survivor" not in data or "merged" not in data:
-            raise ApiError(400, "bad_request", f"send the survivor, the records to merge into it and the values to keep, e.g. {EXAMPLE}")
+            raise ApiError(400, "bad_request", sentence("merge_body_needed", example=EXAMPLE))
         unknown = sorted(set(data) - BODY_KEYS)
         if unknown:
             raise ApiError(400, "bad_request", f"unknown key(s) {', '.join(unknown)}: send only {', '.join(sorted(BODY_KEYS))}")

@@ -56,8 +56,7 @@ def _version_from(request: Request, data: Any) -> Any:
         return header
     if isinstance(data, dict) and data.get("version") is not None:
         return data["version"]
-    raise ApiError(428, "version_required", "send the version you read, as 'If-Match: \"<version>\"' or a 'version' field, "
-                                           "so that your change cannot overwrite someone else's")
+    raise ApiError(428, "version_required", sentence("version_required"))
 
 
 class RecordsController(Controller):
@@ -115,7 +114,7 @@ class RecordsController(Controller):
         service, actor = _service(request), _actor(request)
         parent = service.get(actor, object_name, record_id)
         if not any(r["object"] == child and r["field"] == field_name for r in _relations(request, object_name, actor)):
-            raise ApiError(404, "not_found", f"{child}.{field_name} does not point to {object_name} (GET .../related lists the related lists)")
+            raise ApiError(404, "not_found", sentence("not_related", child=child, field=field_name, object=object_name))
         params = [(k, v) for k, v in _query_pairs(request) if k != field_name] + [(field_name, str(parent["id"]))]
         return service.list(actor, child, params).as_dict()
 
@@ -174,10 +173,10 @@ class ExportController(Controller):
         runtime, actor = request.app.state.runtime, _actor(request)
         if fmt not in exports.FORMATS:
             raise ApiError(400, "invalid_query", sentence("not_an_export_format", value=fmt),
-                           [{"parameter": "format", "message": "csv or xlsx"}])
+                           [{"parameter": "format", "message": sentence("csv_or_xlsx")}])
         if labels is not None and labels not in exports.LABEL_LANGUAGES:
             raise ApiError(400, "invalid_query", sentence("not_a_label_language", value=labels),
-                           [{"parameter": "labels", "message": "en or zh-CN"}])
+                           [{"parameter": "labels", "message": sentence("en_or_zh")}])
         params = exports.list_query(runtime, actor, object_name, [(k, v) for k, v in _query_pairs(request) if k not in ("format", "labels")])
         audit.write_now(runtime.engine, "export", identity(request).who(client_ip(request)), object_name,
                         detail={"format": fmt, "query": dict(params)})

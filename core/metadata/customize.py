@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Callable
 
 from core.metadata.model import MetadataSet
-from core.metadata.problems import MetadataError, Problem, did_you_mean
+from core.metadata.problems import MetadataError, Problem
+from core.words import hint, sentence
 from core.metadata.store import CustomConfig
 
 Transform = Callable[[CustomConfig], CustomConfig]
@@ -19,12 +20,12 @@ Transform = Callable[[CustomConfig], CustomConfig]
 def _custom_field(config: CustomConfig, meta: MetadataSet, object_name: str, field_name: str, source: str) -> dict:
     obj = meta.objects.get(object_name)
     if obj is None:
-        raise MetadataError([Problem(source, "", f"there is no object '{object_name}'{did_you_mean(object_name, meta.objects)}")])
+        raise MetadataError([Problem(source, "", sentence("no_object", name=object_name, hint=hint(object_name, meta.objects)))])
     fdef = obj.fields.get(field_name)
     if fdef is None:
-        raise MetadataError([Problem(source, "", f"'{field_name}' is not a field of {object_name}{did_you_mean(field_name, obj.fields)}")])
+        raise MetadataError([Problem(source, "", sentence("not_a_field_of", field=field_name, object=object_name, hint=hint(field_name, obj.fields)))])
     if not fdef.custom:
-        raise MetadataError([Problem(source, "", f"{object_name}.{field_name} is defined by {fdef.source}; only custom fields can be renamed or removed")])
+        raise MetadataError([Problem(source, "", sentence("only_custom_fields", object=object_name, field=field_name, source=fdef.source))])
     holder = config.fields_holder(object_name)
     return next(f for f in holder["fields"] if f["name"] == field_name)
 
@@ -34,7 +35,7 @@ def rename_field(meta: MetadataSet, object_name: str, old: str, new: str, source
         config = config.copy()
         spec = _custom_field(config, meta, object_name, old, source)
         if new in meta.objects[object_name].fields:
-            raise MetadataError([Problem(source, "", f"{object_name} already has a field '{new}'")])
+            raise MetadataError([Problem(source, "", sentence("field_name_taken", object=object_name, field=new))])
         spec["name"] = new
         spec["former_names"] = list(dict.fromkeys(spec.get("former_names", []) + [old]))
         return config
@@ -62,7 +63,7 @@ def forget_field(meta: MetadataSet, object_name: str, field_name: str, source: s
         config = config.copy()
         spec = _custom_field(config, meta, object_name, field_name, source)
         if not spec.get("removed"):
-            raise MetadataError([Problem(source, "", f"{object_name}.{field_name} is in use; remove it first, then purge it")])
+            raise MetadataError([Problem(source, "", sentence("field_in_use", object=object_name, field=field_name))])
         holder = config.fields_holder(object_name)
         holder["fields"] = [f for f in holder["fields"] if f["name"] != field_name]
         return config

@@ -110,7 +110,7 @@ class MetadataService:
 
     def create_object(self, body: Any, who: Who) -> list[Change]:
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-            raise _refuse("POST /api/meta/objects", "send an object definition: {\"name\": ..., \"label\": {\"en\": ..., \"zh-CN\": ...}, \"fields\": [...]}")
+            raise _refuse("POST /api/meta/objects", sentence("send_object", example='{"name": ..., "label": {"en": ..., "zh-CN": ...}, "fields": [...]}'))
         meta = self.runtime.current_metadata()
         if body["name"] in meta.objects:
             raise _refuse("POST /api/meta/objects", sentence("object_exists", name=body["name"]), "/name")
@@ -120,8 +120,7 @@ class MetadataService:
         source = f"PATCH /api/meta/objects/{name}"
         obj = self.runtime.current_metadata().object(name)
         if not isinstance(changes, dict) or "fields" in changes or "name" in changes:
-            raise _refuse(source, "send the object's settings to change (label, plural_label, description, title_field, indexes, icon, nav_order); "
-                                  "fields are changed under /fields")
+            raise _refuse(source, sentence("send_object_changes", allowed="label, plural_label, description, title_field, indexes, icon, nav_order"))
         if obj.custom:
             stored = copy.deepcopy(self._config().objects[name])
             stored.update(changes)
@@ -175,7 +174,7 @@ class MetadataService:
         source = source or f"POST /api/meta/objects/{object_name}/fields"
         obj = self.runtime.current_metadata().object(object_name)
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
-            raise _refuse(source, "send a field definition: {\"name\": ..., \"type\": ..., \"label\": {\"en\": ..., \"zh-CN\": ...}}")
+            raise _refuse(source, sentence("send_field", example='{"name": ..., "type": ..., "label": {"en": ..., "zh-CN": ...}}'))
         if spec["name"] in obj.fields:
             raise _refuse(source, sentence("field_exists", object=object_name, field=spec["name"]), "/name")
         changeset = self._field_changeset(obj, spec)
@@ -191,7 +190,7 @@ class MetadataService:
         if fdef is None:
             raise _refuse(source, sentence("meta_unknown_field", field=field_name, object=object_name, hint=hint(field_name, obj.fields)))
         if not isinstance(changes, dict) or not changes:
-            raise _refuse(source, "send the field's settings to change, e.g. {\"label\": {\"en\": ..., \"zh-CN\": ...}, \"required\": true}")
+            raise _refuse(source, sentence("send_field_changes", example='{"label": {"en": ..., "zh-CN": ...}, "required": true}'))
         if not fdef.custom:
             refused = sorted(set(changes) - OVERRIDABLE_KEYS)
             if refused:
@@ -216,7 +215,7 @@ class MetadataService:
         source = f"POST /api/meta/objects/{object_name}/fields/{field_name}/values"
         fdef = self._picklist(object_name, field_name, source)
         if not isinstance(value, dict) or not isinstance(value.get("value"), str):
-            raise _refuse(source, "send a picklist value: {\"value\": \"won\", \"label\": {\"en\": ..., \"zh-CN\": ...}}")
+            raise _refuse(source, sentence("send_picklist_value", example='{"value": "won", "label": {"en": ..., "zh-CN": ...}}'))
         value = dict(value)
         position = value.pop("position", None)
         values = [v for v in fdef.spec.get("values", []) if v["value"] != value["value"]]
@@ -263,14 +262,14 @@ class MetadataService:
 
     def put_layout(self, body: Any, who: Who) -> list[Change]:
         if not isinstance(body, dict):
-            raise _refuse("PUT /api/meta/layouts", "send a layout: {\"object\": ..., \"kind\": \"list\", \"columns\": [...]}")
+            raise _refuse("PUT /api/meta/layouts", sentence("send_layout", example='{"object": ..., "kind": "list", "columns": [...]}'))
         return self.apply({"format": FORMAT, "layouts": [body]}, who, "PUT /api/meta/layouts")
 
     def remove_layout(self, key: str, who: Who) -> list[Change]:
         """Remove a customized layout; the base or plugin layout under it applies again."""
         source = f"DELETE /api/meta/layouts/{key}"
         if key not in self._config().layouts:
-            raise _refuse(source, f"there is no customized layout '{key}' (layouts defined by the base or a plugin stay; replace them with PUT)")
+            raise _refuse(source, sentence("no_custom_layout", key=key))
 
         def transform(config: CustomConfig) -> CustomConfig:
             config = config.copy()
