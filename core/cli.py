@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from core import __version__, private, search
 from core.auth import AccountError
-from core.db import DatabaseURLError, shown_url
+from core.db import DatabaseURLError, refresh_statistics, shown_url
 from core.metadata.customize import forget_field, rename_field, set_removed
 from core.metadata.files import documents_from, read_json
 from core.metadata.model import build
@@ -354,6 +354,7 @@ def serve(ctx: Context, host: str, port: int, no_demo: bool) -> None:
         loaded = load_demo(runtime)
         if loaded:
             click.echo("Loaded the demo data: " + ", ".join(f"{n} {name}" for name, n in loaded.items()) + ".")
+    refresh_statistics(runtime.engine)  # after the demo data, which the planner then knows
     password = Accounts(runtime).ensure_admin()
     if password:
         click.echo(f"\nSign in as 'admin' with the password: {password}\n"

@@ -72,6 +72,19 @@ def test_columns_map_by_name_or_label_in_either_language_and_values_are_transfor
     assert accounts(runtime)["Initech"]["industry"] == "technology"
 
 
+def test_an_import_leaves_the_planner_statistics_of_its_table_fresh(runtime, tmp_path):
+    """So that the next list of the imported records is planned on what the table now holds."""
+    file = write_csv(tmp_path / "accounts.csv", [["name"], *[[f"Account {i}"] for i in range(50)]])
+    assert run_import(runtime, SYSTEM, "account", file, options(tmp_path)).created == 50
+    with runtime.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            analyzed = conn.exec_driver_sql("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'account'").scalar()
+        else:
+            analyzed = conn.exec_driver_sql("SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'account' "
+                                            "AND last_analyze IS NOT NULL").scalar()
+    assert analyzed
+
+
 def test_a_dry_run_reports_every_row_and_writes_nothing(runtime, tmp_path):
     file = write_csv(tmp_path / "contacts.csv", [
         ["last_name", "email", "birthday", "account"],

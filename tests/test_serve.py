@@ -78,6 +78,8 @@ def test_a_first_serve_builds_the_database_loads_the_demo_and_prints_an_admin_pa
     accounts = httpx.get(f"{base}/api/records/account?count=true&limit=1", headers={"Authorization": f"Bearer {token}"}).json()
     assert accounts["count"] == 60
     assert httpx.get(f"{base}/login").status_code == 200 and httpx.get(f"{base}/schema").status_code == 200
+    with sqlite3.connect(tmp_path / "tessera.db") as db:  # the planner knows the tables as the demo left them
+        assert db.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'account'").fetchone()[0] > 0
 
 
 def test_a_second_serve_keeps_the_data_and_prints_no_new_password(serve, database_url):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from core import private
+from core.db import refresh_statistics
 from core.imports import jobs
 from core.imports.mapping import CellError, DuplicateRule, Plan, Target, build_plan, keep_text
 from core.imports.sources import CELL_LIMIT, Row, Source, SourceError, open_source
@@ -251,6 +252,8 @@ class Importer:
         finally:
             rejected.close()
         jobs.finish(engine, job, "done")
+        if not job.dry_run:
+            refresh_statistics(engine, job.object)
         report.status, report.progress = "done", 1.0
 
     def _fail(self, job: jobs.Job, report: ImportReport, rejected: "RejectedFile", message: str, cause: Exception | None = None):
