@@ -821,23 +821,24 @@ def related_lists(page: PAGE, obj: OBJECT, record: dict, layout: LayoutView) -> 
                 relations[f"{child.name}.{fdef.name}"] = (child, fdef)
     chosen = ([(relations[w.name], w) for w in layout.shown_related_lists if w.name in relations] if layout.names_related_lists
               else [(r, RelatedList(name)) for name, r in relations.items()])
-    result = []
-    for (child, fdef), options in chosen:
-        if child.spec.get("system") or not access.can(child.name, "read") or not access.visible(child.name, fdef.name):
-            continue
-        rows_shown = options.rows
-        try:
-            found = page.runtime.records.list(page.actor, child.name, {fdef.name: record["id"], "limit": rows_shown, "sort": "-updated_at",
-                                                                       "count": "true"})
-        except QueryError:
-            continue
-        columns = _related_columns(page, child, options.columns)
-        rows = [{"href": f"/r/{child.name}/{r['id']}", "cells": [page.show(c.field, r.get(c.name)) for c in columns]} for r in found.items]
-        result.append({"title": f"{plural(child, page.lang)} ({fdef.label(page.lang)})", "columns": columns, "rows": rows,
-                       "name": f"{child.name}-{fdef.name}", "count": found.count, "capped": found.count_capped,
-                       "all": f"/r/{child.name}?{urlencode({fdef.name: record['id']})}",
-                       "new": f"/r/{child.name}/new?{urlencode({fdef.name: record['id']})}" if fdef.type.name == "lookup" and access.can(child.name, "create") else None})
-    return result
+    shown = [((child, fdef), options) for (child, fdef), options in chosen
+             if not child.spec.get("system") and access.can(child.name, "read") and access.visible(child.name, fdef.name)]
+    with page.runtime.records.reading(page.actor) as reads:  # one read transaction for every list, not one each
+        return [item for item in (_related_list(page, reads, child, fdef, options, record) for (child, fdef), options in shown) if item]
+
+
+def _related_list(page: PAGE, reads, child: ObjectDef, fdef: FieldDef, options: RelatedList, record: dict) -> dict | None:
+    access = page.access
+    try:
+        found = reads.list(child.name, {fdef.name: record["id"], "limit": options.rows, "sort": "-updated_at", "count": "true"})
+    except QueryError:
+        return None
+    columns = _related_columns(page, child, options.columns)
+    rows = [{"href": f"/r/{child.name}/{r['id']}", "cells": [page.show(c.field, r.get(c.name)) for c in columns]} for r in found.items]
+    return {"title": f"{plural(child, page.lang)} ({fdef.label(page.lang)})", "columns": columns, "rows": rows,
+            "name": f"{child.name}-{fdef.name}", "count": found.count, "capped": found.count_capped,
+            "all": f"/r/{child.name}?{urlencode({fdef.name: record['id']})}",
+            "new": f"/r/{child.name}/new?{urlencode({fdef.name: record['id']})}" if fdef.type.name == "lookup" and access.can(child.name, "create") else None}
 
 
 def _related_columns(page: Page, child: ObjectDef, names: list[str]) -> list[Column]:
