@@ -278,16 +278,8 @@ class RecordService:
         condition an update checks; empty when they may change none of the object's records."""
         if not ids:
             return set()
-        with self.runtime.reading() as (conn, schema):
-            access = schema.access(actor)
-            if not access.can(object_name, "update"):
-                return set()
-            table = schema.tables.table(object_name)
-            statement = select(table.c.id).where(table.c.id.in_([_record_id(i) for i in ids]), table.c.deleted_at.is_(None))
-            allowed = schema.row_condition(access, object_name, "update")
-            if allowed is not None:
-                statement = statement.where(allowed)
-            return set(conn.execute(statement, _params(actor)).scalars())
+        with self.reading(actor) as reads:
+            return reads.updatable(object_name, ids)
 
     def check(self, actor: Actor, object_name: str, changes: Any) -> dict:
         """Validate ``changes`` as the actor's update of a record would, and write nothing: the values as parsed, or
@@ -1582,6 +1574,22 @@ class ReadRecords:
         obj = schema.meta.object(object_name)
         query = parse(obj, params, schema.queryable(object_name, access))
         return service._list(self.connection, schema, obj, query, access, self.actor)
+
+    def updatable(self, object_name: str, ids: list[int]) -> set[int]:
+        """RecordService.updatable, in this read transaction."""
+        schema = self.schema
+        access = schema.access(self.actor)
+        if not ids or not access.can(object_name, "update"):
+            return set()
+
+        def build() -> sa.Select:
+            table = schema.tables.table(object_name)
+            allowed = schema.row_condition(access, object_name, "update")
+            return select(table.c.id).where(table.c.id.in_(sa.bindparam("tessera_ids", expanding=True)), table.c.deleted_at.is_(None),
+                                            *([] if allowed is None else [allowed]))
+
+        statement = schema.memo(("updatable", object_name, access.name), build)
+        return set(self.connection.execute(statement, {**_params(self.actor), "tessera_ids": [_record_id(i) for i in ids]}).scalars())
 
     def matching(self, object_name: str, shape: tuple, where: Callable[[sa.Table], list], order: Callable[[sa.Table], list],
                  params: Mapping[str, Any], limit: int) -> list[dict]:

@@ -111,6 +111,13 @@ class Page:
             return reader.list(object_name, params)
         return self.runtime.records.list(self.actor, object_name, params)
 
+    def updatable(self, object_name: str, ids: list[int]) -> set[int]:
+        """Which of these records the user may change, inside the page's read transaction when there is one."""
+        reader = self.__dict__.get("_reader")
+        if reader is not None:
+            return reader.updatable(object_name, ids)
+        return self.runtime.records.updatable(self.actor, object_name, ids)
+
     def _read_metadata(self) -> tuple[MetadataSet, Access | None, Any]:
         if "_metadata" not in self.__dict__:
             with self.runtime.reading() as (_conn, schema):

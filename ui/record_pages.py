@@ -376,7 +376,7 @@ def _cell_editing(page: Page, obj: ObjectDef, columns: list[Column], records: li
     names = frozenset(c.name for c in columns if inline_edit.editable(page, obj, c.name) is not None)
     if not names or not records:
         return CellEditing()
-    ids = page.runtime.records.updatable(page.actor, obj.name, [r["id"] for r in records])
+    ids = page.updatable(obj.name, [r["id"] for r in records])
     return CellEditing(names, frozenset(ids), page.t("Change {field} of {title}"))
 
 
