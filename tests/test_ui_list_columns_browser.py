@@ -81,6 +81,7 @@ def test_a_cell_changed_in_place_and_a_stale_one_shows_the_conflict(page, world,
     assert world.runtime.records.get(SYSTEM, "account", account)["phone"] == "+1 555 0100"
 
     cell.locator("[data-cell-value]").dblclick()  # a second change in the same row: the row holds the new version
+    expect(field).to_be_focused()
     field.fill("+1 555 0111")
     field.press("Enter")
     expect(cell).to_contain_text("+1 555 0111")

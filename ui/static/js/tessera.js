@@ -323,7 +323,9 @@ document.addEventListener("dblclick", function (event) {
   var value = event.target.closest && event.target.closest("[data-cell-value]");
   if (!value || event.target.closest("a")) return;
   var pencil = value.parentElement.querySelector("[data-inline-pencil]");
-  if (pencil) pencil.click();
+  if (!pencil) return;
+  if (window.htmx) window.htmx.process(pencil);  // a cell just drawn again may not be made to work yet
+  pencil.click();
 });
 
 // The column chooser: each column moves up or down the list (the order the list will show them in), and the
@@ -344,6 +346,8 @@ document.addEventListener("click", function (event) {
 // After a field is saved the whole record is drawn again: the keyboard goes back to that field's pencil, marked by
 // the server. The mark is kept until the pencil really has the focus, and for a moment after that the focus is put
 // back if it falls to the page (parts of the record settle one after another, each may take the focus with it).
+// A marked pencil is taken up on htmx:load, which comes once htmx has made the new content work: focused before
+// that, Enter on it would follow its address as a plain link instead of opening the input in place.
 (function () {
   "use strict";
   var MARK = "data-focus-after-swap", WATCH_MS = 1000;
@@ -352,16 +356,21 @@ document.addEventListener("click", function (event) {
     var active = document.activeElement;
     return !active || active === document.body || !active.isConnected;
   }
-  function settle() {
-    var marked = document.querySelector("[" + MARK + "]");
-    if (marked) { wanted = marked; until = Date.now() + WATCH_MS; }
+  function keep() {
     if (!wanted || !wanted.isConnected || Date.now() > until) { wanted = null; return; }
-    if (document.activeElement !== wanted && (marked || fellToPage())) wanted.focus();
+    if (document.activeElement !== wanted && (wanted.hasAttribute(MARK) || fellToPage())) wanted.focus();
     if (document.activeElement === wanted) wanted.removeAttribute(MARK);
     window.clearTimeout(timer);
-    timer = window.setTimeout(settle, 50);
+    timer = window.setTimeout(keep, 50);
   }
-  document.addEventListener("htmx:afterSettle", settle);
+  document.addEventListener("htmx:load", function (event) {
+    var root = event.detail && event.detail.elt;
+    if (!root || !root.querySelector) return;
+    var marked = root.matches("[" + MARK + "]") ? root : root.querySelector("[" + MARK + "]");
+    if (marked) { wanted = marked; until = Date.now() + WATCH_MS; }
+    keep();
+  });
+  document.addEventListener("htmx:afterSettle", keep);
 })();
 
 // The browser's time zone, for times shown to a user who has not chosen one in their profile.
