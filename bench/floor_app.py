@@ -36,7 +36,7 @@ LIMIT = 50
 
 # What RecordService.list sends on SQLite (SQLAlchemy 2.1, qmark parameters).
 SQLITE_SQL = """\
-SELECT deal.id, deal.name, deal.account, deal.stage, deal.amount, deal.close_date, deal.probability, deal.version, deal.created_at, deal.created_by, deal.updated_at, deal.updated_by, deal.owner, deal.deleted_at, l_account.name AS account__label, l_owner.username AS owner__label 
+SELECT deal.id, deal.name, deal.account, deal.stage, deal.amount, deal.close_date, deal.probability, deal.version, deal.created_at, deal.created_by, deal.updated_at, deal.updated_by, deal.owner, deal.deleted_at, l_account.name AS account__label, coalesce(nullif(trim(l_owner.full_name), ?), l_owner.username) AS owner__label 
 FROM deal LEFT OUTER JOIN account AS l_account ON l_account.id = deal.account LEFT OUTER JOIN user AS l_owner ON l_owner.id = deal.owner 
 WHERE deal.deleted_at IS NULL AND deal.stage = ? AND (deal.owner = ? OR deal.owner IN (SELECT teammates.source_id 
 FROM user__teams AS teammates 
@@ -51,7 +51,7 @@ WHERE my_teams.source_id = ?)))) ORDER BY deal.close_date DESC, deal.id DESC
 
 # What RecordService.list sends on PostgreSQL (SQLAlchemy 2.1 with psycopg 3, named parameters with casts).
 POSTGRESQL_SQL = """\
-SELECT deal.id, deal.name, deal.account, deal.stage, deal.amount, deal.close_date, deal.probability, deal.version, deal.created_at, deal.created_by, deal.updated_at, deal.updated_by, deal.owner, deal.deleted_at, l_account.name AS account__label, l_owner.username AS owner__label 
+SELECT deal.id, deal.name, deal.account, deal.stage, deal.amount, deal.close_date, deal.probability, deal.version, deal.created_at, deal.created_by, deal.updated_at, deal.updated_by, deal.owner, deal.deleted_at, l_account.name AS account__label, coalesce(nullif(trim(l_owner.full_name), %(nullif_1)s::VARCHAR), l_owner.username) AS owner__label 
 FROM deal LEFT OUTER JOIN account AS l_account ON l_account.id = deal.account LEFT OUTER JOIN "user" AS l_owner ON l_owner.id = deal.owner 
 WHERE deal.deleted_at IS NULL AND deal.stage = %(tessera_f0)s::VARCHAR AND (deal.owner = %(actor_id)s::BIGINT OR deal.owner IN (SELECT teammates.source_id 
 FROM user__teams AS teammates 
@@ -70,8 +70,8 @@ SQL = {"sqlite": SQLITE_SQL, "postgresql": POSTGRESQL_SQL}
 def parameters(dialect: str, stage: str, actor_id: int) -> Any:
     """The bound values, in the form each driver takes them (the order the service binds them in)."""
     if dialect == "sqlite":
-        return (stage, actor_id, actor_id, "deal", actor_id, actor_id, LIMIT + 1, 0)
-    return {"tessera_f0": stage, "actor_id": actor_id, "object_1": "deal", "tessera_limit": LIMIT + 1, "tessera_offset": 0}
+        return ("", stage, actor_id, actor_id, "deal", actor_id, actor_id, LIMIT + 1, 0)
+    return {"nullif_1": "", "tessera_f0": stage, "actor_id": actor_id, "object_1": "deal", "tessera_limit": LIMIT + 1, "tessera_offset": 0}
 
 
 def normalized(sql: str) -> str:

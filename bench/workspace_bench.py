@@ -47,6 +47,7 @@ from search_bench import QUERIES, ensure_data  # noqa: E402
 
 from core.api.app import create_app  # noqa: E402
 from core.auth import Accounts  # noqa: E402
+from core.db import refresh_statistics  # noqa: E402
 from core.records import Actor  # noqa: E402
 from core.runtime import Runtime  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         ensure_data(runtime, args.scale, log)
+        refresh_statistics(runtime.engine)  # as `tessera serve` does when it starts
         if not runtime.records.list(Actor.system(), "user", {"username": ADMIN}).items:
             Accounts(runtime).add_user(ADMIN, ADMIN_PASSWORD, "admin")
         with runtime.engine.connect() as conn:
