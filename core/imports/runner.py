@@ -13,11 +13,14 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from sqlalchemy.exc import DBAPIError
 
 from core import private
 from core.db import refresh_statistics
@@ -28,6 +31,8 @@ from core.metadata.model import FieldDef
 from core.records import Actor, BulkWriter, Forbidden
 from core.validation import FieldError, RecordValidationError
 from core.words import say, sentence, sentence_of
+
+log = logging.getLogger("tessera.imports")
 
 SHOWN_REJECTIONS = 1000  # the report lists this many; the rejected-rows file has them all
 CACHE_LIMIT = 200_000  # lookup values remembered across batches
@@ -253,7 +258,10 @@ class Importer:
             rejected.close()
         jobs.finish(engine, job, "done")
         if not job.dry_run:
-            refresh_statistics(engine, job.object)
+            try:
+                refresh_statistics(engine, job.object)
+            except DBAPIError:  # the rows are in; fresh statistics are a help the next start gives again
+                log.warning("import job %s: the planner statistics of %s could not be refreshed", job.id, job.object, exc_info=True)
         report.status, report.progress = "done", 1.0
 
     def _fail(self, job: jobs.Job, report: ImportReport, rejected: "RejectedFile", message: str, cause: Exception | None = None):
