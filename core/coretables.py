@@ -261,6 +261,15 @@ search_entry = Table(
     Index("ix_tessera_search_entry_record", "object", "record_id"),
 )
 
+# An entry's id is its key: the object's code, the field's place among the object's indexed fields and the record's
+# id, in bits (core/search.py ``entry_key``), so that one object's entries are one range of the full-text index.
+search_object = Table(
+    "tessera_search_object",
+    core_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("code", Integer, nullable=False, unique=True),
+)
+
 # --- board column totals (revision 0006) -----------------------------------------------------------
 
 # Count and sum per value of a board's column field, kept by triggers (core/group_totals.py). SQLite keeps

@@ -15,6 +15,14 @@ here); PostgreSQL as a tsvector (lexemes and positions given here, verbatim) und
 index, queried with a tsquery built here. The record service marks every record it
 writes (``touch``); the write transaction refreshes their entries before it commits
 (``flush``), so the index changes with the records, in the same transaction.
+
+A search reads each object's matches apart and stops at CANDIDATES of them, so that a
+word half the records hold costs no more than a rare one. An entry's id is its key
+(``entry_key``: the object's code, the field's place, the record's id), which makes one
+object's entries one range of FTS5's rowids, and on PostgreSQL the rows of a GIN index of
+the object's own (partial, on that range of ids), made when the object is given its code.
+Both index the first two, three and four letters of each word apart (PREFIXES), so that the
+short prefixes a search box sends first are one lookup.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
-from core.coretables import search_entry, setting
+from core.coretables import search_entry, search_object, setting
 from core.jsontext import text_problem
 from core.list_sql import LIKE_ESCAPE, like_pattern
 from core.metadata.model import FieldDef, MetadataSet, ObjectDef
@@ -44,6 +52,10 @@ CHUNK = 500
 DIRTY = "tessera_search_dirty"
 FTS = "tessera_search_fts"
 BUILT_SETTING = "search_index_built"
+RECORD_BITS = 40  # an entry's key: object code, then the field's place (FIELD_BITS), then the record's id
+FIELD_BITS = 10
+MAX_FIELDS = 1 << FIELD_BITS  # indexed fields of one object, beyond which a field is not indexed
+PREFIXES = (2, 3, 4)  # lengths of the word beginnings indexed apart (FTS5's prefix option, migration 0007)
 
 _WORD = re.compile(r"[^\W_]+")
 _CJK = re.compile(r"([\u2e80-\u2fdf\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -105,6 +117,8 @@ def _fts_match(parts: list[Part]) -> str:
 
 def _tsquery(parts: list[Part]) -> str:
     def one(part: Part) -> str:
+        if part.prefix and len(part.words[0]) in PREFIXES:
+            return f"'{_prefix_lexeme(part.words[0])}'"
         if part.prefix:
             return f"'{part.words[0]}':*"
         return "(" + " <-> ".join(f"'{w}'" for w in part.words) + ")"
@@ -113,7 +127,38 @@ def _tsquery(parts: list[Part]) -> str:
 
 
 def _tsvector(words: list[str]) -> str:
-    return " ".join(f"'{w}':{min(i, 16383)}" for i, w in enumerate(words, 1))
+    prefixes = {_prefix_lexeme(w[:n]) for w in words for n in PREFIXES if len(w) >= n}
+    return " ".join([*(f"'{w}':{min(i, 16383)}" for i, w in enumerate(words, 1)), *(f"'{p}'" for p in sorted(prefixes))])
+
+
+def _prefix_lexeme(beginning: str) -> str:
+    """A word's first letters as a lexeme of their own (``^har``), as FTS5 keeps them in its prefix index: a short
+    prefix is then one lexeme to look up, not every word it begins to gather."""
+    return f"^{beginning}"
+
+
+def entry_key(code: int, place: int, record_id: int) -> int:
+    """An entry's id: one object's entries are the ids from ``entry_key(code, 0, 0)`` up to the next code's."""
+    return (code << (FIELD_BITS + RECORD_BITS)) | (place << RECORD_BITS) | record_id
+
+
+def _range(code: int) -> tuple[int, int]:
+    return entry_key(code, 0, 0), entry_key(code + 1, 0, 0)
+
+
+def object_codes(conn: Connection, names: Iterable[str] = (), assign: bool = False) -> dict[str, int]:
+    """Each indexed object's code; with ``assign``, the named objects without one are given the next codes.
+    Codes are never reused, so entries of an object gone can never be taken for another's."""
+    codes = dict(conn.execute(select(search_object.c.name, search_object.c.code)).all())
+    missing = [name for name in names if name not in codes] if assign else []
+    for name in sorted(missing):
+        codes[name] = max(codes.values(), default=0) + 1
+        conn.execute(sa.insert(search_object).values(name=name, code=codes[name]))
+        if conn.dialect.name == "postgresql":
+            low, high = _range(codes[name])  # integers of ours, written into the DDL
+            conn.execute(sa.text(f"CREATE INDEX IF NOT EXISTS ix_tessera_search_o{codes[name]} ON tessera_search_entry "
+                                 f"USING gin (terms) WHERE id >= {low} AND id < {high}"))
+    return codes
 
 
 # --- what is indexed ---------------------------------------------------------------------------
@@ -167,25 +212,28 @@ def flush(conn: Connection, meta: MetadataSet, tables) -> None:
 def refresh(conn: Connection, meta: MetadataSet, tables, object_name: str, ids: list[int]) -> None:
     """Index the records again as they are stored now (a deleted record has no entries)."""
     obj = meta.objects.get(object_name)
-    indexed = obj is not None and not obj.spec.get("system")
+    indexed = obj is not None and not obj.spec.get("system") and bool(indexed_fields(obj))
+    code = object_codes(conn, [object_name], assign=True)[object_name] if indexed else None
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         conn.execute(sa.delete(search_entry).where(search_entry.c.object == object_name, search_entry.c.record_id.in_(chunk)))
         if indexed:
             table = tables.table(object_name)
-            _write(conn, obj, _rows(conn, obj, table, table.c.id.in_(chunk)))
+            _write(conn, obj, code, _rows(conn, obj, table, table.c.id.in_(chunk)))
 
 
 def reindex(conn: Connection, meta: MetadataSet, tables, object_name: str | None = None) -> int:
     """Build the entries of one object (or of every object) from its records; how many records were indexed."""
     if object_name is None:
         conn.execute(sa.delete(search_entry))
-        return sum(_index_all(conn, obj, tables) for obj in searchable_objects(meta))
+        objects = searchable_objects(meta)
+        codes = object_codes(conn, [obj.name for obj in objects], assign=True)
+        return sum(_index_all(conn, obj, codes[obj.name], tables) for obj in objects)
     conn.execute(sa.delete(search_entry).where(search_entry.c.object == object_name))
     obj = meta.objects.get(object_name)
     if obj is None or obj.spec.get("system") or not indexed_fields(obj):
         return 0
-    return _index_all(conn, obj, tables)
+    return _index_all(conn, obj, object_codes(conn, [object_name], assign=True)[object_name], tables)
 
 
 def build_once(conn: Connection, meta: MetadataSet, tables) -> bool:
@@ -204,6 +252,7 @@ def follow_metadata(conn: Connection, old: MetadataSet | None, new: MetadataSet,
     if old is None:
         return []
     before, after = indexed_signature(old), indexed_signature(new)
+    object_codes(conn, after, assign=True)  # a code before the first record is written, in the change's transaction
     for gone in set(before) - set(after):
         conn.execute(sa.delete(search_entry).where(search_entry.c.object == gone))
     changed = sorted(name for name, fields in after.items() if name in before and before[name] != fields)
@@ -214,38 +263,38 @@ def follow_metadata(conn: Connection, old: MetadataSet | None, new: MetadataSet,
     return changed
 
 
-def _index_all(conn: Connection, obj: ObjectDef, tables) -> int:
+def _index_all(conn: Connection, obj: ObjectDef, code: int, tables) -> int:
     table, last, count = tables.table(obj.name), 0, 0
     while True:
         rows = _rows(conn, obj, table, table.c.id > last, limit=CHUNK * 10)
         if not rows:
             return count
-        _write(conn, obj, rows)
+        _write(conn, obj, code, rows)
         last, count = rows[-1][0], count + len(rows)
 
 
 def _rows(conn: Connection, obj: ObjectDef, table: sa.Table, condition, limit: int | None = None) -> list[sa.Row]:
-    fields = indexed_fields(obj)
+    fields = indexed_fields(obj)[:MAX_FIELDS]
     statement = (select(table.c.id, *[table.c[f.name] for f in fields])
                  .where(condition, table.c.deleted_at.is_(None)).order_by(table.c.id))
     return conn.execute(statement.limit(limit) if limit else statement).all()
 
 
-def _write(conn: Connection, obj: ObjectDef, rows: list[sa.Row]) -> None:
-    names = [f.name for f in indexed_fields(obj)]
+def _write(conn: Connection, obj: ObjectDef, code: int, rows: list[sa.Row]) -> None:
+    names = [f.name for f in indexed_fields(obj)[:MAX_FIELDS]]
     postgres = conn.dialect.name == "postgresql"
     entries = []
     for row in rows:
-        for name, value in zip(names, row[1:]):
+        for place, (name, value) in enumerate(zip(names, row[1:])):
             words = terms(str(value)) if value not in (None, "") else []
             if words:
-                entries.append({"s_object": obj.name, "s_record": row[0], "s_field": name,
+                entries.append({"s_id": entry_key(code, place, row[0]), "s_object": obj.name, "s_record": row[0], "s_field": name,
                                 "s_terms": _tsvector(words) if postgres else " ".join(words)})
     if not entries:
         return
     value = sa.bindparam("s_terms", type_=sa.Text)
     statement = sa.insert(search_entry).values(
-        object=sa.bindparam("s_object"), record_id=sa.bindparam("s_record"), field=sa.bindparam("s_field"),
+        id=sa.bindparam("s_id"), object=sa.bindparam("s_object"), record_id=sa.bindparam("s_record"), field=sa.bindparam("s_field"),
         terms=sa.cast(value, TSVECTOR) if postgres else value)
     conn.execute(statement, entries)
 
@@ -305,8 +354,8 @@ def search(records, actor, q: str, objects: list[str] | None = None, limit: int 
     """Up to ``limit`` records per object whose title or a searchable field matches ``q``, among the objects (all
     by default) and records the actor may read, matched only on fields they may see; objects in label order.
 
-    The index is matched once for every object (at most CANDIDATES records each); then each object with
-    candidates ranks those it holds under the actor's read scope, in the SQL of the record service's reads."""
+    Each object's statement ranks, under the actor's read scope and in the SQL of the record service's reads,
+    the first CANDIDATES records its part of the index matches."""
     parts = query_parts(q)
     if not parts:
         return []
@@ -314,45 +363,47 @@ def search(records, actor, q: str, objects: list[str] | None = None, limit: int 
     with records.reading(actor, budget) as reader:
         schema = reader.schema
         access = schema.access(actor)
-        dialect = reader.connection.dialect.name
-        wanted = _tsquery(parts) if dialect == "postgresql" else _fts_match(parts)
-        visible = {obj.name: tuple(f.name for f in indexed_fields(obj) if access.visible(obj.name, f.name))
-                   for obj in _covered(schema.meta, access, objects)}
-        visible = {name: fields for name, fields in visible.items() if fields}
-        found = _candidates(reader.connection, wanted, visible, dialect)
+        postgres = reader.connection.dialect.name == "postgresql"
+        codes = _codes_with_entries(reader.connection)
         params = {"tessera_exact": q.lower(), "tessera_prefix": like_pattern(q.lower(), prefix=True)}
-        for name in visible:
-            if not found.get(name):
+        for obj in _covered(schema.meta, access, objects):
+            places = [i for i, f in enumerate(indexed_fields(obj)[:MAX_FIELDS]) if access.visible(obj.name, f.name)]
+            if not places or obj.name not in codes:
                 continue
-            obj = schema.meta.object(name)
-            rows = reader.matching(name, ("search",), lambda table: [table.c.id.in_(sa.bindparam("tessera_ids", expanding=True))],
-                                   lambda table, obj=obj: _best_first(table, obj, access), {**params, "tessera_ids": found[name]}, limit)
+            wanted = {"tessera_search": _tsquery(parts) if postgres else _fts_match(parts), "tessera_places": places}
+            rows = reader.matching(obj.name, ("search", codes[obj.name]), lambda table, code=codes[obj.name]: [table.c.id.in_(_candidates(postgres, code))],
+                                   lambda table, obj=obj: _best_first(table, obj, access), {**params, **wanted}, limit)
             if rows:
                 groups.append(Group(obj, rows, subtitle_fields(schema.meta, obj, access)))
     return groups
 
 
-def _candidates(conn: Connection, wanted: str, visible: dict[str, tuple[str, ...]], dialect: str) -> dict[str, list[int]]:
-    """The records of each object whose entries on its visible fields match, at most CANDIDATES per object."""
-    if not visible:
-        return {}
-    if dialect == "postgresql":
-        hit = search_entry.c.terms.op("@@")(sa.cast(sa.bindparam("tessera_search", wanted, type_=sa.Text), TSQUERY))
-    else:
-        fts = sa.table(FTS, sa.column("rowid"))
-        hit = search_entry.c.id.in_(select(fts.c.rowid).where(sa.literal_column(FTS).op("MATCH")(sa.bindparam("tessera_search", wanted, type_=sa.Text))))
-    # ``object || ''``: compared as an expression, not through the (object, record_id) index, which the planner would
-    # otherwise walk through every entry of the objects (a full scan) instead of starting from the match
-    on_visible = sa.or_(*(sa.and_(search_entry.c.object.concat("") == name, search_entry.c.field.in_(fields))
-                          for name, fields in visible.items()))
-    numbered = (select(search_entry.c.object, search_entry.c.record_id,
-                       sa.func.row_number().over(partition_by=search_entry.c.object, order_by=search_entry.c.id).label("n"))
-                .where(hit, on_visible).subquery())
-    rows = conn.execute(select(numbered.c.object, numbered.c.record_id).where(numbered.c.n <= CANDIDATES))
-    found: dict[str, list[int]] = {}
-    for object_name, record_id in rows:
-        found.setdefault(object_name, []).append(record_id)
-    return found
+def _codes_with_entries(conn: Connection) -> dict[str, int]:
+    """The codes of the objects that have entries: an object with none is not asked (a look at one index page)."""
+    code, width = sa.cast(search_object.c.code, sa.BigInteger), sa.literal_column(str(1 << (FIELD_BITS + RECORD_BITS)))
+    low, high = code * width, (code + 1) * width
+    some = select(search_entry.c.id).where(search_entry.c.id >= low, search_entry.c.id < high).exists()
+    return dict(conn.execute(select(search_object.c.name, search_object.c.code).where(some)).all())
+
+
+def _candidates(postgres: bool, code: int) -> sa.Select:
+    """The ids of the first CANDIDATES records of one object whose entries on the visible fields match. The object's
+    range of ids is written into the statement: PostgreSQL picks the object's partial index only for constants."""
+    places = sa.bindparam("tessera_places", expanding=True)
+    low, high = (sa.literal_column(str(n)) for n in _range(code))
+    if postgres:
+        entry = search_entry.c
+        hit = entry.terms.op("@@")(sa.cast(sa.bindparam("tessera_search", type_=sa.Text), TSQUERY))
+        return select(entry.record_id).where(hit, entry.id >= low, entry.id < high, _place(entry.id).in_(places)).limit(CANDIDATES)
+    key = sa.literal_column("rowid", sa.BigInteger)
+    hit = sa.literal_column(FTS).op("MATCH")(sa.bindparam("tessera_search", type_=sa.Text))
+    return (select(key.op("&")(sa.literal_column(str((1 << RECORD_BITS) - 1)))).select_from(sa.table(FTS))
+            .where(hit, key >= low, key < high, _place(key).in_(places)).limit(CANDIDATES))
+
+
+def _place(key) -> sa.ColumnElement:
+    """The field's place in an entry's key; written as literals, PostgreSQL shifting a bigint by an integer only."""
+    return key.op(">>")(sa.literal_column(str(RECORD_BITS))).op("&")(sa.literal_column(str(MAX_FIELDS - 1)))
 
 
 def _covered(meta: MetadataSet, access: Access, objects: list[str] | None) -> list[ObjectDef]:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import pytest
 
 from core import search
+from alembic import command
+
 from core.db import read_transaction
+from core.migrate import alembic_config
 from core.coretables import search_entry
 from core.imports import ImportOptions, run_import
 from core.records import Actor
@@ -208,6 +211,50 @@ def test_reindex_rebuilds_the_entries(api):
     with runtime.writing() as (conn, schema):
         assert search.reindex(conn, schema.meta, schema.tables, "contact") >= 1
     assert found(api, "root", "rebuilt") == [("contact", record["id"])]
+
+
+def test_a_broad_word_is_read_apart_per_object_so_no_object_crowds_out_another(api, monkeypatch):
+    """Each object's statement stops at CANDIDATES matches: the first records of a crowded object do not use up the
+    places of the objects written after it, and every match ranked is one the reader may read."""
+    runtime = api.world.runtime
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    crowd = [new(runtime, "contact", last_name=f"Harborough {n}") for n in range(6)]  # two entries each: name, full name
+    account = new(runtime, "account", name="Harbor Freight")
+    results = found(api, "root", "harb", limit=10)
+    assert ("account", account["id"]) in results
+    contacts = {r[1] for r in results if r[0] == "contact"}
+    assert 1 <= len(contacts) <= 3 and contacts <= {c["id"] for c in crowd}  # ranked among 3 entries, not all 12
+
+
+def test_entry_ids_keep_each_object_in_a_range_of_its_own_and_codes_are_never_reused(api):
+    runtime = api.world.runtime
+    record = new(runtime, "contact", last_name="Keyed", first_name="Kim")
+    with read_transaction(runtime.engine) as conn:
+        codes = search.object_codes(conn)
+        ids = conn.execute(sa.select(search_entry.c.id).where(search_entry.c.object == "contact",
+                                                              search_entry.c.record_id == record["id"])).scalars().all()
+    low, high = search.entry_key(codes["contact"], 0, 0), search.entry_key(codes["contact"] + 1, 0, 0)
+    assert ids and all(low <= i < high and i & ((1 << search.RECORD_BITS) - 1) == record["id"] for i in ids)
+    boat = {"name": "boat", "label": label("Boat", "小船"), "title_field": "name",
+            "fields": [{"name": "name", "type": "text", "label": label("Name", "名称")}]}
+    runtime.import_changeset(changeset(boat), "test", "test")
+    with runtime.writing() as (conn, schema):
+        given = search.object_codes(conn)  # a new object has its code from the change that made it
+        assert given["boat"] not in codes.values() and {n: given[n] for n in codes} == codes
+        later = search.object_codes(conn, ["raft"], assign=True)
+    assert later["raft"] > max(given.values())
+
+
+def test_an_index_made_before_keyed_entries_is_built_again_on_upgrade(api):
+    runtime = api.world.runtime
+    record = new(runtime, "contact", last_name="Migrated")
+    with runtime.writing() as (conn, schema):
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006")
+        assert conn.execute(sa.select(sa.func.count()).select_from(search_entry)).scalar() == 0
+    runtime.upgrade("test")
+    assert found(api, "root", "migrated") == [("contact", record["id"])]
 
 
 # --- bad input -------------------------------------------------------------------------------------------------
