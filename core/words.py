@@ -259,6 +259,8 @@ WORDS: dict[str, dict[str, str]] = {
     "needs_customizer": {"en": "changing the configuration needs the admin role or a role with the 'customizer' permission",
                          "zh-CN": "修改配置需要管理员角色，或带有“customizer”权限的角色。"},
     "not_an_export_format": {"en": "format: '{value}' is not an export format; use csv or xlsx", "zh-CN": "format：“{value}”不是导出格式；请用 csv 或 xlsx。"},
+    "not_an_export_column": {"en": "'{column}' is not a column of {object} you may export{hint}",
+                             "zh-CN": "“{column}”不是你可以导出的 {object} 列{hint}"},
     "not_a_label_language": {"en": "labels: '{value}' is not a language of the labels; use en or zh-CN",
                              "zh-CN": "labels：“{value}”不是标签的语言；请用 en 或 zh-CN。"},
     "not_an_audit_event": {"en": "'{event}' is not an audit event; events: {events}", "zh-CN": "“{event}”不是审计事件；事件有：{events}"},
