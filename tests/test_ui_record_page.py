@@ -86,7 +86,7 @@ def test_the_timeline_merges_field_changes_with_activities_newest_first(crm):
     client.post(f"/r/account/{account}/activities", data={"_csrf_token": csrf, "kind": "note", "subject": "Met at the fair"})
     page = client.get(f"/r/account/{account}").text
     timeline = page[page.index('id="timeline"'):]
-    assert "Field change" in timeline and "+86 21 5555" in timeline and "Suzhou" in timeline and "mike" in timeline
+    assert "Field change" in timeline and "+86 21 5555" in timeline and "Suzhou" in timeline and "Mike" in timeline
     assert timeline.index("Met at the fair") < timeline.index("+86 21 5555")  # newest first
     assert "<h2>History</h2>" not in page and "<h2>Activities</h2>" not in page  # one timeline instead of both
 

@@ -909,7 +909,7 @@ def _conflict(page: PAGE, obj: OBJECT, exc: Conflict) -> dict:
     changes = []
     for change in exc.changes:
         fdef = obj.fields.get(change["field"])
-        changes.append({"field": fdef.label(page.lang) if fdef else change["field"], "who": change["changed_by_name"],
+        changes.append({"field": fdef.label(page.lang) if fdef else change["field"], "who": change["changed_by_label"],
                         "old": shown_value(fdef, change["old"], page.lang), "new": shown_value(fdef, change["new"], page.lang)})
     return {"message": say(exc, page.lang), "changes": changes, "version": exc.current_version}
 
