@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from core import private
-from core.query import MAX_LIMIT
+from core.query import MAX_LIMIT, QueryError
 from core.records import Actor
+from core.words import hint, sentence
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "xlsx")
@@ -27,12 +28,25 @@ class ExportError(ValueError):
     """The export cannot be made as asked."""
 
 
-def columns(runtime, actor: Actor, object_name: str) -> list[str]:
-    """The columns a list shows this actor: the id, the fields they may see, the system fields."""
+def columns(runtime, actor: Actor, object_name: str, chosen: Sequence[str] = ()) -> list[str]:
+    """The columns exported to this actor: those ``chosen``, in their order (each once), else the id, the fields
+    they may see and the system fields. A chosen column they may not see is refused (QueryError) like an unknown one."""
     access = runtime.records.access(actor)
     obj = runtime.current_metadata().object(object_name)
     visible = [f.name for f in obj.active_fields() if access.visible(object_name, f.name)]
-    return ["id", *visible, *SYSTEM_COLUMNS]
+    every = ["id", *visible, *SYSTEM_COLUMNS]
+    if not chosen:
+        return every
+    names = list(dict.fromkeys(chosen))
+    unknown = next((name for name in names if name not in every), None)
+    if unknown is not None:
+        raise QueryError.of([("columns", sentence("not_an_export_column", column=unknown, object=object_name, hint=hint(unknown, every)))])
+    return names
+
+
+def chosen_columns(text: str | None) -> list[str]:
+    """The column names of a comma-separated ``columns`` parameter, blanks left out."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 def list_query(runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -99,16 +113,17 @@ def cell(value: Any) -> Any:
 
 
 def export(runtime, actor: Actor, object_name: str, path: Path, params: Iterable[tuple[str, str]] = (), fmt: str | None = None,
-           progress: Callable[[int], None] | None = None, labels: str | None = None) -> int:
+           progress: Callable[[int], None] | None = None, labels: str | None = None, chosen: Sequence[str] = ()) -> int:
     """Write the list to ``path`` (CSV or XLSX, from ``fmt`` or the file's suffix); return the number of records.
 
     The file appears whole or not at all (it is written beside ``path`` and renamed at the end), readable by its owner alone.
     ``labels`` (a language): headers and picklist values as labels in it, for people; without it, names and codes, for imports.
+    ``chosen``: the columns to write, in order (see ``columns``); none: every column.
     """
     path = Path(path)
     fmt = export_format(fmt, path)
     with private.replacing(path) as file:
-        return write(file, runtime, actor, object_name, params, fmt, progress, labels)
+        return write(file, runtime, actor, object_name, params, fmt, progress, labels, chosen)
 
 
 def export_format(fmt: str | None, path: Path | None = None) -> str:
@@ -120,9 +135,9 @@ def export_format(fmt: str | None, path: Path | None = None) -> str:
 
 
 def write(file: BinaryIO, runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]] = (), fmt: str = "csv",
-          progress: Callable[[int], None] | None = None, labels: str | None = None) -> int:
+          progress: Callable[[int], None] | None = None, labels: str | None = None, chosen: Sequence[str] = ()) -> int:
     """Write the list to an open binary file (standard output, say) as ``fmt``; return the number of records."""
-    names = columns(runtime, actor, object_name)
+    names = columns(runtime, actor, object_name, chosen)
     shown = list(zip(names, readers(runtime, object_name, names, labels)))
     rows = ([show(record.get(name)) for name, show in shown] for record in records(runtime, actor, object_name, list(params)))
     return (_write_xlsx if export_format(fmt) == "xlsx" else _write_csv)(file, object_name, headers(runtime, object_name, names, labels),
@@ -162,9 +177,10 @@ def _write_xlsx(file: BinaryIO, object_name: str, names: list[str], rows: Iterat
     return count
 
 
-def csv_chunks(runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]], labels: str | None = None) -> Iterator[str]:
+def csv_chunks(runtime, actor: Actor, object_name: str, params: Iterable[tuple[str, str]], labels: str | None = None,
+               chosen: Sequence[str] = ()) -> Iterator[str]:
     """The CSV export as text chunks, for a streamed HTTP response."""
-    names = columns(runtime, actor, object_name)
+    names = columns(runtime, actor, object_name, chosen)
     shown = list(zip(names, readers(runtime, object_name, names, labels)))
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -248,12 +248,7 @@ class RecordService:
         with self.runtime.reading() as (conn, schema):
             access = self._allowed(schema, actor, object_name, "read")
             self._fetch(conn, schema, object_name, record_id, True, access, actor)  # NotFound unless readable
-            rows = conn.execute(
-                select(field_history)
-                .where(field_history.c.object == object_name, field_history.c.record_id == record_id)
-                .order_by(field_history.c.id)
-            )
-            return _real_changes(schema, object_name, rows, access)
+            return _changes(conn, schema, access, actor, object_name, record_id)
 
     def last_changed(self, actor: Actor, object_name: str, field: str, ids: list[int]) -> dict[int, dt.datetime]:
         """When ``field`` last changed on each of the records ``ids`` (those of a list the actor just read),
@@ -431,13 +426,7 @@ class RecordService:
         target_obj = schema.meta.object(fdef.spec["target"])
         target = schema.tables.table(target_obj.name)
         through = [junction.c[t.name] for t in fdef.through]
-        title = title_column(target_obj, target, access.visible)
-        if not (access.can(target_obj.name, "read") and access.visible(target_obj.name, target_obj.title_field)):
-            title = sa.null()
-        else:
-            visible = schema.row_condition(access, target_obj.name, "read")
-            if visible is not None:
-                title = sa.case((visible, title), else_=sa.null())
+        title = _name_of(schema, access, target_obj.name)
         rows = conn.execute(
             select(junction.c.source_id, junction.c.target_id, title, *through)
             .join(target, target.c.id == junction.c.target_id)
@@ -655,7 +644,7 @@ class RecordService:
         table = schema.tables.table(object_name)
         current = self._current(conn, schema, access, actor, table, object_name, record_id, "update")
         if current.version != expected:
-            raise self._conflict(conn, schema, object_name, record_id, expected, current.version, access)
+            raise self._conflict(conn, schema, object_name, record_id, expected, current.version, access, actor)
         if not trusted and isinstance(changes, dict):
             changes = _without_unchanged_read_only(obj, changes, current._mapping, access.locked(object_name))
         values = schema.validator(object_name).validate(changes, partial=True, trusted=trusted,
@@ -696,7 +685,7 @@ class RecordService:
             )
             if result.rowcount != 1:
                 latest = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
-                raise self._conflict(conn, schema, object_name, record_id, expected, latest, access)
+                raise self._conflict(conn, schema, object_name, record_id, expected, latest, access, actor)
         if search.indexes_any(obj, diff):
             search.touch(conn, object_name, [record_id])
         history = [
@@ -945,15 +934,9 @@ class RecordService:
                    for obj, fdef in self._referencing(schema, object_name))
 
     def _conflict(self, conn: Connection, schema: Schema, object_name: str, record_id: int, expected: int, current: int | None,
-                  access: Access = TRUSTED) -> Conflict:
+                  access: Access, actor: Actor) -> Conflict:
         """The stale update's refusal, with what changed since ``expected`` (real changes the actor may see)."""
-        rows = conn.execute(
-            select(field_history)
-            .where(field_history.c.object == object_name, field_history.c.record_id == record_id,
-                   field_history.c.record_version > expected)
-            .order_by(field_history.c.id)
-        )
-        changes = _real_changes(schema, object_name, rows, access)
+        changes = _changes(conn, schema, access, actor, object_name, record_id, field_history.c.record_version > expected)
         return Conflict(
             sentence("stale_version", object=object_name, id=record_id, expected=expected, current=current),
             current or 0,
@@ -968,7 +951,7 @@ class RecordService:
             table = schema.tables.table(object_name)
             current = self._current(conn, schema, access, actor, table, object_name, record_id, "delete").version
             if version is not None and current != _version(version):
-                raise self._conflict(conn, schema, object_name, record_id, _version(version), current, access)
+                raise self._conflict(conn, schema, object_name, record_id, _version(version), current, access, actor)
             plugins = self.runtime.plugins
             before, after = plugins.caller("tessera_before_delete", object_name), plugins.caller("tessera_after_delete", object_name)
             hooked = before or after
@@ -1068,7 +1051,7 @@ class RecordService:
                 stored[rid] = self._current(conn, schema, access, actor, table, object_name, rid, "delete")
             for rid, row in stored.items():
                 if row.version != versions[rid]:
-                    raise self._conflict(conn, schema, object_name, rid, versions[rid], row.version, access)
+                    raise self._conflict(conn, schema, object_name, rid, versions[rid], row.version, access, actor)
             deleting = self._before_merge_delete(conn, schema, actor, object_name, merged_ids)
             followed: list[tuple] = []
             with self._grants_kept(conn, schema, access, object_name, "delete") if self._deletes_reach_people(schema, object_name) else nullcontext():
@@ -1290,7 +1273,7 @@ class RecordService:
         with self.runtime.reading() as (conn, schema):
             access = self._allowed(schema, actor, object_name, "read")
             self._fetch(conn, schema, object_name, record_id, access=access, actor=actor)
-            return self._share_rows(conn, schema, object_name, record_id)
+            return self._share_rows(conn, schema, access, actor, object_name, record_id)
 
     def share(self, actor: Actor, object_name: str, record_id: Any, user: Any = None, team: Any = None, level: str = "read") -> dict:
         """Share a record with one user or one team (``level`` read or edit); sharing again changes the level.
@@ -1319,7 +1302,8 @@ class RecordService:
                                                    created_by=actor.user_id, **{column.name: target_id}))
             audit.write(conn, "share.created", audit.Who(actor.user_id, actor.name), object_name, record_id,
                         {target: target_id, "access": level})
-            return next(s for s in self._share_rows(conn, schema, object_name, record_id) if s.get(target, {}).get("id") == target_id)
+            return next(s for s in self._share_rows(conn, schema, access, actor, object_name, record_id)
+                        if s.get(target, {}).get("id") == target_id)
 
     def unshare(self, actor: Actor, object_name: str, record_id: Any, share_id: Any) -> None:
         record_id, share_id = _record_id(record_id), _record_id(share_id)
@@ -1331,18 +1315,20 @@ class RecordService:
                 raise NotFound(sentence("share_missing", object=object_name, id=record_id, share=share_id))
             audit.write(conn, "share.removed", audit.Who(actor.user_id, actor.name), object_name, record_id, {"share_id": share_id})
 
-    def _share_rows(self, conn: Connection, schema: Schema, object_name: str, record_id: int) -> list[dict]:
+    def _share_rows(self, conn: Connection, schema: Schema, access: Access, actor: Actor, object_name: str, record_id: int) -> list[dict]:
+        """The record's shares; a user named as lookups name them (their username where the reader may not read them)."""
         users, teams = schema.tables.table("user"), schema.tables.table("team")
         rows = conn.execute(
-            select(share, users.c.username, teams.c.name.label("team_name"))
+            select(share, users.c.username, _name_of(schema, access, "user").label("user_label"), teams.c.name.label("team_name"))
             .outerjoin(users, users.c.id == share.c.user_id).outerjoin(teams, teams.c.id == share.c.team_id)
-            .where(share.c.object == object_name, share.c.record_id == record_id).order_by(share.c.id)
+            .where(share.c.object == object_name, share.c.record_id == record_id).order_by(share.c.id),
+            _params(actor),
         )
         result = []
         for row in rows:
             entry: dict[str, Any] = {"id": row.id, "access": row.access, "created_at": iso_utc(row.created_at), "created_by": row.created_by}
             if row.user_id is not None:
-                entry["user"] = {"id": row.user_id, "label": row.username}
+                entry["user"] = {"id": row.user_id, "label": row.user_label or row.username}
             else:
                 entry["team"] = {"id": row.team_id, "label": row.team_name}
             result.append(entry)
@@ -1994,6 +1980,31 @@ def _changed(schema: Schema, obj: ObjectDef, stored: Mapping, values: dict) -> d
     return {name: value for name, value in values.items() if not same(_field_def(schema, obj, name), stored[name], value)}
 
 
+def _name_of(schema: Schema, access: Access, object_name: str) -> sa.ColumnElement:
+    """How the reader names a record of the object whose table the statement joins, as lookups name it:
+    NULL where they may not read it."""
+    obj = schema.meta.object(object_name)
+    if not (access.can(object_name, "read") and access.visible(object_name, obj.title_field)):
+        return sa.null()
+    title = title_column(obj, schema.tables.table(object_name), access.visible)
+    visible = schema.row_condition(access, object_name, "read")
+    return title if visible is None else sa.case((visible, title), else_=sa.null())
+
+
+def _changes(conn: Connection, schema: Schema, access: Access, actor: Actor, object_name: str, record_id: int,
+             *since: sa.ColumnElement) -> list[dict]:
+    """The record's real changes the reader may see, oldest first, each naming who made it as lookups name people."""
+    users = schema.tables.table("user")
+    rows = conn.execute(
+        select(field_history, _name_of(schema, access, "user").label("changed_by_label"))
+        .outerjoin(users, users.c.id == field_history.c.changed_by)
+        .where(field_history.c.object == object_name, field_history.c.record_id == record_id, *since)
+        .order_by(field_history.c.id),
+        _params(actor),
+    )
+    return _real_changes(schema, object_name, rows, access)
+
+
 def _real_changes(schema: Schema, object_name: str, rows: Iterable[sa.Row], access: Access) -> list[dict]:
     """History rows as entries: the fields the actor may see, and only real changes (an entry whose old and new
     value are the same, written before updates compared values as core/sameness.py does, is left out)."""
@@ -2033,7 +2044,8 @@ def _history_row(obj: ObjectDef, record_id: int, name: str, old: Any, new: Any, 
 def _history_entry(row: sa.Row) -> dict:
     m = row._mapping
     return {"field": m["field"], "old": m["old_value"], "new": m["new_value"], "version": m["record_version"],
-            "changed_at": _iso(m["changed_at"]), "changed_by": m["changed_by"], "changed_by_name": m["changed_by_name"]}
+            "changed_at": _iso(m["changed_at"]), "changed_by": m["changed_by"], "changed_by_name": m["changed_by_name"],
+            "changed_by_label": m["changed_by_label"] or m["changed_by_name"]}
 
 
 def _params(actor: Actor | None) -> dict:

@@ -171,7 +171,7 @@ def test_sharing_over_http(api):
     world = api.world
     account = world.accounts["alice"]
     shared = api.post("alice", f"/api/records/account/{account}/shares", json={"user": world.users["carol"], "access": "read"})
-    assert shared.status_code == 201 and shared.json()["user"]["label"] == "carol"
+    assert shared.status_code == 201 and shared.json()["user"]["label"] == "Carol"  # by full name, as lookups label users
     assert api.get("carol", f"/api/records/account/{account}").status_code == 200
     assert api.patch("carol", f"/api/records/account/{account}", json={"name": "X"}, headers={"If-Match": '"1"'}).status_code == 403
     assert api.post("carol", f"/api/records/account/{account}/shares", json={"user": world.users["vera"]}).status_code == 403

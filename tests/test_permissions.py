@@ -173,7 +173,7 @@ def test_sharing_a_record_with_a_user_lets_them_read_it(world):
     records, alice, carol = world.runtime.records, world.actor("alice"), world.actor("carol")
     account = world.accounts["alice"]
     entry = records.share(alice, "account", account, user=world.users["carol"])
-    assert entry["user"] == {"id": world.users["carol"], "label": "carol"} and entry["access"] == "read"
+    assert entry["user"] == {"id": world.users["carol"], "label": "Carol"} and entry["access"] == "read"
     assert names(listed(world, "carol")) == ["Alice Industries", "Carol Industries"]
     assert records.get(carol, "account", account)["name"] == "Alice Industries"
     with pytest.raises(Forbidden):

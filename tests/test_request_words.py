@@ -16,9 +16,10 @@ from litestar.testing import TestClient
 from test_ui_imports import check, choose, form_of, map_url, upload
 from test_ui_pages import signed_in
 
-from access_world import PASSWORD
+from access_world import PASSWORD, build_world
 from helpers import CHINESE, bearer
 from core.api.app import create_app
+from fake_plugins import kappa_web
 
 
 
@@ -144,8 +145,8 @@ def test_a_bad_page_size_a_missing_sign_in_and_a_bad_token_are_refused_in_chines
     not_a_number = client.get("/api/imports/jobs?limit=abc", headers={**bearer(client, "mike"), **CHINESE})
     assert not_a_number.status_code == 400, not_a_number.text
     assert not_a_number.json()["message"] == "请求的参数无效：GET /api/imports/jobs?limit=abc"
-    assert not_a_number.json()["errors"] == [{"parameter": "limit", "message": "值无效：Expected `int`, got `str`",
-                                              "code": "parameter_not_valid", "params": {"reason": "Expected `int`, got `str`"}}]
+    assert not_a_number.json()["errors"] == [{"parameter": "limit", "message": "必须是整数，而不是文本。",
+                                              "code": "must_be_type_not", "params": {"types": "整数", "got": "文本"}}]
     assert page_size.status_code == 400 and page_size.json()["message"].startswith("limit 必须在 1 到 ")
     assert page_size.json()["errors"][0]["code"] == "between"
     assert anonymous.status_code == 401 and anonymous.json()["message"].startswith("请先登录：")
@@ -153,6 +154,56 @@ def test_a_bad_page_size_a_missing_sign_in_and_a_bad_token_are_refused_in_chines
     assert client.get("/api/records/account").json()["message"].startswith("sign in first:")
     unknown = client.get("/api/records/acount", headers={**bearer(client, "mike"), **CHINESE})
     assert unknown.status_code == 404 and unknown.json()["message"] == "没有对象“acount”（你是不是想写“account”？）"
+
+
+def test_query_parameters_litestar_refuses_are_answered_in_chinese(client):
+    headers = {**bearer(client, "root"), **CHINESE}
+    refused = client.get("/api/audit?since=yesterday&user_id=0", headers=headers)
+    assert refused.status_code == 400, refused.text
+    errors = {e["parameter"]: e["message"] for e in refused.json()["errors"]}
+    assert errors == {"since": "必须是日期和时间（ISO 8601，例如 2026-03-01T09:30:00Z）。", "user_id": "不能小于 1"}
+
+
+@pytest.fixture
+def with_typed_body(make_runtime):
+    """The app with a plugin's route whose body Litestar checks against a typed structure (fake_plugins/kappa_web)."""
+    world = build_world(make_runtime(plugins=("kappa",), extra_plugins=[kappa_web]))
+    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("body, parameter, chinese, english", [
+    ({"visitors": "many"}, "visitors", "必须是整数，而不是文本。", "must be a whole number, not a text"),
+    ({"visitors": None}, "visitors", "必须是整数，而不是null。", "must be a whole number, not null"),
+    ({"visitors": 900}, "visitors", "不能大于 500", "must be at most 500"),
+    ({"visitors": 0}, "visitors", "不能小于 1", "must be at least 1"),
+    ({"site": "P"}, "site", "至少要有 2 个字符。", "must be at least 2 characters long"),
+    ({"site": "P" * 41}, "site", "太长：最多 40 个字符。", "is too long: at most 40 characters"),
+    ({"kind": "party"}, "kind", "'party' 不是允许的值之一。", "'party' is not one of the allowed values"),
+])
+def test_a_body_litestar_refuses_is_answered_in_chinese_naming_the_field(with_typed_body, body, parameter, chinese, english):
+    headers = bearer(with_typed_body, "alice")
+    sent = {"site": "Plant 7", "visitors": 3, "kind": "audit", **body}
+    refused = with_typed_body.post("/api/kappa/visits", json=sent, headers={**headers, **CHINESE})
+    assert refused.status_code == 400, refused.text
+    [error] = refused.json()["errors"]
+    assert (error["parameter"], error["message"]) == (parameter, chinese)
+    [said] = with_typed_body.post("/api/kappa/visits", json=sent, headers=headers).json()["errors"]
+    assert said["message"] == english
+
+
+def test_a_missing_key_is_named_and_a_reason_without_words_is_kept_as_litestar_gives_it(with_typed_body):
+    headers = {**bearer(with_typed_body, "alice"), **CHINESE}
+    missing = with_typed_body.post("/api/kappa/visits", json={"site": "Plant 7", "kind": "audit"}, headers=headers)
+    assert missing.status_code == 400 and missing.json()["errors"][0]["message"] == "“visitors”为必填项。"
+    assert missing.json()["errors"][0]["code"] == "key_required" and missing.json()["errors"][0]["params"] == {"key": "visitors"}
+    unworded = with_typed_body.post("/api/kappa/visits", json={"site": "Plant 7", "visitors": 3, "kind": "audit", "badge": "x"},
+                                    headers=headers)
+    [error] = unworded.json()["errors"]
+    assert (error["parameter"], error["code"]) == ("badge", "parameter_not_valid")
+    assert error["message"] == "值无效：Expected `str` matching regex '^[A-Z]{2}$'"
+    accepted = with_typed_body.post("/api/kappa/visits", json={"site": "Plant 7", "visitors": 3, "kind": "audit"}, headers=headers)
+    assert accepted.status_code == 201 and accepted.json()["site"] == "Plant 7"
 
 
 def test_a_form_without_its_csrf_token_is_refused_in_chinese_on_a_chinese_page(world, client):

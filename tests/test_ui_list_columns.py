@@ -6,6 +6,8 @@ People come from access_world.py (alice: a rep, who may not see account_number; 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from urllib.parse import parse_qsl, urlencode
 
@@ -35,6 +37,14 @@ def _headers(page: str) -> list[str]:
     return [re.sub(r"<[^>]+>|[▲▼]", "", th).strip() for th in re.findall(r'<th scope="col">(.*?)</th>', head, re.S) if "checkbox" not in th]
 
 
+def _export_link(page: str) -> str:
+    return re.search(r'href="(/api/export/account\?[^"]+)"', page).group(1).replace("&amp;", "&")
+
+
+def _csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+
+
 def _chinese(world, name: str) -> None:
     _set(world.runtime, "user", world.users[name], {"language": "zh_cn"})
 
@@ -60,8 +70,8 @@ def test_chosen_columns_are_shown_in_their_order_and_kept_by_sorting_paging_and_
     assert _headers(filtered.text) == ["Phone", "Account Name"] and "Alice Industries" in filtered.text
     count = client.get("/r/account/count?" + urlencode({"columns": "phone,name"}), headers=HX)
     assert count.status_code == 200 and "match" in count.text  # the columns are no filter
-    export = page.text.split('href="/api/export/account?')[1].split('"')[0]
-    assert "columns" not in export
+    export = dict(parse_qsl(_export_link(page.text).split("?")[1]))
+    assert export["columns"] == "industry,name,owner" and export["sort"] == "name"  # the export writes what the list shows
 
 
 def test_a_saved_view_keeps_its_columns_and_opening_it_shows_them(client, world):
@@ -101,6 +111,48 @@ def test_a_hidden_field_is_never_offered_nor_shown_as_a_column(client, world):
     assert "Account Number" not in asked.text.split("<thead>")[1].split("</thead>")[0]
     saving = client.post("/r/account/views", data={"_csrf_token": csrf, "query": "columns=account_number", "name": "Numbers"})
     assert saving.status_code == 422 and "“account_number”" in saving.text
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+def test_the_export_link_writes_the_chosen_columns_in_their_order(client, world):
+    signed_in(client, "mike")
+    _set(world.runtime, "account", world.accounts["alice"], {"industry": "technology", "phone": "+1 555 0100"})
+    page = client.get("/r/account?" + urlencode({"columns": "phone,name,industry", "q": "Alice"}))
+    assert _headers(page.text) == ["Phone", "Account Name", "Industry"]
+    exported = client.get(_export_link(page.text))
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    assert _csv(exported.text) == [["Phone", "Account Name", "Industry"], ["'+1 555 0100", "Alice Industries", "Technology"]]
+
+
+def test_a_saved_views_columns_are_exported(client, world):
+    csrf = signed_in(client, "mike")
+    query = urlencode({"q": "Bob", "columns": "owner,name"})
+    client.post("/r/account/views", data={"_csrf_token": csrf, "query": query, "name": "Owners"}, follow_redirects=False)
+    listing = client.get("/r/account").text
+    link = re.search(r'<a href="/r/account\?([^"]+)"[^>]*>Owners</a>', listing).group(1).replace("&amp;", "&")
+    exported = client.get(_export_link(client.get(f"/r/account?{link}").text))
+    assert _csv(exported.text) == [["owner", "Account Name"], ["Bob", "Bob Industries"]]
+
+
+def test_without_chosen_columns_the_export_writes_every_column(client, world):
+    signed_in(client, "mike")
+    page = client.get("/r/account?q=Alice")
+    assert "columns" not in _export_link(page.text)
+    header = _csv(client.get(_export_link(page.text)).text)[0]
+    assert header[:2] == ["id", "Account Name"] and "Annual Revenue" in header and "owner" in header
+
+
+def test_a_hidden_field_is_never_exported_even_when_named(client, world):
+    signed_in(client, "alice")  # her role hides account_number
+    page = client.get("/r/account?columns=name,account_number")
+    assert page.status_code == 400 and "columns" not in _export_link(page.text)  # the list shows its usual columns
+    asked = client.get("/api/export/account?" + urlencode({"columns": "name,account_number", "labels": "en"}))
+    assert asked.status_code == 400 and asked.json()["errors"][0]["parameter"] == "columns"
+    assert "account_number" in asked.json()["message"] and "SECRET" not in asked.text
+    workbook = client.get("/api/export/account?" + urlencode({"columns": "account_number", "format": "xlsx"}))
+    assert workbook.status_code == 400 and "SECRET" not in workbook.text
 
 
 # --- a cell changed in place -----------------------------------------------------------------

@@ -485,7 +485,7 @@ def test_sharing_a_record_from_its_detail_page_lets_the_other_user_read_it_until
     by_name = ui.post(f"/r/account/{account}/shares", data={"_csrf_token": csrf, "_team": "West", "access": "edit"}, follow_redirects=False)
     assert by_name.status_code == 303  # typed without choosing from the picker (no JavaScript): found by its name
     page = ui.get(f"/r/account/{account}").text.split('id="sharing"')[1]
-    assert "carol — can read" in page and "West" in page and "can edit" in page
+    assert "Carol — can read" in page and "West" in page and "can edit" in page  # people by their full names
     share_ids = re.findall(rf'action="/r/account/{account}/shares/(\d+)/delete"', page)
     assert len(share_ids) == 2
 
@@ -497,6 +497,23 @@ def test_sharing_a_record_from_its_detail_page_lets_the_other_user_read_it_until
     assert world.runtime.records.shares(Actor.system(), "account", account) == []
     signed_in(ui, "carol")
     assert ui.get(f"/r/account/{account}").status_code == 404
+
+
+def test_people_are_named_by_their_full_names_on_the_sharing_list_and_in_the_history(ui, world):
+    system, account = Actor.system(), world.accounts["alice"]
+    for name, full_name in (("carol", "Carol Chen"), ("bob", "")):  # bob has none: his username
+        user = world.runtime.records.get(system, "user", world.users[name])
+        world.runtime.records.update(system, "user", user["id"], {"full_name": full_name}, version=user["version"])
+    for name in ("carol", "bob"):
+        world.runtime.records.share(system, "account", account, user=world.users[name], level="edit")
+    world.runtime.records.update(world.actor("carol"), "account", account, {"phone": "+86 21 5555"}, version=1)
+    signed_in(ui, "mike")
+    page = ui.get(f"/r/account/{account}").text
+    sharing = page.split('id="sharing"')[1].split("</section>")[0]
+    assert "Carol Chen — can edit" in sharing and "bob — can edit" in sharing and "carol —" not in sharing
+    assert 'aria-label="Stop sharing with Carol Chen"' in sharing
+    change = page.split('id="timeline"')[1].split("+86 21 5555")[1].split("</time>")[0]
+    assert "Carol Chen" in change and "carol" not in change
 
 
 @pytest.mark.parametrize("form, message", [
@@ -533,7 +550,7 @@ def test_sharing_with_htmx_answers_the_sharing_section_alone(mike, world):
     account = world.accounts["alice"]
     made = client.post(f"/r/account/{account}/shares", data={"_csrf_token": csrf, "_user": "carol", "access": "edit"}, headers=HX)
     assert made.status_code == 200 and fragment(made) and made.text.startswith('<section class="sharing" id="sharing">')
-    assert "carol — can edit" in made.text
+    assert "Carol — can edit" in made.text
     wrong = client.post(f"/r/account/{account}/shares", data={"_csrf_token": csrf}, headers=HX)
     assert wrong.status_code == 422 and fragment(wrong) and "Share with: choose a user or a team." in wrong.text
     share_id = re.search(rf'/r/account/{account}/shares/(\d+)/delete', made.text).group(1)

@@ -86,7 +86,7 @@ def test_the_timeline_merges_field_changes_with_activities_newest_first(crm):
     client.post(f"/r/account/{account}/activities", data={"_csrf_token": csrf, "kind": "note", "subject": "Met at the fair"})
     page = client.get(f"/r/account/{account}").text
     timeline = page[page.index('id="timeline"'):]
-    assert "Field change" in timeline and "+86 21 5555" in timeline and "Suzhou" in timeline and "mike" in timeline
+    assert "Field change" in timeline and "+86 21 5555" in timeline and "Suzhou" in timeline and "Mike" in timeline
     assert timeline.index("Met at the fair") < timeline.index("+86 21 5555")  # newest first
     assert "<h2>History</h2>" not in page and "<h2>Activities</h2>" not in page  # one timeline instead of both
 
@@ -181,6 +181,30 @@ def test_a_field_changed_on_a_stale_version_shows_the_conflict_and_the_current_v
     assert again.status_code == 200 and world.runtime.records.get(SYSTEM, "account", account)["phone"] == "+86 571 8888"
     plain = client.post(f"/r/account/{account}/field/phone", data={"_csrf_token": csrf, "version": "2", "phone": "+1"})
     assert plain.status_code == 409 and "<html" in plain.text and 'id="inline-phone-conflict"' in plain.text
+
+
+def _field_value(page: str, name: str) -> str:
+    return re.search(rf'<dd id="value-{name}".*?</dd>', page, re.S).group(0)
+
+
+@pytest.mark.parametrize("lang, no_value", [("en", "No value"), ("zh_cn", "无值")])
+def test_an_empty_field_shows_a_muted_dash_beside_its_pencil_and_a_filled_one_its_value(crm, lang, no_value):
+    client, world = crm
+    account = world.accounts["alice"]
+    world.runtime.records.update(SYSTEM, "user", world.users["alice"], {"language": lang}, version=1)
+    csrf = signed_in(client, "alice")
+    empty = f'<span class="muted" aria-hidden="true">—</span><span class="visually-hidden">{no_value}</span>'
+    page = client.get(f"/r/account/{account}").text
+    phone, name = _field_value(page, "phone"), _field_value(page, "name")
+    assert empty in phone and 'data-inline-pencil' in phone
+    assert "Alice Industries" in name and "—" not in name
+    head = page[page.index('id="record-head"'):page.index('id="record-fields"')]
+    assert empty in head  # an empty highlight reads the same
+    saved = client.post(f"/r/account/{account}/field/phone", headers=HX, data={"_csrf_token": csrf, "version": "1", "phone": "+86 571 8888"})
+    filled = _field_value(saved.text, "phone")
+    assert saved.status_code == 200 and "+86 571 8888" in filled and "—" not in filled
+    cleared = client.post(f"/r/account/{account}/field/phone", headers=HX, data={"_csrf_token": csrf, "version": "2", "phone": ""})
+    assert cleared.status_code == 200 and empty in _field_value(cleared.text, "phone")
 
 
 # --- the head and the related lists ---------------------------------------------------------------

@@ -111,6 +111,6 @@ def _conflict(page: Page, obj: ObjectDef, exc: Conflict, record: dict, col: Colu
         fdef = obj.fields.get(change["field"])
         if fdef is None or not page.access.visible(obj.name, change["field"]):
             continue
-        changes.append({"field": fdef.label(page.lang), "who": change["changed_by_name"],
+        changes.append({"field": fdef.label(page.lang), "who": change["changed_by_label"],
                         "old": shown_value(fdef, change["old"], page.lang), "new": shown_value(fdef, change["new"], page.lang)})
     return {"changes": changes, "current": shown_value(col.field, record.get(col.name), page.lang)}

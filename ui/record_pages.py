@@ -452,9 +452,20 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
         return view
     return {
         **view, "filters": filter_controls(page, obj, chosen), "may_create": access.can(obj.name, "create"),
-        "export": urlencode([(k, v) for k, v in params if k not in ("offset", "limit", COLUMNS)] + ([("sort", sort)] if sort and "sort" not in chosen else [])),
+        "export": _export_query(params, sort if "sort" not in chosen else None, columns if COLUMNS in dict(params) else None),
         "views": saved_views(page, obj, view["view_query"]), "views_problem": None,
     }
+
+
+def _export_query(params: list[tuple[str, str]], layout_sort: str | None, chosen: list[Column] | None) -> str:
+    """The export link's query: the list's filters and sort, and the columns the user chose as the list shows them
+    (none chosen: the export writes every column)."""
+    query = [(k, v) for k, v in params if k not in ("offset", "limit", COLUMNS)]
+    if layout_sort:
+        query.append(("sort", layout_sort))
+    if chosen:
+        query.append((COLUMNS, ",".join(c.name for c in chosen)))
+    return urlencode(query)
 
 
 def _list(page: PAGE, obj: OBJECT, pairs, status: int = 200, partial: bool = False, **extra: Any) -> Response:
@@ -898,7 +909,7 @@ def _conflict(page: PAGE, obj: OBJECT, exc: Conflict) -> dict:
     changes = []
     for change in exc.changes:
         fdef = obj.fields.get(change["field"])
-        changes.append({"field": fdef.label(page.lang) if fdef else change["field"], "who": change["changed_by_name"],
+        changes.append({"field": fdef.label(page.lang) if fdef else change["field"], "who": change["changed_by_label"],
                         "old": shown_value(fdef, change["old"], page.lang), "new": shown_value(fdef, change["new"], page.lang)})
     return {"message": say(exc, page.lang), "changes": changes, "version": exc.current_version}
 

@@ -82,7 +82,7 @@ def _changes(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
     for entry in history:
         key = (entry["changed_at"], entry["changed_by_name"])
         save = saves.setdefault(key, {"type": "change", "kind": "change", "icon": KIND_ICONS["change"], "changes": [],
-                                      "who": entry["changed_by_name"], "at": _instant(entry["changed_at"]), "order": 0,
+                                      "who": entry["changed_by_label"], "at": _instant(entry["changed_at"]), "order": 0,
                                       "when": _when(entry["changed_at"], page.zone)})
         if entry["field"] == RecordService.MERGE_ENTRY:
             save.update(kind="merge", icon=KIND_ICONS["merge"])

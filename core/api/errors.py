@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from jsonschema import Draft202012Validator
 from sqlalchemy import exc as sa_exc
@@ -30,7 +31,7 @@ from core.auth import AccountError, AuthError, Throttled
 from core.fieldtypes import BIGGEST
 from core.metadata.model import UnknownObject
 from core.metadata.problems import MetadataError, pointer
-from core.metadata.schemas import describe
+from core.metadata.schemas import describe, json_types
 from core.query import QueryError
 from core.records import Conflict, Forbidden, NotFound, RecordError, Refused
 from core.roles import RoleError
@@ -231,7 +232,7 @@ VALIDATION_FAILED = "Validation failed for "  # how Litestar begins a refused pa
 
 
 def _validation_errors(exc: ValidationException, lang: str) -> list[dict] | None:
-    """Each refused parameter, with Litestar's own reason ("Expected `int`, got `str`") said in ``lang``."""
+    """Each refused parameter or body key, with Litestar's own reason ("Expected `int`, got `str`") said in ``lang``."""
     extra = exc.extra if isinstance(exc.extra, list) else None
     if not extra:
         return None
@@ -239,8 +240,52 @@ def _validation_errors(exc: ValidationException, lang: str) -> list[dict] | None
 
 
 def _parameter_problem(parameter: str, reason: str, lang: str) -> dict:
-    said = sentence("parameter_not_valid", reason=reason)
-    return {"parameter": parameter, "message": say(said, lang), "code": said.code, "params": said.params}
+    said = litestar_reason(reason)
+    return {"parameter": parameter, "message": say(said, lang), **code_and_params(said, lang)}
+
+
+def litestar_reason(reason: str) -> Sentence:
+    """msgspec's reason for refusing a value (as Litestar passes it on) as one of our sentences; one we do not
+    know stays as it is, inside parameter_not_valid."""
+    for pattern, worded in _REASONS:
+        found = pattern.fullmatch(reason)
+        if found:
+            return worded(found)
+    return sentence("parameter_not_valid", reason=reason)
+
+
+def _msgspec_types(names: str) -> Sentence | str:
+    """msgspec's type names ("int | null") as the words saying them; "int" is JSON's "integer", and so on."""
+    return json_types(*(_MSGSPEC_TYPES.get(name, f"`{name}`") for name in names.split(" | ")))
+
+
+def _number(text: str) -> int | float:
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _length(limit: str, one: str, many: str) -> Sentence:
+    return sentence(one) if limit == "1" else sentence(many, limit=int(limit))
+
+
+_MSGSPEC_TYPES = {"int": "integer", "float": "number", "str": "string", "bool": "boolean", "null": "null", "object": "object",
+                  "array": "array"}
+_REASONS: list[tuple[re.Pattern, Callable[[re.Match], Sentence]]] = [  # msgspec's wordings, as its decoder writes them
+    (re.compile(r"Expected `([^`]+)`, got `([^`]+)`"), lambda m: sentence("must_be_type_not", types=_msgspec_types(m[1]),
+                                                                           got=_msgspec_types(m[2]))),
+    (re.compile(r"Object missing required field `([^`]+)`"), lambda m: sentence("key_required", key=m[1])),
+    (re.compile(r"Object contains unknown field `([^`]+)`"), lambda m: sentence("not_a_known_key", key=m[1], hint="")),
+    (re.compile(r"Invalid (?:enum )?value (.+)"), lambda m: sentence("not_an_allowed_value", value=m[1])),
+    (re.compile(r"Expected `str` of length >= (\d+)"), lambda m: _length(m[1], "must_not_be_empty", "at_least_characters")),
+    (re.compile(r"Expected `str` of length <= (\d+)"), lambda m: sentence("at_most_characters", limit=int(m[1]))),
+    (re.compile(r"Expected `(?:array|object)` of length >= (\d+)"), lambda m: _length(m[1], "at_least_one_item", "at_least_items")),
+    (re.compile(r"Expected `(?:array|object)` of length <= (\d+)"), lambda m: sentence("at_most_items", limit=int(m[1]))),
+    (re.compile(r"Expected `(?:int|float)` >= (\S+)"), lambda m: sentence("minimum", limit=_number(m[1]))),
+    (re.compile(r"Expected `(?:int|float)` <= (\S+)"), lambda m: sentence("maximum", limit=_number(m[1]))),
+    (re.compile(r"Expected `float` > (\S+)"), lambda m: sentence("exclusive_minimum", limit=_number(m[1]))),
+    (re.compile(r"Expected `float` < (\S+)"), lambda m: sentence("exclusive_maximum", limit=_number(m[1]))),
+    (re.compile(r"Invalid RFC3339 encoded datetime"), lambda m: sentence("must_be_type", types=sentence("expected_datetime"))),
+    (re.compile(r"Invalid RFC3339 encoded date"), lambda m: sentence("must_be_type", types=sentence("expected_date"))),
+]
 
 
 def _refused_value(request: Request, exc: sa_exc.DataError) -> Response:

@@ -168,7 +168,10 @@ class ExportController(Controller):
                fmt: Annotated[str, QueryParameter(name="format", description="csv (the default) or xlsx")] = "csv",
                labels: Annotated[str | None, QueryParameter(description="en or zh-CN: headers and picklist values as their labels "
                                                                           "in that language, for people (without it: names and codes, "
-                                                                          "as imports take them)")] = None) -> Response:
+                                                                          "as imports take them)")] = None,
+               columns: Annotated[str | None, QueryParameter(description="the columns to write, comma-separated, in order "
+                                                                           "(as the list page shows them); without it: the id, "
+                                                                           "every field you may see and the system fields")] = None) -> Response:
         """The whole list (the list filters, sort and q of GET /api/records/{object}, without paging), as you may see it."""
         runtime, actor = request.app.state.runtime, _actor(request)
         if fmt not in exports.FORMATS:
@@ -177,21 +180,25 @@ class ExportController(Controller):
         if labels is not None and labels not in exports.LABEL_LANGUAGES:
             raise ApiError(400, "invalid_query", sentence("not_a_label_language", value=labels),
                            [{"parameter": "labels", "message": sentence("en_or_zh")}])
-        params = exports.list_query(runtime, actor, object_name, [(k, v) for k, v in _query_pairs(request) if k not in ("format", "labels")])
-        audit.write_now(runtime.engine, "export", identity(request).who(client_ip(request)), object_name,
-                        detail={"format": fmt, "query": dict(params)})
+        params = exports.list_query(runtime, actor, object_name,
+                                    [(k, v) for k, v in _query_pairs(request) if k not in ("format", "labels", "columns")])
+        named = exports.chosen_columns(columns)
+        chosen = exports.columns(runtime, actor, object_name, named) if named else []  # a column refused before the download starts
+        detail = {"format": fmt, "query": dict(params), **({"columns": chosen} if chosen else {})}
+        audit.write_now(runtime.engine, "export", identity(request).who(client_ip(request)), object_name, detail=detail)
         if fmt == "xlsx":
-            return _xlsx_file(runtime, actor, object_name, params, labels)
+            return _xlsx_file(runtime, actor, object_name, params, labels, chosen)
         headers = {"Content-Disposition": f'attachment; filename="{object_name}.csv"'}
-        return Stream(exports.csv_chunks(runtime, actor, object_name, params, labels), media_type="text/csv", headers=headers)
+        return Stream(exports.csv_chunks(runtime, actor, object_name, params, labels, chosen), media_type="text/csv", headers=headers)
 
 
-def _xlsx_file(runtime, actor: Actor, object_name: str, params: list[tuple[str, str]], labels: str | None = None) -> File:
+def _xlsx_file(runtime, actor: Actor, object_name: str, params: list[tuple[str, str]], labels: str | None = None,
+               chosen: list[str] | None = None) -> File:
     """The XLSX is written (in bounded memory) to a private temporary folder, sent, then removed."""
     folder = Path(tempfile.mkdtemp(prefix="tessera-export-"))
     path = folder / f"{object_name}.xlsx"
     try:
-        exports.export(runtime, actor, object_name, path, params, "xlsx", labels=labels)
+        exports.export(runtime, actor, object_name, path, params, "xlsx", labels=labels, chosen=chosen or ())
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

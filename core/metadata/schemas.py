@@ -107,7 +107,7 @@ def describe(error: ValidationError) -> Sentence:
         return sentence("must_be_constant", value=repr(value))
     if v == "type":
         wanted = value if isinstance(value, list) else [value]
-        return sentence("must_be_type", types=_either(*(sentence(_TYPE_WORDS[t]) if t in _TYPE_WORDS else t for t in wanted)))
+        return sentence("must_be_type", types=json_types(*wanted))
     if v == "pattern":
         allowed = sentence(_PATTERN_HINTS[value]) if value in _PATTERN_HINTS else sentence("pattern_other", pattern=value)
         return sentence("not_allowed_pattern", value=repr(instance), hint=allowed)
@@ -155,6 +155,11 @@ def _not_among(error: ValidationError) -> Sentence:
     if path and path[-1] == "type":
         return sentence("not_a_field_type", value=repr(instance), hint=choices)
     return sentence("not_one_of", value=repr(instance), values=", ".join(map(repr, value)), hint=choices)
+
+
+def json_types(*names: str) -> Sentence | str:
+    """JSON types ("integer", "null") as the words saying them, joined by "or"; a name without words stays as it is."""
+    return _either(*(sentence(_TYPE_WORDS[t]) if t in _TYPE_WORDS else t for t in names))
 
 
 def _either(*words: Sentence | str) -> Sentence | str:
