@@ -44,8 +44,10 @@ class ListStatements:
     def __init__(self) -> None:
         self._cache: dict[tuple, ListStatement] = {}
 
-    def build(self, conn: Connection, schema, obj: ObjectDef, query: ListQuery, access: Access, reader) -> tuple[ListStatement, dict]:
-        """The statement for the query's shape, and the values to execute it with."""
+    def build(self, conn: Connection, schema, obj: ObjectDef, query: ListQuery, access: Access, reader,
+              flag: sa.ColumnElement | None = None) -> tuple[ListStatement, dict]:
+        """The statement for the query's shape, and the values to execute it with; ``flag``, a condition on the
+        records (the reader's right to change them, say), is selected after the columns, as 1 or 0."""
         params: dict[str, Any] = {"tessera_limit": query.limit + 1, "tessera_offset": query.offset}
         for index, flt in enumerate(query.filters):
             params.update(_values(index, flt))
@@ -53,16 +55,17 @@ class ListStatements:
             params["tessera_q"] = like_pattern(query.q)
         shape = (schema.version, obj.name, access.name, conn.dialect.name, query.q is not None,
                  tuple((f.field.name, f.operator, f.value if f.operator == "isnull" else None) for f in query.filters),
-                 tuple((s.field.name, s.descending) for s in query.sort))
+                 tuple((s.field.name, s.descending) for s in query.sort), flag is not None)
         statement = self._cache.get(shape)
         if statement is None:
-            statement = self._statement(conn, schema, obj, query, access, reader)
+            statement = self._statement(conn, schema, obj, query, access, reader, flag)
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
             self._cache[shape] = statement
         return statement, params
 
-    def _statement(self, conn: Connection, schema, obj: ObjectDef, query: ListQuery, access: Access, reader) -> ListStatement:
+    def _statement(self, conn: Connection, schema, obj: ObjectDef, query: ListQuery, access: Access, reader,
+                   flag: sa.ColumnElement | None) -> ListStatement:
         table = reader.table
         conditions = [table.c.deleted_at.is_(None)] + [condition(conn, schema, table, i, f) for i, f in enumerate(query.filters)]
         if query.q:
@@ -74,7 +77,8 @@ class ListStatements:
         order = [table.c[s.field.name].desc() if s.descending else table.c[s.field.name].asc() for s in query.sort]
         last_descending = query.sort[-1].descending if query.sort else True
         order.append(table.c.id.desc() if last_descending else table.c.id.asc())
-        page = (reader.base.where(where).order_by(*order)
+        base = reader.base if flag is None else reader.base.add_columns(sa.case((flag, 1), else_=0).label("tessera_flag"))
+        page = (base.where(where).order_by(*order)
                 .limit(sa.bindparam("tessera_limit", type_=Integer)).offset(sa.bindparam("tessera_offset", type_=Integer)))
         return ListStatement(page, where, PreparedRead(page))
 

@@ -114,6 +114,7 @@ class Page:
     has_more: bool
     count: int | None = None
     count_capped: bool = False  # the count stopped at COUNT_CAP: there are more
+    updatable: frozenset[int] | None = None  # which items the reader may change, when the list was asked for it
 
     def as_dict(self) -> dict:
         data = {"items": self.items, "limit": self.limit, "offset": self.offset, "has_more": self.has_more}
@@ -322,9 +323,13 @@ class RecordService:
         return statement if visible is None else statement.where(visible)
 
     def _list(self, conn: Connection, schema: Schema, obj: ObjectDef, query: ListQuery, access: Access = TRUSTED,
-              actor: Actor | None = None) -> Page:
+              actor: Actor | None = None, updatable: bool = False) -> Page:
+        """A page of records; with ``updatable``, also which of them the actor may change (Page.updatable), by the
+        condition an update checks, asked in the list's own statement."""
         reader = self._reader(schema, obj.name, access)
-        statement, values = self._statements.build(conn, schema, obj, query, access, reader)
+        may_update = updatable and access.can(obj.name, "update")
+        flag = schema.row_condition(access, obj.name, "update") if may_update else None
+        statement, values = self._statements.build(conn, schema, obj, query, access, reader, flag)
         params = {**_params(actor), **values}
         # the formatted columns are formatted from the driver's values, not parsed first (Reader.formatted)
         rows = statement.prepared.tuples(conn, params, unprocessed=reader.formatted)
@@ -335,6 +340,8 @@ class RecordService:
             for record in records:
                 record[fdef.name] = links[record["id"]]
         page = Page(records, query.limit, query.offset, len(rows) > query.limit)
+        if updatable:  # no update right: none; no condition on the records: all of them; else the flag the statement added
+            page.updatable = frozenset(r["id"] for r, row in zip(records, rows) if may_update and (flag is None or row[-1]))
         table = reader.table
         if query.count == "exact":
             page.count = conn.execute(select(func.count()).select_from(table).where(statement.where), params).scalar_one()
@@ -1554,12 +1561,13 @@ class ReadRecords:
     def __init__(self, service: RecordService, conn: Connection, schema: Schema, actor: Actor) -> None:
         self._service, self.connection, self.schema, self.actor = service, conn, schema, actor
 
-    def list(self, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = ()) -> Page:
+    def list(self, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), updatable: bool = False) -> Page:
+        """A page of records; ``updatable``: with which of them the actor may change (RecordService._list)."""
         service, schema = self._service, self.schema
         access = service._allowed(schema, self.actor, object_name, "read")
         obj = schema.meta.object(object_name)
         query = parse(obj, params, schema.queryable(object_name, access))
-        return service._list(self.connection, schema, obj, query, access, self.actor)
+        return service._list(self.connection, schema, obj, query, access, self.actor, updatable)
 
     def updatable(self, object_name: str, ids: list[int]) -> set[int]:
         """RecordService.updatable, in this read transaction."""

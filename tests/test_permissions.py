@@ -36,6 +36,19 @@ def test_all_scope_and_admin_read_everything(world):
     assert len(listed(world, "root").items) == 4
 
 
+@pytest.mark.parametrize("who, object_name", [("alice", "contact"), ("mike", "contact"), ("vera", "account"), ("root", "account")])
+def test_a_list_asked_which_records_may_be_changed_answers_as_the_update_check_does(world, who, object_name):
+    """Team reads with own updates (alice's contacts), team updates (mike's), no update right (vera), no condition
+    (an admin): the flags the list's statement adds agree with asking about each record on its own."""
+    records, actor = world.runtime.records, world.actor(who)
+    with records.reading(actor) as reader:
+        page = reader.list(object_name, {"limit": 200}, updatable=True)
+    ids = [r["id"] for r in page.items]
+    assert ids and page.updatable == frozenset(records.updatable(actor, object_name, ids))
+    if who == "alice":
+        assert set() < page.updatable < set(ids)  # she reads her team's contacts, changes only her own
+
+
 def test_no_role_reads_nothing_but_the_directory(world):
     with pytest.raises(Forbidden, match="may not read account"):
         listed(world, "nora")

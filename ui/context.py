@@ -86,10 +86,11 @@ class Page:
         return schema.memo(("ui", role, self.lang, *key), build)
 
     @contextmanager
-    def reading(self) -> Iterator[None]:
+    def reading(self, budget: float | None = None) -> Iterator[None]:
         """Make the page's reads (metadata, access, record lists, the user's saved views) share one read
-        transaction; for pages that read several things, the list page above all."""
-        with self.runtime.records.reading(self.actor) as reader:
+        transaction; for pages that read several things, the list page above all. ``budget``: as for
+        ``Runtime.reading`` (core/api/reads.py)."""
+        with self.runtime.records.reading(self.actor, budget) as reader:
             schema = reader.schema
             self.__dict__["_metadata"] = (schema.meta, schema.access(self.actor), schema)
             self.__dict__["_reader"] = reader
@@ -104,12 +105,14 @@ class Page:
         reader = self.__dict__.get("_reader")
         return reader.connection if reader else None
 
-    def list_records(self, object_name: str, params) -> Any:
-        """A record list as the user, inside the page's read transaction when there is one."""
+    def list_records(self, object_name: str, params, updatable: bool = False) -> Any:
+        """A record list as the user, inside the page's read transaction when there is one; ``updatable``: with which
+        of its records the user may change."""
         reader = self.__dict__.get("_reader")
         if reader is not None:
-            return reader.list(object_name, params)
-        return self.runtime.records.list(self.actor, object_name, params)
+            return reader.list(object_name, params, updatable)
+        with self.runtime.records.reading(self.actor) as reader:
+            return reader.list(object_name, params, updatable)
 
     def updatable(self, object_name: str, ids: list[int]) -> set[int]:
         """Which of these records the user may change, inside the page's read transaction when there is one."""
@@ -136,8 +139,8 @@ class Page:
         return {**base, **values}
 
     def render(self, template: str, status: int = 200, **values: Any) -> Response:
-        """The template rendered here, in the handler's worker thread, rather than by a Template response
-        on the event loop (which would also guess the media type and copy the context every time)."""
+        """The template rendered here, in the handler (inside its read transaction, if any), rather than by a Template
+        response afterwards (which would also guess the media type and copy the context every time)."""
         html = self.request.app.template_engine.get_template(template).render(self.context(**values))
         return Response(html, status_code=status, media_type=MediaType.HTML, headers=VARY)
 

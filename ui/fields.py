@@ -97,17 +97,18 @@ def formatter(fdef: FieldDef, lang: str, currency: str | None = None, zone: str 
 
 
 def cell(fdef: FieldDef, lang: str, currency: str | None = None, zone: str | None = None) -> Callable[[Any], str]:
-    """The function that writes the field's values as a list cell's HTML, escaped: a lookup as a link to
-    its record under its title, a picklist value as a badge in its colour's tone, other values as text."""
+    """The function that writes the field's values as a list cell's HTML (a string to put into a row, every value
+    escaped): a lookup as a link to its record under its title, a picklist value as a badge in its colour's tone,
+    other values as text."""
     kind, text = fdef.type.name, formatter(fdef, lang, currency, zone)
     # f-strings with escape() rather than Markup.format: a list page writes hundreds of these, and format's parsing
     # of the template costs more than the cell
     if kind == "lookup":
         target = escape(fdef.spec["target"])
-        return lambda v: "" if not v else Markup(f'<a href="/r/{target}/{escape(v["id"])}">{escape(text(v))}</a>')
+        return lambda v: "" if not v else f'<a href="/r/{target}/{int(v["id"])}">{escape(text(v))}</a>'
     if kind == "dynamic_lookup":
         return lambda v: escape(text(v)) if not v or not v.get("object") else \
-            Markup(f'<a href="/r/{escape(v["object"])}/{escape(v["id"])}">{escape(text(v))}</a>')
+            f'<a href="/r/{escape(v["object"])}/{int(v["id"])}">{escape(text(v))}</a>'
     if kind in ("picklist", "multi_picklist"):
         badges = {o["value"]: Markup('<span class="badge tone-{}">{}</span>').format(tone(o.get("color")), label(o.get("label"), lang, o["value"]))
                   for o in fdef.spec.get("values", [])}

@@ -21,6 +21,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 
 from core.api.errors import IdInPath
+from core.api.reads import quick_read
 from core.metadata.layouts import LayoutView, RelatedList
 from core.metadata.model import FieldDef, ObjectDef, UnknownObject
 from core.naming import record_name
@@ -68,9 +69,18 @@ class RecordPages(Controller):
     dependencies = {"page": Provide(provide_page, sync_to_thread=False), "obj": Provide(provide_object, sync_to_thread=True)}
     exception_handlers = {Answer: answer}
 
-    @get("/{object_name:str}", **DB)
-    def list_page(self, page: PAGE, obj: OBJECT, request: Request, object_name: FromPath[str]) -> Response:
-        with page.reading():
+    @get("/{object_name:str}")
+    async def list_page(self, page: PAGE, request: Request, object_name: FromPath[str]) -> Response:
+        """The list, read on the event loop while that is quick (core/api/reads.py), the object's access checked in
+        the list's own read transaction."""
+        return await quick_read(request, lambda budget: self._list_page(page, request, object_name, budget))
+
+    @staticmethod
+    def _list_page(page: Page, request: Request, object_name: str, budget: float | None) -> Response:
+        with page.reading(budget):
+            obj, refusal = _object(page, object_name)
+            if refusal is not None:
+                return refusal
             pairs = list(request.query_params.multi_items())
             clean = urlencode(list_params(pairs))
             if clean != urlencode(pairs):  # empty filters of the form, a choice sent as several values: a shorter address
@@ -305,11 +315,33 @@ class CellEditing:
     records: frozenset[int] = frozenset()
     sentence: str = ""
 
-    def pencil(self, record: dict, name: str, field_title: str, record_title: str) -> str | None:
-        """The pencil's name for this cell, if the cell opens an input."""
-        if record["id"] not in self.records or name not in self.names:
+    def pencil_names(self, column: Column) -> str | None:
+        """The column's pencil name as HTML with the record's title still to put in (``{title}``), if it has pencils."""
+        if column.name not in self.names:
             return None
-        return self.sentence.replace("{field}", field_title).replace("{title}", record_title)
+        return str(escape(self.sentence)).replace("{field}", str(escape(column.title)))
+
+
+@dataclass(frozen=True)
+class ListColumn:
+    """What every cell of one list column shares, escaped once: its name, label, writer and pencil name."""
+
+    name: str
+    label: str  # HTML
+    write: Any  # value -> HTML
+    first: bool
+    pencil: str | None  # HTML with ``{title}``
+
+    def pencil_name(self, editable: bool, title: str) -> str | None:
+        """The cell's pencil name (``title``: the record's, escaped), if the cell opens an input."""
+        return self.pencil.replace("{title}", title) if editable and self.pencil else None
+
+
+def list_columns(columns: list[Column], lang: str, currency: str, zone: str | None, editing: CellEditing,
+                 linked: bool = True) -> list[ListColumn]:
+    """The columns as their cells are written; the first links to the record when ``linked``."""
+    return [ListColumn(c.name, str(escape(c.title)), _cell_writer(c, linked and i == 0, lang, currency, zone), linked and i == 0,
+                       editing.pencil_names(c)) for i, c in enumerate(columns)]
 
 
 def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], selectable: bool, select_label, currency: str,
@@ -318,21 +350,23 @@ def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], select
     ``editing`` allows has a pencil opening its input.
 
     Written here rather than in the template because a list page is mostly these rows and
-    Jinja spends several times longer on them; every value is escaped like the template would."""
+    Jinja spends several times longer on them; every value is escaped like the template would,
+    and what every cell of a column shares is escaped once (``list_columns``)."""
     rows, lang = [], select_label.lang
-    shown = [(c.name, _cell_writer(c, i == 0, lang, currency, zone)) for i, c in enumerate(columns)]
-    titles = [c.title for c in columns]  # each cell carries its column's title, for the cards a phone shows
+    shown = list_columns(columns, lang, currency, zone, editing)
     for record in records:
-        rid, name_of_record = record["id"], record_title(obj, record, select_label.lang)
-        tds = "".join(list_cell(obj, record, name, title, show(record.get(name)), i == 0,
-                                editing.pencil(record, name, title, name_of_record))
-                      for i, ((name, show), title) in enumerate(zip(shown, titles)))
+        rid = record["id"]
+        name_of_record = record_title(obj, record, lang)
+        editable = rid in editing.records
+        title = str(escape(name_of_record)) if editable or selectable else ""
+        tds = "".join(list_cell(obj, record, c.name, c.label, c.write(record.get(c.name)), c.first, c.pencil_name(editable, title))
+                      for c in shown)
         select = ""
         if selectable:
-            title = escape(select_label(name_of_record))
-            version = _version_input(record) if rid in editing.records else ""
+            said = escape(select_label(name_of_record))
+            version = _version_input(record) if editable else ""
             select = (f'<td><input type="checkbox" id="select-{rid}" name="id" value="{rid}" data-select-row>'
-                      f'<label for="select-{rid}" class="visually-hidden">{title}</label>{_shown_input(record)}{version}</td>')
+                      f'<label for="select-{rid}" class="visually-hidden">{said}</label>{_shown_input(record)}{version}</td>')
         rows.append(Markup(f"<tr>{select}{tds}</tr>"))
     return rows
 
@@ -341,22 +375,23 @@ def _cell_writer(col: Column, first: bool, lang: str, currency: str, zone: str |
     return _plain_cell(col.field, lang, currency, zone) if first else cell(col.field, lang, currency, zone)
 
 
-def list_cell(obj: ObjectDef, record: dict, name: str, title: str, html: str, first: bool, pencil: str | None, note: str = "",
+def list_cell(obj: ObjectDef, record: dict, name: str, label: str, html: str, first: bool, pencil: str | None, note: str = "",
               focus: bool = False) -> str:
     """One cell of a list: the first links to the record; one with a ``pencil`` (its name) opens the field's input in
-    place (``focus``: the pencil takes the focus back once drawn again); a ``note`` says why an input did not open."""
+    place (``focus``: the pencil takes the focus back once drawn again); a ``note`` says why an input did not open.
+    ``label`` (the column's) and ``pencil`` are HTML, escaped by the caller."""
     rid = record["id"]
     if first:
         html = f'<a href="/r/{obj.name}/{rid}">{html or f"#{rid}"}</a>'
     if note:
         html += f' <small class="field-error" role="alert">{escape(note)}</small>'
     if pencil is None:
-        return f'<td data-label="{escape(title)}">{html}</td>'
+        return f'<td data-label="{label}">{html}</td>'
     address = f"/r/{obj.name}/{rid}/field/{name}"
     asked = "in=cell&amp;link=1" if first else "in=cell"
-    return (f'<td id="cell-{rid}-{name}" class="cell-editable" data-label="{escape(title)}"><span class="value" data-cell-value>{html}</span>'
+    return (f'<td id="cell-{rid}-{name}" class="cell-editable" data-label="{label}"><span class="value" data-cell-value>{html}</span>'
             f'<a class="pencil" href="{address}" hx-get="{address}?{asked}" hx-include="#version-{rid}" hx-target="#cell-{rid}-{name}" '
-            f'hx-swap="outerHTML" data-inline-pencil aria-label="{escape(pencil)}"{" data-focus-after-swap" if focus else ""}><span aria-hidden="true">✎</span></a></td>')
+            f'hx-swap="outerHTML" data-inline-pencil aria-label="{pencil}"{" data-focus-after-swap" if focus else ""}><span aria-hidden="true">✎</span></a></td>')
 
 
 def _shown_input(record: dict, oob: bool = False) -> str:
@@ -371,12 +406,14 @@ def _version_input(record: dict, oob: bool = False) -> str:
     return f'<input type="hidden" id="version-{record["id"]}" name="version" value="{record["version"]}" form="row-versions"{swap}>'
 
 
-def _cell_editing(page: Page, obj: ObjectDef, columns: list[Column], records: list[dict]) -> CellEditing:
-    """The list's cells that open an input: the columns the user may change, on the shown records they may change."""
+def _cell_editing(page: Page, obj: ObjectDef, columns: list[Column], records: list[dict],
+                  updatable: frozenset[int] | None = None) -> CellEditing:
+    """The list's cells that open an input: the columns the user may change, on the shown records they may change
+    (``updatable``, when the list's read already says which)."""
     names = frozenset(c.name for c in columns if inline_edit.editable(page, obj, c.name) is not None)
     if not names or not records:
         return CellEditing()
-    ids = page.updatable(obj.name, [r["id"] for r in records])
+    ids = updatable if updatable is not None else page.updatable(obj.name, [r["id"] for r in records])
     return CellEditing(names, frozenset(ids), page.t("Change {field} of {title}"))
 
 
@@ -385,9 +422,10 @@ def shown_cell(page: Page, obj: ObjectDef, record: dict, name: str, first: bool,
     for the row's other cells and its selection (htmx swaps them out of band)."""
     col = next(c for c in column_choices(page, obj) if c.name == name)
     editing = _cell_editing(page, obj, [col], [record])
-    html = _cell_writer(col, first, page.lang, page.currency, page.zone)(record.get(name))
-    pencil = editing.pencil(record, name, col.title, record_title(obj, record, page.lang))
-    return Markup(list_cell(obj, record, name, col.title, html, first, pencil, note, focus=True) + _version_input(record, True) + _shown_input(record, True))
+    shown = list_columns([col], page.lang, page.currency, page.zone, editing, linked=first)[0]
+    pencil = shown.pencil_name(record["id"] in editing.records, str(escape(record_title(obj, record, page.lang))))
+    html = list_cell(obj, record, name, shown.label, shown.write(record.get(name)), first, pencil, note, focus=True)
+    return Markup(html + _version_input(record, True) + _shown_input(record, True))
 
 
 def _plain_cell(fdef: FieldDef, lang: str, currency: str, zone: str | None):
@@ -423,14 +461,14 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
         query.append(("sort", sort))
     error, result = None, None
     try:
-        result = page.list_records(obj.name, query)
+        result = page.list_records(obj.name, query, updatable=True)
     except QueryError as exc:
         error = exc.worded(page.lang)
     here = [(k, v) for k, v in params if k != "offset"]
     may_update, may_delete = access.can(obj.name, "update"), access.can(obj.name, "delete")
     items = result.items if result else []
     rows = list_rows(obj, items, columns, may_update or may_delete, SelectLabel(page.lang, page.t("Select {title}")),
-                     page.currency, page.zone, _cell_editing(page, obj, columns, items))
+                     page.currency, page.zone, _cell_editing(page, obj, columns, items, result.updatable if result else None))
     view = {
         "columns": columns, "rows": rows, "error": error, "column_error": column_error,
         "column_options": _column_options(page, obj, columns), "columns_param": chosen.get(COLUMNS, "") if not column_error else "",
