@@ -110,13 +110,18 @@ def cell(fdef: FieldDef, lang: str, currency: str | None = None, zone: str | Non
         return lambda v: escape(text(v)) if not v or not v.get("object") else \
             f'<a href="/r/{escape(v["object"])}/{int(v["id"])}">{escape(text(v))}</a>'
     if kind in ("picklist", "multi_picklist"):
-        badges = {o["value"]: Markup('<span class="badge tone-{}">{}</span>').format(tone(o.get("color")), label(o.get("label"), lang, o["value"]))
-                  for o in fdef.spec.get("values", [])}
+        badges = {o["value"]: badge(o.get("color"), label(o.get("label"), lang, o["value"])) for o in fdef.spec.get("values", [])}
         one = lambda v: badges.get(v) or escape(v)  # noqa: E731
         if kind == "picklist":
             return lambda v: "" if v in (None, "") else one(v)
         return lambda v: Markup(" ").join(one(x) for x in v or [])
     return lambda v: escape(text(v))
+
+
+@lru_cache(maxsize=1024)
+def badge(color: str | None, text: str) -> Markup:
+    """A picklist value's badge: the same few per list, drawn once."""
+    return Markup('<span class="badge tone-{}">{}</span>').format(tone(color), text)
 
 
 def tone(color: str | None) -> str:
