@@ -286,3 +286,28 @@ group_total = Table(
     Column("total", Numeric, nullable=False),
     Index("ix_tessera_group_total_key", "object", "field", "sum_field", "value"),
 )
+
+# --- the job queue (revision 0008) -----------------------------------------------------------------
+
+# Everything that runs later, one row per job (core/queue.py): enqueued in the transaction that causes it, claimed by
+# workers under a lease, retried with backoff, dead after its attempts.
+job = Table(
+    "tessera_job",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("queue", String(64), nullable=False),
+    Column("kind", String(128), nullable=False),  # the handler that runs it
+    Column("payload", JSON_TYPE, nullable=False),
+    Column("state", String(12), nullable=False),  # queued | running | done | dead
+    Column("priority", Integer, nullable=False),  # higher first
+    Column("run_at", DateTime(timezone=True), nullable=False),  # not before
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("locked_by", String(128), nullable=True),  # the worker holding it while running
+    Column("locked_until", DateTime(timezone=True), nullable=True),  # its lease: after this another worker may take it
+    Column("last_error", Text, nullable=True),
+    Column("key", String(200), nullable=True, unique=True),  # idempotency: one job per key
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Index("ix_tessera_job_due", "state", "run_at"),
+)

@@ -1,0 +1,227 @@
+"""One durable job queue in the application database, for everything that runs later.
+
+A job is enqueued inside the transaction that causes it (``enqueue``), so it exists exactly
+when that transaction commits. Workers ``claim`` due jobs under a lease: on PostgreSQL with
+``FOR UPDATE SKIP LOCKED``, so that any number of workers in any number of processes share
+the queue and none takes a job another holds; on SQLite the claim is one write transaction,
+which SQLite runs one at a time. A job whose worker stopped keeps its lease until it expires;
+then another worker takes it again. A job that raises is retried after a backoff that doubles
+with each attempt, with jitter, until its attempts run out: then it is dead, with its error,
+until an administrator retries it. An idempotency key keeps one job per key however often it
+is enqueued. This is the shape of Solid Queue, Oban and GoodJob: no broker to install.
+
+A job's effect must be safe to repeat: a worker can stop after the effect and before it marks
+the job done, and the job then runs again. Handlers use the job's id or key to keep their
+effects single.
+
+Times are the workers' clocks (UTC), compared with what they wrote: machines sharing a
+PostgreSQL queue keep their clocks in step (NTP), as leases are measured in minutes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import random
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core.coretables import job as job_table
+from core.db import write_transaction
+
+log = logging.getLogger("tessera.queue")
+
+STATES = ("queued", "running", "done", "dead")
+DEFAULT_QUEUE = "default"
+DEFAULT_ATTEMPTS = 5
+LEASE = dt.timedelta(minutes=5)
+BACKOFF_FIRST = dt.timedelta(seconds=10)
+BACKOFF_MOST = dt.timedelta(hours=1)
+ERROR_LIMIT = 4000  # characters of a job's last error that are kept
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed job, as its handler sees it."""
+
+    id: int
+    queue: str
+    kind: str
+    payload: Any
+    attempts: int  # this one included
+    max_attempts: int
+    key: str | None
+    locked_until: dt.datetime
+
+
+Handler = Callable[[Any, Job], None]  # (runtime, job); raising fails the attempt
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def enqueue(conn: Connection, kind: str, payload: Any = None, *, queue: str = DEFAULT_QUEUE, run_at: dt.datetime | None = None,
+            key: str | None = None, max_attempts: int = DEFAULT_ATTEMPTS, priority: int = 0) -> int:
+    """Add a job in the caller's transaction (it exists if and only if that commits); its id. With ``key``, a job
+    already enqueued under the key is kept and its id returned: one job per key, however often it is asked for."""
+    _check(kind, queue, key, max_attempts, run_at)
+    values = {"queue": queue, "kind": kind, "payload": {} if payload is None else payload, "state": "queued", "priority": priority,
+              "run_at": run_at or now(), "attempts": 0, "max_attempts": max_attempts, "key": key, "created_at": now()}
+    if key is None:
+        return conn.execute(sa.insert(job_table).values(**values).returning(job_table.c.id)).scalar_one()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    made = conn.execute(insert(job_table).values(**values).on_conflict_do_nothing(index_elements=["key"])
+                        .returning(job_table.c.id)).scalar()
+    if made is not None:
+        return made
+    return conn.execute(select(job_table.c.id).where(job_table.c.key == key)).scalar_one()
+
+
+def _check(kind: str, queue: str, key: str | None, max_attempts: int, run_at: dt.datetime | None) -> None:
+    """A job is enqueued by code, not typed by a user: a mistake here is a programming error, said plainly."""
+    if not kind or len(kind) > 128:
+        raise ValueError(f"a job's kind is 1 to 128 characters, not {kind!r}")
+    if not queue or len(queue) > 64:
+        raise ValueError(f"a queue's name is 1 to 64 characters, not {queue!r}")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise ValueError(f"an idempotency key is 1 to 200 characters, not {key!r}")
+    if max_attempts < 1:
+        raise ValueError(f"a job needs at least one attempt, not {max_attempts}")
+    if run_at is not None and run_at.tzinfo is None:
+        raise ValueError("run_at must say its time zone (UTC, say)")
+
+
+def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, lease: dt.timedelta = LEASE, limit: int = 1) -> list[Job]:
+    """Take up to ``limit`` due jobs for ``worker`` under a lease: queued ones whose time has come, and running ones
+    whose worker's lease ran out. One of those already on its last attempt is dead instead (its worker stopped on
+    it every time), so that a job that kills its worker cannot run for ever."""
+    moment = now()
+    c = job_table.c
+    due = or_(and_(c.state == "queued", c.run_at <= moment), and_(c.state == "running", c.locked_until < moment))
+    pick = (select(c.id, c.state, c.attempts, c.max_attempts).where(due, *([c.queue.in_(list(queues))] if queues else []))
+            .order_by(c.priority.desc(), c.run_at, c.id).limit(limit))
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        picked = conn.execute(pick).all()
+        spent = [row.id for row in picked if row.state == "running" and row.attempts >= row.max_attempts]
+        if spent:
+            conn.execute(update(job_table).where(c.id.in_(spent)).values(
+                state="dead", finished_at=moment, locked_by=None, locked_until=None,
+                last_error="its worker stopped while running it, on its last attempt"))
+        taken = [row.id for row in picked if row.id not in spent]
+        if not taken:
+            return []
+        rows = conn.execute(update(job_table).where(c.id.in_(taken))
+                            .values(state="running", locked_by=worker, locked_until=moment + lease, attempts=c.attempts + 1)
+                            .returning(c.id, c.queue, c.kind, c.payload, c.attempts, c.max_attempts, c.key, c.locked_until)).all()
+    return sorted((Job(*row) for row in rows), key=lambda j: taken.index(j.id))
+
+
+def complete(engine: Engine, job: Job, worker: str) -> bool:
+    """Mark the job done; False when the worker no longer held it (its lease ran out and another took it)."""
+    return _finish(engine, job, worker, state="done", finished_at=now(), last_error=None)
+
+
+def fail(engine: Engine, job: Job, worker: str, error: str) -> str | None:
+    """Record a failed attempt: queued again after the backoff, or dead when it was the last; the state it is in
+    now, or None when the worker no longer held it."""
+    moment = now()
+    if job.attempts >= job.max_attempts:
+        values = {"state": "dead", "finished_at": moment}
+    else:
+        values = {"state": "queued", "run_at": moment + backoff(job.attempts)}
+    return values["state"] if _finish(engine, job, worker, last_error=error[:ERROR_LIMIT], **values) else None
+
+
+def _finish(engine: Engine, job: Job, worker: str, **values: Any) -> bool:
+    c = job_table.c
+    with write_transaction(engine) as conn:
+        changed = conn.execute(update(job_table).where(c.id == job.id, c.state == "running", c.locked_by == worker)
+                               .values(locked_by=None, locked_until=None, **values)).rowcount
+    return changed == 1
+
+
+def backoff(attempt: int, rng: random.Random | None = None) -> dt.timedelta:
+    """How long after its ``attempt``-th failure a job waits: 10 s, doubling, at most an hour, each between half and
+    one and a half times that so that jobs failing together do not come back together."""
+    base = min(BACKOFF_FIRST * 2 ** max(attempt - 1, 0), BACKOFF_MOST)
+    return base * (rng or random).uniform(0.5, 1.5)
+
+
+def extend(engine: Engine, job: Job, worker: str, lease: dt.timedelta = LEASE) -> bool:
+    """Renew the lease of a long job its worker still holds."""
+    c = job_table.c
+    with write_transaction(engine) as conn:
+        return conn.execute(update(job_table).where(c.id == job.id, c.state == "running", c.locked_by == worker)
+                            .values(locked_until=now() + lease)).rowcount == 1
+
+
+def retry(engine: Engine, job_id: int) -> bool:
+    """Queue a dead job again, its attempts counted afresh; False when there is no dead job with that id."""
+    c = job_table.c
+    with write_transaction(engine) as conn:
+        return conn.execute(update(job_table).where(c.id == job_id, c.state == "dead")
+                            .values(state="queued", attempts=0, run_at=now(), finished_at=None)).rowcount == 1
+
+
+def jobs(conn: Connection, state: str | None = None, queue: str | None = None, limit: int = 100) -> list[sa.Row]:
+    """The latest jobs, newest first, of a state and queue if given."""
+    c = job_table.c
+    conditions = [*([c.state == state] if state else []), *([c.queue == queue] if queue else [])]
+    return conn.execute(select(job_table).where(*conditions).order_by(c.id.desc()).limit(limit)).all()
+
+
+def counts(conn: Connection) -> dict[tuple[str, str], int]:
+    """How many jobs each queue holds in each state."""
+    c = job_table.c
+    return {(q, s): n for q, s, n in conn.execute(select(c.queue, c.state, sa.func.count()).group_by(c.queue, c.state))}
+
+
+def worker_name() -> str:
+    """This worker's name in the jobs it holds: the machine, the process and the thread."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:128]
+
+
+class Worker:
+    """Runs jobs: claims one, calls the handler its kind names, then marks it done or failed. A handler that raises
+    never stops the worker; a kind no handler serves fails like a raising handler, and ends dead after its attempts."""
+
+    def __init__(self, runtime: Any, handlers: Mapping[str, Handler], queues: Sequence[str] | None = None,
+                 lease: dt.timedelta = LEASE, name: str | None = None) -> None:
+        self.runtime, self.handlers, self.queues, self.lease = runtime, dict(handlers), queues, lease
+        self.name = name or worker_name()
+
+    def run_once(self) -> Job | None:
+        """Run one due job, if there is one; the job it ran."""
+        claimed = claim(self.runtime.engine, self.name, self.queues, self.lease)
+        if not claimed:
+            return None
+        job = claimed[0]
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler runs jobs of kind {job.kind!r}")
+            handler(self.runtime, job)
+        except Exception as exc:  # noqa: BLE001 - a job's failure is recorded on the job; the worker goes on
+            state = fail(self.runtime.engine, job, self.name, f"{type(exc).__name__}: {exc}")
+            log.warning("job %s (%s) failed on attempt %s of %s: %s; now %s", job.id, job.kind, job.attempts,
+                        job.max_attempts, exc, state or "held by another worker")
+        else:
+            if not complete(self.runtime.engine, job, self.name):
+                log.warning("job %s (%s) ran after its lease ran out; another worker holds it now", job.id, job.kind)
+        return job
+
+    def run(self, stop: threading.Event, idle: float = 1.0) -> None:
+        """Run jobs until ``stop`` is set, waiting ``idle`` seconds whenever none is due."""
+        while not stop.is_set():
+            if self.run_once() is None:
+                stop.wait(idle)
