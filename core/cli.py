@@ -330,13 +330,15 @@ def demo(ctx: Context, reset: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--no-demo", is_flag=True, help="Do not load the demo data into a new database.")
+@click.option("--no-worker", is_flag=True, help="Do not run scheduled and queued jobs in this process (run 'tessera worker' instead).")
 @click.pass_obj
 @friendly_errors
-def serve(ctx: Context, host: str, port: int, no_demo: bool) -> None:
+def serve(ctx: Context, host: str, port: int, no_demo: bool, no_worker: bool) -> None:
     """Start the web application (UI, REST API at /api, API docs at /schema).
 
     On a new database this creates the schema, loads the demo data and creates the user
-    'admin' with a generated password, printed once.
+    'admin' with a generated password, printed once. Unless --no-worker, the same process
+    runs the plugins' scheduled jobs and the job queue.
     """
     import uvicorn
 
@@ -364,7 +366,44 @@ def serve(ctx: Context, host: str, port: int, no_demo: bool) -> None:
         click.echo(f"Removed {len(removed)} uploaded import file(s) unused for {runtime.settings.upload_retention_days} days.")
     where = shown_url(runtime.settings.database_url)
     click.echo(f"Tessera is serving {where} at http://{host}:{port}/ (API docs: http://{host}:{port}/schema)")
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(runtime, run_jobs=not no_worker), host=host, port=port, log_level="warning", access_log=False)
+
+
+@cli.command("worker")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 32), help="Jobs run at once, each in a thread.")
+@click.option("--queues", default="", metavar="A,B", help="Run only the jobs of these queues (all by default).")
+@click.option("--until-idle", is_flag=True, help="Enqueue what is due, run every due job, then stop (for a cron entry, say).")
+@click.pass_obj
+@friendly_errors
+def worker(ctx: Context, concurrency: int, queues: str, until_idle: bool) -> None:
+    """Run the plugins' scheduled jobs and the job queue until stopped (Ctrl-C).
+
+    Any number of workers (and 'tessera serve' processes) can share a PostgreSQL database:
+    no job runs twice. On SQLite, 'tessera serve' runs one itself.
+    """
+    import signal
+    import threading
+
+    from core.scheduler import JobRunner
+
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    chosen = [q.strip() for q in queues.split(",") if q.strip()] or None
+    runner = JobRunner(runtime, concurrency, chosen)
+    if until_idle:
+        click.echo(f"Ran {runner.run_until_idle()} job(s).")
+        return
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    runner.start()
+    click.echo(f"Tessera's worker is running {concurrency} job(s) at once on {shown_url(runtime.settings.database_url)}"
+               f"{' for the queues ' + ', '.join(chosen) if chosen else ''}; Ctrl-C stops it.")
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    runner.stop()
+    click.echo("Stopped.")
 
 
 def _refuse_busy_port(host: str, port: int) -> None:
@@ -615,19 +654,77 @@ def _filter(text: str) -> tuple[str, str]:
 
 @cli.group()
 def jobs() -> None:
-    """Scheduled jobs that plugins register."""
+    """Scheduled jobs that plugins register, and the job queue."""
 
 
 @jobs.command("list")
 @click.pass_obj
 @friendly_errors
 def jobs_list(ctx: Context) -> None:
-    """List the scheduled jobs with their plugin and interval."""
-    registered = ctx.runtime.scheduled_jobs()
+    """List the scheduled jobs with their plugin and interval, then the queue: jobs per state, the latest ones."""
+    from core import queue
+    from core.db import read_transaction
+
+    runtime = ctx.runtime
+    registered = runtime.scheduled_jobs()
     if not registered:
         click.echo("No scheduled jobs are registered.")
     for name, job in sorted(registered.items()):
         click.echo(f"{name:<36} every {job.every_seconds:>6} s   (plugin {job.plugin})")
+    runtime.upgrade(ctx.who)
+    with read_transaction(runtime.engine) as conn:
+        counts, latest = queue.counts(conn), queue.jobs(conn, limit=20)
+    if not counts:
+        click.echo("\nThe job queue is empty.")
+        return
+    click.echo("\nQueue: " + "; ".join(f"{q} {s} {n}" for (q, s), n in sorted(counts.items())))
+    for row in latest:
+        click.echo(_job_line(row))
+
+
+def _job_line(row) -> str:
+    return (f"#{row.id:<8} {row.state:<8} {row.queue:<12} {row.kind:<24} attempt {row.attempts}/{row.max_attempts}"
+            f"  run at {row.run_at:%Y-%m-%d %H:%M:%S}" + (f"  error: {row.last_error.splitlines()[0][:80]}" if row.last_error else ""))
+
+
+@jobs.command("show")
+@click.argument("job_id", type=click.IntRange(1))
+@click.pass_obj
+@friendly_errors
+def jobs_show(ctx: Context, job_id: int) -> None:
+    """Show the queued job JOB_ID: its state, attempts, payload and last error."""
+    import json
+
+    from core import queue
+    from core.db import read_transaction
+
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    with read_transaction(runtime.engine) as conn:
+        row = queue.job_row(conn, job_id)
+    if row is None:
+        fail(f"there is no job {job_id}; 'tessera jobs list' shows the latest")
+    click.echo(_job_line(row))
+    click.echo(f"payload: {json.dumps(row.payload, ensure_ascii=False)}")
+    if row.key:
+        click.echo(f"key: {row.key}")
+    if row.last_error:
+        click.echo(f"last error: {row.last_error}")
+
+
+@jobs.command("retry")
+@click.argument("job_id", type=click.IntRange(1))
+@click.pass_obj
+@friendly_errors
+def jobs_retry(ctx: Context, job_id: int) -> None:
+    """Queue the dead job JOB_ID again, its attempts counted afresh."""
+    from core import queue
+
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    if not queue.retry(runtime.engine, job_id):
+        fail(f"job {job_id} is not a dead job; 'tessera jobs list' shows the jobs and their states")
+    click.echo(f"Job {job_id} is queued again.")
 
 
 @jobs.command("run")

@@ -105,9 +105,12 @@ def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, leas
     it every time), so that a job that kills its worker cannot run for ever."""
     moment = now()
     c = job_table.c
-    due = or_(and_(c.state == "queued", c.run_at <= moment), and_(c.state == "running", c.locked_until < moment))
-    pick = (select(c.id, c.state, c.attempts, c.max_attempts).where(due, *([c.queue.in_(list(queues))] if queues else []))
-            .order_by(c.priority.desc(), c.run_at, c.id).limit(limit))
+    due = and_(or_(and_(c.state == "queued", c.run_at <= moment), and_(c.state == "running", c.locked_until < moment)),
+               *([c.queue.in_(list(queues))] if queues else []))
+    with engine.connect() as conn:  # a look first, so that an idle worker never takes SQLite's write lock
+        if conn.execute(select(c.id).where(due).limit(1)).first() is None:
+            return []
+    pick = select(c.id, c.state, c.attempts, c.max_attempts).where(due).order_by(c.priority.desc(), c.run_at, c.id).limit(limit)
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
@@ -173,11 +176,22 @@ def retry(engine: Engine, job_id: int) -> bool:
                             .values(state="queued", attempts=0, run_at=now(), finished_at=None)).rowcount == 1
 
 
+def prune(engine: Engine, older_than: dt.timedelta) -> int:
+    """Remove the done jobs finished longer ago than ``older_than``; how many. Dead ones stay until retried."""
+    c = job_table.c
+    with write_transaction(engine) as conn:
+        return conn.execute(sa.delete(job_table).where(c.state == "done", c.finished_at < now() - older_than)).rowcount
+
+
 def jobs(conn: Connection, state: str | None = None, queue: str | None = None, limit: int = 100) -> list[sa.Row]:
     """The latest jobs, newest first, of a state and queue if given."""
     c = job_table.c
     conditions = [*([c.state == state] if state else []), *([c.queue == queue] if queue else [])]
     return conn.execute(select(job_table).where(*conditions).order_by(c.id.desc()).limit(limit)).all()
+
+
+def job_row(conn: Connection, job_id: int) -> sa.Row | None:
+    return conn.execute(select(job_table).where(job_table.c.id == job_id)).first()
 
 
 def counts(conn: Connection) -> dict[tuple[str, str], int]:
@@ -223,5 +237,10 @@ class Worker:
     def run(self, stop: threading.Event, idle: float = 1.0) -> None:
         """Run jobs until ``stop`` is set, waiting ``idle`` seconds whenever none is due."""
         while not stop.is_set():
-            if self.run_once() is None:
+            try:
+                ran = self.run_once()
+            except Exception:  # noqa: BLE001 - the database away a moment, say: the worker waits and tries again
+                log.exception("worker %s could not claim or finish a job; trying again in %s s", self.name, idle)
+                ran = None
+            if ran is None:
                 stop.wait(idle)

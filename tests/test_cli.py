@@ -190,6 +190,23 @@ def test_a_broken_plugin_setting_stops_start_up_with_a_message(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_the_worker_runs_the_due_scheduled_jobs_and_the_queue_is_listed_shown_and_retried(tmp_path):
+    database = f"sqlite:///{tmp_path / 'w.db'}"
+    ran = run("worker", "--until-idle", database=database)
+    assert ran.returncode == 0 and re.match(r"Ran [1-9]\d* job\(s\)\.", ran.stdout), ran.stdout + ran.stderr
+    listed = run("jobs", "list", database=database)
+    assert "Queue: default done" in listed.stdout and "scheduled_job" in listed.stdout
+    first = re.search(r"^#(\d+) +done", listed.stdout, re.M).group(1)
+    shown = run("jobs", "show", first, database=database)
+    assert shown.returncode == 0 and "payload: {\"name\": \"" in shown.stdout and "key: schedule:" in shown.stdout
+    again = run("worker", "--until-idle", database=database)
+    assert again.stdout.startswith("Ran 0 job(s).")  # each due run once
+    refused = run("jobs", "retry", first, database=database)
+    assert refused.returncode == 2 and f"job {first} is not a dead job" in refused.stderr
+    missing = run("jobs", "show", "999999", database=database)
+    assert missing.returncode == 2 and "there is no job 999999" in missing.stderr
+
+
 def test_jobs_are_listed_and_run_by_name(tmp_path):
     database = f"sqlite:///{tmp_path / 'j.db'}"
     listed = run("jobs", "list", database=database)

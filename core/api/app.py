@@ -29,6 +29,7 @@ from core.api.security import CSRFUnlessBearer, TesseraAuthentication, csrf_conf
 from core.auth import Accounts, secret_key
 from core.db import checkpoint
 from core.runtime import Runtime
+from core.scheduler import JobRunner
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -50,7 +51,8 @@ async def private_schema(message: Message, scope: Scope) -> None:
         headers["Vary"] = "Authorization, Cookie"
 
 
-def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) -> Litestar:
+def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True, run_jobs: bool = False) -> Litestar:
+    """The web application; ``run_jobs``: with a scheduler and a worker in this process (``tessera serve``)."""
     runtime = runtime or Runtime()
     accounts = Accounts(runtime)
     secret = secret_key(runtime)
@@ -60,12 +62,18 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True) ->
     for plugin_handlers in runtime.plugins.hook.tessera_web_routes():
         handlers += list(plugin_handlers or [])
 
+    jobs = JobRunner(runtime) if run_jobs else None
+
     def start() -> None:
         if deliver_webhooks:
             runtime.webhooks.start()
+        if jobs is not None:
+            jobs.start()
 
     def stop() -> None:
         runtime.webhooks.stop()
+        if jobs is not None:
+            jobs.stop()
         checkpoint(runtime.engine)  # a server stopped leaves its changes in the SQLite file, not in the -wal file alone
 
     app = Litestar(

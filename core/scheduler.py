@@ -1,0 +1,111 @@
+"""Plugins' scheduled jobs, run by themselves through the job queue (core/queue.py).
+
+An interval job is due at every multiple of its interval since the Unix epoch (a daily job at
+00:00 UTC, a five-minute one at :00, :05, ...). Each tick enqueues, for every scheduled job, a
+queue job for its latest due time under the key ``schedule:NAME:TIME``: the key makes the run
+single however many processes tick, and only the latest due time is ever enqueued, so after
+downtime a missed run is caught up once, not once per missed interval.
+
+``JobRunner`` is what a process runs: a scheduler thread ticking every TICK seconds and
+worker threads running due jobs; ``tessera serve`` embeds one, ``tessera worker`` is one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from typing import Any, Mapping, Sequence
+
+from core import queue
+from core.db import write_transaction
+from core.plugins import ScheduledJob
+
+log = logging.getLogger("tessera.scheduler")
+
+KIND = "scheduled_job"
+TICK = 15.0  # seconds between ticks: a job runs within this of its due time, when a worker is free
+IDLE = 2.0  # seconds a worker waits when no job is due
+KEEP_DONE = dt.timedelta(days=7)  # done jobs are removed after this
+
+
+def latest_due(every_seconds: int, moment: dt.datetime) -> dt.datetime:
+    """The last due time of an interval job at or before ``moment``."""
+    seconds = int(moment.timestamp()) // every_seconds * every_seconds
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+
+
+def key(name: str, due: dt.datetime) -> str:
+    return f"schedule:{name}:{due.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def tick(runtime: Any, moment: dt.datetime | None = None) -> int:
+    """Enqueue each scheduled job's latest due run, unless it already was; how many scheduled jobs there are."""
+    moment = moment or queue.now()
+    registered: Mapping[str, ScheduledJob] = runtime.scheduled_jobs()
+    with write_transaction(runtime.engine) as conn:
+        for name, job in sorted(registered.items()):
+            due = latest_due(job.every_seconds, moment)
+            queue.enqueue(conn, KIND, {"name": name, "due": due.isoformat()}, key=key(name, due), run_at=due)
+    return len(registered)
+
+
+def run_scheduled(runtime: Any, job: queue.Job) -> None:
+    """The handler of a scheduled run: the plugin's function, with the runtime."""
+    name = job.payload["name"]
+    scheduled = runtime.scheduled_jobs().get(name)
+    if scheduled is None:
+        raise LookupError(f"no plugin registers the scheduled job {name!r} any more")
+    result = scheduled.run(runtime)
+    log.debug("ran the scheduled job %s (due %s): %s", name, job.payload.get("due"), result if result is not None else "done")
+
+
+HANDLERS: dict[str, queue.Handler] = {KIND: run_scheduled}
+
+
+class JobRunner:
+    """A scheduler thread and ``concurrency`` worker threads, until ``stop``."""
+
+    def __init__(self, runtime: Any, concurrency: int = 1, queues: Sequence[str] | None = None,
+                 tick_seconds: float = TICK, idle_seconds: float = IDLE) -> None:
+        self.runtime, self.concurrency, self.queues = runtime, concurrency, queues
+        self.tick_seconds, self.idle_seconds = tick_seconds, idle_seconds
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stop.clear()
+        self._threads = [threading.Thread(target=self._schedule, name="tessera-scheduler", daemon=True)]
+        for n in range(self.concurrency):
+            worker = queue.Worker(self.runtime, HANDLERS, self.queues)
+            self._threads.append(threading.Thread(target=worker.run, args=(self._stop, self.idle_seconds), name=f"tessera-worker-{n}", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def run_until_idle(self) -> int:
+        """One tick, then every due job in this thread until none is left; how many jobs ran."""
+        tick(self.runtime)
+        worker, ran = queue.Worker(self.runtime, HANDLERS, self.queues), 0
+        while worker.run_once() is not None:
+            ran += 1
+        return ran
+
+    def _schedule(self) -> None:
+        last_prune = None
+        while not self._stop.is_set():
+            try:
+                tick(self.runtime)
+                if last_prune is None or queue.now() - last_prune > dt.timedelta(hours=1):
+                    queue.prune(self.runtime.engine, KEEP_DONE)
+                    last_prune = queue.now()
+            except Exception:  # noqa: BLE001 - a failed tick (the database away a moment) is tried again at the next
+                log.exception("the scheduler's tick failed; trying again in %s s", self.tick_seconds)
+            self._stop.wait(self.tick_seconds)

@@ -1,0 +1,71 @@
+"""Plugins' scheduled jobs run by themselves through the job queue (core/scheduler.py): once per due time however
+many processes tick, a missed run caught up once, the runs done by a worker and by ``tessera serve``; on a real
+SQLite file and a real PostgreSQL database. ``tessera worker`` and ``tessera jobs`` are tried in test_cli.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from litestar.testing import TestClient
+
+from core import queue, scheduler
+from core.api.app import create_app
+from core.db import read_transaction
+from fake_plugins import xi_schedules
+
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def runtime(make_runtime):
+    xi_schedules.RUNS.clear()
+    return make_runtime(plugins=("xi",), extra_plugins=[xi_schedules])
+
+
+def queued(runtime, kind=scheduler.KIND):
+    with read_transaction(runtime.engine) as conn:
+        return sorted((r.key, r.state) for r in queue.jobs(conn, limit=1000) if r.kind == kind)
+
+
+def test_an_interval_job_is_due_at_each_multiple_of_its_interval():
+    moment = dt.datetime(2027, 3, 1, 10, 7, 30, tzinfo=UTC)
+    assert scheduler.latest_due(300, moment) == dt.datetime(2027, 3, 1, 10, 5, tzinfo=UTC)
+    assert scheduler.latest_due(86400, moment) == dt.datetime(2027, 3, 1, tzinfo=UTC)
+    assert scheduler.latest_due(300, dt.datetime(2027, 3, 1, 10, 5, tzinfo=UTC)) == dt.datetime(2027, 3, 1, 10, 5, tzinfo=UTC)
+
+
+def test_ticks_of_several_processes_enqueue_each_due_run_once(runtime, make_runtime):
+    other = make_runtime(plugins=("xi",), extra_plugins=[xi_schedules], upgrade=False)
+    moment = dt.datetime(2027, 3, 1, 10, 7, 30, tzinfo=UTC)
+    for rt in (runtime, other, runtime):
+        assert scheduler.tick(rt, moment) == 2
+    assert queued(runtime) == [("schedule:xi.flaky:2027-03-01T00:00:00Z", "queued"), ("schedule:xi.tally:2027-03-01T10:05:00Z", "queued")]
+
+
+def test_after_downtime_a_missed_run_is_caught_up_once_not_once_per_interval(runtime):
+    scheduler.tick(runtime, dt.datetime(2027, 3, 1, 10, 7, tzinfo=UTC))
+    scheduler.tick(runtime, dt.datetime(2027, 3, 1, 13, 2, tzinfo=UTC))  # three hours down: 35 five-minute runs missed
+    assert [k for k, _s in queued(runtime) if "tally" in k] == ["schedule:xi.tally:2027-03-01T10:05:00Z",
+                                                                 "schedule:xi.tally:2027-03-01T13:00:00Z"]
+
+
+def test_a_worker_runs_the_due_runs_and_a_failing_one_waits_its_backoff(runtime):
+    ran = scheduler.JobRunner(runtime).run_until_idle()
+    assert ran == 2 and xi_schedules.RUNS == ["tally"]
+    states = dict(queued(runtime))
+    assert [s for k, s in states.items() if "tally" in k] == ["done"] and [s for k, s in states.items() if "flaky" in k] == ["queued"]
+    with read_transaction(runtime.engine) as conn:
+        flaky = next(r for r in queue.jobs(conn) if "flaky" in (r.key or ""))
+    assert flaky.attempts == 1 and flaky.last_error == "ConnectionError: the mail server did not answer"
+    assert scheduler.JobRunner(runtime).run_until_idle() == 0  # the tally ran for this due time; the flaky one waits
+    assert xi_schedules.RUNS == ["tally"]
+
+
+def test_serve_runs_the_scheduled_jobs_by_itself(runtime):
+    with TestClient(create_app(runtime, deliver_webhooks=False, run_jobs=True)):
+        deadline = time.monotonic() + 10
+        while "tally" not in xi_schedules.RUNS and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert xi_schedules.RUNS == ["tally"]
