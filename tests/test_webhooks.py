@@ -299,3 +299,14 @@ def test_a_chosen_secret_is_checked_and_the_api_never_stores_it_plain(api, recei
     made = api.post("root", "/api/webhooks", json={**base, "secret": "a secret chosen by the admin"})
     assert made.status_code == 201 and made.json()["secret"] == "a secret chosen by the admin"
     assert "chosen by the admin" not in stored_secrets(api.world.runtime)[made.json()["id"]]
+
+
+def test_a_pass_with_nothing_due_makes_no_http_client(runtime, monkeypatch):
+    """An idle server polls every half second: making a client (and its TLS context) each time was most of its CPU."""
+    import httpx  # noqa: PLC0415
+
+    def no_client(*args, **kwargs):
+        raise AssertionError("an HTTP client was made with nothing to deliver")
+
+    monkeypatch.setattr(httpx, "Client", no_client)
+    assert runtime.webhooks.deliver_due() == 0
