@@ -105,6 +105,14 @@ def tessera_scheduled_jobs():
 
 
 @hookspec
+def tessera_job_kinds():
+    """Return job kinds (``core.plugins.JobKind``): a name and the function that runs a queued job of that kind.
+
+    Returns: a list. All implementations run.
+    """
+
+
+@hookspec
 def tessera_demo_data(runtime, actor, created):
     """Add demo records of this plugin's objects to a new database (``tessera demo``, first ``tessera serve``).
 

@@ -72,6 +72,15 @@ class ScheduledJob:
 
 
 @dataclass(frozen=True)
+class JobKind:
+    """Jobs a plugin enqueues (``core.queue.enqueue(conn, name, payload)``) and runs: ``run(runtime, job)``."""
+
+    name: str
+    run: Callable[..., Any]
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
 class DashboardWidget:
     name: str
     label: dict

@@ -26,7 +26,7 @@ from core.metadata.problems import MetadataError, Problem, pointer
 from core.metadata.store import CustomConfig
 from core.migrate import upgrade_core
 from core.permissions import TRUSTED, Access, Memberships, row_condition
-from core.plugins import AutomationAction, DashboardWidget, PluginError, PluginSet, ScheduledJob, load_plugins
+from core.plugins import AutomationAction, DashboardWidget, JobKind, PluginError, PluginSet, ScheduledJob, load_plugins
 from core.schema_sync import Change, record, sync
 from core.settings import Settings
 from core.tables import SchemaTables, build_tables
@@ -156,6 +156,9 @@ class Runtime:
 
     def scheduled_jobs(self) -> dict[str, ScheduledJob]:
         return self._registered("tessera_scheduled_jobs", "scheduled job")
+
+    def job_kinds(self) -> dict[str, JobKind]:
+        return self._registered("tessera_job_kinds", "job kind")
 
     def dashboard_widgets(self) -> dict[str, DashboardWidget]:
         return self._registered("tessera_dashboard_widgets", "dashboard widget")

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from core import queue
 from core.db import write_transaction
-from core.plugins import ScheduledJob
+from core.plugins import PluginError, ScheduledJob
 
 log = logging.getLogger("tessera.scheduler")
 
@@ -60,7 +60,17 @@ def run_scheduled(runtime: Any, job: queue.Job) -> None:
     log.debug("ran the scheduled job %s (due %s): %s", name, job.payload.get("due"), result if result is not None else "done")
 
 
-HANDLERS: dict[str, queue.Handler] = {KIND: run_scheduled}
+BUILT_IN: dict[str, queue.Handler] = {KIND: run_scheduled}
+
+
+def handlers(runtime: Any) -> dict[str, queue.Handler]:
+    """The job kinds this process runs: core's own and those plugins register (a plugin may not take core's)."""
+    found = dict(BUILT_IN)
+    for name, kind in runtime.job_kinds().items():
+        if name in BUILT_IN:
+            raise PluginError(f"plugin '{kind.plugin}' registers the job kind '{name}', which Tessera's core runs itself")
+        found[name] = kind.run
+    return found
 
 
 class JobRunner:
@@ -79,7 +89,7 @@ class JobRunner:
         self._stop.clear()
         self._threads = [threading.Thread(target=self._schedule, name="tessera-scheduler", daemon=True)]
         for n in range(self.concurrency):
-            worker = queue.Worker(self.runtime, HANDLERS, self.queues)
+            worker = queue.Worker(self.runtime, handlers(self.runtime), self.queues)
             self._threads.append(threading.Thread(target=worker.run, args=(self._stop, self.idle_seconds), name=f"tessera-worker-{n}", daemon=True))
         for thread in self._threads:
             thread.start()
@@ -93,7 +103,7 @@ class JobRunner:
     def run_until_idle(self) -> int:
         """One tick, then every due job in this thread until none is left; how many jobs ran."""
         tick(self.runtime)
-        worker, ran = queue.Worker(self.runtime, HANDLERS, self.queues), 0
+        worker, ran = queue.Worker(self.runtime, handlers(self.runtime), self.queues), 0
         while worker.run_once() is not None:
             ran += 1
         return ran

@@ -13,6 +13,7 @@ from litestar.testing import TestClient
 from core import queue, scheduler
 from core.api.app import create_app
 from core.db import read_transaction
+from core.records import Actor
 from fake_plugins import xi_schedules
 
 UTC = dt.timezone.utc
@@ -69,3 +70,11 @@ def test_serve_runs_the_scheduled_jobs_by_itself(runtime):
         while "tally" not in xi_schedules.RUNS and time.monotonic() < deadline:
             time.sleep(0.05)
     assert xi_schedules.RUNS == ["tally"]
+
+
+def test_a_plugin_runs_jobs_of_its_own_kind_enqueued_with_a_change(runtime):
+    with runtime.records.transaction(Actor.system()) as records:
+        account = records.create("account", {"name": "Echo Ltd"})
+        queue.enqueue(records.connection, "xi.echo", {"text": f"account {account['id']}"})
+    queue.Worker(runtime, scheduler.handlers(runtime)).run_once()
+    assert xi_schedules.RUNS == [f"echo account {account['id']}"]
