@@ -670,7 +670,8 @@ def jobs_list(ctx: Context) -> None:
     if not registered:
         click.echo("No scheduled jobs are registered.")
     for name, job in sorted(registered.items()):
-        click.echo(f"{name:<36} every {job.every_seconds:>6} s   (plugin {job.plugin})")
+        when = f"cron {job.cron}" if job.cron else f"every {job.every_seconds:>6} s"
+        click.echo(f"{name:<36} {when}   (plugin {job.plugin})")
     runtime.upgrade(ctx.who)
     with read_transaction(runtime.engine) as conn:
         counts, latest = queue.counts(conn), queue.jobs(conn, limit=20)

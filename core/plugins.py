@@ -65,10 +65,14 @@ class AutomationAction:
 
 @dataclass(frozen=True)
 class ScheduledJob:
+    """A plugin's job run by itself: every ``every_seconds``, or at the times of ``cron`` (five fields, UTC; give
+    ``every_seconds=0`` then)."""
+
     name: str
     every_seconds: int
     run: Callable[..., Any]
     plugin: str = ""
+    cron: str | None = None
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,15 @@ class Runtime:
         return self._registered("tessera_automation_actions", "automation action")
 
     def scheduled_jobs(self) -> dict[str, ScheduledJob]:
-        return self._registered("tessera_scheduled_jobs", "scheduled job")
+        """The plugins' scheduled jobs; one whose schedule makes no sense stops start-up (PluginError), naming why."""
+        from core.scheduler import schedule_problem  # noqa: PLC0415 - the scheduler runs jobs of this runtime
+
+        found = self._registered("tessera_scheduled_jobs", "scheduled job")
+        for job in found.values():
+            problem = schedule_problem(job)
+            if problem:
+                raise PluginError(f"plugin '{job.plugin}' registers the scheduled job '{job.name}' with {problem}")
+        return found
 
     def job_kinds(self) -> dict[str, JobKind]:
         return self._registered("tessera_job_kinds", "job kind")

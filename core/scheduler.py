@@ -1,7 +1,8 @@
 """Plugins' scheduled jobs, run by themselves through the job queue (core/queue.py).
 
 An interval job is due at every multiple of its interval since the Unix epoch (a daily job at
-00:00 UTC, a five-minute one at :00, :05, ...). Each tick enqueues, for every scheduled job, a
+00:00 UTC, a five-minute one at :00, :05, ...); a cron job at the times its expression names,
+in UTC (parsed by cronsim). Each tick enqueues, for every scheduled job, a
 queue job for its latest due time under the key ``schedule:NAME:TIME``: the key makes the run
 single however many processes tick, and only the latest due time is ever enqueued, so after
 downtime a missed run is caught up once, not once per missed interval.
@@ -17,6 +18,8 @@ import logging
 import threading
 from typing import Any, Mapping, Sequence
 
+from cronsim import CronSim, CronSimError
+
 from core import queue
 from core.db import write_transaction
 from core.plugins import PluginError, ScheduledJob
@@ -29,10 +32,26 @@ IDLE = 2.0  # seconds a worker waits when no job is due
 KEEP_DONE = dt.timedelta(days=7)  # done jobs are removed after this
 
 
-def latest_due(every_seconds: int, moment: dt.datetime) -> dt.datetime:
-    """The last due time of an interval job at or before ``moment``."""
-    seconds = int(moment.timestamp()) // every_seconds * every_seconds
+def latest_due(job: ScheduledJob, moment: dt.datetime) -> dt.datetime:
+    """The last due time of a scheduled job at or before ``moment``: a multiple of its interval since the epoch, or
+    the last time its cron expression names (in UTC)."""
+    if job.cron:
+        return next(CronSim(job.cron, moment.astimezone(dt.timezone.utc) + dt.timedelta(microseconds=1), reverse=True))
+    seconds = int(moment.timestamp()) // job.every_seconds * job.every_seconds
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+
+
+def schedule_problem(job: ScheduledJob) -> str | None:
+    """What is wrong with a job's schedule, in words, or None."""
+    if job.cron:
+        try:
+            CronSim(job.cron, dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc))
+        except CronSimError as exc:
+            return f"the cron expression {job.cron!r}, which is not valid: {exc}"
+        return None
+    if not isinstance(job.every_seconds, int) or job.every_seconds < 1:
+        return f"every_seconds={job.every_seconds!r}: give a whole number of seconds of at least 1, or a cron expression"
+    return None
 
 
 def key(name: str, due: dt.datetime) -> str:
@@ -45,7 +64,7 @@ def tick(runtime: Any, moment: dt.datetime | None = None) -> int:
     registered: Mapping[str, ScheduledJob] = runtime.scheduled_jobs()
     with write_transaction(runtime.engine) as conn:
         for name, job in sorted(registered.items()):
-            due = latest_due(job.every_seconds, moment)
+            due = latest_due(job, moment)
             queue.enqueue(conn, KIND, {"name": name, "due": due.isoformat()}, key=key(name, due), run_at=due)
     return len(registered)
 
@@ -84,8 +103,11 @@ class JobRunner:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
+        """Start the threads; a schedule or job kind a plugin got wrong stops this here (PluginError), not in a thread."""
         if self._threads:
             return
+        self.runtime.scheduled_jobs()
+        handlers(self.runtime)
         self._stop.clear()
         self._threads = [threading.Thread(target=self._schedule, name="tessera-scheduler", daemon=True)]
         for n in range(self.concurrency):

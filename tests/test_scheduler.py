@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import types
 
 import pytest
 from litestar.testing import TestClient
@@ -13,6 +14,8 @@ from litestar.testing import TestClient
 from core import queue, scheduler
 from core.api.app import create_app
 from core.db import read_transaction
+from core.hookspecs import hookimpl
+from core.plugins import PluginError, PluginInfo, ScheduledJob
 from core.records import Actor
 from fake_plugins import xi_schedules
 
@@ -30,11 +33,35 @@ def queued(runtime, kind=scheduler.KIND):
         return sorted((r.key, r.state) for r in queue.jobs(conn, limit=1000) if r.kind == kind)
 
 
-def test_an_interval_job_is_due_at_each_multiple_of_its_interval():
-    moment = dt.datetime(2027, 3, 1, 10, 7, 30, tzinfo=UTC)
-    assert scheduler.latest_due(300, moment) == dt.datetime(2027, 3, 1, 10, 5, tzinfo=UTC)
-    assert scheduler.latest_due(86400, moment) == dt.datetime(2027, 3, 1, tzinfo=UTC)
-    assert scheduler.latest_due(300, dt.datetime(2027, 3, 1, 10, 5, tzinfo=UTC)) == dt.datetime(2027, 3, 1, 10, 5, tzinfo=UTC)
+def every(seconds):
+    return ScheduledJob("x", seconds, print)
+
+
+def test_an_interval_job_is_due_at_each_multiple_of_its_interval_and_a_cron_job_at_its_times():
+    moment = dt.datetime(2027, 3, 1, 10, 7, 30, tzinfo=UTC)  # a Monday
+    assert scheduler.latest_due(every(300), moment) == dt.datetime(2027, 3, 1, 10, 5, tzinfo=UTC)
+    assert scheduler.latest_due(every(86400), moment) == dt.datetime(2027, 3, 1, tzinfo=UTC)
+    exactly = dt.datetime(2027, 3, 1, 10, 5, tzinfo=UTC)
+    assert scheduler.latest_due(every(300), exactly) == exactly
+    weekly = ScheduledJob("x", 0, print, cron="0 9 * * 1")
+    assert scheduler.latest_due(weekly, moment) == dt.datetime(2027, 3, 1, 9, tzinfo=UTC)
+    assert scheduler.latest_due(weekly, dt.datetime(2027, 3, 1, 8, 59, tzinfo=UTC)) == dt.datetime(2027, 2, 22, 9, tzinfo=UTC)
+    assert scheduler.latest_due(ScheduledJob("x", 0, print, cron="*/5 * * * *"), exactly) == exactly
+
+
+@pytest.mark.parametrize("job, words", [
+    (ScheduledJob("x.bad_cron", 0, print, cron="61 * * * *"), "the cron expression '61 * * * *', which is not valid: Bad minute"),
+    (ScheduledJob("x.short_cron", 0, print, cron="* * *"), "Wrong number of fields"),
+    (ScheduledJob("x.no_interval", 0, print), "every_seconds=0: give a whole number of seconds of at least 1"),
+])
+def test_a_schedule_that_makes_no_sense_stops_start_up_saying_why(make_runtime, job, words):
+    module = types.ModuleType("omicron")
+    module.PLUGIN = PluginInfo(name="omicron", version="1.0.0", label={"en": "Omicron"}, tessera=">=0.1")
+    module.tessera_scheduled_jobs = hookimpl(lambda: [job])
+    runtime = make_runtime(plugins=("omicron",), extra_plugins=[module], upgrade=False)
+    with pytest.raises(PluginError) as refused:
+        runtime.scheduled_jobs()
+    assert f"plugin 'omicron' registers the scheduled job '{job.name}' with" in str(refused.value) and words in str(refused.value)
 
 
 def test_ticks_of_several_processes_enqueue_each_due_run_once(runtime, make_runtime):
