@@ -102,31 +102,39 @@ def _check(kind: str, queue: str, key: str | None, max_attempts: int, run_at: dt
 def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, lease: dt.timedelta = LEASE, limit: int = 1) -> list[Job]:
     """Take up to ``limit`` due jobs for ``worker`` under a lease: queued ones whose time has come, and running ones
     whose worker's lease ran out. One of those already on its last attempt is dead instead (its worker stopped on
-    it every time), so that a job that kills its worker cannot run for ever."""
+    it every time), so that a job that kills its worker cannot run for ever.
+
+    One ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``: on PostgreSQL a statement of its
+    own (atomic by itself: one round trip, no BEGIN and COMMIT); on SQLite, after a read that finds something due,
+    so that an idle worker never takes the write lock."""
     moment = now()
     c = job_table.c
     due = and_(or_(and_(c.state == "queued", c.run_at <= moment), and_(c.state == "running", c.locked_until < moment)),
                *([c.queue.in_(list(queues))] if queues else []))
-    with engine.connect() as conn:  # a look first, so that an idle worker never takes SQLite's write lock
-        if conn.execute(select(c.id).where(due).limit(1)).first() is None:
-            return []
-    pick = select(c.id, c.state, c.attempts, c.max_attempts).where(due).order_by(c.priority.desc(), c.run_at, c.id).limit(limit)
-    with write_transaction(engine) as conn:
-        if conn.dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        picked = conn.execute(pick).all()
-        spent = [row.id for row in picked if row.state == "running" and row.attempts >= row.max_attempts]
-        if spent:
-            conn.execute(update(job_table).where(c.id.in_(spent)).values(
-                state="dead", finished_at=moment, locked_by=None, locked_until=None,
-                last_error="its worker stopped while running it, on its last attempt"))
-        taken = [row.id for row in picked if row.id not in spent]
-        if not taken:
-            return []
-        rows = conn.execute(update(job_table).where(c.id.in_(taken))
-                            .values(state="running", locked_by=worker, locked_until=moment + lease, attempts=c.attempts + 1)
-                            .returning(c.id, c.queue, c.kind, c.payload, c.attempts, c.max_attempts, c.key, c.locked_until)).all()
-    return sorted((Job(*row) for row in rows), key=lambda j: taken.index(j.id))
+    postgres = engine.dialect.name == "postgresql"
+    pick = select(c.id).where(due).order_by(c.priority.desc(), c.run_at, c.id).limit(limit)
+    if postgres:
+        pick = pick.with_for_update(skip_locked=True)
+    spent = and_(c.state == "running", c.attempts >= c.max_attempts)
+    statement = (update(job_table).where(c.id.in_(pick)).values(
+        state=sa.case((spent, "dead"), else_="running"),
+        attempts=sa.case((spent, c.attempts), else_=c.attempts + 1),
+        locked_by=sa.case((spent, None), else_=worker),
+        locked_until=sa.case((spent, None), else_=moment + lease),
+        finished_at=sa.case((spent, moment), else_=c.finished_at),
+        last_error=sa.case((spent, "its worker stopped while running it, on its last attempt"), else_=c.last_error),
+    ).returning(c.id, c.queue, c.kind, c.payload, c.attempts, c.max_attempts, c.key, c.locked_until, c.state, c.priority, c.run_at))
+    if postgres:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            rows = conn.execute(statement).all()
+    else:
+        with engine.connect() as conn:
+            if conn.execute(select(c.id).where(due).limit(1)).first() is None:
+                return []
+        with write_transaction(engine) as conn:
+            rows = conn.execute(statement).all()
+    taken = sorted((row for row in rows if row.state == "running"), key=lambda row: (-row.priority, row.run_at, row.id))
+    return [Job(*row[:8]) for row in taken]
 
 
 def complete(engine: Engine, job: Job, worker: str) -> bool:
@@ -147,10 +155,20 @@ def fail(engine: Engine, job: Job, worker: str, error: str) -> str | None:
 
 def _finish(engine: Engine, job: Job, worker: str, **values: Any) -> bool:
     c = job_table.c
+    statement = (update(job_table).where(c.id == job.id, c.state == "running", c.locked_by == worker)
+                 .values(locked_by=None, locked_until=None, **values))
+    return _write_one(engine, statement) == 1
+
+
+def _write_one(engine: Engine, statement) -> int:
+    """Run one writing statement; the rows it changed. On PostgreSQL without BEGIN and COMMIT (one statement is atomic
+    by itself, and the round trips are most of its time); on SQLite in a write transaction, after the process's
+    other writers."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(statement).rowcount
     with write_transaction(engine) as conn:
-        changed = conn.execute(update(job_table).where(c.id == job.id, c.state == "running", c.locked_by == worker)
-                               .values(locked_by=None, locked_until=None, **values)).rowcount
-    return changed == 1
+        return conn.execute(statement).rowcount
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> dt.timedelta:
