@@ -180,6 +180,15 @@ def is_sqlite(bind) -> bool:
     return bind.dialect.name == "sqlite"
 
 
+AFTER_COMMIT = "tessera_after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once the ``write_transaction`` that ``conn`` is in has committed (never if it rolls back):
+    to tell this process's threads about what the transaction wrote, which they can read only then."""
+    conn.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: BEGIN IMMEDIATE on SQLite, after the process's other writers."""
@@ -187,11 +196,17 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     queued = lock is not None and lock.acquire(timeout=WRITER_WAIT_SECONDS)
     try:
         with engine.connect().execution_options(**{WRITE: True}) as conn:
-            with conn.begin():
-                yield conn
+            conn.info.pop(AFTER_COMMIT, None)  # the connection's info outlives its transactions
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                callbacks = conn.info.pop(AFTER_COMMIT, [])
     finally:
         if queued:
             lock.release()
+    for callback in callbacks:  # reached only when the transaction committed
+        callback()
 
 
 @contextmanager

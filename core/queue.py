@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.coretables import job as job_table
-from core.db import write_transaction
+from core.db import after_commit, write_transaction
 
 log = logging.getLogger("tessera.queue")
 
@@ -68,11 +68,21 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+_wake = threading.Event()  # set when this process commits a job: its idle workers look at once
+
+
+def wake() -> None:
+    """Have this process's idle workers look for due jobs now."""
+    _wake.set()
+
+
 def enqueue(conn: Connection, kind: str, payload: Any = None, *, queue: str = DEFAULT_QUEUE, run_at: dt.datetime | None = None,
             key: str | None = None, max_attempts: int = DEFAULT_ATTEMPTS, priority: int = 0) -> int:
     """Add a job in the caller's transaction (it exists if and only if that commits); its id. With ``key``, a job
-    already enqueued under the key is kept and its id returned: one job per key, however often it is asked for."""
+    already enqueued under the key is kept and its id returned: one job per key, however often it is asked for.
+    When the transaction commits, this process's idle workers are woken."""
     _check(kind, queue, key, max_attempts, run_at)
+    after_commit(conn, wake)
     values = {"queue": queue, "kind": kind, "payload": {} if payload is None else payload, "state": "queued", "priority": priority,
               "run_at": run_at or now(), "attempts": 0, "max_attempts": max_attempts, "key": key, "created_at": now()}
     if key is None:
@@ -253,12 +263,14 @@ class Worker:
         return job
 
     def run(self, stop: threading.Event, idle: float = 1.0) -> None:
-        """Run jobs until ``stop`` is set, waiting ``idle`` seconds whenever none is due."""
+        """Run jobs until ``stop`` is set; when none is due, wait ``idle`` seconds or until this process enqueues one
+        (other processes' jobs are found at the next look)."""
         while not stop.is_set():
             try:
                 ran = self.run_once()
             except Exception:  # noqa: BLE001 - the database away a moment, say: the worker waits and tries again
                 log.exception("worker %s could not claim or finish a job; trying again in %s s", self.name, idle)
                 ran = None
-            if ran is None:
-                stop.wait(idle)
+            if ran is None and not stop.is_set():
+                _wake.wait(idle)
+                _wake.clear()

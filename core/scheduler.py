@@ -118,6 +118,7 @@ class JobRunner:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        queue.wake()  # idle workers notice at once
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []

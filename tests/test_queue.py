@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -161,3 +162,23 @@ def test_a_job_enqueued_wrongly_is_refused_saying_what_is_wrong(runtime, options
         add(runtime, kind, **options)
     with read_transaction(runtime.engine) as conn:
         assert queue.jobs(conn) == []
+
+
+def test_an_idle_worker_wakes_when_this_process_commits_a_job_and_not_for_one_rolled_back(runtime):
+    ran = threading.Event()
+    worker = queue.Worker(runtime, {"note": lambda rt, job: ran.set()}, name="w1")
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, 60))  # it would look again only after a minute
+    thread.start()
+    try:
+        time.sleep(0.2)  # idle by now
+        with pytest.raises(RuntimeError), write_transaction(runtime.engine) as conn:
+            queue.enqueue(conn, "note")
+            raise RuntimeError("refused")
+        add(runtime, "note")
+        assert ran.wait(5)
+    finally:
+        stop.set()
+        queue.wake()
+        thread.join(5)
+    assert not thread.is_alive()
