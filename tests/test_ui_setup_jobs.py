@@ -1,0 +1,70 @@
+"""Setup's jobs page: the queue's states and latest jobs with their errors, in English and Chinese; a dead job retried
+by an administrator only; the page closed to people without Setup. Real HTTP through the ASGI app, both databases."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from litestar.testing import TestClient
+
+from core import queue
+from core.api.app import create_app
+from core.db import write_transaction
+from test_ui_pages import signed_in
+
+
+@pytest.fixture
+def ui(world):
+    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+        yield client
+
+
+def dead_job(runtime) -> int:
+    with write_transaction(runtime.engine) as conn:
+        made = queue.enqueue(conn, "mail.send", {"to": "王伟 <wang@example.com>"}, max_attempts=1, queue="mail")
+        queue.enqueue(conn, "note", {"n": 1})
+    [job] = queue.claim(runtime.engine, "w1", queues=["mail"])
+    queue.fail(runtime.engine, job, "w1", "SMTPRecipientsRefused: <wang@example.com> 550 mailbox unavailable")
+    return made
+
+
+def test_the_jobs_page_shows_each_queues_states_and_the_latest_jobs_with_their_errors(ui, world):
+    made = dead_job(world.runtime)
+    signed_in(ui, "root")
+    page = ui.get("/setup/jobs")
+    assert page.status_code == 200
+    queues = page.text.split('id="queues"')[1].split("</table>")[0]
+    assert re.search(r"<code>mail</code></td><td>0</td><td>0</td><td>0</td><td>1</td>", queues)
+    assert re.search(r"<code>default</code></td><td>1</td>", queues)
+    row = page.text.split('id="jobs"')[1].split("</table>")[0]
+    assert "mail.send" in row and "550 mailbox unavailable" in row and f'action="/setup/jobs/{made}/retry"' in row
+    dead_only = ui.get("/setup/jobs?state=dead")
+    assert "mail.send" in dead_only.text and "<code>note</code>" not in dead_only.text.split('id="jobs"')[1]
+
+
+def test_the_jobs_page_reads_in_chinese(ui, world):
+    dead_job(world.runtime)
+    signed_in(ui, "root")
+    page = ui.get("/setup/jobs", headers={"Accept-Language": "zh-CN"})
+    assert "后台任务" in page.text and "已失效" in page.text and "重试" in page.text and "最近的错误" in page.text
+
+
+def test_an_administrator_retries_a_dead_job_and_a_job_that_is_not_dead_is_refused_saying_why(ui, world):
+    made = dead_job(world.runtime)
+    csrf = signed_in(ui, "root")
+    again = ui.post(f"/setup/jobs/{made}/retry", data={"_csrf_token": csrf})
+    assert again.status_code == 200 and f"Job {made} is queued again." in again.text
+    refused = ui.post(f"/setup/jobs/{made}/retry", data={"_csrf_token": csrf})
+    assert refused.status_code == 422 and f"Job {made} is not a dead job" in refused.text
+
+
+def test_a_customizer_sees_the_jobs_but_may_not_retry_and_a_rep_may_not_see_them(ui, world):
+    made = dead_job(world.runtime)
+    csrf = signed_in(ui, "cora")
+    page = ui.get("/setup/jobs")
+    assert page.status_code == 200 and "/retry" not in page.text
+    assert ui.post(f"/setup/jobs/{made}/retry", data={"_csrf_token": csrf}).status_code == 403
+    ui.cookies.clear()
+    signed_in(ui, "alice")
+    assert ui.get("/setup/jobs").status_code == 403
