@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.coretables import job as job_table
-from core.db import after_commit, write_transaction
+from core.db import AFTER_COMMIT, after_commit, write_transaction
 
 log = logging.getLogger("tessera.queue")
 
@@ -76,13 +76,44 @@ def wake() -> None:
     _wake.set()
 
 
+CHANNEL = "tessera_jobs"  # PostgreSQL's notification channel: workers of other processes LISTEN on it
+
+
+def _announce(conn: Connection) -> None:
+    """Once per write transaction: wake this process's idle workers when it commits, and on PostgreSQL tell other
+    processes' (NOTIFY is delivered at commit, and never for a transaction rolled back)."""
+    if wake in conn.info.get(AFTER_COMMIT, ()):
+        return
+    after_commit(conn, wake)
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"NOTIFY {CHANNEL}"))
+
+
+def listen(engine: Engine, stop: threading.Event, timeout: float = 1.0) -> None:
+    """Until ``stop``: wake this process's idle workers whenever another process commits a job (PostgreSQL's LISTEN,
+    on a connection of its own). Reconnects after a lost connection."""
+    import psycopg  # noqa: PLC0415 - PostgreSQL only
+
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while not stop.is_set():
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                while not stop.is_set():
+                    if any(True for _ in conn.notifies(timeout=timeout, stop_after=1)):
+                        wake()
+        except Exception:  # noqa: BLE001 - the server restarting, say: workers still look every few seconds meanwhile
+            log.exception("listening for new jobs failed; trying again in 5 s")
+            stop.wait(5)
+
+
 def enqueue(conn: Connection, kind: str, payload: Any = None, *, queue: str = DEFAULT_QUEUE, run_at: dt.datetime | None = None,
             key: str | None = None, max_attempts: int = DEFAULT_ATTEMPTS, priority: int = 0) -> int:
     """Add a job in the caller's transaction (it exists if and only if that commits); its id. With ``key``, a job
     already enqueued under the key is kept and its id returned: one job per key, however often it is asked for.
     When the transaction commits, this process's idle workers are woken."""
     _check(kind, queue, key, max_attempts, run_at)
-    after_commit(conn, wake)
+    _announce(conn)
     values = {"queue": queue, "kind": kind, "payload": {} if payload is None else payload, "state": "queued", "priority": priority,
               "run_at": run_at or now(), "attempts": 0, "max_attempts": max_attempts, "key": key, "created_at": now()}
     if key is None:

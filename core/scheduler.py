@@ -110,6 +110,8 @@ class JobRunner:
         handlers(self.runtime)
         self._stop.clear()
         self._threads = [threading.Thread(target=self._schedule, name="tessera-scheduler", daemon=True)]
+        if self.runtime.engine.dialect.name == "postgresql":  # jobs other processes commit wake these workers at once
+            self._threads.append(threading.Thread(target=queue.listen, args=(self.runtime.engine, self._stop), name="tessera-listener", daemon=True))
         for n in range(self.concurrency):
             worker = queue.Worker(self.runtime, handlers(self.runtime), self.queues)
             self._threads.append(threading.Thread(target=worker.run, args=(self._stop, self.idle_seconds), name=f"tessera-worker-{n}", daemon=True))

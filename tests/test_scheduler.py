@@ -105,3 +105,26 @@ def test_a_plugin_runs_jobs_of_its_own_kind_enqueued_with_a_change(runtime):
         queue.enqueue(records.connection, "xi.echo", {"text": f"account {account['id']}"})
     queue.Worker(runtime, scheduler.handlers(runtime)).run_once()
     assert xi_schedules.RUNS == [f"echo account {account['id']}"]
+
+
+def test_a_job_committed_by_another_process_wakes_an_idle_worker_at_once(runtime):
+    """On PostgreSQL through NOTIFY/LISTEN; on SQLite (one process by design) the worker finds it at its next look."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    runner = scheduler.JobRunner(runtime, idle_seconds=2 if runtime.engine.dialect.name == "sqlite" else 60)
+    runner.start()
+    try:
+        time.sleep(0.5)  # idle by now
+        root = Path(__file__).resolve().parent.parent
+        script = ("import sys; from core import queue; from core.db import write_transaction; from core.runtime import Runtime; "
+                  "from core.settings import Settings; rt = Runtime(Settings(database_url=sys.argv[1], plugins=())); "
+                  "exec('with write_transaction(rt.engine) as conn: queue.enqueue(conn, \"xi.echo\", {\"text\": \"from afar\"})')")
+        subprocess.run([sys.executable, "-c", script, runtime.settings.database_url], check=True, cwd=root, timeout=60)
+        deadline = time.monotonic() + 5
+        while "echo from afar" not in xi_schedules.RUNS and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+    assert "echo from afar" in xi_schedules.RUNS
