@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, Numeric, String, Table, Text
+from sqlalchemy import text as sa_text
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 
 from core.fieldtypes import ID_TYPE
@@ -309,5 +310,5 @@ job = Table(
     Column("key", String(200), nullable=True, unique=True),  # idempotency: one job per key
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
-    Index("ix_tessera_job_due", "state", "run_at"),
+    Index("ix_tessera_job_next", "state", sa_text("priority DESC"), "run_at", "id"),  # a claim's order (core/queue.py)
 )

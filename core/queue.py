@@ -26,6 +26,7 @@ import os
 import random
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -140,20 +141,40 @@ def _check(kind: str, queue: str, key: str | None, max_attempts: int, run_at: dt
         raise ValueError("run_at must say its time zone (UTC, say)")
 
 
-def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, lease: dt.timedelta = LEASE, limit: int = 1) -> list[Job]:
-    """Take up to ``limit`` due jobs for ``worker`` under a lease: queued ones whose time has come, and running ones
-    whose worker's lease ran out. One of those already on its last attempt is dead instead (its worker stopped on
-    it every time), so that a job that kills its worker cannot run for ever.
+LEASES_LOOKED_AT: dict[int, float] = {}  # per engine: when this process last looked for jobs whose lease ran out
+LEASE_LOOK_SECONDS = 5.0  # leases last minutes: looking for lapsed ones every few seconds is enough
 
-    One ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``: on PostgreSQL a statement of its
-    own (atomic by itself: one round trip, no BEGIN and COMMIT); on SQLite, after a read that finds something due,
-    so that an idle worker never takes the write lock."""
-    moment = now()
+
+def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, lease: dt.timedelta = LEASE, limit: int = 1) -> list[Job]:
+    """Take up to ``limit`` due jobs for ``worker`` under a lease: queued ones whose time has come, by priority and
+    time, and running ones whose worker's lease ran out (looked for when no queued one is due, and every few seconds
+    besides, so that a busy queue does not keep a stopped worker's job waiting). A lapsed job already on its
+    last attempt is dead instead (its worker stopped on it every time), so that a job that kills its worker cannot
+    run for ever.
+
+    Each is one ``UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT … FOR UPDATE SKIP LOCKED) RETURNING``, the
+    queued jobs read in the order of the index ``(state, priority DESC, run_at, id)`` so that a claim reads only the
+    rows it takes: on PostgreSQL a statement of its own (atomic by itself: one round trip, no BEGIN and COMMIT); on
+    SQLite, after a read that finds something due, so that an idle worker never takes the write lock."""
+    moment, c = now(), job_table.c
+    in_queues = [c.queue.in_(list(queues))] if queues else []
+    lapsed = and_(c.state == "running", c.locked_until < moment, *in_queues)
+    queued = and_(c.state == "queued", c.run_at <= moment, *in_queues)
+    taken: list[Job] = []
+    if time.monotonic() - LEASES_LOOKED_AT.get(id(engine), 0.0) > LEASE_LOOK_SECONDS:
+        LEASES_LOOKED_AT[id(engine)] = time.monotonic()
+        taken += _take(engine, worker, lease, limit, moment, lapsed)
+    if len(taken) < limit:
+        taken += _take(engine, worker, lease, limit - len(taken), moment, queued)
+    if not taken:
+        taken += _take(engine, worker, lease, limit, moment, lapsed)
+    return taken
+
+
+def _take(engine: Engine, worker: str, lease: dt.timedelta, limit: int, moment: dt.datetime, due) -> list[Job]:
     c = job_table.c
-    due = and_(or_(and_(c.state == "queued", c.run_at <= moment), and_(c.state == "running", c.locked_until < moment)),
-               *([c.queue.in_(list(queues))] if queues else []))
     postgres = engine.dialect.name == "postgresql"
-    pick = select(c.id).where(due).order_by(c.priority.desc(), c.run_at, c.id).limit(limit)
+    pick = select(c.id).where(due).order_by(c.state, c.priority.desc(), c.run_at, c.id).limit(limit)
     if postgres:
         pick = pick.with_for_update(skip_locked=True)
     spent = and_(c.state == "running", c.attempts >= c.max_attempts)

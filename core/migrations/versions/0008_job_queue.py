@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_index("ix_tessera_job_due", "tessera_job", ["state", "run_at"])
+    op.create_index("ix_tessera_job_next", "tessera_job", ["state", sa.text("priority DESC"), "run_at", "id"])  # a claim's order
 
 
 def downgrade() -> None:
