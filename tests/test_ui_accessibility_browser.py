@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from access_world import PASSWORD
+from core import queue
+from core.db import write_transaction
 from core.records import Actor
 from test_ui_browser import server  # noqa: F401 - the browser tests' server fixture
 from test_ui_lists_browser import too_wide
@@ -57,6 +59,10 @@ def test_the_main_pages_have_no_serious_accessibility_violation_nor_squeezed_wor
     account = world.accounts["alice"]
     world.runtime.records.create(system, "activity", {"subject": "Call back", "activity_type": "call", "owner": world.users["mike"],
                                                       "assigned_to": world.users["mike"], "due_date": "2026-01-05"})
+    with write_transaction(world.runtime.engine) as conn:  # the jobs page with a job that failed for good
+        queue.enqueue(conn, "mail.send", {"to": "wang@example.com"}, max_attempts=1)
+    [job] = queue.claim(world.runtime.engine, "a11y")
+    queue.fail(world.runtime.engine, job, "a11y", "SMTPRecipientsRefused: 550 mailbox unavailable")
     context = browser.new_context(base_url=server, viewport={"width": width, "height": 900}, locale=lang)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
@@ -68,7 +74,7 @@ def test_the_main_pages_have_no_serious_accessibility_violation_nor_squeezed_wor
         tab.wait_for_url("**/")
         pages = ["/", "/r/account", "/r/account?q=Industries&account_type__in=customer", f"/r/account/{account}",
                  f"/r/account/{account}/edit", "/r/account/new", "/r/activity/kanban", "/search?q=Alice", "/profile",
-                 "/setup/navigation", "/setup/objects/account"]
+                 "/setup/navigation", "/setup/objects/account", "/setup/jobs"]
         problems = {}
         for path in pages:
             tab.goto(path)
