@@ -221,9 +221,9 @@ def test_only_who_may_update_a_record_may_share_it(world):
 
 
 def test_counts_are_capped_unless_asked_exact(world, monkeypatch):
-    import core.records
+    import core.records.reading
 
-    monkeypatch.setattr(core.records, "COUNT_CAP", 2)
+    monkeypatch.setattr(core.records.reading, "COUNT_CAP", 2)
     capped = listed(world, "root", count="true", limit=1)
     assert (capped.count, capped.count_capped) == (2, True)
     exact = listed(world, "root", count="exact", limit=1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-import core.records as records_module
+import core.records.writing as records_module
 from core.records import Actor, BatchValidationError, Conflict, NotFound, QueryError, RecordError, RecordValidationError, Refused
 from helpers import changeset, label
 
