@@ -133,6 +133,7 @@ class Runtime:
         self.records = RecordService(self)
         self.webhooks = Webhooks(self)
         self.imports = BackgroundImports(self)
+        self.record_subscribers = [self.webhooks.receive]  # told of every change inside its transaction (core/records/events.py)
 
     # --- layers -------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -47,6 +47,9 @@ log = logging.getLogger("tessera.webhooks")
 SUBSCRIBED = PreparedRead(select(webhook.c.id, webhook.c.events).where(webhook.c.object == sa.bindparam("object_name"),
                                                                     webhook.c.active.is_(True)))  # on every write
 UTC = dt.timezone.utc
+
+if TYPE_CHECKING:
+    from core.records.events import RecordChanges
 
 
 class WebhookError(ValueError):
@@ -200,21 +203,22 @@ class Webhooks:
         """The active subscriptions to an object's event: (webhook id, its events)."""
         return [(hook_id, events) for hook_id, events in SUBSCRIBED.all(conn, object_name=object_name) if event in events]
 
-    def enqueue(self, conn: Connection, object_name: str, event: str, fetch: Callable[[], list[dict]],
-                changes: dict | None = None) -> int:
-        """Add deliveries for the records ``fetch`` returns, if any active subscription wants them.
+    def receive(self, conn: Connection, change: RecordChanges) -> int:
+        """Add deliveries for the changed records, if any active subscription wants them.
 
-        Called by the record service inside the writing transaction; costs one indexed
-        query when nobody subscribes.
+        A subscriber of the record service's changes (core/records/events.py), called inside the
+        writing transaction; costs one indexed query when nobody subscribes.
         """
+        object_name, event = change.object_name, change.event
         hooks = self.subscribers(conn, object_name, event)
         if not hooks:
             return 0
         now = _now()
         rows = []
-        for record in fetch():
+        for record in change.records():
             payload = {"event": f"{object_name}.{event}", "object": object_name, "record_id": record["id"],
                        "occurred_at": iso_utc(now), "record": record}
+            changes = change.changes_of(record["id"])
             if changes is not None:
                 payload["changes"] = {k: {"old": old, "new": new} for k, (old, new) in changes.items()}
             rows += [{"webhook_id": hook_id, "event": event, "object": object_name, "record_id": record["id"], "payload": payload,

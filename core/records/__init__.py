@@ -16,7 +16,7 @@ from core.records.reading import Page
 from core.records.service import RecordService
 from core.records.transaction import BulkWriter, TransactionRecords
 from core.records.values import json_value
-from core.records.writing import _defaults
+from core.records.pipeline import _defaults
 from core.validation import RecordValidationError
 
 __all__ = ["Actor", "BatchValidationError", "BulkWriter", "Conflict", "Forbidden", "NotFound", "Page", "QueryError", "RecordError",

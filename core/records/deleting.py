@@ -21,7 +21,7 @@ from core.records.checks import HOLDING_FIELDS
 from core.records.errors import NotFound, Refused
 from core.records.transaction import TransactionRecords
 from core.records.values import _now, _params, _record_id, _version
-from core.records.writing import _history_row, _run_after
+from core.records.pipeline import _history_row, _run_after
 
 
 
@@ -57,14 +57,15 @@ class Deletes:
                 self._soft_delete(conn, schema, actor, object_name, [record_id], _now(), followed)
             if event is not None and after:
                 _run_after(self.runtime.plugins, after, event, refused=Refused)
-            self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: [self._fetch(conn, schema, object_name, record_id, True)])
-            self._announce(conn, schema, followed)
+            self._publish(conn, object_name, "deleted", [record_id], lambda: [self._fetch(conn, schema, object_name, record_id, True)],
+                          actor=actor)
+            self._announce(conn, schema, followed, actor)
 
-    def _announce(self, conn: Connection, schema: Schema, followed: list[tuple]) -> None:
-        """The webhooks of the records a delete changed through on_delete: cascaded deletes, references set to null."""
+    def _announce(self, conn: Connection, schema: Schema, followed: list[tuple], actor: Actor) -> None:
+        """Publish the records a delete changed through on_delete: cascaded deletes, references set to null."""
         for object_name, event, ids, changes in followed:
-            self.runtime.webhooks.enqueue(conn, object_name, event,
-                                          lambda name=object_name, ids=ids: self._fetch_many(conn, schema, name, ids), changes)
+            self._publish(conn, object_name, event, ids, lambda name=object_name, ids=ids: self._fetch_many(conn, schema, name, ids),
+                          changes, actor)
 
     def _soft_delete(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, ids: list[int], now: dt.datetime,
                      followed: list[tuple] | None = None) -> None:
@@ -131,7 +132,7 @@ class Deletes:
                 if result.rowcount != 1:
                     raise NotFound(sentence("not_deleted", object=object_name, id=record_id))
             search.touch(conn, object_name, [record_id])
-            self.runtime.webhooks.enqueue(conn, object_name, "updated", lambda: [self._fetch(conn, schema, object_name, record_id)])
+            self._publish(conn, object_name, "updated", [record_id], lambda: [self._fetch(conn, schema, object_name, record_id)], actor=actor)
             return self._fetch(conn, schema, object_name, record_id, access=access, actor=actor, row_scope=False)
 
     # --- sharing ------------------------------------------------------------------------------

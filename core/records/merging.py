@@ -21,7 +21,7 @@ from core.records.actor import Actor
 from core.records.errors import Refused
 from core.records.transaction import TransactionRecords
 from core.records.values import _now
-from core.records.writing import _history_row, _link_value, _run_after
+from core.records.pipeline import _history_row, _link_value, _run_after
 
 
 
@@ -67,8 +67,8 @@ class Merges:
             for event in deleting:
                 if after:
                     _run_after(self.runtime.plugins, after, event, refused=Refused)
-            self.runtime.webhooks.enqueue(conn, object_name, "deleted", lambda: self._fetch_many(conn, schema, object_name, merged_ids))
-            self._announce(conn, schema, followed)
+            self._publish(conn, object_name, "deleted", merged_ids, lambda: self._fetch_many(conn, schema, object_name, merged_ids), actor=actor)
+            self._announce(conn, schema, followed, actor)
             self._note_merge(conn, schema, actor, object_name, survivor_id, merged_ids, now)
             return self._fetch(conn, schema, object_name, survivor_id, access=access, actor=actor, row_scope=False), moved
 
@@ -235,7 +235,7 @@ class Merges:
                                         record=record, changes=changes))
             alike.setdefault(repr(sorted(changes.items())), []).append(record)
         for batch in alike.values():
-            self.runtime.webhooks.enqueue(conn, obj.name, "updated", lambda batch=batch: batch, records[batch[0]["id"]])
+            self._publish(conn, obj.name, "updated", [record["id"] for record in batch], lambda batch=batch: batch, records[batch[0]["id"]], actor)
 
     def _note_merge(self, conn: Connection, schema: Schema, actor: Actor, object_name: str, survivor_id: int, merged_ids: list[int],
                     now: dt.datetime) -> None:

@@ -412,4 +412,10 @@ class Reads:
                 by_id[record["id"]] = record
         records = [by_id[i] for i in ids if i in by_id]
         self._attach_dynamic_labels(conn, schema, reader, records, _params(None))
+        for fdef in reader.m2m:
+            for start in range(0, len(records), 1000):
+                chunk = records[start : start + 1000]
+                links = self._links(conn, schema, fdef, [record["id"] for record in chunk])
+                for record in chunk:
+                    record[fdef.name] = links[record["id"]]
         return records

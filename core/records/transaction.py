@@ -13,6 +13,7 @@ from core.runtime import Schema
 from core.validation import FieldError, RecordValidationError
 from core.words import sentence, sentence_of
 from core.records.actor import Actor
+from core.records.checks import HOLDING_FIELDS
 from core.records.errors import Forbidden, NotFound, RecordError
 from core.records.reading import _every, Page
 from core.records.values import _record_id, _version
@@ -46,15 +47,21 @@ class BulkWriter:
 
     def update_many(self, items: list[tuple[int, dict]]) -> dict[int, list[FieldError]]:
         """Change several records at their current versions, as ``update`` changes each; return the problems
-        of each refused item, by index. Statements are per kind of change, not per record, where
-        RecordService._update_many can (see there); the other items go through ``update`` one by one."""
+        of each refused item, by index. The items go through the write pipeline together (statements per
+        kind of change, not per record), except where one item's write must not undo the others': when
+        plugins hook updates of the object (a hook refusing one record), when it is a user or a role (the last
+        active admin is kept after each write), or when a record is named twice."""
         self.require("update")
-        problems, one_by_one = self._service._update_many(self._conn, self.schema, self.actor, self.access, self.object_name, items)
-        for index in one_by_one:
-            errors = self.update(*items[index])
-            if errors:
-                problems[index] = errors
-        return problems
+        ids = [record_id for record_id, _changes in items]
+        plugins = self._service.runtime.plugins
+        hooked = any(plugins.caller(hook, self.object_name) for hook in ("tessera_before_update", "tessera_validate_record", "tessera_after_update"))
+        if hooked or self.object_name in HOLDING_FIELDS or len(set(ids)) != len(ids):
+            problems = {}
+            for index, item in enumerate(items):
+                if errors := self.update(*item):
+                    problems[index] = errors
+            return problems
+        return self._service._update_many(self._conn, self.schema, self.actor, self.access, self.object_name, items)
 
     def update(self, record_id: int, changes: dict) -> list[FieldError]:
         """Change one record at its current version, under a savepoint; return its problems ([] when done)."""
