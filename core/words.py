@@ -424,6 +424,11 @@ WORDS: dict[str, dict[str, str]] = {
     "password_short": {"en": "the password is too short: use at least {limit} characters", "zh-CN": "密码太短：请至少使用 {limit} 个字符。"},
     "password_is_username": {"en": "the password must not be the username", "zh-CN": "密码不能与用户名相同。"},
     "user_exists": {"en": "a user named '{username}' already exists", "zh-CN": "名为“{username}”的用户已存在。"},
+    # notifications (core/notifications.py): kept as codes, read in the reader's language
+    "notice_mention": {"en": "{actor} mentioned you on {title}: “{subject}”", "zh-CN": "{actor} 在“{title}”中提到了你：“{subject}”"},
+    "notification_missing": {"en": "there is no notification {id} of yours (GET /api/notifications lists them)",
+                             "zh-CN": "你没有编号为 {id} 的通知（GET /api/notifications 列出你的通知）。"},
+    "notice_mention_plain": {"en": "{actor} mentioned you in “{subject}”", "zh-CN": "{actor} 在“{subject}”中提到了你"},
 }
 
 
