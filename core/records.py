@@ -31,6 +31,7 @@ from core.query import COUNT_CAP, MAX_LIMIT, ListQuery, QueryError, parse
 from core.row_format import RowFormatter, row_formatter
 from core.runtime import Runtime, Schema
 from core.sameness import same
+from core.stage_gates import gate_errors
 from core.validation import FieldError, RecordValidationError, positions_by_key
 from core.words import WORDS, Sentence, sentence, sentence_of
 
@@ -503,6 +504,9 @@ class RecordService:
                 continue
             if defaults:
                 values = {**defaults, **values}
+            if gated := gate_errors(obj, None, values, actor, trusted):
+                errors[index] = gated
+                continue
             if before:
                 try:
                     values = self._run_before(conn, schema, actor, obj, "tessera_before_create", values, None, now)
@@ -511,8 +515,8 @@ class RecordService:
                     continue
             parsed.append(values)
             positions.append(index)
-        if before and errors:
-            errors = dict(sorted(errors.items()))  # by row, as when each row was validated and then hooked
+        if errors:
+            errors = dict(sorted(errors.items()))  # by row, as when each row was validated, gated and then hooked
         if errors and rejected is None:
             if len(rows) == 1:
                 raise RecordValidationError(object_name, errors[0])
@@ -656,6 +660,8 @@ class RecordService:
             changes = _without_unchanged_read_only(obj, changes, current._mapping, access.locked(object_name))
         values = schema.validator(object_name).validate(changes, partial=True, trusted=trusted,
                                                         hidden=access.hidden(object_name), locked=access.locked(object_name))
+        if gated := gate_errors(obj, current._mapping, values, actor, trusted):
+            raise RecordValidationError(object_name, gated)
         if "owner" in values and values["owner"] != current.owner:
             self._check_owners(conn, schema, access, actor, object_name, "update", [values])
         self._refuse_privileged_grants(conn, schema, access, object_name, [values], [current._mapping])
@@ -756,6 +762,9 @@ class RecordService:
                 positions.append(index)
         validated, refused = schema.validator(object_name).validate_many(given, partial=True, hidden=hidden, locked=locked)
         problems.update((positions[i], errors) for i, errors in refused.items())
+        for i, values in enumerate(validated):
+            if values is not None and (gated := gate_errors(obj, current[items[positions[i]][0]]._mapping, values, actor)):
+                problems[positions[i]], validated[i] = gated, None
         parsed = [values for values in validated if values is not None]
         positions = [position for position, values in zip(positions, validated) if values is not None]
 
