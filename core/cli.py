@@ -169,7 +169,7 @@ def search_reindex(ctx: Context, object_name: str | None) -> None:
 
 @cli.group()
 def metadata() -> None:
-    """Validate, export and import configuration (objects, fields, layouts, permission sets)."""
+    """Validate, export and import configuration (objects, fields, layouts, permission sets, e-mail templates)."""
 
 
 @metadata.command("validate")

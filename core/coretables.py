@@ -312,3 +312,37 @@ job = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Index("ix_tessera_job_next", "state", sa_text("priority DESC"), "run_at", "id"),  # a claim's order (core/queue.py)
 )
+
+# --- notifications (revision 0009) ----------------------------------------------------------------
+
+# One row per recipient (core/notifications.py): written in the transaction of the change that causes it. A message
+# is a code of core/words.py (or of a plugin's tessera_words) with its params, read in the reader's language, or a
+# plain text given by the caller; ``key`` keeps a repeated cause from notifying a user twice.
+notification = Table(
+    "tessera_notification",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("user_id", BigInteger, nullable=False),  # the recipient
+    Column("kind", String(32), nullable=False),  # mention | reminder | approval | rule | ...
+    Column("object", String(64), nullable=True),  # the record it links to, when any
+    Column("record_id", BigInteger, nullable=True),
+    Column("code", String(128), nullable=True),  # the message as a code and its params ...
+    Column("params", JSON_TYPE, nullable=True),
+    Column("text", Text, nullable=True),  # ... or as plain text (either, or both: the text then serves an unknown code)
+    Column("actor_id", BigInteger, nullable=True),
+    Column("actor_name", String(200), nullable=True),
+    Column("key", String(200), nullable=True),  # one notification per user and key
+    Column("created_at", TS, nullable=False),
+    Column("read_at", TS, nullable=True),
+    Index("ix_tessera_notification_unread", "user_id", "read_at", "id"),  # the bell's count; a user's list
+    Index("uq_tessera_notification_key", "user_id", "key", unique=True),  # NULL keys never clash
+)
+
+# Each user's choice of e-mail for their notifications (core/notifications.py ``email_choice``): no row, the default.
+notification_setting = Table(
+    "tessera_notification_setting",
+    core_metadata,
+    Column("user_id", BigInteger, primary_key=True),
+    Column("email", String(12), nullable=False),  # each | digest | never
+    Column("changed_at", TS, nullable=False),
+)

@@ -167,6 +167,7 @@ class PluginSet:
     plugins: list[Plugin]
     _callers: dict = field(default_factory=dict)
     words: dict = field(default_factory=dict)
+    core_hooks: dict = field(default_factory=dict)  # core's own hook modules: name -> the objects their record hooks concern
 
     def sentence(self, refusal: Refusal) -> Sentence | str:
         """What a Refusal says: its code and params with the declaring plugin's wording, or its plain text."""
@@ -194,7 +195,7 @@ class PluginSet:
 
     def _concerns(self, plugin_name: str, object_name: str) -> bool:
         plugin = self.get(plugin_name)
-        wanted = plugin.info.record_objects if plugin is not None else None
+        wanted = plugin.info.record_objects if plugin is not None else self.core_hooks.get(plugin_name)
         return wanted is None or object_name in wanted
 
     @property
@@ -243,6 +244,7 @@ def load_plugins(enabled: Iterable[str] | None = None, disabled: Iterable[str] =
             manager.register(plugin.module, name=plugin.info.name)
         except Exception as exc:  # a broken hookimpl signature, say
             raise PluginError(f"plugin '{plugin.info.name}' ({plugin.file}) cannot be registered: {exc}") from None
+    core_hooks = _register_core_hooks(manager)
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
@@ -251,7 +253,16 @@ def load_plugins(enabled: Iterable[str] | None = None, disabled: Iterable[str] =
         where = f" ({plugin.file})" if plugin else ""
         raise PluginError(f"plugin '{name}'{where}: {exc}; check the hook's name against docs/plugins.md") from None
     ordered = _in_dependency_order(active) + [p for p in candidates if not p.enabled]
-    return PluginSet(manager, ordered, words=_declared_words(manager, {p.info.name: p for p in active}))
+    return PluginSet(manager, ordered, words=_declared_words(manager, {p.info.name: p for p in active}), core_hooks=core_hooks)
+
+
+def _register_core_hooks(manager: pluggy.PluginManager) -> dict[str, tuple[str, ...]]:
+    """Core's own record hooks (``@mentions`` in activities: core/mentions.py), registered after the plugins' in every
+    application, whichever plugins are enabled; they are listed as no plugin. Name -> the objects they concern."""
+    from core import mentions  # noqa: PLC0415 - it uses the record service, which imports this module
+
+    manager.register(mentions, name=mentions.NAME)
+    return {mentions.NAME: mentions.OBJECTS}
 
 
 def _declared_words(manager: pluggy.PluginManager, active: dict[str, Plugin]) -> dict[str, dict]:

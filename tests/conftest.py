@@ -7,6 +7,7 @@ from litestar.testing import TestClient
 
 from access_world import PASSWORD, build_world
 from core.api.app import create_app
+from mail_server import authority, start_server  # noqa: F401 - fixtures: a real SMTP server on loopback for the e-mail tests
 
 
 class Api:

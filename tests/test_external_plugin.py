@@ -54,6 +54,22 @@ print(json.dumps({
 runtime.close()
 """
 
+WEB = """
+import json
+from litestar.testing import TestClient
+from core.api.app import create_app
+from core.runtime import Runtime
+
+runtime = Runtime()
+app = create_app(runtime, deliver_webhooks=False)
+with TestClient(app) as client:
+    css = client.get("/static/fleet/fleet.css")
+    page = client.get("/fleet/due", follow_redirects=False)
+print(json.dumps({"template": app.template_engine.get_template("fleet/due.html").filename,
+                  "css": css.status_code, "page": page.status_code, "to": page.headers.get("location")}))
+runtime.close()
+"""
+
 AFTER_REMOVAL = """
 import json, sys
 from core.records import Actor
@@ -174,6 +190,10 @@ def test_an_installed_plugin_is_served_and_its_data_outlives_it(fleet_installed,
     assert created["plates"] == ["ZJA12345", "ZJB678"]
     assert created["fleet_size"] == 2
     assert created["duplicate"] == "plate_number: 'ZJA12345' is already used by another vehicle; it must be unique"
+
+    web = json.loads(_run([str(python), "-c", WEB], env, tmp_path).stdout)  # templates/ and static/ came with the wheel
+    assert "site-packages" in web["template"] and web["template"].endswith("tessera_fleet/templates/fleet/due.html")
+    assert (web["css"], web["page"], web["to"]) == (200, 303, "/login?next=/fleet/due")
 
     _pip(python, "uninstall", "-y", DISTRIBUTION, cwd=tmp_path)
 

@@ -1,6 +1,7 @@
 """axe-core (vendored from npm: tests/vendor/axe-core-4.14.1.min.js) checks the main pages in a real Chromium, in
-English and in Chinese, at desktop and phone width: no serious or critical violation of WCAG 2 A/AA, no heading,
-label or button squeezed to a character per line, and no page wider than the window."""
+English and in Chinese, at desktop and phone width, the notification bell's panel open too: no serious or critical
+violation of WCAG 2 A/AA, no heading, label or button squeezed to a character per line, and no page wider than the
+window."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from access_world import PASSWORD
-from core import queue
+from core import notifications, queue
 from core.db import write_transaction
 from core.records import Actor
 from test_ui_browser import server  # noqa: F401 - the browser tests' server fixture
@@ -63,6 +64,11 @@ def test_the_main_pages_have_no_serious_accessibility_violation_nor_squeezed_wor
         queue.enqueue(conn, "mail.send", {"to": "wang@example.com"}, max_attempts=1)
     [job] = queue.claim(world.runtime.engine, "a11y")
     queue.fail(world.runtime.engine, job, "a11y", "SMTPRecipientsRefused: 550 mailbox unavailable")
+    world.runtime.records.create(world.actor("alice"), "activity", {  # a mention for the bell, its panel and its page
+        "subject": "Pricing question", "activity_type": "note", "related_object": "account", "related_id": account,
+        "description": "@root can we give 10% off?"})
+    with write_transaction(world.runtime.engine) as conn:
+        notifications.notify(conn, [world.users["root"]], "reminder", text="Task due today: send the revised quote")
     context = browser.new_context(base_url=server, viewport={"width": width, "height": 900}, locale=lang)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
@@ -74,7 +80,7 @@ def test_the_main_pages_have_no_serious_accessibility_violation_nor_squeezed_wor
         tab.wait_for_url("**/")
         pages = ["/", "/r/account", "/r/account?q=Industries&account_type__in=customer", f"/r/account/{account}",
                  f"/r/account/{account}/edit", "/r/account/new", "/r/activity/kanban", "/search?q=Alice", "/profile",
-                 "/setup/navigation", "/setup/objects/account", "/setup/jobs"]
+                 "/setup/navigation", "/setup/objects/account", "/setup/jobs", "/notifications"]
         problems = {}
         for path in pages:
             tab.goto(path)
@@ -82,6 +88,12 @@ def test_the_main_pages_have_no_serious_accessibility_violation_nor_squeezed_wor
             found = violations(tab) + squeezed(tab) + sideways(tab)
             if found:
                 problems[path] = found
+        tab.goto("/")  # the bell's panel, open
+        tab.locator("#notifications > summary").click()
+        tab.wait_for_selector("#notif-panel .notif-list")
+        found = violations(tab) + squeezed(tab) + sideways(tab)
+        if found:
+            problems["the bell's panel"] = found
         assert problems == {}
     finally:
         context.close()

@@ -35,10 +35,13 @@ def test_the_jobs_page_shows_each_queues_states_and_the_latest_jobs_with_their_e
     page = ui.get("/setup/jobs")
     assert page.status_code == 200
     queues = page.text.split('id="queues"')[1].split("</table>")[0]
-    assert re.search(r"<code>mail</code></td><td>0</td><td>0</td><td>0</td><td>1</td>", queues)
-    assert re.search(r"<code>default</code></td><td>1</td>", queues)
+    assert re.search(r'<code>mail</code></td><td data-label="Queued">0</td><td data-label="Running">0</td><td data-label="Done">0</td>'
+                     r'<td data-label="Dead">1</td>', queues)
+    assert re.search(r'<code>default</code></td><td data-label="Queued">1</td>', queues)
     row = page.text.split('id="jobs"')[1].split("</table>")[0]
     assert "mail.send" in row and "550 mailbox unavailable" in row and f'action="/setup/jobs/{made}/retry"' in row
+    # each state a badge of its tone (done green, dead red, running blue, queued gray), which never wraps
+    assert '<span class="badge tone-red job-state">Dead</span>' in row and '<span class="badge tone-gray job-state">Queued</span>' in row
     dead_only = ui.get("/setup/jobs?state=dead")
     assert "mail.send" in dead_only.text and "<code>note</code>" not in dead_only.text.split('id="jobs"')[1]
 
@@ -48,6 +51,16 @@ def test_the_jobs_page_reads_in_chinese(ui, world):
     signed_in(ui, "root")
     page = ui.get("/setup/jobs", headers={"Accept-Language": "zh-CN"})
     assert "后台任务" in page.text and "已失效" in page.text and "重试" in page.text and "最近的错误" in page.text
+    assert '<span class="badge tone-red job-state">已失效</span>' in page.text
+
+
+def test_the_schedules_and_queues_are_cards_at_phone_width_each_value_labelled(ui, world):
+    dead_job(world.runtime)
+    signed_in(ui, "root")
+    page = ui.get("/setup/jobs", headers={"Accept-Language": "zh-CN"}).text
+    assert 'id="queues" class="stacked counts"' in page  # stacked.css: cards below 600px, like the jobs table
+    queues = page.split('id="queues"')[1].split("</table>")[0]
+    assert all(f'data-label="{word}"' in queues for word in ("等待中", "运行中", "已完成", "已失效")), queues
 
 
 def test_an_administrator_retries_a_dead_job_and_a_job_that_is_not_dead_is_refused_saying_why(ui, world):

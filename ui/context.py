@@ -18,9 +18,11 @@ from litestar.di import NamedDependency
 from litestar.enums import MediaType
 from litestar.response import Redirect
 
+from core import notifications
 from core.api.headers import csp_nonce
 from core.api.security import csrf_token
 from core.auth import Identity
+from core.db import read_transaction
 from core.metadata.model import MetadataSet, ObjectDef
 from core.permissions import Access
 from core.records import Actor
@@ -121,6 +123,20 @@ class Page:
             return reader.updatable(object_name, ids)
         return self.runtime.records.updatable(self.actor, object_name, ids)
 
+    def unread_notifications(self) -> int:
+        """How many of the user's notifications are unread: the bell's badge, read when a whole page is drawn (inside
+        the page's read transaction when there is one)."""
+        if self.user is None:
+            return 0
+        if "_unread" not in self.__dict__:
+            conn = self.connection
+            if conn is not None:
+                self.__dict__["_unread"] = notifications.unread_count(conn, self.user.user_id)
+            else:
+                with read_transaction(self.runtime.engine) as own:
+                    self.__dict__["_unread"] = notifications.unread_count(own, self.user.user_id)
+        return self.__dict__["_unread"]
+
     def _read_metadata(self) -> tuple[MetadataSet, Access | None, Any]:
         if "_metadata" not in self.__dict__:
             with self.runtime.reading() as (_conn, schema):
@@ -134,6 +150,7 @@ class Page:
             "icon": icon, "zone": self.zone if self.user else "UTC", "csrf": csrf_token(self.request), "csp_nonce": csp_nonce(self.request.scope), "user": self.user, "path": self.request.url.path,
             "nav": self.memo(("nav",), lambda: navigation(meta, self.access, self.lang)) if self.user else {},
             "may_customize": self.user is not None and self.access.may_customize,
+            "unread_notifications": self.unread_notifications,
             "may_import": self.user is not None and self.memo(("may_import",), lambda: any(self.access.can(name, "create") for name in meta.objects)),
         }
         return {**base, **values}

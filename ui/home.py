@@ -72,7 +72,7 @@ def widgets(page: Page) -> list[dict]:
         try:
             content = widget.render(runtime=page.runtime, actor=page.actor, lang=page.lang)
         except (Forbidden, QueryError) as refused:  # the role's business, not a fault: no traceback on every home page
-            log.info("dashboard widget %s is not shown to %s: %s", name, page.actor.username, refused)
+            log.info("dashboard widget %s is not shown to %s: %s", name, page.actor.name, refused)
             continue
         except Exception:  # one plugin's broken widget must not take the home page down
             log.exception("dashboard widget %s failed", name)

@@ -1,4 +1,4 @@
-"""The signed-in user's own page: language, password and API tokens.
+"""The signed-in user's own page: language, time zone, e-mail for notifications, password and API tokens.
 
 Every user may change these for themself whatever their role; the checks are the account service's
 (the current password through the same throttled sign-in as the login form, the new one's rules, a
@@ -12,9 +12,11 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import Provide
 
+from core import notifications
 from core.api.errors import IdInPath
 from core.api.security import client_ip, session_cookie
 from core.auth import MIN_PASSWORD_LENGTH, TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, Accounts, AuthError, Throttled
+from core.db import read_transaction, write_transaction
 from ui.context import PAGE, ZONE_COOKIE, Answer, Page, answer, provide_page, signed_in
 from ui.fields import available_zones, time_zone
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
@@ -49,6 +51,16 @@ class ProfilePages(Controller):
                                                                              zone=chosen[:64])})
         _accounts(request).set_time_zone(page.user.user_id, chosen or None)
         return _go(page, "/profile")
+
+    @post("/notifications", **DB)
+    def notification_email(self, page: PAGE, request: Request, data: FORM) -> Response:
+        """How the user wants their notifications by e-mail: each as it comes, a daily digest, or never."""
+        choice = one(data, "email")
+        if choice not in notifications.EMAIL_CHOICES:
+            return _profile(page, status=422, problems={"email": page.t("E-mail me: choose one of the three.")})
+        with write_transaction(page.runtime.engine) as conn:
+            notifications.set_email_choice(conn, page.user.user_id, choice)
+        return _go(page, "/profile?notice=" + page.t("Saved: how you get notifications by e-mail.") + "#notification-email")
 
     @post("/password", **DB)
     def password(self, page: PAGE, request: Request, data: FORM) -> Response:
@@ -108,8 +120,11 @@ def _new_password_problem(page: Page, new: str, again: str) -> tuple[str, str] |
 
 def _profile(page: Page, status: int = 200, problems: dict | None = None, **values: Any) -> Response:
     tokens = _accounts(page.request).tokens(page.user.user_id)
+    with read_transaction(page.runtime.engine) as conn:
+        email = notifications.email_choice(conn, page.user.user_id)
+    email_choices = [("each", page.t("Each notification, as it comes")), ("digest", page.t("A daily digest")), ("never", page.t("Never"))]
     return page.render("profile.html", status=status, title=page.t("Your profile"), tokens=tokens, problems=problems or {},
                        zones=sorted(available_zones()), chosen_zone=time_zone(page.user.time_zone) or "",
                        browser_zone=time_zone(page.request.cookies.get(ZONE_COOKIE)) or "UTC",
-                       min_length=MIN_PASSWORD_LENGTH, default_days=TOKEN_DEFAULT_DAYS, max_days=TOKEN_MAX_DAYS,
+                       email=email, email_choices=email_choices, min_length=MIN_PASSWORD_LENGTH, default_days=TOKEN_DEFAULT_DAYS, max_days=TOKEN_MAX_DAYS,
                        **{"typed": {}, "created": None, "notice": None, **values})

@@ -30,14 +30,17 @@ from ui.home import finish_task, home_view, my_activities
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
 from ui.imports import ImportPages
 from ui.merge import MergePages
+from ui.notifications import MentionPeople, NotificationPages
 from ui.profile import ProfilePages
 from ui.record_pages import RecordPages
 from ui.record_work import RecordWork
 from ui.search import SearchPages
 from ui.setup import SetupPages
+from ui.setup_email import EmailTemplatesSetup
 from ui.setup_jobs import JobsSetup
 from ui.setup_navigation import NavigationSetup
 from ui.setup_record_page import RecordPageSetup
+from ui.setup_stage_gates import StageGateSetup
 
 HERE = Path(__file__).resolve().parent
 DB = {"sync_to_thread": True}
@@ -151,4 +154,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NavigationSetup, JobsSetup, RecordPageSetup, *static]
+    return [PagesController, RecordPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, RecordPageSetup, StageGateSetup, *static]

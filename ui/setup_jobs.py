@@ -16,6 +16,7 @@ from ui.record_pages import DB
 from ui.setup import done, setup_page
 
 SHOWN = 50
+TONES = {"queued": "tone-gray", "running": "tone-blue", "done": "tone-green", "dead": "tone-red"}  # each state's badge
 
 
 class JobsSetup(Controller):
@@ -53,7 +54,7 @@ def _page(page: Page, state: str | None, errors: list[str] | None = None, status
     queues = sorted({q for q, _s in counts})
     table = [{"queue": q, **{s: counts.get((q, s), 0) for s in queue.STATES}} for q in queues]
     return page.render("setup/jobs.html", status=status, title=page.t("Jobs"), schedules=schedules, counts=table, rows=rows,
-                       state=state, states=_states(page), errors=errors or [], may_retry=page.access.admin,
+                       state=state, states=_states(page), tones=TONES, errors=errors or [], may_retry=page.access.admin,
                        done=page.request.query_params.get("done", ""))
 
 

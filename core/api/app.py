@@ -22,6 +22,7 @@ from core.api.headers import security_headers
 from core.api.imports import ImportsController
 from core.api.merge import MergeController
 from core.api.meta import MetaController
+from core.api.notifications import NotificationsController
 from core.api.openapi import openapi_config
 from core.api.records import ExportController, RecordsController
 from core.api.search import SearchController
@@ -57,7 +58,7 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True, ru
     accounts = Accounts(runtime)
     secret = secret_key(runtime)
     handlers = [AuthController, RecordsController, ExportController, ImportsController, MetaController, AuditController, WebhooksController, HealthController]
-    handlers += [MergeController, SearchController]
+    handlers += [MergeController, SearchController, NotificationsController]
     handlers += _ui().handlers(runtime)
     for plugin_handlers in runtime.plugins.hook.tessera_web_routes():
         handlers += list(plugin_handlers or [])

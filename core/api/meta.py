@@ -150,6 +150,27 @@ class MetaController(Controller):
     def remove_role(self, request: Request, name: FromPath[str]) -> dict:
         return _applied(_roles(request).remove(identity(request).actor, _who(request), name))
 
+    # --- e-mail templates ------------------------------------------------------------------------------
+
+    @get("/email_templates", **DB, summary="E-mail templates, with who defines each")
+    def list_email_templates(self, request: Request) -> dict:
+        return {"items": _service(request).email_templates()}
+
+    @get("/email_templates/{name:str}", **DB, summary="One e-mail template")
+    def get_email_template(self, request: Request, name: FromPath[str]) -> dict:
+        return _found(_service(request).email_template, name)
+
+    @put("/email_templates/{name:str}", guards=[customizer], **DB, summary="Create or replace an e-mail template")
+    def put_email_template(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
+        data = json_body(body)
+        changes = _service(request).put_email_template(name, data, _who(request))
+        return _applied(changes, email_template=_service(request).email_template(name))
+
+    @delete("/email_templates/{name:str}", guards=[customizer], **DB,
+            summary="Remove a customized e-mail template (one of the base or a plugin applies again)", status_code=200)
+    def remove_email_template(self, request: Request, name: FromPath[str]) -> dict:
+        return _applied(_found(_service(request).remove_email_template, name, _who(request)))
+
     # --- changesets ------------------------------------------------------------------------------------
 
     @get("/changeset", guards=[customizer], **DB, summary="Export the configuration as a changeset")

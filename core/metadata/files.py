@@ -14,7 +14,8 @@ from core.metadata.schemas import check_document
 
 BASE_DIR = Path(__file__).resolve().parents[2] / "metadata"
 CHANGESET_FORMAT = "tessera-changeset/1"
-CHANGESET_SECTIONS = {"objects": "object", "extensions": "extension", "layouts": "layout", "permission_sets": "permission_set"}
+CHANGESET_SECTIONS = {"objects": "object", "extensions": "extension", "layouts": "layout", "permission_sets": "permission_set",
+                      "email_templates": "email_template"}
 
 
 def read_json(path: Path | str, source: str | None = None):
@@ -53,11 +54,13 @@ def kind_of(document) -> str:
     if not isinstance(document, dict):
         return "unknown"
     schema = str(document.get("$schema", ""))
-    for kind in ("changeset", "object", "extension", "layout", "permission_set"):
+    for kind in ("changeset", "object", "extension", "layout", "permission_set", "email_template"):
         if schema.endswith(f"{kind}.schema.json"):
             return kind
     if "format" in document:
         return "changeset"
+    if "subject" in document and "body" in document:
+        return "email_template"
     if "kind" in document:
         return "layout"
     if "object" in document:
@@ -75,16 +78,16 @@ def documents_from(data, source: str, layer: str, field_types: Iterable[str]) ->
     kind = kind_of(data)
     if kind == "unknown":
         raise MetadataError(
-            [Problem(source, "", "is not a Tessera metadata document: expected an object (with 'fields'), an extension, a layout, a permission set or a changeset (with 'format')")]
+            [Problem(source, "", "is not a Tessera metadata document: expected an object (with 'fields'), an extension, a layout, a permission set, an e-mail template (with 'subject' and 'body') or a changeset (with 'format')")]
         )
     if kind == "changeset":
         return changeset_documents(data, source, layer, field_types)
-    if kind == "layouts":  # a list of layouts, permission sets, objects or extensions
+    if kind == "layouts":  # a list of layouts, permission sets, objects, extensions or e-mail templates
         problems, docs = [], []
         for i, item in enumerate(data):
             item_kind = kind_of(item)
             if item_kind in ("unknown", "layouts", "changeset"):
-                problems.append(Problem(source, pointer(i), "is not a layout, permission set, object or extension"))
+                problems.append(Problem(source, pointer(i), "is not a layout, permission set, object, extension or e-mail template"))
                 continue
             found = check_document(item_kind, item, source, field_types, at=pointer(i))
             problems += found
@@ -111,10 +114,10 @@ def changeset_documents(data, source: str, layer: str, field_types: Iterable[str
 
 
 def base_documents(field_types: Iterable[str]) -> list[Doc]:
-    """The base layer shipped in metadata/: objects, layouts, permission sets."""
+    """The base layer shipped in metadata/: objects, layouts, permission sets, e-mail templates."""
     docs: list[Doc] = []
     problems: list[Problem] = []
-    for folder in ("objects", "layouts", "permission_sets"):
+    for folder in ("objects", "layouts", "permission_sets", "email_templates"):
         for path in sorted((BASE_DIR / folder).glob("*.json")):
             try:
                 docs += documents_from(read_json(path, _relative(path)), _relative(path), "base", field_types)

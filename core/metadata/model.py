@@ -17,6 +17,7 @@ from typing import Iterable
 from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as PG_RESERVED
 from sqlalchemy.sql.compiler import RESERVED_WORDS as SQL_RESERVED
 
+from core import email_templates
 from core.fieldtypes import FieldType, FieldTypeRegistry
 from core.metadata.layouts import LayoutView, fallback_sections
 from core.metadata.problems import MetadataError, Problem, did_you_mean, pointer
@@ -36,7 +37,7 @@ MAX_NAME = 63  # PostgreSQL's longest name of a table
 class Doc:
     """A metadata document with where it came from."""
 
-    kind: str  # object | extension | layout | permission_set
+    kind: str  # object | extension | layout | permission_set | email_template
     body: dict
     source: str  # file path or "database"
     layer: str  # "base", "plugin:<name>", or "customization"
@@ -85,6 +86,8 @@ class ObjectDef:
     layer: str
     at: str = ""
     fields: dict[str, FieldDef] = field(default_factory=dict)
+    gate_at: dict[str, tuple[str, str]] = field(default_factory=dict)  # gated value -> (source, JSON pointer) of its gate
+    gate_sets: dict[str, dict] = field(default_factory=dict)  # permission sets the gates name -> their labels
 
     @property
     def custom(self) -> bool:
@@ -105,6 +108,11 @@ class ObjectDef:
         """The picklist drawn as the record's path of steps (a deal's stage), if the object names one."""
         return self.spec.get("process_field") or None
 
+    @property
+    def stage_gates(self) -> dict[str, dict]:
+        """What it takes to move a record into each value of the process field (core/stage_gates.py), by value."""
+        return self.spec.get("stage_gates") or {}
+
     def active_fields(self) -> list[FieldDef]:
         return [f for f in self.fields.values() if not f.removed]
 
@@ -118,6 +126,9 @@ class MetadataSet:
     objects: dict[str, ObjectDef]
     layouts: dict[str, dict]
     permission_sets: dict[str, dict]
+    email_templates: dict[str, dict] = field(default_factory=dict)
+    email_template_layers: dict[str, str] = field(default_factory=dict)  # name -> "base", "plugin:<name>" or "customization"
+    email_template_sources: dict[str, str] = field(default_factory=dict)  # name -> the file (or "database") it comes from
 
     def object(self, name: str) -> ObjectDef:
         try:
@@ -166,9 +177,13 @@ def build(docs: list[Doc], registry: FieldTypeRegistry) -> MetadataSet:
     layouts = _layouts(docs, objects, problems)
     permission_sets = {d.body["name"]: d.body for d in docs if d.kind == "permission_set"}
     result = MetadataSet(objects, layouts, permission_sets)
+    _email_templates(docs, result, problems)
     problems.extend(_check_references(result, [d for d in docs if not _dormant(d)]))
     if problems:
         raise MetadataError(problems)
+    for obj in objects.values():
+        obj.gate_sets = {name: permission_sets[name].get("label", {}) for gate in obj.stage_gates.values()
+                         for key in ("entered_by", "left_by") for name in gate.get(key, []) if name in permission_sets}
     return result
 
 
@@ -183,6 +198,7 @@ def _define_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
     if not body.get("system"):
         _check_name(name, "name_an_object", doc, doc.at + "/name", problems)
     obj = ObjectDef(name, copy.deepcopy(body), doc.source, doc.layer, doc.at)
+    obj.gate_at = {value: (doc.source, doc.at + pointer("stage_gates", value)) for value in body.get("stage_gates", {})}
     for index, fspec in enumerate(body.get("fields", [])):
         _add_field(obj, fspec, doc, doc.field_pointer(fspec["name"], index), registry, problems)
     objects[name] = obj
@@ -216,6 +232,24 @@ def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
     obj.spec["indexes"] = obj.spec["indexes"] + body.get("indexes", [])
     for field_name, values in body.get("picklist_values", {}).items():
         _add_picklist_values(obj, field_name, values, doc, doc.at + pointer("picklist_values", field_name), problems)
+    _add_stage_gates(obj, body.get("stage_gates", {}), doc, problems)
+
+
+def _add_stage_gates(obj: ObjectDef, gates: dict, doc: Doc, problems: list[Problem]) -> None:
+    """An extension's gates replace those of the values they name (null: no gate). A plugin may gate a value no other
+    layer gates; only a customization replaces or takes away another layer's gate."""
+    for value, gate in gates.items():
+        where = doc.at + pointer("stage_gates", value)
+        held = obj.gate_at.get(value)
+        if held is not None and held[0] != doc.source and doc.layer != CUSTOM_LAYER:
+            problems.append(Problem(doc.source, where, sentence("gate_defined", value=value, object=obj.name, source=held[0])))
+            continue
+        kept = obj.spec.setdefault("stage_gates", {})
+        if gate is None:
+            kept.pop(value, None)
+            obj.gate_at.pop(value, None)
+        else:
+            kept[value], obj.gate_at[value] = copy.deepcopy(gate), (doc.source, where)
 
 
 def _add_picklist_values(obj: ObjectDef, field_name: str, values: list, doc: Doc, where: str, problems: list[Problem]) -> None:
@@ -264,6 +298,33 @@ def _layouts(docs: list[Doc], objects: dict, problems: list[Problem]) -> dict[st
             _add_section(layouts[key], added["section"])
         _add_related_lists(layouts.get(f"{doc.body['object']}:detail:default"), doc.body.get("related_lists", []))
     return {key: _placed_once(layout, objects.get(layout["object"])) for key, layout in layouts.items()}
+
+
+def _email_templates(docs: list[Doc], meta: MetadataSet, problems: list[Problem]) -> None:
+    """E-mail templates by name: a customization replaces the base's or a plugin's; two plugins (or a plugin and the
+    base) may not define the same one. A stored customization of an object that is gone is kept, not applied."""
+    firsts: dict[str, Doc] = {}
+    for doc in (d for d in docs if d.kind == "email_template"):
+        name = doc.body["name"]
+        if doc.body["object"] not in meta.objects and _dormant(doc):
+            continue
+        first = firsts.get(name)
+        if first is not None and doc.layer != CUSTOM_LAYER and first.layer != CUSTOM_LAYER:
+            problems.append(Problem(doc.source, doc.at + "/name", sentence("email_template_defined", name=name, source=first.source)))
+            continue
+        firsts[name] = doc
+        meta.email_templates[name] = copy.deepcopy(doc.body)
+        meta.email_templates[name].pop("$schema", None)
+        meta.email_template_layers[name], meta.email_template_sources[name] = doc.layer, doc.source
+
+
+def check_email_template(meta: MetadataSet, body: dict, source: str, at: str = "") -> list[Problem]:
+    """A template's object exists, and each of its texts compiles and uses only the variables, fields and keys there are."""
+    obj = meta.objects.get(body.get("object", ""))
+    if obj is None:
+        return [Problem(source, at + "/object", sentence("no_object", name=body.get("object"), hint=hint(str(body.get("object")), meta.objects)))]
+    names = [*obj.fields, *SYSTEM_FIELDS]
+    return [Problem(source, at + pointer(p.part, p.lang), p.message) for p in email_templates.problems(body, obj.name, names)]
 
 
 def _add_section(layout: dict, section: dict) -> None:
@@ -367,6 +428,7 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
         for fdef in obj.fields.values():
             problems.extend(_check_field(meta, obj, fdef))
         problems.extend(_check_table(obj))
+        problems.extend(_check_stage_gates(meta, obj))
         process = obj.fields.get(obj.spec.get("process_field", ""))
         if "process_field" in obj.spec and (process is None or process.type.name != "picklist"):
             problems.append(Problem(obj.source, obj.at + "/process_field", sentence("process_field_not_picklist", field=obj.spec["process_field"], object=obj.name)))
@@ -395,6 +457,40 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
             problems.extend(_check_layout(meta, doc))
         elif doc.kind == "permission_set":
             problems.extend(_check_permission_set(meta, doc))
+        elif doc.kind == "email_template":
+            problems.extend(check_email_template(meta, doc.body, doc.source, doc.at))
+    return problems
+
+
+def _check_stage_gates(meta: MetadataSet, obj: ObjectDef) -> list[Problem]:
+    """Each gate names values of the process field, fields of the object that hold one value each, and permission sets
+    that exist. Without a process field (an administrator took the path away) the gates wait: only their fields and
+    permission sets are checked."""
+    problems: list[Problem] = []
+    process = obj.fields.get(obj.process_field or "")
+    values = [v["value"] for v in process.spec.get("values", [])] if process is not None and process.type.name == "picklist" else None
+    for value, gate in obj.stage_gates.items():
+        source, at = obj.gate_at.get(value, (obj.source, obj.at + pointer("stage_gates", value)))
+
+        def report(where: str, message: Sentence) -> None:
+            problems.append(Problem(source, at + where, message))
+
+        if values is not None and value not in values:
+            report("", sentence("gate_unknown_value", value=value, field=process.name, object=obj.name, hint=hint(value, values)))
+        for i, before in enumerate(gate.get("from", [])):
+            if values is not None and before not in values:
+                report(pointer("from", i), sentence("gate_unknown_value", value=before, field=process.name, object=obj.name, hint=hint(before, values)))
+        for i, name in enumerate(gate.get("required", [])):
+            fdef = obj.fields.get(name)
+            if fdef is None or fdef.removed:
+                report(pointer("required", i), sentence("gate_unknown_field", field=name, object=obj.name,
+                                                        hint=hint(name, [f.name for f in obj.active_fields()])))
+            elif not fdef.has_column:
+                report(pointer("required", i), sentence("gate_field_many", field=name, type=fdef.type.name))
+        for key in ("entered_by", "left_by"):
+            for i, name in enumerate(gate.get(key, [])):
+                if name not in meta.permission_sets:
+                    report(pointer(key, i), sentence("gate_unknown_set", name=name, hint=hint(name, meta.permission_sets)))
     return problems
 
 

@@ -62,6 +62,7 @@ class MetadataService:
                   if (access.may_customize or access.visible(name, f.name)) and (access.may_customize or not f.removed)]
         layouts = [v for v in meta.layouts.values() if v["object"] == name]
         return {**self._summary(obj), "title_field": obj.title_field, "fields": fields, "layouts": layouts,
+                "process_field": obj.process_field, "stage_gates": obj.stage_gates,
                 "permissions": {op: access.scope(name, op) for op in ("read", "create", "update", "delete")}}
 
     def _summary(self, obj: ObjectDef) -> dict:
@@ -148,8 +149,21 @@ class MetadataService:
         obj = self.runtime.current_metadata().object(object_name)  # UnknownObject names it
         changeset: dict[str, Any] = {"format": FORMAT, "layouts": [{**detail_layout, "object": object_name, "kind": "detail"}]}
         if process_field != obj.process_field:
-            changeset["extensions"] = [{"object": object_name, "process_field": process_field}]
+            extension: dict[str, Any] = {"object": object_name, "process_field": process_field}
+            chosen = obj.fields.get(process_field or "")
+            if chosen is not None and chosen.type.name == "picklist":  # another path: the gates of values it lacks go
+                values = {v["value"] for v in chosen.spec.get("values", [])}
+                if unfit := {value: None for value in obj.stage_gates if value not in values}:
+                    extension["stage_gates"] = unfit
+            changeset["extensions"] = [extension]
         return self.apply(changeset, who, f"Setup: record page of {object_name}")
+
+    def set_stage_gates(self, object_name: str, gates: dict[str, dict | None], who: Who) -> list[Change]:
+        """Set the gates of an object's process field in one change: ``{value: gate}`` replaces each value's gate, ``{value:
+        None}`` takes it away; values not named keep theirs (core/stage_gates.py says what a gate holds)."""
+        self.runtime.current_metadata().object(object_name)  # UnknownObject names it
+        return self.apply({"format": FORMAT, "extensions": [{"object": object_name, "stage_gates": gates}]}, who,
+                          f"Setup: stage gates of {object_name}")
 
     def remove_object(self, name: str, who: Who) -> list[Change]:
         """Remove a custom object's definition. Its table and data stay (nothing is dropped on its own)."""
@@ -277,6 +291,51 @@ class MetadataService:
             return config
 
         return self.transform(transform, who, source, {"layouts": [key]})
+
+    # --- e-mail templates ----------------------------------------------------------------------
+
+    def email_templates(self) -> list[dict]:
+        """Every e-mail template in effect, by name, with who defines it (``defined_by``) and ``custom``."""
+        meta = self.runtime.current_metadata()
+        return [self._email_template(meta, name) for name in sorted(meta.email_templates)]
+
+    def email_template(self, name: str) -> dict:
+        meta = self.runtime.current_metadata()
+        if name not in meta.email_templates:
+            raise LookupError(sentence("no_email_template", name=name, hint=hint(name, meta.email_templates)))
+        return self._email_template(meta, name)
+
+    @staticmethod
+    def _email_template(meta, name: str) -> dict:
+        layer = meta.email_template_layers[name]
+        return {**meta.email_templates[name], "defined_by": _layer(layer), "custom": layer == CUSTOM_LAYER}
+
+    def put_email_template(self, name: str, body: Any, who: Who, source: str = "", dry_run: bool = False) -> list[Change]:
+        """Create or replace the e-mail template ``name`` in the customization layer (one of the base or a plugin is
+        replaced by it, and comes back when it is removed). ``dry_run``: check it, change nothing."""
+        source = source or f"PUT /api/meta/email_templates/{name}"
+        if not isinstance(body, dict):
+            raise _refuse(source, sentence("send_email_template", example='{"object": "account", "subject": {"en": ..., "zh-CN": ...}, '
+                                                                          '"body": {"en": ..., "zh-CN": ...}}'))
+        if "name" in body and body["name"] != name:
+            raise _refuse(source, sentence("email_template_name_differs", name=body["name"], path=name), "/name")
+        return self.apply({"format": FORMAT, "email_templates": [{**body, "name": name}]}, who, source, dry_run=dry_run)
+
+    def remove_email_template(self, name: str, who: Who) -> list[Change]:
+        """Remove a customized e-mail template; the base's or plugin's of the same name, if any, applies again."""
+        source = f"DELETE /api/meta/email_templates/{name}"
+        if name not in self._config().email_templates:
+            meta = self.runtime.current_metadata()
+            if name not in meta.email_templates:
+                raise LookupError(sentence("no_email_template", name=name, hint=hint(name, meta.email_templates)))
+            raise _refuse(source, sentence("no_custom_email_template", name=name, source=meta.email_template_sources[name]))
+
+        def transform(config: CustomConfig) -> CustomConfig:
+            config = config.copy()
+            del config.email_templates[name]
+            return config
+
+        return self.transform(transform, who, source, {"email_templates": [{"name": name}]})
 
     def _config(self) -> CustomConfig:
         return self.runtime.custom_config()

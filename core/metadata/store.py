@@ -1,7 +1,7 @@
 """The customization layer kept in the database, and the metadata version counter.
 
 Customizations are stored as JSON documents (custom objects, extensions of objects
-defined elsewhere, layouts, permission sets). Every process compares the version
+defined elsewhere, layouts, permission sets, e-mail templates). Every process compares the version
 counter with the one its caches were built from and rebuilds when it is newer.
 """
 
@@ -29,6 +29,7 @@ class CustomConfig:
     extensions: dict[str, dict] = field(default_factory=dict)
     layouts: dict[str, dict] = field(default_factory=dict)
     permission_sets: dict[str, dict] = field(default_factory=dict)
+    email_templates: dict[str, dict] = field(default_factory=dict)
     # Where documents touched by a changeset came from, so problems point into that file.
     origins: dict[tuple[str, str], tuple[str, str, dict]] = field(default_factory=dict)
 
@@ -47,6 +48,7 @@ class CustomConfig:
             "extensions": list(self.extensions.values()),
             "layouts": list(self.layouts.values()),
             "permission_sets": list(self.permission_sets.values()),
+            "email_templates": list(self.email_templates.values()),
         }
 
     def copy(self) -> "CustomConfig":
@@ -57,7 +59,8 @@ class CustomConfig:
         return self.objects.get(object_name) or self.extensions.get(object_name)
 
 
-KIND_TO_ATTR = {"object": "objects", "extension": "extensions", "layout": "layouts", "permission_set": "permission_sets"}
+KIND_TO_ATTR = {"object": "objects", "extension": "extensions", "layout": "layouts", "permission_set": "permission_sets",
+                "email_template": "email_templates"}
 
 
 VERSION_QUERY = PreparedRead(select(meta_state.c.version).where(meta_state.c.id == 1))  # run by every unit of work
@@ -145,14 +148,23 @@ def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: di
                         target.pop(key, None)
                     elif key in body:
                         target[key] = body[key]
+                if "stage_gates" in body:
+                    gates = {**target.get("stage_gates", {}), **body["stage_gates"]}
+                    target["stage_gates"] = {value: gate for value, gate in gates.items() if gate is not None}
+                    if not target["stage_gates"]:
+                        del target["stage_gates"]
                 continue
             stored = merged.extensions.get(name, {"object": name, "fields": []})
             body["fields"] = merge_fields(stored.get("fields", []), body.get("fields", []))
+            if "stage_gates" in body:  # by value: a gate the changeset does not name stays (null is kept: it takes a plugin's gate away)
+                body["stage_gates"] = {**stored.get("stage_gates", {}), **body["stage_gates"]}
             merged.extensions[name] = {**stored, **body}
         elif doc.kind == "layout":
             merged.layouts[layout_key(body)] = body
         elif doc.kind == "permission_set":
             merged.permission_sets[body["name"]] = body
+        elif doc.kind == "email_template":
+            merged.email_templates[body["name"]] = body
     if problems:
         raise MetadataError(problems)
     return merged
@@ -171,12 +183,12 @@ def _remember_origin(config: CustomConfig, doc: Doc) -> None:
 
 
 def _duplicates(docs: list[Doc]) -> list[Problem]:
-    """The same object, extension, layout or permission set twice in one changeset."""
+    """The same object, extension, layout, permission set or e-mail template twice in one changeset."""
     seen: dict[tuple[str, str], Doc] = {}
     problems = []
     for doc in docs:
         key = {"object": lambda b: b["name"], "extension": lambda b: b["object"], "layout": layout_key,
-               "permission_set": lambda b: b["name"]}[doc.kind](doc.body)
+               "permission_set": lambda b: b["name"], "email_template": lambda b: b["name"]}[doc.kind](doc.body)
         if (doc.kind, key) in seen:
             first = seen[(doc.kind, key)]
             problems.append(Problem(doc.source, doc.at, f"{doc.kind.replace('_', ' ')} '{key}' appears twice (first at {first.at})"))

@@ -26,6 +26,7 @@ from core.person_names import with_full_names
 from core.plugins import PluginSet, RecordEvent, Refusal
 from core.runtime import Schema
 from core.sameness import same
+from core.stage_gates import gate_errors
 from core.validation import FieldError, RecordValidationError
 from core.words import sentence
 from core.records.actor import Actor
@@ -168,6 +169,14 @@ def validate(w: Write) -> None:
         if values is not None:
             item.values = {**defaults, **values} if defaults else values
     w.refuse(problems)
+
+
+def check_stage_gates(w: Write) -> None:
+    """The object's stage gates (core/stage_gates.py): where a record may come from, what it needs, who may move it."""
+    if not w.obj.stage_gates:
+        return
+    w.refuse({i: errors for i, item in enumerate(w.items)
+              if (errors := gate_errors(w.obj, None if item.stored is None else item.stored._mapping, item.values, w.actor, w.trusted))})
 
 
 def run_before_hooks(w: Write) -> None:
@@ -391,6 +400,7 @@ STEPS: tuple[tuple[str, Callable[[Write], None]], ...] = (
     ("load the stored rows", load_stored),
     ("leave out unchanged read-only fields", leave_out_unchanged_read_only),
     ("validate", validate),
+    ("check stage gates", check_stage_gates),
     ("run before-hooks and plugin validators", run_before_hooks),
     ("check references", check_references),
     ("stamp the system fields", stamp),

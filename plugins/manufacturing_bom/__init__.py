@@ -10,6 +10,9 @@
   action use it.
 - Marking an order delivered calls ``tessera_equipment_delivered`` (see hookspecs.py)
   once per serial number, for whichever plugin tracks installed equipment.
+- An order's status moves ordered -> in production -> delivered, or is cancelled before it is
+  delivered (and may be ordered again); a delivered order stays delivered. These are stage gates in
+  sales_order.json (core/stage_gates.py), which administrators change in Setup.
 """
 
 from __future__ import annotations

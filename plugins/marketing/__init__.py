@@ -13,6 +13,9 @@ transaction:
 
 Two scheduled jobs: ``marketing.renewal_reminders`` marks subscriptions due within their
 reminder window, and ``marketing.segment_counts`` recounts segments (recency moves daily).
+
+A campaign's stage gates (campaign.json, core/stage_gates.py): it is completed from active, with its
+actual cost (its ROI needs it), and aborted while planned or active.
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@ so that an implementer changes them by overriding the picklist values:
   quote or of a line above the ``discount_over`` of the quote status values); a quote
   that needs approval is approved before it is sent or accepted.
 - contract: the end date is not before the start date.
+
+Stage gates in the metadata (core/stage_gates.py), which administrators change in Setup: a deal is
+lost with its loss reason; a closed deal, or a converted lead, is reopened only by a sales manager
+(or an admin); a quote in review is approved or rejected only by a sales manager (or an admin); a
+contract becomes active with its start date and the date it was signed.
 """
 
 from __future__ import annotations
@@ -362,6 +367,7 @@ def tessera_dashboard_widgets():
 DEMO_DEALS = ["Line upgrade", "CNC retrofit", "Service contract", "Vision inspection pilot", "Fleet monitoring rollout",
               "Spare parts framework", "Training programme", "Analytics suite"]
 DEMO_STAGES = ["prospecting", "qualification", "needs_analysis", "proposal", "negotiation", "closed_won", "closed_lost"]
+DEMO_LOSS_REASONS = ["price", "competitor", "no_decision", "timing"]  # a lost deal needs its reason (opportunity's stage gates)
 
 
 @hookimpl
@@ -379,5 +385,6 @@ def tessera_demo_data(runtime, actor, created):
             "name": f"{DEMO_DEALS[n % len(DEMO_DEALS)]} {n + 1}", "account": account, "stage": stage,
             "amount": 15_000 + (n * 7_919) % 240_000, "close_date": (TODAY + dt.timedelta(days=(n * 11) % 150 - 30)).isoformat(),
             "owner": owner_of.get(account),
+            **({"loss_reason": DEMO_LOSS_REASONS[n % len(DEMO_LOSS_REASONS)]} if stage == "closed_lost" else {}),
         })
     return {"opportunity": runtime.records.create_many(actor, "opportunity", rows)}

@@ -8,7 +8,8 @@ What the hooks do:
   from its creation, in business hours when the policy says so. Changing the priority or
   the type picks the policy again and counts from the original creation time.
 - Resolving a ticket stamps ``resolved_at`` (if empty) and records whether it was late;
-  reopening clears ``resolved_at``.
+  reopening clears ``resolved_at``. A ticket is closed with its ``resolution`` (a stage gate in
+  its metadata, core/stage_gates.py).
 - Scheduled jobs open a ticket for each maintenance plan that falls due, and flag open
   tickets that passed their resolution due time.
 - ``tessera_equipment_delivered`` (a hook the manufacturing plugin calls) records the

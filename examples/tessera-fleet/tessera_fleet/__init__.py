@@ -146,3 +146,13 @@ def inspections_due(ctx, within: int):
         shown += 1
     if not shown:
         click.echo(f"No inspection is due in the next {within} days.")
+
+
+# --- web routes: a page of the inspections due, and the same list as JSON (pages.py) --------
+
+
+@hookimpl
+def tessera_web_routes():
+    from tessera_fleet import pages  # imported when the web application is built, not by every command
+
+    return [pages.inspections_due_page, pages.mark_inspected, pages.inspections_due_api]

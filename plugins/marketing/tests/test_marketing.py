@@ -158,9 +158,9 @@ def test_account_profile_adds_up_its_customers(rt, actor):
 
 
 def test_profile_pages_through_many_purchases(rt, actor, monkeypatch):
-    import core.records
+    import core.records.reading
 
-    monkeypatch.setattr(core.records, "MAX_LIMIT", 2)  # five purchases take three pages
+    monkeypatch.setattr(core.records.reading, "MAX_LIMIT", 2)  # five purchases take three pages
     customer = rt.records.create(actor, "contact", {"last_name": "Garcia"})
     for day in ("2026-01-01", "2026-01-04", "2026-01-10", "2026-01-12", "2026-01-21"):
         buy(rt, actor, customer, day, 10)

@@ -217,7 +217,9 @@ def test_resolving_sets_resolved_at_and_reopening_clears_it(rt, actor):
     assert abs(dt.datetime.now(UTC) - stamp) < dt.timedelta(minutes=5)
     assert resolved["sla_breached"] is False
 
-    closed = rt.records.update(actor, "ticket", record["id"], {"status": "closed", "satisfaction": "satisfied"}, version=resolved["version"])
+    closed = rt.records.update(actor, "ticket", record["id"], {"status": "closed", "satisfaction": "satisfied",
+                                                               "resolution": "Replaced the worn spindle bearing"},  # closed with its resolution
+                               version=resolved["version"])
     assert closed["resolved_at"] == resolved["resolved_at"]
 
     reopened = rt.records.update(actor, "ticket", record["id"], {"status": "in_progress"}, version=closed["version"])

@@ -383,3 +383,92 @@ document.addEventListener("click", function (event) {
     }
   } catch (e) { /* no Intl: times stay in UTC */ }
 })();
+
+// The bell's panel closes when anything else on the page is clicked, and with Escape (the focus goes back to the bell).
+document.addEventListener("click", function (event) {
+  document.querySelectorAll("details[data-notif-menu][open]").forEach(function (menu) {
+    if (!menu.contains(event.target)) menu.open = false;
+  });
+});
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  var menu = document.querySelector("details[data-notif-menu][open]");
+  if (!menu) return;
+  menu.open = false;
+  menu.querySelector("summary").focus();
+});
+
+// The composer's description: after "@" and a letter or more, the people whose login or name holds them are offered
+// (GET /mentions); the arrow keys move through them, Enter or Tab (or a click) puts "@login " in the text, Escape
+// closes them. Typing goes on as usual whatever is offered.
+(function () {
+  "use strict";
+  var TOKEN = /(^|[^A-Za-z0-9_.+\-@])@([^\s@"“]{1,60})$/;
+  var timer = null, asked = 0;
+  function boxFor(area) { var field = area.closest && area.closest(".field"); return field && field.querySelector("[data-mention-options]"); }
+  function options(box) { return Array.prototype.slice.call(box.querySelectorAll("[role=option]")); }
+  function choose(area, box, option) {
+    options(box).forEach(function (o) {
+      var on = o === option;
+      o.classList.toggle("active", on);
+      o.setAttribute("aria-selected", on ? "true" : "false");
+    });
+    if (option) area.setAttribute("aria-activedescendant", option.id); else area.removeAttribute("aria-activedescendant");
+  }
+  function close(area, box) { box.hidden = true; box.innerHTML = ""; area.removeAttribute("aria-activedescendant"); }
+  function put(area, box, option) {
+    var before = area.value.slice(0, area.selectionStart), after = area.value.slice(area.selectionEnd);
+    var text = before.slice(0, before.lastIndexOf("@")) + "@" + option.dataset.login + " ";
+    area.value = text + after;
+    area.selectionStart = area.selectionEnd = text.length;
+    close(area, box);
+    area.focus();
+  }
+  document.addEventListener("input", function (event) {
+    var area = event.target;
+    if (!area.matches || !area.matches("textarea")) return;
+    var box = boxFor(area);
+    if (!box) return;
+    var found = TOKEN.exec(area.value.slice(0, area.selectionStart));
+    window.clearTimeout(timer);
+    if (!found) { close(area, box); return; }
+    timer = window.setTimeout(function () {
+      var ask = ++asked;
+      window.fetch("/mentions?q=" + encodeURIComponent(found[2]), {credentials: "same-origin", headers: {"HX-Request": "true"}})
+        .then(function (answer) { return answer.ok ? answer.text() : ""; })
+        .then(function (html) {
+          if (ask !== asked) return;  // a later keystroke asked again
+          box.innerHTML = html;
+          box.hidden = !options(box).length;
+          area.setAttribute("aria-controls", box.id);
+          choose(area, box, null);
+        }, function () { close(area, box); });
+    }, 150);
+  });
+  document.addEventListener("keydown", function (event) {
+    var area = event.target, box = area.matches && area.matches("textarea") ? boxFor(area) : null;
+    if (!box || box.hidden) return;
+    var list = options(box), current = box.querySelector("[role=option].active"), index = list.indexOf(current);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      choose(area, box, list[(index + (event.key === "ArrowDown" ? 1 : list.length - 1 + (index < 0 ? 1 : 0))) % list.length]);
+    } else if ((event.key === "Enter" || event.key === "Tab") && current) {
+      event.preventDefault();
+      put(area, box, current);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      close(area, box);
+    }
+  });
+  document.addEventListener("mousedown", function (event) {
+    var option = event.target.closest && event.target.closest("[data-mention-options] [role=option]");
+    if (!option) return;
+    event.preventDefault();  // the text keeps the focus and its caret
+    var box = option.closest("[data-mention-options]"), area = box.closest(".field").querySelector("textarea");
+    put(area, box, option);
+  });
+  document.addEventListener("focusout", function (event) {
+    var area = event.target, box = area.matches && area.matches("textarea") ? boxFor(area) : null;
+    if (box) window.setTimeout(function () { if (document.activeElement !== area) close(area, box); }, 0);
+  });
+})();
