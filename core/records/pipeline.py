@@ -111,10 +111,14 @@ class Write:
     def records(self) -> dict[int, dict]:
         """The written records as stored now, by id: read once, for after-hooks and subscribers."""
         if self._records is None:
-            ids = [item.record_id for item in self.items]
-            fetched = self.service._fetch_many(self.conn, self.schema, self.obj.name, ids)  # type: ignore[arg-type]
-            self._records = {record["id"]: record for record in fetched}
+            self._records = self.fetch([item.record_id for item in self.items])  # type: ignore[misc]
         return self._records
+
+    def fetch(self, ids: list[int]) -> dict[int, dict]:
+        """Records by id as stored (whoever may read them); one record takes the prepared read by id."""
+        if len(ids) == 1:
+            return {ids[0]: self.service._fetch(self.conn, self.schema, self.obj.name, ids[0])}
+        return {record["id"]: record for record in self.service._fetch_many(self.conn, self.schema, self.obj.name, ids)}
 
 
 def load_stored(w: Write) -> None:
@@ -186,7 +190,7 @@ def run_before_hooks(w: Write) -> None:
     if not (plugins.caller(hook_name, w.obj.name) or plugins.caller("tessera_validate_record", w.obj.name)):
         return
     if not w.creating:
-        previous = {r["id"]: r for r in w.service._fetch_many(w.conn, w.schema, w.obj.name, [item.record_id for item in w.items])}  # type: ignore[misc]
+        previous = w.fetch([item.record_id for item in w.items])  # type: ignore[misc]
         for item in w.items:
             item.previous = previous.get(item.record_id)  # type: ignore[arg-type]
     problems = {}

@@ -179,16 +179,23 @@ class Writes:
     def _current_rows(self, conn: Connection, schema: Schema, access: Access, actor: Actor, table: sa.Table, object_name: str,
                       ids: list[int]) -> tuple[dict[int, sa.Row], set[int]]:
         """``_current`` for many: the stored rows the actor may read (locked for the transaction), and the ids they may update."""
-        params, wanted = _params(actor), sa.bindparam("tessera_ids", expanding=True)
-        statement = select(table).where(table.c.id.in_(wanted), table.c.deleted_at.is_(None))
+        params = _params(actor)
+        # one id compares with = (an expanding IN is rewritten on every execution)
+        one = len(ids) == 1
+        wanted = sa.bindparam("tessera_id", type_=sa.BigInteger) if one else sa.bindparam("tessera_ids", expanding=True)
+        given = {"tessera_id": ids[0]} if one else {"tessera_ids": ids}
+        statement = select(table).where(table.c.id == wanted if one else table.c.id.in_(wanted), table.c.deleted_at.is_(None))
         visible = schema.row_condition(access, object_name, "read")
         if visible is not None:
             statement = statement.where(visible)
-        current = {row.id: row for row in conn.execute(statement.with_for_update(), {**params, "tessera_ids": ids})}
+        current = {row.id: row for row in conn.execute(statement.with_for_update(), {**params, **given})}
         allowed = schema.row_condition(access, object_name, "update")
         if allowed is None or not current:
             return current, set(current)
-        may = conn.execute(select(table.c.id).where(table.c.id.in_(wanted), allowed), {**params, "tessera_ids": list(current)}).scalars()
+        if one:
+            may = conn.execute(select(table.c.id).where(table.c.id == wanted, allowed), {**params, **given}).scalars()
+        else:
+            may = conn.execute(select(table.c.id).where(table.c.id.in_(wanted), allowed), {**params, "tessera_ids": list(current)}).scalars()
         return current, set(may)
 
 
