@@ -296,7 +296,7 @@ def _recipients(schema: Any, conn: Connection, recipients: list, language: str) 
         elif not user["email"]:
             missing.append(f"user {recipient} ({user['username']})")
         else:
-            people.append({"to": _named(user["name"], user["email"]), **user})
+            people.append({"to": named_address(user["name"], user["email"]), **user})
     return people, missing
 
 
@@ -310,7 +310,7 @@ def _users(schema: Any, conn: Connection, ids: list[int]) -> dict[int, dict]:
             for row in rows}
 
 
-def _named(name: str, address: str) -> str:
+def named_address(name: str, address: str) -> str:
     """"王伟 <wang@example.com>", quoted as a header needs it; the bare address when the name cannot be said so."""
     try:
         return str(Address(display_name=name, addr_spec=address)) if name else address

@@ -10,7 +10,7 @@ Every read and change is one user's own: ``items``, ``unread_count`` and ``mark_
 never touch another's rows.
 
 Each user also chooses how they want their notifications by e-mail (``email_choice``): each one as it comes, a
-daily digest, or never. Sending the mail is not done here.
+daily digest, or never; core/notification_mail.py sends them so.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core import notification_mail
 from core.coretables import notification, notification_setting
 from core.db import read_transaction, write_transaction
 from core.fieldtypes import iso_utc
@@ -94,16 +95,19 @@ def notify(conn: Connection, user_ids: Iterable[int], kind: str, *, code: str | 
     values = {"kind": kind, "object": object, "record_id": record_id, "code": code, "params": dict(params or {}) if code else None,
               "text": text, "actor_id": actor_id, "actor_name": (actor_name or None) and actor_name[:200], "key": key,
               "created_at": now(), "read_at": None}
+    made: dict[int, int] = {}  # notification id -> its recipient
     if key is None:
-        return [conn.execute(sa.insert(notification).values(user_id=u, **values).returning(notification.c.id)).scalar_one() for u in users]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    made = []
-    for user in users:
-        found = conn.execute(insert(notification).values(user_id=user, **values)
-                             .on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(notification.c.id)).scalar()
-        if found is not None:
-            made.append(found)
-    return made
+        for user in users:
+            made[conn.execute(sa.insert(notification).values(user_id=user, **values).returning(notification.c.id)).scalar_one()] = user
+    else:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        for user in users:
+            found = conn.execute(insert(notification).values(user_id=user, **values)
+                                 .on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(notification.c.id)).scalar()
+            if found is not None:
+                made[found] = user
+    notification_mail.enqueue_each(conn, made)
+    return list(made)
 
 
 def _check(kind: str, code: str | None, params: Mapping | None, text: str | None, object_name: str | None,

@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 
 from cronsim import CronSim, CronSimError
 
-from core import mail, queue
+from core import mail, notification_mail, queue
 from core.db import write_transaction
 from core.plugins import PluginError, ScheduledJob
 
@@ -79,7 +79,9 @@ def run_scheduled(runtime: Any, job: queue.Job) -> None:
     log.debug("ran the scheduled job %s (due %s): %s", name, job.payload.get("due"), result if result is not None else "done")
 
 
-BUILT_IN: dict[str, queue.Handler] = {KIND: run_scheduled, mail.SEND: mail.send_job, mail.TEMPLATE: mail.template_job}
+BUILT_IN: dict[str, queue.Handler] = {KIND: run_scheduled, mail.SEND: mail.send_job, mail.TEMPLATE: mail.template_job,
+                                      notification_mail.KIND: notification_mail.mail_each,
+                                      notification_mail.DIGEST: notification_mail.mail_digest}
 
 
 def handlers(runtime: Any) -> dict[str, queue.Handler]:

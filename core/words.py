@@ -465,6 +465,11 @@ WORDS: dict[str, dict[str, str]] = {
     "notification_missing": {"en": "there is no notification {id} of yours (GET /api/notifications lists them)",
                              "zh-CN": "你没有编号为 {id} 的通知（GET /api/notifications 列出你的通知）。"},
     "notice_mention_plain": {"en": "{actor} mentioned you in “{subject}”", "zh-CN": "{actor} 在“{subject}”中提到了你"},
+    # notifications by e-mail (core/notification_mail.py)
+    "notification_open": {"en": "Open it in Tessera: {link}", "zh-CN": "在 Tessera 中打开：{link}"},
+    "notification_mail_footer": {"en": "You get these e-mails because of your choice on your profile page in Tessera; change it there.",
+                                 "zh-CN": "你收到这些邮件，是因为你在 Tessera 个人资料页上的选择；可在那里更改。"},
+    "digest_subject": {"en": "Your Tessera notifications of the past day: {count}", "zh-CN": "你过去一天的 Tessera 通知：{count} 条"},
 }
 
 
