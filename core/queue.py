@@ -243,15 +243,16 @@ def backoff(attempt: int, rng: random.Random | None = None) -> dt.timedelta:
 def extend(engine: Engine, job: Job, worker: str, lease: dt.timedelta = LEASE) -> bool:
     """Renew the lease of a long job its worker still holds."""
     c = job_table.c
-    with write_transaction(engine) as conn:
-        return conn.execute(update(job_table).where(c.id == job.id, c.state == "running", c.locked_by == worker)
-                            .values(locked_until=now() + lease)).rowcount == 1
+    return _write_one(engine, update(job_table).where(c.id == job.id, c.state == "running", c.locked_by == worker)
+                      .values(locked_until=now() + lease)) == 1
 
 
 def retry(engine: Engine, job_id: int) -> bool:
-    """Queue a dead job again, its attempts counted afresh; False when there is no dead job with that id."""
+    """Queue a dead job again, its attempts counted afresh, and wake the workers; False when there is no dead job
+    with that id."""
     c = job_table.c
     with write_transaction(engine) as conn:
+        _announce(conn)
         return conn.execute(update(job_table).where(c.id == job_id, c.state == "dead")
                             .values(state="queued", attempts=0, run_at=now(), finished_at=None)).rowcount == 1
 
@@ -259,8 +260,7 @@ def retry(engine: Engine, job_id: int) -> bool:
 def prune(engine: Engine, older_than: dt.timedelta) -> int:
     """Remove the done jobs finished longer ago than ``older_than``; how many. Dead ones stay until retried."""
     c = job_table.c
-    with write_transaction(engine) as conn:
-        return conn.execute(sa.delete(job_table).where(c.state == "done", c.finished_at < now() - older_than)).rowcount
+    return _write_one(engine, sa.delete(job_table).where(c.state == "done", c.finished_at < now() - older_than))
 
 
 def jobs(conn: Connection, state: str | None = None, queue: str | None = None, limit: int = 100) -> list[sa.Row]:

@@ -182,3 +182,33 @@ def test_an_idle_worker_wakes_when_this_process_commits_a_job_and_not_for_one_ro
         queue.wake()
         thread.join(5)
     assert not thread.is_alive()
+
+
+def test_an_idle_worker_wakes_when_an_admin_retries_a_dead_job(runtime):
+    attempts = []
+
+    def flaky(rt, job):
+        attempts.append(job.id)
+        if len(attempts) == 1:
+            raise RuntimeError("the first attempt fails")
+
+    made = add(runtime, "note", max_attempts=1)
+    worker = queue.Worker(runtime, {"note": flaky}, name="w1")
+    worker.run_once()
+    with read_transaction(runtime.engine) as conn:
+        assert queue.job_row(conn, made).state == "dead"
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, 60))  # it would look again only after a minute
+    thread.start()
+    try:
+        time.sleep(0.2)  # idle by now
+        assert queue.retry(runtime.engine, made)
+        deadline = time.monotonic() + 5
+        while len(attempts) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert attempts == [made, made]
+    finally:
+        stop.set()
+        queue.wake()
+        thread.join(5)
+    assert not thread.is_alive()
