@@ -465,6 +465,8 @@ WORDS: dict[str, dict[str, str]] = {
     "notification_missing": {"en": "there is no notification {id} of yours (GET /api/notifications lists them)",
                              "zh-CN": "你没有编号为 {id} 的通知（GET /api/notifications 列出你的通知）。"},
     "notice_mention_plain": {"en": "{actor} mentioned you in “{subject}”", "zh-CN": "{actor} 在“{subject}”中提到了你"},
+    "notice_task_overdue": {"en": "Your task “{subject}” was due on {due} and is not done yet",
+                            "zh-CN": "你的任务“{subject}”已于 {due} 到期，尚未完成"},
 }
 
 
