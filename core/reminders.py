@@ -58,11 +58,13 @@ def shorten(text: Any, limit: int = SUBJECT_SHOWN) -> str:
 
 
 def remind(records: Any, user_ids: Iterable[int | None], *, code: str, params: Mapping[str, Any], object: str,
-           record_id: int, due: Any, topic: str | None = None) -> list[int]:
+           record_id: int, due: Any, topic: str | None = None, about: tuple[str, int] | None = None) -> list[int]:
     """Remind each active user of ``user_ids`` about a record, in the transaction of ``records`` (a hook's
     ``event.records``, or a job's ``TransactionRecords``); once per user, record
     and ``due`` (a date or time: a new due date reminds again). ``topic`` tells apart reminders of different
-    things about one record (default: the object). The ids of the notifications made."""
+    things about one record (default: the object). ``about`` (object, id): the record the reminder is once per, when
+    it is not the one it links to (a maintenance plan's, linking to the ticket it opened). The ids of the
+    notifications made."""
     wanted = {int(u) for u in user_ids if u is not None}
     if not wanted:
         return []
@@ -70,7 +72,8 @@ def remind(records: Any, user_ids: Iterable[int | None], *, code: str, params: M
     active = conn.execute(select(users.c.id).where(users.c.id.in_(sorted(wanted)), users.c.deleted_at.is_(None),
                                                    sa.or_(users.c.active.is_(None), users.c.active.is_(True)))).scalars().all()
     due_text = due.isoformat() if hasattr(due, "isoformat") else str(due)
-    key = f"reminder:{topic or object}:{object}:{record_id}:{due_text}"
+    key_object, key_id = about or (object, record_id)
+    key = f"reminder:{topic or key_object}:{key_object}:{key_id}:{due_text}"
     return notifications.notify(conn, active, KIND, code=code, params=params, object=object, record_id=record_id, key=key)
 
 
