@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
+
 from core import notifications, reminders, scheduler
 from core.db import read_transaction
 
@@ -32,6 +34,7 @@ def test_the_job_is_registered_in_every_application_and_runs_every_fifteen_minut
     assert job.every_seconds == 15 * 60 and job.plugin == reminders.NAME and job.run is reminders.run_overdue_tasks
     moment = dt.datetime(2027, 3, 10, 10, 7, tzinfo=dt.timezone.utc)
     assert scheduler.latest_due(job, moment) == dt.datetime(2027, 3, 10, 10, 0, tzinfo=dt.timezone.utc)
+    assert ["due_date", "id"] in [ix["column_names"] for ix in sa.inspect(runtime.engine).get_indexes("activity")]  # what the job reads on
 
 
 def test_an_overdue_open_task_reminds_its_assignee_once_per_due_date(runtime, actor):
