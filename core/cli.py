@@ -671,7 +671,8 @@ def jobs_list(ctx: Context) -> None:
         click.echo("No scheduled jobs are registered.")
     for name, job in sorted(registered.items()):
         when = f"cron {job.cron}" if job.cron else f"every {job.every_seconds:>6} s"
-        click.echo(f"{name:<36} {when}   (plugin {job.plugin})")
+        whose = "core" if job.plugin in runtime.plugins.core_hooks else f"plugin {job.plugin}"
+        click.echo(f"{name:<36} {when}   ({whose})")
     runtime.upgrade(ctx.who)
     with read_transaction(runtime.engine) as conn:
         counts, latest = queue.counts(conn), queue.jobs(conn, limit=20)

@@ -257,12 +257,14 @@ def load_plugins(enabled: Iterable[str] | None = None, disabled: Iterable[str] =
 
 
 def _register_core_hooks(manager: pluggy.PluginManager) -> dict[str, tuple[str, ...]]:
-    """Core's own record hooks (``@mentions`` in activities: core/mentions.py), registered after the plugins' in every
-    application, whichever plugins are enabled; they are listed as no plugin. Name -> the objects they concern."""
-    from core import mentions  # noqa: PLC0415 - it uses the record service, which imports this module
+    """Core's own hook modules, registered after the plugins' in every application, whichever plugins are enabled;
+    they are listed as no plugin: record hooks for ``@mentions`` in activities (core/mentions.py) and the scheduled
+    job reminding of overdue tasks (core/reminders.py). Name -> the objects their record hooks concern."""
+    from core import mentions, reminders  # noqa: PLC0415 - they use the record service, which imports this module
 
     manager.register(mentions, name=mentions.NAME)
-    return {mentions.NAME: mentions.OBJECTS}
+    manager.register(reminders, name=reminders.NAME)
+    return {mentions.NAME: mentions.OBJECTS, reminders.NAME: reminders.OBJECTS}
 
 
 def _declared_words(manager: pluggy.PluginManager, active: dict[str, Plugin]) -> dict[str, dict]:

@@ -470,6 +470,8 @@ WORDS: dict[str, dict[str, str]] = {
     "notification_mail_footer": {"en": "You get these e-mails because of your choice on your profile page in Tessera; change it there.",
                                  "zh-CN": "你收到这些邮件，是因为你在 Tessera 个人资料页上的选择；可在那里更改。"},
     "digest_subject": {"en": "Your Tessera notifications of the past day: {count}", "zh-CN": "你过去一天的 Tessera 通知：{count} 条"},
+    "notice_task_overdue": {"en": "Your task “{subject}” was due on {due} and is not done yet",
+                            "zh-CN": "你的任务“{subject}”已于 {due} 到期，尚未完成"},
 }
 
 

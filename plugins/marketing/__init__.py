@@ -9,7 +9,8 @@ transaction:
   purchases attributed to it, and its ROI;
 * a segment's member count, recounted whenever the segment is saved (its rule is checked
   against its object then);
-* a renewal task for every subscription that becomes due.
+* a renewal task for every subscription that becomes due, and a reminder (in the bell) to the
+  subscription's owner, once per subscription and end date.
 
 Two scheduled jobs: ``marketing.renewal_reminders`` marks subscriptions due within their
 reminder window, and ``marketing.segment_counts`` recounts segments (recency moves daily).
@@ -26,6 +27,7 @@ from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterator
 
+from core import reminders
 from core.dates import add_days
 from core.hookspecs import hookimpl
 from core.plugins import PluginInfo, Refusal, ScheduledJob
@@ -183,7 +185,7 @@ def _check_membership(event: Any) -> None:
         raise Refusal(code="marketing.already_member", field="contact", params={"contact": contact_id, "campaign": campaign_id})
 
 
-# What this plugin's refusals say, in both languages (tessera_words).
+# What this plugin's refusals and reminders say, in both languages (tessera_words).
 WORDS = {
     "marketing.already_member": {"en": "contact {contact} is already a member of campaign {campaign}; update that membership instead",
                                  "zh-CN": "联系人 {contact} 已是活动 {campaign} 的成员；请改为更新该成员记录。"},
@@ -193,6 +195,9 @@ WORDS = {
     "marketing.rule_value": {"en": "the rule's '{key}' must be a text, a number or a list of them", "zh-CN": "规则中的“{key}”必须是文本、数字或它们的列表。"},
     "marketing.rule_does_not_fit": {"en": "the rule does not fit {object}: {problem}", "zh-CN": "规则不适用于 {object}：{problem}"},
     "marketing.end_before_start": {"en": "the end date ({end}) is before the start date ({start})", "zh-CN": "结束日期（{end}）早于开始日期（{start}）。"},
+    # reminders (in the bell)
+    "marketing.renewal_due": {"en": "The subscription “{plan}” ends on {end}: a renewal task is waiting for you",
+                              "zh-CN": "订阅“{plan}”将于 {end} 到期：续订任务等你处理"},
 }
 
 
@@ -273,6 +278,9 @@ def _renewal_task(records: Any, subscription: dict) -> None:
         "assigned_to": _id(subscription.get("owner")),
         "description": f"The subscription {subscription['plan']} {when}; contact the customer about renewing it.",
     })
+    reminders.remind(records, [_id(subscription.get("owner"))], code="marketing.renewal_due",
+                     params={"plan": reminders.shorten(subscription["plan"]), "end": end.isoformat() if end else "—"},
+                     object="subscription", record_id=subscription["id"], due=end or "none", topic="renewal")
 
 
 def run_renewal_reminders(runtime: Any, today: dt.date | None = None) -> list[int]:

@@ -16,6 +16,11 @@ so that an implementer changes them by overriding the picklist values:
   that needs approval is approved before it is sent or accepted.
 - contract: the end date is not before the start date.
 
+Reminders (in the bell), given by the daily scheduled job ``sales.reminders``, once per record and date:
+an active contract ending within its ``renewal_reminder_days`` (60 when empty) reminds its owner;
+an open opportunity whose ``next_step_date`` has come reminds its owner (leads have no follow-up date,
+so they remind nobody).
+
 Stage gates in the metadata (core/stage_gates.py), which administrators change in Setup: a deal is
 lost with its loss reason; a closed deal, or a converted lead, is reopened only by a sales manager
 (or an admin); a quote in review is approved or rejected only by a sales manager (or an admin); a
@@ -28,8 +33,11 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from core import reminders
+from core.dates import add_days
 from core.hookspecs import hookimpl
-from core.plugins import DashboardWidget, PluginInfo, Refusal
+from core.plugins import DashboardWidget, PluginInfo, Refusal, ScheduledJob
+from core.records import Actor, TransactionRecords
 
 PLUGIN = PluginInfo(
     name="sales",
@@ -45,6 +53,9 @@ QUOTE_TOTAL_INPUTS = frozenset({"quote", "line_total", "discount_percent"})
 QUOTE_SENT_STATUSES = ("sent", "accepted")
 QUOTE_CLEARED_STATUSES = ("approved", "sent", "accepted")
 CENT = Decimal("0.01")
+RENEWAL_REMINDER_DAYS = 60  # contract.renewal_reminder_days when empty
+MAX_RENEWAL_REMINDER_DAYS = 3650  # its max
+NEXT_STEP_LOOKBACK_DAYS = 7  # a next step dated further back than this when the job first sees it is left alone
 
 
 # --- metadata helpers ------------------------------------------------------------------
@@ -242,7 +253,7 @@ BEFORE_SAVE = {"lead": _before_lead, "opportunity": _before_opportunity, "quote"
 VALIDATORS = {"lead": _validate_lead, "opportunity": _validate_opportunity, "quote": _validate_quote, "contract": _validate_contract}
 
 
-# What this plugin's refusals say, in both languages (tessera_words).
+# What this plugin's refusals and reminders say, in both languages (tessera_words).
 WORDS = {
     "sales.converted_lead_account": {"en": "a converted lead needs the account it became; choose or create the account first",
                                      "zh-CN": "已转化的线索需要指定它转成的客户；请先选择或新建客户。"},
@@ -253,6 +264,13 @@ WORDS = {
     "sales.end_before_start": {"en": "the end date ({end}) is before the start date ({start})", "zh-CN": "结束日期（{end}）早于开始日期（{start}）。"},
     "sales.no_list_price": {"en": "give a list price: the product '{product}' has no unit price",
                             "zh-CN": "请填写标价：产品“{product}”没有单价。"},
+    # reminders (in the bell)
+    "sales.contract_ending": {"en": "The contract “{contract}” ends on {end}, in {days} days: time to talk about renewing it",
+                              "zh-CN": "合同“{contract}”将于 {end} 到期（还有 {days} 天）：该洽谈续约了"},
+    "sales.next_step_due": {"en": "The next step on “{deal}” is due ({date}): {step}",
+                            "zh-CN": "商机“{deal}”的下一步已到期（{date}）：{step}"},
+    "sales.next_step_date_due": {"en": "The next step on “{deal}” is due ({date})",
+                                 "zh-CN": "商机“{deal}”的下一步已到期（{date}）"},
 }
 
 
@@ -298,6 +316,61 @@ def tessera_after_update(event):
 def tessera_after_delete(event):
     if event.object == "quote_line":
         _refresh_quotes(event, [_id(event.previous.get("quote"))])
+
+
+# --- reminders ---------------------------------------------------------------------------------
+
+
+def run_reminders(runtime, today: dt.date | None = None) -> dict[str, list[int]]:
+    """The daily reminders, in one transaction: contracts ending soon and next steps come due (see the module's
+    words). The ids reminded of, by object."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    with runtime.writing() as (conn, schema):
+        records = TransactionRecords(runtime.records, conn, schema, Actor.system())
+        return {"contract": remind_of_contracts_ending(records, today),
+                "opportunity": remind_of_next_steps(records, schema.meta, today)}
+
+
+def remind_of_contracts_ending(records, today: dt.date) -> list[int]:
+    """Each active contract ending from ``today`` to its ``renewal_reminder_days`` after reminds its owner, once per
+    contract and end date."""
+    horizon = add_days(today, MAX_RENEWAL_REMINDER_DAYS)
+    ending = records.each("contract", {"status": "active", "end_date__gte": today.isoformat(), "end_date__lte": horizon.isoformat(),
+                                       "sort": "end_date,id"})
+    reminded = []
+    for contract in ending:
+        end = _date(contract["end_date"])
+        window = contract.get("renewal_reminder_days")
+        days = (end - today).days
+        if days > (RENEWAL_REMINDER_DAYS if window is None else int(window)):
+            continue
+        params = {"contract": reminders.shorten(contract.get("name")), "end": end.isoformat(), "days": days}
+        if reminders.remind(records, [reminders.recipient(contract, "owner")], code="sales.contract_ending", params=params,
+                            object="contract", record_id=contract["id"], due=end, topic="renewal"):
+            reminded.append(contract["id"])
+    return reminded
+
+
+def remind_of_next_steps(records, meta, today: dt.date) -> list[int]:
+    """Each open opportunity whose next step date has come (today, or in the last ``NEXT_STEP_LOOKBACK_DAYS`` days)
+    reminds its owner, once per opportunity and next step date."""
+    since = add_days(today, -NEXT_STEP_LOOKBACK_DAYS)
+    due = records.each("opportunity", {"stage__in": ",".join(_open_stages(meta)), "next_step_date__gte": since.isoformat(),
+                                       "next_step_date__lte": today.isoformat(), "sort": "next_step_date,id"})
+    reminded = []
+    for deal in due:
+        step = reminders.shorten(deal.get("next_step"))
+        params = {"deal": reminders.shorten(deal.get("name")), "date": deal["next_step_date"], "step": step}
+        code = "sales.next_step_due" if step else "sales.next_step_date_due"
+        if reminders.remind(records, [reminders.recipient(deal, "owner")], code=code, params=params, object="opportunity",
+                            record_id=deal["id"], due=deal["next_step_date"], topic="next_step"):
+            reminded.append(deal["id"])
+    return reminded
+
+
+@hookimpl
+def tessera_scheduled_jobs():
+    return [ScheduledJob("sales.reminders", 86400, run_reminders, plugin="sales")]
 
 
 # --- the home page ----------------------------------------------------------------------------

@@ -12,6 +12,10 @@ What the hooks do:
   its metadata, core/stage_gates.py).
 - Scheduled jobs open a ticket for each maintenance plan that falls due, and flag open
   tickets that passed their resolution due time.
+- Reminders (in the bell, once per record and due date): a maintenance plan falling due reminds
+  its owner (or, when the plan has none, the equipment's owner) of the ticket it opened; an open
+  ticket whose resolution is due within ``SLA_WARNING`` (one hour) reminds its assignee (or, when
+  nobody is assigned, its owner) before the SLA is breached.
 - ``tessera_equipment_delivered`` (a hook the manufacturing plugin calls) records the
   equipment a sales order delivered to a customer.
 """
@@ -23,6 +27,7 @@ import secrets
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core import reminders
 from core.dates import add_days, add_hours
 from core.hookspecs import hookimpl
 from core.plugins import PluginInfo, Refusal, ScheduledJob
@@ -44,6 +49,7 @@ TRACKING_LENGTH = 10
 WARRANTY_DAYS = 365
 MAX_SLA_HOURS = 8760  # sla_policy's response_hours and resolution_hours go up to a year
 UTC = dt.timezone.utc
+SLA_WARNING = dt.timedelta(hours=1)  # an open ticket due within this reminds its assignee before its SLA is breached
 
 
 # --- small conversions ------------------------------------------------------------------
@@ -230,7 +236,7 @@ def tessera_before_update(event):
         _name_from_product(event.records, event.values)
 
 
-# What this plugin's refusals say, in both languages (tessera_words).
+# What this plugin's refusals and reminders say, in both languages (tessera_words).
 WORDS = {
     "service.tracking_code_fixed": {"en": "the tracking code was given to the customer and cannot be changed",
                                     "zh-CN": "跟踪码已告知客户，不能修改。"},
@@ -245,6 +251,11 @@ WORDS = {
     "service.warranty_before_install": {"en": "must not be before the install date ({installed})", "zh-CN": "不能早于安装日期（{installed}）。"},
     "service.serial_recorded": {"en": "serial number {serial} is already recorded as equipment of {owner} (delivered by {order}); check the serial number",
                                 "zh-CN": "序列号 {serial} 已登记为 {owner} 的设备（由 {order} 交付）；请核对序列号。"},
+    # reminders (in the bell)
+    "service.maintenance_due": {"en": "Maintenance “{plan}” is due on {due}: ticket {ticket} is open for it",
+                                "zh-CN": "维护计划“{plan}”于 {due} 到期：已为其创建工单 {ticket}"},
+    "service.sla_due_soon": {"en": "Ticket {ticket} “{subject}” must be resolved by {due}, within the hour, or its SLA is breached",
+                             "zh-CN": "工单 {ticket}“{subject}”须在 {due}（一小时内）前解决，否则将违反 SLA"},
 }
 
 
@@ -378,14 +389,20 @@ def _open_maintenance_ticket(records: TransactionRecords, plan_id: int, today: d
     missed = (today - due_on).days // interval  # whole intervals already past: skipped, not raised one by one
     next_due = add_days(due_on, (missed + 1) * interval)
     records.update("maintenance_plan", plan["id"], {"next_due_date": next_due.isoformat()})
+    reminders.remind(records, [reminders.recipient(plan, "owner") or reminders.recipient(equipment, "owner")],
+                     code="service.maintenance_due", params={"plan": reminders.shorten(name), "due": due_on.isoformat(),
+                                                             "ticket": ticket.get("number") or f"#{ticket['id']}"},
+                     object="ticket", record_id=ticket["id"], due=due_on, about=("maintenance_plan", plan["id"]))
     return ticket
 
 
 def run_sla_breach_check(runtime, now: Any = None) -> list[int]:
-    """Flag open tickets whose resolution due time has passed; returns their ids."""
+    """Flag open tickets whose resolution due time has passed; returns their ids. Open tickets due within
+    ``SLA_WARNING`` remind their assignee (or owner) first, in the same transaction (``warn_of_sla_breach``)."""
     now = _datetime(now) or _now()
     with runtime.writing() as (conn, schema):
         records = TransactionRecords(runtime.records, conn, schema, Actor.system())
+        warn_of_sla_breach(records, now)
         late = _all(records, "ticket", {
             "status__in": ",".join(OPEN_STATUSES),
             "sla_breached__ne": "true",
@@ -394,6 +411,27 @@ def run_sla_breach_check(runtime, now: Any = None) -> list[int]:
         for ticket in late:
             records.update("ticket", ticket["id"], {"sla_breached": True})
     return [t["id"] for t in late]
+
+
+def warn_of_sla_breach(records: TransactionRecords, now: dt.datetime) -> list[int]:
+    """Remind the assignee (or, when nobody is assigned, the owner) of each open, not yet breached ticket whose
+    resolution is due from ``now`` to ``now`` + ``SLA_WARNING``: once per ticket and due time. The ids of the tickets
+    whose reminder was given now."""
+    soon = _all(records, "ticket", {
+        "status__in": ",".join(OPEN_STATUSES),
+        "sla_breached__ne": "true",
+        "resolution_due__gte": now.isoformat(),
+        "resolution_due__lte": (now + SLA_WARNING).isoformat(),
+    })
+    warned = []
+    for ticket in soon:
+        due = _datetime(ticket["resolution_due"])
+        params = {"ticket": ticket.get("number") or f"#{ticket['id']}", "subject": reminders.shorten(ticket.get("subject")),
+                  "due": due.strftime("%Y-%m-%d %H:%M UTC")}
+        if reminders.remind(records, [reminders.recipient(ticket, "assigned_to", "owner")], code="service.sla_due_soon",
+                            params=params, object="ticket", record_id=ticket["id"], due=due, topic="sla"):
+            warned.append(ticket["id"])
+    return warned
 
 
 @hookimpl

@@ -380,3 +380,36 @@ def test_renewal_job_runs_as_the_system_and_subscription_dates_are_checked(rt, a
     with pytest.raises(RecordValidationError) as info:
         rt.records.create(actor, "subscription", {"plan": "Odd", "customer": customer["id"], "reminder_days_before": 400})
     assert [f for f, _ in field_errors(info)] == ["reminder_days_before"]
+
+
+def test_a_subscription_becoming_due_reminds_its_owner_once_in_their_language(rt, actor):
+    from core import notifications  # noqa: PLC0415
+    from core.db import read_transaction  # noqa: PLC0415
+
+    mei = rt.records.create(actor, "user", {"username": "mei", "language": "zh_cn"})["id"]
+    tom = rt.records.create(actor, "user", {"username": "tom"})["id"]
+    customer = rt.records.create(actor, "contact", {"last_name": "Tan"})
+
+    def subscribe(plan, days, owner, **extra):
+        end = (TODAY + dt.timedelta(days=days)).isoformat()
+        return rt.records.create(actor, "subscription", {"plan": plan, "customer": customer["id"], "end_date": end, "owner": owner, **extra})
+
+    def inbox(user_id, lang="en"):
+        with read_transaction(rt.engine) as conn:
+            return notifications.items(conn, user_id, lang, words=rt.plugins.words)[0]
+
+    soon = subscribe("Coffee Club Monthly", 10, mei)
+    subscribe("Filter Refill Yearly", 40, tom)  # outside its 30-day window
+    subscribe("Renewed Already", 5, tom, renewal_status="renewed")
+    subscribe("Cancelled", 5, tom, renewal_status="cancelled")
+    assert marketing.run_renewal_reminders(rt, today=TODAY) == [soon["id"]]
+    end = (TODAY + dt.timedelta(days=10)).isoformat()
+    [notice] = inbox(mei, "zh-CN")
+    assert (notice.kind, notice.link) == ("reminder", f"/r/subscription/{soon['id']}")
+    assert notice.message == f"订阅“Coffee Club Monthly”将于 {end} 到期：续订任务等你处理"
+    assert inbox(mei)[0].message == f"The subscription “Coffee Club Monthly” ends on {end}: a renewal task is waiting for you"
+    assert inbox(tom) == []
+    again = rt.records.get(actor, "subscription", soon["id"])  # set back to active by hand: the same end date reminds nobody twice
+    rt.records.update(actor, "subscription", soon["id"], {"renewal_status": "active"}, version=again["version"])
+    assert marketing.run_renewal_reminders(rt, today=TODAY) == [soon["id"]]
+    assert len(inbox(mei)) == 1

@@ -432,3 +432,53 @@ def test_the_home_page_lists_my_open_deals_closing_soonest_first(sales, actor):
     widget = home.split('id="widget-sales-my_open_deals"')[1].split("</article>")[0]
     assert re.findall(r'<a href="/r/opportunity/\d+">([^<]+)</a>', widget) == ["Sooner deal", "Later deal"]
     assert "Proposal · 1,200.50 · 2027-01-31" in widget
+
+
+# --- reminders ---------------------------------------------------------------------------------
+
+
+def test_the_daily_reminders_tell_owners_of_contracts_ending_and_next_steps_come_due_once(sales, actor):
+    import datetime as dt  # noqa: PLC0415
+
+    import plugins.sales as plugin  # noqa: PLC0415
+    from core import notifications  # noqa: PLC0415
+    from core.db import read_transaction  # noqa: PLC0415
+
+    today = dt.date(2026, 6, 1)
+    job = sales.scheduled_jobs()["sales.reminders"]
+    assert (job.plugin, job.every_seconds, job.run) == ("sales", 86400, plugin.run_reminders)
+    assert ["next_step_date", "id"] in [ix["column_names"] for ix in sa.inspect(sales.engine).get_indexes("opportunity")]
+    wang = sales.records.create(actor, "user", {"username": "wang", "language": "zh_cn"})["id"]
+    lee = sales.records.create(actor, "user", {"username": "lee"})["id"]
+    account = new_account(sales, actor)
+
+    def contract(name, days, status="active", **extra):
+        end = (today + dt.timedelta(days=days)).isoformat()
+        return sales.records.create(actor, "contract", {"name": name, "account": account["id"], "status": status, "start_date": "2025-06-01",
+                                                        "signed_on": "2025-05-20", "end_date": end, **extra})
+
+    def inbox(user_id, lang="en"):
+        with read_transaction(sales.engine) as conn:
+            return notifications.items(conn, user_id, lang, words=sales.plugins.words)[0]
+
+    ending = contract("Maintenance 2025", 45, owner=lee)  # within the default 60 days
+    contract("Spare parts", 45, owner=wang, renewal_reminder_days=30)  # not yet: its own window is 30 days
+    contract("Draft renewal", 10, status="draft", owner=wang)
+    contract("Ended", -1, owner=wang)
+    short = contract("Hosting", 20, owner=wang, renewal_reminder_days=30)
+    step = new_opportunity(sales, actor, account, name="Line upgrade", owner=wang, next_step="Send the revised quote",
+                           next_step_date="2026-06-01")
+    bare = new_opportunity(sales, actor, account, name="Pilot", owner=lee, next_step_date="2026-05-30")
+    later = new_opportunity(sales, actor, account, name="Later", owner=lee, next_step_date="2026-06-02")
+    new_opportunity(sales, actor, account, name="Lost", owner=lee, next_step_date="2026-06-01", stage="closed_lost", loss_reason="price")
+
+    assert plugin.run_reminders(sales, today=today) == {"contract": [short["id"], ending["id"]], "opportunity": [bare["id"], step["id"]]}
+    assert [(n.kind, n.link) for n in inbox(wang)] == [("reminder", f"/r/opportunity/{step['id']}"), ("reminder", f"/r/contract/{short['id']}")]
+    [deal, hosting] = inbox(wang, "zh-CN")
+    assert hosting.message == "合同“Hosting”将于 2026-06-21 到期（还有 20 天）：该洽谈续约了"
+    assert deal.message == "商机“Line upgrade”的下一步已到期（2026-06-01）：Send the revised quote"
+    assert [n.message for n in inbox(lee)] == ["The next step on “Pilot” is due (2026-05-30)",
+                                               "The contract “Maintenance 2025” ends on 2026-07-16, in 45 days: time to talk about renewing it"]
+    assert plugin.run_reminders(sales, today=today) == {"contract": [], "opportunity": []}  # a second run reminds nobody twice
+    assert plugin.run_reminders(sales, today=today + dt.timedelta(days=1)) == {"contract": [], "opportunity": [later["id"]]}
+    assert len(inbox(wang)) == 2 and len(inbox(lee)) == 3

@@ -91,7 +91,7 @@ def test_metadata_validates_and_builds_the_tables(rt):
     assert roles["service_agent"]["objects"]["equipment"]["read"] == "all"
     assert roles["service_manager"]["objects"]["ticket"] == {"read": "all", "create": "all", "update": "all", "delete": "all"}
     assert roles["field_technician"]["objects"]["ticket"]["update"] == "own"
-    assert set(rt.scheduled_jobs()) == {"service.maintenance_due", "service.sla_breach_check"}
+    assert set(rt.scheduled_jobs()) == {"service.maintenance_due", "service.sla_breach_check", "tessera.overdue_tasks"}
 
 
 # --- numbering, tracking code ----------------------------------------------------------------
@@ -345,6 +345,69 @@ def test_the_breach_check_flags_open_tickets_past_their_resolution_due_time(rt, 
     assert flagged == {"Waiting": True, "Fresh": True, "Solved": False, "Question": False}
     assert check.run(rt, now=in_three_hours) == []
     assert rt.records.get(actor, "ticket", untimed["id"])["version"] == 1
+
+
+# --- reminders -------------------------------------------------------------------------------------
+
+
+def user(rt, actor, name, **extra) -> int:
+    return rt.records.create(actor, "user", {"username": name, **extra})["id"]
+
+
+def inbox(rt, user_id, lang="en"):
+    from core import notifications  # noqa: PLC0415
+    from core.db import read_transaction  # noqa: PLC0415
+
+    with read_transaction(rt.engine) as conn:
+        return notifications.items(conn, user_id, lang, words=rt.plugins.words)[0]
+
+
+def test_a_plan_falling_due_reminds_its_owner_or_the_equipments_once(rt, actor, acme):
+    wang, li = user(rt, actor, "wang", language="zh_cn"), user(rt, actor, "li")
+    eq = acme.equipment["id"]
+    rt.records.update(actor, "equipment", eq, {"owner": li}, version=acme.equipment["version"])
+    rt.records.create(actor, "maintenance_plan", {"equipment": eq, "name": "Quarterly service", "interval_days": 90,
+                                                          "next_due_date": "2026-03-01", "owner": wang})
+    unowned = rt.records.create(actor, "maintenance_plan", {"equipment": eq, "name": "Filter change", "interval_days": 7,
+                                                            "next_due_date": "2026-03-01"})
+    rt.records.create(actor, "maintenance_plan", {"equipment": eq, "name": "Paused", "interval_days": 30,
+                                                  "next_due_date": "2026-01-01", "active": False, "owner": wang})
+    assert unowned["owner"] is None
+    created = {t["subject"]: t for t in job(rt, "service.maintenance_due").run(rt, today=dt.date(2026, 3, 1))}
+    assert set(created) == {"Maintenance: Quarterly service", "Maintenance: Filter change"}
+    quarterly, filters = created["Maintenance: Quarterly service"], created["Maintenance: Filter change"]
+    [to_wang] = inbox(rt, wang, "zh-CN")
+    assert (to_wang.kind, to_wang.link) == ("reminder", f"/r/ticket/{quarterly['id']}")
+    assert to_wang.message == f"维护计划“Quarterly service”于 2026-03-01 到期：已为其创建工单 {quarterly['number']}"
+    [to_li] = inbox(rt, li)
+    assert to_li.message == f"Maintenance “Filter change” is due on 2026-03-01: ticket {filters['number']} is open for it"
+    assert job(rt, "service.maintenance_due").run(rt, today=dt.date(2026, 3, 1)) == []
+    assert len(inbox(rt, wang)) == 1 and len(inbox(rt, li)) == 1
+
+
+def test_a_ticket_about_to_breach_its_sla_reminds_its_assignee_once(rt, actor):
+    wang, li, zhao = user(rt, actor, "wang"), user(rt, actor, "li", language="zh_cn"), user(rt, actor, "zhao")
+    policy(rt, actor, "Breakdowns", ticket_type="breakdown", response_hours=1, resolution_hours=2)
+    assigned = ticket(rt, actor, "Spindle stalls", type="breakdown", assigned_to=wang, owner=zhao)
+    owned = ticket(rt, actor, "Coolant leak", type="breakdown", owner=li)
+    done = ticket(rt, actor, "Solved", type="breakdown", assigned_to=zhao)
+    rt.records.update(actor, "ticket", done["id"], {"status": "resolved"}, version=done["version"])
+    ticket(rt, actor, "Question", type="inquiry", assigned_to=zhao)  # no SLA policy: no due time
+    check = job(rt, "service.sla_breach_check")
+    due = when(assigned["resolution_due"])
+
+    assert check.run(rt, now=due - dt.timedelta(hours=1, minutes=5)) == [] and inbox(rt, wang) == []  # not within the hour yet
+    assert check.run(rt, now=due - dt.timedelta(minutes=30)) == []  # none breached; two warned
+    [notice] = inbox(rt, wang)
+    shown = due.strftime("%Y-%m-%d %H:%M UTC")
+    assert (notice.kind, notice.link) == ("reminder", f"/r/ticket/{assigned['id']}")
+    assert notice.message == f"Ticket {assigned['number']} “Spindle stalls” must be resolved by {shown}, within the hour, or its SLA is breached"
+    [in_chinese] = inbox(rt, li, "zh-CN")
+    assert in_chinese.record_id == owned["id"]
+    assert in_chinese.message.startswith(f"工单 {owned['number']}“Coolant leak”须在 ") and in_chinese.message.endswith("（一小时内）前解决，否则将违反 SLA")
+    assert inbox(rt, zhao) == []  # the assignee, not the owner; the resolved ticket reminds nobody
+    check.run(rt, now=due - dt.timedelta(minutes=15))
+    assert len(inbox(rt, wang)) == 1 and len(inbox(rt, li)) == 1  # a second run reminds nobody twice
 
 
 # --- handover from manufacturing --------------------------------------------------------------------
