@@ -34,7 +34,7 @@ def test_a_queued_mail_is_delivered_by_the_worker_with_chinese_subject_names_and
     made = enqueue(runtime, html=HTML)
     assert server.inbox.envelopes == []  # nothing is sent when it is queued: a worker sends it
     assert job(runtime, made).queue == "mail" and job(runtime, made).kind == "mail.send"
-    assert run_jobs(runtime) == 1
+    run_jobs(runtime)
     assert job(runtime, made).state == "done"
     [envelope] = server.inbox.envelopes
     assert envelope.mail_from == "crm@example.com" and envelope.rcpt_tos == ["wang@example.com"]
@@ -78,7 +78,8 @@ def test_a_mail_queued_in_a_transaction_rolled_back_is_never_sent(runtime, start
             mail.enqueue_mail(conn, "wang@example.com", SUBJECT, TEXT)
             raise RuntimeError("the change that would have sent it is refused")
     assert jobs(runtime) == []
-    assert run_jobs(runtime) == 0 and server.inbox.envelopes == []
+    run_jobs(runtime)  # core's scheduled jobs may run: no mail job does
+    assert jobs(runtime, mail.SEND) == [] and server.inbox.envelopes == []
 
 
 @pytest.mark.parametrize("exclude, mechanism", [((), "PLAIN"), (("PLAIN",), "LOGIN")])
