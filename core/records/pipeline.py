@@ -78,6 +78,7 @@ class Write:
     rejected: dict[int, list[FieldError]] | None = None  # problems by position, when the caller takes them by row
     batch: bool = False  # problems are reported by row (BatchValidationError) rather than for the one record
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    held: dict[int, list[FieldError]] = field(default_factory=dict)  # problems kept to report together (see refuse)
     _records: dict[int, dict] | None = None
 
     @property
@@ -88,17 +89,20 @@ class Write:
     def table(self) -> sa.Table:
         return self.schema.tables.table(self.obj.name)
 
-    def refuse(self, problems: Mapping[int, list[FieldError]]) -> None:
-        """Take out the items (by index in ``items``) with problems, or refuse the write when problems are not taken by row."""
-        if not problems:
-            return
+    def refuse(self, problems: Mapping[int, list[FieldError]], hold: bool = False) -> None:
+        """Take out the items (by index in ``items``) with problems, or refuse the write when problems are not taken by
+        row. ``hold``: in an all-or-nothing batch, keep them to report with the next step's (a batch's input problems
+        and its hooks' refusals are reported together, by row)."""
         by_position = {self.items[i].position: errors for i, errors in sorted(problems.items())}
-        if self.rejected is None:
+        if self.rejected is None and not (hold and self.batch):
+            if not by_position and not self.held:
+                return
+            every = dict(sorted({**self.held, **by_position}.items()))
             if self.batch:
-                raise BatchValidationError(self.obj.name, by_position)
-            raise RecordValidationError(self.obj.name, next(iter(by_position.values())))
+                raise BatchValidationError(self.obj.name, every)
+            raise RecordValidationError(self.obj.name, next(iter(every.values())))
         for position, errors in by_position.items():
-            self.rejected.setdefault(position, []).extend(errors)
+            (self.held if self.rejected is None else self.rejected).setdefault(position, []).extend(errors)
         self.items = [item for i, item in enumerate(self.items) if i not in problems]
 
     def check(self, run: Callable[[list[dict]], None], rows: list[dict] | None = None) -> None:
@@ -172,7 +176,7 @@ def validate(w: Write) -> None:
     for item, values in zip(w.items, validated):
         if values is not None:
             item.values = {**defaults, **values} if defaults else values
-    w.refuse(problems)
+    w.refuse(problems, hold=True)
 
 
 def check_stage_gates(w: Write) -> None:
@@ -180,7 +184,8 @@ def check_stage_gates(w: Write) -> None:
     if not w.obj.stage_gates:
         return
     w.refuse({i: errors for i, item in enumerate(w.items)
-              if (errors := gate_errors(w.obj, None if item.stored is None else item.stored._mapping, item.values, w.actor, w.trusted))})
+              if (errors := gate_errors(w.obj, None if item.stored is None else item.stored._mapping, item.values, w.actor, w.trusted))},
+             hold=True)
 
 
 def run_before_hooks(w: Write) -> None:
@@ -188,6 +193,7 @@ def run_before_hooks(w: Write) -> None:
     plugins = w.service.runtime.plugins
     hook_name = "tessera_before_create" if w.creating else "tessera_before_update"
     if not (plugins.caller(hook_name, w.obj.name) or plugins.caller("tessera_validate_record", w.obj.name)):
+        w.refuse({})  # what validation held
         return
     if not w.creating:
         previous = w.fetch([item.record_id for item in w.items])  # type: ignore[misc]
@@ -429,6 +435,7 @@ def run(w: Write) -> Write:
         if not w.items:
             break
         step(w)
+    w.refuse({})  # every row was refused before the step that reports what was held
     if w.rejected:  # by row, whichever step found each problem
         ordered = sorted(w.rejected.items())
         w.rejected.clear()
