@@ -39,6 +39,11 @@ def _applied(changes: list[Change], **extra: Any) -> dict:
     return {"applied": [{"operation": c.operation, "object": c.object, "detail": c.detail} for c in changes], **extra}
 
 
+def _put_named(request: Request, kind: str, name: str, body: bytes) -> dict:
+    changes = _service(request).put_named(kind, name, json_body(body), _who(request))
+    return _applied(changes, **{kind: _service(request).named_document(kind, name)})
+
+
 def _found(function, *args):
     try:
         return function(*args)
@@ -150,26 +155,58 @@ class MetaController(Controller):
     def remove_role(self, request: Request, name: FromPath[str]) -> dict:
         return _applied(_roles(request).remove(identity(request).actor, _who(request), name))
 
-    # --- e-mail templates ------------------------------------------------------------------------------
+    # --- named documents: e-mail templates, workflow rules, approval processes ------------------------
 
     @get("/email_templates", **DB, summary="E-mail templates, with who defines each")
     def list_email_templates(self, request: Request) -> dict:
-        return {"items": _service(request).email_templates()}
+        return {"items": _service(request).named_documents("email_template")}
 
     @get("/email_templates/{name:str}", **DB, summary="One e-mail template")
     def get_email_template(self, request: Request, name: FromPath[str]) -> dict:
-        return _found(_service(request).email_template, name)
+        return _found(_service(request).named_document, "email_template", name)
 
     @put("/email_templates/{name:str}", guards=[customizer], **DB, summary="Create or replace an e-mail template")
     def put_email_template(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
-        data = json_body(body)
-        changes = _service(request).put_email_template(name, data, _who(request))
-        return _applied(changes, email_template=_service(request).email_template(name))
+        return _put_named(request, "email_template", name, body)
 
     @delete("/email_templates/{name:str}", guards=[customizer], **DB,
             summary="Remove a customized e-mail template (one of the base or a plugin applies again)", status_code=200)
     def remove_email_template(self, request: Request, name: FromPath[str]) -> dict:
-        return _applied(_found(_service(request).remove_email_template, name, _who(request)))
+        return _applied(_found(_service(request).remove_named, "email_template", name, _who(request)))
+
+    @get("/automations", **DB, summary="Workflow rules, with who defines each")
+    def list_automations(self, request: Request) -> dict:
+        return {"items": _service(request).named_documents("automation")}
+
+    @get("/automations/{name:str}", **DB, summary="One workflow rule")
+    def get_automation(self, request: Request, name: FromPath[str]) -> dict:
+        return _found(_service(request).named_document, "automation", name)
+
+    @put("/automations/{name:str}", guards=[customizer], **DB, summary="Create or replace a workflow rule")
+    def put_automation(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
+        return _put_named(request, "automation", name, body)
+
+    @delete("/automations/{name:str}", guards=[customizer], **DB,
+            summary="Remove a customized workflow rule (one of the base or a plugin applies again)", status_code=200)
+    def remove_automation(self, request: Request, name: FromPath[str]) -> dict:
+        return _applied(_found(_service(request).remove_named, "automation", name, _who(request)))
+
+    @get("/approval_processes", **DB, summary="Approval processes, with who defines each")
+    def list_approval_processes(self, request: Request) -> dict:
+        return {"items": _service(request).named_documents("approval_process")}
+
+    @get("/approval_processes/{name:str}", **DB, summary="One approval process")
+    def get_approval_process(self, request: Request, name: FromPath[str]) -> dict:
+        return _found(_service(request).named_document, "approval_process", name)
+
+    @put("/approval_processes/{name:str}", guards=[customizer], **DB, summary="Create or replace an approval process")
+    def put_approval_process(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
+        return _put_named(request, "approval_process", name, body)
+
+    @delete("/approval_processes/{name:str}", guards=[customizer], **DB,
+            summary="Remove a customized approval process (one of the base or a plugin applies again)", status_code=200)
+    def remove_approval_process(self, request: Request, name: FromPath[str]) -> dict:
+        return _applied(_found(_service(request).remove_named, "approval_process", name, _who(request)))
 
     # --- changesets ------------------------------------------------------------------------------------
 

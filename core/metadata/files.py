@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Iterable
 
 from core import jsontext
-from core.metadata.model import Doc
+from core.metadata.model import NAMED_KINDS, Doc
 from core.metadata.problems import MetadataError, Problem, pointer
 from core.metadata.schemas import check_document
 
 BASE_DIR = Path(__file__).resolve().parents[2] / "metadata"
 CHANGESET_FORMAT = "tessera-changeset/1"
 CHANGESET_SECTIONS = {"objects": "object", "extensions": "extension", "layouts": "layout", "permission_sets": "permission_set",
-                      "email_templates": "email_template"}
+                      **{named.section: kind for kind, named in NAMED_KINDS.items()}}
 
 
 def read_json(path: Path | str, source: str | None = None):
@@ -54,13 +54,17 @@ def kind_of(document) -> str:
     if not isinstance(document, dict):
         return "unknown"
     schema = str(document.get("$schema", ""))
-    for kind in ("changeset", "object", "extension", "layout", "permission_set", "email_template"):
+    for kind in ("changeset", "object", "extension", "layout", "permission_set", *NAMED_KINDS):
         if schema.endswith(f"{kind}.schema.json"):
             return kind
     if "format" in document:
         return "changeset"
     if "subject" in document and "body" in document:
         return "email_template"
+    if "trigger" in document and "actions" in document:
+        return "automation"
+    if "steps" in document and "object" in document:
+        return "approval_process"
     if "kind" in document:
         return "layout"
     if "object" in document:
@@ -78,7 +82,7 @@ def documents_from(data, source: str, layer: str, field_types: Iterable[str]) ->
     kind = kind_of(data)
     if kind == "unknown":
         raise MetadataError(
-            [Problem(source, "", "is not a Tessera metadata document: expected an object (with 'fields'), an extension, a layout, a permission set, an e-mail template (with 'subject' and 'body') or a changeset (with 'format')")]
+            [Problem(source, "", "is not a Tessera metadata document: expected an object (with 'fields'), an extension, a layout, a permission set, an e-mail template (with 'subject' and 'body'), a workflow rule (with 'trigger' and 'actions'), an approval process (with 'steps') or a changeset (with 'format')")]
         )
     if kind == "changeset":
         return changeset_documents(data, source, layer, field_types)
@@ -87,7 +91,7 @@ def documents_from(data, source: str, layer: str, field_types: Iterable[str]) ->
         for i, item in enumerate(data):
             item_kind = kind_of(item)
             if item_kind in ("unknown", "layouts", "changeset"):
-                problems.append(Problem(source, pointer(i), "is not a layout, permission set, object, extension or e-mail template"))
+                problems.append(Problem(source, pointer(i), "is not a layout, permission set, object, extension, e-mail template, workflow rule or approval process"))
                 continue
             found = check_document(item_kind, item, source, field_types, at=pointer(i))
             problems += found
@@ -117,7 +121,7 @@ def base_documents(field_types: Iterable[str]) -> list[Doc]:
     """The base layer shipped in metadata/: objects, layouts, permission sets, e-mail templates."""
     docs: list[Doc] = []
     problems: list[Problem] = []
-    for folder in ("objects", "layouts", "permission_sets", "email_templates"):
+    for folder in ("objects", "layouts", "permission_sets", *(named.section for named in NAMED_KINDS.values())):
         for path in sorted((BASE_DIR / folder).glob("*.json")):
             try:
                 docs += documents_from(read_json(path, _relative(path)), _relative(path), "base", field_types)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from sqlalchemy.dialects.postgresql.base import RESERVED_WORDS as PG_RESERVED
 from sqlalchemy.sql.compiler import RESERVED_WORDS as SQL_RESERVED
@@ -37,7 +37,7 @@ MAX_NAME = 63  # PostgreSQL's longest name of a table
 class Doc:
     """A metadata document with where it came from."""
 
-    kind: str  # object | extension | layout | permission_set | email_template
+    kind: str  # object | extension | layout | permission_set | one of NAMED_KINDS
     body: dict
     source: str  # file path or "database"
     layer: str  # "base", "plugin:<name>", or "customization"
@@ -122,13 +122,52 @@ class ObjectDef:
 
 
 @dataclass
+class NamedDocs:
+    """The documents of one named kind in effect, by name."""
+
+    bodies: dict[str, dict] = field(default_factory=dict)
+    layers: dict[str, str] = field(default_factory=dict)  # name -> "base", "plugin:<name>" or "customization"
+    sources: dict[str, str] = field(default_factory=dict)  # name -> the file (or "database") it comes from
+
+
+@dataclass
 class MetadataSet:
     objects: dict[str, ObjectDef]
     layouts: dict[str, dict]
     permission_sets: dict[str, dict]
-    email_templates: dict[str, dict] = field(default_factory=dict)
-    email_template_layers: dict[str, str] = field(default_factory=dict)  # name -> "base", "plugin:<name>" or "customization"
-    email_template_sources: dict[str, str] = field(default_factory=dict)  # name -> the file (or "database") it comes from
+    named: dict[str, NamedDocs] = field(default_factory=lambda: {kind: NamedDocs() for kind in NAMED_KINDS})
+    registry: FieldTypeRegistry | None = None
+
+    def fields_with_system(self, object_name: str) -> dict[str, FieldDef]:
+        """The object's active fields and its system fields (id, owner, created_at...), as conditions may read them."""
+        from core.runtime import SYSTEM_FIELD_SPECS  # noqa: PLC0415 - the runtime builds on this module
+
+        obj = self.object(object_name)
+        found = {f.name: f for f in obj.active_fields()}
+        if self.registry is not None:
+            for name, spec in SYSTEM_FIELD_SPECS.items():
+                found[name] = FieldDef(name, self.registry[spec["type"]], spec, object_name, False, "system")
+        return found
+
+    @property
+    def email_templates(self) -> dict[str, dict]:
+        return self.named["email_template"].bodies
+
+    @property
+    def email_template_layers(self) -> dict[str, str]:
+        return self.named["email_template"].layers
+
+    @property
+    def email_template_sources(self) -> dict[str, str]:
+        return self.named["email_template"].sources
+
+    @property
+    def automations(self) -> dict[str, dict]:
+        return self.named["automation"].bodies
+
+    @property
+    def approval_processes(self) -> dict[str, dict]:
+        return self.named["approval_process"].bodies
 
     def object(self, name: str) -> ObjectDef:
         try:
@@ -176,8 +215,9 @@ def build(docs: list[Doc], registry: FieldTypeRegistry) -> MetadataSet:
         _extend_object(doc, objects, registry, problems)
     layouts = _layouts(docs, objects, problems)
     permission_sets = {d.body["name"]: d.body for d in docs if d.kind == "permission_set"}
-    result = MetadataSet(objects, layouts, permission_sets)
-    _email_templates(docs, result, problems)
+    result = MetadataSet(objects, layouts, permission_sets, registry=registry)
+    for kind in NAMED_KINDS:
+        _named(kind, docs, result, problems)
     problems.extend(_check_references(result, [d for d in docs if not _dormant(d)]))
     if problems:
         raise MetadataError(problems)
@@ -300,22 +340,24 @@ def _layouts(docs: list[Doc], objects: dict, problems: list[Problem]) -> dict[st
     return {key: _placed_once(layout, objects.get(layout["object"])) for key, layout in layouts.items()}
 
 
-def _email_templates(docs: list[Doc], meta: MetadataSet, problems: list[Problem]) -> None:
-    """E-mail templates by name: a customization replaces the base's or a plugin's; two plugins (or a plugin and the
-    base) may not define the same one. A stored customization of an object that is gone is kept, not applied."""
+def _named(kind: str, docs: list[Doc], meta: MetadataSet, problems: list[Problem]) -> None:
+    """Documents of a named kind by name: a customization replaces the base's or a plugin's; two plugins (or a plugin
+    and the base) may not define the same one. A stored customization of an object that is gone is kept, not applied."""
     firsts: dict[str, Doc] = {}
-    for doc in (d for d in docs if d.kind == "email_template"):
+    found = meta.named[kind]
+    for doc in (d for d in docs if d.kind == kind):
         name = doc.body["name"]
         if doc.body["object"] not in meta.objects and _dormant(doc):
             continue
         first = firsts.get(name)
         if first is not None and doc.layer != CUSTOM_LAYER and first.layer != CUSTOM_LAYER:
-            problems.append(Problem(doc.source, doc.at + "/name", sentence("email_template_defined", name=name, source=first.source)))
+            problems.append(Problem(doc.source, doc.at + "/name", sentence("named_defined", what=Sentence(f"what_{kind}"), name=name,
+                                                                            source=first.source)))
             continue
         firsts[name] = doc
-        meta.email_templates[name] = copy.deepcopy(doc.body)
-        meta.email_templates[name].pop("$schema", None)
-        meta.email_template_layers[name], meta.email_template_sources[name] = doc.layer, doc.source
+        found.bodies[name] = copy.deepcopy(doc.body)
+        found.bodies[name].pop("$schema", None)
+        found.layers[name], found.sources[name] = doc.layer, doc.source
 
 
 def check_email_template(meta: MetadataSet, body: dict, source: str, at: str = "") -> list[Problem]:
@@ -325,6 +367,33 @@ def check_email_template(meta: MetadataSet, body: dict, source: str, at: str = "
         return [Problem(source, at + "/object", sentence("no_object", name=body.get("object"), hint=hint(str(body.get("object")), meta.objects)))]
     names = [*obj.fields, *SYSTEM_FIELDS]
     return [Problem(source, at + pointer(p.part, p.lang), p.message) for p in email_templates.problems(body, obj.name, names)]
+
+
+def _check_automation(meta: MetadataSet, body: dict, source: str, at: str = "") -> list[Problem]:
+    from core.automations.documents import problems  # noqa: PLC0415 - rules read the query language, which reads this module
+
+    return problems(meta, body, source, at)
+
+
+def _check_approval_process(meta: MetadataSet, body: dict, source: str, at: str = "") -> list[Problem]:
+    from core.approvals.documents import problems  # noqa: PLC0415 - as for rules
+
+    return problems(meta, body, source, at)
+
+
+@dataclass(frozen=True)
+class NamedKind:
+    """A kind of document about one object, known by its name alone, layered like layouts: e-mail templates,
+    workflow rules, approval processes. ``section``: its key in changesets, its folder and its API path."""
+
+    kind: str
+    section: str
+    check: Callable[[MetadataSet, dict, str, str], list[Problem]]
+
+
+NAMED_KINDS = {named.kind: named for named in (NamedKind("email_template", "email_templates", check_email_template),
+                                               NamedKind("automation", "automations", _check_automation),
+                                               NamedKind("approval_process", "approval_processes", _check_approval_process))}
 
 
 def _add_section(layout: dict, section: dict) -> None:
@@ -457,8 +526,8 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
             problems.extend(_check_layout(meta, doc))
         elif doc.kind == "permission_set":
             problems.extend(_check_permission_set(meta, doc))
-        elif doc.kind == "email_template":
-            problems.extend(check_email_template(meta, doc.body, doc.source, doc.at))
+        elif doc.kind in NAMED_KINDS:
+            problems.extend(NAMED_KINDS[doc.kind].check(meta, doc.body, doc.source, doc.at))
     return problems
 
 

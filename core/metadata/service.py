@@ -24,7 +24,7 @@ from core import audit
 from core.audit import Who
 from core.db import write_transaction
 from core.metadata.customize import set_removed
-from core.metadata.model import CUSTOM_LAYER, OVERRIDABLE_KEYS, ObjectDef, layout_key
+from core.metadata.model import CUSTOM_LAYER, NAMED_KINDS, OVERRIDABLE_KEYS, ObjectDef, layout_key
 from core.metadata.problems import MetadataError, Problem
 from core.metadata.store import CustomConfig
 from core.permissions import Access
@@ -33,6 +33,11 @@ from core.schema_sync import Change
 from core.words import Sentence, hint, sentence
 
 FORMAT = "tessera-changeset/1"
+EXAMPLES = {  # the shape of each named kind, for who sent something else
+    "email_template": '{"object": "account", "subject": {"en": ..., "zh-CN": ...}, "body": {"en": ..., "zh-CN": ...}}',
+    "automation": '{"object": "opportunity", "label": {"en": ...}, "trigger": {"on": "created"}, "actions": [...]}',
+    "approval_process": '{"object": "quote", "label": {"en": ...}, "steps": [{"name": ..., "approvers": ["role:sales_manager"]}]}',
+}
 
 
 def _refuse(source: str, message: str | Sentence, pointer: str = "") -> MetadataError:
@@ -292,50 +297,65 @@ class MetadataService:
 
         return self.transform(transform, who, source, {"layouts": [key]})
 
-    # --- e-mail templates ----------------------------------------------------------------------
+    # --- named documents: e-mail templates, workflow rules, approval processes -------------------
 
-    def email_templates(self) -> list[dict]:
-        """Every e-mail template in effect, by name, with who defines it (``defined_by``) and ``custom``."""
+    def named_documents(self, kind: str) -> list[dict]:
+        """Every document of a named kind in effect, by name, with who defines it (``defined_by``) and ``custom``."""
         meta = self.runtime.current_metadata()
-        return [self._email_template(meta, name) for name in sorted(meta.email_templates)]
+        return [self._named(meta, kind, name) for name in sorted(meta.named[kind].bodies)]
 
-    def email_template(self, name: str) -> dict:
+    def named_document(self, kind: str, name: str) -> dict:
         meta = self.runtime.current_metadata()
-        if name not in meta.email_templates:
-            raise LookupError(sentence("no_email_template", name=name, hint=hint(name, meta.email_templates)))
-        return self._email_template(meta, name)
+        if name not in meta.named[kind].bodies:
+            raise LookupError(sentence("no_named", what=Sentence(f"what_{kind}"), name=name, hint=hint(name, meta.named[kind].bodies)))
+        return self._named(meta, kind, name)
 
     @staticmethod
-    def _email_template(meta, name: str) -> dict:
-        layer = meta.email_template_layers[name]
-        return {**meta.email_templates[name], "defined_by": _layer(layer), "custom": layer == CUSTOM_LAYER}
+    def _named(meta, kind: str, name: str) -> dict:
+        layer = meta.named[kind].layers[name]
+        return {**meta.named[kind].bodies[name], "defined_by": _layer(layer), "custom": layer == CUSTOM_LAYER}
 
-    def put_email_template(self, name: str, body: Any, who: Who, source: str = "", dry_run: bool = False) -> list[Change]:
-        """Create or replace the e-mail template ``name`` in the customization layer (one of the base or a plugin is
-        replaced by it, and comes back when it is removed). ``dry_run``: check it, change nothing."""
-        source = source or f"PUT /api/meta/email_templates/{name}"
+    def put_named(self, kind: str, name: str, body: Any, who: Who, source: str = "", dry_run: bool = False) -> list[Change]:
+        """Create or replace the document ``name`` in the customization layer (one of the base or a plugin is replaced
+        by it, and comes back when it is removed). ``dry_run``: check it, change nothing."""
+        section = NAMED_KINDS[kind].section
+        source = source or f"PUT /api/meta/{section}/{name}"
+        what = Sentence(f"what_{kind}")
         if not isinstance(body, dict):
-            raise _refuse(source, sentence("send_email_template", example='{"object": "account", "subject": {"en": ..., "zh-CN": ...}, '
-                                                                          '"body": {"en": ..., "zh-CN": ...}}'))
+            raise _refuse(source, sentence("send_named", what=what, example=EXAMPLES[kind]))
         if "name" in body and body["name"] != name:
-            raise _refuse(source, sentence("email_template_name_differs", name=body["name"], path=name), "/name")
-        return self.apply({"format": FORMAT, "email_templates": [{**body, "name": name}]}, who, source, dry_run=dry_run)
+            raise _refuse(source, sentence("named_name_differs", what=what, name=body["name"], path=name), "/name")
+        return self.apply({"format": FORMAT, section: [{**body, "name": name}]}, who, source, dry_run=dry_run)
 
-    def remove_email_template(self, name: str, who: Who) -> list[Change]:
-        """Remove a customized e-mail template; the base's or plugin's of the same name, if any, applies again."""
-        source = f"DELETE /api/meta/email_templates/{name}"
-        if name not in self._config().email_templates:
+    def remove_named(self, kind: str, name: str, who: Who) -> list[Change]:
+        """Remove a customized document; the base's or plugin's of the same name, if any, applies again."""
+        section = NAMED_KINDS[kind].section
+        source = f"DELETE /api/meta/{section}/{name}"
+        if name not in getattr(self._config(), section):
             meta = self.runtime.current_metadata()
-            if name not in meta.email_templates:
-                raise LookupError(sentence("no_email_template", name=name, hint=hint(name, meta.email_templates)))
-            raise _refuse(source, sentence("no_custom_email_template", name=name, source=meta.email_template_sources[name]))
+            what = Sentence(f"what_{kind}")
+            if name not in meta.named[kind].bodies:
+                raise LookupError(sentence("no_named", what=what, name=name, hint=hint(name, meta.named[kind].bodies)))
+            raise _refuse(source, sentence("no_custom_named", what=what, name=name, source=meta.named[kind].sources[name]))
 
         def transform(config: CustomConfig) -> CustomConfig:
             config = config.copy()
-            del config.email_templates[name]
+            del getattr(config, section)[name]
             return config
 
-        return self.transform(transform, who, source, {"email_templates": [{"name": name}]})
+        return self.transform(transform, who, source, {section: [{"name": name}]})
+
+    def email_templates(self) -> list[dict]:
+        return self.named_documents("email_template")
+
+    def email_template(self, name: str) -> dict:
+        return self.named_document("email_template", name)
+
+    def put_email_template(self, name: str, body: Any, who: Who, source: str = "", dry_run: bool = False) -> list[Change]:
+        return self.put_named("email_template", name, body, who, source, dry_run)
+
+    def remove_email_template(self, name: str, who: Who) -> list[Change]:
+        return self.remove_named("email_template", name, who)
 
     def _config(self) -> CustomConfig:
         return self.runtime.custom_config()

@@ -1,7 +1,7 @@
 """The customization layer kept in the database, and the metadata version counter.
 
 Customizations are stored as JSON documents (custom objects, extensions of objects
-defined elsewhere, layouts, permission sets, e-mail templates). Every process compares the version
+defined elsewhere, layouts, permission sets, e-mail templates, workflow rules, approval processes). Every process compares the version
 counter with the one its caches were built from and rebuilds when it is newer.
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, update
 
 from core.coretables import meta_document, meta_state
 from core.db import PreparedRead
-from core.metadata.model import CUSTOM_LAYER, Doc, layout_key
+from core.metadata.model import CUSTOM_LAYER, NAMED_KINDS, Doc, layout_key
 from core.metadata.problems import MetadataError, Problem, pointer
 
 STORE_SOURCE = "database"
@@ -30,6 +30,8 @@ class CustomConfig:
     layouts: dict[str, dict] = field(default_factory=dict)
     permission_sets: dict[str, dict] = field(default_factory=dict)
     email_templates: dict[str, dict] = field(default_factory=dict)
+    automations: dict[str, dict] = field(default_factory=dict)
+    approval_processes: dict[str, dict] = field(default_factory=dict)
     # Where documents touched by a changeset came from, so problems point into that file.
     origins: dict[tuple[str, str], tuple[str, str, dict]] = field(default_factory=dict)
 
@@ -42,14 +44,7 @@ class CustomConfig:
         return docs
 
     def as_changeset(self) -> dict:
-        return {
-            "format": "tessera-changeset/1",
-            "objects": list(self.objects.values()),
-            "extensions": list(self.extensions.values()),
-            "layouts": list(self.layouts.values()),
-            "permission_sets": list(self.permission_sets.values()),
-            "email_templates": list(self.email_templates.values()),
-        }
+        return {"format": "tessera-changeset/1", **{attr: list(getattr(self, attr).values()) for attr in KIND_TO_ATTR.values()}}
 
     def copy(self) -> "CustomConfig":
         return copy.deepcopy(self)
@@ -60,7 +55,7 @@ class CustomConfig:
 
 
 KIND_TO_ATTR = {"object": "objects", "extension": "extensions", "layout": "layouts", "permission_set": "permission_sets",
-                "email_template": "email_templates"}
+                **{kind: named.section for kind, named in NAMED_KINDS.items()}}
 
 
 VERSION_QUERY = PreparedRead(select(meta_state.c.version).where(meta_state.c.id == 1))  # run by every unit of work
@@ -163,8 +158,8 @@ def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: di
             merged.layouts[layout_key(body)] = body
         elif doc.kind == "permission_set":
             merged.permission_sets[body["name"]] = body
-        elif doc.kind == "email_template":
-            merged.email_templates[body["name"]] = body
+        elif doc.kind in NAMED_KINDS:
+            getattr(merged, KIND_TO_ATTR[doc.kind])[body["name"]] = body
     if problems:
         raise MetadataError(problems)
     return merged
@@ -183,12 +178,11 @@ def _remember_origin(config: CustomConfig, doc: Doc) -> None:
 
 
 def _duplicates(docs: list[Doc]) -> list[Problem]:
-    """The same object, extension, layout, permission set or e-mail template twice in one changeset."""
+    """The same object, extension, layout, permission set or named document twice in one changeset."""
     seen: dict[tuple[str, str], Doc] = {}
     problems = []
     for doc in docs:
-        key = {"object": lambda b: b["name"], "extension": lambda b: b["object"], "layout": layout_key,
-               "permission_set": lambda b: b["name"], "email_template": lambda b: b["name"]}[doc.kind](doc.body)
+        key = {"extension": lambda b: b["object"], "layout": layout_key}.get(doc.kind, lambda b: b["name"])(doc.body)
         if (doc.kind, key) in seen:
             first = seen[(doc.kind, key)]
             problems.append(Problem(doc.source, doc.at, f"{doc.kind.replace('_', ' ')} '{key}' appears twice (first at {first.at})"))
