@@ -346,3 +346,44 @@ notification_setting = Table(
     Column("email", String(12), nullable=False),  # each | digest | never
     Column("changed_at", TS, nullable=False),
 )
+
+# Workflow rules (core/automations/): each run of a rule, as the rule's and the record's pages show it.
+automation_run = Table(
+    "tessera_automation_run",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("rule", String(64), nullable=False),
+    Column("object", String(64), nullable=False),
+    Column("record_id", BigInteger, nullable=True),  # none for a scheduled run's summary
+    Column("trigger", String(20), nullable=False),  # created | updated | field_changed | deleted | time | schedule | button
+    Column("status", String(12), nullable=False),  # done | failed | skipped
+    Column("detail", JSON_TYPE, nullable=True),  # what each action did
+    Column("error", Text, nullable=True),
+    Column("depth", Integer, nullable=False),  # 1 for a person's change, one more for each rule's change in between
+    Column("job_id", BigInteger, nullable=True),
+    Column("actor_id", BigInteger, nullable=True),  # who caused it (pressed the button, made the change)
+    Column("created_at", TS, nullable=False),
+    Index("ix_tessera_automation_run_record", "object", "record_id", "id"),
+    Index("ix_tessera_automation_run_rule", "rule", "id"),
+)
+
+# Time triggers: when each record is due for each time rule, computed when the record is written. The scheduler
+# reads only the rows due now, by the index on due_at: no scan of the object's table on each tick.
+automation_due = Table(
+    "tessera_automation_due",
+    core_metadata,
+    Column("rule", String(64), primary_key=True),
+    Column("record_id", BigInteger, primary_key=True),
+    Column("due_at", TS, nullable=False),
+    Index("ix_tessera_automation_due_at", "due_at"),
+)
+
+# What a rule keeps between runs: whose turn it is (round robin), since when a schedule runs, how its due times
+# were computed (a time rule whose field or interval changes has them computed again).
+automation_state = Table(
+    "tessera_automation_state",
+    core_metadata,
+    Column("rule", String(64), primary_key=True),
+    Column("state", JSON_TYPE, nullable=False),
+    Column("changed_at", TS, nullable=False),
+)

@@ -133,7 +133,10 @@ class Runtime:
         self.records = RecordService(self)
         self.webhooks = Webhooks(self)
         self.imports = BackgroundImports(self)
-        self.record_subscribers = [self.webhooks.receive]  # told of every change inside its transaction (core/records/events.py)
+        from core.automations import engine as automations  # noqa: PLC0415
+
+        # told of every change inside its transaction (core/records/events.py)
+        self.record_subscribers = [self.webhooks.receive, functools.partial(automations.receive, self)]
 
     # --- layers -------------------------------------------------------------------------
 

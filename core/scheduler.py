@@ -21,6 +21,9 @@ from typing import Any, Mapping, Sequence
 from cronsim import CronSim, CronSimError
 
 from core import mail, notification_mail, queue
+from core.automations import actions as rule_actions
+from core.automations import engine as rules
+from core.automations import timing as rule_timing
 from core.db import write_transaction
 from core.plugins import PluginError, ScheduledJob
 
@@ -66,6 +69,7 @@ def tick(runtime: Any, moment: dt.datetime | None = None) -> int:
         for name, job in sorted(registered.items()):
             due = latest_due(job, moment)
             queue.enqueue(conn, KIND, {"name": name, "due": due.isoformat()}, key=key(name, due), run_at=due)
+    rule_timing.tick(runtime, moment)  # workflow rules due by now: time triggers and schedules
     return len(registered)
 
 
@@ -81,7 +85,9 @@ def run_scheduled(runtime: Any, job: queue.Job) -> None:
 
 BUILT_IN: dict[str, queue.Handler] = {KIND: run_scheduled, mail.SEND: mail.send_job, mail.TEMPLATE: mail.template_job,
                                       notification_mail.KIND: notification_mail.mail_each,
-                                      notification_mail.DIGEST: notification_mail.mail_digest}
+                                      notification_mail.DIGEST: notification_mail.mail_digest,
+                                      rules.KIND: rules.run_job, rule_timing.DUE_KIND: rule_timing.compute_due,
+                                      rule_timing.SCHEDULE_KIND: rule_timing.run_schedule, rule_actions.WEBHOOK: rule_actions.deliver_webhook}
 
 
 def handlers(runtime: Any) -> dict[str, queue.Handler]:

@@ -493,6 +493,8 @@ WORDS: dict[str, dict[str, str]] = {
     "rule_unknown_team": {"en": "there is no team '{name}'{hint}", "zh-CN": "没有团队“{name}”{hint}"},
     "rule_unknown_role": {"en": "there is no role '{name}'{hint}", "zh-CN": "没有角色“{name}”{hint}"},
     "rule_unknown_action": {"en": "no plugin registers the action '{name}'{hint}", "zh-CN": "没有插件注册动作“{name}”{hint}"},
+    "rule_notice": {"en": "{en}", "zh-CN": "{zh}"},  # a rule's own message, as its author wrote it in each language
+    "rule_refusal": {"en": "{en}", "zh-CN": "{zh}"},
     "rule_depth": {"en": "not run: the changes of rules had already set off {depth} rules in a row", "zh-CN": "未运行：规则引起的更改已连续触发 {depth} 层规则。"},
     # sign-in and accounts
     "wrong_password": {"en": "wrong username or password", "zh-CN": "用户名或密码错误。"},

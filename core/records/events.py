@@ -10,7 +10,7 @@ asks for them, once for all subscribers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from sqlalchemy import Connection
 
@@ -29,6 +29,7 @@ class RecordChanges:
     ids: list[int]
     fetch: Callable[[], list[dict]]
     changes: dict[int, dict[str, tuple[Any, Any]]] | None = None
+    rows: Callable[[], dict[int, Mapping[str, Any]]] | None = None  # the columns as stored, raw (no labels, no links), when known
     _records: list[dict] | None = field(default=None, repr=False)
 
     def records(self) -> list[dict]:
@@ -36,6 +37,13 @@ class RecordChanges:
         if self._records is None:
             self._records = self.fetch()
         return self._records
+
+    def values(self) -> dict[int, Mapping[str, Any]]:
+        """Per record id, its values as cheaply as they are known: the raw columns the write just stored (lookups as
+        ids, no many-to-many fields), else the records read back."""
+        if self.rows is not None:
+            return self.rows()
+        return {record["id"]: record for record in self.records()}
 
     def changes_of(self, record_id: int) -> dict[str, tuple[Any, Any]] | None:
         return None if self.changes is None else self.changes.get(record_id, {})

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, select
 
 from core import search
+from core.automations.before_save import run_before_save_rules
 from core.coretables import field_history, sequence
 from core.metadata.model import FieldDef, ObjectDef
 from core.permissions import Access
@@ -403,13 +404,21 @@ def publish_changes(w: Write) -> None:
     changes = None if w.creating else {item.record_id: item.changes for item in w.items}
     publish(w.service.runtime.record_subscribers, w.conn,
             RecordChanges(w.obj.name, CREATED if w.creating else UPDATED, w.actor, ids,  # type: ignore[arg-type]
-                          lambda: [w.records()[i] for i in ids if i in w.records()], changes))  # type: ignore[arg-type]
+                          lambda: [w.records()[i] for i in ids if i in w.records()], changes, lambda: _raw_rows(w)))  # type: ignore[arg-type]
+
+
+def _raw_rows(w: Write) -> dict[int, Mapping[str, Any]]:
+    """The written rows' columns as now stored, from what the write holds (no read)."""
+    if w.creating:
+        return {item.record_id: {**item.values, "id": item.record_id} for item in w.items}  # type: ignore[misc]
+    return {item.record_id: {**item.stored._mapping, **item.diff} for item in w.items}  # type: ignore[union-attr,misc]
 
 
 STEPS: tuple[tuple[str, Callable[[Write], None]], ...] = (
     ("load the stored rows", load_stored),
     ("leave out unchanged read-only fields", leave_out_unchanged_read_only),
     ("validate", validate),
+    ("run before-save rules", run_before_save_rules),
     ("check stage gates", check_stage_gates),
     ("run before-hooks and plugin validators", run_before_hooks),
     ("check references", check_references),
