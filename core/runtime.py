@@ -261,6 +261,7 @@ class Runtime:
             self._check_permission_sets(conn, old, new, access)
         changes = before_sync(conn, old) if before_sync else []
         changes += sync(conn, old, new, full=full)
+        self._check_references(conn, new, config, new_config)
         reindexed = search.follow_metadata(conn, old, new, lambda: build_tables(new))
         group_totals.follow_metadata(conn, new, {c.object for c in changes})
         for name in sorted({c.object for c in changes if c.operation == "fill_column"} - set(reindexed)):
@@ -270,6 +271,19 @@ class Runtime:
             version = store.bump_version(conn)
             record(conn, changes, who, version)
         return changes
+
+    def _check_references(self, conn: Connection, new: MetadataSet, old_config: CustomConfig, config: CustomConfig) -> None:
+        """Users, teams, roles and plugins' actions that the rules and approval processes this change stores name exist
+        (those stored before are not checked again: a user who left makes their runs fail, logged, not every change)."""
+        from core.automations import references  # noqa: PLC0415 - rules read the records' tables
+
+        changed = [doc for doc in config.documents() if doc.kind in references.KINDS
+                   and getattr(old_config, store.KIND_TO_ATTR[doc.kind]).get(doc.body["name"]) != doc.body]
+        if not changed:
+            return
+        problems = references.problems(self, conn, build_tables(new), changed)
+        if problems:
+            raise MetadataError(problems)
 
     def _check_permission_sets(self, conn: Connection, old: MetadataSet, new: MetadataSet, access: Access) -> None:
         """Only who holds a privilege changes a set that gives it; no change leaves the database without an active admin."""

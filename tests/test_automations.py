@@ -127,9 +127,11 @@ def test_create_record_notify_and_assign_round_robin(runtime, actor):
 
 
 def test_a_failing_action_is_logged_with_its_error_and_never_undoes_the_change(runtime, actor):
+    leaving = user(runtime, actor, "nobody_here")
     rules(runtime, {"name": "bad", "object": "account", "trigger": {"on": "created"},
                     "actions": [{"type": "set_fields", "values": {"description": "kept only if all goes"}},
                                 {"type": "assign_owner", "strategy": "user", "user": "nobody_here"}]})
+    change(runtime, actor, "user", leaving, {"active": False})  # left after the rule was written
     made = account(runtime, actor, "Stays")
     work(runtime)
     assert runtime.records.get(actor, "account", made["id"])["description"] is None  # the run's actions go together
@@ -236,3 +238,45 @@ def test_a_wrong_rule_is_refused_at_import_naming_its_pointer(runtime, body, at,
         rules(runtime, body)
     assert any(p.pointer == at and words in str(p.message) for p in refused.value.problems), [(p.pointer, str(p.message)) for p in refused.value.problems]
     assert runtime.current_metadata().automations == {}
+
+
+def test_users_teams_roles_and_plugin_actions_a_rule_names_must_exist_when_it_is_stored(runtime, actor):
+    user(runtime, actor, "wang")
+    body = {"name": "route", "object": "account", "trigger": {"on": "created"},
+            "actions": [{"type": "assign_owner", "strategy": "round_robin", "users": ["wang", "wnag"]},
+                        {"type": "notify", "to": ["team:Nowhere", "role:no_role"], "message": {"en": "hi"}},
+                        {"type": "plugin", "action": "fleet.nothing"}]}
+    with pytest.raises(MetadataError) as refused:
+        rules(runtime, body)
+    said = {p.pointer: str(p.message) for p in refused.value.problems}
+    assert said == {"/automations/0/actions/0/users/1": "there is no active user 'wnag' (did you mean 'wang'?)",
+                    "/automations/0/actions/1/to/0": "there is no team 'Nowhere'",
+                    "/automations/0/actions/1/to/1": "there is no role 'no_role'",
+                    "/automations/0/actions/2/action": "no plugin registers the action 'fleet.nothing'"}
+    rules(runtime, {**body, "actions": [{"type": "assign_owner", "strategy": "round_robin", "users": ["wang"]}]})
+    assert set(runtime.current_metadata().automations) == {"route"}
+
+
+def test_the_api_shows_a_records_buttons_and_runs_presses_buttons_and_lists_a_rules_runs(api):
+    runtime, world = api.world.runtime, api.world
+    changed = api.put("cora", "/api/meta/automations/escalate", json={
+        "object": "account", "label": {"en": "Escalate", "zh-CN": "升级"}, "trigger": {"on": "button"},
+        "actions": [{"type": "set_fields", "values": {"industry": "other"}}]})
+    assert changed.status_code == 200, changed.text
+    alices = world.accounts["alice"]
+    shown = api.client.get(f"/api/records/account/{alices}/automations", headers=api.headers("alice", **{"Accept-Language": "zh-CN"})).json()
+    assert shown == {"buttons": [{"name": "escalate", "label": "升级"}], "runs": []}
+    assert api.get("vera", f"/api/records/account/{alices}/automations").json()["buttons"] == []  # a viewer may not change it
+    assert api.post("vera", f"/api/records/account/{alices}/automations/escalate").status_code == 403
+    assert api.post("alice", f"/api/records/account/{alices}/automations/nothing").status_code == 404
+    assert api.get("carol", f"/api/records/account/{alices}/automations").status_code == 404  # another team's: not readable
+    pressed = api.post("alice", f"/api/records/account/{alices}/automations/escalate")
+    assert pressed.status_code == 200 and pressed.json()["status"] == "done", pressed.text
+    assert api.get("alice", f"/api/records/account/{alices}").json()["industry"] == "other"
+    [run] = api.get("alice", f"/api/records/account/{alices}/automations").json()["runs"]
+    assert (run["rule"], run["trigger"], run["actor_id"]) == ("escalate", "button", world.users["alice"])
+    assert api.get("alice", "/api/automations/runs?rule=escalate").status_code == 403
+    assert api.get("cora", "/api/automations/runs?rule=escalate").json()["items"] == [run]
+    wrong = api.put("cora", "/api/meta/automations/broken", json={"object": "account", "label": {"en": "B"}, "trigger": {"on": "soon"},
+                                                                  "actions": []})
+    assert wrong.status_code == 422 and {e["pointer"] for e in wrong.json()["errors"]} >= {"/automations/0/trigger/on", "/automations/0/actions"}
