@@ -281,7 +281,7 @@ class Runtime:
                    and getattr(old_config, store.KIND_TO_ATTR[doc.kind]).get(doc.body["name"]) != doc.body]
         if not changed:
             return
-        problems = references.problems(self, conn, build_tables(new), changed)
+        problems = references.problems(self, conn, build_tables(new), changed, new.permission_sets)
         if problems:
             raise MetadataError(problems)
 

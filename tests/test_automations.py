@@ -280,3 +280,39 @@ def test_the_api_shows_a_records_buttons_and_runs_presses_buttons_and_lists_a_ru
     wrong = api.put("cora", "/api/meta/automations/broken", json={"object": "account", "label": {"en": "B"}, "trigger": {"on": "soon"},
                                                                   "actions": []})
     assert wrong.status_code == 422 and {e["pointer"] for e in wrong.json()["errors"]} >= {"/automations/0/trigger/on", "/automations/0/actions"}
+
+
+def test_the_worked_example_of_the_guide_runs_on_the_sales_plugin(make_runtime, actor):
+    """docs/examples/sales-rules.json, as docs/automation.md walks through it."""
+    import json
+    from pathlib import Path
+
+    runtime = make_runtime(plugins=("sales",))
+    boss = user(runtime, actor, "boss")
+    wang = user(runtime, actor, "wang.wei", manager=boss)
+    li = user(runtime, actor, "li.na", manager=boss)
+    example = json.loads((Path(__file__).parents[1] / "docs" / "examples" / "sales-rules.json").read_text())
+    runtime.import_changeset(example, "docs/examples/sales-rules.json", "test")
+    acme = account(runtime, actor, "Acme")
+    later = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    big = runtime.records.create(actor, "opportunity", {"name": "Big", "account": acme["id"], "close_date": later, "amount": 2000000, "owner": wang})
+    small = [runtime.records.create(actor, "opportunity", {"name": f"Small {i}", "account": acme["id"], "close_date": later, "amount": 500})
+             for i in range(2)]
+    work(runtime)
+    assert runtime.records.get(actor, "opportunity", big["id"])["next_step"] == "Call within 2 days"
+    assert [runtime.records.get(actor, "opportunity", s["id"])["owner"]["id"] for s in small] == [wang, li]
+    change(runtime, actor, "opportunity", big["id"], {"stage": "proposal"})
+    work(runtime)
+    [task] = runtime.records.list(actor, "activity", {"related_id": big["id"], "related_object": "opportunity"}).items
+    assert (task["subject"], task["owner"]["id"], task["priority"]) == ("Follow up the proposal", wang, "high")
+    with pytest.raises(RecordValidationError) as refused:
+        change(runtime, actor, "opportunity", small[0]["id"], {"stage": "negotiation", "amount": None})
+    assert refused.value.errors[0].worded("zh-CN") == "进入商务谈判前请先填写金额"
+    change(runtime, actor, "opportunity", big["id"], {"stage": "negotiation"})
+    work(runtime)
+    run = engine.press(runtime, actor, "opportunity", big["id"], "escalate")
+    assert run["status"] == "done" and run["detail"][0]["users"] == [boss]
+    with read_transaction(runtime.engine) as conn:
+        due = conn.execute(sa.select(automation_due.c.due_at).where(automation_due.c.rule == "closing_soon",
+                                                                   automation_due.c.record_id == big["id"])).scalar_one()
+    assert due.date() == dt.date.today() + dt.timedelta(days=23)

@@ -16,12 +16,16 @@ from core.words import hint, sentence
 KINDS = ("automation", "approval_process")
 
 
-def problems(runtime: Any, conn: Connection, tables: Any, docs: Iterable[Doc]) -> list[Problem]:
+def problems(runtime: Any, conn: Connection, tables: Any, docs: Iterable[Doc], permission_sets: Iterable[str] = ()) -> list[Problem]:
+    """``permission_sets``: their names, which ``role:`` may name as well as a role's (every user whose role gives it)."""
+    sets = set(permission_sets)
     found: list[Problem] = []
     for doc in docs:
         if doc.kind not in KINDS or doc.layer != CUSTOM_LAYER:
             continue
         for at, kind, name in _named(doc):
+            if kind == "role" and name in sets:
+                continue
             said = _missing(runtime, conn, tables, kind, name)
             if said is not None:
                 found.append(Problem(doc.source, doc.at + at, said))

@@ -437,12 +437,13 @@ def explode(records, product_id, quantity=1) -> dict[int, Decimal]:
     return explosion.requirements
 
 
-def explode_order(records, order_id) -> dict[int, Decimal]:
-    """Raw-material requirements of a whole sales order: {product id: quantity}.
+def explode_order(records, order_id=None, *, record_id=None, **_rule) -> dict[int, Decimal]:
+    """Raw-material requirements of a whole sales order: {product id: quantity}. A workflow rule calls it with the
+    order as ``record_id`` (and the rule's other arguments, unused here).
 
     Each line is built to its pinned BOM; sub-assemblies below it to their active BOMs.
     """
-    order = records.get("sales_order", order_id)
+    order = records.get("sales_order", order_id if order_id is not None else record_id)
     explosion = Explosion(records)
     for line in _all(records, "sales_order_line", {"sales_order": order["id"]}):
         quantity = Decimal(str(line["quantity"]))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from core.automations import engine
 from core.hookspecs import hookimpl
 from core.plugins import PluginInfo
 from core.records import Refused, TransactionRecords
@@ -282,6 +283,13 @@ def test_the_explode_order_action_uses_each_lines_pinned_bom(rt, actor):
     with transaction_records(rt, actor) as records:
         needs = action.run(records, so["id"])
     assert needs == {ids["Steel"]: Decimal("7.1"), ids["Copper wire"]: Decimal("2.52"), ids["Bolt M8"]: Decimal("24"), gasket: Decimal("100")}
+    rt.import_changeset({"format": "tessera-changeset/1", "automations": [{
+        "name": "materials", "object": "sales_order", "label": {"en": "Materials", "zh-CN": "物料"}, "trigger": {"on": "button"},
+        "actions": [{"type": "plugin", "action": "manufacturing_bom.explode_order"}]}]}, "test", "test")
+    run = engine.press(rt, actor, "sales_order", so["id"], "materials")  # as a rule calls it: keywords, the order as record_id
+    assert run["status"] == "done", run["error"]
+    assert run["detail"] == [{"type": "plugin", "action": "manufacturing_bom.explode_order",
+                              "result": {str(k): str(v) for k, v in needs.items()}}]
 
 
 # --- totals ---------------------------------------------------------------------------------------
