@@ -316,3 +316,85 @@ def test_the_worked_example_of_the_guide_runs_on_the_sales_plugin(make_runtime, 
         due = conn.execute(sa.select(automation_due.c.due_at).where(automation_due.c.rule == "closing_soon",
                                                                    automation_due.c.record_id == big["id"])).scalar_one()
     assert due.date() == dt.date.today() + dt.timedelta(days=23)
+
+
+def test_send_email_reaches_each_recipient_in_their_language_and_a_template_that_fails_fails_the_run(runtime, actor, start_server):
+    from mail_server import configure
+
+    server = start_server()
+    configure(runtime, server.url)
+    user(runtime, actor, "wang", email="wang@example.com", language="zh_cn")
+    runtime.import_changeset({"format": FORMAT, "email_templates": [
+        {"name": "welcome", "object": "account", "subject": {"en": "Welcome {{ record.name }}", "zh-CN": "欢迎 {{ record.name }}"},
+         "body": {"en": "Hello", "zh-CN": "你好，{{ recipient.name }}"}},
+        {"name": "broken", "object": "account", "subject": {"en": "{{ record.employees / 0 }}"}, "body": {"en": "x"}}]}, "test", "test")
+    rules(runtime, {"name": "greet", "object": "account", "trigger": {"on": "created"}, "condition": {"industry": "retail"},
+                    "actions": [{"type": "send_email", "template": "welcome", "to": ["user:wang", "field:email"]}]},
+          {"name": "oops", "object": "account", "trigger": {"on": "created"}, "condition": {"industry": "finance"},
+           "actions": [{"type": "send_email", "template": "broken", "to": ["user:wang"]}]})
+    account(runtime, actor, "小店", industry="retail", email="shop@example.com")
+    account(runtime, actor, "Bank", industry="finance", employees=3)
+    work(runtime)
+    sent = {m["To"]: m for m in server.inbox.messages()}
+    assert set(sent) == {"Wang <wang@example.com>", "shop@example.com"}
+    assert sent["Wang <wang@example.com>"]["Subject"] == "欢迎 小店" and "你好，Wang" in sent["Wang <wang@example.com>"].get_content()
+    assert sent["shop@example.com"]["Subject"] == "Welcome 小店"
+    [failed] = runs(runtime, rule="oops")
+    assert failed["status"] == "failed" and "broken" in failed["error"] and "ZeroDivisionError" in failed["error"]
+
+
+def test_a_webhook_action_posts_the_record_signed_with_the_secret_from_the_environment(runtime, actor, monkeypatch):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from core.webhooks import verify
+
+    got: list[tuple[dict, bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            got.append((dict(self.headers), self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(500 if len(got) == 1 else 200)  # the first attempt fails: the queue retries it
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TESSERA_TEST_HOOK_SECRET", "a-long-enough-secret-for-tests")
+    try:
+        rules(runtime, {"name": "tell_erp", "object": "account", "trigger": {"on": "created"},
+                        "actions": [{"type": "webhook", "url": f"http://127.0.0.1:{server.server_port}/erp", "secret_env": "TESSERA_TEST_HOOK_SECRET"}]})
+        made = account(runtime, actor, "Posted")
+        work(runtime)
+        with runtime.writing() as (conn, _schema):  # the failed attempt's retry, due after its backoff: due now
+            conn.execute(sa.text("UPDATE tessera_job SET run_at = :now WHERE kind = 'automation.webhook'"), {"now": queue.now()})
+        work(runtime)
+    finally:
+        server.shutdown()
+    assert len(got) == 2 and got[0][0]["X-Tessera-Delivery"] == got[1][0]["X-Tessera-Delivery"]
+    headers, body = got[1]
+    assert verify("a-long-enough-secret-for-tests", headers["X-Tessera-Signature"], body)
+    assert json.loads(body)["record"]["id"] == made["id"] and json.loads(body)["rule"] == "tell_erp"
+
+
+def test_least_open_gives_the_record_to_whoever_owns_fewest_open_ones_and_deleted_triggers_run(runtime, actor):
+    wang, li = user(runtime, actor, "wang"), user(runtime, actor, "li")
+    for n in range(2):
+        account(runtime, actor, f"Wang's {n}", owner=wang, account_type="customer")
+    account(runtime, actor, "Li's", owner=li, account_type="customer")
+    account(runtime, actor, "Li's old", owner=li, account_type="other")  # not open: does not count
+    rules(runtime, {"name": "balance", "object": "account", "trigger": {"on": "created"}, "condition": {"account_type": "prospect"},
+                    "actions": [{"type": "assign_owner", "strategy": "least_open", "users": ["wang", "li"],
+                                 "open": {"account_type__in": ["customer", "prospect"]}}]},
+          {"name": "gone", "object": "account", "trigger": {"on": "deleted"},
+           "actions": [{"type": "notify", "to": ["owner"], "message": {"en": "An account of yours was deleted"}}]})
+    fresh = account(runtime, actor, "New", account_type="prospect")
+    work(runtime)
+    assert runtime.records.get(actor, "account", fresh["id"])["owner"]["id"] == li
+    runtime.records.delete(actor, "account", fresh["id"])
+    work(runtime)
+    [run] = runs(runtime, rule="gone")
+    assert (run["trigger"], run["status"], run["detail"][0]["users"]) == ("deleted", "done", [li])
