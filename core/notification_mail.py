@@ -14,13 +14,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable
 
-import sqlalchemy as sa
 from sqlalchemy import Connection, select
 
 from core import mail, notifications, queue
 from core.coretables import notification, notification_setting
 from core.db import write_transaction
-from core.email_templates import language_of
 from core.words import sentence
 
 KIND = "notifications.mail"
@@ -95,15 +93,9 @@ def send_digest(runtime: Any, user_id: int, until: dt.datetime) -> bool:
 
 def _readers(runtime: Any, conn: Connection, user_ids: Iterable[int]) -> dict[int, dict]:
     """The users who can be mailed: active, with an address; their "Name <address>" and language."""
-    ids = sorted(user_ids)
-    if not ids:
-        return {}
-    users = runtime.schema(conn).tables.table("user")
-    rows = conn.execute(select(users.c.id, users.c.username, users.c.full_name, users.c.email, users.c.language)
-                        .where(users.c.id.in_(ids), users.c.deleted_at.is_(None), sa.or_(users.c.active.is_(None), users.c.active.is_(True)),
-                               users.c.email.is_not(None), users.c.email != "")).all()
-    return {row.id: {"to": mail.named_address(row.full_name or row.username, row.email), "language": language_of(row.language)}
-            for row in rows}
+    users = mail._users(runtime.schema(conn), conn, sorted(user_ids))
+    return {user_id: {"to": mail.named_address(user["name"], user["email"]), "language": user["language"]}
+            for user_id, user in users.items() if user["active"] and user["email"]}
 
 
 def _open_line(runtime: Any, note: notifications.Notification, lang: str) -> str:

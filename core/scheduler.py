@@ -39,7 +39,7 @@ def latest_due(job: ScheduledJob, moment: dt.datetime) -> dt.datetime:
     """The last due time of a scheduled job at or before ``moment``: a multiple of its interval since the epoch, or
     the last time its cron expression names (in UTC)."""
     if job.cron:
-        return next(CronSim(job.cron, moment.astimezone(dt.timezone.utc) + dt.timedelta(microseconds=1), reverse=True))
+        return rule_timing.latest_due(job.cron, moment)
     seconds = int(moment.timestamp()) // job.every_seconds * job.every_seconds
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
 

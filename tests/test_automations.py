@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from core import notifications, queue, scheduler
 from core.automations import engine, timing
 from core.automations.rules import MAX_DEPTH
-from core.coretables import automation_due, automation_run
+from core.coretables import automation_due
 from core.db import read_transaction
 from core.metadata.problems import MetadataError
 from core.records import RecordValidationError
@@ -258,7 +258,7 @@ def test_users_teams_roles_and_plugin_actions_a_rule_names_must_exist_when_it_is
 
 
 def test_the_api_shows_a_records_buttons_and_runs_presses_buttons_and_lists_a_rules_runs(api):
-    runtime, world = api.world.runtime, api.world
+    world = api.world
     changed = api.put("cora", "/api/meta/automations/escalate", json={
         "object": "account", "label": {"en": "Escalate", "zh-CN": "升级"}, "trigger": {"on": "button"},
         "actions": [{"type": "set_fields", "values": {"industry": "other"}}]})

@@ -34,7 +34,7 @@ from core.records.actor import Actor
 from core.records.checks import _holding_field
 from core.records.errors import BatchValidationError, Forbidden, NotFound
 from core.records.events import CREATED, UPDATED, RecordChanges, publish
-from core.records.values import _field_def, _name_fields, json_value, operation_word
+from core.records.values import _field_def, _name_fields, _now, json_value, operation_word
 
 if TYPE_CHECKING:
     from core.records.service import RecordService
@@ -78,7 +78,7 @@ class Write:
     trusted: bool = False  # plugin code writing as the system: read-only fields may be set
     rejected: dict[int, list[FieldError]] | None = None  # problems by position, when the caller takes them by row
     batch: bool = False  # problems are reported by row (BatchValidationError) rather than for the one record
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    now: dt.datetime = field(default_factory=_now)
     held: dict[int, list[FieldError]] = field(default_factory=dict)  # problems kept to report together (see refuse)
     _records: dict[int, dict] | None = None
 

@@ -176,9 +176,9 @@ class Writes:
             rejected=rejected, batch=True))
         return rejected
 
-    def _current_rows(self, conn: Connection, schema: Schema, access: Access, actor: Actor, table: sa.Table, object_name: str,
-                      ids: list[int]) -> tuple[dict[int, sa.Row], set[int]]:
-        """``_current`` for many: the stored rows the actor may read (locked for the transaction), and the ids they may update."""
+    def _current_rows(self, conn: Connection, schema: Schema, access: Access, actor: Actor | None, table: sa.Table, object_name: str,
+                      ids: list[int], operation: str = "update") -> tuple[dict[int, sa.Row], set[int]]:
+        """The stored rows the actor may read (locked for the transaction), and the ids of those they may ``operation``."""
         params = _params(actor)
         # one id compares with = (an expanding IN is rewritten on every execution)
         one = len(ids) == 1
@@ -189,7 +189,7 @@ class Writes:
         if visible is not None:
             statement = statement.where(visible)
         current = {row.id: row for row in conn.execute(statement.with_for_update(), {**params, **given})}
-        allowed = schema.row_condition(access, object_name, "update")
+        allowed = schema.row_condition(access, object_name, operation)
         if allowed is None or not current:
             return current, set(current)
         if one:
@@ -202,16 +202,12 @@ class Writes:
     def _current(self, conn: Connection, schema: Schema, access: Access, actor: Actor | None, table: sa.Table,
                  object_name: str, record_id: int, operation: str) -> sa.Row:
         """The stored row the actor is about to change: NotFound unless they may read it, Forbidden unless they may change it."""
-        statement = select(table).where(table.c.id == record_id, table.c.deleted_at.is_(None))
-        visible = schema.row_condition(access, object_name, "read")
-        params = _params(actor)
-        current = conn.execute(statement if visible is None else statement.where(visible), params).first()
-        if current is None:
+        current, may = self._current_rows(conn, schema, access, actor, table, object_name, [record_id], operation)
+        if record_id not in current:
             raise NotFound(sentence("record_missing", object=object_name, id=record_id))
-        allowed = schema.row_condition(access, object_name, operation)
-        if allowed is not None and conn.execute(select(table.c.id).where(table.c.id == record_id, allowed), params).first() is None:
+        if record_id not in may:
             raise Forbidden(sentence("may_not_this", operation=operation_word(operation), object=object_name), object_name, operation, record_id)
-        return current
+        return current[record_id]
 
     def _conflict(self, conn: Connection, schema: Schema, object_name: str, record_id: int, expected: int, current: int | None,
                   access: Access, actor: Actor) -> Conflict:
