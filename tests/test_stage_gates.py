@@ -408,6 +408,7 @@ def test_setup_shows_the_gates_and_saves_them_as_a_change_the_export_carries(crm
     }
     again = client.get("/setup/objects/opportunity/stage-gates").text
     assert 'value="loss_reason, next_step"' in again and re.search(r'name="from_closed_won" value="negotiation"\s+checked', again)
+    assert "Requires: Loss Reason, Next Step" in again  # the closed line names the fields by their labels
     exported = client.get("/api/meta/changeset", headers=bearer(client, "root")).json()
     assert next(e for e in exported["extensions"] if e["object"] == "opportunity")["stage_gates"]["negotiation"] == {"required": ["amount"]}
     cleared = post_gates(client, csrf, "opportunity")  # nothing ticked or typed: no gates

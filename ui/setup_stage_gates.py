@@ -120,13 +120,15 @@ def _ticker(data: dict, value: str, gate: dict):
     return ticked
 
 
-def _summary(page: Page, row: dict) -> list[str]:
+def _summary(page: Page, obj: ObjectDef, row: dict) -> list[str]:
     """A step's gate in a line or two, shown while its details are closed: what restricts entering and leaving it."""
     def ticked(key: str) -> str:
         return ", ".join(choice["label"] for choice in row[key] if choice["checked"])
 
+    names = [name.strip() for name in row["required"].split(",") if name.strip()]
+    required = ", ".join(obj.fields[name].label(page.lang) if name in obj.fields else name for name in names)
     parts = [(page.t("From: {steps}", steps=ticked("from")) if ticked("from") else ""),
-             (page.t("Requires: {fields}", fields=row["required"]) if row["required"] else ""),
+             (page.t("Requires: {fields}", fields=required) if required else ""),
              (page.t("Moved here by: {roles}", roles=ticked("entered_by")) if ticked("entered_by") else ""),
              (page.t("Moved away by: {roles}", roles=ticked("left_by")) if ticked("left_by") else "")]
     return [part for part in parts if part]
@@ -150,7 +152,7 @@ def _page(page: Page, obj: ObjectDef, data: dict, errors: list[str], status: int
                 "entered_by": [{**s, "checked": ticked("entered_by", s["name"])} for s in sets],
                 "left_by": [{**s, "checked": ticked("left_by", s["name"])} for s in sets],
             })
-            rows[-1]["summary"] = _summary(page, rows[-1])
+            rows[-1]["summary"] = _summary(page, obj, rows[-1])
     fields = ", ".join(f.name for f in obj.active_fields() if f.has_column)
     return page.render("setup/stage_gates.html", status=status, title=page.t("Stage gates of {objects}", objects=plural(obj, page.lang)),
                        obj=obj, process=process.label(page.lang) if process is not None else None, rows=rows, fields=fields,
