@@ -482,3 +482,23 @@ def test_the_daily_reminders_tell_owners_of_contracts_ending_and_next_steps_come
     assert plugin.run_reminders(sales, today=today) == {"contract": [], "opportunity": []}  # a second run reminds nobody twice
     assert plugin.run_reminders(sales, today=today + dt.timedelta(days=1)) == {"contract": [], "opportunity": [later["id"]]}
     assert len(inbox(wang)) == 2 and len(inbox(lee)) == 3
+
+
+def test_the_shipped_rules_plan_a_won_deals_kick_off_and_tell_owners_of_hot_leads(sales, actor):
+    from core import notifications
+    from core.db import read_transaction
+    from core.scheduler import JobRunner
+
+    rep = sales.records.create(actor, "user", {"username": "rep", "full_name": "Rep", "language": "zh_cn"})["id"]
+    account = new_account(sales, actor)
+    deal = new_opportunity(sales, actor, account, owner=rep, stage="negotiation", amount=1000)
+    save(sales, actor, "opportunity", deal, {"stage": "closed_won"})
+    sales.records.create(actor, "lead", {"last_name": "Wang", "company": "Huaxin", "industry": "technology", "company_size": "1001_5000",
+                                         "urgency": "high", "budget": 300000, "owner": rep})
+    sales.records.create(actor, "lead", {"last_name": "Chen", "company": "Unknown Ltd", "owner": rep})  # rated C: nothing
+    JobRunner(sales).run_until_idle()
+    [task] = sales.records.list(actor, "activity", {"related_object": "opportunity", "related_id": deal["id"]}).items
+    assert (task["subject"], task["owner"]["id"], task["activity_type"]) == ("Plan the project kick-off with the customer", rep, "task")
+    with read_transaction(sales.engine) as conn:
+        assert [n.message for n in notifications.items(conn, rep, "zh-CN")[0]] == ["有一条热线索等你跟进：请今天联系"]
+    assert sales.current_metadata().automations["sales_web_lead_routing"]["active"] is False  # an implementer switches it on
