@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, select
 
 from core import search
+from core.approvals.service import refuse_locked
 from core.coretables import field_history, sequence
 from core.metadata.model import FieldDef, ObjectDef
 from core.permissions import Access
@@ -408,6 +409,7 @@ def publish_changes(w: Write) -> None:
 
 STEPS: tuple[tuple[str, Callable[[Write], None]], ...] = (
     ("load the stored rows", load_stored),
+    ("refuse records awaiting approval", refuse_locked),
     ("leave out unchanged read-only fields", leave_out_unchanged_read_only),
     ("validate", validate),
     ("check stage gates", check_stage_gates),
