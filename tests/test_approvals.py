@@ -331,3 +331,46 @@ def test_a_bad_approval_process_is_refused_at_import_naming_its_pointer(crm):
     with pytest.raises(MetadataError) as caught:
         with_process(crm, {**REVIEW, "steps": [{"name": "x", "approvers": ["manager"], "decide": "most"}]})
     assert [p.pointer for p in caught.value.problems] == ["/approval_processes/0/steps/0/decide"]
+
+
+# --- the manufacturing plugin: a high-risk sales order needs its credit approval before it is confirmed ---------
+
+
+@pytest.fixture
+def plant(make_runtime):
+    world = build_world(make_runtime(plugins=("manufacturing_bom",)))
+    accounts = Accounts(world.runtime)
+    for name, permission_set in (("olga", "order_desk"), ("mona", "manufacturing_manager")):
+        user, _teams = accounts.add_user(name, PASSWORD, permission_set, ["East"], full_name=name.title())
+        world.users[name] = user["id"]
+        world.actors[name] = Actor(user["id"], name, permission_set)
+    return world
+
+
+def test_a_sales_order_above_the_credit_limit_is_confirmed_only_once_approved(plant):
+    runtime = plant.runtime
+    customer = runtime.records.create(SYSTEM, "account", {"name": "Tight Credit Ltd", "credit_limit": 1000, "owner": plant.users["olga"]})
+    pump = runtime.records.create(SYSTEM, "product", {"name": "Pump", "unit_price": 800})
+    order = runtime.records.create(SYSTEM, "sales_order", {"customer": customer["id"], "owner": plant.users["olga"]})
+    assert order["high_risk"] is False
+    line = runtime.records.create(SYSTEM, "sales_order_line", {"sales_order": order["id"], "product": pump["id"], "quantity": 1})
+    assert stored(plant, "sales_order", order)["high_risk"] is False  # 800 is within the limit
+    update(runtime, "sales_order_line", line["id"], {"quantity": 2})
+    assert stored(plant, "sales_order", order)["high_risk"] is True  # 1600 is not
+    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+        api = Api(client, plant)
+        url = f"/api/records/sales_order/{order['id']}"
+        refused = api.patch("olga", url, json={"status": "confirmed", "version": stored(plant, "sales_order", order)["version"]})
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["message"] == ("this order's total (1600.00) is above the customer's credit limit (1000.00): "
+                                                          "submit it for credit approval and have it approved before it moves on")
+        submitted = api.post("olga", f"{url}/approval", json={"comment": "Long-standing customer"})
+        assert submitted.status_code == 201, submitted.text
+        assert (submitted.json()["process"], [a["name"] for a in submitted.json()["approvers"]]) == ("sales_order_credit", ["Mona"])
+        assert api.post("olga", f"{url}/approval/decision", json={"decision": "approve"}).status_code == 403
+        assert api.post("mona", f"{url}/approval/decision", json={"decision": "approve"}).json()["status"] == "approved"
+        confirmed = api.patch("olga", url, json={"status": "confirmed", "version": stored(plant, "sales_order", order)["version"]})
+        assert confirmed.status_code == 200, confirmed.text
+        assert confirmed.json()["status"] == "confirmed"
+    small = runtime.records.create(SYSTEM, "sales_order", {"customer": customer["id"], "owner": plant.users["olga"]})
+    assert update(runtime, "sales_order", small["id"], {"status": "confirmed"})["status"] == "confirmed"  # not high risk
