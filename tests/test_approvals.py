@@ -229,6 +229,8 @@ def test_a_pending_record_is_locked_on_every_path(crm, api):
         assert "it cannot be changed until the approval is decided or recalled" in answer.json()["errors"][0]["message"]
     zh = api.patch("sam", f"/api/records/quote/{offer['id']}", json={"name": "改名", "version": version}, headers={"Accept-Language": "zh-CN"})
     assert "起在“报价折扣审批”中等待审批" in zh.json()["errors"][0]["message"]
+    deleted = api.delete("sam", f"/api/records/quote/{offer['id']}")
+    assert deleted.status_code == 409 and deleted.json()["message"].startswith(LOCKED)
     with pytest.raises(RecordValidationError) as caught:  # trusted code too: the scheduler, the command line
         crm.runtime.records.update(SYSTEM, "quote", offer["id"], {"terms": "Net 30"}, version=version)
     assert str(caught.value.errors[0].message).startswith(LOCKED)

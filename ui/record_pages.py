@@ -827,7 +827,8 @@ def detail_view(page: PAGE, obj: OBJECT, record: dict) -> dict:
         "sections": sections, "tabs": tabs, "related": related_lists(page, obj, record, layout),
         "highlights": highlights(page, obj, record, layout), "process": process,
         "timeline": timeline(page, obj, record), "composer": composer(page, obj, record), "shares": _shares(page, obj, record),
-        "may_update": access.can(obj.name, "update") and not locked, "may_delete": access.can(obj.name, "delete"), "may_merge": may_merge(page, obj),
+        "may_update": access.can(obj.name, "update") and not locked, "may_delete": access.can(obj.name, "delete") and not locked,
+        "may_merge": may_merge(page, obj) and not locked,
         "may_share": access.can(obj.name, "update"), "share_error": None, "share_typed": {}, "editing": None,
         "approval": approval, "locked": locked,
     }

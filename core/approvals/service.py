@@ -101,6 +101,14 @@ def refuse_locked(w: Any) -> None:
               if item.record_id in rows and (w.obj.name, item.record_id) not in allowed})
 
 
+def delete_refusal(conn: Connection, meta: Any, object_name: str, record_id: int) -> Any:
+    """Why a record may not be deleted now (it awaits approval), or None."""
+    if not processes_of(meta, object_name):
+        return None
+    row = pending(conn, object_name, record_id)
+    return None if row is None else lock_problem(meta, row).said
+
+
 def pending(conn: Connection, object_name: str, record_id: int, lock: bool = False) -> sa.Row | None:
     statement = select(approval).where(approval.c.object == object_name, approval.c.record_id == record_id, approval.c.status == PENDING)
     return conn.execute(statement.with_for_update() if lock else statement).first()
