@@ -310,8 +310,9 @@ def test_an_approver_that_names_nobody_but_the_submitter_refuses_the_submission(
     assert api.get("alice", f"/api/records/account/{crm.accounts['alice']}/approval").json()["status"] is None
 
 
-def test_a_process_naming_a_template_queues_an_email_to_the_approvers(crm, api):
-    configure(crm.runtime, "smtp://127.0.0.1:1")
+def test_a_process_naming_a_template_queues_an_email_to_the_approvers(crm, api, start_server):
+    server = start_server()
+    configure(crm.runtime, server.url)
     with_process(crm, {**REVIEW, "email_template": "account_review"}, templates=[NOTE])
     update(crm.runtime, "user", crm.users["mike"], {"email": "mike@example.com"})
     api.post("alice", f"/api/records/account/{crm.accounts['alice']}/approval")
@@ -319,6 +320,9 @@ def test_a_process_naming_a_template_queues_an_email_to_the_approvers(crm, api):
     assert len(queued) == 1
     assert queued[0].payload["name"] == "account_review" and queued[0].payload["recipients"] == [crm.users["mike"]]
     assert queued[0].payload["record"]["id"] == crm.accounts["alice"]
+    run_jobs(crm.runtime)
+    delivered = [m for m in server.inbox.messages() if "Please review" in str(m["Subject"])]
+    assert [(m["To"].addresses[0].addr_spec, str(m["Subject"])) for m in delivered] == [("mike@example.com", "Please review Alice Industries")]
 
 
 def test_a_bad_approval_process_is_refused_at_import_naming_its_pointer(crm):
