@@ -5,8 +5,9 @@ submission and decision in the record's history, approvers notified in the app a
 outcome. The sales plugin's quote discount approval and the manufacturing plugin's credit approval of high-risk
 sales orders. Real HTTP through the ASGI app as real users, on SQLite and PostgreSQL.
 
-People: sam (sales rep, whose manager is mike) and lin, max (sales managers) in the East team, root (admin), alice
-and bob (reps of access_world.py's own role), mike (its manager role).
+People: sam and tom (sales reps; sam's manager is lin) and lin, max (sales managers) in the East team, wes (a sales
+manager of the West team), root (admin), alice and bob (reps of access_world.py's own role; alice's manager is
+mike), mike (its manager role).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ NOTE = {
 def crm(make_runtime):
     world = build_world(make_runtime(plugins=("sales",)))
     accounts = Accounts(world.runtime)
-    for name, permission_set in (("sam", "sales_rep"), ("tom", "sales_rep"), ("lin", "sales_manager"), ("max", "sales_manager")):
-        user, _teams = accounts.add_user(name, PASSWORD, permission_set, ["East"], full_name=name.title())
+    for name, permission_set, team in (("sam", "sales_rep", "East"), ("tom", "sales_rep", "East"), ("lin", "sales_manager", "East"),
+                                       ("max", "sales_manager", "East"), ("wes", "sales_manager", "West")):
+        user, _teams = accounts.add_user(name, PASSWORD, permission_set, [team], full_name=name.title())
         world.users[name] = user["id"]
         world.actors[name] = Actor(user["id"], name, permission_set)
     update(world.runtime, "user", world.users["sam"], {"manager": world.users["lin"]})
@@ -116,7 +118,7 @@ def test_a_rep_submits_a_discounted_quote_and_a_sales_manager_approves_it(crm, a
     assert answer.status_code == 201, answer.text
     state = answer.json()
     assert (state["process"], state["status"], state["step"]["name"], state["locked"]) == ("quote_discount", "pending", "sales_manager", True)
-    assert {a["name"] for a in state["approvers"]} == {"Lin", "Max"}
+    assert {a["name"] for a in state["approvers"]} == {"Lin", "Max"}  # not Wes, a sales manager of the West who cannot read it
     assert state["submitted_by"]["name"] == "Sam" and state["comment"] == "Strategic customer"
     assert stored(crm, "quote", offer)["status"] == "in_review"  # on_submit, past the lock
     assert state["may"] == {"submit": [], "decide": False, "recall": True}

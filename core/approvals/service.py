@@ -7,7 +7,8 @@ condition does not hold when it would start is skipped; its ``approvers``, resol
 rejects) and the field values set on submit, approval, rejection and recall.
 
 - **Submitting** needs read and update access to the record, its entry condition met and no submission pending.
-  ``manager`` among a step's approvers is the submitter's manager; the submitter is never one of the approvers.
+  ``manager`` among a step's approvers is the submitter's manager; only users who may read the record are approvers,
+  and the submitter never is.
 - **Deciding** is for the current step's approvers and administrators (an administrator's decision settles the step
   whatever its ``decide``), never for the submitter. A rejection rejects the whole submission.
 - **Recalling** is for the submitter and administrators.
@@ -272,7 +273,7 @@ class Approvals:
             step = steps[index]
             if step.get("condition") and not self._condition(meta, row.object, step["condition"]).matches(record):
                 continue
-            people = self._approvers(records, step.get("approvers") or [], record, row.submitted_by)
+            people = self._approvers(records, row.object, step.get("approvers") or [], record, row.submitted_by)
             if not people and first:
                 raise Refused(sentence("approval_no_approvers", step=_label(step, step["name"]), process=_label(body, row.process)))
             conn.execute(sa.update(approval).where(approval.c.id == row.id).values(step=index, step_name=step["name"], approvers=people))
@@ -280,13 +281,33 @@ class Approvals:
             return
         self._finish(records, actor, row, body, APPROVED)
 
-    def _approvers(self, records: TransactionRecords, named: list[str], record: dict, submitter: int | None) -> list[int]:
-        """The active users a step's approvers name; ``manager`` is the submitter's; never the submitter."""
+    def _approvers(self, records: TransactionRecords, object_name: str, named: list[str], record: dict, submitter: int | None) -> list[int]:
+        """The active users a step's approvers name who may read the record; ``manager`` is the submitter's; never the
+        submitter."""
         conn, tables = records.connection, records.schema.tables
         found = recipients.resolve(conn, tables, [n for n in named if n != "manager"], record).users
         if "manager" in named and submitter is not None:
             found += recipients.resolve(conn, tables, ["manager"], {"owner": submitter}).users
-        return [u for u in dict.fromkeys(found) if u != submitter]
+        people = [u for u in dict.fromkeys(found) if u != submitter]
+        return self._readers(records, object_name, record["id"], people)
+
+    def _readers(self, records: TransactionRecords, object_name: str, record_id: int, people: list[int]) -> list[int]:
+        """Those of ``people`` whose role lets them read the record: an approver must be able to open it."""
+        if not people:
+            return []
+        schema, conn = records.schema, records.connection
+        user, role = schema.tables.table("user"), schema.tables.table("role")
+        sets = dict(conn.execute(select(user.c.id, role.c.permission_set).select_from(user.outerjoin(role, role.c.id == user.c.role))
+                                 .where(user.c.id.in_(people))).all())
+        table = schema.tables.table(object_name)
+        readers = []
+        for person in people:
+            actor = Actor(person, f"#{person}", sets.get(person) or "")
+            access = schema.access(actor)
+            if access.can(object_name, "read") and record_id in self.runtime.records._current_rows(
+                    conn, schema, access, actor, table, object_name, [record_id])[0]:
+                readers.append(person)
+        return readers
 
     def _ask(self, records: TransactionRecords, row: sa.Row, body: Mapping, record: dict, people: list[int], index: int) -> None:
         if not people:
