@@ -155,6 +155,7 @@ def test_a_submitter_may_not_approve_their_own_request_even_as_an_approver(crm, 
 
 def test_a_rejection_with_its_comment_reaches_the_submitter_and_the_history(crm, api):
     offer = quote(crm)
+    update(crm.runtime, "user", crm.users["max"], {"language": "zh_cn"})  # the process's label in the reader's language
     api.post("sam", path(offer))
     assert [n.message for n in bell(crm, "lin")] == ["Sam asks you to approve “Plant upgrade offer” (Quote discount approval)"]
     assert [n.message for n in bell(crm, "max", "zh-CN")] == ["Sam 请你审批“Plant upgrade offer”（报价折扣审批）"]

@@ -42,7 +42,7 @@ from core.records.errors import Forbidden, NotFound, Refused
 from core.records.transaction import TransactionRecords
 from core.stage_gates import said
 from core.validation import FieldError
-from core.words import hint, sentence
+from core.words import USER_LANGUAGE, hint, sentence
 
 PENDING, APPROVED, REJECTED, RECALLED = "pending", "approved", "rejected", "recalled"
 APPROVE, REJECT = "approve", "reject"
@@ -134,6 +134,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def label_in(labels: Mapping, lang: str, fallback: str) -> str:
+    """A metadata label in ``lang`` ("en" or "zh-CN"), else English, else ``fallback``."""
+    return labels.get(lang) or labels.get("en") or fallback
+
+
 def _comment(comment: Any) -> str | None:
     if comment is None:
         return None
@@ -209,6 +214,17 @@ class Approvals:
             state["may"]["decide"] = not mine and (admin or actor.user_id in row.approvers) and actor.user_id not in decided_here
             state["may"]["recall"] = mine or admin
         return state
+
+    def _by_language(self, records: TransactionRecords, people: list[int]) -> dict[str, list[int]]:
+        """People by the language they read (a notification's params are said in it: the process's label)."""
+        if not people:
+            return {}
+        user = records.schema.tables.table("user")
+        chosen = dict(records.connection.execute(select(user.c.id, user.c.language).where(user.c.id.in_(people))).all())
+        grouped: dict[str, list[int]] = {}
+        for person in people:
+            grouped.setdefault(USER_LANGUAGE.get(chosen.get(person) or "", "en"), []).append(person)
+        return grouped
 
     def _names(self, records: TransactionRecords, ids: list) -> dict[int, str]:
         wanted = sorted({i for i in ids if isinstance(i, int)})
@@ -315,11 +331,11 @@ class Approvals:
         obj = records.schema.meta.object(row.object)
         label = body.get("label") or {}
         submitter = self._names(records, [row.submitted_by]).get(row.submitted_by) or row.submitted_by_name
-        params = {"submitter": submitter, "title": str(record_name(obj, record) or f"#{row.record_id}"),
-                  "process": label.get("en") or row.process, "process_zh": label.get("zh-CN") or label.get("en") or row.process}
+        params = {"submitter": submitter, "title": str(record_name(obj, record) or f"#{row.record_id}")}
         key = f"approval:{row.id}:{index}"
-        notify(records.connection, people, "approval", code="notice_approval_asked", params=params, object=row.object,
-               record_id=row.record_id, actor_id=row.submitted_by, actor_name=row.submitted_by_name, key=key)
+        for lang, readers in self._by_language(records, people).items():
+            notify(records.connection, readers, "approval", code="notice_approval_asked", params={**params, "process": label_in(label, lang, row.process)},
+                   object=row.object, record_id=row.record_id, actor_id=row.submitted_by, actor_name=row.submitted_by_name, key=key)
         template = body.get("email_template")
         if template and template in records.schema.meta.email_templates:
             from core.mail import send_template  # noqa: PLC0415 - mail renders records through the runtime
@@ -396,17 +412,17 @@ class Approvals:
         record = self._set(records, actor, row.object, row.record_id, body.get(key), None)
         obj = records.schema.meta.object(row.object)
         label = body.get("label") or {}
-        params = {"actor": self._names(records, [actor.user_id]).get(actor.user_id) or actor.name, "title": str(record_name(obj, record) or f"#{row.record_id}"),
-                  "process": label.get("en") or row.process, "process_zh": label.get("zh-CN") or label.get("en") or row.process,
-                  "comment": comment or "—"}
+        params = {"actor": self._names(records, [actor.user_id]).get(actor.user_id) or actor.name,
+                  "title": str(record_name(obj, record) or f"#{row.record_id}"), "comment": comment or "—"}
         if outcome == RECALLED:
             people = [u for u in conn.execute(select(approval.c.approvers).where(approval.c.id == row.id)).scalar() or [] if u != actor.user_id]
             code = "notice_approval_recalled"
         else:
             people = [row.submitted_by] if row.submitted_by is not None and row.submitted_by != actor.user_id else []
             code = "notice_approval_approved" if outcome == APPROVED else "notice_approval_rejected"
-        notify(conn, people, "approval", code=code, params=params, object=row.object, record_id=row.record_id,
-               actor_id=actor.user_id, actor_name=actor.name, key=f"approval:{row.id}:{outcome}")
+        for lang, readers in self._by_language(records, people).items():
+            notify(conn, readers, "approval", code=code, params={**params, "process": label_in(label, lang, row.process)}, object=row.object,
+                   record_id=row.record_id, actor_id=actor.user_id, actor_name=actor.name, key=f"approval:{row.id}:{outcome}")
 
     def _set(self, records: TransactionRecords, actor: Actor, object_name: str, record_id: int, values: Mapping | None,
              record: dict | None) -> dict:
