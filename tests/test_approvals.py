@@ -21,14 +21,14 @@ from access_world import PASSWORD, build_world
 from conftest import Api
 from core.api.app import create_app
 from core.auth import Accounts
-from core.db import read_transaction, write_transaction
+from core.db import read_transaction
 from core.imports import ImportOptions, run_import
 from core.metadata.problems import MetadataError
 from core.notifications import items as notifications_of
 from core.records import Actor
 from core.validation import RecordValidationError
 from mail_server import configure, jobs, run_jobs
-from test_ui_pages import HX, signed_in
+from test_ui_pages import signed_in
 
 SYSTEM = Actor.system()
 FORMAT = "tessera-changeset/1"
