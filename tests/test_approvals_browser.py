@@ -72,6 +72,8 @@ def test_a_rep_submits_a_quote_and_the_manager_approves_it_from_the_bell(browser
     expect(panel.get_by_role("button", name="Recall")).to_be_visible()
     shot(page, "pending-desktop", request)
     page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/r/quote/{quote['id']}")  # drawn afresh at a phone's width
+    expect(page.locator("#approval .badge").first).to_have_text("Awaiting approval")
     shot(page, "pending-phone", request)
     context.close()
 
@@ -85,6 +87,7 @@ def test_a_rep_submits_a_quote_and_the_manager_approves_it_from_the_bell(browser
     expect(panel.locator(".badge").first).to_have_text("待审批")
     shot(page, "decide-phone-zh", request)
     page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/r/quote/{quote['id']}")
     shot(page, "decide-desktop-zh", request)
     panel.get_by_label("意见").fill("同意，仅此一次。")
     panel.get_by_role("button", name="批准").click()
