@@ -387,3 +387,45 @@ automation_state = Table(
     Column("state", JSON_TYPE, nullable=False),
     Column("changed_at", TS, nullable=False),
 )
+
+# --- approvals (revision 0011) --------------------------------------------------------------------
+
+# One row per submission of a record to an approval process (core/approvals/service.py). While its status is pending
+# the record is locked (at most one pending submission per record: a partial unique index); ``approvers`` are the
+# users of the current step, resolved when the step started.
+approval = Table(
+    "tessera_approval",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("object", String(64), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("process", String(64), nullable=False),
+    Column("status", String(12), nullable=False),  # pending | approved | rejected | recalled
+    Column("step", Integer, nullable=True),  # the current step's index in the process's steps (None once settled)
+    Column("step_name", String(64), nullable=True),
+    Column("approvers", JSON_TYPE, nullable=False),  # user ids of the current step
+    Column("submitted_by", BigInteger, nullable=True),
+    Column("submitted_by_name", String(200), nullable=False),
+    Column("submitted_at", TS, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("finished_at", TS, nullable=True),
+    Index("ix_tessera_approval_record", "object", "record_id", "id"),
+    Index("uq_tessera_approval_pending", "object", "record_id", unique=True,
+          sqlite_where=sa_text("status = 'pending'"), postgresql_where=sa_text("status = 'pending'")),
+)
+
+# Each approver's decision on a step of a submission.
+approval_decision = Table(
+    "tessera_approval_decision",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("approval_id", BigInteger, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("step_name", String(64), nullable=False),
+    Column("user_id", BigInteger, nullable=True),
+    Column("user_name", String(200), nullable=False),
+    Column("decision", String(12), nullable=False),  # approve | reject
+    Column("comment", Text, nullable=True),
+    Column("decided_at", TS, nullable=False),
+    Index("ix_tessera_approval_decision", "approval_id", "id"),
+)

@@ -38,6 +38,7 @@ from ui.mass_actions import MASS_LIMIT, Selection, asked_change, delete_each, on
 from ui.mass_actions import values as sent_values
 from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, refused, submitted
 from ui import inline_edit
+from ui.approvals import approval_view, locked_reason
 from ui.composer import composer
 from ui.record_head import highlights, process_path
 from ui.sharing import add_share, remove_share
@@ -258,6 +259,9 @@ class RecordPages(Controller):
             record = page.runtime.records.get(page.actor, object_name, record_id)
         except NotFound:
             return _missing(page, object_name, record_id)
+        locked = locked_reason(page, approval_view(page, obj, record))
+        if locked:  # the record page says why, instead of a form that fails on save
+            return _go(page, f"/r/{object_name}/{record_id}")
         return _form(page, obj, record, Submission())
 
     @post("/{object_name:str}/{record_id:int}/edit", **DB, opt={"operation": "update"})
@@ -810,12 +814,23 @@ def detail_view(page: PAGE, obj: OBJECT, record: dict) -> dict:
             sections.append({"title": label(section.label, page.lang), "tab": label(section.tab, page.lang),
                              "columns": section.columns, "fields": fields})
     tabs = list(dict.fromkeys(s["tab"] for s in sections if s["tab"]))
+    approval = approval_view(page, obj, record)
+    locked = locked_reason(page, approval)
+    process = process_path(page, obj, record)
+    if locked:  # nothing offers a change that the save would refuse
+        for section in sections:
+            for shown_field in section["fields"]:
+                shown_field["editable"] = False
+        if process:
+            process["may_move"] = False
     return {
         "sections": sections, "tabs": tabs, "related": related_lists(page, obj, record, layout),
-        "highlights": highlights(page, obj, record, layout), "process": process_path(page, obj, record),
+        "highlights": highlights(page, obj, record, layout), "process": process,
         "timeline": timeline(page, obj, record), "composer": composer(page, obj, record), "shares": _shares(page, obj, record),
-        "may_update": access.can(obj.name, "update"), "may_delete": access.can(obj.name, "delete"), "may_merge": may_merge(page, obj),
+        "may_update": access.can(obj.name, "update") and not locked, "may_delete": access.can(obj.name, "delete") and not locked,
+        "may_merge": may_merge(page, obj) and not locked,
         "may_share": access.can(obj.name, "update"), "share_error": None, "share_typed": {}, "editing": None,
+        "approval": approval, "locked": locked,
     }
 
 

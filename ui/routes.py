@@ -28,6 +28,7 @@ from ui.context import VARY, page_for, sign_in_first
 from ui.fields import local_text
 from ui.home import finish_task, home_view, my_activities
 from ui.i18n import LANGUAGE_OF_USER, LANGUAGES
+from ui.approvals import ApprovalPages
 from ui.imports import ImportPages
 from ui.merge import MergePages
 from ui.notifications import MentionPeople, NotificationPages
@@ -154,4 +155,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, RecordPageSetup, StageGateSetup, *static]
+    return [PagesController, RecordPages, ApprovalPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, RecordPageSetup, StageGateSetup, *static]

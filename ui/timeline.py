@@ -16,11 +16,13 @@ from core.metadata.model import FieldDef, ObjectDef
 from core.records import Forbidden, NotFound, QueryError, RecordService
 from ui.context import Page
 from ui.fields import display, in_zone
+from ui.i18n import label
 
 ACTIVITIES_SHOWN = 30
 CHANGES_SHOWN = 50
 CLOSED_STATUSES = ("done", "cancelled")
-KIND_ICONS = {"call": "☎", "task": "☑", "meeting": "◷", "note": "✎", "change": "↻", "merge": "⇄"}
+KIND_ICONS = {"call": "☎", "task": "☑", "meeting": "◷", "note": "✎", "change": "↻", "merge": "⇄", "approval": "✓"}
+APPROVAL_ENTRY = "_approval"  # core/approvals/service.py HISTORY_ENTRY: a submission, decision or recall
 _MERGE_NOTE = re.compile(r"#(?P<merged>\d+) into #(?P<survivor>\d+)")
 
 
@@ -84,6 +86,10 @@ def _changes(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
         save = saves.setdefault(key, {"type": "change", "kind": "change", "icon": KIND_ICONS["change"], "changes": [],
                                       "who": entry["changed_by_label"], "at": _instant(entry["changed_at"]), "order": 0,
                                       "when": _when(entry["changed_at"], page.zone)})
+        if entry["field"] == APPROVAL_ENTRY:
+            save.update(kind="approval", icon=KIND_ICONS["approval"])
+            save["changes"].append(approval_note(page, entry["new"]))
+            continue
         if entry["field"] == RecordService.MERGE_ENTRY:
             save.update(kind="merge", icon=KIND_ICONS["merge"])
             save["changes"].append({"field": page.t("Merge"), "old": "", "new": merge_note(page, entry["new"])})
@@ -92,6 +98,16 @@ def _changes(page: Page, obj: ObjectDef, record: dict) -> list[dict]:
         save["changes"].append({"field": fdef.label(page.lang) if fdef else entry["field"],
                                 "old": shown_value(fdef, entry["old"], page.lang), "new": shown_value(fdef, entry["new"], page.lang)})
     return list(saves.values())
+
+
+def approval_note(page: Page, note: Any) -> dict:
+    """An approval entry as a line of the timeline: what was done, in which process, with the comment."""
+    note = note if isinstance(note, dict) else {}
+    body = page.meta().approval_processes.get(note.get("process") or "") or {}
+    process = label(body.get("label"), page.lang, note.get("process") or "")
+    said = {"submit": page.t("Submitted for approval"), "approve": page.t("Approved"), "reject": page.t("Rejected"),
+            "recall": page.t("Recalled from approval")}.get(note.get("action"), note.get("action") or "")
+    return {"field": said, "old": "", "new": process, "comment": note.get("comment") or ""}
 
 
 def merge_note(page: Page, note: Any) -> str:

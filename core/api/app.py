@@ -16,6 +16,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import Message, Scope
 
 from core.api.admin import AuditController, WebhooksController
+from core.api.approvals import ApprovalsController
 from core.api.auth import AuthController
 from core.api.automations import AutomationsController
 from core.api.errors import EXCEPTION_HANDLERS
@@ -59,7 +60,7 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True, ru
     accounts = Accounts(runtime)
     secret = secret_key(runtime)
     handlers = [AuthController, RecordsController, ExportController, ImportsController, MetaController, AuditController, WebhooksController, HealthController]
-    handlers += [MergeController, SearchController, NotificationsController, AutomationsController]
+    handlers += [MergeController, SearchController, NotificationsController, AutomationsController, ApprovalsController]
     handlers += _ui().handlers(runtime)
     for plugin_handlers in runtime.plugins.hook.tessera_web_routes():
         handlers += list(plugin_handlers or [])

@@ -219,15 +219,15 @@ def call_webhook(run: Run, action: Mapping) -> dict:
 
 
 def start_approval(run: Run, action: Mapping) -> dict:
-    from core import approvals  # noqa: PLC0415 - approvals write records, as rules do
+    """Submit the record to the process, as the system (approvers named ``manager`` are the record owner's manager)."""
+    from core.approvals.service import Approvals  # noqa: PLC0415 - approvals write records, as rules do
+    from core.records import Forbidden, NotFound, Refused  # noqa: PLC0415
 
-    starter = getattr(approvals, "start", None)
-    if starter is None:
-        raise ActionError("approvals cannot be started by rules in this installation")
     try:
-        return starter(run.runtime, run.conn, run.schema, action["process"], run.rule.object, run.record["id"]) or {}
-    except (LookupError, ValueError, PermissionError) as exc:
+        state = Approvals(run.runtime).submit_in(run.records, Actor.system(), run.rule.object, run.record["id"], action["process"])
+    except (Refused, Forbidden, NotFound) as exc:
         raise ActionError(str(exc)) from None
+    return {"process": action["process"], "status": state.get("status")}
 
 
 def plugin_action(run: Run, action: Mapping) -> dict:

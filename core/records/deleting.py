@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, and_, func, select
 
+from core.approvals.service import delete_refusal
 from core import search
 from core.coretables import field_history
 from core.metadata.model import FieldDef, ObjectDef
@@ -40,6 +41,9 @@ class Deletes:
             current = self._current(conn, schema, access, actor, table, object_name, record_id, "delete").version
             if version is not None and current != _version(version):
                 raise self._conflict(conn, schema, object_name, record_id, _version(version), current, access, actor)
+            awaiting = delete_refusal(conn, schema.meta, object_name, record_id)
+            if awaiting is not None:
+                raise Refused(awaiting)
             plugins = self.runtime.plugins
             before, after = plugins.caller("tessera_before_delete", object_name), plugins.caller("tessera_after_delete", object_name)
             hooked = before or after

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select
 
 from core import search
 from core.automations.before_save import run_before_save_rules
+from core.approvals.service import refuse_locked
 from core.coretables import field_history, sequence
 from core.metadata.model import FieldDef, ObjectDef
 from core.permissions import Access
@@ -416,6 +417,7 @@ def _raw_rows(w: Write) -> dict[int, Mapping[str, Any]]:
 
 STEPS: tuple[tuple[str, Callable[[Write], None]], ...] = (
     ("load the stored rows", load_stored),
+    ("refuse records awaiting approval", refuse_locked),
     ("leave out unchanged read-only fields", leave_out_unchanged_read_only),
     ("validate", validate),
     ("run before-save rules", run_before_save_rules),

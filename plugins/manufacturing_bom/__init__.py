@@ -12,7 +12,12 @@
   once per serial number, for whichever plugin tracks installed equipment.
 - An order's status moves ordered -> in production -> delivered, or is cancelled before it is
   delivered (and may be ordered again); a delivered order stays delivered. These are stage gates in
-  sales_order.json (core/stage_gates.py), which administrators change in Setup.
+  sales_order.json (core/stage_gates.py), which administrators change in Setup. An order may be
+  confirmed before it goes into production.
+- An order whose total is above its customer's ``credit_limit`` is ``high_risk`` (computed on every
+  save of the order, so when its lines change its total); a high-risk order is confirmed, put in
+  production or delivered only once the approval process ``sales_order_credit`` (a manufacturing
+  manager approves) has approved it.
 """
 
 from __future__ import annotations
@@ -124,6 +129,7 @@ def tessera_before_create(event):
     elif event.object == "sales_order":
         event.values["total_amount"] = "0.00"  # computed from the lines, which come later
         _prepare_delivery(event, None)
+        _weigh_credit_risk(event)
     else:
         _prepare_order_line(event, None)
 
@@ -140,6 +146,7 @@ def tessera_before_update(event):
         if "total_amount" in event.values:  # computed: whatever is given, the lines decide
             event.values["total_amount"] = str(order_total(event.records, event.previous["id"]))
         _prepare_delivery(event, event.previous)
+        _weigh_credit_risk(event)
     else:
         _prepare_order_line(event, event.previous)
 
@@ -210,6 +217,9 @@ WORDS = {
     "manufacturing_bom.serial_twice": {"en": "serial number {serial} is listed twice", "zh-CN": "序列号 {serial} 列出了两次。"},
     "manufacturing_bom.too_many_serials": {"en": "{count} serial numbers are given for a quantity of {quantity}; give at most one per unit",
                                            "zh-CN": "数量为 {quantity}，却给出了 {count} 个序列号；每件最多一个。"},
+    "manufacturing_bom.credit_approval_needed": {
+        "en": "this order's total ({total}) is above the customer's credit limit ({limit}): submit it for credit approval and have it approved before it moves on",
+        "zh-CN": "此订单总额（{total}）超过客户的信用额度（{limit}）：请先提交信用审批并获得批准，再推进订单。"},
     **_inactive_words(),
 }
 
@@ -335,6 +345,35 @@ def order_total(records, order_id) -> Decimal:
 def refresh_order_total(records, order_id) -> None:
     if order_id is not None:
         records.update("sales_order", order_id, {"total_amount": str(order_total(records, order_id))})
+
+
+# --- credit risk ----------------------------------------------------------------------------------
+
+CREDIT_PROCESS = "sales_order_credit"  # metadata/approval_sales_order_credit.json
+NEEDS_CREDIT_APPROVAL = ("confirmed", "in_production", "delivered")
+
+
+def _weigh_credit_risk(event) -> None:
+    """``high_risk``: the order's total is above its customer's credit limit (none: no limit). A high-risk order moves
+    on from ordered (confirmed, in production, delivered) only once its credit approval is approved."""
+    record = _merged(event)
+    customer = _ref(record.get("customer"))
+    limit = None
+    if customer is not None:
+        account = _get(event.records, "account", customer)
+        limit = _decimal((account or {}).get("credit_limit"))
+    total = _decimal(record.get("total_amount")) or Decimal("0")
+    high = limit is not None and total > limit
+    if event.previous is None or bool(event.previous.get("high_risk")) != high:
+        event.values["high_risk"] = high
+    moving = "status" in event.values and (event.previous is None or event.values["status"] != event.previous.get("status"))
+    if high and moving and event.values["status"] in NEEDS_CREDIT_APPROVAL:
+        from core.approvals.service import status  # noqa: PLC0415 - core's approvals, read in this transaction
+
+        approved = event.previous is not None and status(event.records.connection, "sales_order", event.previous["id"], CREDIT_PROCESS) == "approved"
+        if not approved:
+            raise Refusal(code="manufacturing_bom.credit_approval_needed", field="status",
+                          params={"total": str(total.quantize(CENT)), "limit": str(limit.quantize(CENT))})
 
 
 # --- delivery -------------------------------------------------------------------------------------

@@ -13,7 +13,10 @@ so that an implementer changes them by overriding the picklist values:
   list price defaults to the product's unit price. Every change to a line makes its quote
   recompute ``subtotal``, ``total_amount`` and ``approval_required`` (a discount of the
   quote or of a line above the ``discount_over`` of the quote status values); a quote
-  that needs approval is approved before it is sent or accepted.
+  that needs approval is approved before it is sent or accepted, through the approval
+  process ``quote_discount`` (metadata/approval_quote_discount.json): its owner submits it
+  (it goes in review and is locked), a sales manager other than the submitter approves or
+  rejects it (core/approvals/service.py).
 - contract: the end date is not before the start date.
 
 Reminders (in the bell), given by the daily scheduled job ``sales.reminders``, once per record and date:
@@ -23,7 +26,8 @@ so they remind nobody).
 
 Stage gates in the metadata (core/stage_gates.py), which administrators change in Setup: a deal is
 lost with its loss reason; a closed deal, or a converted lead, is reopened only by a sales manager
-(or an admin); a quote in review is approved or rejected only by a sales manager (or an admin); a
+(or an admin); a quote is put in review, approved or rejected only by its approval process or by a sales manager
+(or an admin), so a rep never approves their own quote; a
 contract becomes active with its start date and the date it was signed.
 """
 
@@ -259,8 +263,8 @@ WORDS = {
                                      "zh-CN": "已转化的线索需要指定它转成的客户；请先选择或新建客户。"},
     "sales.decision_before_bids": {"en": "the decision date ({decision}) is before the bid due date ({bid}); the customer decides after the bids are in",
                                    "zh-CN": "决策日期（{decision}）早于投标截止日期（{bid}）；客户在收到投标后才做决定。"},
-    "sales.discount_needs_approval": {"en": "this quote has a discount above {threshold}% and needs approval: set its status to approved before it is {status}",
-                                      "zh-CN": "此报价的折扣超过 {threshold}%，需要审批：在设为 {status} 之前，请先将状态设为已批准。"},
+    "sales.discount_needs_approval": {"en": "this quote has a discount above {threshold}% and needs approval: submit it for approval and have it approved before it is {status}",
+                                      "zh-CN": "此报价的折扣超过 {threshold}%，需要审批：在设为 {status} 之前，请先提交审批并获得批准。"},
     "sales.end_before_start": {"en": "the end date ({end}) is before the start date ({start})", "zh-CN": "结束日期（{end}）早于开始日期（{start}）。"},
     "sales.no_list_price": {"en": "give a list price: the product '{product}' has no unit price",
                             "zh-CN": "请填写标价：产品“{product}”没有单价。"},
@@ -460,4 +464,27 @@ def tessera_demo_data(runtime, actor, created):
             "owner": owner_of.get(account),
             **({"loss_reason": DEMO_LOSS_REASONS[n % len(DEMO_LOSS_REASONS)]} if stage == "closed_lost" else {}),
         })
-    return {"opportunity": runtime.records.create_many(actor, "opportunity", rows)}
+    deals = runtime.records.create_many(actor, "opportunity", rows)
+    quotes = _demo_quote_awaiting_approval(runtime, actor, rows, deals)
+    return {"opportunity": deals, **({"quote": quotes} if quotes else {})}
+
+
+def _demo_quote_awaiting_approval(runtime, actor, rows: list[dict], deals: list) -> list:
+    """One quote with a deep discount, submitted by its rep to the 'quote_discount' approval: a sales manager sees it
+    waiting for them. Left out when the demo's rep is not there."""
+    from core.approvals.service import Approvals  # noqa: PLC0415 - core's approval service, used as the rep would
+
+    reps = runtime.records.list(actor, "user", {"username": "demo.rep1", "limit": 1}).items
+    if not reps:
+        return []
+    rep = reps[0]
+    deal = next((_id(d) for d, row in zip(deals, rows) if row["stage"] == "proposal" and row["owner"] == rep["id"]), None)
+    if deal is None:
+        return []
+    quote = runtime.records.create(actor, "quote", {"name": "Line upgrade: 25% launch discount", "opportunity": deal,
+                                                    "discount_percent": 25, "owner": rep["id"]})
+    role = (rep.get("role") or {}).get("id")
+    permission_set = runtime.records.get(actor, "role", role)["permission_set"] if role else None
+    Approvals(runtime).submit(Actor(rep["id"], rep["username"], permission_set or ""), "quote", quote["id"],
+                              comment="First order of a new plant: the discount wins the framework agreement.")
+    return [quote["id"]]

@@ -93,8 +93,9 @@ def test_every_metadata_file_validates_and_objects_become_tables(rt):
     assert meta.layouts["sales_order:kanban:default"]["sum_field"] == "total_amount"
     assert {"production_planner", "order_desk", "manufacturing_manager"} <= set(meta.permission_sets)
     files = sorted(p.name for p in (PLUGIN_FOLDER / "metadata").glob("*.json"))
-    assert files == ["account_extension.json", "bom.json", "bom_line.json", "layouts.json", "roles.json", "sales_order.json",
-                     "sales_order_line.json"]
+    assert files == ["account_extension.json", "approval_sales_order_credit.json", "automations.json", "bom.json", "bom_line.json", "layouts.json",
+                     "roles.json", "sales_order.json", "sales_order_line.json"]
+    assert meta.approval_processes["sales_order_credit"]["object"] == "sales_order"
     assert "sales_order.customer" in meta.layouts["account:detail:default"]["related_lists"]  # an account's page lists its orders
     assert meta.objects["sales_order"].spec["process_field"] == "status"
 

@@ -231,7 +231,7 @@ def test_a_discount_above_the_threshold_needs_approval_before_sending(sales, act
 
     with pytest.raises(RecordValidationError) as info:
         save(sales, actor, "quote", quote, {"status": "sent"})
-    assert errors_of(info) == [("status", "this quote has a discount above 20% and needs approval: set its status to approved before it is sent")]
+    assert errors_of(info) == [("status", "this quote has a discount above 20% and needs approval: submit it for approval and have it approved before it is sent")]
     quote = save(sales, actor, "quote", quote, {"status": "in_review"})
     quote = save(sales, actor, "quote", quote, {"status": "approved"})
     quote = save(sales, actor, "quote", quote, {"status": "sent"})
