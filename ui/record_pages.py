@@ -39,6 +39,7 @@ from ui.mass_actions import values as sent_values
 from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, refused, submitted
 from ui import inline_edit
 from ui.composer import composer
+from ui import record_rules
 from ui.record_head import highlights, process_path
 from ui.sharing import add_share, remove_share
 from ui.timeline import shown_value, timeline
@@ -816,6 +817,7 @@ def detail_view(page: PAGE, obj: OBJECT, record: dict) -> dict:
         "timeline": timeline(page, obj, record), "composer": composer(page, obj, record), "shares": _shares(page, obj, record),
         "may_update": access.can(obj.name, "update"), "may_delete": access.can(obj.name, "delete"), "may_merge": may_merge(page, obj),
         "may_share": access.can(obj.name, "update"), "share_error": None, "share_typed": {}, "editing": None,
+        **record_rules.shown_on_page(page, obj, record),
     }
 
 
