@@ -107,7 +107,7 @@ def test_a_wrong_rule_shows_each_problem_by_its_control_in_both_languages_and_ke
     assert problem_at(page, "c-0-value") and problem_at(page, "a-0-v-0-value")
     assert 'id="c-0-value" name="c-0-value" value="lots"' in page.text and "Typed by hand" in page.text  # what was typed stays
     chinese = ui.post("/setup/workflow-rules/editor", data=wrong, headers=CHINESE)
-    assert chinese.status_code == 422 and "规则未保存" in chinese.text
+    assert chinese.status_code == 422 and "规则未保存" in chinese.text and "大于等于" in chinese.text
     assert re.search(r"[\u4e00-\u9fff]", problem_at(chinese, "a-0-v-0-value"))
     # checking changes nothing and says what is wrong the same way
     checked = ui.post("/setup/workflow-rules/editor", data={**wrong, "do": "check"})
