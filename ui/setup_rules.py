@@ -355,7 +355,7 @@ def _editor(page: Page, name: str | None, state: dict, problems: list[tuple[str,
         processes=sorted(n for n, b in meta.approval_processes.items() if b.get("object") == state["object"]),
         plugin_actions=sorted((n, a.label.get(page.lang) or a.label.get("en") or n) for n, a in page.runtime.automation_actions().items()),
         cron_hint=cron_hint(page, state["t_cron"]) if state["on"] == "schedule" and state["t_cron"].strip() else "",
-        by_control=by_control, errors=[_worded(page, p, m, built) for p, m in problems], notes=notes or [], checked=checked,
+        by_control=by_control, rule_errors=[_worded(page, p, m, built) for p, m in problems], notes=notes or [], checked=checked,
         custom=layer == "customization", defined_by=_source(page, name) if name else "",
         updates=state["on"] in rf.UPDATES)
 
@@ -422,7 +422,7 @@ def cron_hint(page: Page, cron: str) -> str:
     elif len(parts) == 5 and parts[0].isdigit() and parts[1:] == ["*", "*", "*", "*"]:
         said = t("Every hour at minute {minute}", minute=parts[0])
     nexts = t("Next: {times}", times=", ".join(_when(page, m) for m in upcoming))
-    return f"{said}. {nexts}" if said else nexts
+    return f"{said}{'。' if page.lang == 'zh-CN' else '. '}{nexts}" if said else nexts
 
 
 def _when(page: Page, moment: dt.datetime | str | None) -> str:
