@@ -12,29 +12,37 @@ from test_ui_browser import page, server, sign_in  # noqa: F401 - fixtures
 from core import scheduler
 
 
+def redrawn(page, act) -> None:
+    """Do something that redraws the editor (choosing an object, a field, an operator; adding a row or a card), and wait
+    for the form to come back before going on, as a person waits for it."""
+    with page.expect_response(lambda r: r.url.endswith("/setup/workflow-rules/editor")):
+        act()
+    expect(page.locator("#rule-form.htmx-request")).to_have_count(0)
+
+
 def test_an_implementer_builds_a_rule_and_sees_its_run_on_the_record(page, world):  # noqa: F811
     sign_in(page, "root")
     page.goto("/setup/workflow-rules")
     page.get_by_role("button", name="New workflow rule").click()
     page.get_by_label("Name in the API").fill("big_revenue")
-    page.locator("#rule-object").select_option("account")
+    redrawn(page, lambda: page.locator("#rule-object").select_option("account"))
     trigger = page.locator("#t-on")
     expect(trigger).to_be_visible()  # the object chosen, the form offers the trigger and the condition
     page.get_by_label("Label in English").fill("Big revenue")
     page.get_by_label("Label in Chinese").fill("大额收入")
-    page.get_by_role("button", name="Add a condition").click()
+    redrawn(page, lambda: page.get_by_role("button", name="Add a condition").click())
     field = page.locator("#c-0-field")
-    field.select_option("annual_revenue")
+    redrawn(page, lambda: field.select_option("annual_revenue"))
     operator = page.locator("#c-0-op")
     expect(operator.locator("option[value=gte]")).to_have_count(1)  # a number field offers comparisons
     expect(operator.locator("option[value=startswith]")).to_have_count(0)
-    operator.select_option("gte")
+    redrawn(page, lambda: operator.select_option("gte"))
     page.locator("#c-0-value").fill("1000000")
     page.locator("#new-action").select_option("set_fields")
-    page.get_by_role("button", name="Add", exact=True).click()
+    redrawn(page, lambda: page.get_by_role("button", name="Add", exact=True).click())
     card = page.locator("#a-0")
     expect(card).to_contain_text("Set fields")
-    page.locator("#a-0-v-0-field").select_option("description")
+    redrawn(page, lambda: page.locator("#a-0-v-0-field").select_option("description"))
     page.locator("#a-0-v-0-value").fill("A big one")
     expect(page.locator("#c-0-value")).to_have_value("1000000")  # redrawing the form kept what was typed
     page.locator("#rule-save").click()
