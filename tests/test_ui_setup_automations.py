@@ -183,3 +183,25 @@ def test_the_run_section_pages_through_a_records_runs(ui, world):
     assert len(re.findall(r'<tr class="run run-', section)) == 5 and 'class="count">5+' in page.text
     everything = ui.get(f"/r/account/{alice}/rule-runs")
     assert len(re.findall(r'<tr class="run run-', everything.text)) >= 7
+
+
+def test_what_the_form_cannot_show_is_edited_as_json(ui, world):
+    csrf = signed_in(ui, "root")
+    nested = {"name": "nested", "object": "account", "label": {"en": "Nested"}, "trigger": {"on": "created"},
+              "condition": {"any": [{"all": [{"account_type": "prospect"}, {"industry": "finance"}]}, {"employees__gte": 500}]},
+              "actions": [{"type": "set_fields", "values": {"description": "Look at it"}}]}
+    rules(world.runtime, nested)
+    editor = ui.get("/setup/workflow-rules/nested/edit")
+    assert editor.status_code == 200 and 'id="rule-json"' in editor.text and "opens as JSON" in editor.text
+    body = {**nested, "label": {"en": "Nested", "zh-CN": "嵌套"}}
+    import json
+    saved = ui.post("/setup/workflow-rules/editor", data={"_csrf_token": csrf, "original": "nested", "editing": "json", "do": "save",
+                                                           "json": json.dumps(body, ensure_ascii=False)})
+    assert saved.status_code == 200 and world.runtime.current_metadata().automations["nested"]["label"]["zh-CN"] == "嵌套"
+    # the form's rule goes to JSON and back without losing anything
+    as_json = ui.post("/setup/workflow-rules/editor", data={**rule_form(csrf), "do": "json"})
+    assert as_json.status_code == 200 and 'id="rule-json"' in as_json.text
+    text = html.unescape(re.search(r'<textarea id="rule-json"[^>]*>(.*?)</textarea>', as_json.text, re.S).group(1))
+    assert {k: v for k, v in json.loads(text).items() if k != "name"} == EXPECTED
+    back = ui.post("/setup/workflow-rules/editor", data={"_csrf_token": csrf, "original": "", "editing": "json", "do": "form", "json": text})
+    assert 'name="c-1-field"' in back.text and 'value="Key account"' in back.text and 'id="rule-json"' not in back.text
