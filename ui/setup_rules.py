@@ -386,7 +386,7 @@ def joined(page: Page, items) -> str:
     return ("、" if page.lang == "zh-CN" else ", ").join(items)
 
 
-def cron_hint(page: Page, cron: str) -> str:
+def cron_hint(page: Page, cron: str, upcoming_too: bool = True) -> str:
     """A cron expression in plain words where it is a common one, and its next runs; or why it cannot be used."""
     t = page.t
     text = " ".join(cron.split())
@@ -421,6 +421,8 @@ def cron_hint(page: Page, cron: str) -> str:
         said = t("Every {n} minutes", n=parts[0][2:])
     elif len(parts) == 5 and parts[0].isdigit() and parts[1:] == ["*", "*", "*", "*"]:
         said = t("Every hour at minute {minute}", minute=parts[0])
+    if not upcoming_too:
+        return said
     nexts = t("Next: {times}", times=", ".join(_when(page, m) for m in upcoming))
     return f"{said}{'。' if page.lang == 'zh-CN' else '. '}{nexts}" if said else nexts
 
@@ -432,7 +434,7 @@ def _when(page: Page, moment: dt.datetime | str | None) -> str:
     return in_zone(text, page.zone).strftime("%Y-%m-%d %H:%M")
 
 
-def trigger_words(page: Page, body: dict) -> str:
+def trigger_words(page: Page, body: dict, short: bool = False) -> str:
     """The trigger in words (the object is said beside it)."""
     t, meta = page.t, page.meta()
     obj = meta.objects.get(body.get("object", ""))
@@ -459,7 +461,8 @@ def trigger_words(page: Page, body: dict) -> str:
         return t("{amount} {unit} {when} {field}", amount=amount[:-1], unit=w["units"].get(amount[-1], amount[-1]),
                  when=w["when"][when], field=field)
     if on == "schedule":
-        return t("On a schedule ({cron}): {hint}", cron=trigger.get("cron", ""), hint=cron_hint(page, trigger.get("cron", "")))
+        hint = cron_hint(page, trigger.get("cron", ""), upcoming_too=not short)
+        return t("On a schedule ({cron}): {hint}", cron=trigger.get("cron", ""), hint=hint) if hint else t("On a schedule ({cron})", cron=trigger.get("cron", ""))
     if on == "button":
         return t("When someone presses its button on the record")
     return str(on)
@@ -588,7 +591,7 @@ def _list(page: Page) -> Response:
         obj = meta.objects.get(body["object"])
         run = last[name]
         rows.append({"name": name, "label": label_of(body, page.lang, name), "object": plural(obj, page.lang) if obj else body["object"],
-                     "trigger": trigger_words(page, body), "active": body.get("active", True) is not False,
+                     "trigger": trigger_words(page, body, short=True), "active": body.get("active", True) is not False,
                      "defined_by": page.t("Customization") if _layer(page, name) == "customization" else _source(page, name),
                      "last": {"status": run["status"], "shown": w["statuses"].get(run["status"], run["status"]), "when": _when(page, run["created_at"])}
                      if run else None})
