@@ -40,6 +40,7 @@ from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, refused, subm
 from ui import inline_edit
 from ui.approvals import approval_view, locked_reason
 from ui.composer import composer
+from ui import record_rules
 from ui.record_head import highlights, process_path
 from ui.sharing import add_share, remove_share
 from ui.timeline import shown_value, timeline
@@ -831,6 +832,7 @@ def detail_view(page: PAGE, obj: OBJECT, record: dict) -> dict:
         "may_merge": may_merge(page, obj) and not locked,
         "may_share": access.can(obj.name, "update"), "share_error": None, "share_typed": {}, "editing": None,
         "approval": approval, "locked": locked,
+        **record_rules.shown_on_page(page, obj, record),
     }
 
 
