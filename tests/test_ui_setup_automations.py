@@ -38,7 +38,7 @@ def rule_form(csrf: str, **values) -> dict:
             "a-0-type": "set_fields", "a-0-v_count": "2",
             "a-0-v-0-field": "description", "a-0-v-0-kind": "value", "a-0-v-0-value": "Key account",
             "a-0-v-1-field": "phone", "a-0-v-1-kind": "field", "a-0-v-1-value": "email",
-            "a-1-type": "notify", "a-1-to": ["owner", "team:east"], "a-1-message_en": "A big customer", "a-1-message_zh": "一个大客户"}
+            "a-1-type": "notify", "a-1-to": ["owner", "team:East"], "a-1-message_en": "A big customer", "a-1-message_zh": "一个大客户"}
     return {**data, **values}
 
 
@@ -46,7 +46,7 @@ EXPECTED = {"object": "account", "label": {"en": "Big customer", "zh-CN": "大�
             "trigger": {"on": "field_changed", "field": "account_type", "to": "customer"},
             "condition": {"annual_revenue__gte": 1000000, "industry__ne": "government"},
             "actions": [{"type": "set_fields", "values": {"description": "Key account", "phone": {"$field": "email"}}},
-                        {"type": "notify", "to": ["owner", "team:east"], "message": {"en": "A big customer", "zh-CN": "一个大客户"}}]}
+                        {"type": "notify", "to": ["owner", "team:East"], "message": {"en": "A big customer", "zh-CN": "一个大客户"}}]}
 
 
 def errors_of(page) -> list[str]:
@@ -80,7 +80,7 @@ def test_an_implementer_builds_a_rule_in_the_form_and_it_is_stored_as_its_json(u
     stored = world.runtime.current_metadata().automations["big_customer"]
     assert {k: v for k, v in stored.items() if k != "name"} == EXPECTED
     assert "When Type changes, to Customer" in saved.text
-    assert "Annual Revenue is at least 1000000" in saved.text and "Notify The owner, east: “A big customer”" in html.unescape(saved.text)
+    assert "Annual Revenue is at least 1000000" in saved.text and "Notify the owner, East: “A big customer”" in html.unescape(saved.text)
     listed = ui.get("/setup/workflow-rules")
     row = listed.text.split('id="rule-big_customer"')[1].split("</tr>")[0]
     assert "Big customer" in row and "Active" in row and "Never" in row

@@ -568,8 +568,8 @@ def _recipients(page: Page, obj, recipients: list[str]) -> str:
     shown = []
     for r in recipients:
         kind, _, name = r.partition(":")
-        if r in people:
-            shown.append(people[r])
+        if r in people:  # a choice's label ("The owner") inside a sentence
+            shown.append(people[r][:1].lower() + people[r][1:] if page.lang == "en" else people[r])
         elif kind == "field":
             shown.append(field_label(page, obj, name))
         else:
