@@ -389,6 +389,7 @@ def worker(ctx: Context, concurrency: int, queues: str, until_idle: bool) -> Non
     runtime = ctx.runtime
     runtime.upgrade(ctx.who)
     chosen = [q.strip() for q in queues.split(",") if q.strip()] or None
+    runtime.webhooks.enqueue_pending()
     runner = JobRunner(runtime, concurrency, chosen)
     if until_idle:
         click.echo(f"Ran {runner.run_until_idle()} job(s).")

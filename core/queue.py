@@ -60,6 +60,7 @@ class Job:
     max_attempts: int
     key: str | None
     locked_until: dt.datetime
+    worker: str = ""  # the worker holding it: what ``extend`` needs to renew the lease of a long job
 
 
 Handler = Callable[[Any, Job], None]  # (runtime, job); raising fails the attempt
@@ -127,6 +128,22 @@ def enqueue(conn: Connection, kind: str, payload: Any = None, *, queue: str = DE
     return conn.execute(select(job_table.c.id).where(job_table.c.key == key)).scalar_one()
 
 
+def enqueue_many(conn: Connection, kind: str, jobs_: Sequence[tuple[Any, str | None]], *, queue: str = DEFAULT_QUEUE,
+                 max_attempts: int = DEFAULT_ATTEMPTS, priority: int = 0) -> None:
+    """``enqueue`` for many jobs of one kind at once, each a (payload, key): one statement, whatever their number (a
+    batch of records written with webhooks subscribed, say). A job whose key is taken already is left as it is."""
+    if not jobs_:
+        return
+    for _payload, key in jobs_:
+        _check(kind, queue, key, max_attempts, None)
+    _announce(conn)
+    moment = now()
+    rows = [{"queue": queue, "kind": kind, "payload": {} if payload is None else payload, "state": "queued", "priority": priority,
+             "run_at": moment, "attempts": 0, "max_attempts": max_attempts, "key": key, "created_at": moment} for payload, key in jobs_]
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(job_table).on_conflict_do_nothing(index_elements=["key"]), rows)
+
+
 def _check(kind: str, queue: str, key: str | None, max_attempts: int, run_at: dt.datetime | None) -> None:
     """A job is enqueued by code, not typed by a user: a mistake here is a programming error, said plainly."""
     if not kind or len(kind) > 128:
@@ -145,7 +162,8 @@ LEASES_LOOKED_AT: dict[int, float] = {}  # per engine: when this process last lo
 LEASE_LOOK_SECONDS = 5.0  # leases last minutes: looking for lapsed ones every few seconds is enough
 
 
-def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, lease: dt.timedelta = LEASE, limit: int = 1) -> list[Job]:
+def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, lease: dt.timedelta = LEASE, limit: int = 1,
+          other_than: Sequence[str] = ()) -> list[Job]:
     """Take up to ``limit`` due jobs for ``worker`` under a lease: queued ones whose time has come, by priority and
     time, and running ones whose worker's lease ran out (looked for when no queued one is due, and every few seconds
     besides, so that a busy queue does not keep a stopped worker's job waiting). A lapsed job already on its
@@ -155,9 +173,13 @@ def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, leas
     Each is one ``UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT … FOR UPDATE SKIP LOCKED) RETURNING``, the
     queued jobs read in the order of the index ``(state, priority DESC, run_at, id)`` so that a claim reads only the
     rows it takes: on PostgreSQL a statement of its own (atomic by itself: one round trip, no BEGIN and COMMIT); on
-    SQLite, after a read that finds something due, so that an idle worker never takes the write lock."""
+    SQLite, after a read that finds something due, so that an idle worker never takes the write lock.
+
+    ``queues``: only these queues' jobs (all by default); ``other_than``: none of these queues' jobs."""
     moment, c = now(), job_table.c
     in_queues = [c.queue.in_(list(queues))] if queues else []
+    if other_than:
+        in_queues.append(c.queue.not_in(list(other_than)))
     lapsed = and_(c.state == "running", c.locked_until < moment, *in_queues)
     queued = and_(c.state == "queued", c.run_at <= moment, *in_queues)
     taken: list[Job] = []
@@ -196,7 +218,7 @@ def _take(engine: Engine, worker: str, lease: dt.timedelta, limit: int, moment: 
         with write_transaction(engine) as conn:
             rows = conn.execute(statement).all()
     taken = sorted((row for row in rows if row.state == "running"), key=lambda row: (-row.priority, row.run_at, row.id))
-    return [Job(*row[:8]) for row in taken]
+    return [Job(*row[:8], worker=worker) for row in taken]
 
 
 def complete(engine: Engine, job: Job, worker: str) -> bool:
@@ -290,13 +312,14 @@ class Worker:
     never stops the worker; a kind no handler serves fails like a raising handler, and ends dead after its attempts."""
 
     def __init__(self, runtime: Any, handlers: Mapping[str, Handler], queues: Sequence[str] | None = None,
-                 lease: dt.timedelta = LEASE, name: str | None = None) -> None:
+                 lease: dt.timedelta = LEASE, name: str | None = None, other_than: Sequence[str] = ()) -> None:
         self.runtime, self.handlers, self.queues, self.lease = runtime, dict(handlers), queues, lease
+        self.other_than = tuple(other_than)
         self.name = name or worker_name()
 
     def run_once(self) -> Job | None:
         """Run one due job, if there is one; the job it ran."""
-        claimed = claim(self.runtime.engine, self.name, self.queues, self.lease)
+        claimed = claim(self.runtime.engine, self.name, self.queues, self.lease, other_than=self.other_than)
         if not claimed:
             return None
         job = claimed[0]

@@ -1,4 +1,4 @@
-"""Plugins' scheduled jobs, run by themselves through the job queue (core/queue.py).
+"""Scheduled jobs and the job kinds core runs, through the job queue (core/queue.py).
 
 An interval job is due at every multiple of its interval since the Unix epoch (a daily job at
 00:00 UTC, a five-minute one at :00, :05, ...); a cron job at the times its expression names,
@@ -7,8 +7,13 @@ queue job for its latest due time under the key ``schedule:NAME:TIME``: the key 
 single however many processes tick, and only the latest due time is ever enqueued, so after
 downtime a missed run is caught up once, not once per missed interval.
 
+Core's own job kinds (BUILT_IN): ``scheduled_job``; ``mail.send`` and ``mail.template`` (queue
+``mail``); the notification mails; ``webhook.deliver`` (queue ``webhooks``, core/webhooks.py);
+``import.run`` (queue ``imports``, core/imports/background.py). Plugins add theirs.
+
 ``JobRunner`` is what a process runs: a scheduler thread ticking every TICK seconds and
-worker threads running due jobs; ``tessera serve`` embeds one, ``tessera worker`` is one.
+worker threads running due jobs, one of them for the imports alone (LONG); ``tessera serve``
+embeds one, ``tessera worker`` is one.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from typing import Any, Mapping, Sequence
 
 from cronsim import CronSim, CronSimError
 
-from core import mail, notification_mail, queue
+from core import mail, notification_mail, queue, webhooks
+from core.imports import background
 from core.db import write_transaction
 from core.plugins import PluginError, ScheduledJob
 
@@ -81,7 +87,9 @@ def run_scheduled(runtime: Any, job: queue.Job) -> None:
 
 BUILT_IN: dict[str, queue.Handler] = {KIND: run_scheduled, mail.SEND: mail.send_job, mail.TEMPLATE: mail.template_job,
                                       notification_mail.KIND: notification_mail.mail_each,
-                                      notification_mail.DIGEST: notification_mail.mail_digest}
+                                      notification_mail.DIGEST: notification_mail.mail_digest,
+                                      webhooks.KIND: webhooks.deliver_job, background.KIND: background.run_job}
+LONG = (background.QUEUE,)  # queues whose jobs run for minutes: a worker of their own, so that they never hold up the others
 
 
 def handlers(runtime: Any) -> dict[str, queue.Handler]:
@@ -114,11 +122,21 @@ class JobRunner:
         self._threads = [threading.Thread(target=self._schedule, name="tessera-scheduler", daemon=True)]
         if self.runtime.engine.dialect.name == "postgresql":  # jobs other processes commit wake these workers at once
             self._threads.append(threading.Thread(target=queue.listen, args=(self.runtime.engine, self._stop), name="tessera-listener", daemon=True))
-        for n in range(self.concurrency):
-            worker = queue.Worker(self.runtime, handlers(self.runtime), self.queues)
+        for n, worker in enumerate(self.workers()):
             self._threads.append(threading.Thread(target=worker.run, args=(self._stop, self.idle_seconds), name=f"tessera-worker-{n}", daemon=True))
         for thread in self._threads:
             thread.start()
+
+    def workers(self) -> list[queue.Worker]:
+        """``concurrency`` workers for the jobs of the queues chosen (all by default) but the long ones, and one for the
+        long ones (imports): a long import never keeps a webhook or an e-mail waiting."""
+        known = handlers(self.runtime)
+        long = [q for q in LONG if self.queues is None or q in self.queues]
+        rest = None if self.queues is None else [q for q in self.queues if q not in LONG]
+        if rest is not None and not rest:  # only long queues chosen: every worker runs them
+            return [queue.Worker(self.runtime, known, long) for _ in range(self.concurrency)]
+        made = [queue.Worker(self.runtime, known, rest, other_than=LONG if rest is None else ()) for _ in range(self.concurrency)]
+        return made + ([queue.Worker(self.runtime, known, long)] if long else [])
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

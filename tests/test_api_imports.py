@@ -175,7 +175,7 @@ def test_the_run_of_a_dry_run_reads_the_same_sheet_and_encoding(api, tmp_path):
 
 def test_another_process_shows_the_job_with_its_rejections_from_the_file(api, second_runtime):
     job = finished(api, "alice", upload(api, "alice", mapping=MAPPING))
-    with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
+    with TestClient(create_app(second_runtime)) as other:
         shown = other.get(f"/api/imports/jobs/{job['id']}", headers=api.headers("alice")).json()
     assert shown["rejected"] == 1 and shown["rejections"] == [{"row": None, "reason": job["rejections"][0]["reason"]}]
     assert shown["columns"] == job["columns"] and shown["ignored"] is None and shown["status"] == "done"
@@ -226,7 +226,7 @@ def test_a_cell_over_the_csv_limit_rejects_its_row_and_every_process_lists_the_j
     assert (job["status"], job["created"], job["rejected"], job["rejections"]) == ("done", 2, 1, [{"row": 3, "reason": reason}])
     assert {"Acme", "Beta"} <= set(accounts(api))
     csv.field_size_limit(CSV_DEFAULT_LIMIT)  # as in another process, or this one after a restart
-    with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
+    with TestClient(create_app(second_runtime)) as other:
         for who in ("alice", "root"):
             listed = other.get("/api/imports/jobs", headers=api.headers(who))
             assert listed.status_code == 200, listed.text
@@ -262,7 +262,7 @@ def test_a_malformed_file_is_refused_when_uploaded_and_when_it_replaces_a_checke
 def test_a_damaged_rejected_rows_file_is_a_warning_of_its_job_in_every_listing(api, second_runtime):
     job = finished(api, "alice", upload(api, "alice", mapping=MAPPING))
     api.world.runtime.imports.rejected_file(job["id"]).write_bytes(b"Company,reason\n\xff\xfe broken\n")
-    with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
+    with TestClient(create_app(second_runtime)) as other:
         listed = other.get("/api/imports/jobs", headers=api.headers("alice"))
         shown = other.get(f"/api/imports/jobs/{job['id']}", headers=api.headers("root"))
     assert listed.status_code == 200 and shown.status_code == 200

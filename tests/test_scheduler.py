@@ -93,7 +93,7 @@ def test_a_worker_runs_the_due_runs_and_a_failing_one_waits_its_backoff(runtime)
 
 
 def test_serve_runs_the_scheduled_jobs_by_itself(runtime):
-    with TestClient(create_app(runtime, deliver_webhooks=False, run_jobs=True)):
+    with TestClient(create_app(runtime, run_jobs=True)):
         deadline = time.monotonic() + 10
         while "tally" not in xi_schedules.RUNS and time.monotonic() < deadline:
             time.sleep(0.05)
