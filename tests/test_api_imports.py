@@ -1,7 +1,8 @@
 """Imports and exports through the REST API: real HTTP requests to the ASGI app, real files, both databases.
 
-Uploads are multipart/form-data; a run goes on in a thread of the app's runtime, which the
-tests wait for with ``runtime.imports.wait``. Every bad input must answer a 4xx in the
+Uploads are multipart/form-data; a run is an ``import.run`` job of the job queue, which the
+tests run to its end with ``runtime.imports.wait`` (in the test's thread: the test app runs no
+worker). Every bad input must answer a 4xx in the
 documented error shape and leave the data, the jobs and the uploads folder as they were.
 """
 
@@ -135,6 +136,66 @@ def test_a_run_is_refused_while_another_process_imports_the_same_file(api):
     assert refused.status_code == 409 and refused.json()["error"] == "refused"
     assert f"import job {elsewhere.id} is importing this file right now" in refused.json()["message"]
     assert accounts(api) == before
+
+
+def import_runs(api) -> list:
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from core.coretables import job as job_table  # noqa: PLC0415
+
+    with read_transaction(api.world.runtime.engine) as conn:
+        return conn.execute(sa.select(job_table).where(job_table.c.kind == "import.run").order_by(job_table.c.id)).all()
+
+
+def test_a_run_is_a_queue_job_enqueued_with_its_import_and_running_it_again_imports_nothing_twice(api):
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from core import queue  # noqa: PLC0415
+    from core.coretables import job as job_table  # noqa: PLC0415
+    from core.db import write_transaction  # noqa: PLC0415
+    from core.scheduler import JobRunner  # noqa: PLC0415
+
+    earlier = accounts(api)
+    started = upload(api, "root", mapping=MAPPING, duplicates=UPDATE_BY_NAME, options={"dry_run": False})
+    job_id = started.json()["id"]
+    [run] = import_runs(api)
+    assert (run.queue, run.state, run.payload["import"], run.payload["object"]) == ("imports", "queued", job_id, "account")
+    assert api.get("root", f"/api/imports/jobs/{job_id}").json()["status"] == "running" and accounts(api) == earlier
+    imported = finished(api, "root", started)
+    assert (imported["status"], imported["created"], imported["updated"], imported["rejected"]) == ("done", 1, 1, 1)
+    before = accounts(api)
+    assert set(before) - set(earlier) == {"Acme"} and [r.state for r in import_runs(api)] == ["done"]
+
+    with write_transaction(api.world.runtime.engine) as conn:  # its worker stopped before marking it done: it runs again
+        conn.execute(sa.update(job_table).where(job_table.c.id == run.id).values(state="queued", run_at=queue.now(), finished_at=None))
+    assert JobRunner(api.world.runtime, queues=["imports"]).run_until_idle() == 1
+    assert accounts(api) == before and finished(api, "root", started)["created"] == 1
+
+
+def test_a_run_whose_worker_stopped_is_taken_over_when_its_lease_runs_out(api):
+    import datetime as dt  # noqa: PLC0415
+
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from core import queue  # noqa: PLC0415
+    from core.coretables import import_job  # noqa: PLC0415
+    from core.db import write_transaction  # noqa: PLC0415
+    from core.scheduler import JobRunner  # noqa: PLC0415
+
+    runtime = api.world.runtime
+    earlier = accounts(api)
+    started = upload(api, "root", mapping=MAPPING, options={"dry_run": False})
+    job_id = started.json()["id"]
+    [taken] = queue.claim(runtime.engine, "a worker that stops", ["imports"], lease=dt.timedelta(0))
+    assert taken.payload["import"] == job_id
+    job = api.get("root", f"/api/imports/jobs/{job_id}").json()
+    assert job["status"] == "running" and accounts(api) == earlier
+    with write_transaction(runtime.engine) as conn:  # nobody moved the import on since it stopped
+        conn.execute(sa.update(import_job).where(import_job.c.id == job_id).values(updated_at=queue.now() - dt.timedelta(minutes=3)))
+    assert JobRunner(runtime, queues=["imports"]).run_until_idle() == 1
+    [run] = import_runs(api)
+    assert (run.state, run.attempts) == ("done", 2)
+    assert finished(api, "root", started)["status"] == "done" and set(accounts(api)) - set(earlier) == {"Acme"}
 
 
 def test_an_xlsx_file_imports_at_once_with_the_options_as_one_json_part(api, tmp_path):
