@@ -46,6 +46,7 @@ LEASE = dt.timedelta(minutes=5)
 BACKOFF_FIRST = dt.timedelta(seconds=10)
 BACKOFF_MOST = dt.timedelta(hours=1)
 ERROR_LIMIT = 4000  # characters of a job's last error that are kept
+REST_MOST = 60.0  # seconds an idle worker rests at most before it reads the queue again, woken or not
 
 
 @dataclass(frozen=True)
@@ -115,15 +116,16 @@ def enqueue(conn: Connection, kind: str, payload: Any = None, *, queue: str = DE
     already enqueued under the key is kept and its id returned: one job per key, however often it is asked for.
     When the transaction commits, this process's idle workers are woken."""
     _check(kind, queue, key, max_attempts, run_at)
-    _announce(conn)
     values = {"queue": queue, "kind": kind, "payload": {} if payload is None else payload, "state": "queued", "priority": priority,
               "run_at": run_at or now(), "attempts": 0, "max_attempts": max_attempts, "key": key, "created_at": now()}
     if key is None:
+        _announce(conn)
         return conn.execute(sa.insert(job_table).values(**values).returning(job_table.c.id)).scalar_one()
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     made = conn.execute(insert(job_table).values(**values).on_conflict_do_nothing(index_elements=["key"])
                         .returning(job_table.c.id)).scalar()
     if made is not None:
+        _announce(conn)  # a key already taken made no job: nobody is woken for nothing (the scheduler's ticks, say)
         return made
     return conn.execute(select(job_table.c.id).where(job_table.c.key == key)).scalar_one()
 
@@ -219,6 +221,50 @@ def _take(engine: Engine, worker: str, lease: dt.timedelta, limit: int, moment: 
             rows = conn.execute(statement).all()
     taken = sorted((row for row in rows if row.state == "running"), key=lambda row: (-row.priority, row.run_at, row.id))
     return [Job(*row[:8], worker=worker) for row in taken]
+
+
+def next_due(engine: Engine, queues: Sequence[str] | None = None, other_than: Sequence[str] = ()) -> dt.datetime | None:
+    """When the next job of these queues is due: the earliest queued job's time or running job's lease end; None when
+    there is none. What an idle worker sleeps until."""
+    c = job_table.c
+    chosen = [*([c.queue.in_(list(queues))] if queues else []), *([c.queue.not_in(list(other_than))] if other_than else [])]
+    with engine.connect() as conn:
+        queued = conn.execute(select(sa.func.min(c.run_at)).where(c.state == "queued", *chosen)).scalar()
+        running = conn.execute(select(sa.func.min(c.locked_until)).where(c.state == "running", *chosen)).scalar()
+    found = [_utc(t) for t in (queued, running) if t is not None]
+    return min(found) if found else None
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
+
+
+class _FileChanges:
+    """Whether another connection committed to a SQLite database file since the last look: its write-ahead log (or the
+    file) changed. A ``stat`` of two files, no SQL: what an idle worker looks at every few seconds on SQLite, where no
+    NOTIFY tells it of another process's jobs. Never anything on PostgreSQL or an in-memory database."""
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self.paths = [f"{database}-wal", database] if database and database != ":memory:" and not database.startswith("file:") else []
+        self.seen = self._signature()
+
+    def _signature(self) -> tuple:
+        found = []
+        for path in self.paths:
+            try:
+                info = os.stat(path)
+                found.append((info.st_mtime_ns, info.st_size))
+            except OSError:
+                found.append(None)
+        return tuple(found)
+
+    def changed(self) -> bool:
+        if not self.paths:
+            return False
+        now_seen = self._signature()
+        changed, self.seen = now_seen != self.seen, now_seen
+        return changed
 
 
 def complete(engine: Engine, job: Job, worker: str) -> bool:
@@ -337,9 +383,12 @@ class Worker:
                 log.warning("job %s (%s) ran after its lease ran out; another worker holds it now", job.id, job.kind)
         return job
 
-    def run(self, stop: threading.Event, idle: float = 1.0) -> None:
-        """Run jobs until ``stop`` is set; when none is due, wait ``idle`` seconds or until this process enqueues one
-        (other processes' jobs are found at the next look)."""
+    def run(self, stop: threading.Event, idle: float = 1.0, most: float | None = None) -> None:
+        """Run jobs until ``stop`` is set. With none due, rest until the next job of its queues is due (at most
+        ``most`` seconds, a minute by default), or until woken: at once when this process commits a job (and, on
+        PostgreSQL, another process: ``listen``); on SQLite, within ``idle`` seconds of another process's commit to
+        the database file. An idle worker thus reads nothing from the database until there is something to do."""
+        most = REST_MOST if most is None else most
         while not stop.is_set():
             try:
                 ran = self.run_once()
@@ -347,5 +396,28 @@ class Worker:
                 log.exception("worker %s could not claim or finish a job; trying again in %s s", self.name, idle)
                 ran = None
             if ran is None and not stop.is_set():
-                _wake.wait(idle)
+                self._rest(stop, idle, most)
+
+    def _rest(self, stop: threading.Event, idle: float, most: float) -> None:
+        moment = now()
+        try:
+            due = next_due(self.runtime.engine, self.queues, self.other_than)
+        except Exception:  # noqa: BLE001 - the database away a moment: look again after the short wait
+            log.exception("worker %s could not read when the next job is due", self.name)
+            due = None
+            most = idle
+        if due is not None and due <= moment:  # due and not taken (another worker took it just now): look again soon
+            due = moment + dt.timedelta(seconds=idle)
+        until = moment + dt.timedelta(seconds=most)
+        if due is not None and due < until:
+            until = due
+        files = _FileChanges(self.runtime.engine)
+        while not stop.is_set():
+            left = (until - now()).total_seconds()
+            if left <= 0:
+                return
+            if _wake.wait(min(idle, left)):
                 _wake.clear()
+                return
+            if files.changed():
+                return

@@ -2,18 +2,20 @@
 
 An interval job is due at every multiple of its interval since the Unix epoch (a daily job at
 00:00 UTC, a five-minute one at :00, :05, ...); a cron job at the times its expression names,
-in UTC (parsed by cronsim). Each tick enqueues, for every scheduled job, a
-queue job for its latest due time under the key ``schedule:NAME:TIME``: the key makes the run
-single however many processes tick, and only the latest due time is ever enqueued, so after
-downtime a missed run is caught up once, not once per missed interval.
+in UTC (parsed by cronsim). The scheduler ticks at each scheduled job's due time (and at
+least every TICK seconds); each tick enqueues, for every scheduled job, a queue job for its
+latest due time under the key ``schedule:NAME:TIME``: the key makes the run single however
+many processes tick, and only the latest due time is ever enqueued, so after downtime a
+missed run is caught up once, not once per missed interval.
 
 Core's own job kinds (BUILT_IN): ``scheduled_job``; ``mail.send`` and ``mail.template`` (queue
 ``mail``); the notification mails; ``webhook.deliver`` (queue ``webhooks``, core/webhooks.py);
 ``import.run`` (queue ``imports``, core/imports/background.py). Plugins add theirs.
 
-``JobRunner`` is what a process runs: a scheduler thread ticking every TICK seconds and
-worker threads running due jobs, one of them for the imports alone (LONG); ``tessera serve``
-embeds one, ``tessera worker`` is one.
+``JobRunner`` is what a process runs: a scheduler thread ticking when a scheduled job is due,
+and worker threads running due jobs, one of them for the imports alone (LONG). A worker with
+nothing to do rests until the next job is due or one is enqueued, so an idle process reads
+nothing from the database. ``tessera serve`` embeds a JobRunner; ``tessera worker`` is one.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from core.plugins import PluginError, ScheduledJob
 log = logging.getLogger("tessera.scheduler")
 
 KIND = "scheduled_job"
-TICK = 15.0  # seconds between ticks: a job runs within this of its due time, when a worker is free
-IDLE = 2.0  # seconds a worker waits when no job is due
+TICK = 60.0  # seconds between ticks at most: the scheduler ticks at each scheduled job's due time, and at least this often
+IDLE = 2.0  # seconds between an idle worker's looks at the SQLite file for another process's commit (no SQL)
 KEEP_DONE = dt.timedelta(days=7)  # done jobs are removed after this
 
 
@@ -58,6 +60,13 @@ def schedule_problem(job: ScheduledJob) -> str | None:
     if not isinstance(job.every_seconds, int) or job.every_seconds < 1:
         return f"every_seconds={job.every_seconds!r}: give a whole number of seconds of at least 1, or a cron expression"
     return None
+
+
+def next_due(job: ScheduledJob, moment: dt.datetime) -> dt.datetime:
+    """The first due time of a scheduled job after ``moment``."""
+    if job.cron:
+        return next(CronSim(job.cron, moment.astimezone(dt.timezone.utc)))
+    return latest_due(job, moment) + dt.timedelta(seconds=job.every_seconds)
 
 
 def key(name: str, due: dt.datetime) -> str:
@@ -154,13 +163,24 @@ class JobRunner:
         return ran
 
     def _schedule(self) -> None:
+        """Tick now, then at each scheduled job's next due time, and at least every ``tick_seconds`` (the plugins
+        enabled may change): in between it sleeps, reading nothing."""
         last_prune = None
         while not self._stop.is_set():
+            wait = self.tick_seconds
             try:
                 tick(self.runtime)
                 if last_prune is None or queue.now() - last_prune > dt.timedelta(hours=1):
                     queue.prune(self.runtime.engine, KEEP_DONE)
                     last_prune = queue.now()
+                wait = self._until_next_due(wait)
             except Exception:  # noqa: BLE001 - a failed tick (the database away a moment) is tried again at the next
                 log.exception("the scheduler's tick failed; trying again in %s s", self.tick_seconds)
-            self._stop.wait(self.tick_seconds)
+            self._stop.wait(wait)
+
+    def _until_next_due(self, most: float) -> float:
+        moment = queue.now()
+        dues = [next_due(job, moment) for job in self.runtime.scheduled_jobs().values()]
+        if not dues:
+            return most
+        return min(most, max(0.0, (min(dues) - moment).total_seconds()) + 0.01)  # just after it, so that it is due
