@@ -28,8 +28,8 @@ from typing import Any, Mapping, Sequence
 from cronsim import CronSim, CronSimError
 
 from core import mail, notification_mail, queue, webhooks
-from core.imports import background
 from core.db import write_transaction
+from core.imports import background
 from core.plugins import PluginError, ScheduledJob
 
 log = logging.getLogger("tessera.scheduler")

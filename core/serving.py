@@ -25,7 +25,7 @@ class Server(uvicorn.Server):
         while not await self.on_tick(0):  # counter 0: the Date header is refreshed at every look
             try:
                 await asyncio.wait_for(self._woken.wait(), REST)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._woken.clear()
 

@@ -28,7 +28,7 @@ from typing import IO, Iterable
 
 from core import private, queue
 from core.imports import jobs
-from core.imports.runner import ImportFailed, Importer, ImportOptions, ImportReport
+from core.imports.runner import Importer, ImportFailed, ImportOptions, ImportReport
 from core.imports.sources import csv_reader
 from core.records import Actor
 from core.words import say, sentence
