@@ -15,7 +15,7 @@ by bench/generate.py with --accounts accounts, 5 deals per account and --owners 
 * The SQL check: the list is run once through ``runtime.records.list`` with SQL capture;
   the statement must be exactly ``floor_app.SQL[dialect]`` with the floor's parameters.
 * Two servers, each uvicorn in one process pinned to --server-cpu with ``taskset``: the
-  application (``create_app(runtime, deliver_webhooks=False)``, no plugins) and the floor
+  application (``create_app(runtime)``, no plugins) and the floor
   (bench/floor_app.py), both started by ``floor_app.serve`` (``http="auto"``,
   ``loop="auto"``: httptools and uvloop when installed); each reports the protocol class
   and event loop it runs on, they must be the same, and the report names them. A bearer
@@ -348,7 +348,7 @@ def serve_api(database_url: str, port: int) -> None:
     from core.api.app import create_app  # noqa: PLC0415
 
     runtime = Runtime(Settings(database_url=database_url, plugins=()))
-    app = create_app(runtime, deliver_webhooks=False)
+    app = create_app(runtime)
     floor_app.serve(app, "127.0.0.1", port)
 
 

@@ -4,7 +4,7 @@
 
 A throwaway experiment beside bench/api_bench.py (run that first: it sets up the bench
 user and its permission set). One server: the application as the benchmark serves it
-(``create_app(runtime, deliver_webhooks=False)``, no plugins, uvicorn through
+(``create_app(runtime)``, no plugins, uvicorn through
 ``floor_app.serve``, pinned to --server-cpu), with these routes registered on top, in the
 benchmark's process only (core is not changed):
 
@@ -70,7 +70,7 @@ def serve(database_url: str, port: int) -> None:
     from core.api.app import create_app  # noqa: PLC0415
 
     runtime = Runtime(Settings(database_url=database_url, plugins=()))
-    app = create_app(runtime, deliver_webhooks=False)
+    app = create_app(runtime)
 
     timings: dict[str, list[float]] = {"list-loop": [], "list-thread": []}
     pauses: list[float] = []

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             rep = runtime.records.list(Actor.system(), "user", {"username": REP}).items[0]["id"]
             account = busiest_account(conn, rep)
         related = related_lists(runtime)
-        with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+        with TestClient(create_app(runtime)) as client:
             sessions = {"admin": sign_in(client, ADMIN, ADMIN_PASSWORD), "rep": sign_in(client, REP, REP_PASSWORD)}
             measure(runtime, client, sessions, account, related, sizes, args.runs, log)
     finally:

@@ -340,8 +340,7 @@ def serve(ctx: Context, host: str, port: int, no_demo: bool, no_worker: bool) ->
     'admin' with a generated password, printed once. Unless --no-worker, the same process
     runs the plugins' scheduled jobs and the job queue.
     """
-    import uvicorn
-
+    from core import serving
     from core.api.app import create_app
     from core.auth import Accounts
     from core.demo import load_demo
@@ -366,7 +365,7 @@ def serve(ctx: Context, host: str, port: int, no_demo: bool, no_worker: bool) ->
         click.echo(f"Removed {len(removed)} uploaded import file(s) unused for {runtime.settings.upload_retention_days} days.")
     where = shown_url(runtime.settings.database_url)
     click.echo(f"Tessera is serving {where} at http://{host}:{port}/ (API docs: http://{host}:{port}/schema)")
-    uvicorn.run(create_app(runtime, run_jobs=not no_worker), host=host, port=port, log_level="warning", access_log=False)
+    serving.run(create_app(runtime, run_jobs=not no_worker), host, port)
 
 
 @cli.command("worker")
@@ -389,6 +388,7 @@ def worker(ctx: Context, concurrency: int, queues: str, until_idle: bool) -> Non
     runtime = ctx.runtime
     runtime.upgrade(ctx.who)
     chosen = [q.strip() for q in queues.split(",") if q.strip()] or None
+    runtime.webhooks.enqueue_pending()
     runner = JobRunner(runtime, concurrency, chosen)
     if until_idle:
         click.echo(f"Ran {runner.run_until_idle()} job(s).")

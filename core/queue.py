@@ -46,6 +46,7 @@ LEASE = dt.timedelta(minutes=5)
 BACKOFF_FIRST = dt.timedelta(seconds=10)
 BACKOFF_MOST = dt.timedelta(hours=1)
 ERROR_LIMIT = 4000  # characters of a job's last error that are kept
+REST_MOST = 60.0  # seconds an idle worker rests at most before it reads the queue again, woken or not
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Job:
     max_attempts: int
     key: str | None
     locked_until: dt.datetime
+    worker: str = ""  # the worker holding it: what ``extend`` needs to renew the lease of a long job
 
 
 Handler = Callable[[Any, Job], None]  # (runtime, job); raising fails the attempt
@@ -114,17 +116,34 @@ def enqueue(conn: Connection, kind: str, payload: Any = None, *, queue: str = DE
     already enqueued under the key is kept and its id returned: one job per key, however often it is asked for.
     When the transaction commits, this process's idle workers are woken."""
     _check(kind, queue, key, max_attempts, run_at)
-    _announce(conn)
     values = {"queue": queue, "kind": kind, "payload": {} if payload is None else payload, "state": "queued", "priority": priority,
               "run_at": run_at or now(), "attempts": 0, "max_attempts": max_attempts, "key": key, "created_at": now()}
     if key is None:
+        _announce(conn)
         return conn.execute(sa.insert(job_table).values(**values).returning(job_table.c.id)).scalar_one()
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     made = conn.execute(insert(job_table).values(**values).on_conflict_do_nothing(index_elements=["key"])
                         .returning(job_table.c.id)).scalar()
     if made is not None:
+        _announce(conn)  # a key already taken made no job: nobody is woken for nothing (the scheduler's ticks, say)
         return made
     return conn.execute(select(job_table.c.id).where(job_table.c.key == key)).scalar_one()
+
+
+def enqueue_many(conn: Connection, kind: str, jobs_: Sequence[tuple[Any, str | None]], *, queue: str = DEFAULT_QUEUE,
+                 max_attempts: int = DEFAULT_ATTEMPTS, priority: int = 0) -> None:
+    """``enqueue`` for many jobs of one kind at once, each a (payload, key): one statement, whatever their number (a
+    batch of records written with webhooks subscribed, say). A job whose key is taken already is left as it is."""
+    if not jobs_:
+        return
+    for _payload, key in jobs_:
+        _check(kind, queue, key, max_attempts, None)
+    _announce(conn)
+    moment = now()
+    rows = [{"queue": queue, "kind": kind, "payload": {} if payload is None else payload, "state": "queued", "priority": priority,
+             "run_at": moment, "attempts": 0, "max_attempts": max_attempts, "key": key, "created_at": moment} for payload, key in jobs_]
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(job_table).on_conflict_do_nothing(index_elements=["key"]), rows)
 
 
 def _check(kind: str, queue: str, key: str | None, max_attempts: int, run_at: dt.datetime | None) -> None:
@@ -145,7 +164,8 @@ LEASES_LOOKED_AT: dict[int, float] = {}  # per engine: when this process last lo
 LEASE_LOOK_SECONDS = 5.0  # leases last minutes: looking for lapsed ones every few seconds is enough
 
 
-def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, lease: dt.timedelta = LEASE, limit: int = 1) -> list[Job]:
+def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, lease: dt.timedelta = LEASE, limit: int = 1,
+          other_than: Sequence[str] = ()) -> list[Job]:
     """Take up to ``limit`` due jobs for ``worker`` under a lease: queued ones whose time has come, by priority and
     time, and running ones whose worker's lease ran out (looked for when no queued one is due, and every few seconds
     besides, so that a busy queue does not keep a stopped worker's job waiting). A lapsed job already on its
@@ -155,9 +175,13 @@ def claim(engine: Engine, worker: str, queues: Sequence[str] | None = None, leas
     Each is one ``UPDATE … WHERE id IN (SELECT … ORDER BY … LIMIT … FOR UPDATE SKIP LOCKED) RETURNING``, the
     queued jobs read in the order of the index ``(state, priority DESC, run_at, id)`` so that a claim reads only the
     rows it takes: on PostgreSQL a statement of its own (atomic by itself: one round trip, no BEGIN and COMMIT); on
-    SQLite, after a read that finds something due, so that an idle worker never takes the write lock."""
+    SQLite, after a read that finds something due, so that an idle worker never takes the write lock.
+
+    ``queues``: only these queues' jobs (all by default); ``other_than``: none of these queues' jobs."""
     moment, c = now(), job_table.c
     in_queues = [c.queue.in_(list(queues))] if queues else []
+    if other_than:
+        in_queues.append(c.queue.not_in(list(other_than)))
     lapsed = and_(c.state == "running", c.locked_until < moment, *in_queues)
     queued = and_(c.state == "queued", c.run_at <= moment, *in_queues)
     taken: list[Job] = []
@@ -196,7 +220,51 @@ def _take(engine: Engine, worker: str, lease: dt.timedelta, limit: int, moment: 
         with write_transaction(engine) as conn:
             rows = conn.execute(statement).all()
     taken = sorted((row for row in rows if row.state == "running"), key=lambda row: (-row.priority, row.run_at, row.id))
-    return [Job(*row[:8]) for row in taken]
+    return [Job(*row[:8], worker=worker) for row in taken]
+
+
+def next_due(engine: Engine, queues: Sequence[str] | None = None, other_than: Sequence[str] = ()) -> dt.datetime | None:
+    """When the next job of these queues is due: the earliest queued job's time or running job's lease end; None when
+    there is none. What an idle worker sleeps until."""
+    c = job_table.c
+    chosen = [*([c.queue.in_(list(queues))] if queues else []), *([c.queue.not_in(list(other_than))] if other_than else [])]
+    with engine.connect() as conn:
+        queued = conn.execute(select(sa.func.min(c.run_at)).where(c.state == "queued", *chosen)).scalar()
+        running = conn.execute(select(sa.func.min(c.locked_until)).where(c.state == "running", *chosen)).scalar()
+    found = [_utc(t) for t in (queued, running) if t is not None]
+    return min(found) if found else None
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
+
+
+class _FileChanges:
+    """Whether another connection committed to a SQLite database file since the last look: its write-ahead log (or the
+    file) changed. A ``stat`` of two files, no SQL: what an idle worker looks at every few seconds on SQLite, where no
+    NOTIFY tells it of another process's jobs. Never anything on PostgreSQL or an in-memory database."""
+
+    def __init__(self, engine: Engine) -> None:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self.paths = [f"{database}-wal", database] if database and database != ":memory:" and not database.startswith("file:") else []
+        self.seen = self._signature()
+
+    def _signature(self) -> tuple:
+        found = []
+        for path in self.paths:
+            try:
+                info = os.stat(path)
+                found.append((info.st_mtime_ns, info.st_size))
+            except OSError:
+                found.append(None)
+        return tuple(found)
+
+    def changed(self) -> bool:
+        if not self.paths:
+            return False
+        now_seen = self._signature()
+        changed, self.seen = now_seen != self.seen, now_seen
+        return changed
 
 
 def complete(engine: Engine, job: Job, worker: str) -> bool:
@@ -290,13 +358,14 @@ class Worker:
     never stops the worker; a kind no handler serves fails like a raising handler, and ends dead after its attempts."""
 
     def __init__(self, runtime: Any, handlers: Mapping[str, Handler], queues: Sequence[str] | None = None,
-                 lease: dt.timedelta = LEASE, name: str | None = None) -> None:
+                 lease: dt.timedelta = LEASE, name: str | None = None, other_than: Sequence[str] = ()) -> None:
         self.runtime, self.handlers, self.queues, self.lease = runtime, dict(handlers), queues, lease
+        self.other_than = tuple(other_than)
         self.name = name or worker_name()
 
     def run_once(self) -> Job | None:
         """Run one due job, if there is one; the job it ran."""
-        claimed = claim(self.runtime.engine, self.name, self.queues, self.lease)
+        claimed = claim(self.runtime.engine, self.name, self.queues, self.lease, other_than=self.other_than)
         if not claimed:
             return None
         job = claimed[0]
@@ -314,9 +383,12 @@ class Worker:
                 log.warning("job %s (%s) ran after its lease ran out; another worker holds it now", job.id, job.kind)
         return job
 
-    def run(self, stop: threading.Event, idle: float = 1.0) -> None:
-        """Run jobs until ``stop`` is set; when none is due, wait ``idle`` seconds or until this process enqueues one
-        (other processes' jobs are found at the next look)."""
+    def run(self, stop: threading.Event, idle: float = 1.0, most: float | None = None) -> None:
+        """Run jobs until ``stop`` is set. With none due, rest until the next job of its queues is due (at most
+        ``most`` seconds, a minute by default), or until woken: at once when this process commits a job (and, on
+        PostgreSQL, another process: ``listen``); on SQLite, within ``idle`` seconds of another process's commit to
+        the database file. An idle worker thus reads nothing from the database until there is something to do."""
+        most = REST_MOST if most is None else most
         while not stop.is_set():
             try:
                 ran = self.run_once()
@@ -324,5 +396,28 @@ class Worker:
                 log.exception("worker %s could not claim or finish a job; trying again in %s s", self.name, idle)
                 ran = None
             if ran is None and not stop.is_set():
-                _wake.wait(idle)
+                self._rest(stop, idle, most)
+
+    def _rest(self, stop: threading.Event, idle: float, most: float) -> None:
+        moment = now()
+        try:
+            due = next_due(self.runtime.engine, self.queues, self.other_than)
+        except Exception:  # noqa: BLE001 - the database away a moment: look again after the short wait
+            log.exception("worker %s could not read when the next job is due", self.name)
+            due = None
+            most = idle
+        if due is not None and due <= moment:  # due and not taken (another worker took it just now): look again soon
+            due = moment + dt.timedelta(seconds=idle)
+        until = moment + dt.timedelta(seconds=most)
+        if due is not None and due < until:
+            until = due
+        files = _FileChanges(self.runtime.engine)
+        while not stop.is_set():
+            left = (until - now()).total_seconds()
+            if left <= 0:
+                return
+            if _wake.wait(min(idle, left)):
                 _wake.clear()
+                return
+            if files.changed():
+                return

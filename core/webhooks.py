@@ -1,11 +1,15 @@
 """Webhooks: subscriptions per object and event, a signed payload, delivered after commit.
 
-A write that concerns a subscription adds a row to the delivery outbox inside its own
-transaction, so a delivery exists exactly when the write committed. A background thread
-in each web process sends what is due, claiming each row first so that two processes
-never send the same one, and retries failures with a back-off that grows fourfold up to
-an hour; after ``max_attempts`` a delivery is marked failed. The request that wrote the
-record never waits for a receiver.
+A write that concerns a subscription adds, inside its own transaction, a row to the delivery
+log (``webhook_delivery``) and a job to the one job queue (core/queue.py): kind
+``webhook.deliver``, queue ``webhooks``, idempotency key ``webhook:<delivery id>``. Both exist
+exactly when the write committed, and the request that wrote the record never waits for a
+receiver. A worker (``tessera serve`` embeds one, ``tessera worker`` is one) sends the POST and
+records the attempt on the delivery; a receiver that does not answer 2xx fails the job, which
+the queue tries again after its backoff (10 s doubling, at most an hour) until the job's
+``max_attempts`` (8) are spent: then the delivery shows failed and its job is dead, until an
+administrator retries it (Setup → Jobs, or ``tessera jobs retry``). Every attempt of a delivery
+carries the same ``X-Tessera-Delivery`` id, so a receiver can tell a retry from a new event.
 
 Each POST carries ``X-Tessera-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
 made with the subscription's secret, ``X-Tessera-Event`` and ``X-Tessera-Delivery``.
@@ -23,15 +27,16 @@ import hmac
 import json
 import logging
 import secrets
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, select
 
+from core import queue
+from core.coretables import job as job_table
 from core.coretables import webhook, webhook_delivery
 from core.db import PreparedRead, read_transaction, write_transaction
 from core.encryption import MARK, EncryptionError, SecretBox, is_sealed
@@ -39,8 +44,8 @@ from core.fieldtypes import iso_utc
 
 EVENTS = ("created", "updated", "deleted")
 STATUSES = ("pending", "delivered", "failed")
-CLAIM_SECONDS = 60
-MAX_BACKOFF_SECONDS = 3600
+KIND = "webhook.deliver"  # the queue job that sends one delivery
+QUEUE = "webhooks"
 ERROR_TEXT_LIMIT = 500
 SECRET_LENGTH = (16, 200)  # a secret the admin chooses
 log = logging.getLogger("tessera.webhooks")
@@ -86,16 +91,10 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class Webhooks:
-    def __init__(self, runtime, retry_base_seconds: float = 5.0, max_attempts: int = 8, poll_seconds: float = 0.5,
-                 timeout_seconds: float = 10.0) -> None:
+    def __init__(self, runtime, max_attempts: int = 8, timeout_seconds: float = 10.0) -> None:
         self.runtime = runtime
-        self.retry_base_seconds = retry_base_seconds
-        self.max_attempts = max_attempts
-        self.poll_seconds = poll_seconds
+        self.max_attempts = max_attempts  # of each delivery's queue job
         self.timeout_seconds = timeout_seconds
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self.box = SecretBox(runtime.settings)
 
     # --- subscriptions ------------------------------------------------------------------------
@@ -194,7 +193,16 @@ class Webhooks:
         if before_id is not None:
             statement = statement.where(webhook_delivery.c.id < before_id)
         with read_transaction(self.runtime.engine) as conn:
-            return [_delivery(r) for r in conn.execute(statement)]
+            shown = [_delivery(r) for r in conn.execute(statement)]
+            pending = {job_key(d["id"]): d for d in shown if d["status"] == "pending"}
+            if pending:  # when the queue tries it next, or that it gave up (its worker stopped on the last attempt)
+                for key, state, run_at, error in conn.execute(select(job_table.c.key, job_table.c.state, job_table.c.run_at,
+                                                                     job_table.c.last_error).where(job_table.c.key.in_(list(pending)))):
+                    if state == "queued":
+                        pending[key]["next_attempt_at"] = iso_utc(_aware(run_at))
+                    elif state == "dead":
+                        pending[key].update(status="failed", last_error=pending[key]["last_error"] or error)
+        return shown
 
     # --- the outbox -----------------------------------------------------------------------------
 
@@ -204,7 +212,7 @@ class Webhooks:
         return [(hook_id, events) for hook_id, events in SUBSCRIBED.all(conn, object_name=object_name) if event in events]
 
     def receive(self, conn: Connection, change: RecordChanges) -> int:
-        """Add deliveries for the changed records, if any active subscription wants them.
+        """Add deliveries for the changed records, if any active subscription wants them, and a queue job to send each.
 
         A subscriber of the record service's changes (core/records/events.py), called inside the
         writing transaction; costs one indexed query when nobody subscribes.
@@ -223,56 +231,42 @@ class Webhooks:
                 payload["changes"] = {k: {"old": old, "new": new} for k, (old, new) in changes.items()}
             rows += [{"webhook_id": hook_id, "event": event, "object": object_name, "record_id": record["id"], "payload": payload,
                       "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now} for hook_id, _events in hooks]
-        if rows:
-            conn.execute(webhook_delivery.insert(), rows)
-        self._wake.set()
+        if not rows:
+            return 0
+        made = conn.execute(webhook_delivery.insert().returning(webhook_delivery.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        queue.enqueue_many(conn, KIND, [({"delivery": delivery_id}, job_key(delivery_id)) for delivery_id in made],
+                           queue=QUEUE, max_attempts=self.max_attempts)
         return len(rows)
 
-    # --- delivery --------------------------------------------------------------------------------
-
-    def deliver_due(self, limit: int = 20) -> int:
-        """Send the deliveries that are due (and not claimed by another process); return how many were tried."""
-        tried = 0
+    def enqueue_pending(self) -> int:
+        """Give each pending delivery without a queue job one (those written before deliveries went through the
+        queue); how many deliveries are pending. What a starting web process or worker does; safe to repeat."""
         with read_transaction(self.runtime.engine) as conn:
-            due = conn.execute(
-                select(webhook_delivery.c.id)
-                .where(webhook_delivery.c.status == "pending", webhook_delivery.c.next_attempt_at <= _now(),
-                       or_(webhook_delivery.c.claimed_until.is_(None), webhook_delivery.c.claimed_until < _now()))
-                .order_by(webhook_delivery.c.next_attempt_at, webhook_delivery.c.id).limit(limit)
-            ).scalars().all()
-        if not due:  # an idle server makes no HTTP client (each one builds a TLS context: most of its idle CPU)
-            return 0
-        with httpx.Client(timeout=self.timeout_seconds, follow_redirects=False) as client:
-            for delivery_id in due:
-                claimed = self._claim(delivery_id)
-                if claimed is not None:
-                    self._send(client, *claimed)
-                    tried += 1
-        return tried
+            pending = conn.execute(select(webhook_delivery.c.id).where(webhook_delivery.c.status == "pending")).scalars().all()
+        if pending:
+            with write_transaction(self.runtime.engine) as conn:
+                queue.enqueue_many(conn, KIND, [({"delivery": d}, job_key(d)) for d in pending], queue=QUEUE, max_attempts=self.max_attempts)
+        return len(pending)
 
-    def _claim(self, delivery_id: int) -> tuple[dict, dict] | None:
-        now = _now()
-        with write_transaction(self.runtime.engine) as conn:
-            result = conn.execute(
-                sa.update(webhook_delivery)
-                .where(webhook_delivery.c.id == delivery_id, webhook_delivery.c.status == "pending",
-                       or_(webhook_delivery.c.claimed_until.is_(None), webhook_delivery.c.claimed_until < now))
-                .values(claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS))
-            )
-            if result.rowcount != 1:
-                return None
-            delivery = conn.execute(select(webhook_delivery).where(webhook_delivery.c.id == delivery_id)).first()
-            hook = conn.execute(select(webhook).where(webhook.c.id == delivery.webhook_id)).first()
-        if hook is None:
-            return None
-        return delivery._asdict(), hook._asdict()
+    # --- delivery: the queue job's handler ---------------------------------------------------------
 
-    def _send(self, client: httpx.Client, delivery: dict, hook: dict) -> None:
+    def deliver(self, job: queue.Job) -> None:
+        """Send one delivery (the job of ``webhook.deliver``) and record the attempt on it. A failed send raises, so
+        that the queue tries again after its backoff; on the job's last attempt the delivery is marked failed.
+        A delivery sent already, or removed with its webhook, is left alone: a job run twice sends once."""
+        with read_transaction(self.runtime.engine) as conn:
+            delivery = conn.execute(select(webhook_delivery).where(webhook_delivery.c.id == job.payload["delivery"])).first()
+            hook = conn.execute(select(webhook).where(webhook.c.id == delivery.webhook_id)).first() if delivery is not None else None
+        if delivery is None or hook is None or delivery.status == "delivered":
+            return
+        delivery, hook = delivery._asdict(), hook._asdict()
+        last = job.attempts >= job.max_attempts
         try:
             secret = self.box.open(hook["secret"])
         except EncryptionError as exc:  # nothing is sent unsigned; retried, so a key put back in place still delivers
-            self._record_attempt(delivery, None, str(exc)[:ERROR_TEXT_LIMIT])
-            return
+            error = str(exc)[:ERROR_TEXT_LIMIT]
+            self._record_attempt(delivery, None, error, last)
+            raise DeliveryFailed(error) from None
         if not is_sealed(hook["secret"]):
             self._seal(hook["id"], secret)
         body = json.dumps(delivery["payload"], separators=(",", ":"), ensure_ascii=False).encode()
@@ -285,60 +279,42 @@ class Webhooks:
         }
         status, error = None, None
         try:
-            response = client.post(hook["url"], content=body, headers=headers)
+            with httpx.Client(timeout=self.timeout_seconds, follow_redirects=False) as client:
+                response = client.post(hook["url"], content=body, headers=headers)
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"the receiver answered {status}: {response.text[:200]}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT]
-        self._record_attempt(delivery, status, error)
+        self._record_attempt(delivery, status, error, last)
+        if error is not None:
+            raise DeliveryFailed(error)
 
-    def _record_attempt(self, delivery: dict, status: int | None, error: str | None) -> None:
+    def _record_attempt(self, delivery: dict, status: int | None, error: str | None, last: bool) -> None:
         attempts = delivery["attempts"] + 1
-        now = _now()
-        values: dict[str, Any] = {"attempts": attempts, "last_status": status, "last_error": error, "claimed_until": None}
+        values: dict[str, Any] = {"attempts": attempts, "last_status": status, "last_error": error}
         if error is None:
-            values.update(status="delivered", delivered_at=now)
-        elif attempts >= self.max_attempts:
-            values.update(status="failed")
+            values.update(status="delivered", delivered_at=_now())
         else:
-            delay = min(MAX_BACKOFF_SECONDS, self.retry_base_seconds * 4 ** (attempts - 1))
-            values.update(next_attempt_at=now + dt.timedelta(seconds=delay))
+            values.update(status="failed" if last else "pending")
         with write_transaction(self.runtime.engine) as conn:
             conn.execute(sa.update(webhook_delivery).where(webhook_delivery.c.id == delivery["id"]).values(**values))
         if error is not None:
             log.warning("webhook delivery %s to %s failed (attempt %s): %s", delivery["id"], delivery["webhook_id"], attempts, error)
 
-    def start(self) -> None:
-        """Deliver in a background thread until stop()."""
-        if self._thread is not None:
-            return
-        try:
-            self.seal_stored_secrets()
-        except Exception:  # delivery goes on; the secrets left are sealed when first used
-            log.exception("encrypting the webhook secrets stored in plain text failed")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="tessera-webhooks", daemon=True)
-        self._thread.start()
 
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=self.timeout_seconds + 5)
-        self._thread = None
+class DeliveryFailed(RuntimeError):
+    """A delivery the receiver did not take (or that could not be signed): the queue tries it again."""
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.deliver_due()
-            except Exception:  # a database hiccup must not end delivery for the life of the process
-                log.exception("webhook delivery pass failed")
-                busy = 0
-            if not busy:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
+
+def job_key(delivery_id: int) -> str:
+    """The idempotency key of a delivery's queue job: one job per delivery."""
+    return f"webhook:{delivery_id}"
+
+
+def deliver_job(runtime: Any, job: queue.Job) -> None:
+    """The handler of ``webhook.deliver`` (core/scheduler.py BUILT_IN)."""
+    runtime.webhooks.deliver(job)
 
 
 def _subscription(row) -> dict:

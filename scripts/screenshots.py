@@ -54,7 +54,7 @@ def free_port() -> int:
 
 
 def serve(runtime: Runtime) -> tuple[uvicorn.Server, str]:
-    config = uvicorn.Config(create_app(runtime, deliver_webhooks=False), host="127.0.0.1", port=free_port(), log_level="warning")
+    config = uvicorn.Config(create_app(runtime, run_jobs=True), host="127.0.0.1", port=free_port(), log_level="warning")
     server = uvicorn.Server(config)
     threading.Thread(target=server.run, daemon=True).start()
     deadline = time.monotonic() + 30

@@ -50,7 +50,7 @@ def world(runtime):
 
 @pytest.fixture
 def api(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield Api(client, world)
 
 

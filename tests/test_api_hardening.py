@@ -230,7 +230,7 @@ def test_a_refusal_from_an_after_hook_is_a_4xx_and_writes_nothing(make_runtime):
     from core.api.app import create_app  # noqa: PLC0415
 
     world = build_world(make_runtime(plugins=("mu",), extra_plugins=[mu_after_refusals]))
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         token = client.post("/api/auth/token", json={"username": "root", "password": PASSWORD, "name": "t"}).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         created = client.post("/api/records/account", json={"name": "Refuse after"}, headers=headers)

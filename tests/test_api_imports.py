@@ -1,7 +1,8 @@
 """Imports and exports through the REST API: real HTTP requests to the ASGI app, real files, both databases.
 
-Uploads are multipart/form-data; a run goes on in a thread of the app's runtime, which the
-tests wait for with ``runtime.imports.wait``. Every bad input must answer a 4xx in the
+Uploads are multipart/form-data; a run is an ``import.run`` job of the job queue, which the
+tests run to its end with ``runtime.imports.wait`` (in the test's thread: the test app runs no
+worker). Every bad input must answer a 4xx in the
 documented error shape and leave the data, the jobs and the uploads folder as they were.
 """
 
@@ -137,6 +138,66 @@ def test_a_run_is_refused_while_another_process_imports_the_same_file(api):
     assert accounts(api) == before
 
 
+def import_runs(api) -> list:
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from core.coretables import job as job_table  # noqa: PLC0415
+
+    with read_transaction(api.world.runtime.engine) as conn:
+        return conn.execute(sa.select(job_table).where(job_table.c.kind == "import.run").order_by(job_table.c.id)).all()
+
+
+def test_a_run_is_a_queue_job_enqueued_with_its_import_and_running_it_again_imports_nothing_twice(api):
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from core import queue  # noqa: PLC0415
+    from core.coretables import job as job_table  # noqa: PLC0415
+    from core.db import write_transaction  # noqa: PLC0415
+    from core.scheduler import JobRunner  # noqa: PLC0415
+
+    earlier = accounts(api)
+    started = upload(api, "root", mapping=MAPPING, duplicates=UPDATE_BY_NAME, options={"dry_run": False})
+    job_id = started.json()["id"]
+    [run] = import_runs(api)
+    assert (run.queue, run.state, run.payload["import"], run.payload["object"]) == ("imports", "queued", job_id, "account")
+    assert api.get("root", f"/api/imports/jobs/{job_id}").json()["status"] == "running" and accounts(api) == earlier
+    imported = finished(api, "root", started)
+    assert (imported["status"], imported["created"], imported["updated"], imported["rejected"]) == ("done", 1, 1, 1)
+    before = accounts(api)
+    assert set(before) - set(earlier) == {"Acme"} and [r.state for r in import_runs(api)] == ["done"]
+
+    with write_transaction(api.world.runtime.engine) as conn:  # its worker stopped before marking it done: it runs again
+        conn.execute(sa.update(job_table).where(job_table.c.id == run.id).values(state="queued", run_at=queue.now(), finished_at=None))
+    assert JobRunner(api.world.runtime, queues=["imports"]).run_until_idle() == 1
+    assert accounts(api) == before and finished(api, "root", started)["created"] == 1
+
+
+def test_a_run_whose_worker_stopped_is_taken_over_when_its_lease_runs_out(api):
+    import datetime as dt  # noqa: PLC0415
+
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from core import queue  # noqa: PLC0415
+    from core.coretables import import_job  # noqa: PLC0415
+    from core.db import write_transaction  # noqa: PLC0415
+    from core.scheduler import JobRunner  # noqa: PLC0415
+
+    runtime = api.world.runtime
+    earlier = accounts(api)
+    started = upload(api, "root", mapping=MAPPING, options={"dry_run": False})
+    job_id = started.json()["id"]
+    [taken] = queue.claim(runtime.engine, "a worker that stops", ["imports"], lease=dt.timedelta(0))
+    assert taken.payload["import"] == job_id
+    job = api.get("root", f"/api/imports/jobs/{job_id}").json()
+    assert job["status"] == "running" and accounts(api) == earlier
+    with write_transaction(runtime.engine) as conn:  # nobody moved the import on since it stopped
+        conn.execute(sa.update(import_job).where(import_job.c.id == job_id).values(updated_at=queue.now() - dt.timedelta(minutes=3)))
+    assert JobRunner(runtime, queues=["imports"]).run_until_idle() == 1
+    [run] = import_runs(api)
+    assert (run.state, run.attempts) == ("done", 2)
+    assert finished(api, "root", started)["status"] == "done" and set(accounts(api)) - set(earlier) == {"Acme"}
+
+
 def test_an_xlsx_file_imports_at_once_with_the_options_as_one_json_part(api, tmp_path):
     book = openpyxl.Workbook()
     book.active.title = "Notes"
@@ -175,7 +236,7 @@ def test_the_run_of_a_dry_run_reads_the_same_sheet_and_encoding(api, tmp_path):
 
 def test_another_process_shows_the_job_with_its_rejections_from_the_file(api, second_runtime):
     job = finished(api, "alice", upload(api, "alice", mapping=MAPPING))
-    with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
+    with TestClient(create_app(second_runtime)) as other:
         shown = other.get(f"/api/imports/jobs/{job['id']}", headers=api.headers("alice")).json()
     assert shown["rejected"] == 1 and shown["rejections"] == [{"row": None, "reason": job["rejections"][0]["reason"]}]
     assert shown["columns"] == job["columns"] and shown["ignored"] is None and shown["status"] == "done"
@@ -226,7 +287,7 @@ def test_a_cell_over_the_csv_limit_rejects_its_row_and_every_process_lists_the_j
     assert (job["status"], job["created"], job["rejected"], job["rejections"]) == ("done", 2, 1, [{"row": 3, "reason": reason}])
     assert {"Acme", "Beta"} <= set(accounts(api))
     csv.field_size_limit(CSV_DEFAULT_LIMIT)  # as in another process, or this one after a restart
-    with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
+    with TestClient(create_app(second_runtime)) as other:
         for who in ("alice", "root"):
             listed = other.get("/api/imports/jobs", headers=api.headers(who))
             assert listed.status_code == 200, listed.text
@@ -262,7 +323,7 @@ def test_a_malformed_file_is_refused_when_uploaded_and_when_it_replaces_a_checke
 def test_a_damaged_rejected_rows_file_is_a_warning_of_its_job_in_every_listing(api, second_runtime):
     job = finished(api, "alice", upload(api, "alice", mapping=MAPPING))
     api.world.runtime.imports.rejected_file(job["id"]).write_bytes(b"Company,reason\n\xff\xfe broken\n")
-    with TestClient(create_app(second_runtime, deliver_webhooks=False)) as other:
+    with TestClient(create_app(second_runtime)) as other:
         listed = other.get("/api/imports/jobs", headers=api.headers("alice"))
         shown = other.get(f"/api/imports/jobs/{job['id']}", headers=api.headers("root"))
     assert listed.status_code == 200 and shown.status_code == 200

@@ -85,7 +85,7 @@ def test_other_errors_inside_a_budget_are_not_mistaken_for_it(sqlite_runtime):
 
 
 def _pages(runtime) -> tuple[dict, dict]:
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         token = client.post("/api/auth/token", json={"username": "alice", "password": PASSWORD, "name": "t"}).json()["token"]
         headers = {"Authorization": f"Bearer {token}"}
         listed = client.get("/api/records/account?sort=name&name__contains=a&limit=50", headers=headers)

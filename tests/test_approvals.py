@@ -74,7 +74,7 @@ def crm(make_runtime):
 
 @pytest.fixture
 def api(crm):
-    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(crm.runtime)) as client:
         yield Api(client, crm)
 
 
@@ -250,7 +250,7 @@ def test_a_pending_record_is_locked_on_every_path(crm, api):
 
 def test_the_form_of_a_locked_record_says_why_instead_of_failing_on_save(crm):
     offer = quote(crm)
-    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(crm.runtime)) as client:
         token = signed_in(client, "sam")
         client.post(f"/r/quote/{offer['id']}/approval", data={"_csrf_token": token, "comment": ""})
         page = client.get(f"/r/quote/{offer['id']}")
@@ -367,7 +367,7 @@ def test_a_sales_order_above_the_credit_limit_is_confirmed_only_once_approved(pl
     assert stored(plant, "sales_order", order)["high_risk"] is False  # 800 is within the limit
     update(runtime, "sales_order_line", line["id"], {"quantity": 2})
     assert stored(plant, "sales_order", order)["high_risk"] is True  # 1600 is not
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         api = Api(client, plant)
         url = f"/api/records/sales_order/{order['id']}"
         refused = api.patch("olga", url, json={"status": "confirmed", "version": stored(plant, "sales_order", order)["version"]})

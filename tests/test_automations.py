@@ -398,3 +398,19 @@ def test_least_open_gives_the_record_to_whoever_owns_fewest_open_ones_and_delete
     work(runtime)
     [run] = runs(runtime, rule="gone")
     assert (run["trigger"], run["status"], run["detail"][0]["users"]) == ("deleted", "done", [li])
+
+
+def test_the_scheduler_sleeps_until_the_next_due_time_and_a_sooner_one_written_wakes_it(runtime, actor):
+    rules(runtime, {"name": "soon", "object": "activity", "trigger": {"on": "time", "field": "start_at", "before": "0m"},
+                    "actions": [{"type": "set_fields", "values": {"priority": "high"}}]},
+          {"name": "nightly", "object": "activity", "trigger": {"on": "schedule", "cron": "0 2 * * *"},
+           "actions": [{"type": "set_fields", "values": {"priority": "low"}}]})
+    now = queue.now()
+    nightly = timing.latest_due("0 2 * * *", now) + dt.timedelta(days=1)
+    assert timing.next_due(runtime, now) == nightly  # no time rule is due: the schedule's next time
+    later = now + dt.timedelta(hours=1)
+    runtime.records.create(actor, "activity", {"subject": "Later", "start_at": later.isoformat()})
+    assert abs(timing.next_due(runtime, now) - min(nightly, later)) < dt.timedelta(seconds=1)  # the earliest kept due time
+    timing.SOONER.clear()
+    runtime.records.create(actor, "activity", {"subject": "In 30 s", "start_at": (now + dt.timedelta(seconds=30)).isoformat()})
+    assert timing.SOONER.is_set()  # written within the scheduler's longest sleep: it ticks again now

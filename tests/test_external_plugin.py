@@ -61,7 +61,7 @@ from core.api.app import create_app
 from core.runtime import Runtime
 
 runtime = Runtime()
-app = create_app(runtime, deliver_webhooks=False)
+app = create_app(runtime)
 with TestClient(app) as client:
     css = client.get("/static/fleet/fleet.css")
     page = client.get("/fleet/due", follow_redirects=False)

@@ -95,7 +95,7 @@ def test_a_value_outside_the_limits_is_a_field_error_in_both_languages_through_t
     runtime, account, quote, product = deal
     body = {**values, **({"account": account} if object_name == "opportunity" else {}),
             **({"quote": quote, "product": product} if object_name == "quote_line" else {})}
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         refused = client.post(f"/api/records/{object_name}", json=body, headers=_token(client))
 
     assert refused.status_code == 422, refused.text
@@ -106,7 +106,7 @@ def test_a_value_outside_the_limits_is_a_field_error_in_both_languages_through_t
 
 def test_a_value_outside_the_limits_is_shown_beside_the_field_on_the_form_in_the_page_language(deal):
     runtime, account, _quote, _product = deal
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         page = client.get("/login")
         csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
         client.post("/login", data={"username": "root", "password": PASSWORD, "_csrf_token": csrf})

@@ -63,7 +63,7 @@ def test_the_full_name_is_not_written_by_hand(crm):
 def test_the_full_name_is_the_title_in_the_head_lookups_and_search(crm):
     records = crm.runtime.records
     made = records.create(SYSTEM, "contact", {"first_name": "Wei", "last_name": "Zhang"})
-    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(crm.runtime)) as client:
         signed_in(client, "root")
         page = client.get(f"/r/contact/{made['id']}").text
         assert re.search(r"<h1[^>]*>\s*Wei Zhang\s*</h1>", page)
@@ -80,7 +80,7 @@ def test_the_full_name_is_the_title_in_the_head_lookups_and_search(crm):
 
 
 def client_export(crm, object_name: str) -> str:
-    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(crm.runtime)) as client:
         signed_in(client, "root")
         answer = client.get(f"/api/export/{object_name}", params={"labels": "en"})
         assert answer.status_code == 200, answer.text[:500]

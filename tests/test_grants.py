@@ -140,7 +140,7 @@ def test_a_customizer_cannot_make_an_admin_through_a_changeset_or_a_set(api):
 
 def test_setup_adds_a_user_only_with_a_role_its_user_may_give(world):
     runtime = world.runtime
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         csrf = signed_in(client, "cora")
         runtime.import_changeset({"format": "tessera-changeset/1", "permission_sets": [
             {"name": "customizer", "label": label("Customizer", "配置员"), "customizer": True,
@@ -156,7 +156,7 @@ def test_setup_adds_a_user_only_with_a_role_its_user_may_give(world):
 
 def test_setup_creates_a_role_and_its_permission_set_together_or_not_at_all(world):
     runtime = world.runtime
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         csrf = signed_in(client, "root")
         clash = client.post("/setup/roles", data={"_csrf_token": csrf, "name": "rep_two", "label_en": "Rep"})  # a role 'Rep' exists
         assert clash.status_code == 422 and "name" in clash.text
@@ -226,7 +226,7 @@ def test_an_admin_permission_set_cannot_stop_granting_admin_to_the_last_admin(ap
 
 def test_mass_update_and_import_cannot_deactivate_the_last_admin(api):
     root = api.world.users["root"]
-    with TestClient(create_app(api.world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(api.world.runtime)) as client:
         csrf = signed_in(client, "root")
         listed = client.get("/r/user?limit=50").text
         shown = re.findall(r'name="shown" value="(\d+:\d+)"', listed)

@@ -35,7 +35,7 @@ def tess(world) -> int:
 
 @pytest.fixture
 def app(world):
-    return create_app(world.runtime, deliver_webhooks=False)
+    return create_app(world.runtime)
 
 
 def notify(runtime, user_ids, **what) -> list[int]:

@@ -102,10 +102,10 @@ def test_a_widget_refused_by_the_users_role_is_left_out_and_the_home_page_draws(
 
     world = build_world(make_runtime(plugins=("depot",), extra_plugins=[depot_plugin(tessera_dashboard_widgets=tessera_dashboard_widgets)]))
     world.runtime.records.create(SYSTEM, "depot", {"name": "North yard"})
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         signed_in(client, "root")
         assert 'id="widget-depot-list"' in client.get("/").text and "North yard" in client.get("/").text
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         signed_in(client, "alice")  # a rep: may not read depots
         home = client.get("/")
         assert home.status_code == 200 and 'id="widget-depot-list"' not in home.text
@@ -143,7 +143,7 @@ def test_history_keeps_a_removed_plugins_fields_and_its_objects_wait(make_runtim
         without.records.history(actor, "depot", depot["id"])
 
     world = build_world(without)
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         signed_in(client, "root")
         page = client.get(f"/r/account/{account['id']}").text
         assert "depot_count" in page and "Depots" not in page  # the field's name, not its label

@@ -13,7 +13,7 @@ from fake_plugins import kappa_web
 @pytest.fixture
 def client(make_runtime):
     world = build_world(make_runtime(plugins=("kappa",), extra_plugins=[kappa_web]))
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 

@@ -212,3 +212,29 @@ def test_an_idle_worker_wakes_when_an_admin_retries_a_dead_job(runtime):
         queue.wake()
         thread.join(5)
     assert not thread.is_alive()
+
+
+def test_an_idle_worker_rests_until_its_next_job_is_due_and_then_runs_it(runtime):
+    """It rests until the earliest queued job's time (read once when it became idle), however long its looks' interval."""
+    ran = threading.Event()
+    add(runtime, "note", run_at=queue.now() + dt.timedelta(seconds=1))
+    worker = queue.Worker(runtime, {"note": lambda rt, job: ran.set()}, name="w1")
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, 60, 60))  # no look of its own for a minute
+    thread.start()
+    try:
+        assert ran.wait(30)  # woken by the job's time
+    finally:
+        stop.set()
+        queue.wake()
+        thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_a_key_already_taken_wakes_no_worker(runtime):
+    add(runtime, "note", key="once")
+    queue._wake.clear()
+    assert add(runtime, "note", key="once") == add(runtime, "note", key="once")
+    assert not queue._wake.is_set()
+    add(runtime, "note", key="twice")
+    assert queue._wake.is_set()

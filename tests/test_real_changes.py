@@ -270,7 +270,7 @@ def test_saving_an_untouched_form_writes_nothing_and_says_so(world):
     account = records.create(SYSTEM, "account", {"name": "Sparse Ltd", "annual_revenue": "2500.50", "employees": 0,
                                                  "description": "First line\nsecond line", "parent_account": world.accounts["mike"],
                                                  "owner": world.users["mike"]})["id"]
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         signed_in(client, "mike")
 
         saved = save_untouched(client, "account", account)
@@ -294,7 +294,7 @@ def test_saving_an_untouched_deal_keeps_its_contact_roles_and_writes_nothing(dea
     ann, bo = (records.create(SYSTEM, "contact", {"last_name": n, "account": account})["id"] for n in ("Ann", "Bo"))
     deal = records.create(SYSTEM, "opportunity", {"name": "Line 4", "account": account, "close_date": "2026-09-30", "amount": "125000.00",
                                                    "contacts": [{"id": ann, "role": "decision_maker"}, {"id": bo, "role": "influencer"}]})
-    with TestClient(create_app(deals, deliver_webhooks=False)) as client:
+    with TestClient(create_app(deals)) as client:
         signed_in(client, "root")
 
         saved = save_untouched(client, "opportunity", deal["id"])
@@ -309,7 +309,7 @@ def test_the_form_shows_a_time_with_its_seconds_so_that_sending_it_back_changes_
     runtime.import_changeset(changeset(EVERY_KIND), "test", "tester")
     Accounts(runtime).add_user("root", PASSWORD, "admin", [], full_name="Root")
     gadget = runtime.records.create(SYSTEM, "gadget", {"title": "Timed", "at": "2026-03-01T09:30:15.250Z", "notes": "\nstarts on a new line"})
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         signed_in(client, "root")
         form = client.get(f"/r/gadget/{gadget['id']}/edit").text
         assert 'value="2026-03-01T09:30:15.25" step=any' in form

@@ -25,7 +25,7 @@ from fake_plugins import kappa_web
 
 @pytest.fixture
 def client(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 
@@ -168,7 +168,7 @@ def test_query_parameters_litestar_refuses_are_answered_in_chinese(client):
 def with_typed_body(make_runtime):
     """The app with a plugin's route whose body Litestar checks against a typed structure (fake_plugins/kappa_web)."""
     world = build_world(make_runtime(plugins=("kappa",), extra_plugins=[kappa_web]))
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 

@@ -93,11 +93,28 @@ def test_a_worker_runs_the_due_runs_and_a_failing_one_waits_its_backoff(runtime)
 
 
 def test_serve_runs_the_scheduled_jobs_by_itself(runtime):
-    with TestClient(create_app(runtime, deliver_webhooks=False, run_jobs=True)):
+    with TestClient(create_app(runtime, run_jobs=True)):
         deadline = time.monotonic() + 10
         while "tally" not in xi_schedules.RUNS and time.monotonic() < deadline:
             time.sleep(0.05)
     assert xi_schedules.RUNS == ["tally"]
+
+
+def test_serve_runs_an_import_by_itself_beside_the_other_jobs(runtime):
+    from core.imports import ImportOptions, jobs  # noqa: PLC0415
+    from core.imports.background import save_upload  # noqa: PLC0415
+
+    workers = scheduler.JobRunner(runtime, concurrency=2).workers()
+    assert [(w.queues, w.other_than) for w in workers] == [(None, ("imports",)), (None, ("imports",)), (["imports"], ())]
+    assert [w.queues for w in scheduler.JobRunner(runtime, queues=["imports"]).workers()] == [["imports"]]
+    up = save_upload(runtime, "accounts.csv", b"name,employees\nServed Ltd,3\nServed Two,4\n")
+    with TestClient(create_app(runtime, run_jobs=True)):
+        job_id = runtime.imports.start(Actor.system(), "account", up, ImportOptions(mapping={"columns": {"name": "name", "employees": "employees"}}))
+        deadline = time.monotonic() + 60
+        while jobs.load(runtime.engine, job_id).status == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert jobs.load(runtime.engine, job_id).status == "done"
+    assert sorted(r["name"] for r in runtime.records.each(Actor.system(), "account", {})) == ["Served Ltd", "Served Two"]
 
 
 def test_a_plugin_runs_jobs_of_its_own_kind_enqueued_with_a_change(runtime):

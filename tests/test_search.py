@@ -290,7 +290,7 @@ def ui(world):
     from litestar.testing import TestClient  # noqa: PLC0415
     from core.api.app import create_app  # noqa: PLC0415
 
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 

@@ -61,7 +61,7 @@ def assert_protected(response) -> None:
 
 @pytest.fixture
 def ui(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 

@@ -54,7 +54,7 @@ def crm(make_runtime):
 
 @pytest.fixture
 def client(crm):
-    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(crm.runtime)) as client:
         yield client
 
 

@@ -24,7 +24,7 @@ SYSTEM = Actor.system()
 
 @pytest.fixture
 def alice(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client, signed_in(client, "alice")
 
 

@@ -42,7 +42,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serving(runtime):
     """The application on a real port, in a thread of this process, over the test's database."""
-    config = uvicorn.Config(create_app(runtime, deliver_webhooks=False), host="127.0.0.1", port=free_port(), log_level="warning")
+    config = uvicorn.Config(create_app(runtime, run_jobs=True), host="127.0.0.1", port=free_port(), log_level="warning")
     running = uvicorn.Server(config)
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()

@@ -31,7 +31,7 @@ def crm(make_runtime):
 
 @pytest.fixture
 def ui(crm):
-    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(crm.runtime)) as client:
         yield client
 
 
@@ -43,7 +43,7 @@ def root(ui):
 @pytest.fixture
 def api(crm):
     """A client without the browser's cookies, as an integrator's script is, with root's bearer token."""
-    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(crm.runtime)) as client:
         answer = client.post("/api/auth/token", json={"username": "root", "password": PASSWORD, "name": "forms test"})
         client.headers["Authorization"] = f"Bearer {answer.json()['token']}"
         yield client
@@ -461,7 +461,7 @@ def test_every_refusal_of_a_hook_is_shown_on_the_form(make_runtime):
     from fake_plugins import lambda_form_refusals
 
     world = build_world(make_runtime(plugins=("lambda",), extra_plugins=[lambda_form_refusals]))
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         csrf = signed_in(client, "root")
         account = world.accounts["alice"]
         expected = {"Nowhere": "accounts are not moved to Nowhere",

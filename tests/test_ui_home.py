@@ -20,7 +20,7 @@ SYSTEM = Actor.system()
 
 @pytest.fixture
 def alice(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client, signed_in(client, "alice")
 
 
@@ -62,7 +62,7 @@ def test_a_tick_finishes_the_task_in_place_and_a_stale_one_says_so(alice, world)
 
 def test_nobody_finishes_a_task_they_may_not_change(world):
     bobs = world.runtime.records.create(SYSTEM, "activity", {"subject": "Bob's call", "activity_type": "call", "owner": world.users["bob"]})
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         csrf = signed_in(client, "alice")
         refused = client.post(f"/tasks/{bobs['id']}/done", headers=HX, data={"_csrf_token": csrf, "version": "1"})
         assert refused.status_code == 409 and 'role="alert"' in refused.text

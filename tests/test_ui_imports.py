@@ -36,12 +36,12 @@ SYSTEM = Actor.system()
 
 @pytest.fixture
 def ui(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 
 def person(world, name: str):
-    client = TestClient(create_app(world.runtime, deliver_webhooks=False))
+    client = TestClient(create_app(world.runtime))
     client.__enter__()
     return client, signed_in(client, name)
 
@@ -354,7 +354,7 @@ def test_a_cell_over_the_csv_limit_and_a_damaged_rejected_rows_file_still_show_t
     assert world.runtime.imports.wait(dry, 120)
     limit = csv.field_size_limit(131_072)  # the csv module's limit in a new process
     try:
-        with TestClient(create_app(make_runtime(upgrade=False), deliver_webhooks=False)) as other:
+        with TestClient(create_app(make_runtime(upgrade=False))) as other:
             signed_in(other, "mike")
             shown = other.get(f"/import/jobs/{dry}")
             assert shown.status_code == 200 and (count(shown, "created"), count(shown, "rejected")) == (1, 1)
@@ -515,7 +515,7 @@ def test_the_maven_crm_sample_goes_through_the_wizard_into_the_sales_objects(mak
     runtime = make_runtime(plugins=("sales",))
     runtime.import_changeset(changeset(extensions=[OPPORTUNITY_FIELDS]), "maven.json", "test")
     Accounts(runtime).add_user("ines", PASSWORD, "admin", full_name="Ines Implementer")
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         csrf = signed_in(client, "ines")
         _dry, products, _ = wizard(runtime, client, csrf, "product", "products.csv", {"sales_price": "unit_price"})
         assert (count(products, "created"), count(products, "rejected")) == (7, 0)
@@ -583,7 +583,7 @@ def test_a_many_to_many_column_finds_its_records_by_a_chosen_field(make_runtime)
 
     runtime = make_runtime(plugins=("sales",))
     Accounts(runtime).add_user("ines", PASSWORD, "admin", full_name="Ines Implementer")
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         csrf = signed_in(client, "ines")
         url = map_url(upload(client, csrf, "deals.csv", b"Name,Contact Roles\nBig deal,Lee; Chen\n", object_name="opportunity"))
         assert '<option value="contacts" selected' in client.get(url).text  # mapped by its label

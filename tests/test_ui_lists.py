@@ -29,7 +29,7 @@ def _set(runtime, object_name: str, record_id: int, values: dict) -> None:
 
 @pytest.fixture
 def mike(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client, signed_in(client, "mike")
 
 
@@ -56,7 +56,7 @@ def test_past_the_bound_the_count_says_so_instead_of_counting_on(runtime):
     system_rows = [{"name": f"Bulk {i}"} for i in range(COUNT_CAP + 5)]
     runtime.records.create_many(SYSTEM, "account", system_rows)
     world = build_world(runtime)
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         signed_in(client, "root")
         assert _count(client) == f"{COUNT_CAP:,}+ accounts match"
         assert _count(client, "?name__startswith=Bulk%201000") == "6 accounts match"  # Bulk 1000 and Bulk 10000 to 10004

@@ -38,7 +38,7 @@ def people(crm):
 
 @pytest.fixture
 def root(crm):
-    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(crm.runtime)) as client:
         yield client, signed_in(client, "root")
 
 

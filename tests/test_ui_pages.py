@@ -45,7 +45,7 @@ def signed_in(client: TestClient, username: str) -> str:
 
 @pytest.fixture
 def ui(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 
@@ -567,7 +567,7 @@ def test_sharing_with_htmx_answers_the_sharing_section_alone(mike, world):
 def hooked(make_runtime):
     """The people of access_world.py on a runtime with a plugin whose account hooks refuse, validate and fail."""
     world = build_world(make_runtime(plugins=("iota",), extra_plugins=[iota_ui_hooks]))
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client, world
 
 

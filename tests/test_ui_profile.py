@@ -17,7 +17,7 @@ from test_ui_pages import signed_in
 
 @pytest.fixture
 def app(world):
-    return create_app(world.runtime, deliver_webhooks=False)
+    return create_app(world.runtime)
 
 
 @pytest.fixture

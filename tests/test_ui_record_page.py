@@ -25,7 +25,7 @@ SYSTEM = Actor.system()
 @pytest.fixture
 def crm(make_runtime):
     world = build_world(make_runtime(plugins=PLUGINS))
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client, world
 
 
@@ -134,7 +134,7 @@ def test_a_deal_moves_along_its_path_and_a_stale_version_is_refused(crm):
 def test_a_move_a_plugin_refuses_shows_its_reason_and_changes_nothing(make_runtime):
     world = build_world(make_runtime(plugins=("sales", "nu"), extra_plugins=[nu_path_refusal]))
     deal = _deal(world, world.accounts["alice"])
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         csrf = signed_in(client, "root")
         refused = client.post(f"/r/opportunity/{deal['id']}/path", headers=HX, data={"_csrf_token": csrf, "value": "closed_won", "version": "1"})
         assert refused.status_code == 422 and "a deal is won with its amount; give the amount first" in refused.text

@@ -20,7 +20,7 @@ from test_ui_pages import signed_in
 
 @pytest.fixture
 def ui(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 
@@ -36,7 +36,7 @@ def post(client: TestClient, csrf: str, path: str, **fields) -> object:
 @pytest.fixture
 def api(world):
     """A client without the browser's cookies, as an integrator's script is."""
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 

@@ -20,7 +20,7 @@ SYSTEM = Actor.system()
 
 @pytest.fixture
 def ui(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 

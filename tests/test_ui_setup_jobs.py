@@ -16,7 +16,7 @@ from test_ui_pages import signed_in
 
 @pytest.fixture
 def ui(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client
 
 
@@ -81,3 +81,35 @@ def test_a_customizer_sees_the_jobs_but_may_not_retry_and_a_rep_may_not_see_them
     ui.cookies.clear()
     signed_in(ui, "alice")
     assert ui.get("/setup/jobs").status_code == 403
+
+
+def test_a_dead_webhook_delivery_is_shown_with_its_delivery_and_an_admin_retries_it_to_its_receiver(ui, world):
+    from test_webhooks import Receiver, deliver, retries_due  # noqa: PLC0415
+
+    from core.records import Actor  # noqa: PLC0415
+    from core.webhooks import verify  # noqa: PLC0415
+
+    runtime = world.runtime
+    runtime.webhooks.max_attempts = 2
+    hook, secret = runtime.webhooks.subscribe("ERP", "account", ["created"], "http://127.0.0.1:9/nothing-listens-here")
+    runtime.records.create(Actor.system(), "account", {"name": "Retried Ltd"})
+    assert deliver(runtime) == 1
+    retries_due(runtime)
+    assert deliver(runtime) == 1
+    [delivery] = runtime.webhooks.deliveries(hook["id"])
+    assert delivery["status"] == "failed"
+    csrf = signed_in(ui, "root")
+    row = next(r for r in ui.get("/setup/jobs?state=dead").text.split('id="jobs"')[1].split("<tr>") if "webhook.deliver" in r)
+    assert f"delivery {delivery['id']}" in row and "Connect" in row
+    job_id = int(re.search(r'action="/setup/jobs/(\d+)/retry"', row).group(1))
+    target = Receiver()
+    try:
+        runtime.webhooks.change(hook["id"], {"url": target.url})
+        assert ui.post(f"/setup/jobs/{job_id}/retry", data={"_csrf_token": csrf}).status_code in (200, 303)
+        assert deliver(runtime) == 1
+    finally:
+        target.close()
+    [sent] = target.requests
+    assert sent["headers"]["X-Tessera-Delivery"] == str(delivery["id"]) and verify(secret, sent["headers"]["X-Tessera-Signature"], sent["body"])
+    assert runtime.webhooks.deliveries(hook["id"])[0]["status"] == "delivered"
+    assert f"投递 {delivery['id']}" in ui.get("/setup/jobs", headers={"Accept-Language": "zh-CN"}).text

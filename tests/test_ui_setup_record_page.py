@@ -24,7 +24,7 @@ def crm(make_runtime):
 
 @pytest.fixture
 def root(crm):
-    with TestClient(create_app(crm.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(crm.runtime)) as client:
         yield client, signed_in(client, "root")
 
 

@@ -19,7 +19,7 @@ SYSTEM = Actor.system()
 
 @pytest.fixture
 def mike(world):
-    with TestClient(create_app(world.runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(world.runtime)) as client:
         yield client, signed_in(client, "alice")
 
 

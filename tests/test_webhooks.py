@@ -1,16 +1,22 @@
-"""Webhooks: signed deliveries after commit, retried with back-off, to a real receiver on 127.0.0.1."""
+"""Webhooks: signed deliveries after commit through the job queue, retried with its backoff, to a real receiver on
+127.0.0.1. The queue's worker runs in the test's thread (``JobRunner.run_until_idle``), as ``tessera worker --until-idle``
+would; a retry is made due by moving its job's time, never by waiting."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import sqlalchemy as sa
 
+from core import queue
+from core.coretables import job as job_table
+from core.db import read_transaction, write_transaction
 from core.records import Actor
-from core.webhooks import Webhooks, sign, verify
+from core.scheduler import JobRunner
+from core.webhooks import KIND, QUEUE, job_key, sign, verify
 
 
 class Receiver:
@@ -54,13 +60,20 @@ def receiver():
         r.close()
 
 
-def wait_for(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+def deliver(runtime) -> int:
+    """Run the due jobs of the webhooks queue in this thread, as a worker does; how many ran."""
+    return JobRunner(runtime, queues=[QUEUE]).run_until_idle()
+
+
+def retries_due(runtime) -> None:
+    """Bring the queued deliveries' next attempts to now: their backoff, passed."""
+    with write_transaction(runtime.engine) as conn:
+        conn.execute(sa.update(job_table).where(job_table.c.kind == KIND, job_table.c.state == "queued").values(run_at=queue.now()))
+
+
+def delivery_job(runtime, delivery_id: int):
+    with read_transaction(runtime.engine) as conn:
+        return conn.execute(sa.select(job_table).where(job_table.c.key == job_key(delivery_id))).one()
 
 
 def test_a_write_is_delivered_signed_after_commit(runtime, receiver):
@@ -71,7 +84,7 @@ def test_a_write_is_delivered_signed_after_commit(runtime, receiver):
     record = runtime.records.create(Actor.system(), "account", {"name": "Acme"})
     runtime.records.update(Actor.system(), "account", record["id"], {"name": "Acme Ltd"}, version=1)
     runtime.records.delete(Actor.system(), "account", record["id"])  # not subscribed
-    assert hooks.deliver_due() == 2
+    assert deliver(runtime) == 2
     created, updated = target.requests
     assert created["headers"]["X-Tessera-Event"] == "account.created"
     assert verify(secret, created["headers"]["X-Tessera-Signature"], created["body"])
@@ -96,7 +109,7 @@ def test_records_changed_by_a_delete_through_on_delete_are_announced(make_runtim
 
     runtime.records.delete(system, "account", account)  # contact.account: set_null
     runtime.records.delete(system, "campaign", campaign)  # campaign_member.campaign: cascade
-    assert runtime.webhooks.deliver_due() == 2
+    assert deliver(runtime) == 2
     updated, deleted = (json.loads(r["body"]) for r in target.requests)
     assert updated["event"] == "contact.updated" and updated["record_id"] == contact and updated["record"]["account"] is None
     assert updated["changes"] == {"account": {"old": account, "new": None}}
@@ -109,7 +122,7 @@ def test_a_batch_of_updates_announces_each_record_with_its_changes(runtime, rece
     ids = [runtime.records.create(system, "account", {"name": name, "employees": 1})["id"] for name in ("One", "Two", "Three")]
     with runtime.records.bulk(system, "account") as writer:
         assert writer.update_many([(ids[0], {"employees": 5}), (ids[1], {"employees": 1}), (ids[2], {"name": "Drei"})]) == {}
-    assert runtime.webhooks.deliver_due() == 2  # the second changed nothing
+    assert deliver(runtime) == 2  # the second changed nothing
     sent = sorted((json.loads(r["body"]) for r in target.requests), key=lambda p: p["record_id"])
     assert [(p["record_id"], p["changes"], p["record"]["version"]) for p in sent] == [
         (ids[0], {"employees": {"old": 1, "new": 5}}, 2), (ids[2], {"name": {"old": "Three", "new": "Drei"}}, 2)]
@@ -122,36 +135,78 @@ def test_a_rolled_back_write_delivers_nothing(runtime, receiver):
         with runtime.records.transaction(Actor.system()) as records:
             records.create("account", {"name": "Never"})
             raise RuntimeError("the transaction fails after the write")
-    assert runtime.webhooks.deliver_due() == 0 and target.requests == []
+    assert deliver(runtime) == 0 and target.requests == []
 
 
-def test_failures_are_retried_with_back_off_until_delivered(make_runtime, receiver):
-    runtime = make_runtime()
-    runtime.webhooks = hooks = Webhooks(runtime, retry_base_seconds=0.2, poll_seconds=0.05)
+def test_each_delivery_is_one_queue_job_enqueued_with_the_write(runtime, receiver):
+    target = receiver()
+    hook, _secret = runtime.webhooks.subscribe("ERP", "account", ["created"], target.url)
+    runtime.records.create_many(Actor.system(), "account", [{"name": "One"}, {"name": "Two"}])
+    log = runtime.webhooks.deliveries(hook["id"])
+    jobs = [delivery_job(runtime, d["id"]) for d in log]
+    assert [(j.kind, j.queue, j.state, j.payload) for j in jobs] == [(KIND, QUEUE, "queued", {"delivery": d["id"]}) for d in log]
+    assert runtime.webhooks.enqueue_pending() == 2 and deliver(runtime) == 2  # a starting worker adds no second job
+    assert [delivery_job(runtime, d["id"]).state for d in log] == ["done", "done"] and len(target.requests) == 2
+
+
+def test_failures_are_retried_with_back_off_until_delivered(runtime, receiver):
+    hooks = runtime.webhooks
     target = receiver(fail_first=2)
     hook, _secret = hooks.subscribe("Flaky", "account", ["created"], target.url)
     runtime.records.create(Actor.system(), "account", {"name": "Acme"})
-    hooks.start()
-    try:
-        assert wait_for(lambda: hooks.deliveries(hook["id"])[0]["status"] == "delivered")
-    finally:
-        hooks.stop()
+    assert deliver(runtime) == 1
+    waiting = hooks.deliveries(hook["id"])[0]
+    assert (waiting["status"], waiting["attempts"], waiting["last_status"]) == ("pending", 1, 500)
+    assert waiting["next_attempt_at"] > waiting["created_at"] and "busy" in waiting["last_error"]  # the queue's backoff
+    assert deliver(runtime) == 0  # not before its time
+    for _ in range(2):
+        retries_due(runtime)
+        assert deliver(runtime) == 1
     delivery = hooks.deliveries(hook["id"])[0]
-    assert delivery["attempts"] == 3 and len(target.requests) == 3
+    assert (delivery["status"], delivery["attempts"], delivery["last_status"], delivery["last_error"]) == ("delivered", 3, 200, None)
+    assert len(target.requests) == 3
     ids = {r["headers"]["X-Tessera-Delivery"] for r in target.requests}
     assert ids == {str(delivery["id"])}  # the same delivery, retried
+    assert delivery_job(runtime, delivery["id"]).state == "done"
 
 
-def test_a_receiver_that_never_answers_ends_failed(make_runtime):
-    runtime = make_runtime()
-    runtime.webhooks = hooks = Webhooks(runtime, retry_base_seconds=0.0, max_attempts=3, timeout_seconds=1)
+def test_a_receiver_that_never_answers_ends_failed_and_an_admin_retries_it(runtime, receiver):
+    hooks = runtime.webhooks
+    hooks.max_attempts, hooks.timeout_seconds = 3, 1
     hook, _ = hooks.subscribe("Gone", "account", ["created"], "http://127.0.0.1:9/nothing-listens-here")
     runtime.records.create(Actor.system(), "account", {"name": "Acme"})
-    for _ in range(3):
-        hooks.deliver_due()
+    assert deliver(runtime) == 1
+    for _ in range(2):
+        retries_due(runtime)
+        assert deliver(runtime) == 1
     delivery = hooks.deliveries(hook["id"])[0]
     assert delivery["status"] == "failed" and delivery["attempts"] == 3 and "Connect" in delivery["last_error"]
-    assert hooks.deliver_due() == 0
+    job = delivery_job(runtime, delivery["id"])
+    assert (job.state, job.attempts, job.max_attempts) == ("dead", 3, 3) and "Connect" in job.last_error
+    retries_due(runtime)
+    assert deliver(runtime) == 0
+
+    target = receiver()  # the receiver is back: the admin points the webhook at it and retries the dead job
+    hooks.change(hook["id"], {"url": target.url})
+    assert queue.retry(runtime.engine, job.id)
+    assert deliver(runtime) == 1
+    delivery = hooks.deliveries(hook["id"])[0]
+    assert (delivery["status"], delivery["attempts"], delivery["last_status"]) == ("delivered", 4, 200)
+    assert [r["headers"]["X-Tessera-Delivery"] for r in target.requests] == [str(delivery["id"])]
+
+
+def test_a_delivery_job_run_again_sends_once(runtime, receiver):
+    """A worker that stops after sending and before marking its job done: the job runs again and sends nothing."""
+    target = receiver()
+    hook, _ = runtime.webhooks.subscribe("ERP", "account", ["created"], target.url)
+    runtime.records.create(Actor.system(), "account", {"name": "Acme"})
+    assert deliver(runtime) == 1
+    delivery = runtime.webhooks.deliveries(hook["id"])[0]
+    with write_transaction(runtime.engine) as conn:
+        conn.execute(sa.update(job_table).where(job_table.c.key == job_key(delivery["id"]))
+                     .values(state="queued", run_at=queue.now(), finished_at=None))
+    assert deliver(runtime) == 1
+    assert len(target.requests) == 1 and runtime.webhooks.deliveries(hook["id"])[0]["attempts"] == 1
 
 
 def test_two_processes_never_send_the_same_delivery(runtime, second_runtime, receiver):
@@ -159,7 +214,7 @@ def test_two_processes_never_send_the_same_delivery(runtime, second_runtime, rec
     runtime.webhooks.subscribe("ERP", "account", ["created"], target.url)
     runtime.records.create_many(Actor.system(), "account", [{"name": f"Company {i}"} for i in range(20)])
     results = []
-    threads = [threading.Thread(target=lambda rt=rt: results.append(rt.webhooks.deliver_due(limit=50))) for rt in (runtime, second_runtime)]
+    threads = [threading.Thread(target=lambda rt=rt: results.append(deliver(rt))) for rt in (runtime, second_runtime)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -181,7 +236,7 @@ def test_webhooks_through_the_api(api, receiver):
         assert 400 <= response.status_code < 500 and response.json()["message"], bad
     assert api.post("alice", "/api/webhooks", json={"name": "X", "object": "account", "events": ["created"], "url": target.url}).status_code == 403
     api.post("root", "/api/records/account", json={"name": "Via API"})
-    api.world.runtime.webhooks.deliver_due()
+    assert deliver(api.world.runtime) == 1
     log = api.get("root", f"/api/webhooks/{hook_id}/deliveries").json()["items"]
     assert [d["status"] for d in log] == ["delivered"]
     rotated = api.patch("root", f"/api/webhooks/{hook_id}", json={"rotate_secret": True, "active": False})
@@ -227,7 +282,7 @@ def test_a_secret_is_stored_encrypted_with_a_key_outside_the_database_and_still_
     chosen, chosen_secret = runtime.webhooks.subscribe("Chosen", "account", ["created"], target.url, secret="my own secret of 24 chars")
     assert chosen_secret not in stored_secrets(runtime)[chosen["id"]]
     runtime.records.create(Actor.system(), "account", {"name": "Acme"})
-    assert second_runtime.webhooks.deliver_due() == 2  # another process, the same key file
+    assert deliver(second_runtime) == 2  # another process, the same key file
     signatures = {json.loads(r["body"])["record_id"]: r for r in target.requests}
     assert len(signatures) == 1
     first, second = target.requests
@@ -252,7 +307,7 @@ def test_a_secret_stored_in_plain_text_before_keeps_signing_and_is_encrypted(run
         conn.execute(sa.update(webhook).where(webhook.c.id == first["id"]).values(secret="whsec_from_before_1"))
         conn.execute(sa.update(webhook).where(webhook.c.id == second["id"]).values(secret="whsec_from_before_2"))
     runtime.records.create(Actor.system(), "account", {"name": "Acme"})
-    assert hooks.deliver_due() == 2  # used as they are, and encrypted on the way
+    assert deliver(runtime) == 2  # used as they are, and encrypted on the way
     assert all(verify(f"whsec_from_before_{n}", r["headers"]["X-Tessera-Signature"], r["body"]) for n, r in
                zip((1, 2), sorted(target.requests, key=lambda r: r["headers"]["X-Tessera-Delivery"])))
     assert all(s.startswith("fernet:") and "from_before" not in s for s in stored_secrets(runtime).values())
@@ -281,11 +336,11 @@ def test_a_key_from_the_environment_and_a_wrong_key(make_runtime, receiver):
     assert not (runtime.settings.files_path() / "encryption.key").exists()  # the key came from the environment
     hooks.box = SecretBox(dataclasses.replace(runtime.settings, encryption_keys=(new_key(), key)))  # a new key first, the old one still read
     runtime.records.create(Actor.system(), "account", {"name": "Acme"})
-    assert hooks.deliver_due() == 1 and verify(secret, target.requests[0]["headers"]["X-Tessera-Signature"], target.requests[0]["body"])
+    assert deliver(runtime) == 1 and verify(secret, target.requests[0]["headers"]["X-Tessera-Signature"], target.requests[0]["body"])
 
     hooks.box = SecretBox(dataclasses.replace(runtime.settings, encryption_keys=(new_key(),)))  # the key is lost
     runtime.records.create(Actor.system(), "account", {"name": "Beta"})
-    assert hooks.deliver_due() == 1 and len(target.requests) == 1  # nothing sent unsigned
+    assert deliver(runtime) == 1 and len(target.requests) == 1  # nothing sent unsigned
     failed = hooks.deliveries(hook["id"])[0]
     assert failed["status"] == "pending" and "cannot be decrypted" in failed["last_error"]
 
@@ -301,12 +356,13 @@ def test_a_chosen_secret_is_checked_and_the_api_never_stores_it_plain(api, recei
     assert "chosen by the admin" not in stored_secrets(api.world.runtime)[made.json()["id"]]
 
 
-def test_a_pass_with_nothing_due_makes_no_http_client(runtime, monkeypatch):
-    """An idle server polls every half second: making a client (and its TLS context) each time was most of its CPU."""
+def test_with_nothing_due_no_http_client_is_made(runtime, monkeypatch):
+    """An idle worker finds no job: making a client (and its TLS context) with nothing to send was most of an idle server's CPU."""
     import httpx  # noqa: PLC0415
 
     def no_client(*args, **kwargs):
         raise AssertionError("an HTTP client was made with nothing to deliver")
 
     monkeypatch.setattr(httpx, "Client", no_client)
-    assert runtime.webhooks.deliver_due() == 0
+    runtime.webhooks.subscribe("ERP", "account", ["created"], "http://127.0.0.1:9/never")
+    assert deliver(runtime) == 0

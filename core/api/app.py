@@ -8,6 +8,8 @@ number of processes can serve the same database.
 
 from __future__ import annotations
 
+import logging
+
 from litestar import Controller, Litestar, Request, get
 from litestar.config.compression import CompressionConfig
 from litestar.logging import LoggingConfig
@@ -35,6 +37,7 @@ from core.runtime import Runtime
 from core.scheduler import JobRunner
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+log = logging.getLogger("tessera.app")
 
 
 class HealthController(Controller):
@@ -54,8 +57,9 @@ async def private_schema(message: Message, scope: Scope) -> None:
         headers["Vary"] = "Authorization, Cookie"
 
 
-def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True, run_jobs: bool = False) -> Litestar:
-    """The web application; ``run_jobs``: with a scheduler and a worker in this process (``tessera serve``)."""
+def create_app(runtime: Runtime | None = None, run_jobs: bool = False) -> Litestar:
+    """The web application; ``run_jobs``: with a scheduler and workers in this process (``tessera serve``): they run
+    everything that runs later (webhook deliveries, imports, e-mail, reminders, plugins' jobs) from the job queue."""
     runtime = runtime or Runtime()
     accounts = Accounts(runtime)
     secret = secret_key(runtime)
@@ -68,13 +72,15 @@ def create_app(runtime: Runtime | None = None, deliver_webhooks: bool = True, ru
     jobs = JobRunner(runtime) if run_jobs else None
 
     def start() -> None:
-        if deliver_webhooks:
-            runtime.webhooks.start()
+        try:
+            runtime.webhooks.seal_stored_secrets()
+        except Exception:  # noqa: BLE001 - serving goes on; the secrets left are sealed when first used
+            log.exception("encrypting the webhook secrets stored in plain text failed")
         if jobs is not None:
+            runtime.webhooks.enqueue_pending()
             jobs.start()
 
     def stop() -> None:
-        runtime.webhooks.stop()
         if jobs is not None:
             jobs.stop()
         checkpoint(runtime.engine)  # a server stopped leaves its changes in the SQLite file, not in the -wal file alone

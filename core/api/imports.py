@@ -3,8 +3,9 @@
 An upload is a dry run unless it says ``dry_run=false``: the file is checked row by row
 through the record service and nothing is written. ``POST /api/imports/jobs/{id}/run``
 then imports what the dry run checked, from the file kept on the server with the same
-settings. Runs go in a thread of this process (core/imports/background.py); the job row
-says how far they are, to every process.
+settings. A run is an ``import.run`` job of the job queue (queue ``imports``), enqueued with the
+import's job row (core/imports/background.py); a worker runs it, and the job row says how far
+it is, to every process.
 """
 
 from __future__ import annotations

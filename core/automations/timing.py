@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from typing import Any, Iterable, Mapping
 
+import sqlalchemy as sa
 from cronsim import CronSim
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,10 +34,13 @@ from core.automations.actions import load_state, save_state
 from core.automations.rules import Rule, rules_of
 from core.conditions import compile
 from core.coretables import automation_due
+from core.db import after_commit
 from core.records.events import DELETED, RecordChanges
 
 log = logging.getLogger("tessera.automations")
 
+SOONER = threading.Event()  # set when this process writes a due time within the scheduler's longest sleep: it ticks again
+SOON = dt.timedelta(seconds=60)
 DUE_KIND = "automation.due"
 SCHEDULE_KIND = "automation.schedule"
 BATCH = 2000
@@ -67,6 +72,8 @@ def keep(conn: Connection, rule: Rule, due: Mapping[int, dt.datetime], gone: Ite
         conn.execute(delete(automation_due).where(automation_due.c.rule == rule.name, automation_due.c.record_id.in_(gone)))
     if not due:
         return
+    if min(due.values()) <= queue.now() + SOON:
+        after_commit(conn, SOONER.set)
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = insert(automation_due)
     statement = statement.on_conflict_do_update(index_elements=["rule", "record_id"], set_={"due_at": statement.excluded.due_at})
@@ -140,6 +147,19 @@ def compute_due(runtime: Any, job: queue.Job) -> None:
             due = {record_id: at for record_id, value in rows if (at := rule.due(value)) is not None and at > now}
             keep(conn, rule, due)
             last = rows[-1][0]
+
+
+def next_due(runtime: Any, moment: dt.datetime) -> dt.datetime | None:
+    """The next time a workflow rule is due after ``moment``: the earliest kept due time of a time rule, or a schedule
+    rule's next cron time (one indexed read when there are time rules; none otherwise)."""
+    with runtime.reading() as (conn, schema):
+        rules = rules_of(schema)
+        found = [next(CronSim(rule.body["trigger"]["cron"], moment.astimezone(dt.timezone.utc))) for rule in rules.schedule]
+        if rules.time:
+            earliest = conn.execute(select(sa.func.min(automation_due.c.due_at))).scalar()
+            if earliest is not None:
+                found.append(earliest if earliest.tzinfo else earliest.replace(tzinfo=dt.timezone.utc))
+    return min(found) if found else None
 
 
 # --- schedules ----------------------------------------------------------------------------------------------

@@ -2,10 +2,15 @@
 
 An uploaded file is kept under ``<files folder>/imports/<token>/`` (Settings.files_path()),
 and is named afterwards by its token alone, so a request can never point an import at
-another file of the server. A run (a dry run or the real one) goes in a thread of this
-process; its job row (core/imports/jobs.py) says how far it is, to this process and any
-other, and this process also keeps the run's report (rejections with row numbers,
-warnings) while it lives.
+another file of the server. A run (a dry run or the real one) is a job of the one job queue
+(core/queue.py): kind ``import.run``, queue ``imports``, enqueued in the transaction that makes
+the import's own job row (core/imports/jobs.py), which says how far it is to every process.
+A worker runs it (``tessera serve`` embeds one, with a worker of its own for the ``imports``
+queue so that a long import holds up no webhook or e-mail; ``tessera worker`` is one). A
+queue job run again (its worker stopped, its lease ran out) looks at the import's row first:
+an import that ended is not run again, and one that stopped half-way goes on after its last
+completed batch. The process that runs an import also keeps its report (rejections with row
+numbers, warnings) while it lives.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterable
 
-from core import private
+from core import private, queue
 from core.imports import jobs
-from core.imports.runner import ImportFailed, ImportOptions, ImportReport, run_import
+from core.imports.runner import Importer, ImportFailed, ImportOptions, ImportReport
 from core.imports.sources import csv_reader
 from core.records import Actor
-from core.words import sentence
+from core.words import say, sentence
 
 SUFFIXES = (".csv", ".txt", ".xlsx")
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -152,14 +157,21 @@ def _chunks(content) -> Iterable[bytes]:
         yield from content
 
 
+KIND = "import.run"  # the queue job that runs an import (a check or the real run)
+QUEUE = "imports"
+WAIT_LOOK = 0.05  # seconds between looks of ``wait`` at an import another worker runs
+
+
 class BackgroundImports:
-    """Runs imports in threads of this process and remembers their reports."""
+    """Starts imports as jobs of the queue, runs them (the handler of ``import.run``) and remembers the reports of the
+    runs of this process."""
 
     def __init__(self, runtime) -> None:
         self.runtime = runtime
         self._lock = threading.Lock()
-        self._threads: dict[int, threading.Thread] = {}
-        self._reports: dict[int, ImportReport] = {}
+        self._reports: dict[int, ImportReport] = {}  # the runs of this process: rejections with row numbers, warnings
+        self._plans: dict[int, tuple[list, list]] = {}  # the columns and ignored ones of the jobs started here
+        self._running: set[int] = set()
         self._starting: dict[int, threading.Lock] = {}
 
     def starting(self, job_id: int) -> threading.Lock:
@@ -170,63 +182,101 @@ class BackgroundImports:
             return self._starting.setdefault(job_id, threading.Lock())
 
     def start(self, actor: Actor, object_name: str, up: Upload, options: ImportOptions) -> int:
-        """Start a run of an uploaded file and return its job id once the job exists.
+        """Make the import's job row and enqueue its run (``import.run``, queue ``imports``) in one transaction; its id.
 
         What fails before the job exists (an unknown object, a bad mapping, an unreadable
-        file, a role that may not create) is raised here, in the caller.
+        file, a role that may not create, another run of the file going on) is raised here, in the caller.
         """
         options.rejected_path = rejected_path(up, options.dry_run)
-        ready = threading.Event()
-        started: dict = {}
+
+        def enqueue(conn, job: jobs.Job) -> None:
+            queue.enqueue(conn, KIND, {"import": job.id, "object": object_name, "file": str(up.path),
+                                       "actor": {"user_id": actor.user_id, "name": actor.name, "permission_set": actor.permission_set},
+                                       "options": _options_payload(options)}, queue=QUEUE)
+
+        report = Importer(self.runtime, actor, object_name, up.path, options, None).start(enqueue)
+        with self._lock:
+            self._plans[report.job_id] = ([list(pair) for pair in report.columns], list(report.ignored))
+            self._reports.pop(report.job_id, None)  # a resumed run's report is made afresh
+        return report.job_id
+
+    def run(self, job: queue.Job) -> None:
+        """Run the import a queue job names, from its next row, unless it ended already: a queue job run again (its
+        worker stopped and its lease ran out) goes on after the last completed batch and never imports a row twice.
+        A run's failure is the import's (its row says why, and a real run resumes from the import's page), not the
+        queue job's."""
+        engine, payload = self.runtime.engine, job.payload
+        found = jobs.load(engine, payload["import"])
+        if found is None or found.status != "running":
+            return
+        if job.attempts > 1:  # its worker stopped: taken over once nobody moved it on for jobs.STALLED (ImportBusy: later)
+            jobs.claim(engine, found)
+        extended = [time.monotonic()]
 
         def remember(report: ImportReport) -> None:
             with self._lock:
                 self._reports[report.job_id] = report
-            if not ready.is_set():
-                started["job"] = report.job_id
-                ready.set()
+            if time.monotonic() - extended[0] > queue.LEASE.total_seconds() / 4:  # a long import keeps its lease
+                queue.extend(engine, job, job.worker)
+                extended[0] = time.monotonic()
 
-        def work() -> None:
-            try:
-                run_import(self.runtime, actor, object_name, up.path, options, remember)
-            except ImportFailed:
-                pass  # the job row and the kept report say why
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller when the job never started
-                started["error"] = exc
-            finally:
-                ready.set()
-
-        thread = threading.Thread(target=work, name=f"import-{object_name}", daemon=True)
-        thread.start()
-        ready.wait()
-        if "job" not in started:
-            thread.join()
-            raise started["error"]
+        options = _options_of(payload["options"])
+        importer = Importer(self.runtime, Actor(**payload["actor"]), payload["object"], Path(payload["file"]), options, remember)
         with self._lock:
-            self._threads[started["job"]] = thread
-        return started["job"]
+            self._running.add(found.id)
+        try:
+            importer.run_started(found)
+        except ImportFailed:
+            pass  # the job row and the kept report say why
+        except Exception as exc:  # noqa: BLE001 - before its batches (the file gone, the mapping no longer fits): the import failed
+            jobs.finish(engine, found, "failed", f"{say(exc, options.language)} (nothing was written)"
+                        if found.next_row <= 2 else f"{say(exc, options.language)} (rows up to {found.next_row - 1} are done)")
+        finally:
+            with self._lock:
+                self._running.discard(found.id)
 
     def wait(self, job_id: int, timeout: float | None = None) -> bool:
-        """Wait for a run of this process to end; True when it has (or is not running here)."""
-        thread = self._threads.get(job_id)
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        """Wait for an import to end; True when it has (or does not exist), False after ``timeout`` seconds. While
+        nobody runs it (no worker in this process: a test, a command), its queue job runs here, in this thread."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        worker = queue.Worker(self.runtime, {KIND: run_job}, [QUEUE])
+        while True:
+            found = jobs.load(self.runtime.engine, job_id)
+            if found is None or found.status != "running":
+                return True
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            if worker.run_once() is None:
+                time.sleep(WAIT_LOOK)
+
+    def held(self, job_id: int) -> bool:
+        """Whether a run of this import is going on here, or is in the queue (waiting, or running under a live lease)."""
+        if job_id in self._running:
+            return True
+        from sqlalchemy import select  # noqa: PLC0415
+
+        from core.coretables import job as job_table  # noqa: PLC0415
+        from core.db import read_transaction  # noqa: PLC0415
+
+        c = job_table.c
+        with read_transaction(self.runtime.engine) as conn:
+            rows = conn.execute(select(c.payload, c.state, c.locked_until).where(c.kind == KIND, c.state.in_(("queued", "running")))).all()
+        moment = queue.now()
+        return any(payload.get("import") == job_id and (state == "queued" or _aware(locked_until) > moment)
+                   for payload, state, locked_until in rows)
 
     def status(self, job_id: int, actor: Actor | None = None, admin: bool = False) -> dict | None:
         """The job as the UI and the API show it; None when it does not exist or is not the actor's."""
         job = jobs.describe(self.runtime.engine, job_id)
         if job is None or (actor is not None and not admin and job["created_by"] != actor.user_id):
             return None
-        report = self._reports.get(job_id)
-        thread = self._threads.get(job_id)
-        job["running_here"] = bool(thread and thread.is_alive())
+        report, plan = self._reports.get(job_id), self._plans.get(job_id)
+        job["running_here"] = job["status"] == "running" and self.held(job_id)
         job["progress"] = 1.0 if job["status"] == "done" else (report.progress if report else _ratio(job))
         job["warnings"] = list(report.warnings) if report else []
         job["rejections"] = [{"row": r.row, "reason": r.reason} for r in report.rejections] if report else None
-        job["columns"] = [list(pair) for pair in report.columns] if report else None
-        job["ignored"] = list(report.ignored) if report else None
+        job["columns"] = [list(pair) for pair in report.columns] if report else (plan[0] if plan else None)
+        job["ignored"] = list(report.ignored) if report else (plan[1] if plan else None)
         job["source"] = Path(job["source"]).name  # the server's folders are not the caller's business
         for internal in ("fingerprint", "settings_digest", "pending", "rejected_bytes", "rejected_path"):
             job.pop(internal, None)
@@ -255,6 +305,30 @@ class BackgroundImports:
             return None
         path = Path(job.rejected_path)
         return path if path.is_file() else None
+
+
+def run_job(runtime, job: queue.Job) -> None:
+    """The handler of ``import.run`` (core/scheduler.py BUILT_IN)."""
+    runtime.imports.run(job)
+
+
+def _options_payload(options: ImportOptions) -> dict:
+    return {"mapping": options.mapping, "duplicates": options.duplicates, "dry_run": options.dry_run, "encoding": options.encoding,
+            "sheet": options.sheet, "batch_size": options.batch_size, "language": options.language,
+            "rejected_path": str(options.rejected_path) if options.rejected_path else None}
+
+
+def _options_of(payload: dict) -> ImportOptions:
+    """The options of a started run: it resumes its own job, never another."""
+    given = dict(payload)
+    rejected = given.pop("rejected_path", None)
+    return ImportOptions(**given, rejected_path=Path(rejected) if rejected else None, resume=False)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
 def _ratio(job: dict) -> float:

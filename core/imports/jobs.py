@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, select
@@ -65,7 +65,8 @@ def _now() -> dt.datetime:
 
 
 def start(engine: Engine, object_name: str, source: str, fingerprint: str, settings: dict, dry_run: bool,
-          rows_total: int | None, rejected_path: str | None, actor) -> Job:
+          rows_total: int | None, rejected_path: str | None, actor, then: Callable[[Connection, Job], None] | None = None) -> Job:
+    """A new job, status running; ``then`` is called in the transaction that makes it (to enqueue its run, say)."""
     now = _now()
     with write_transaction(engine) as conn:
         if not dry_run:
@@ -76,7 +77,10 @@ def start(engine: Engine, object_name: str, source: str, fingerprint: str, setti
             rejected_path=rejected_path, rejected_bytes=0, pending=[], created_by=actor.user_id, created_by_name=actor.name,
             started_at=now, updated_at=now,
         ).returning(import_job.c.id)).scalar_one()
-    return Job(job_id, object_name, source, fingerprint, dry_run, rows_total=rows_total, rejected_path=rejected_path)
+        job = Job(job_id, object_name, source, fingerprint, dry_run, rows_total=rows_total, rejected_path=rejected_path)
+        if then is not None:
+            then(conn, job)
+    return job
 
 
 def resumable(engine: Engine, object_name: str, fingerprint: str, settings: dict) -> Job | None:
@@ -91,14 +95,17 @@ def resumable(engine: Engine, object_name: str, fingerprint: str, settings: dict
     return _job(row) if row is not None else None
 
 
-def claim(engine: Engine, job: Job) -> None:
-    """Take over a resumable job for this process; ImportBusy while another process still moves it on."""
+def claim(engine: Engine, job: Job, then: Callable[[Connection, Job], None] | None = None) -> None:
+    """Take over a resumable job; ImportBusy while another process or worker still moves it on. ``then`` is called in
+    the transaction that takes it."""
     now = _now()
     with write_transaction(engine) as conn:
         taken = conn.execute(sa.update(import_job)
                              .where(import_job.c.id == job.id,
                                     sa.or_(import_job.c.status != "running", import_job.c.updated_at < now - STALLED))
                              .values(status="running", message=None, updated_at=now)).rowcount
+        if taken == 1 and then is not None:
+            then(conn, job)
     if taken != 1:
         raise ImportBusy(_busy(job.id))
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from core import private
@@ -165,23 +166,54 @@ class Importer:
         self._steps_of: tuple[Plan, list[tuple]] | None = None  # see _steps
 
     def run(self) -> ImportReport:
+        """The whole import in this thread: the job, then its batches."""
         self.runtime.current_metadata().object(self.object_name)  # an unknown object is named before the file is read
         source = open_source(self.path, self.options.encoding, self.options.sheet)
         self.header, self.width = source.header, len(source.header)
         try:
             plan = self._plan(source)
-            self.file_values = self._self_reference_values(plan)
             job, resumed = self._job(source, plan)
-            report = ImportReport(job.id, self.object_name, str(self.path), self.options.dry_run, plan.mapped(), plan.ignored,
-                                  job.rejected_path or "", resumed_from=job.next_row if resumed else None,
-                                  **job.counts, last_row=job.next_row - 1)
-            if self.progress:
-                self.progress(report)
-            with FEWER_COLLECTIONS.during_import():
-                self._run_batches(source, plan, job, report)
-            return report
+            return self._batches_of(source, plan, job, resumed)
         finally:
             source.close()
+
+    def start(self, then: Callable[[Connection, jobs.Job], None]) -> ImportReport:
+        """Make the job (or take over the unfinished run it resumes) without running it: ``then`` is called in the
+        transaction that does, to enqueue its run (core/imports/background.py). What is wrong before the job exists (an
+        unknown object, a bad mapping, an unreadable file, a role that may not create) is raised here. The report so
+        far: the columns and the job."""
+        self.runtime.current_metadata().object(self.object_name)
+        source = open_source(self.path, self.options.encoding, self.options.sheet)
+        self.header, self.width = source.header, len(source.header)
+        try:
+            plan = self._plan(source)
+            job, resumed = self._job(source, plan, then)
+            return self._report(job, plan, resumed)
+        finally:
+            source.close()
+
+    def run_started(self, job: jobs.Job) -> ImportReport:
+        """Run the batches of a job ``start`` made, from its next row."""
+        source = open_source(self.path, self.options.encoding, self.options.sheet)
+        self.header, self.width = source.header, len(source.header)
+        try:
+            return self._batches_of(source, self._plan(source), job, job.next_row > 2)
+        finally:
+            source.close()
+
+    def _report(self, job: jobs.Job, plan: Plan, resumed: bool) -> ImportReport:
+        return ImportReport(job.id, self.object_name, str(self.path), self.options.dry_run, plan.mapped(), plan.ignored,
+                            job.rejected_path or "", resumed_from=job.next_row if resumed else None,
+                            **job.counts, last_row=job.next_row - 1)
+
+    def _batches_of(self, source: Source, plan: Plan, job: jobs.Job, resumed: bool) -> ImportReport:
+        self.file_values = self._self_reference_values(plan)
+        report = self._report(job, plan, resumed)
+        if self.progress:
+            self.progress(report)
+        with FEWER_COLLECTIONS.during_import():
+            self._run_batches(source, plan, job, report)
+        return report
 
     # --- preparation -----------------------------------------------------------------------
 
@@ -219,17 +251,17 @@ class Importer:
             reread.close()
         return found
 
-    def _job(self, source: Source, plan: Plan) -> tuple[jobs.Job, bool]:
+    def _job(self, source: Source, plan: Plan, then: Callable[[Connection, jobs.Job], None] | None = None) -> tuple[jobs.Job, bool]:
         engine = self.runtime.engine
         settings = {**plan.settings, "encoding": source.encoding, "sheet": self.options.sheet}
         if not self.options.dry_run and self.options.resume:
             job = jobs.resumable(engine, self.object_name, source.fingerprint, settings)
             if job is not None:
-                jobs.claim(engine, job)
+                jobs.claim(engine, job, then)
                 return job, True
         rejected = (self.options.rejected_path or Path(self.path.name + ".rejected.csv")).absolute()
         job = jobs.start(engine, self.object_name, str(self.path), source.fingerprint, settings, self.options.dry_run,
-                         source.rows_total, str(rejected), self.actor)
+                         source.rows_total, str(rejected), self.actor, then)
         return job, False
 
     # --- the batches -------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def client(runtime):
     wang, _teams = accounts.add_user("wang", PASSWORD, "admin", full_name="Wang Wei")
     accounts.set_language(wang["id"], "zh_cn")  # the user object's picklist value for Simplified Chinese
     accounts.add_user("nobody", PASSWORD)  # no role: may read no vehicle
-    with TestClient(create_app(runtime, deliver_webhooks=False)) as client:
+    with TestClient(create_app(runtime)) as client:
         yield client
 
 

@@ -393,7 +393,7 @@ def test_the_pipeline_widget_counts_deals_for_a_role_that_hides_amounts_and_logs
     for name, role in (("sam", "counter"), ("sue", "stageless")):
         Accounts(sales).add_user(name, "correct horse battery", role)
     new_opportunity(sales, actor, new_account(sales, actor), amount=98765)
-    with TestClient(create_app(sales, deliver_webhooks=False)) as client:
+    with TestClient(create_app(sales)) as client:
         pages = {}
         for name in ("sam", "sue"):
             csrf = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
@@ -425,7 +425,7 @@ def test_the_home_page_lists_my_open_deals_closing_soonest_first(sales, actor):
                     owner=me)
     new_opportunity(sales, actor, account, name="Won deal", close_date="2026-01-31", stage="closed_won", owner=me)
     new_opportunity(sales, actor, account, name="Oli's deal", close_date="2026-12-31", owner=other)
-    with TestClient(create_app(sales, deliver_webhooks=False)) as client:
+    with TestClient(create_app(sales)) as client:
         csrf = re.search(r'name="_csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
         client.post("/login", data={"username": "mia", "password": "correct horse battery", "_csrf_token": csrf})
         home = client.get("/").text
