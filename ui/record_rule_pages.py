@@ -4,30 +4,24 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from core.api.errors import IdInPath
 from core.automations import engine
 from core.words import say
-from ui.context import PAGE, Answer, answer, plural, provide_page, signed_in
+from ui.context import PAGE, plural
 from ui.fields import record_title
-from ui.record_pages import OBJECT, _go, provide_object
+from ui.record_pages import OBJECT, _go
 from ui.record_rules import record_runs
-from ui.record_work import DB, RECORD, provide_record
+from ui.record_work import DB, RECORD, OnRecord
 from ui.setup_rules import TONES, label_of
 
 PAGE_OF_RUNS = 25
 
 
-class RecordRules(Controller):
-    path = "/r"
-    include_in_schema = False
-    guards = [signed_in]
-    dependencies = {"page": Provide(provide_page, sync_to_thread=False), "obj": Provide(provide_object, sync_to_thread=True),
-                    "record": Provide(provide_record, sync_to_thread=True)}
-    exception_handlers = {Answer: answer}
+class RecordRules(OnRecord):
+    """A record's rule buttons and the page of its rules' runs."""
 
     @post("/{object_name:str}/{record_id:int}/rules/{rule:str}", **DB, opt={"operation": "update"})
     def press(self, page: PAGE, obj: OBJECT, record: RECORD, object_name: FromPath[str], record_id: IdInPath, rule: FromPath[str]) -> Response:

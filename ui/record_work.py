@@ -39,9 +39,10 @@ def provide_record(page: PAGE, obj: OBJECT, record_id: IdInPath) -> dict:
         raise Answer(_missing(page, obj.name, record_id)) from None
 
 
-class RecordWork(Controller):
-    """Work on a record from its page; the page, the signed-in user, the object and the record come from the guard and
-    dependencies (the route's ``operation``, reading by default, is the right the user needs on the object)."""
+class OnRecord(Controller):
+    """Controllers of work on a record from its page: the page, the signed-in user, the object and the record come from
+    the guard and dependencies (the route's ``operation``, reading by default, is the right the user needs on the
+    object). Subclasses add the routes."""
 
     path = "/r"
     include_in_schema = False
@@ -49,6 +50,10 @@ class RecordWork(Controller):
     dependencies = {"page": Provide(provide_page, sync_to_thread=False), "obj": Provide(provide_object, sync_to_thread=True),
                     "record": Provide(provide_record, sync_to_thread=True)}
     exception_handlers = {Answer: answer}
+
+
+class RecordWork(OnRecord):
+    """The activity composer, inline edits and the other work on a record from its page."""
 
     # --- the activity composer ------------------------------------------------------------------
 
