@@ -404,3 +404,21 @@ def test_a_rule_sends_an_order_that_becomes_high_risk_for_credit_approval_by_its
         assert run["status"] == "done" and run["detail"][0] == {"type": "start_approval", "process": "sales_order_credit", "status": "pending"}
         olga_sees = [n.message for n in notifications_of(conn, plant.users["olga"], "en")[0]]
     assert "This order is above its customer's credit limit: it waits for a manufacturing manager's credit approval" in olga_sees
+
+
+def test_a_credit_approval_is_for_the_total_approved_and_a_larger_order_needs_a_new_one(plant):
+    runtime = plant.runtime
+    customer = runtime.records.create(SYSTEM, "account", {"name": "Tight Credit Ltd", "credit_limit": 1000, "owner": plant.users["olga"]})
+    pump = runtime.records.create(SYSTEM, "product", {"name": "Pump", "unit_price": 800})
+    order = runtime.records.create(SYSTEM, "sales_order", {"customer": customer["id"], "owner": plant.users["olga"]})
+    line = runtime.records.create(SYSTEM, "sales_order_line", {"sales_order": order["id"], "product": pump["id"], "quantity": 2})
+    approvals = Approvals(runtime)
+    approvals.submit(plant.actors["olga"], "sales_order", order["id"])
+    assert approvals.decide(plant.actors["mona"], "sales_order", order["id"], "approve")["status"] == "approved"
+    update(runtime, "sales_order_line", line["id"], {"quantity": 50})  # 40,000 now: not what was approved
+    with pytest.raises(RecordValidationError) as refused:
+        update(runtime, "sales_order", order["id"], {"status": "confirmed"})
+    assert refused.value.errors[0].field == "status" and "40000.00" in refused.value.errors[0].message
+    approvals.submit(plant.actors["olga"], "sales_order", order["id"], comment="Larger order")
+    approvals.decide(plant.actors["mona"], "sales_order", order["id"], "approve")
+    assert update(runtime, "sales_order", order["id"], {"status": "confirmed"})["status"] == "confirmed"

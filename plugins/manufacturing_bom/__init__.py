@@ -368,12 +368,30 @@ def _weigh_credit_risk(event) -> None:
         event.values["high_risk"] = high
     moving = "status" in event.values and (event.previous is None or event.values["status"] != event.previous.get("status"))
     if high and moving and event.values["status"] in NEEDS_CREDIT_APPROVAL:
-        from core.approvals.service import status  # noqa: PLC0415 - core's approvals, read in this transaction
-
-        approved = event.previous is not None and status(event.records.connection, "sales_order", event.previous["id"], CREDIT_PROCESS) == "approved"
+        approved = event.previous is not None and _credit_approved(event.records.connection, event.previous["id"])
         if not approved:
             raise Refusal(code="manufacturing_bom.credit_approval_needed", field="status",
                           params={"total": str(total.quantize(CENT)), "limit": str(limit.quantize(CENT))})
+
+
+def _credit_approved(conn, order_id: int) -> bool:
+    """The order's last credit approval is approved, and its total has not changed since: an approval is for the total
+    the approver saw (a larger order needs a new one)."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from core.approvals.service import latest  # noqa: PLC0415 - core's approvals, read in this transaction
+    from core.coretables import field_history  # noqa: PLC0415
+
+    row = latest(conn, "sales_order", order_id, CREDIT_PROCESS)
+    if row is None or row.status != "approved":
+        return False
+    changed = conn.execute(sa.select(sa.func.max(field_history.c.changed_at)).where(
+        field_history.c.object == "sales_order", field_history.c.record_id == order_id, field_history.c.field == "total_amount")).scalar()
+    return changed is None or _utc(changed) <= _utc(row.finished_at)
+
+
+def _utc(moment):
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
 
 
 # --- delivery -------------------------------------------------------------------------------------
