@@ -50,7 +50,10 @@ def next_digest(moment: dt.datetime) -> dt.datetime:
 
 
 def mail_each(runtime: Any, job: queue.Job) -> None:
-    """The handler of ``notifications.mail``: one mail per notification, to its reader, in their language."""
+    """The handler of ``notifications.mail``: one mail per notification, to its reader, in their language. Without an
+    SMTP server set there is none: the notifications are in the bell, and no mail is queued to fail."""
+    if runtime.settings.smtp is None:
+        return
     with write_transaction(runtime.engine) as conn:
         rows = conn.execute(select(notification).where(notification.c.id.in_(job.payload["ids"]))).all()
         readers = _readers(runtime, conn, {row.user_id for row in rows})
@@ -66,7 +69,9 @@ def mail_each(runtime: Any, job: queue.Job) -> None:
 
 def mail_digest(runtime: Any, job: queue.Job) -> None:
     """The handler of ``notifications.digest``: one mail of the reader's notifications of the day before the job's
-    time that are still unread; none when every one was read."""
+    time that are still unread; none when every one was read, or when no SMTP server is set."""
+    if runtime.settings.smtp is None:
+        return
     send_digest(runtime, job.payload["user"], dt.datetime.fromisoformat(job.payload["until"]))
 
 

@@ -113,3 +113,12 @@ def test_a_notification_rolled_back_queues_no_mail(runtime):
     assert [j for j in jobs(runtime) if j.kind == notification_mail.KIND] == []
     with read_transaction(runtime.engine) as conn:
         assert notifications.unread_count(conn, ann) == 0
+
+
+def test_without_an_smtp_server_notifications_stay_in_the_bell_and_no_mail_is_queued_to_fail(runtime):
+    configure(runtime, None)
+    wang = person(runtime, "wang")
+    notify(runtime, [wang])
+    run_jobs(runtime)
+    assert [j.kind for j in jobs(runtime) if j.kind.startswith("mail.")] == []
+    assert all(j.state == "done" for j in jobs(runtime))
