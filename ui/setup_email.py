@@ -21,7 +21,7 @@ from ui.context import Page, plural
 from ui.fields import record_title
 from ui.mass_actions import one
 from ui.record_pages import DB, FORM
-from ui.setup import attempt, done, not_found, service, setup_page, who
+from ui.setup import attempt, done, layer_title, not_found, service, setup_page, who
 
 PATH = "/setup/email-templates"
 PREVIEW_RECORDS = 50  # the latest records of the object offered for a preview
@@ -129,7 +129,7 @@ def _list(page: Page) -> Response:
         obj = meta.objects.get(body["object"])
         rows.append({"name": name, "object": plural(obj, page.lang) if obj else body["object"],
                      "subject": body["subject"].get(page.lang) or body["subject"].get("en", ""),
-                     "defined_by": page.t("Customization") if layer == "customization" else meta.email_template_sources[name]})
+                     "defined_by": layer_title(page, layer)})
     return page.render("setup/email_templates.html", title=page.t("E-mail templates"), rows=rows,
                        done=page.request.query_params.get("done", ""))
 

@@ -28,7 +28,7 @@ from ui import rule_form as rf
 from ui.context import Page, plural, singular
 from ui.fields import choices, in_zone, record_title, system_field
 from ui.mass_actions import one
-from ui.setup import DB, FORM, REFUSALS, done, not_found, service, setup_page, who
+from ui.setup import DB, FORM, REFUSALS, done, layer_title, not_found, service, setup_page, who
 
 PATH = "/setup/workflow-rules"
 KIND = "automation"
@@ -592,7 +592,7 @@ def _list(page: Page) -> Response:
         run = last[name]
         rows.append({"name": name, "label": label_of(body, page.lang, name), "object": plural(obj, page.lang) if obj else body["object"],
                      "trigger": trigger_words(page, body, short=True), "active": body.get("active", True) is not False,
-                     "defined_by": page.t("Customization") if _layer(page, name) == "customization" else _source(page, name),
+                     "defined_by": layer_title(page, _layer(page, name)),
                      "last": {"status": run["status"], "shown": w["statuses"].get(run["status"], run["status"]), "when": _when(page, run["created_at"])}
                      if run else None})
     return page.render("setup/workflow_rules.html", title=page.t("Workflow rules"), rows=rows, tones=TONES,
