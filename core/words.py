@@ -493,8 +493,8 @@ WORDS: dict[str, dict[str, str]] = {
     "rule_unknown_team": {"en": "there is no team '{name}'{hint}", "zh-CN": "没有团队“{name}”{hint}"},
     "rule_unknown_role": {"en": "there is no role '{name}'{hint}", "zh-CN": "没有角色“{name}”{hint}"},
     "rule_unknown_action": {"en": "no plugin registers the action '{name}'{hint}", "zh-CN": "没有插件注册动作“{name}”{hint}"},
-    "rule_notice": {"en": "{en}", "zh-CN": "{zh}"},  # a rule's own message, as its author wrote it in each language
-    "rule_refusal": {"en": "{en}", "zh-CN": "{zh}"},
+    "rule_notice": {"en": "{text}", "zh-CN": "{text}"},  # a rule's own message: text, as its author wrote it in each language
+    "rule_refusal": {"en": "{text}", "zh-CN": "{text}"},
     "rule_depth": {"en": "not run: the changes of rules had already set off {depth} rules in a row", "zh-CN": "未运行：规则引起的更改已连续触发 {depth} 层规则。"},
     # sign-in and accounts
     "wrong_password": {"en": "wrong username or password", "zh-CN": "用户名或密码错误。"},
@@ -566,8 +566,9 @@ class Sentence:
         return template.format(**self.params_in(lang))
 
     def params_in(self, lang: str) -> dict:
-        """The params, a Sentence among them (a hint, a nested problem) said in ``lang``."""
-        return {k: v.in_(lang) if isinstance(v, Sentence) else v for k, v in self.params.items()}
+        """The params, a Sentence among them (a hint, a nested problem) said in ``lang``, and a text given in each
+        language (``{"en": ..., "zh-CN": ...}``, as metadata writes a rule's message) in ``lang`` (else English)."""
+        return {k: v.in_(lang) if isinstance(v, Sentence) else _in_language(v, lang) for k, v in self.params.items()}
 
     def __str__(self) -> str:
         return self.in_("en")
@@ -581,6 +582,12 @@ class Several(Sentence):
 
     def in_(self, lang: str) -> str:
         return listed((say(part, lang) for part in self.parts), lang)
+
+
+def _in_language(value: Any, lang: str) -> Any:
+    if isinstance(value, Mapping) and "en" in value and set(value) <= {"en", "zh-CN"}:
+        return value.get(lang) or value["en"]
+    return value
 
 
 def sentence(code: str, **params: Any) -> Sentence:

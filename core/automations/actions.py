@@ -183,7 +183,7 @@ def _least_open(run: Run, action: Mapping, candidates: list[int]) -> int:
 def notify_users(run: Run, action: Mapping) -> dict:
     found = recipients.resolve(run.conn, run.schema.tables, action["to"], run.record)
     message = action["message"]
-    notify(run.conn, found.users, "rule", code="rule_notice", params={"en": message["en"], "zh": message.get("zh-CN") or message["en"]},
+    notify(run.conn, found.users, "rule", code="rule_notice", params={"text": {"en": message["en"], "zh-CN": message.get("zh-CN") or message["en"]}},
            object=run.rule.object, record_id=run.record["id"], actor_name=run.rule.label("en"))
     return {"users": found.users}
 

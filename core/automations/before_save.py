@@ -57,14 +57,14 @@ def _apply(w: Any, rule: Rule, item: Any, current: Mapping[str, Any]) -> FieldEr
     for action in rule.actions:
         if action["type"] == "refuse":
             message = action["message"]
-            return FieldError(action.get("field") or "", Sentence("rule_refusal", {"en": message["en"], "zh": message.get("zh-CN") or message["en"]}))
+            return FieldError(action.get("field") or "", Sentence("rule_refusal", {"text": dict(message)}))
         values = {name: _value(w, value, current) for name, value in action["values"].items()}
         parsed, problems = w.schema.validator(w.obj.name).validate_many([values], partial=True, trusted=True,
                                                                        hidden=frozenset(), locked=frozenset())
         if problems:
             errors = next(iter(problems.values()))
-            return FieldError(errors[0].field, Sentence("rule_refusal", {"en": f"rule '{rule.label('en')}': {errors[0].worded('en')}",
-                                                                          "zh": f"规则“{rule.label('zh-CN')}”：{errors[0].worded('zh-CN')}"}))
+            return FieldError(errors[0].field, Sentence("rule_refusal", {"text": {"en": f"rule '{rule.label('en')}': {errors[0].worded('en')}",
+                                                                                   "zh-CN": f"规则“{rule.label('zh-CN')}”：{errors[0].worded('zh-CN')}"}}))
         item.values.update(parsed[0])
         done.append({"type": "set_fields", "values": {k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
                                                        for k, v in values.items()}})
