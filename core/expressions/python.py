@@ -12,12 +12,12 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any, Callable, Mapping
 
-from core.dates import add_days, add_hours
 from core.expressions.check import BOOLEAN, DATE, DATETIME, NUMBER, TEXT, Typed
 from core.expressions.syntax import Call, Literal, Node, Op, Ref
 
 UTC = dt.timezone.utc
 PRECISION = 40
+WHOLE_LIMIT = 1_000_000_000
 TEXT_DECIMALS = 6  # TEXT(number) rounds to this many decimals
 ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -89,8 +89,8 @@ AS = {NUMBER: _number, TEXT: _text, DATE: _date, DATETIME: _datetime, BOOLEAN: _
 
 
 def whole(number: Decimal) -> int:
-    """A number as a whole number of days or characters: its decimals dropped (toward zero)."""
-    return int(number)
+    """A number as a whole number of days or characters: its decimals dropped (toward zero), cut to +-1e9."""
+    return max(min(int(number), WHOLE_LIMIT), -WHOLE_LIMIT)
 
 
 def round_half_away(number: Decimal, digits: int) -> Decimal:
@@ -244,9 +244,9 @@ class _Evaluation:
         moment, days = (self.value(arg) for arg in node.args)
         if moment is None or days is None:
             return None
-        if isinstance(moment, dt.datetime):
-            return add_hours(moment, 24 * whole(days))
-        return add_days(moment, whole(days))
+        day = _date(moment)
+        count = min(max(whole(days), (dt.date.min - day).days), (dt.date.max - day).days)
+        return moment + dt.timedelta(days=count)
 
     def call_year(self, node: Call) -> Decimal | None:
         day = _date(self.value(node.args[0]))

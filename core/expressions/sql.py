@@ -20,6 +20,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import Grouping
 from sqlalchemy.sql.functions import FunctionElement
 
 from core.expressions.check import BOOLEAN, DATE, DATETIME, NULL, NUMBER, TEXT, Typed
@@ -32,6 +33,8 @@ TYPES = {
 CAST_TYPES = {NUMBER: sa.Numeric(), TEXT: sa.String(), DATE: sa.Date(), DATETIME: sa.DateTime(timezone=True),
               BOOLEAN: sa.Boolean(), NULL: sa.String()}
 WHOLE_LIMIT = 1_000_000_000  # a count of days or characters is cut to this
+FIRST_DAY, LAST_DAY = "0001-01-01", "9999-12-31"
+CALENDAR_DAYS = 3_652_059  # from the first day to the last
 LOWER_LETTERS, UPPER_LETTERS = "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -96,7 +99,8 @@ def _whole(number) -> Dialectal:
     limit = _n(str(WHOLE_LIMIT))
     sqlite = sa.cast(sa.case((number < 0, number - _n("1e-9")), else_=number + _n("1e-9")), sa.Integer)
     sqlite = sa.func.max(sa.func.min(sqlite, limit), -limit)
-    postgresql = sa.cast(sa.func.trunc(sa.func.least(sa.func.greatest(sa.cast(number, sa.Numeric), -limit), limit)), sa.Integer)
+    exact = sa.cast(number, sa.Numeric)  # a CASE, not LEAST and GREATEST, which would turn a blank into the limit
+    postgresql = sa.cast(sa.func.trunc(sa.case((exact < -limit, -limit), (exact > limit, limit), else_=exact)), sa.Integer)
     return Dialectal(sqlite, postgresql, sa.Integer())
 
 
@@ -130,7 +134,7 @@ def round_sql(number, digits: int) -> Dialectal:
         scaled, unscale = size * _n(f"{10 ** digits}.0"), lambda whole: whole / _n(f"{10 ** digits}.0")
     else:
         scaled, unscale = size / _n(f"{10 ** -digits}.0"), lambda whole: whole * _n(str(10 ** -digits))
-    nudged = scaled + _n("0.5") + _n("1e-9") + scaled * _n("1e-12")
+    nudged = scaled + _n("0.5") + _n("1e-9") + scaled * _n("4e-15")  # a half stored a little under it still rounds up
     sign = sa.case((number < 0, _n("-1")), else_=_n("1"))
     sqlite = sign * unscale(sa.cast(nudged, sa.Integer))
     postgresql = sa.func.round(sa.cast(number, sa.Numeric), digits)
@@ -146,6 +150,7 @@ def _pg_day(node_kind: str, value):
 
 
 def _blank(value, kind: str) -> sa.ColumnElement:
+    value = Grouping(value)  # NOT x IS NULL would read as NOT (x IS NULL)
     if kind == TEXT:
         return sa.or_(value.is_(None), value == "")
     return value.is_(None)
@@ -260,12 +265,23 @@ class _Compiler:
         return both(sqlite, sa.cast(postgresql, sa.Numeric), NUMBER)
 
     def call_add_days(self, node: Call):
+        """The days are cut so that the result stays within the years 1 to 9999 (as Python's dates do)."""
         moment, days = self.sql(node.args[0]), _whole(self.sql(node.args[1]))
-        modifier = sa.cast(days, sa.String).op("||")(sa.literal_column("' days'"))
-        if node.args[0].type == DATE:
-            return both(sa.func.date(moment, modifier), sa.type_coerce(moment, sa.Date) + days, DATE)
+        kind = node.args[0].type
+        sqlite_day = sa.func.julianday(sa.func.date(moment))
+        sqlite_days = sa.func.max(sa.func.min(days, sa.cast(sa.func.julianday(LAST_DAY) - sqlite_day, sa.Integer)),
+                                  sa.cast(sa.func.julianday(FIRST_DAY) - sqlite_day, sa.Integer))
+        modifier = sa.cast(sqlite_days, sa.String).op("||")(sa.literal_column("' days'"))
+        pg_day = _pg_day(kind, moment)
+        span = _n(str(CALENDAR_DAYS))  # LEAST and GREATEST skip a blank: without this, a blank date lets 1e9 days through
+        pg_days = sa.func.greatest(sa.func.least(days, sa.literal_column(f"DATE '{LAST_DAY}'") - pg_day, span),
+                                   sa.literal_column(f"DATE '{FIRST_DAY}'") - pg_day, -span)
+        pg_days = sa.case((days.is_(None), sa.cast(sa.null(), sa.Integer)), else_=pg_days)
+        if kind == DATE:
+            return both(sa.func.date(moment, modifier), sa.type_coerce(moment, sa.Date) + pg_days, DATE)
         sqlite = sa.func.strftime("%Y-%m-%d %H:%M:%S", moment, modifier).op("||")(sa.func.substr(moment, 20))
-        postgresql = sa.type_coerce(moment, sa.DateTime(timezone=True)) + sa.literal_column("INTERVAL '24 hours'", sa.Interval()) * days
+        hours = sa.func.make_interval(0, 0, 0, 0, pg_days * 24)  # hours, not days: a day is 24 hours in any session time zone
+        postgresql = moment.op("+", return_type=sa.DateTime(timezone=True))(hours)
         return both(sqlite, postgresql, DATETIME)
 
     def _part(self, node: Call, sqlite_format: str, field: str):
@@ -293,7 +309,7 @@ class _Compiler:
     def call_left(self, node: Call):
         text, count = self.sql(node.args[0]), _whole(self.sql(node.args[1]))
         sqlite = sa.func.substr(text, 1, sa.func.max(count, 0))
-        postgresql = sa.func.substr(text, 1, sa.func.greatest(count, 0))
+        postgresql = sa.func.substr(text, 1, sa.case((count < 0, 0), else_=count))
         return both(sqlite, postgresql, TEXT)
 
     def call_upper(self, node: Call):
@@ -317,7 +333,8 @@ class _Compiler:
             return value
         if kind == NUMBER:
             rounded = round_sql(value, 6)
-            sqlite = sa.func.rtrim(sa.func.rtrim(sa.func.printf("%.6f", rounded + _n("0.0")), "0"), ".")
+            written = sa.func.rtrim(sa.func.rtrim(sa.func.printf("%.6f", rounded + _n("0.0")), "0"), ".")
+            sqlite = sa.case((value.is_(None), sa.cast(sa.null(), sa.String)), else_=written)  # printf writes a blank as 0
             postgresql = sa.func.rtrim(sa.func.rtrim(sa.cast(rounded, sa.Text), "0"), ".")
             return both(sqlite, postgresql, TEXT)
         if kind == DATE:
