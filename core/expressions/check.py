@@ -91,7 +91,7 @@ def check(meta: MetadataSet, object_name: str, text: str, expect: str | None = N
     checker = _Checker(meta, object_name)
     result = checker.visit(root)
     if expect and not checker.problems and result not in (expect, NULL):
-        checker.report(root, sentence("expr_result_type", actual=_type_word(result), expected=_type_word(expect)))
+        checker.report(root, sentence("expr_result_type", actual=_type_word(result), expected=_type_word(expect)), column=1)
     if checker.problems:
         checker.problems.sort(key=lambda p: (p[0], p[1]))
         raise ExpressionError([(column, said) for _line, column, said in checker.problems],

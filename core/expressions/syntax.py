@@ -215,6 +215,9 @@ def parse(text: str) -> Node:
         tree = PARSER.parse(text)
     except UnexpectedInput as exc:
         line, column = max(getattr(exc, "line", 1) or 1, 1), max(getattr(exc, "column", 1) or 1, 1)
+        if _at_end(exc):  # just after the last character
+            lines = text.rstrip().split("\n")
+            line, column = len(lines), len(lines[-1]) + 1
         raise ExpressionError([(column, _syntax_problem(exc, text))], [line]) from None
     try:
         return _Build().transform(tree)
@@ -230,13 +233,17 @@ def _expected(names) -> Sentence | str:
                     things_zh=" / ".join(sentence(w).in_("zh-CN") for w in words))
 
 
+def _at_end(exc: UnexpectedInput) -> bool:
+    return isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
+
+
 def _syntax_problem(exc: UnexpectedInput, text: str) -> Sentence:
     if isinstance(exc, UnexpectedCharacters):
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         if char in "'\"":
             return sentence("syntax_open_text")
         return sentence("syntax_character", char=char)
-    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+    if _at_end(exc):
         return sentence("syntax_end", expected=_expected(exc.expected))
     assert isinstance(exc, UnexpectedToken)
     return sentence("syntax_token", token=str(exc.token), expected=_expected(exc.expected))
