@@ -505,7 +505,7 @@ WORDS: dict[str, dict[str, str]] = {
     "syntax_open_text": {"en": "a text is opened with a quote and not closed", "zh-CN": "文本以引号开始，但没有结束的引号。"},
     "syntax_end": {"en": "the expression ends too early{expected}", "zh-CN": "表达式过早结束{expected}"},
     "syntax_token": {"en": "'{token}' is not expected here{expected}", "zh-CN": "此处不应出现“{token}”{expected}"},
-    "syntax_expected": {"en": "; expected {things}", "zh-CN": "；此处应为 {things_zh}"},
+    "syntax_expected": {"en": "; expected {things}", "zh-CN": "；此处应为 {things}"},
     "syntax_field_or_function": {"en": "a field or a function", "zh-CN": "字段或函数"},
     "syntax_number": {"en": "a number", "zh-CN": "数字"},
     "syntax_text": {"en": "a text in quotes", "zh-CN": "带引号的文本"},

@@ -8,8 +8,8 @@ target object. Every problem is collected (not only the first), each with its co
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from core.expressions.syntax import Call, ExpressionError, Literal, Node, Op, Ref, parse
 from core.metadata.model import FieldDef, MetadataSet

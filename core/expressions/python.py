@@ -9,13 +9,14 @@ condition follows SQL's three values (true, false, blank): ``blank AND false`` i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from core.expressions.check import BOOLEAN, DATE, DATETIME, NUMBER, TEXT, Typed
 from core.expressions.syntax import Call, Literal, Node, Op, Ref
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PRECISION = 40
 WHOLE_LIMIT = 1_000_000_000
 TEXT_DECIMALS = 6  # TEXT(number) rounds to this many decimals
@@ -69,7 +70,7 @@ def _datetime(value: Any) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         if isinstance(value, dt.date):
             return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
-        value = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        value = dt.datetime.fromisoformat(str(value))
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -16,7 +16,7 @@ point, as SQLite and Python do); dates and times are UTC on both.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles

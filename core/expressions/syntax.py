@@ -17,7 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from core.words import Sentence, sentence
 
@@ -229,8 +235,17 @@ def _expected(names) -> Sentence | str:
     words = sorted({EXPECTED_WORDS.get(name, "") for name in names} - {""})
     if not words:
         return ""
-    return sentence("syntax_expected", things=" / ".join(sentence(w).in_("en") for w in words),
-                    things_zh=" / ".join(sentence(w).in_("zh-CN") for w in words))
+    return sentence("syntax_expected", things=_Either("either", parts=tuple(sentence(w) for w in words)))
+
+
+@dataclass(frozen=True)
+class _Either(Sentence):
+    """What may come next, said in one language, separated by " / "."""
+
+    parts: tuple = ()
+
+    def in_(self, lang: str) -> str:
+        return " / ".join(part.in_(lang) for part in self.parts)
 
 
 def _at_end(exc: UnexpectedInput) -> bool:
