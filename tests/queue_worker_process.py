@@ -31,7 +31,7 @@ def effect(runtime, job) -> None:
     with write_transaction(runtime.engine) as conn:
         conn.execute(sa.text("INSERT INTO fault_run (job_id, pid) VALUES (:id, :pid)"), {"id": job.id, "pid": os.getpid()})
     RAN.append(job.id)
-    time.sleep(600 if len(RAN) == int(os.environ.get("FAULT_HANG", "0")) else 0.01)
+    time.sleep(600 if len(RAN) == int(os.environ.get("FAULT_HANG", "0")) else float(os.environ.get("FAULT_PAUSE", "0.01")))
     with write_transaction(runtime.engine) as conn:
         conn.execute(sa.text("INSERT INTO fault_effect (job_id) VALUES (:id) ON CONFLICT DO NOTHING"), {"id": job.id})
 
@@ -40,7 +40,7 @@ def main() -> None:
     url, lease = sys.argv[1], dt.timedelta(seconds=float(sys.argv[2]))
     runtime = Runtime(Settings(database_url=url, plugins=(), password_hashing="fast"))
     worker = queue.Worker(runtime, {"fault.effect": effect}, lease=lease)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + float(os.environ.get("FAULT_DEADLINE", "60"))
     while time.monotonic() < deadline:
         if worker.run_once() is None:
             with runtime.engine.connect() as conn:

@@ -195,3 +195,36 @@ def test_a_user_name_taken_twice_is_refused(database_url):
     assert run("user", "add", "sam", "--password-stdin", database=database_url, stdin="a long enough secret\n").returncode == 0
     again = run("user", "add", "sam", "--password-stdin", database=database_url, stdin="a long enough secret\n")
     assert again.returncode == 2 and "a user named 'sam' already exists" in again.stderr
+
+
+def test_a_server_killed_and_started_again_runs_what_fell_due_meanwhile_once(serve, database_url):
+    """A workflow rule's time trigger falls due while the server is down (killed with SIGKILL): the restarted server's
+    scheduler runs it, once per record, and nothing that ran before runs again."""
+    import datetime as dt
+    import signal
+
+    env = {"TESSERA_DATABASE_URL": database_url}
+    base, printed = serve("--no-demo", env=env)
+    password = re.search(r"Sign in as 'admin' with the password: (\S+)", printed).group(1)
+    token = httpx.post(f"{base}/api/auth/token", json={"username": "admin", "password": password}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    rule = {"object": "activity", "label": {"en": "Due"}, "trigger": {"on": "time", "field": "start_at", "after": "0m"},
+            "actions": [{"type": "set_fields", "values": {"priority": "high"}}]}
+    assert httpx.put(f"{base}/api/meta/automations/due", json=rule, headers=auth).status_code == 200
+    due = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=4)
+    ids = [httpx.post(f"{base}/api/records/activity", json={"subject": f"Call {n}", "start_at": due.isoformat(), "priority": "low"},
+                      headers=auth).json()["id"] for n in range(3)]
+    process, _handle = serve.started[-1]
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    time.sleep(max(0.0, (due - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 1)  # due while nothing runs
+    base, _printed = serve("--no-demo", env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        shown = [httpx.get(f"{base}/api/records/activity/{i}", headers=auth).json()["priority"] for i in ids]
+        if shown == ["high"] * 3:
+            break
+        time.sleep(0.5)
+    assert shown == ["high"] * 3
+    runs = httpx.get(f"{base}/api/automations/runs?rule=due", headers=auth).json()["items"]
+    assert sorted(r["record_id"] for r in runs) == sorted(ids) and {r["status"] for r in runs} == {"done"}
