@@ -439,24 +439,14 @@ class Approvals:
         return record if record is not None else records.get(object_name, record_id)
 
     def _values(self, records: TransactionRecords, values: Mapping, record: dict) -> dict:
-        from core.automations.documents import offset  # noqa: PLC0415 - the offsets rules and processes share
+        from core.automations.documents import computed  # noqa: PLC0415 - the values rules and processes share
 
+        user = records.schema.tables.table("user")
         result = {}
-        now = _now()
         for name, value in values.items():
-            if isinstance(value, Mapping) and len(value) == 1:
-                key, given = next(iter(value.items()))
-                if key in ("$today", "$now"):
-                    moved = now + (offset(given) or dt.timedelta()) if given else now
-                    value = moved.date().isoformat() if key == "$today" else moved.isoformat()
-                elif key == "$field":
-                    value = record.get(given)
-                    value = value.get("id") if isinstance(value, Mapping) else value
-                elif key == "$record":
-                    value = record["id"]
-                elif key == "$user":
-                    user = records.schema.tables.table("user")
-                    value = records.connection.execute(select(user.c.id).where(user.c.username == given)).scalar()
+            if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)).startswith("$"):
+                value = computed(*next(iter(value.items())), record,
+                                 lambda login: records.connection.execute(select(user.c.id).where(user.c.username == login)).scalar())
             result[name] = value
         return result
 

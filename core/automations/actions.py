@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, func, select
 
 from core import mail, queue, recipients
-from core.automations.documents import offset
+from core.automations.documents import computed
 from core.automations.rules import Rule
 from core.conditions import compile
 from core.coretables import automation_state
@@ -75,22 +75,10 @@ def resolve(run: Run, target: str, values: Mapping[str, Any]) -> dict:
 
 
 def _computed(run: Run, target: str, name: str, key: str, given: Any) -> dict:
-    now = dt.datetime.now(dt.timezone.utc)
-    if key == "$today":
-        return {name: ((now + offset(given)).date()).isoformat()}  # type: ignore[operator]
-    if key == "$now":
-        return {name: (now + offset(given)).isoformat()}  # type: ignore[operator]
-    if key == "$field":
-        value = run.record.get(given)
-        return {name: value.get("id") if isinstance(value, Mapping) else value}
-    if key == "$record":
-        fdef = run.schema.meta.object(target).fields.get(name)
-        if fdef is not None and fdef.type.name == "dynamic_lookup":
-            return {name: run.record["id"], fdef.spec["object_field"]: run.rule.object}
-        return {name: run.record["id"]}
-    if key == "$user":
-        return {name: _user_id(run, str(given))}
-    raise ActionError(f"'{key}' is not a value a rule computes")
+    fdef = run.schema.meta.object(target).fields.get(name)
+    if key == "$record" and fdef is not None and fdef.type.name == "dynamic_lookup":
+        return {name: run.record["id"], fdef.spec["object_field"]: run.rule.object}
+    return {name: computed(key, given, run.record, lambda login: _user_id(run, login))}
 
 
 def _user_id(run: Run, login: str) -> int:

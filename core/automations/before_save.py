@@ -10,13 +10,11 @@ with the save; a refusal is the save's answer (it is rolled back with it).
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
 from typing import Any, Mapping
 
 from sqlalchemy import select
 
-from core.automations.documents import offset
+from core.automations.documents import computed
 from core.automations.rules import Rule, rules_of
 from core.sameness import same
 from core.validation import FieldError
@@ -76,18 +74,6 @@ def _apply(w: Any, rule: Rule, item: Any, current: Mapping[str, Any]) -> FieldEr
 def _value(w: Any, value: Any, current: Mapping[str, Any]) -> Any:
     if not (isinstance(value, Mapping) and len(value) == 1 and next(iter(value)).startswith("$")):
         return value
-    key, given = next(iter(value.items()))
-    now = dt.datetime.now(dt.timezone.utc)
-    if key == "$today":
-        return (now + offset(given)).date().isoformat()  # type: ignore[operator]
-    if key == "$now":
-        return (now + offset(given)).isoformat()  # type: ignore[operator]
-    if key == "$field":
-        found = current.get(given)
-        if isinstance(found, Decimal):
-            return float(found)
-        return found.isoformat() if isinstance(found, (dt.date, dt.datetime)) else found
-    if key == "$user":
-        user = w.schema.tables.table("user")
-        return w.conn.execute(select(user.c.id).where(user.c.username == given)).scalar()
-    return current.get("id")  # $record: the record itself
+    user = w.schema.tables.table("user")
+    return computed(*next(iter(value.items())), current,
+                    lambda login: w.conn.execute(select(user.c.id).where(user.c.username == login)).scalar())

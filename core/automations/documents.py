@@ -11,6 +11,7 @@ is checked when a rule is stored (``references``), each problem at its JSON poin
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from cronsim import CronSim, CronSimError
@@ -227,6 +228,25 @@ def _text(value: Any) -> str:
 
 
 UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def computed(key: str, given: Any, record: Mapping[str, Any], user: Any = lambda login: None) -> Any:
+    """The value ``{key: given}`` computes when a rule runs or an approval decides, for ``record`` (as the record
+    service shows it, or its stored row): ``$today``/``$now`` moved by the offset, ``$field`` the record's value (a
+    lookup's id), ``$record`` its id, ``$user`` what ``user(login)`` finds."""
+    if key in ("$today", "$now"):
+        moved = dt.datetime.now(dt.timezone.utc) + (offset(given) or dt.timedelta())
+        return moved.date().isoformat() if key == "$today" else moved.isoformat()
+    if key == "$field":
+        value = record.get(given)
+        if isinstance(value, Mapping):
+            return value.get("id")
+        if isinstance(value, Decimal):
+            return float(value)
+        return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+    if key == "$record":
+        return record.get("id")
+    return user(str(given))
 
 
 def offset(text: Any) -> dt.timedelta | None:
