@@ -82,7 +82,7 @@ class FieldType:
     formats_driver_values: bool = False
     family: str = "other"
     widget: str = "text"
-    label: dict[str, str] = field(default_factory=dict)
+    label: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
     in_setup: bool = True
     # number: the decimal places its values keep by default (0: whole numbers, shown without separators)
     scale: int | None = None
@@ -109,6 +109,16 @@ class FieldType:
     def whole(self) -> bool:
         """A number type whose values are whole numbers."""
         return self.family == "number" and self.scale == 0
+
+    @property
+    def single_choice(self) -> bool:
+        """A choice of one value from a list (a picklist): what a board's columns and a record's path are made of."""
+        return self.family == "choice" and not self.multiple
+
+    @property
+    def groups(self) -> bool:
+        """Records can be grouped by its value: one choice, yes or no, or one linked record of a named object."""
+        return self.single_choice or self.family == "boolean" or (self.single_link and "target" in self.options)
 
     @property
     def single_link(self) -> bool:
