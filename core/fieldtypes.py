@@ -90,6 +90,7 @@ class FieldType:
     multiple: bool = False  # choice or relation: a value is a list of several (multi-select, links)
     with_time: bool = False  # date: a moment (date and time, in UTC) rather than a day
     blank_is_value: bool = False  # text: an empty string is a value of its own, not "no value"
+    names_records: bool = False  # its values may name a record: an import finds a lookup's record by such a field
     # a value as reads return it, as a JSON Schema (OpenAPI); None: the type's json_schema
     read_schema: Callable[[dict], dict] | None = None
     # an imported cell's text as a value to write; None: the family's way (numbers, dates, yes/no...), else the text
@@ -443,7 +444,7 @@ def builtin_types() -> list[FieldType]:
     numbers = dict(family="number", widget="number")
     return [
         FieldType("text", _text_sql, _text_schema, options=frozenset({"max_length", "min_length"}), blank_is_value=True,
-                  label=_label("Text", "文本"), **text_like),
+                  names_records=True, label=_label("Text", "文本"), **text_like),
         FieldType(
             "long_text",
             lambda f: Text(),
@@ -465,6 +466,7 @@ def builtin_types() -> list[FieldType]:
             make_parser=_int_parser,
             scale=0,
             label=_label("Whole number", "整数"),
+            names_records=True,
             **numbers,
         ),
         FieldType(
@@ -478,6 +480,7 @@ def builtin_types() -> list[FieldType]:
             options=frozenset({"min", "min_exclusive", "max", "precision", "scale"}),
             scale=4,
             label=_label("Decimal number", "小数"),
+            names_records=True,
             **numbers,
         ),
         FieldType(
@@ -551,6 +554,7 @@ def builtin_types() -> list[FieldType]:
             lambda f: {"type": "string", "maxLength": 254, "format": "email"},
             widget="email",
             label=_label("Email", "电子邮件"),
+            names_records=True,
             **text_like,
         ),
         FieldType(
@@ -559,6 +563,7 @@ def builtin_types() -> list[FieldType]:
             lambda f: {"type": "string", "maxLength": 40, "pattern": r"^[0-9+()./ xX#*-]*$"},
             widget="tel",
             label=_label("Phone", "电话"),
+            names_records=True,
             **text_like,
         ),
         FieldType(
@@ -567,6 +572,7 @@ def builtin_types() -> list[FieldType]:
             lambda f: {"type": "string", "maxLength": 2000, "pattern": r"^(https?://|mailto:)\S+$"},
             widget="url",
             label=_label("Web address", "网址"),
+            names_records=True,
             **text_like,
         ),
         FieldType(
@@ -658,6 +664,7 @@ def builtin_types() -> list[FieldType]:
             family="text",
             widget="readonly",
             label=_label("Auto number", "自动编号"),
+            names_records=True,
         ),
         FieldType(
             "json",
