@@ -157,10 +157,9 @@ def _text(value: Any) -> str:
 
 def _holds(flt: Filter, value: Any) -> bool:
     op, wanted = flt.operator, flt.value
-    kind = flt.field.type.name
     if op == "isnull":
         return _blank(value) == wanted
-    if kind in ("many_to_many", "multi_picklist"):
+    if flt.field.type.multiple:
         have = {_plain(item, flt.field) for item in (value or [])}
         return bool(have & {_plain(w, flt.field) for w in (wanted if isinstance(wanted, list) else [wanted])})
     if _blank(value):
@@ -197,7 +196,7 @@ def _plain(value: Any, fdef: FieldDef) -> Any:
         return value
     if isinstance(value, (int, float, Decimal)):
         return Decimal(str(value))
-    if isinstance(value, str) and fdef.type.name in ("date", "datetime", "integer", "decimal", "currency", "percent", "lookup"):
+    if isinstance(value, str) and (fdef.type.family in ("date", "number") or (fdef.type.single_link and "target" in fdef.type.options)):
         try:
             value = fdef.type.from_text(value, fdef.spec)
         except (ValueError, TypeError):

@@ -86,7 +86,7 @@ def readers(runtime, object_name: str, names: list[str], labels: str | None) -> 
     found = []
     for name in names:
         fdef = obj.fields.get(name)
-        if labels and fdef is not None and fdef.type.name in ("picklist", "multi_picklist"):
+        if labels and fdef is not None and "values" in fdef.type.options:
             words = {v["value"]: (v.get("label") or {}).get(labels) or (v.get("label") or {}).get("en") or v["value"]
                      for v in fdef.spec.get("values", [])}
             found.append(lambda value, words=words: cell([words.get(v, v) for v in value] if isinstance(value, list)

@@ -1,14 +1,19 @@
-"""Field types, each defined once: SQL type, JSON Schema fragment, parse, format, operators.
+"""Field types, each defined once: SQL type, JSON Schema fragment, parse, format, operators, family and widget.
 
 A field type turns a field definition (a dict from metadata) into everything the
 rest of the engine needs. The registry is built per application so that plugins can
-add their own types later without touching a global.
+add their own types later without touching a global. The core, the import, the API
+and the UI ask a field's type what it is (its family, its widget, its scale...) and
+never list type names, so that a type a plugin registers is drawn, filtered, summed,
+imported and described like the built-in ones of its family.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import decimal
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -24,6 +29,19 @@ EQUALITY = frozenset({"eq", "ne", "in", "isnull"})
 ORDERED = EQUALITY | {"gt", "gte", "lt", "lte"}
 TEXTUAL = EQUALITY | {"contains", "startswith"}
 
+# What kind of value a type holds, which decides how lists, boards, filters, imports and the UI treat it:
+#   number    a quantity: summed on boards and in group totals, filtered by ranges, aligned and formatted as a number
+#   text      words a person types or reads: searched, filtered with "contains"
+#   date      a day, or a moment when the type declares with_time
+#   boolean   yes or no
+#   choice    one value of a list (a picklist), or several when the type declares multiple
+#   relation  a link to another record (a lookup), or to several when the type declares multiple
+#   other     anything else (a JSON document): stored and returned, not filtered beyond "is empty"
+FAMILIES = ("number", "text", "date", "boolean", "choice", "relation", "other")
+# The form inputs the UI draws (ui/templates/records/_input.html); a type names one as its widget.
+WIDGETS = ("text", "textarea", "email", "tel", "url", "number", "date", "datetime", "checkbox", "select", "multiselect",
+           "lookup", "links", "readonly")
+
 ID_TYPE = BigInteger().with_variant(Integer, "sqlite")
 BIGGEST = 2**63 - 1  # what a BIGINT (and SQLite's INTEGER) holds
 
@@ -37,6 +55,13 @@ class FieldType:
     the JSON Schema fragment of a value (without null). ``parse`` turns a valid JSON
     value into what the database stores; ``format`` turns a stored value back into
     JSON. ``operators`` are the list filter operators the type allows.
+
+    ``family`` (one of FAMILIES) and ``widget`` (one of WIDGETS) say what the type is to
+    the rest of the engine: a "number" type is summed on boards and filtered by ranges, a
+    "choice" type draws its values as a select, and so on. ``label`` names the type in
+    Setup in each language ({"en": ..., "zh-CN": ...}); ``in_setup`` False keeps it out of
+    the types Setup offers for a new field. The attributes after them refine a family
+    where the engine needs more than the family tells.
     """
 
     name: str
@@ -55,6 +80,61 @@ class FieldType:
     # format gives the same answer for the database driver's own value as for SQLAlchemy's (a date as
     # SQLite's ISO text or as a date, a number as a float or a Decimal), so lists skip SQLAlchemy's conversion
     formats_driver_values: bool = False
+    family: str = "other"
+    widget: str = "text"
+    label: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    in_setup: bool = True
+    # number: the decimal places its values keep by default (0: whole numbers, shown without separators)
+    scale: int | None = None
+    unit: str = ""  # number: written after a value ("%")
+    multiple: bool = False  # choice or relation: a value is a list of several (multi-select, links)
+    with_time: bool = False  # date: a moment (date and time, in UTC) rather than a day
+    blank_is_value: bool = False  # text: an empty string is a value of its own, not "no value"
+    names_records: bool = False  # its values may name a record: an import finds a lookup's record by such a field
+    # a value as reads return it, as a JSON Schema (OpenAPI); None: the type's json_schema
+    read_schema: Callable[[dict], dict] | None = None
+    # an imported cell's text as a value to write; None: the family's way (numbers, dates, yes/no...), else the text
+    parse_cell: Callable[[str, dict], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"field type '{self.name}' has the family '{self.family}'; families are {', '.join(FAMILIES)}")
+        if self.widget not in WIDGETS:
+            raise ValueError(f"field type '{self.name}' has the widget '{self.widget}'; widgets are {', '.join(WIDGETS)}")
+
+    def title(self, lang: str = "en") -> str:
+        """The type's name in Setup, in ``lang`` else English, else its name."""
+        return self.label.get(lang) or self.label.get("en") or self.name
+
+    @property
+    def whole(self) -> bool:
+        """A number type whose values are whole numbers."""
+        return self.family == "number" and self.scale == 0
+
+    @property
+    def single_choice(self) -> bool:
+        """A choice of one value from a list (a picklist): what a board's columns and a record's path are made of."""
+        return self.family == "choice" and not self.multiple
+
+    @property
+    def groups(self) -> bool:
+        """Records can be grouped by its value: one choice, yes or no, or one linked record of a named object."""
+        return self.single_choice or self.family == "boolean" or (self.single_link and "target" in self.options)
+
+    @property
+    def single_link(self) -> bool:
+        """A relation to one record (a lookup), whose value reads as {"id", "label"}."""
+        return self.family == "relation" and not self.multiple
+
+    def output_schema(self, fdef: dict) -> dict:
+        """A stored value as reads return it (loose: a value kept from before a change still fits)."""
+        if self.read_schema is not None:
+            return self.read_schema(fdef)
+        if self.family == "text" or (self.family == "choice" and not self.multiple):
+            return {"type": "string"}
+        if self.family == "number":
+            return {"type": "integer" if self.whole else "number"}
+        return copy.deepcopy(self.json_schema(fdef))
 
     @property
     def parses_as_given(self) -> bool:
@@ -287,6 +367,13 @@ def _parse_json_text(raw: str, _f: dict) -> Any:
     raise WordedError("json_filter")
 
 
+def _parse_json_cell(text: str, _f: dict) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WordedError("cell_not_json", reason=exc.msg, position=exc.pos + 1) from None
+
+
 # --- SQL and JSON Schema per type ------------------------------------------------
 
 
@@ -342,36 +429,31 @@ LOOKUP_SCHEMA = {
 }
 
 
+def _label(en: str, zh: str) -> dict[str, str]:
+    return {"en": en, "zh-CN": zh}
+
+
+LINK_READ = {"type": "object", "properties": {"id": {"type": "integer"}, "label": {}}, "required": ["id"]}
+
+
 def builtin_types() -> list[FieldType]:
+    """The built-in types, in the order Setup offers them."""
     text_like = dict(
-        operators=TEXTUAL, searchable=True, parse=_parse_text, parse_text=_parse_text, make_parser=_text_parser
+        operators=TEXTUAL, searchable=True, parse=_parse_text, parse_text=_parse_text, make_parser=_text_parser, family="text"
     )
+    numbers = dict(family="number", widget="number")
     return [
-        FieldType("text", _text_sql, _text_schema, options=frozenset({"max_length", "min_length"}), **text_like),
+        FieldType("text", _text_sql, _text_schema, options=frozenset({"max_length", "min_length"}), blank_is_value=True,
+                  names_records=True, label=_label("Text", "文本"), **text_like),
         FieldType(
             "long_text",
             lambda f: Text(),
             lambda f: {"type": "string", "maxLength": f.get("max_length", 100_000)},
             options=frozenset({"max_length"}),
             sortable=False,
-            **text_like,
-        ),
-        FieldType(
-            "email",
-            lambda f: String(254),
-            lambda f: {"type": "string", "maxLength": 254, "format": "email"},
-            **text_like,
-        ),
-        FieldType(
-            "phone",
-            lambda f: String(40),
-            lambda f: {"type": "string", "maxLength": 40, "pattern": r"^[0-9+()./ xX#*-]*$"},
-            **text_like,
-        ),
-        FieldType(
-            "url",
-            lambda f: String(2000),
-            lambda f: {"type": "string", "maxLength": 2000, "pattern": r"^(https?://|mailto:)\S+$"},
+            widget="textarea",
+            blank_is_value=True,
+            label=_label("Long text", "长文本"),
             **text_like,
         ),
         FieldType(
@@ -382,6 +464,10 @@ def builtin_types() -> list[FieldType]:
             parse=_parse_int,
             options=frozenset({"min", "min_exclusive", "max"}),
             make_parser=_int_parser,
+            scale=0,
+            label=_label("Whole number", "整数"),
+            names_records=True,
+            **numbers,
         ),
         FieldType(
             "decimal",
@@ -392,6 +478,10 @@ def builtin_types() -> list[FieldType]:
             format=_format_decimal,
             formats_driver_values=True,
             options=frozenset({"min", "min_exclusive", "max", "precision", "scale"}),
+            scale=4,
+            label=_label("Decimal number", "小数"),
+            names_records=True,
+            **numbers,
         ),
         FieldType(
             "currency",
@@ -402,6 +492,9 @@ def builtin_types() -> list[FieldType]:
             format=_format_decimal,
             formats_driver_values=True,
             options=frozenset({"min", "min_exclusive", "max", "precision", "scale", "currency"}),
+            scale=2,
+            label=_label("Currency", "货币"),
+            **numbers,
         ),
         FieldType(
             "percent",
@@ -412,6 +505,10 @@ def builtin_types() -> list[FieldType]:
             format=_format_decimal,
             formats_driver_values=True,
             options=frozenset({"min", "min_exclusive", "max", "precision", "scale"}),
+            scale=2,
+            unit=" %",
+            label=_label("Percent", "百分比"),
+            **numbers,
         ),
         FieldType(
             "boolean",
@@ -419,6 +516,10 @@ def builtin_types() -> list[FieldType]:
             lambda f: {"type": "boolean"},
             frozenset({"eq", "ne", "isnull"}),
             parse_text=_parse_bool_text,
+            family="boolean",
+            widget="checkbox",
+            label=_label("Yes or no", "是/否"),
+            read_schema=lambda f: {"type": "boolean"},
         ),
         FieldType(
             "date",
@@ -428,6 +529,10 @@ def builtin_types() -> list[FieldType]:
             parse=_parse_date,
             format=_format_date,
             formats_driver_values=True,
+            family="date",
+            widget="date",
+            label=_label("Date", "日期"),
+            read_schema=lambda f: {"type": "string", "format": "date"},
         ),
         FieldType(
             "datetime",
@@ -437,6 +542,38 @@ def builtin_types() -> list[FieldType]:
             parse=_parse_datetime,
             format=iso_utc,
             formats_driver_values=True,
+            family="date",
+            widget="datetime",
+            with_time=True,
+            label=_label("Date and time", "日期时间"),
+            read_schema=lambda f: {"type": "string", "format": "date-time"},
+        ),
+        FieldType(
+            "email",
+            lambda f: String(254),
+            lambda f: {"type": "string", "maxLength": 254, "format": "email"},
+            widget="email",
+            label=_label("Email", "电子邮件"),
+            names_records=True,
+            **text_like,
+        ),
+        FieldType(
+            "phone",
+            lambda f: String(40),
+            lambda f: {"type": "string", "maxLength": 40, "pattern": r"^[0-9+()./ xX#*-]*$"},
+            widget="tel",
+            label=_label("Phone", "电话"),
+            names_records=True,
+            **text_like,
+        ),
+        FieldType(
+            "url",
+            lambda f: String(2000),
+            lambda f: {"type": "string", "maxLength": 2000, "pattern": r"^(https?://|mailto:)\S+$"},
+            widget="url",
+            label=_label("Web address", "网址"),
+            names_records=True,
+            **text_like,
         ),
         FieldType(
             "picklist",
@@ -446,6 +583,9 @@ def builtin_types() -> list[FieldType]:
             parse=_parse_picklist,
             options=frozenset({"values"}),
             make_parser=_picklist_parser,
+            family="choice",
+            widget="select",
+            label=_label("Picklist", "选项列表"),
         ),
         FieldType(
             "multi_picklist",
@@ -456,6 +596,11 @@ def builtin_types() -> list[FieldType]:
             parse_text=lambda raw, f: _parse_picklist(raw, f),
             sortable=False,
             options=frozenset({"values"}),
+            family="choice",
+            widget="multiselect",
+            multiple=True,
+            label=_label("Multi-select picklist", "多选列表"),
+            read_schema=lambda f: {"type": "array", "items": {"type": "string"}},
         ),
         FieldType(
             "lookup",
@@ -465,6 +610,10 @@ def builtin_types() -> list[FieldType]:
             parse=parse_record_id,
             options=frozenset({"target", "on_delete"}),
             make_parser=_record_id_parser,
+            family="relation",
+            widget="lookup",
+            label=_label("Lookup", "查找关联"),
+            read_schema=lambda f: copy.deepcopy(LINK_READ),
         ),
         FieldType(
             "dynamic_lookup",
@@ -474,6 +623,11 @@ def builtin_types() -> list[FieldType]:
             parse=parse_record_id,
             options=frozenset({"object_field"}),
             make_parser=_record_id_parser,
+            family="relation",
+            widget="readonly",
+            in_setup=False,
+            label=_label("Link to a record of any object", "任意对象记录的关联"),
+            read_schema=lambda f: {"type": "object", "properties": {"id": {"type": "integer"}, "object": {}, "label": {}}, "required": ["id"]},
         ),
         FieldType(
             "many_to_many",
@@ -493,6 +647,11 @@ def builtin_types() -> list[FieldType]:
             sortable=False,
             has_column=False,
             options=frozenset({"target", "through_fields"}),
+            family="relation",
+            widget="links",
+            multiple=True,
+            label=_label("Many-to-many link", "多对多关联"),
+            read_schema=lambda f: {"type": "array", "items": copy.deepcopy(LINK_READ)},
         ),
         FieldType(
             "autonumber",
@@ -502,6 +661,10 @@ def builtin_types() -> list[FieldType]:
             parse_text=lambda raw, f: raw,
             searchable=True,
             options=frozenset({"prefix", "padding"}),
+            family="text",
+            widget="readonly",
+            label=_label("Auto number", "自动编号"),
+            names_records=True,
         ),
         FieldType(
             "json",
@@ -510,6 +673,12 @@ def builtin_types() -> list[FieldType]:
             frozenset({"isnull"}),
             parse_text=_parse_json_text,
             sortable=False,
+            family="other",
+            widget="textarea",
+            in_setup=False,
+            label=_label("JSON document", "JSON 文档"),
+            read_schema=lambda f: {},
+            parse_cell=_parse_json_cell,
         ),
     ]
 
@@ -535,6 +704,13 @@ class FieldTypeRegistry:
 
     def names(self) -> list[str]:
         return list(self._types)
+
+    def types(self) -> list[FieldType]:
+        """Every type, the built-in ones first in the order Setup offers them, then the plugins' in load order."""
+        return list(self._types.values())
+
+    def of_family(self, family: str) -> list[FieldType]:
+        return [t for t in self._types.values() if t.family == family]
 
 
 def format_autonumber(fdef: dict, number: int) -> str:

@@ -26,7 +26,6 @@ from core.metadata.layouts import LayoutView
 from core.metadata.model import MetadataSet
 
 PREFIX = "tessera_gt_"
-NUMBERS = ("integer", "decimal", "currency", "percent")
 FOLD_AFTER = 200  # rows of differences for one board before a reader folds them
 
 
@@ -59,10 +58,10 @@ def kept(meta: MetadataSet) -> set[Kept]:
         if layout.kind != "kanban" or obj is None or obj.spec.get("system"):
             continue
         group = obj.fields.get(layout.group_by or "")
-        if group is None or group.removed or group.type.name != "picklist" or not group.has_column:
+        if group is None or group.removed or not group.type.single_choice or not group.has_column:
             continue
         summed = obj.fields.get(layout.sum_field or "")
-        usable = summed is not None and not summed.removed and summed.has_column and summed.type.name in NUMBERS
+        usable = summed is not None and not summed.removed and summed.has_column and summed.type.family == "number"
         wanted.add(Kept(obj.name, group.name, summed.name if usable else ""))
     return wanted
 

@@ -90,7 +90,7 @@ def _values(index: int, flt: Filter) -> dict[str, Any]:
         return {f"tessera_f{index}": like_pattern(flt.value)}
     if flt.operator == "startswith":
         return {f"tessera_f{index}": like_pattern(flt.value, prefix=True)}
-    if flt.field.type.name in ("many_to_many", "multi_picklist") and not isinstance(flt.value, list):
+    if flt.field.type.multiple and not isinstance(flt.value, list):
         return {f"tessera_f{index}": [flt.value]}
     return {f"tessera_f{index}": flt.value}
 

@@ -22,9 +22,6 @@ from typing import Any, Hashable, Iterable
 from core.fieldtypes import as_record_id
 from core.metadata.model import FieldDef
 
-TEXT = frozenset({"text", "long_text", "email", "phone", "url", "picklist", "autonumber"})
-NUMBER = frozenset({"integer", "decimal", "currency", "percent"})
-REFERENCE = frozenset({"lookup", "dynamic_lookup"})
 
 
 def same(fdef: FieldDef | None, a: Any, b: Any) -> bool:
@@ -47,21 +44,37 @@ def comparable(fdef: FieldDef | None, value: Any) -> Hashable:
 
 
 def _kind(fdef: FieldDef | None) -> str | None:
-    return fdef.type.name if fdef is not None else None
+    """How the field's values compare, from its type's family: text, number, reference, choices, links, date,
+    datetime, boolean or document (None: a field no longer defined)."""
+    if fdef is None:
+        return None
+    ftype = fdef.type
+    family = ftype.family
+    if family == "text" or ftype.single_choice:
+        return "text"
+    if family == "choice":
+        return "choices"
+    if family == "relation":
+        return "links" if ftype.multiple else "reference"
+    if family == "date":
+        return "datetime" if ftype.with_time else "date"
+    if family in ("number", "boolean"):
+        return family
+    return "document"
 
 
 def _value(kind: str | None, value: Any, fdef: FieldDef | None = None) -> Hashable:
     if value is None:
         return False if kind == "boolean" else None
-    if kind in TEXT:
+    if kind == "text":
         return _text(value)
-    if kind in NUMBER:
+    if kind == "number":
         return _number(value)
-    if kind in REFERENCE:
+    if kind == "reference":
         return _reference(value)
-    if kind == "multi_picklist":
+    if kind == "choices":
         return _choices(value)
-    if kind == "many_to_many":
+    if kind == "links":
         return _links(value, fdef.through if fdef is not None else [])
     if kind == "date":
         return _date(value)
@@ -69,7 +82,7 @@ def _value(kind: str | None, value: Any, fdef: FieldDef | None = None) -> Hashab
         return _datetime(value)
     if kind == "boolean":
         return _boolean(value)
-    if kind == "json":
+    if kind == "document":
         return None if value == "" else _json(value)
     return _unknown(value)
 

@@ -32,14 +32,6 @@ from core.metadata.model import FieldDef, MetadataSet
 from core.person_names import full_name, name_fields
 from core.tables import SchemaTables, build_tables
 
-RELATION_TYPES = frozenset({"lookup", "dynamic_lookup", "many_to_many"})
-FAMILIES = {
-    "text": {"text", "long_text", "email", "phone", "url", "picklist", "autonumber"},
-    "number": {"integer", "decimal", "currency", "percent"},
-    "moment": {"date", "datetime"},
-    "flag": {"boolean"},
-    "document": {"json", "multi_picklist"},
-}
 CONVERSION_SAMPLE_LIMIT = 3
 FILL_BATCH = 1000  # rows read and written at a time when a full-name field is filled in
 
@@ -170,20 +162,26 @@ def _sql_type_text(conn: Connection, fdef: FieldDef) -> str:
 def _type_differs(conn, before: FieldDef, after: FieldDef) -> bool:
     if before.type.name != after.type.name:
         return True
-    if after.type.name in ("picklist", "multi_picklist"):
+    if "values" in after.type.options:
         removed = {v["value"] for v in before.spec.get("values", [])} - {v["value"] for v in after.spec.get("values", [])}
         if removed:
             return True
     return _sql_type_text(conn, before) != _sql_type_text(conn, after)
 
 
-def _family(ftype: FieldType) -> str | None:
-    return next((name for name, members in FAMILIES.items() if ftype.name in members), None)
+def _family(ftype: FieldType) -> str:
+    """What a column of the type holds, for the changes of type allowed: text (a single choice is stored as its text),
+    number, date (with or without time), boolean, relation, or a document (several choices, JSON)."""
+    if ftype.family == "text" or ftype.single_choice:
+        return "text"
+    if ftype.family in ("number", "date", "boolean", "relation"):
+        return ftype.family
+    return "document"
 
 
 def _check_convertible(before: FieldDef, after: FieldDef) -> None:
     old, new = before.type, after.type
-    if old.name in RELATION_TYPES or new.name in RELATION_TYPES:
+    if old.family == "relation" or new.family == "relation":
         if old.name != new.name:
             raise SchemaChangeRefused(after.object, after.name, f"a {old.name} field cannot become a {new.name} field; add a new field and move the data")
         return

@@ -430,7 +430,6 @@ def _best_first(table: sa.Table, obj: ObjectDef, access: Access) -> list:
 # --- how a result is shown ---------------------------------------------------------------------------
 
 SUBTITLE_FIELDS = 2
-SUBTITLE_KINDS = ("lookup", "dynamic_lookup", "picklist")
 
 
 def subtitle_fields(meta: MetadataSet, obj: ObjectDef, access: Access) -> list[FieldDef]:
@@ -440,8 +439,8 @@ def subtitle_fields(meta: MetadataSet, obj: ObjectDef, access: Access) -> list[F
     names = meta.layout(obj.name, "list").columns or [f.name for f in indexed_fields(obj)]
     fields = [obj.fields[n] for n in names if n in obj.fields and n not in (obj.title_field, "owner")
               and not obj.fields[n].removed and access.visible(obj.name, n)]
-    useful = [f for f in fields if f.type.name in SUBTITLE_KINDS or (f.spec.get("searchable") and f.type.searchable)]
-    useful.sort(key=lambda f: f.type.name not in ("lookup", "dynamic_lookup"))
+    useful = [f for f in fields if f.type.single_link or f.type.single_choice or (f.spec.get("searchable") and f.type.searchable)]
+    useful.sort(key=lambda f: not f.type.single_link)
     return useful[:SUBTITLE_FIELDS]
 
 
@@ -451,7 +450,7 @@ def shown(fdef: FieldDef, value, lang: str = "en") -> str:
         return ""
     if isinstance(value, dict):
         return "" if value.get("label") is None else str(value["label"])
-    if fdef.type.name == "picklist":
+    if fdef.type.single_choice:
         for option in fdef.spec.get("values", []):
             if option["value"] == value:
                 labels = option.get("label") or {}

@@ -18,8 +18,6 @@ from core.metadata.model import SYSTEM_FIELDS, FieldDef, ObjectDef
 from core.words import LANGUAGES, WORDS, Sentence, WordedError, code_and_params, hint, sentence, sentence_of
 
 FORMAT_CHECKER = FormatChecker(formats=("email", "date"))
-TEXT_TYPES = frozenset({"text", "long_text"})
-NUMBER_TYPES = frozenset({"integer", "decimal", "currency", "percent"})
 WRITABLE_SYSTEM_FIELDS = ("owner",)
 OWNER_FIELD_SPEC = {"name": "owner", "type": "lookup", "target": "user", "label": {"en": "Owner", "zh-CN": "负责人"}}
 
@@ -82,13 +80,13 @@ class RecordValidator:
         self._validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
         self._fast = fastjsonschema.compile({"$schema": "http://json-schema.org/draft-07/schema#", **schema})
         self.required = [f.name for f in obj.active_fields() if f.required and self._writable(f)]
-        self._blank_is_null = {n for n, f in self.fields.items() if f.type.name not in TEXT_TYPES}
+        self._blank_is_null = {n for n, f in self.fields.items() if not f.type.blank_is_value}
         self._read_only = {n for n, f in self.fields.items() if f.spec.get("read_only")}
         # Per field: how a valid value is parsed (None: kept as it is); many-to-many links have their own parse.
         self._parsers: dict[str, Callable[[Any], Any] | None] = {
             n: None if f.type.parses_as_given else f.type.parser(f.spec) for n, f in self.fields.items() if f.type.name != "many_to_many"}
         # Per number field with a min or max: its definition (JSON Schema bounds only numbers sent as JSON numbers)
-        self._bounded = {n: f.spec for n, f in self.fields.items() if f.type.name in NUMBER_TYPES and ("min" in f.spec or "max" in f.spec)}
+        self._bounded = {n: f.spec for n, f in self.fields.items() if f.type.family == "number" and ("min" in f.spec or "max" in f.spec)}
         self._columns: dict[str, Callable[[list], Any]] = {}  # per field: the schema check of a list of values (validate_many)
         self._shapes: dict[tuple, Any] = {}  # validate_many: what the names a row gives decide (see _shape)
 
@@ -313,7 +311,7 @@ def parse_links(fdef: FieldDef, value: list) -> list[dict]:
                 link[key] = tdef.type.parse(raw, tdef.spec)
             except (ValueError, TypeError) as exc:
                 raise _link_problem(position, key, sentence_of(exc) or str(exc)) from None
-            beyond = out_of_bounds(key, tdef.spec, link[key]) if tdef.type.name in NUMBER_TYPES else None
+            beyond = out_of_bounds(key, tdef.spec, link[key]) if tdef.type.family == "number" else None
             if beyond:
                 raise _link_problem(position, key, beyond.said)
         if link["id"] not in seen:
@@ -381,7 +379,7 @@ def describe_value_error(error: ValidationError, fdef: FieldDef | None) -> Sente
         return sentence(BOUNDS[v], limit=number_text(value))
     if v == "uniqueItems":
         return sentence("repeated_value")
-    if v == "required" and type_name in ("lookup", "dynamic_lookup", "many_to_many"):
+    if v == "required" and fdef is not None and fdef.type.family == "relation":
         return sentence("record_id_shape")
     expected = f"expected_{type_name}" if f"expected_{type_name}" in WORDS else ("expected_text" if type_name else "expected_valid")
     return sentence("wrong_type", expected=sentence(expected), value=_short(instance))
@@ -392,17 +390,22 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _typed_as_text(ftype) -> bool:
+    """Text a person types, or one choice of a list: a value of another JSON type is taken as its text."""
+    return (ftype.family == "text" and ftype.widget != "readonly") or ftype.single_choice
+
+
 def field_validator(fdef: FieldDef) -> Callable[[Any], Any]:
     """Check and parse one value for ``fdef`` (used when converting stored values)."""
     validator = Draft202012Validator(fdef.type.json_schema(fdef.spec), format_checker=FORMAT_CHECKER)
 
     def check(value: Any) -> Any:
         candidates = [value]
-        if fdef.type.name in ("integer", "decimal", "currency", "percent") and isinstance(value, str):
+        if fdef.type.family == "number" and isinstance(value, str):
             candidates.append(value.strip())
-        if fdef.type.name == "multi_picklist" and isinstance(value, str):
+        if fdef.type.family == "choice" and fdef.type.multiple and isinstance(value, str):
             candidates = [[value]]
-        if fdef.type.name in ("text", "long_text", "email", "phone", "url", "picklist") and not isinstance(value, str):
+        if _typed_as_text(fdef.type) and not isinstance(value, str):
             candidates = [str(value).lower() if isinstance(value, bool) else str(value)]
         for candidate in candidates:
             error = next(iter(validator.iter_errors(candidate)), None)

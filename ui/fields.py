@@ -23,13 +23,6 @@ from ui.i18n import label
 
 BABEL_LOCALES = {"en": "en_US", "zh-CN": "zh_Hans_CN"}
 SYSTEM_COLUMNS = {"owner", "created_at", "updated_at"}  # the system fields a layout may show
-NUMBER_TYPES = {"integer", "decimal", "currency", "percent"}
-WIDGETS = {
-    "text": "text", "email": "email", "phone": "tel", "url": "url", "autonumber": "readonly", "long_text": "textarea",
-    "integer": "number", "decimal": "number", "currency": "number", "percent": "number", "boolean": "checkbox",
-    "date": "date", "datetime": "datetime", "picklist": "select", "multi_picklist": "multiselect",
-    "lookup": "lookup", "dynamic_lookup": "readonly", "many_to_many": "links", "json": "textarea",
-}
 
 
 @dataclass
@@ -48,7 +41,7 @@ class Column:
 
 
 def column(fdef: FieldDef, lang: str, editable: bool) -> Column:
-    widget = WIDGETS.get(fdef.type.name, "text")
+    widget = fdef.type.widget
     if fdef.spec.get("read_only"):
         widget, editable = "readonly", False
     return Column(fdef, fdef.label(lang), editable, widget)
@@ -69,27 +62,28 @@ def formatter(fdef: FieldDef, lang: str, currency: str | None = None, zone: str 
 
     An amount shows the symbol of the field's own currency, else of ``currency`` (the installation's); a date and time
     is shown in ``zone`` (the reader's), else in UTC, saying so."""
-    kind = fdef.type.name
-    if kind in ("lookup", "dynamic_lookup"):
+    ftype = fdef.type
+    family = ftype.family
+    if ftype.single_link:
         show = lambda v: str(v.get("label") if v.get("label") is not None else f"#{v['id']}")  # noqa: E731
-    elif kind == "many_to_many":
+    elif family == "relation":
         show = lambda v: ", ".join(str(link.get("label") or f"#{link['id']}") for link in v)  # noqa: E731
-    elif kind in ("picklist", "multi_picklist"):
+    elif family == "choice":
         labels = {o["value"]: label(o.get("label"), lang, o["value"]) for o in fdef.spec.get("values", [])}
         one = lambda v: labels.get(v, str(v))  # noqa: E731
-        show = one if kind == "picklist" else (lambda v: ", ".join(one(x) for x in v))
-    elif kind == "boolean":
+        show = (lambda v: ", ".join(one(x) for x in v)) if ftype.multiple else one
+    elif family == "boolean":
         show = lambda v: "✓" if v else "✗"  # noqa: E731
-    elif kind == "currency" and (fdef.spec.get("currency") or currency):
-        show = money(fdef.spec.get("currency") or currency, lang, fdef.spec.get("scale", 2))
-    elif kind in ("currency", "decimal", "percent"):
-        pattern = f"{{:,.{fdef.spec.get('scale', 4 if kind == 'decimal' else 2)}f}}"
-        if kind == "percent":
-            pattern += " %"
+    elif family == "number" and "currency" in ftype.options and (fdef.spec.get("currency") or currency):
+        show = money(fdef.spec.get("currency") or currency, lang, fdef.spec.get("scale", ftype.scale or 0))
+    elif family == "number" and not ftype.whole:
+        pattern = f"{{:,.{fdef.spec.get('scale', ftype.scale if ftype.scale is not None else 2)}f}}{ftype.unit}"
         show = pattern.format
-    elif kind == "datetime" and zone not in (None, "UTC"):
+    elif family == "number" and ftype.unit:
+        show = lambda v: f"{v}{ftype.unit}"  # noqa: E731
+    elif family == "date" and ftype.with_time and zone not in (None, "UTC"):
         show = lambda v: in_zone(str(v), zone).strftime("%Y-%m-%d %H:%M")  # noqa: E731
-    elif kind == "datetime":
+    elif family == "date" and ftype.with_time:
         show = lambda v: str(v).replace("T", " ")[:16] + " UTC"  # noqa: E731
     else:
         show = str
@@ -100,19 +94,19 @@ def cell(fdef: FieldDef, lang: str, currency: str | None = None, zone: str | Non
     """The function that writes the field's values as a list cell's HTML (a string to put into a row, every value
     escaped): a lookup as a link to its record under its title, a picklist value as a badge in its colour's tone,
     other values as text."""
-    kind, text = fdef.type.name, formatter(fdef, lang, currency, zone)
+    ftype, text = fdef.type, formatter(fdef, lang, currency, zone)
     # f-strings with escape() rather than Markup.format: a list page writes hundreds of these, and format's parsing
     # of the template costs more than the cell
-    if kind == "lookup":
+    if ftype.single_link and fdef.spec.get("target"):
         target = escape(fdef.spec["target"])
         return lambda v: "" if not v else f'<a href="/r/{target}/{int(v["id"])}">{escape(text(v))}</a>'
-    if kind == "dynamic_lookup":
+    if ftype.single_link:  # linked to a record of the object its value names
         return lambda v: escape(text(v)) if not v or not v.get("object") else \
             f'<a href="/r/{escape(v["object"])}/{int(v["id"])}">{escape(text(v))}</a>'
-    if kind in ("picklist", "multi_picklist"):
+    if ftype.family == "choice":
         badges = {o["value"]: badge(o.get("color"), label(o.get("label"), lang, o["value"])) for o in fdef.spec.get("values", [])}
         one = lambda v: badges.get(v) or escape(v)  # noqa: E731
-        if kind == "picklist":
+        if not ftype.multiple:
             return lambda v: "" if v in (None, "") else one(v)
         return lambda v: Markup(" ").join(one(x) for x in v or [])
     return lambda v: escape(text(v))
@@ -164,12 +158,12 @@ def form_value(record: dict | None, name: str) -> Any:
 
 def from_form(fdef: FieldDef, raw: Any, zone: str | None = None) -> Any:
     """A submitted input as the record service takes it; '' is no value."""
-    kind = fdef.type.name
-    if kind == "boolean":
+    ftype = fdef.type
+    if ftype.family == "boolean":
         return raw in ("on", "true", "1", ["on"])
-    if kind in ("multi_picklist", "many_to_many"):
+    if ftype.multiple:
         items = raw if isinstance(raw, list) else ([raw] if raw not in (None, "") else [])
-        if kind == "many_to_many":  # typed as ids separated by commas
+        if ftype.family == "relation":  # typed as ids separated by commas
             items = [part.strip() for item in items for part in str(item).split(",")]
         return [item for item in items if item != ""]
     if isinstance(raw, list):
@@ -177,11 +171,11 @@ def from_form(fdef: FieldDef, raw: Any, zone: str | None = None) -> Any:
     if raw is None:
         return None
     text = str(raw).replace("\r\n", "\n")  # a browser sends line breaks as CRLF
-    if kind not in ("text", "long_text") and text.strip() == "":
+    if not ftype.blank_is_value and text.strip() == "":
         return None
-    if kind in NUMBER_TYPES or kind == "lookup":
+    if ftype.family == "number" or ftype.single_link:
         return text.strip()
-    if kind == "datetime":
+    if ftype.family == "date" and ftype.with_time:
         return utc_text(text, zone)
     return text
 

@@ -49,12 +49,12 @@ def _sentence(page: Page, field_of: Callable[[str], FieldDef | None], key: str, 
     field = fdef.label(page.lang)
     if operator == "isnull":
         return page.t("{field} is empty", field=field) if raw.lower() in ("true", "1") else page.t("{field} is not empty", field=field)
-    kind = fdef.type.name
-    if kind in ("picklist", "multi_picklist"):
+    ftype = fdef.type
+    if ftype.family == "choice":
         value = page.t(" or ").join(page.show(fdef, part) for part in raw.split(","))
-    elif kind == "lookup":
+    elif ftype.single_link and fdef.spec.get("target"):
         value = typed.get(name) or _title(page, fdef.spec["target"], raw) or f"#{raw}"
-    elif kind == "boolean":
+    elif ftype.family == "boolean":
         value = page.t("Yes") if raw.lower() in ("true", "1", "yes") else page.t("No")
     else:
         value = raw

@@ -54,7 +54,6 @@ ENCODINGS = ("utf-8-sig", "utf-16", "gbk", "gb18030", "big5", "shift_jis", "cp12
 ENCODING_NAMES = {"utf-8-sig": "UTF-8", "utf-16": "UTF-16", "gbk": "GBK", "gb18030": "GB18030", "big5": "Big5",
                   "shift_jis": "Shift JIS", "cp1252": "Windows-1252", "latin-1": "ISO-8859-1"}
 THEN = ("update", "skip", "create")
-LOOKUP_MATCH_TYPES = ("text", "email", "phone", "url", "integer", "autonumber", "decimal")
 
 
 class ImportPages(Controller):
@@ -494,7 +493,8 @@ def import_fields(page: Page, obj: ObjectDef) -> list[dict]:
         if not importable(fdef) or not access.visible(obj.name, fdef.name) or not access.writable(obj.name, fdef.name):
             continue
         found.append({"name": fdef.name, "label": fdef.label(page.lang), "type": fdef.type.name, "fdef": fdef,
-                      "lookup": fdef.type.name in ("lookup", "many_to_many"), "required": fdef.required})
+                      "lookup": fdef.type.family == "relation" and bool(fdef.spec.get("target")),
+                      "links": fdef.type.family == "relation" and fdef.type.multiple, "required": fdef.required})
     return found
 
 
@@ -516,7 +516,7 @@ def match_choices(page: Page, fdef: FieldDef) -> list[dict]:
     except UnknownObject:
         return []
     access, title = page.access, target.title_field
-    candidates = [f for f in target.active_fields() if f.has_column and f.type.name in LOOKUP_MATCH_TYPES and access.visible(target.name, f.name)]
+    candidates = [f for f in target.active_fields() if f.has_column and f.type.names_records and access.visible(target.name, f.name)]
     first = [f for f in candidates if f.name == title]
     unique = [f for f in candidates if f.spec.get("unique") and f.name != title]
     rest = [f for f in candidates if f not in first and f not in unique]
@@ -535,7 +535,8 @@ def column_view(page: Page, obj: ObjectDef, fields: list[dict], column: ColumnCh
     if chosen["lookup"]:
         view["matches"] = match_choices(page, fdef)
         view["default_match"] = page.meta().object(fdef.spec["target"]).title_field if fdef.spec.get("target") in page.meta().objects else ""
-    if fdef.type.name == "picklist":
+    view["links"] = chosen["links"]
+    if fdef.type.single_choice and "values" in fdef.type.options:
         view["allowed"] = [f"{item['value']}" for item in fdef.spec.get("values", [])]
         if found is not None and column.index < len(found.distinct):
             replaced = {k.casefold() for k in parse_values(column.values, column.name, [], page)}

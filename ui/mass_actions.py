@@ -138,12 +138,12 @@ def sentence(page: Page, obj: ObjectDef, count: int, change: Change | None = Non
 
 def value_text(page: Page, fdef: FieldDef, value: Any) -> str:
     """A parsed value as a person reads it: a choice's label, a record's name, Yes or No."""
-    kind = fdef.type.name
-    if kind == "boolean":
+    ftype = fdef.type
+    if ftype.family == "boolean":
         return page.t("Yes") if value else page.t("No")
-    if kind == "lookup":
+    if ftype.single_link and fdef.spec.get("target"):
         return _titles(page, fdef.spec["target"], [value])
-    if kind == "many_to_many":
+    if ftype.family == "relation" and ftype.multiple:
         return _titles(page, fdef.spec["target"], [link["id"] for link in value])
     return page.show(fdef, json_value(fdef.type.format(value, fdef.spec)))
 

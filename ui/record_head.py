@@ -29,7 +29,7 @@ def process_path(page: Page, obj: ObjectDef, record: dict) -> dict | None:
     """The steps of the object's process field, or None when it has none the user may see."""
     name = obj.process_field
     fdef = obj.fields.get(name or "")
-    if fdef is None or fdef.removed or fdef.type.name != "picklist" or not page.access.visible(obj.name, name) or name not in record:
+    if fdef is None or fdef.removed or not fdef.type.single_choice or not page.access.visible(obj.name, name) or name not in record:
         return None
     current = record.get(name)
     values = choices(fdef, page.lang)

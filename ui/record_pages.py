@@ -716,19 +716,20 @@ def filter_controls(page: PAGE, obj: OBJECT, chosen: dict) -> list[dict]:
     for fdef in obj.active_fields():
         if not page.access.visible(obj.name, fdef.name):
             continue
-        kind, name = fdef.type.name, fdef.name
-        control = {"name": name, "title": fdef.label(page.lang), "type": kind}
-        if kind in ("picklist", "multi_picklist"):
+        ftype, name = fdef.type, fdef.name
+        family, operators = ftype.family, ftype.operators
+        control = {"name": name, "title": fdef.label(page.lang), "type": ftype.name}
+        if family == "choice" and "values" in ftype.options:
             selected = set((chosen.get(f"{name}__in") or chosen.get(name) or "").split(","))
             control.update(widget="choices", options=[{**o, "selected": o["value"] in selected} for o in choices(fdef, page.lang)])
-        elif kind in ("integer", "decimal", "currency", "percent", "date", "datetime"):
-            control.update(widget="range", input="number" if kind not in ("date", "datetime") else "date",
+        elif family in ("number", "date") and {"gte", "lte"} <= operators:
+            control.update(widget="range", input="number" if family == "number" else "date",
                            low=chosen.get(f"{name}__gte", ""), high=chosen.get(f"{name}__lte", ""))
-        elif kind == "boolean":
+        elif family == "boolean" and "eq" in operators:
             control.update(widget="boolean", value=chosen.get(name, ""))
-        elif kind == "lookup":
+        elif ftype.single_link and fdef.spec.get("target") and "eq" in operators:
             control.update(widget="lookup", target=fdef.spec["target"], value=chosen.get(name, ""), shown=chosen.get(f"_{name}", ""))
-        elif kind in ("text", "email", "phone", "url", "autonumber"):
+        elif family == "text" and ftype.sortable and "contains" in operators:
             control.update(widget="text", value=chosen.get(f"{name}__contains", ""))
         else:
             continue
@@ -810,7 +811,8 @@ def detail_view(page: PAGE, obj: OBJECT, record: dict) -> dict:
             value = record.get(name)
             link = _link(fdef, value, record)
             fields.append({"name": name, "title": fdef.label(page.lang), "text": page.show(fdef, value), "link": link,
-                           "type": fdef.type.name, "links": _links(fdef, value), "editable": inline_edit.editable(page, obj, name) is not None})
+                           "type": fdef.type.name, "multiline": fdef.type.family == "text" and fdef.type.widget == "textarea",
+                           "links": _links(fdef, value), "editable": inline_edit.editable(page, obj, name) is not None})
         if fields:
             sections.append({"title": label(section.label, page.lang), "tab": label(section.tab, page.lang),
                              "columns": section.columns, "fields": fields})
@@ -859,15 +861,17 @@ def _sharing_answer(page: PAGE, obj: OBJECT, record_id: int, status: int, proble
 def _link(fdef: FieldDef, value: Any, record: dict) -> str | None:
     if not isinstance(value, dict) or value.get("id") is None:
         return None
-    if fdef.type.name == "lookup":
+    if not fdef.type.single_link:
+        return None
+    if fdef.spec.get("target"):
         return f"/r/{fdef.spec['target']}/{value['id']}"
-    if fdef.type.name == "dynamic_lookup" and value.get("object"):
+    if value.get("object"):
         return f"/r/{value['object']}/{value['id']}"
     return None
 
 
 def _links(fdef: FieldDef, value: Any) -> list[dict]:
-    if fdef.type.name != "many_to_many" or not value:
+    if fdef.type.family != "relation" or not fdef.type.multiple or not value:
         return []
     extra = [t for t in fdef.through]
     return [{"href": f"/r/{fdef.spec['target']}/{link['id']}", "text": link.get("label") or f"#{link['id']}",
@@ -883,7 +887,7 @@ def related_lists(page: PAGE, obj: OBJECT, record: dict, layout: LayoutView) -> 
     relations = {}
     for child in meta.objects.values():
         for fdef in child.active_fields():
-            if fdef.type.name in ("lookup", "many_to_many") and fdef.spec.get("target") == obj.name:
+            if fdef.type.family == "relation" and fdef.spec.get("target") == obj.name:
                 relations[f"{child.name}.{fdef.name}"] = (child, fdef)
     chosen = ([(relations[w.name], w) for w in layout.shown_related_lists if w.name in relations] if layout.names_related_lists
               else [(r, RelatedList(name)) for name, r in relations.items()])
@@ -953,7 +957,7 @@ def _form(page: PAGE, obj: OBJECT, record: dict | None, sent: Submission, errors
     fields = [col.field for section in sections for col in section["fields"]]
     titles = {name: v["label"] for name, v in (record or {}).items() if isinstance(v, dict) and v.get("label")}  # dynamic lookups
     titles.update(lookups.shown_titles(page, fields, shown, record, sent.typed))
-    options = {f.name: choices(f, page.lang) for f in obj.active_fields() if f.type.name in ("picklist", "multi_picklist")}
+    options = {f.name: choices(f, page.lang) for f in obj.active_fields() if "values" in f.type.options}
     title = record_title(obj, record, page.lang) if record else page.t("New {object}", object=singular(obj, page.lang))
     return page.render("records/form.html", status=status, obj=obj, record=record, title=title, sections=sections,
                        values=shown, errors=errors.fields, problems=errors.general, options=options, lookups=titles,

@@ -21,26 +21,35 @@ OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startswith
 VALUE_KINDS = ("value", "today", "now", "field", "record", "user")
 UNITS = ("m", "h", "d")
 PEOPLE = ("owner", "creator", "updater", "manager")
-NUMBERS = ("integer", "decimal", "currency", "percent")
-TEXTS = ("text", "long_text", "email", "phone", "url", "autonumber")
-TIMES = ("date", "datetime")
 UPDATES = ("updated", "field_changed")
 PREFIX = re.compile(r"^/automations/\d+")
 
 
-def operators_for(type_name: str | None) -> tuple[str, ...]:
-    """The operators offered for a field of this type."""
-    if type_name in NUMBERS or type_name in TIMES:
+def operators_for(ftype: Any) -> tuple[str, ...]:
+    """The operators a rule's condition offers for a field of this type (a FieldType; None: a field no longer known)."""
+    family = ftype.family if ftype is not None else None
+    if family in ("number", "date"):
         return ("eq", "ne", "gt", "gte", "lt", "lte", "isnull", "notnull")
-    if type_name == "picklist":
-        return ("eq", "ne", "in", "isnull", "notnull")
-    if type_name in ("multi_picklist", "many_to_many"):
+    if family in ("choice", "relation") and ftype.multiple:
         return ("contains", "isnull", "notnull")
-    if type_name == "boolean":
+    if family == "choice":
+        return ("eq", "ne", "in", "isnull", "notnull")
+    if family == "boolean":
         return ("eq", "isnull", "notnull")
-    if type_name in ("lookup", "dynamic_lookup"):
+    if family == "relation":
         return ("eq", "ne", "isnull", "notnull")
     return ("eq", "ne", "contains", "startswith", "in", "isnull", "notnull")
+
+
+def input_kind(ftype: Any) -> str:
+    """How a rule's form asks for a value of the type: date (a day), number, boolean (yes or no), or text."""
+    if ftype is None:
+        return "text"
+    if ftype.family == "date":
+        return "datetime" if ftype.with_time else "date"
+    if ftype.family in ("number", "boolean"):
+        return ftype.family
+    return "text"
 
 
 # --- the form as sent --------------------------------------------------------------------------------------------
@@ -166,15 +175,15 @@ def _texts(en: str, zh: str, keep_en: bool = False) -> dict:
 def typed(fdef: Any, text: str) -> Any:
     """A value typed in the form as JSON for its field: numbers as numbers, yes or no as true or false, ids as numbers."""
     text = text.strip()
-    kind = fdef.type.name if fdef is not None else None
+    ftype = fdef.type if fdef is not None else None
     if text == "":
         return None
-    if kind in NUMBERS or kind in ("lookup", "dynamic_lookup"):
+    if ftype is not None and (ftype.family == "number" or ftype.single_link):
         if re.fullmatch(r"-?\d+", text):
             return int(text)
-        if kind != "lookup" and re.fullmatch(r"-?\d+\.\d+", text):
+        if not (ftype.single_link and fdef.spec.get("target")) and re.fullmatch(r"-?\d+\.\d+", text):
             return float(text)
-    if kind == "boolean" and text in ("true", "false"):
+    if ftype is not None and ftype.family == "boolean" and text in ("true", "false"):
         return text == "true"
     return text
 
@@ -266,7 +275,7 @@ def _values(rows: list[dict], at: str, control: str, fields: Mapping, built: Bui
             values[name] = {"$user": text}
         else:
             fdef = fields.get(name)
-            if fdef is not None and fdef.type.name == "multi_picklist" and text:
+            if fdef is not None and fdef.type.family == "choice" and fdef.type.multiple and text:
                 values[name] = [p.strip() for p in text.split(",") if p.strip()]
             else:
                 values[name] = typed(fdef, text)

@@ -168,7 +168,7 @@ class SetupPages(Controller):
         page, obj, refusal = setup_object(request, name)
         if refusal:
             return refusal
-        spec = forms.field_spec(data)
+        spec = forms.field_spec(data, {t.name: t for t in page.runtime.registry.types()})
         layouts = layouts_showing(page, obj, spec["name"], forms.checked(data, "in_form"), forms.checked(data, "in_list"))
         errors = attempt(page, lambda: service(page).add_field(name, spec, who(page), layouts=layouts))
         if errors:
@@ -188,7 +188,7 @@ class SetupPages(Controller):
         if refusal:
             return refusal
         fdef = obj.fields[field_name]
-        changes = {"label": forms.label_from(data, "label"), **forms.field_options(data, fdef.type.name)}
+        changes = {"label": forms.label_from(data, "label"), **forms.field_options(data, fdef.type)}
         if "help" not in changes and fdef.spec.get("help"):
             changes["help"] = None
         errors = attempt(page, lambda: service(page).change_field(name, field_name, changes, who(page)))
@@ -201,7 +201,7 @@ class SetupPages(Controller):
         page, obj, refusal = setup_object(request, name, field_name)
         if refusal:
             return refusal
-        if obj.fields[field_name].type.name not in ("picklist", "multi_picklist"):
+        if "values" not in obj.fields[field_name].type.options:
             return not_found(page, f"{name}.{field_name}")
         values, default = forms.picklist_values(data, obj.fields[field_name].spec.get("values", []))
         changes = {"values": values, "default": default}
@@ -402,24 +402,25 @@ def object_page(page: Page, obj: ObjectDef, data: dict, errors: list[str], statu
               for f in obj.fields.values()]
     targets = sorted((o.name, plural(o, page.lang)) for o in page.meta().objects.values())
     return page.render("setup/object.html", status=status, title=plural(obj, page.lang), obj=obj, fields=fields, data=data,
-                       errors=errors, types=type_choices(page), type_labels=dict(type_choices(page)), targets=targets, done=page.request.query_params.get("done", ""))
+                       errors=errors, types=type_choices(page), type_labels=type_labels(page), targets=targets, done=page.request.query_params.get("done", ""))
 
 
 def type_choices(page: Page) -> list[tuple[str, str]]:
-    t = page.t
-    names = {"text": t("Text"), "long_text": t("Long text"), "integer": t("Whole number"), "decimal": t("Decimal number"),
-             "currency": t("Currency"), "percent": t("Percent"), "boolean": t("Yes or no"), "date": t("Date"),
-             "datetime": t("Date and time"), "email": t("Email"), "phone": t("Phone"), "url": t("Web address"),
-             "picklist": t("Picklist"), "multi_picklist": t("Multi-select picklist"), "lookup": t("Lookup"),
-             "many_to_many": t("Many-to-many link"), "autonumber": t("Auto number")}
-    return [(name, names[name]) for name in forms.FIELD_TYPES]
+    """The field types Setup offers for a new field, each named in the page's language: the built-in ones and those
+    plugins register."""
+    return [(t.name, t.title(page.lang)) for t in page.runtime.registry.types() if t.in_setup]
+
+
+def type_labels(page: Page) -> dict[str, str]:
+    """Every field type's name in the page's language, by type."""
+    return {t.name: t.title(page.lang) for t in page.runtime.registry.types()}
 
 
 def field_page(page: Page, obj: ObjectDef, field_name: str, data: dict, errors: list[str], status: int = 200) -> Response:
     fdef = page.meta().object(obj.name).fields[field_name]
     return page.render("setup/field.html", status=status, title=f"{plural(obj, page.lang)}: {fdef.label(page.lang)}", obj=obj,
                        fdef=fdef, spec=fdef.spec, data=data, errors=errors, done=page.request.query_params.get("done", ""),
-                       picklist=fdef.type.name in ("picklist", "multi_picklist"), type_label=dict(type_choices(page)).get(fdef.type.name, fdef.type.name))
+                       picklist="values" in fdef.type.options, type_label=fdef.type.title(page.lang))
 
 
 def layer_title(page: Page, layer: str) -> str:
@@ -467,7 +468,7 @@ def current_layout(page: Page, obj: ObjectDef, kind: str) -> dict:
 
 def layout_page(page: Page, obj: ObjectDef, kind: str, data: dict, errors: list[str], status: int = 200) -> Response:
     layout = current_layout(page, obj, kind)
-    fields = [f for f in obj.active_fields() if f.type.name != "many_to_many" or kind != "list"]
+    fields = [f for f in obj.active_fields() if f.type.has_column or kind != "list"]
     context: dict[str, Any] = {"obj": obj, "kind": kind, "kinds": LAYOUT_KINDS, "layout": layout, "data": data, "errors": errors,
                                "fields": [{"name": f.name, "label": f.label(page.lang), "type": f.type.name} for f in fields],
                                "done": page.request.query_params.get("done", "")}
@@ -475,8 +476,9 @@ def layout_page(page: Page, obj: ObjectDef, kind: str, data: dict, errors: list[
     if kind == "list":
         context["positions"] = {name: i + 1 for i, name in enumerate(view.columns)}
     elif kind == "kanban":
-        context["group_fields"] = [f for f in context["fields"] if f["type"] == "picklist"]
-        context["sum_fields"] = [f for f in context["fields"] if f["type"] in ("currency", "decimal", "integer", "percent")]
+        pairs = list(zip(fields, context["fields"]))
+        context["group_fields"] = [shown for fdef, shown in pairs if fdef.type.single_choice]
+        context["sum_fields"] = [shown for fdef, shown in pairs if fdef.type.family == "number"]
     else:
         sections = view.sections
         context["sections"] = [*sections, Section({}, [])]

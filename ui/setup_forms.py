@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from typing import Any, Mapping
 
-FIELD_TYPES = ("text", "long_text", "integer", "decimal", "currency", "percent", "boolean", "date", "datetime",
-               "email", "phone", "url", "picklist", "multi_picklist", "lookup", "many_to_many", "autonumber")
+from core.fieldtypes import FieldType
+
 SCOPES = ("none", "own", "team", "all")
 OPERATIONS = ("read", "create", "update", "delete")
 FIELD_ACCESS = ("edit", "read", "hidden")
@@ -66,32 +66,40 @@ def picklist_lines(block: str) -> list[dict]:
     return values
 
 
-def field_spec(data: dict) -> dict:
-    """A new field from the add-field form."""
+def field_spec(data: dict, types: Mapping[str, FieldType]) -> dict:
+    """A new field from the add-field form; ``types`` the field types by name (an unknown one is left to the
+    metadata service to name)."""
     labels = label_from(data, "label")
     spec: dict[str, Any] = {"name": text(data, "name") or identifier(labels["en"]), "type": text(data, "type"), "label": labels}
-    spec.update(field_options(data, spec["type"]))
-    if spec["type"] in ("picklist", "multi_picklist"):
+    ftype = types.get(spec["type"])
+    spec.update(field_options(data, ftype))
+    taken = ftype.options if ftype is not None else frozenset()
+    if "values" in taken:
         spec["values"] = picklist_lines(text(data, "values"))
-    if spec["type"] in ("lookup", "many_to_many"):
+    if "target" in taken:
         spec["target"] = text(data, "target")
-    if spec["type"] == "autonumber" and text(data, "prefix"):
+    if "prefix" in taken and text(data, "prefix"):
         spec["prefix"] = text(data, "prefix")
     return spec
 
 
-def field_options(data: dict, field_type: str) -> dict:
+def typed_text(ftype: FieldType | None) -> bool:
+    """A type of text a person types (found by quick search when the field says so)."""
+    return ftype is not None and ftype.family == "text" and ftype.widget != "readonly"
+
+
+def field_options(data: dict, ftype: FieldType | None) -> dict:
     """The settings a field form shows: help, required, searchable and the numbers its type takes."""
     options: dict[str, Any] = {"required": checked(data, "required")}
     if text(data, "help_en") or text(data, "help_zh"):
         options["help"] = label_from(data, "help")
-    if field_type in ("text", "long_text", "email", "phone", "url"):
+    if typed_text(ftype):
         options["searchable"] = checked(data, "searchable")
     for key, kind in NUMBER_OPTIONS.items():
         raw = text(data, key)
         if raw:
             options[key] = _number(raw, kind)
-    if field_type == "currency" and text(data, "currency"):
+    if ftype is not None and "currency" in ftype.options and text(data, "currency"):
         options["currency"] = text(data, "currency").upper()
     return options
 

@@ -104,7 +104,7 @@ def _process_field(page: Page, obj: ObjectDef, name: str, errors: list[str]) -> 
     fdef = obj.fields.get(name)
     if fdef is None or fdef.removed:
         errors.append(page.t("Process field: {objects} have no field “{field}”.", objects=plural(obj, page.lang), field=name))
-    elif fdef.type.name != "picklist":
+    elif not fdef.type.single_choice:
         errors.append(page.t("Process field: “{field}” is not a picklist field; a path needs a picklist's values as its steps.",
                              field=fdef.label(page.lang)))
     return name
@@ -156,7 +156,7 @@ def _save(page: Page, obj: ObjectDef, chosen: RecordPageChoice) -> None:
 
 def _page(page: Page, obj: ObjectDef, data: dict, errors: list[str], status: int = 200) -> Response:
     layout = LayoutView(current_layout(page, obj, "detail"))
-    fields = [f for f in obj.active_fields() if f.type.name != "many_to_many"]
+    fields = [f for f in obj.active_fields() if not (f.type.family == "relation" and f.type.multiple)]
     highlighted = {name: i + 1 for i, name in enumerate(layout.highlights)}
     shown = {item.name: (i + 1, item) for i, item in enumerate(layout.shown_related_lists)}
     named = layout.names_related_lists
@@ -175,7 +175,7 @@ def _page(page: Page, obj: ObjectDef, data: dict, errors: list[str], status: int
                     "shown": f.name in _many(data, "highlight") if data else f.name in highlighted,
                     "order": one(data, f"highlight_order_{f.name}") if data else str(highlighted.get(f.name, number + 100))}
                    for number, f in enumerate(fields, 1)],
-        "picklists": [{"name": f.name, "label": f.label(page.lang)} for f in fields if f.type.name == "picklist"],
+        "picklists": [{"name": f.name, "label": f.label(page.lang)} for f in fields if f.type.single_choice],
         "process_field": one(data, "process_field") if data else (obj.process_field or ""),
         "related": rows, "max_rows": MAX_ROWS,
     }

@@ -305,8 +305,9 @@ def _field_rows(page: Page, obj, with_system: bool) -> list[dict]:
             continue
         shown = system_field(page.runtime.registry, obj.name, name) if fdef.source == "system" else fdef
         rows.append({"name": name, "label": (shown or fdef).label(page.lang), "type": fdef.type.name,
-                     "choices": choices(fdef, page.lang) if fdef.type.name in ("picklist", "multi_picklist") else [],
-                     "ops": rf.operators_for(fdef.type.name)})
+                     "family": fdef.type.family, "widget": fdef.type.widget, "input": rf.input_kind(fdef.type),
+                     "choices": choices(fdef, page.lang) if "values" in fdef.type.options else [],
+                     "ops": rf.operators_for(fdef.type)})
     return sorted(rows, key=lambda r: r["label"].lower())
 
 
@@ -334,6 +335,7 @@ def _editor(page: Page, name: str | None, state: dict, problems: list[tuple[str,
         row["ops"] = by_name[row["field"]]["ops"] if row["field"] in by_name else rf.OPERATORS
         row["choices"] = by_name[row["field"]]["choices"] if row["field"] in by_name else []
         row["type"] = by_name[row["field"]]["type"] if row["field"] in by_name else ""
+        row["input"] = by_name[row["field"]]["input"] if row["field"] in by_name else "text"
     writable = _writable_rows(page, obj)
     for action in state["actions"]:
         target = meta.objects.get(action["object"]) if action["type"] == "create_record" else obj
@@ -342,14 +344,15 @@ def _editor(page: Page, name: str | None, state: dict, problems: list[tuple[str,
         for row in action["values"]:
             row["choices"] = kinds[row["field"]]["choices"] if row["field"] in kinds else []
             row["type"] = kinds[row["field"]]["type"] if row["field"] in kinds else ""
-    recipient_fields = [r for r in condition_fields if r["type"] == "email"
-                        or (r["type"] == "lookup" and obj is not None and (obj.fields.get(r["name"]) or meta.fields_with_system(obj.name)[r["name"]]).spec.get("target") == "user")]
+            row["input"] = kinds[row["field"]]["input"] if row["field"] in kinds else "text"
+    recipient_fields = [r for r in condition_fields if r["widget"] == "email"
+                        or (r["widget"] == "lookup" and obj is not None and (obj.fields.get(r["name"]) or meta.fields_with_system(obj.name)[r["name"]]).spec.get("target") == "user")]
     layer = _layer(page, name) if name else None
     title = page.t("Workflow rule {name}", name=label_of(meta.automations[name], page.lang, name)) if name else page.t("New workflow rule")
     return page.render(
         "setup/workflow_rule_edit.html", status=status, title=title, name=name, s=state, w=words(page),
         objects=[(o.name, plural(o, page.lang)) for o in objects], obj=obj, condition_fields=condition_fields,
-        time_fields=[r for r in condition_fields if r["type"] in rf.TIMES], recipient_options=[(r["name"], r["label"]) for r in recipient_fields],
+        time_fields=[r for r in condition_fields if r["family"] == "date"], recipient_options=[(r["name"], r["label"]) for r in recipient_fields],
         trigger_field=by_name.get(state["t_field"]), people=_people(page) if _needs_people(state) else {"user": [], "team": [], "role": []},
         templates=sorted(n for n, b in meta.email_templates.items() if b.get("object") == state["object"]),
         processes=sorted(n for n, b in meta.approval_processes.items() if b.get("object") == state["object"]),
@@ -472,7 +475,7 @@ def _shown_value(page: Page, obj, field: str, value: Any) -> str:
     if value is None:
         return page.t("no value")
     fdef = obj.fields.get(field) if obj is not None else None
-    if fdef is not None and fdef.type.name in ("picklist", "multi_picklist"):
+    if fdef is not None and "values" in fdef.type.options:
         shown = {c["value"]: c["label"] for c in choices(fdef, page.lang)}
         if isinstance(value, list):
             return ", ".join(shown.get(v, str(v)) for v in value)

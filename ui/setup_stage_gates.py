@@ -46,7 +46,7 @@ class StageGateSetup(Controller):
 
 def _process(obj: ObjectDef) -> FieldDef | None:
     fdef = obj.fields.get(obj.process_field or "")
-    return fdef if fdef is not None and not fdef.removed and fdef.type.name == "picklist" else None
+    return fdef if fdef is not None and not fdef.removed and fdef.type.single_choice else None
 
 
 def _no_path(page: Page, obj: ObjectDef) -> str:

@@ -120,9 +120,9 @@ def merge_note(page: Page, note: Any) -> str:
 
 def shown_value(fdef: FieldDef | None, value: Any, lang: str) -> str:
     """A value as history and conflicts keep it (a lookup as its id)."""
-    if fdef is None or value is None or fdef.type.name == "many_to_many":
+    if fdef is None or value is None or (fdef.type.family == "relation" and fdef.type.multiple):
         return _plain(value)
-    if fdef.type.name in ("lookup", "dynamic_lookup") and not isinstance(value, dict):
+    if fdef.type.single_link and not isinstance(value, dict):
         return f"#{value}"
     return display(fdef, value, lang)
 

@@ -46,14 +46,6 @@ ERROR = {
     },
     "required": ["status", "error", "message"],
 }
-OUTPUT_TYPES = {
-    "integer": {"type": "integer"}, "decimal": {"type": "number"}, "currency": {"type": "number"}, "percent": {"type": "number"},
-    "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"}, "datetime": {"type": "string", "format": "date-time"},
-    "multi_picklist": {"type": "array", "items": {"type": "string"}}, "json": {}, "lookup": LOOKUP,
-    "dynamic_lookup": {"type": "object", "properties": {"id": {"type": "integer"}, "object": {}, "label": {}}, "required": ["id"]},
-    "many_to_many": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "label": {}}, "required": ["id"]}},
-}
-TEXT_TYPES = {"text", "long_text", "email", "phone", "url", "picklist", "autonumber"}
 
 
 def nullable(schema: dict) -> dict:
@@ -65,9 +57,7 @@ def nullable(schema: dict) -> dict:
 def output_schema(fdef: FieldDef) -> dict:
     """A stored value as reads show it. Loose on purpose: data kept from before a change (a
     picklist value taken off the list, a longer text) is still shown."""
-    if fdef.type.name in TEXT_TYPES:
-        return {"type": "string"}
-    return copy.deepcopy(OUTPUT_TYPES.get(fdef.type.name, {}))
+    return fdef.type.output_schema(fdef.spec)
 
 
 def _error(description: str) -> dict:
@@ -142,7 +132,7 @@ def record_paths(obj: ObjectDef, access: Access) -> dict[str, dict]:
     """The paths of ``obj`` with the operations ``access`` allows (a path with none is left out)."""
     title, name = _title(obj.name), obj.name
     filters = [f for f in obj.active_fields()
-               if (f.type.sortable or f.type.name in ("multi_picklist", "many_to_many")) and access.visible(name, f.name)]
+               if (f.type.sortable or f.type.multiple) and access.visible(name, f.name)]
     list_params = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},

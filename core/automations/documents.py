@@ -23,7 +23,6 @@ from core.words import Sentence, hint, sentence
 
 SAVE_TRIGGERS = ("created", "updated", "field_changed")
 BEFORE_SAVE_ACTIONS = ("set_fields", "refuse")
-TIME_TYPES = ("date", "datetime")
 DYNAMIC = ("$today", "$now", "$field", "$record", "$user")
 UNWRITABLE = {"id", "version", "created_at", "created_by", "updated_at", "updated_by", "deleted_at"}
 
@@ -80,7 +79,7 @@ def _trigger(meta: MetadataSet, obj: ObjectDef, trigger: Mapping, said: list) ->
     on = trigger.get("on")
     if on in ("field_changed", "time"):
         fdef = _field(obj, trigger.get("field"), "/trigger/field", said, meta.fields_with_system(obj.name) if on == "time" else None)
-        if fdef is not None and on == "time" and fdef.type.name not in TIME_TYPES:
+        if fdef is not None and on == "time" and fdef.type.family != "date":
             said.append(("/trigger/field", sentence("rule_time_field", field=fdef.name, type=fdef.type.name)))
         if fdef is not None and on == "field_changed":
             for key in ("from", "to"):
@@ -190,8 +189,7 @@ def _is_dynamic(value: Any) -> bool:
 def _dynamic_problems(meta: MetadataSet, fdef: FieldDef, source: ObjectDef, value: Mapping, at: str) -> list[tuple[str, Sentence]]:
     key, given = next(iter(value.items()))
     if key in ("$today", "$now"):
-        wanted = "date" if key == "$today" else "datetime"
-        if fdef.type.name not in (wanted, "date", "datetime"):
+        if fdef.type.family != "date":
             return [(at, sentence("rule_dynamic_type", key=key, field=fdef.name, type=fdef.type.name))]
         if offset(given) is None:
             return [(at + pointer(key), sentence("rule_offset", value=given))]
@@ -210,7 +208,7 @@ def _dynamic_problems(meta: MetadataSet, fdef: FieldDef, source: ObjectDef, valu
 
 def _value_problem(fdef: FieldDef, value: Any, at: str) -> list[tuple[str, Sentence]]:
     """A literal value the field's type would refuse (a picklist value it lacks, text in a number)."""
-    if value is None or fdef.type.name in ("lookup", "dynamic_lookup", "many_to_many", "owner"):
+    if value is None or fdef.type.family == "relation" or fdef.type.name == "owner":
         return []
     try:
         fdef.type.from_text(value if isinstance(value, str) else _text(value), fdef.spec)

@@ -9,7 +9,6 @@ find their records and which rules find duplicates.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -23,14 +22,13 @@ from core.metadata.files import parse_json
 from core.metadata.model import FieldDef, ObjectDef
 from core.metadata.problems import MetadataError
 from core.permissions import Access
-from core.words import Sentence, hint, sentence
+from core.words import Sentence, hint, sentence, sentence_of
 
 MAPPING_FORMAT = "tessera-import-mapping/1"
 THEN = ("update", "skip", "create")
 DEFAULT_DATE_FORMATS = ("YYYY/MM/DD", "YYYY.MM.DD", "YYYY年MM月DD日")
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on", "是", "对"})
 FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off", "否", "不"})
-NOT_IMPORTABLE = frozenset({"autonumber", "dynamic_lookup"})
 LINK_SEPARATORS = re.compile(r"[;；\n]")  # between the records of a many-to-many cell (names may hold commas)
 PICKLIST_MEMO = 10_000  # distinct cell texts a picklist column remembers the value of
 _GROUPED = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -250,7 +248,7 @@ def _target(entry: dict, position: int, column: str, obj: ObjectDef, fields: dic
     if fdef is None:
         problems.append(where(sentence("mapping_unknown_field", field=name, object=obj.name, hint=hint(name, fields))))
         return None
-    if fdef.type.name in NOT_IMPORTABLE:
+    if not _importable_type(fdef.type):
         problems.append(where(sentence("mapping_not_importable", object=obj.name, field=name, type=fdef.type.name)))
         return None
     if fdef.spec.get("read_only"):
@@ -262,7 +260,7 @@ def _target(entry: dict, position: int, column: str, obj: ObjectDef, fields: dic
     if values:
         convert = _with_value_map(values, convert)
     lookup = None
-    if fdef.type.name in ("lookup", "many_to_many"):
+    if fdef.type.family == "relation":
         lookup = _lookup(fdef, entry.get("match"), obj, target_objects, access, where, problems)
         if lookup is None:
             return None
@@ -286,13 +284,13 @@ def _lookup(fdef: FieldDef, match: str | None, obj: ObjectDef, target_objects: d
             problems.append(where(sentence("mapping_match_unknown", field=fdef.name, target=target.name, match=match,
                                            hint=hint(match, known))))
             return None
-        if not mfield.has_column or mfield.type.name in ("json", "multi_picklist"):
+        if not mfield.has_column or mfield.type.multiple or mfield.type.family == "other":
             problems.append(where(sentence("mapping_match_type", target=target.name, match=match, type=mfield.type.name)))
             return None
     if not access.can(target.name, "read"):
         problems.append(where(sentence("mapping_target_unreadable", target=target.name, field=fdef.name)))
         return None
-    return Lookup(target.name, match, target.name == obj.name, many=fdef.type.name == "many_to_many")
+    return Lookup(target.name, match, target.name == obj.name, many=fdef.type.multiple)
 
 
 def _rules(specs: list[dict], mapped: set[str], linked: set[str], problems: list[Sentence]) -> list[DuplicateRule]:
@@ -317,25 +315,40 @@ def _rules(specs: list[dict], mapped: set[str], linked: set[str], problems: list
 
 
 def _converter(fdef: FieldDef, date_formats: list[str]) -> Callable[[str], Any]:
-    kind = fdef.type.name
-    if kind in ("integer",):
-        return _integer
-    if kind in ("decimal", "currency", "percent"):
-        return _number
-    if kind == "boolean":
+    """How a cell's text becomes a value of the field: the type's own way if it declares one, else its family's."""
+    ftype = fdef.type
+    if ftype.parse_cell is not None:
+        return _declared(ftype.parse_cell, fdef.spec)
+    if ftype.family == "number":
+        return _integer if ftype.whole else _number
+    if ftype.family == "boolean":
         return _boolean
-    if kind == "date":
-        return lambda text: _date(text, date_formats)
-    if kind == "datetime":
-        return lambda text: _datetime(text, date_formats)
-    if kind == "picklist":
-        return _picklist(fdef)
-    if kind == "multi_picklist":
+    if ftype.family == "date":
+        return (lambda text: _datetime(text, date_formats)) if ftype.with_time else (lambda text: _date(text, date_formats))
+    if ftype.family == "choice" and "values" in ftype.options:
         single = _picklist(fdef)
+        if not ftype.multiple:
+            return single
         return lambda text: [single(part.strip()) for part in re.split(r"[;,，；]", text) if part.strip()]
-    if kind == "json":
-        return _json
     return keep_text
+
+
+def _importable_type(ftype) -> bool:
+    """Whether an import may write the type's values: not a value the engine makes (an auto number, a link whose
+    object another field names)."""
+    return ftype.widget != "readonly"
+
+
+def _declared(parse: Callable[[str, dict], Any], spec: dict) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text, spec)
+        except CellError:
+            raise
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise CellError(sentence_of(exc) or str(exc)) from None
+
+    return convert
 
 
 def keep_text(text: str) -> str:
@@ -477,13 +490,6 @@ def _picklist(fdef: FieldDef) -> Callable[[str], Any]:
     return convert
 
 
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CellError(sentence("cell_not_json", reason=exc.msg, position=exc.pos + 1)) from None
-
-
 def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -493,7 +499,7 @@ def _short(text: str) -> str:
 
 def importable(fdef: FieldDef) -> bool:
     """Whether an import may fill the field at all (build_plan refuses the others, naming why)."""
-    return fdef.type.name not in NOT_IMPORTABLE and not fdef.spec.get("read_only")
+    return _importable_type(fdef.type) and not fdef.spec.get("read_only")
 
 
 def suggest_columns(obj: ObjectDef, owner: FieldDef, access: Access, header: list[str]) -> dict[str, str | None]:

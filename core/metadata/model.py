@@ -294,7 +294,7 @@ def _add_stage_gates(obj: ObjectDef, gates: dict, doc: Doc, problems: list[Probl
 
 def _add_picklist_values(obj: ObjectDef, field_name: str, values: list, doc: Doc, where: str, problems: list[Problem]) -> None:
     fdef = obj.fields.get(field_name)
-    if fdef is None or fdef.type.name not in ("picklist", "multi_picklist"):
+    if fdef is None or "values" not in fdef.type.options:
         problems.append(Problem(doc.source, where, f"'{field_name}' is not a picklist field of '{obj.name}'{did_you_mean(field_name, obj.fields)}"))
         return
     existing = {v["value"] for v in fdef.spec.get("values", [])}
@@ -499,7 +499,7 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
         problems.extend(_check_table(obj))
         problems.extend(_check_stage_gates(meta, obj))
         process = obj.fields.get(obj.spec.get("process_field", ""))
-        if "process_field" in obj.spec and (process is None or process.type.name != "picklist"):
+        if "process_field" in obj.spec and (process is None or not process.type.single_choice):
             problems.append(Problem(obj.source, obj.at + "/process_field", sentence("process_field_not_picklist", field=obj.spec["process_field"], object=obj.name)))
         shown = obj.fields.get(obj.spec.get("display_field", ""))
         if "display_field" in obj.spec and (shown is None or shown.type.name != "text"):
@@ -537,7 +537,7 @@ def _check_stage_gates(meta: MetadataSet, obj: ObjectDef) -> list[Problem]:
     permission sets are checked."""
     problems: list[Problem] = []
     process = obj.fields.get(obj.process_field or "")
-    values = [v["value"] for v in process.spec.get("values", [])] if process is not None and process.type.name == "picklist" else None
+    values = [v["value"] for v in process.spec.get("values", [])] if process is not None and process.type.single_choice else None
     for value, gate in obj.stage_gates.items():
         source, at = obj.gate_at.get(value, (obj.source, obj.at + pointer("stage_gates", value)))
 
@@ -656,14 +656,14 @@ def _bound_problem(fdef: FieldDef, bound: str) -> str | None:
 
 def _default_problem(fdef: FieldDef) -> str | Sentence | None:
     default = fdef.spec["default"]
-    if fdef.type.name in ("picklist", "multi_picklist"):
+    if "values" in fdef.type.options:
         values = [v["value"] for v in fdef.spec.get("values", [])]
         defaults = default if isinstance(default, list) else [default]
         bad = [d for d in defaults if d not in values]
         if bad:
             return sentence("default_not_a_value", value=bad[0], values=", ".join(values), hint=hint(bad[0], values))
         return None
-    if fdef.type.name in ("lookup", "dynamic_lookup", "many_to_many", "autonumber"):
+    if fdef.type.family == "relation" or fdef.type.widget == "readonly":
         return sentence("no_default_for", type=fdef.type.name)
     try:
         fdef.type.parse(default, fdef.spec)
@@ -695,10 +695,10 @@ def _check_layout(meta: MetadataSet, doc: Doc) -> list[Problem]:
         if key in body:
             check(body[key], "/" + key)
     group = obj.fields.get(body.get("group_by", ""))
-    if group is not None and group.type.name != "picklist":
+    if group is not None and not group.type.single_choice:
         problems.append(Problem(doc.source, doc.at + "/group_by", sentence("kanban_group", field=group.name, type=group.type.name)))
     total = obj.fields.get(body.get("sum_field", ""))
-    if total is not None and total.type.name not in ("integer", "decimal", "currency", "percent"):
+    if total is not None and total.type.family != "number":
         problems.append(Problem(doc.source, doc.at + "/sum_field", sentence("kanban_sum", field=total.name, type=total.type.name)))
     for name, pairs in body.get("narrow_by", {}).items():
         problems.extend(_check_narrowing(meta, obj, name, pairs, doc))

@@ -156,7 +156,7 @@ class MetadataService:
         if process_field != obj.process_field:
             extension: dict[str, Any] = {"object": object_name, "process_field": process_field}
             chosen = obj.fields.get(process_field or "")
-            if chosen is not None and chosen.type.name == "picklist":  # another path: the gates of values it lacks go
+            if chosen is not None and chosen.type.single_choice:  # another path: the gates of values it lacks go
                 values = {v["value"] for v in chosen.spec.get("values", [])}
                 if unfit := {value: None for value in obj.stage_gates if value not in values}:
                     extension["stage_gates"] = unfit
@@ -265,7 +265,7 @@ class MetadataService:
     def _picklist(self, object_name: str, field_name: str, source: str):
         obj = self.runtime.current_metadata().object(object_name)
         fdef = obj.fields.get(field_name)
-        if fdef is None or fdef.type.name not in ("picklist", "multi_picklist"):
+        if fdef is None or "values" not in fdef.type.options:
             raise _refuse(source, sentence("meta_not_a_picklist", field=field_name, object=object_name, hint=hint(field_name, obj.fields)))
         return fdef
 

@@ -187,9 +187,9 @@ class Reads:
             obj = schema.meta.object(object_name)
             fields = schema.queryable(object_name, access)
             problems = []
-            if group_by not in fields or fields[group_by].type.name not in ("picklist", "boolean", "lookup"):
+            if group_by not in fields or not fields[group_by].type.groups:
                 problems.append(("group_by", sentence("not_a_group_field", field=group_by, object=object_name)))
-            if sum_field and (sum_field not in fields or fields[sum_field].type.name not in ("integer", "decimal", "currency", "percent")):
+            if sum_field and (sum_field not in fields or fields[sum_field].type.family != "number"):
                 problems.append(("sum", sentence("not_a_number_field", field=sum_field, object=object_name)))
             if problems:
                 raise QueryError.of(problems)
