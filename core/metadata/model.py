@@ -60,10 +60,19 @@ class FieldDef:
     source: str
     at: str = ""
     through: list["FieldDef"] = field(default_factory=list)  # a many-to-many relation's own fields
+    # a formula field: its checked expression (core.expressions.Typed) and every (object, field) it reads, the
+    # fields of other formulas it names included; set when the metadata is checked (core/formulas.py)
+    typed: object | None = None
+    reads: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def removed(self) -> bool:
         return bool(self.spec.get("removed"))
+
+    @property
+    def formula(self) -> bool:
+        """A field computed from its expression in the SELECT: no column, never written."""
+        return self.spec.get("type") == "formula"
 
     @property
     def required(self) -> bool:
@@ -71,7 +80,7 @@ class FieldDef:
 
     @property
     def has_column(self) -> bool:
-        return self.type.has_column
+        return self.type.has_column and not self.formula
 
     def label(self, lang: str = "en") -> str:
         labels = self.spec.get("label", {})
@@ -219,6 +228,10 @@ def build(docs: list[Doc], registry: FieldTypeRegistry) -> MetadataSet:
     for kind in NAMED_KINDS:
         _named(kind, docs, result, problems)
     problems.extend(_check_references(result, [d for d in docs if not _dormant(d)]))
+    if not problems:
+        from core.formulas import check_formulas  # noqa: PLC0415 - formulas are checked against this module's metadata
+
+        problems.extend(check_formulas(result))
     if problems:
         raise MetadataError(problems)
     for obj in objects.values():
@@ -467,7 +480,7 @@ def _add_field(obj: ObjectDef, fspec: dict, doc: Doc, where: str, registry, prob
     _check_name(name, "name_a_field", doc, where + "/name", problems)
     obj.fields[name] = FieldDef(
         name=name,
-        type=registry[fspec["type"]],
+        type=field_type(registry, fspec),
         spec=copy.deepcopy(fspec),
         object=obj.name,
         custom=doc.layer == CUSTOM_LAYER,
@@ -479,6 +492,13 @@ def _add_field(obj: ObjectDef, fspec: dict, doc: Doc, where: str, registry, prob
             for i, t in enumerate(fspec.get("through_fields", []))
         ],
     )
+
+
+def field_type(registry: FieldTypeRegistry, fspec: dict) -> FieldType:
+    """The type a field's values have: its own, or a formula's result type."""
+    if fspec["type"] == "formula" and fspec.get("result_type") in registry:
+        return registry[fspec["result_type"]]
+    return registry[fspec["type"]]
 
 
 def _check_name(name: str, what: str, doc: Doc, where: str, problems: list[Problem]) -> None:
@@ -634,6 +654,8 @@ GENERAL_OPTIONS = frozenset(
 
 
 def _misplaced_options(fdef: FieldDef) -> list[str]:
+    if fdef.formula:
+        return []  # core/formulas.py checks a formula's options
     allowed = GENERAL_OPTIONS | fdef.type.options
     if fdef.type.name in ("lookup",):
         allowed |= {"on_delete"}
