@@ -148,13 +148,16 @@ def _picker(page: Page, obj: ObjectDef, path: str) -> dict:
 def _checked(page: Page, obj: ObjectDef, data: dict) -> dict:
     text = forms.text(data, "expression")
     wanted = RESULT_TYPES.get(forms.text(data, "result_type"))
-    answer: dict[str, Any] = {"text": text, "problems": [], "gives": None, "preview": None, "preview_note": None}
+    answer: dict[str, Any] = {"text": text, "problems": [], "caret": "", "gives": None, "preview": None, "preview_note": None}
     if not text:
         return answer
     try:
         typed = check(page.meta(), obj.name, text, expect=wanted)
     except ExpressionError as exc:
         answer["problems"] = [{"column": column, "said": said.in_(page.lang)} for column, said in exc.problems]
+        if "\n" not in text:  # a mark under each column with a problem
+            columns = {column for column, _said in exc.problems if column}
+            answer["caret"] = "".join("^" if i in columns else " " for i in range(1, max(columns, default=0) + 1))
         return answer
     answer["gives"] = _kind_words(page)[typed.type]
     hidden = [f"{f.object}.{f.name}" for ref in typed.refs() for f in ref.fields if not page.access.visible(f.object, f.name)]
