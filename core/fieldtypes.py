@@ -695,6 +695,19 @@ def builtin_types() -> list[FieldType]:
             in_setup=False,
             label=_label("Formula", "公式"),
         ),
+        # A roll-up field's definition names this type; the field reads as what it counts or sums (core/rollups.py).
+        FieldType(
+            "rollup",
+            lambda f: None,
+            lambda f: {},
+            frozenset(),
+            has_column=False,
+            options=frozenset({"rollup"}),
+            family="other",
+            widget="readonly",
+            in_setup=False,
+            label=_label("Roll-up summary", "汇总"),
+        ),
     ]
 
 

@@ -135,10 +135,12 @@ class Runtime:
         self.records = RecordService(self)
         self.webhooks = Webhooks(self)
         self.imports = BackgroundImports(self)
+        from core import rollups  # noqa: PLC0415 - roll-ups follow the record service's events
         from core.automations import engine as automations  # noqa: PLC0415
 
         # told of every change inside its transaction (core/records/events.py)
-        self.record_subscribers = [self.webhooks.receive, functools.partial(automations.receive, self)]
+        self.record_subscribers = [functools.partial(rollups.receive, self), self.webhooks.receive,
+                                   functools.partial(automations.receive, self)]
 
     # --- layers -------------------------------------------------------------------------
 

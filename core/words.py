@@ -546,6 +546,12 @@ WORDS: dict[str, dict[str, str]] = {
     "expr_result_type": {"en": "the expression gives {actual}; {expected} is needed here", "zh-CN": "表达式的结果是{actual}；此处需要{expected}。"},
     "formula_cycle": {"en": "formulas may not use each other in a circle: {cycle}", "zh-CN": "公式之间不能循环引用：{cycle}"},
     "formula_read_only": {"en": "is computed by its formula: it cannot be set", "zh-CN": "由公式计算：不能设置。"},
+    "rollup_read_only": {"en": "is kept by its roll-up of other records: it cannot be set", "zh-CN": "由其他记录汇总得出：不能设置。"},
+    "rollup_unknown_object": {"en": "'{name}' is not an object{hint}", "zh-CN": "“{name}”不是对象{hint}"},
+    "rollup_not_a_lookup": {"en": "'{name}' is not a lookup of {child} to {parent}{hint}", "zh-CN": "“{name}”不是 {child} 指向 {parent} 的查找字段{hint}"},
+    "rollup_unknown_field": {"en": "'{name}' is not a field of {child} a roll-up can read{hint}", "zh-CN": "“{name}”不是 {child} 中可汇总的字段{hint}"},
+    "rollup_needs_number": {"en": "{aggregate} needs a number field; '{name}' is a {type} field", "zh-CN": "{aggregate} 需要数字字段；“{name}”是 {type} 字段。"},
+    "rollup_needs_ordered": {"en": "{aggregate} needs a number or date field; '{name}' is a {type} field", "zh-CN": "{aggregate} 需要数字或日期字段；“{name}”是 {type} 字段。"},
     # sign-in and accounts
     "wrong_password": {"en": "wrong username or password", "zh-CN": "用户名或密码错误。"},
     "too_many_attempts": {"en": "too many failed sign-ins; try again in {seconds} seconds", "zh-CN": "登录失败次数过多；请在 {seconds} 秒后重试。"},

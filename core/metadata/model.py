@@ -75,6 +75,16 @@ class FieldDef:
         return self.spec.get("type") == "formula"
 
     @property
+    def rollup(self) -> bool:
+        """A count, sum, minimum, maximum or average of a child object's field, kept in its column (core/rollups.py)."""
+        return self.spec.get("type") == "rollup"
+
+    @property
+    def computed(self) -> bool:
+        """Its value is the engine's to compute (a formula or a roll-up): nobody writes it."""
+        return self.formula or self.rollup
+
+    @property
     def required(self) -> bool:
         return bool(self.spec.get("required"))
 
@@ -146,6 +156,7 @@ class MetadataSet:
     permission_sets: dict[str, dict]
     named: dict[str, NamedDocs] = field(default_factory=lambda: {kind: NamedDocs() for kind in NAMED_KINDS})
     registry: FieldTypeRegistry | None = None
+    rollups: dict = field(default_factory=dict)  # child object -> its core.rollups.Rollup list, set when checked
 
     def fields_with_system(self, object_name: str) -> dict[str, FieldDef]:
         """The object's active fields and its system fields (id, owner, created_at...), as conditions may read them."""
@@ -230,7 +241,9 @@ def build(docs: list[Doc], registry: FieldTypeRegistry) -> MetadataSet:
     problems.extend(_check_references(result, [d for d in docs if not _dormant(d)]))
     if not problems:
         from core.formulas import check_formulas  # noqa: PLC0415 - formulas are checked against this module's metadata
+        from core.rollups import check_rollups  # noqa: PLC0415 - so are roll-ups
 
+        problems.extend(check_rollups(result))
         problems.extend(check_formulas(result))
     if problems:
         raise MetadataError(problems)
@@ -498,6 +511,8 @@ def field_type(registry: FieldTypeRegistry, fspec: dict) -> FieldType:
     """The type a field's values have: its own, or a formula's result type."""
     if fspec["type"] == "formula" and fspec.get("result_type") in registry:
         return registry[fspec["result_type"]]
+    if fspec["type"] == "rollup":
+        return registry["decimal"]  # until core/rollups.py gives it the type of what it sums
     return registry[fspec["type"]]
 
 
@@ -648,6 +663,7 @@ def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Prob
     return problems
 
 
+ROLLUP_OPTIONS = frozenset({"name", "type", "label", "help", "former_names", "removed", "rollup", "scale", "precision", "currency"})
 GENERAL_OPTIONS = frozenset(
     {"name", "type", "label", "help", "required", "unique", "indexed", "searchable", "read_only", "default", "former_names", "removed"}
 )
@@ -656,6 +672,8 @@ GENERAL_OPTIONS = frozenset(
 def _misplaced_options(fdef: FieldDef) -> list[str]:
     if fdef.formula:
         return []  # core/formulas.py checks a formula's options
+    if fdef.rollup:
+        return [k for k in fdef.spec if k not in ROLLUP_OPTIONS]
     allowed = GENERAL_OPTIONS | fdef.type.options
     if fdef.type.name in ("lookup",):
         allowed |= {"on_delete"}

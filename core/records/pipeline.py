@@ -517,6 +517,8 @@ def _defaults(obj: ObjectDef) -> dict:
     for fdef in obj.active_fields():
         if "default" in fdef.spec and fdef.spec["default"] is not None and fdef.has_column:
             defaults[fdef.name] = fdef.type.parse(fdef.spec["default"], fdef.spec)
+        elif fdef.rollup and fdef.spec["rollup"]["aggregate"] in ("count", "sum"):
+            defaults[fdef.name] = 0  # a new parent has no children yet
     return defaults
 
 
