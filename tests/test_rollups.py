@@ -182,3 +182,43 @@ def test_a_bad_rollup_is_refused_with_its_place(runtime, rollup, pointer, words)
     for word in words:
         assert word in problem.in_("en") + problem.pointer
     assert "bad" not in runtime.current_metadata().object("account").fields
+
+
+def test_a_rollup_added_and_changed_in_setup_shows_on_the_parents_pages(make_runtime):
+    from litestar.testing import TestClient
+
+    from access_world import build_world
+    from core.api.app import create_app
+    from helpers import CHINESE
+    from test_ui_pages import signed_in
+
+    world = build_world(make_runtime(plugins=("sales",)))
+    runtime, acme = world.runtime, world.accounts["alice"]
+    for amount, stage in [(100, "prospecting"), (200, "qualification"), (400, "closed_won")]:
+        deal(runtime, acme, amount, stage)
+    with TestClient(create_app(runtime)) as client:
+        csrf = signed_in(client, "root")
+        page = client.get("/setup/objects/account/rollups/new").text
+        assert 'value="opportunity.account"' in page and "Count of records" in page
+        summing = client.post("/setup/objects/account/rollups/form", data={"_csrf_token": csrf, "relation": "opportunity.account",
+                                                                           "aggregate": "sum"}).text
+        assert 'value="amount"' in summing and 'value="close_date"' not in summing  # sums take numbers only
+        assert 'value="close_date"' in client.post("/setup/objects/account/rollups/form", data={
+            "_csrf_token": csrf, "relation": "opportunity.account", "aggregate": "min"}).text
+        added = client.post("/setup/objects/account/rollups", data={
+            "_csrf_token": csrf, "label_en": "Open pipeline", "label_zh": "在途金额", "relation": "opportunity.account",
+            "aggregate": "sum", "field": "amount", "filter": "stage__in=prospecting,qualification", "in_form": "on"})
+        assert added.status_code == 200 and "/fields/open_pipeline" in str(added.url), added.text[:400]
+        assert "Edit roll-up" in added.text
+        record = client.get(f"/r/account/{acme}").text
+        assert "Open pipeline" in record and "300.00" in record
+        assert "在途金额" in client.get(f"/r/account/{acme}", headers=CHINESE).text
+        changed = client.post("/setup/objects/account/rollups/open_pipeline", data={
+            "_csrf_token": csrf, "label_en": "Open pipeline", "label_zh": "在途金额", "relation": "opportunity.account",
+            "aggregate": "sum", "field": "amount", "filter": "stage__in=closed_won"})
+        assert changed.status_code == 200 and "Saved" in changed.text
+        assert "400.00" in client.get(f"/r/account/{acme}").text  # computed again for the new filter
+        refused = client.post("/setup/objects/account/rollups/open_pipeline", data={
+            "_csrf_token": csrf, "label_en": "Open pipeline", "relation": "opportunity.account", "aggregate": "sum",
+            "field": "amount", "filter": "stag=won"})
+        assert refused.status_code == 422 and "stag" in refused.text

@@ -189,7 +189,7 @@ class SetupPages(Controller):
             return refusal
         fdef = obj.fields[field_name]
         changes = {"label": forms.label_from(data, "label"), **forms.field_options(data, fdef.type)}
-        if fdef.formula:  # its expression and type are the formula editor's; required, bounds and search do not apply
+        if fdef.computed:  # a formula's or roll-up's definition is its editor's; required, bounds and search do not apply
             changes = {k: v for k, v in changes.items() if k in ("label", "help")}
         if "help" not in changes and fdef.spec.get("help"):
             changes["help"] = None
@@ -427,8 +427,8 @@ def field_page(page: Page, obj: ObjectDef, field_name: str, data: dict, errors: 
 
 def _type_title(page: Page, fdef) -> str:
     """The field's type in the page's language; a formula's with its result type."""
-    if fdef.formula:
-        return f"{page.runtime.registry['formula'].title(page.lang)} ({fdef.type.title(page.lang)})"
+    if fdef.computed:
+        return f"{page.runtime.registry[fdef.spec['type']].title(page.lang)} ({fdef.type.title(page.lang)})"
     return fdef.type.title(page.lang)
 
 
