@@ -116,15 +116,17 @@ def check_rollups(meta: MetadataSet) -> list[Problem]:
 
 def receive(runtime: Any, conn: Connection, change: RecordChanges) -> None:
     """A subscriber of record changes: move every roll-up the written children count in."""
-    schema = runtime.schema(conn)
-    rollups = schema.meta.rollups.get(change.object_name)
-    if not rollups:
+    schema = change.schema or runtime.schema(conn)
+    found = schema.meta.rollups.get(change.object_name)
+    if not found:
         return
-    for rollup in rollups:
-        _follow(conn, schema, rollup, change)
+    moves = [_follow(rollup, change) for rollup in found]
+    _add_differences(conn, schema, [m for m in moves if m.delta])
+    for each in moves:
+        each.apply(conn, schema)
 
 
-def _follow(conn: Connection, schema, rollup: Rollup, change: RecordChanges) -> None:
+def _follow(rollup: Rollup, change: RecordChanges) -> "_Moves":
     moves = _Moves(rollup)
     if change.event == DELETED:
         for record in change.records():
@@ -144,7 +146,37 @@ def _follow(conn: Connection, schema, rollup: Rollup, change: RecordChanges) -> 
             before = {**record, **{name: old for name, (old, _new) in changes.items()}}
             moves.leave(before)
             moves.join(record)
-    moves.apply(conn, schema)
+    return moves
+
+
+def _add_differences(conn: Connection, schema, moves: list["_Moves"]) -> None:
+    """The counts' and sums' differences, one UPDATE per parent row for all the roll-ups of one parent object."""
+    by_parent: dict[str, list[_Moves]] = {}
+    for each in moves:
+        by_parent.setdefault(each.rollup.parent, []).append(each)
+    for parent, group in by_parent.items():
+        names = tuple(m.rollup.name for m in group)
+        statement = schema.memo(("rollup differences", parent, names), lambda: _difference_statement(schema, parent, names))
+        rows: dict[int, dict[str, Any]] = {}
+        for each in group:
+            whole = isinstance(schema.tables.table(parent).c[each.rollup.name].type, sa.Integer)
+            for parent_id, delta in each.delta.items():
+                if not delta:
+                    continue
+                row = rows.setdefault(parent_id, {"tessera_parent": parent_id, **{f"tessera_{n}": 0 for n in names}})
+                row[f"tessera_{each.rollup.name}"] = int(delta) if whole else delta
+        if rows:
+            conn.execute(statement, list(rows.values()))
+
+
+def _difference_statement(schema, parent: str, names: tuple[str, ...]) -> sa.Update:
+    table = schema.tables.table(parent)
+    return sa.update(table).where(table.c.id == sa.bindparam("tessera_parent")).values(
+        {name: func.coalesce(table.c[name], 0) + sa.bindparam(f"tessera_{name}", type_=table.c[name].type) for name in names})
+
+
+def _number(value: Any) -> Any:
+    return value if isinstance(value, (int, Decimal)) else Decimal(str(value))
 
 
 def _parent_id(value: Any) -> int | None:
@@ -175,7 +207,7 @@ class _Moves:
         if not counted:
             return
         if self.rollup.additive:
-            self.delta[parent] = self.delta.get(parent, 0) + Decimal(str(value))
+            self.delta[parent] = self.delta.get(parent, 0) + _number(value)
         elif self.rollup.aggregate == "avg":
             self.again.add(parent)
         else:
@@ -186,7 +218,7 @@ class _Moves:
         if not counted:
             return
         if self.rollup.additive:
-            self.delta[parent] = self.delta.get(parent, 0) - Decimal(str(value))
+            self.delta[parent] = self.delta.get(parent, 0) - _number(value)
         else:
             self.again.add(parent)  # it may have been the minimum or maximum; an average moves anyway
 
@@ -194,13 +226,6 @@ class _Moves:
         rollup = self.rollup
         table = schema.tables.table(rollup.parent)
         column = table.c[rollup.name]
-        whole = isinstance(column.type, sa.Integer)
-        moved = [{"tessera_parent": parent, "tessera_delta": int(delta) if whole else delta} for parent, delta in self.delta.items()
-                 if delta and parent not in self.again]
-        if moved:
-            delta = sa.bindparam("tessera_delta", type_=column.type)
-            conn.execute(sa.update(table).where(table.c.id == sa.bindparam("tessera_parent")).values(
-                {rollup.name: func.coalesce(column, 0) + delta}), moved)
         for parent, values in self.candidates.items():
             if parent in self.again:
                 continue

@@ -405,7 +405,8 @@ def publish_changes(w: Write) -> None:
     changes = None if w.creating else {item.record_id: item.changes for item in w.items}
     publish(w.service.runtime.record_subscribers, w.conn,
             RecordChanges(w.obj.name, CREATED if w.creating else UPDATED, w.actor, ids,  # type: ignore[arg-type]
-                          lambda: [w.records()[i] for i in ids if i in w.records()], changes, lambda: _raw_rows(w)))  # type: ignore[arg-type]
+                          lambda: [w.records()[i] for i in ids if i in w.records()], changes, lambda: _raw_rows(w),  # type: ignore[arg-type]
+                          schema=w.schema))
 
 
 def _raw_rows(w: Write) -> dict[int, Mapping[str, Any]]:
