@@ -99,13 +99,22 @@ def _reads(fdef: FieldDef, stack: tuple) -> set[tuple[str, str]]:
 
 
 def hide_unreadable(access: Access, meta: MetadataSet) -> Access:
-    """``access`` with every formula hidden whose expression reads a field the set may not see, or a field of an
-    object it may not read: what a formula shows must not tell what its fields hide."""
+    """``access`` with every roll-up and formula hidden that reads a field the set may not see, or a field of an object
+    it may not read: what a computed field shows must not tell what its fields hide. A formula using a hidden roll-up
+    is hidden too."""
     if access.unrestricted:
         return access
     hidden: dict[str, dict[str, str]] = {}
+
+    def sees(obj: str, name: str) -> bool:
+        return access.can(obj, "read") and access.visible(obj, name) and name not in hidden.get(obj, {})
+
+    for rollups in meta.rollups.values():
+        for rollup in rollups:
+            if not all(sees(rollup.child, name) for name in rollup.reads):
+                hidden.setdefault(rollup.parent, {})[rollup.name] = "hidden"
     for fdef in formula_fields(meta):
-        if any(not access.visible(obj, name) or not access.can(obj, "read") for obj, name in fdef.reads if (obj, name) != (fdef.object, fdef.name)):
+        if not all(sees(obj, name) for obj, name in fdef.reads if (obj, name) != (fdef.object, fdef.name)):
             hidden.setdefault(fdef.object, {})[fdef.name] = "hidden"
     if not hidden:
         return access

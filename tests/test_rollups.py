@@ -222,3 +222,23 @@ def test_a_rollup_added_and_changed_in_setup_shows_on_the_parents_pages(make_run
             "_csrf_token": csrf, "label_en": "Open pipeline", "relation": "opportunity.account", "aggregate": "sum",
             "field": "amount", "filter": "stag=won"})
         assert refused.status_code == 422 and "stag" in refused.text
+
+
+def test_a_rollup_over_records_the_reader_may_not_read_is_hidden_from_them(make_runtime):
+    """The rep may read accounts but no opportunities: the account's roll-ups of opportunities are hidden from the rep, like
+    hidden fields, in reads, lists and filters; an administrator sees them."""
+    from litestar.testing import TestClient
+
+    from access_world import build_world
+    from conftest import Api
+    from core.api.app import create_app
+
+    world = build_world(make_runtime(plugins=("sales",)))
+    add_rollups(world.runtime)
+    deal(world.runtime, world.accounts["alice"], 700)
+    with TestClient(create_app(world.runtime)) as client:
+        api = Api(client, world)
+        own = api.get("alice", f"/api/records/account/{world.accounts['alice']}").json()
+        assert "name" in own and "deal_count" not in own and "open_pipeline" not in own
+        assert api.get("alice", "/api/records/account", params={"deal_count__gte": "1"}).status_code == 400
+        assert api.get("root", f"/api/records/account/{world.accounts['alice']}").json()["deal_count"] == 1
