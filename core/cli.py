@@ -240,8 +240,8 @@ def metadata_import(ctx: Context, file: Path, dry_run: bool) -> None:
 @click.pass_obj
 @friendly_errors
 def metadata_recompute(ctx: Context, object_name: str, field_name: str, batch: int) -> None:
-    """Compute a roll-up field of OBJECT again from its children, every record, in batches."""
-    from core import rollups  # noqa: PLC0415 - only this command needs it
+    """Compute a roll-up field (or the stored formulas) of OBJECT again, every record, in batches."""
+    from core import formulas, rollups  # noqa: PLC0415 - only this command needs them
     from core.words import hint  # noqa: PLC0415
 
     runtime = ctx.runtime
@@ -252,16 +252,19 @@ def metadata_recompute(ctx: Context, object_name: str, field_name: str, batch: i
             fail(f"no object is named '{object_name}'{hint(object_name, meta.objects)}")
         fdef = meta.objects[object_name].fields.get(field_name)
         rollup = rollups.find(meta, object_name, field_name)
-        if rollup is None:
-            shown = [f.name for f in meta.objects[object_name].active_fields() if f.rollup]
-            what = "no field" if fdef is None else "not a roll-up field"
-            fail(f"'{field_name}' is {what} of '{object_name}'; its roll-up fields: {', '.join(shown) or 'none'}")
+        if rollup is None and not (fdef is not None and fdef.stored):
+            shown = [f.name for f in meta.objects[object_name].active_fields() if f.rollup or f.stored]
+            what = "no field" if fdef is None else "neither a roll-up nor a stored formula"
+            fail(f"'{field_name}' is {what} of '{object_name}'; its roll-ups and stored formulas: {', '.join(shown) or 'none'}")
         with click.progressbar(length=1, label=f"Computing {object_name}.{field_name}", file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
                 bar.length = max(total, 1)
                 bar.update(done - bar.pos)
 
-            count = rollups.recompute(conn, schema, rollup, batch=batch, progress=progress)
+            if rollup is not None:
+                count = rollups.recompute(conn, schema, rollup, batch=batch, progress=progress)
+            else:
+                count = formulas.recompute(conn, schema, object_name, progress=progress)
     click.echo(f"Computed {object_name}.{field_name} for {count:,} record(s).")
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import Connection, func, select
 
 from core.expressions import ExpressionError, Joins, check, compile_sql
 from core.expressions.check import BOOLEAN, DATE, DATETIME, NUMBER, TEXT
@@ -28,7 +30,7 @@ from core.words import sentence
 RESULT_TYPES = {"text": TEXT, "integer": NUMBER, "decimal": NUMBER, "currency": NUMBER, "percent": NUMBER,
                 "date": DATE, "datetime": DATETIME, "boolean": BOOLEAN}
 FORMULA_OPTIONS = frozenset({"name", "type", "label", "help", "former_names", "removed", "expression", "result_type",
-                             "scale", "precision", "currency"})
+                             "scale", "precision", "currency", "stored"})
 
 
 def formula_fields(meta: MetadataSet) -> list[FieldDef]:
@@ -133,9 +135,13 @@ class Formulas:
         self._columns: dict[str, sa.ColumnElement] = {}
 
     def column(self, fdef: FieldDef) -> sa.ColumnElement:
-        """The field's column: its table's, or its formula compiled on the table."""
-        if not fdef.formula:
+        """The field's column: its table's (a stored formula's too), or its formula compiled on the table."""
+        if not fdef.formula or fdef.stored:
             return self.table.c[fdef.name]
+        return self.computed(fdef)
+
+    def computed(self, fdef: FieldDef) -> sa.ColumnElement:
+        """The formula compiled on the table."""
         found = self._columns.get(fdef.name)
         if found is None:
             found = self._columns[fdef.name] = compile_sql(fdef.typed, self.table, self.joins)
@@ -169,3 +175,142 @@ def formatter(fdef: FieldDef) -> Callable[[Any, dict], Any]:
     if ftype.family == "date" and not ftype.with_time:
         return lambda value, _spec: None if value is None else (value.isoformat() if isinstance(value, dt.date) else str(value)[:10])
     return ftype.format
+
+
+# --- stored formulas ---------------------------------------------------------------------------------------
+
+KIND = "formula.recompute"  # the job that computes stored formulas again after a record they follow a lookup to changed
+BATCH = 1000
+
+
+def stored_statement(schema, object_name: str, where: Callable[[sa.Table], sa.ColumnElement] | None = None) -> sa.Update | None:
+    """UPDATE setting every stored formula of the object from its expression, for the rows ``where`` picks (default:
+    the ids bound as ``tessera_ids``); None when the object has none. A formula that follows lookups reads them in a
+    subquery of its own."""
+    obj = schema.meta.object(object_name)
+    stored = [f for f in obj.active_fields() if f.stored]
+    if not stored:
+        return None
+    table = schema.tables.table(object_name)
+    inner = table.alias("stored_formula")
+    formulas = Formulas(schema.tables.table, inner)
+    values = {}
+    for fdef in stored:
+        value = formulas.computed(fdef)
+        if fdef.type.family == "text":  # the column's length, not an error, for a long result
+            value = sa.func.substr(value, 1, fdef.spec.get("max_length", 255))
+        values[fdef.name] = select(value).select_from(formulas.select_from(inner)).where(inner.c.id == table.c.id).scalar_subquery()
+    chosen = where(table) if where is not None else table.c.id.in_(sa.bindparam("tessera_ids", expanding=True))
+    return sa.update(table).where(chosen).values(values)
+
+
+def store(conn: Connection, schema, object_name: str, ids: list[int]) -> None:
+    """Compute the object's stored formulas for the records ``ids`` (just written)."""
+    statement = schema.memo(("stored formulas", object_name), lambda: stored_statement(schema, object_name))
+    if statement is None:
+        return
+    for start in range(0, len(ids), BATCH):
+        conn.execute(statement, {"tessera_ids": ids[start:start + BATCH]})
+
+
+def recompute(conn: Connection, schema, object_name: str, progress: Callable[[int, int], None] | None = None) -> int:
+    """Compute every stored formula of the object again, for every record, a batch of ids at a time."""
+    table = schema.tables.table(object_name)
+    total = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    done, after = 0, None
+    while True:
+        query = select(table.c.id).order_by(table.c.id).limit(BATCH)
+        ids = list(conn.execute(query if after is None else query.where(table.c.id > after)).scalars())
+        if not ids:
+            return done
+        store(conn, schema, object_name, ids)
+        done, after = done + len(ids), ids[-1]
+        if progress is not None:
+            progress(done, total)
+
+
+@dataclass(frozen=True)
+class Dependent:
+    """A stored formula of ``formula.object`` reading ``fields`` of the object at the end of ``path`` (lookups from the
+    formula's object; empty: its own fields)."""
+
+    formula: FieldDef
+    path: tuple[FieldDef, ...]
+    fields: frozenset[str]
+
+
+def dependents(meta: MetadataSet) -> dict[str, list[Dependent]]:
+    """By object: the stored formulas that read its fields, and through which lookups."""
+    found: dict[tuple[int, tuple[str, ...]], tuple[FieldDef, tuple[FieldDef, ...], set[str]]] = {}
+
+    def walk(formula: FieldDef, typed, prefix: tuple[FieldDef, ...], depth: int) -> None:
+        for ref in typed.refs():
+            for i, used in enumerate(ref.fields):
+                path = prefix + tuple(ref.fields[:i])
+                key = (id(formula), tuple(f"{f.object}.{f.name}" for f in path))
+                found.setdefault(key, (formula, path, set()))[2].add(used.name)
+            last = ref.fields[-1] if ref.fields else None
+            if last is not None and last.formula and depth < 8:
+                walk(formula, last.typed, prefix + tuple(ref.fields[:-1]), depth + 1)
+
+    for formula in formula_fields(meta):
+        if formula.stored and formula.typed is not None:
+            walk(formula, formula.typed, (), 0)
+    by_object: dict[str, list[Dependent]] = {}
+    for formula, path, fields in found.values():
+        target = path[-1].spec["target"] if path else formula.object
+        by_object.setdefault(target, []).append(Dependent(formula, path, frozenset(fields)))
+    return by_object
+
+
+def receive(runtime: Any, conn: Connection, change: Any) -> None:
+    """A subscriber of record changes: records whose stored formulas follow a lookup to a changed record are computed
+    again by a job; a change made outside the write pipeline (a delete's set-null, a merge moving references) is
+    computed again here for the record itself."""
+    if change.event != "updated":
+        return
+    schema = change.schema or runtime.schema(conn)
+    found = schema.memo(("formula dependents",), lambda: dependents(schema.meta)).get(change.object_name)
+    if not found:
+        return
+    from core import queue  # noqa: PLC0415 - the queue reads the runtime's tables
+
+    own: set[int] = set()
+    for dependent in found:
+        touched = [rid for rid in change.ids if (change.changes_of(rid) is None or dependent.fields & set(change.changes_of(rid) or {}))]
+        if not touched:
+            continue
+        if not dependent.path:
+            if change.schema is None:  # the pipeline computed its own writes already
+                own.update(touched)
+            continue
+        queue.enqueue(conn, KIND, {"object": dependent.formula.object, "path": [f.name for f in dependent.path], "ids": touched})
+    if own:
+        store(conn, schema, change.object_name, sorted(own))
+
+
+def run_job(runtime: Any, job: Any) -> None:
+    """The handler of ``formula.recompute``: the records whose lookups lead to the changed ones, computed again."""
+    payload = job.payload
+    with runtime.writing() as (conn, schema):
+        if payload["object"] not in schema.meta.objects:
+            return
+        obj = schema.meta.object(payload["object"])
+        chain, here = [], obj
+        for name in payload["path"]:
+            lookup = here.fields.get(name)
+            if lookup is None or lookup.spec.get("target") not in schema.meta.objects:
+                return  # the metadata changed since: a full recompute is the metadata change's
+            chain.append(lookup)
+            here = schema.meta.object(lookup.spec["target"])
+
+        def affected(table: sa.Table) -> sa.ColumnElement:
+            ids: Any = sa.bindparam("tessera_changed", expanding=True)
+            for lookup in reversed(chain[1:]):
+                source = schema.tables.table(lookup.object)
+                ids = select(source.c.id).where(source.c[lookup.name].in_(ids))
+            return table.c[chain[0].name].in_(ids)
+
+        statement = stored_statement(schema, obj.name, affected)
+        if statement is not None:
+            conn.execute(statement, {"tessera_changed": payload["ids"]})

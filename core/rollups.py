@@ -124,6 +124,13 @@ def receive(runtime: Any, conn: Connection, change: RecordChanges) -> None:
     _add_differences(conn, schema, [m for m in moves if m.delta])
     for each in moves:
         each.apply(conn, schema)
+    from core import formulas  # noqa: PLC0415 - a parent's stored formulas may read its roll-ups
+
+    moved: dict[str, set[int]] = {}
+    for each in moves:
+        moved.setdefault(each.rollup.parent, set()).update(each.delta, each.candidates, each.again)
+    for parent, ids in moved.items():
+        formulas.store(conn, schema, parent, sorted(ids))
 
 
 def _follow(rollup: Rollup, change: RecordChanges) -> "_Moves":

@@ -139,7 +139,10 @@ class Runtime:
         from core.automations import engine as automations  # noqa: PLC0415
 
         # told of every change inside its transaction (core/records/events.py)
-        self.record_subscribers = [functools.partial(rollups.receive, self), self.webhooks.receive,
+        from core import formulas  # noqa: PLC0415 - so do stored formulas
+
+        self.record_subscribers = [functools.partial(rollups.receive, self), functools.partial(formulas.receive, self),
+                                   self.webhooks.receive,
                                    functools.partial(automations.receive, self)]
 
     # --- layers -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 
 from cronsim import CronSim, CronSimError
 
-from core import mail, notification_mail, queue, webhooks
+from core import formulas, mail, notification_mail, queue, webhooks
 from core.automations import actions as rule_actions
 from core.automations import engine as rules
 from core.automations import timing as rule_timing
@@ -103,7 +103,8 @@ BUILT_IN: dict[str, queue.Handler] = {KIND: run_scheduled, mail.SEND: mail.send_
                                       notification_mail.DIGEST: notification_mail.mail_digest,
                                       rules.KIND: rules.run_job, rule_timing.DUE_KIND: rule_timing.compute_due,
                                       rule_timing.SCHEDULE_KIND: rule_timing.run_schedule, rule_actions.WEBHOOK: rule_actions.deliver_webhook,
-                                      webhooks.KIND: webhooks.deliver_job, background.KIND: background.run_job}
+                                      webhooks.KIND: webhooks.deliver_job, background.KIND: background.run_job,
+                                      formulas.KIND: formulas.run_job}
 LONG = (background.QUEUE,)  # queues whose jobs run for minutes: a worker of their own, so that they never hold up the others
 
 

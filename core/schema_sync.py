@@ -358,8 +358,25 @@ def _fill_rollups(conn: Connection, old: MetadataSet | None, new: MetadataSet, t
         before = _previous_field(old, fdef)
         if before is not None and before.spec.get("rollup") != fdef.spec.get("rollup"):
             wanted.add(f"{fdef.object}.{fdef.name}")
-    filled = rollups.fill_added(conn, SimpleNamespace(meta=new, tables=tables), wanted) if wanted else []
-    return [Change("fill_column", parent, f"compute {parent}.{name} for {count} records") for parent, name, count in filled]
+    context = SimpleNamespace(meta=new, tables=tables, memo=lambda _key, build: build())
+    filled = rollups.fill_added(conn, context, wanted) if wanted else []
+    changes_made = [Change("fill_column", parent, f"compute {parent}.{name} for {count} records") for parent, name, count in filled]
+    return changes_made + _fill_stored_formulas(conn, old, new, context, changes)
+
+
+def _fill_stored_formulas(conn: Connection, old: MetadataSet | None, new: MetadataSet, context, changes: list[Change]) -> list[Change]:
+    """Stored formulas just added, or whose expression changed, are computed for the records the table holds."""
+    from core import formulas  # noqa: PLC0415 - formulas compile against the new tables
+
+    added = {f"{c.object}.{c.column}" for c in changes if c.operation == "add_column"}
+    objects = set()
+    for fdef in formulas.formula_fields(new):
+        before = _previous_field(old, fdef)
+        changed = before is not None and (before.spec.get("expression"), before.spec.get("stored")) != (fdef.spec.get("expression"), True)
+        if fdef.stored and (f"{fdef.object}.{fdef.name}" in added or changed):
+            objects.add(fdef.object)
+    return [Change("fill_column", name, f"compute the stored formulas of {name} for {formulas.recompute(conn, context, name)} records")
+            for name in sorted(objects)]
 
 
 def _flatten(diffs: list) -> list:

@@ -120,7 +120,7 @@ def _index_specs(obj: ObjectDef) -> list[tuple[list[str], bool]]:
         kind = fdef.type.name
         if fdef.spec.get("unique") or kind == "autonumber":
             specs.append(([fdef.name], True))
-        elif fdef.spec.get("indexed") or kind == "lookup":
+        elif fdef.spec.get("indexed") or kind == "lookup" or fdef.stored:
             specs.append(([fdef.name, "id"], False))
         elif kind == "dynamic_lookup":
             specs.append(([fdef.spec["object_field"], fdef.name], False))

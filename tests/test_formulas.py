@@ -11,6 +11,7 @@ import csv
 import io
 
 import pytest
+import sqlalchemy as sa
 from litestar.testing import TestClient
 
 from access_world import build_world
@@ -210,3 +211,47 @@ def test_formulas_that_use_each_other_in_a_circle_are_refused(make_runtime):
     said = [p.in_("en") for p in refused.value.problems]
     assert any("opportunity.loop_a → opportunity.loop_b → opportunity.loop_a" in s for s in said), said
     assert any("循环" in p.in_("zh-CN") for p in refused.value.problems)
+
+
+def run_jobs(runtime) -> int:
+    from core import queue, scheduler
+
+    worker, ran = queue.Worker(runtime, scheduler.handlers(runtime)), 0
+    while worker.run_once():
+        ran += 1
+    return ran
+
+
+STORED = [
+    {"name": "weighted_kept", "type": "formula", "label": label("Weighted (kept)", "加权金额（存储）"),
+     "expression": "amount * probability / 100", "result_type": "currency", "stored": True},
+    {"name": "industry_kept", "type": "formula", "label": label("Industry (kept)", "行业（存储）"),
+     "expression": "UPPER(account.industry) & ' ' & account.owner.username", "result_type": "text", "stored": True},
+]
+
+
+def test_a_stored_formula_is_kept_in_an_indexed_column_by_writes_and_by_jobs_for_records_it_follows(world):
+    runtime = world.runtime
+    account = runtime.records.create(SYSTEM, "account", {"name": "Acme", "industry": "retail", "owner": world.users["bob"]})
+    before = deal(runtime, account["id"], "Before", 1000, 10)
+    changes = runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [{"object": "opportunity", "fields": STORED}]},
+                                       "test", "test")
+    assert any(c.operation == "fill_column" and "stored formulas of opportunity" in c.detail for c in changes)
+    assert any(c.operation == "create_index" and "weighted_kept" in c.detail for c in changes)
+    assert runtime.records.get(SYSTEM, "opportunity", before["id"])["weighted_kept"] == 100.0  # computed when added
+    made = deal(runtime, account["id"], "Press line", 5000, 40)
+    assert made["weighted_kept"] == 2000.0 and made["industry_kept"] == "RETAIL bob"  # by the write itself
+    made = runtime.records.update(SYSTEM, "opportunity", made["id"], {"probability": 50, "version": made["version"]})
+    assert made["weighted_kept"] == 2500.0
+    with runtime.engine.connect() as conn:  # a real column
+        assert conn.execute(sa.text(f"SELECT weighted_kept FROM opportunity WHERE id = {made['id']}")).scalar_one() == 2500
+    changed = runtime.records.update(SYSTEM, "account", account["id"], {"industry": "energy", "version": account["version"]})
+    runtime.records.update(SYSTEM, "user", world.users["bob"], {"username": "robert",
+                                                                "version": runtime.records.get(SYSTEM, "user", world.users["bob"])["version"]})
+    assert runtime.records.get(SYSTEM, "opportunity", made["id"])["industry_kept"] == "RETAIL bob"  # until the jobs run
+    assert run_jobs(runtime) >= 2
+    assert {r["industry_kept"] for r in runtime.records.list(SYSTEM, "opportunity", [("account", str(changed["id"]))]).items} == {"ENERGY robert"}
+    page = runtime.records.list(SYSTEM, "opportunity", [("weighted_kept__gte", "1000"), ("sort", "-weighted_kept")])
+    assert [r["name"] for r in page.items] == ["Press line"]
+    with pytest.raises(RecordValidationError):
+        runtime.records.update(SYSTEM, "opportunity", made["id"], {"weighted_kept": 1, "version": made["version"]})

@@ -161,7 +161,7 @@ def test_a_rollup_cannot_be_written_and_recompute_rebuilds_it(runtime, database_
     assert kept(runtime)[acme["id"]][1] == 1 and kept(runtime)[acme["id"]][0] == 1.0  # only the field named
     wrong = CliRunner().invoke(cli, ["--database", database_url, "metadata", "recompute", "account", "name"],
                                env={"TESSERA_PLUGINS": "sales"})
-    assert wrong.exit_code == 2 and "not a roll-up field" in wrong.output and "deal_count" in wrong.output
+    assert wrong.exit_code == 2 and "neither a roll-up nor a stored formula" in wrong.output and "deal_count" in wrong.output
 
 
 @pytest.mark.parametrize("rollup, pointer, words", [

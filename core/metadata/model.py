@@ -90,7 +90,12 @@ class FieldDef:
 
     @property
     def has_column(self) -> bool:
-        return self.type.has_column and not self.formula
+        return self.type.has_column and not (self.formula and not self.stored)
+
+    @property
+    def stored(self) -> bool:
+        """A formula kept in a column of its own (indexed), computed again by every write that can change it."""
+        return self.formula and bool(self.spec.get("stored"))
 
     def label(self, lang: str = "en") -> str:
         labels = self.spec.get("label", {})

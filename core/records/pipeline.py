@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import sqlalchemy as sa
 from sqlalchemy import Connection, select
 
-from core import search
+from core import formulas, search
 from core.automations.before_save import run_before_save_rules
 from core.approvals.service import refuse_locked
 from core.coretables import field_history, sequence
@@ -399,6 +399,11 @@ def run_after_hooks(w: Write) -> None:
         _run_after(plugins, after, event)
 
 
+def compute_stored_formulas(w: Write) -> None:
+    """The object's stored formulas, computed in the database from the rows just stored (core/formulas.py)."""
+    formulas.store(w.conn, w.schema, w.obj.name, [item.record_id for item in w.items])  # type: ignore[misc]
+
+
 def publish_changes(w: Write) -> None:
     """Tell the subscribers (webhooks, rules) what was written, inside this transaction."""
     ids = [item.record_id for item in w.items]
@@ -433,6 +438,7 @@ STEPS: tuple[tuple[str, Callable[[Write], None]], ...] = (
     ("check unique values", check_unique),
     ("assign autonumbers", assign_autonumbers),
     ("store", store),
+    ("compute stored formulas", compute_stored_formulas),
     ("write links", write_links),
     ("index for search", index_for_search),
     ("write history", write_history),
