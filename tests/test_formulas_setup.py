@@ -88,3 +88,20 @@ def test_a_formula_field_added_in_setup_is_shown_read_only_everywhere(world, cli
     assert "4,000.00" in client.get(f"/r/opportunity/{world.deal['id']}").text  # the refused change kept nothing
     exported = client.get("/api/export/opportunity").text
     assert "weighted_amount" in exported.splitlines()[0] and "4000" in exported
+
+
+def test_the_editor_keeps_a_formula_in_a_column_when_asked_and_stops_when_unticked(world, client):
+    csrf = signed_in(client, "root")
+    added = client.post(NEW, data={"_csrf_token": csrf, "label_en": "Weighted", "expression": "amount * probability / 100",
+                                   "result_type": "currency", "stored": "on", "in_list": "on"})
+    assert added.status_code == 200, added.text[:300]
+    assert world.runtime.current_metadata().object("opportunity").fields["weighted"].stored
+    assert "2,000.00" in client.get("/r/opportunity", params={"weighted__gte": "1000"}).text
+    editor = client.get(f"{NEW}/weighted").text
+    assert 'id="formula-stored" name="stored" checked' in editor
+    unticked = client.post(f"{NEW}/weighted", data={"_csrf_token": csrf, "label_en": "Weighted", "expression": "amount * probability / 100",
+                                                    "result_type": "currency"})
+    assert unticked.status_code == 200, unticked.text[:300]
+    fdef = world.runtime.current_metadata().object("opportunity").fields["weighted"]
+    assert fdef.formula and not fdef.stored
+    assert "2,000.00" in client.get("/r/opportunity", params={"weighted__gte": "1000"}).text  # computed in the SELECT again

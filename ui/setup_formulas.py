@@ -57,7 +57,8 @@ class FormulaSetup(Controller):
             return done(page, f"/setup/objects/{name}/fields/{field_name}", "")
         spec = fdef.spec
         data = {"expression": spec["expression"], "result_type": spec["result_type"], "label_en": fdef.label("en"),
-                "label_zh": spec.get("label", {}).get("zh-CN", ""), "scale": str(spec.get("scale", ""))}
+                "label_zh": spec.get("label", {}).get("zh-CN", ""), "scale": str(spec.get("scale", "")),
+                "stored": "on" if fdef.stored else ""}
         return _editor(page, obj, fdef, data, [])
 
     @post("/{field_name:str}", **DB)
@@ -69,6 +70,8 @@ class FormulaSetup(Controller):
         changes = {k: v for k, v in _spec(data).items() if k not in ("name", "type")}
         if "scale" not in changes and "scale" in fdef.spec:
             changes["scale"] = None
+        if "stored" not in changes and fdef.stored:
+            changes["stored"] = None
         errors = attempt(page, lambda: service(page).change_field(name, field_name, _without_blanks(changes, fdef), who(page)))
         if errors:
             return _editor(page, obj, fdef, data, errors, status=422)
@@ -95,6 +98,8 @@ def _spec(data: dict) -> dict:
     labels = forms.label_from(data, "label")
     spec: dict[str, Any] = {"name": forms.text(data, "name") or forms.identifier(labels["en"]), "type": "formula", "label": labels,
                             "expression": forms.text(data, "expression"), "result_type": forms.text(data, "result_type")}
+    if forms.checked(data, "stored"):
+        spec["stored"] = True
     if forms.text(data, "scale") and spec["result_type"] in ("decimal", "currency", "percent"):
         spec["scale"] = forms._number(forms.text(data, "scale"), int)
     return spec
