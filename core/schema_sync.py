@@ -360,7 +360,7 @@ def _fill_rollups(conn: Connection, old: MetadataSet | None, new: MetadataSet, t
             wanted.add(f"{fdef.object}.{fdef.name}")
     context = SimpleNamespace(meta=new, tables=tables, memo=lambda _key, build: build())
     filled = rollups.fill_added(conn, context, wanted) if wanted else []
-    changes_made = [Change("fill_column", parent, f"compute {parent}.{name} for {count} records") for parent, name, count in filled]
+    changes_made = [Change("compute_column", parent, f"compute {parent}.{name} for {count} records") for parent, name, count in filled]
     return changes_made + _fill_stored_formulas(conn, old, new, context, changes)
 
 
@@ -375,7 +375,7 @@ def _fill_stored_formulas(conn: Connection, old: MetadataSet | None, new: Metada
         changed = before is not None and (before.spec.get("expression"), before.spec.get("stored")) != (fdef.spec.get("expression"), True)
         if fdef.stored and (f"{fdef.object}.{fdef.name}" in added or changed):
             objects.add(fdef.object)
-    return [Change("fill_column", name, f"compute the stored formulas of {name} for {formulas.recompute(conn, context, name)} records")
+    return [Change("compute_column", name, f"compute the stored formulas of {name} for {formulas.recompute(conn, context, name)} records")
             for name in sorted(objects)]
 
 

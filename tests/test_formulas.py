@@ -236,7 +236,7 @@ def test_a_stored_formula_is_kept_in_an_indexed_column_by_writes_and_by_jobs_for
     before = deal(runtime, account["id"], "Before", 1000, 10)
     changes = runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [{"object": "opportunity", "fields": STORED}]},
                                        "test", "test")
-    assert any(c.operation == "fill_column" and "stored formulas of opportunity" in c.detail for c in changes)
+    assert any(c.operation == "compute_column" and "stored formulas of opportunity" in c.detail for c in changes)
     assert any(c.operation == "create_index" and "weighted_kept" in c.detail for c in changes)
     assert runtime.records.get(SYSTEM, "opportunity", before["id"])["weighted_kept"] == 100.0  # computed when added
     made = deal(runtime, account["id"], "Press line", 5000, 40)

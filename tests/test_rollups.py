@@ -78,7 +78,7 @@ def test_a_rollup_added_to_parents_with_children_is_computed_at_once(runtime):
     for amount, stage in [(100, "prospecting"), (200, "qualification"), (300, "closed_won")]:
         deal(runtime, acme["id"], amount, stage)
     changes = add_rollups(runtime)
-    assert any(c.operation == "fill_column" and "open_pipeline" in c.detail for c in changes)
+    assert any(c.operation == "compute_column" and "open_pipeline" in c.detail for c in changes)
     assert kept(runtime) == expected(runtime)
     assert kept(runtime)[acme["id"]] == (300.0, 3, 300.0, "2027-03-01", 200.0)
     assert kept(runtime)[empty["id"]] == (0.0, 0, None, None, None)
