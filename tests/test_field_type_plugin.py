@@ -128,3 +128,19 @@ def test_an_import_parses_its_cells_and_reports_those_it_cannot_take(world, api,
     assert rejection["row"] == 3 and "satisfaction" in rejection["reason"]
     kept = {r["name"]: r.get("satisfaction") for r in world.runtime.records.each(SYSTEM, "account", {})}
     assert kept["Happy Co"] == 5 and kept["Fine Co"] == 3 and "Sad Co" not in kept
+
+
+def test_a_formula_reads_it_like_a_number_in_sql_and_in_python(world):
+    """A formula over the plugin's type: computed in the SELECT, filtered on, and the same in Python."""
+    from core.expressions import evaluate
+    from helpers import label
+
+    runtime = world.runtime
+    runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [{"object": "review", "fields": [
+        {"name": "score", "type": "formula", "label": label("Score", "得分"), "expression": "stars * 20", "result_type": "percent"}]}]},
+        "test", "test")
+    made = runtime.records.create(SYSTEM, "review", {"title": "Good", "stars": 4})
+    assert made["score"] == 80.0
+    assert [r["title"] for r in runtime.records.list(SYSTEM, "review", [("score__gte", "70")]).items] == ["Good"]
+    fdef = runtime.current_metadata().object("review").fields["score"]
+    assert float(evaluate(fdef.typed, made)) == 80.0

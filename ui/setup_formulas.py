@@ -12,7 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 
 from core.expressions import MAX_PATH, ExpressionError, check, evaluate
-from core.expressions.check import FIELD_TYPES
+from core.expressions.check import value_type
 from core.expressions.help import FUNCTION_HELP
 from core.formulas import RESULT_TYPES
 from core.formulas import formatter as formula_format
@@ -141,7 +141,7 @@ def _picker(page: Page, obj: ObjectDef, path: str) -> dict:
         here = meta.objects[fdef.spec["target"]]
     prefix = "".join(f"{n}." for n in names)
     fields = [f for f in meta.fields_with_system(here.name).values()
-              if not f.removed and (f.type.name in FIELD_TYPES or f.formula) and page.access.visible(here.name, f.name)]
+              if not f.removed and (value_type(f.type) or f.formula) and page.access.visible(here.name, f.name)]
     readable = [f for f in fields if f.type.name != "lookup" or page.access.can(f.spec.get("target", ""), "read")]
     return {"obj": obj, "path": ".".join(names), "prefix": prefix, "here": here,
             "options": [(prefix + f.name, f.label(page.lang), f.type.title(page.lang)) for f in readable],

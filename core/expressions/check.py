@@ -23,11 +23,15 @@ ORDERED = frozenset({NUMBER, TEXT, DATE, DATETIME})
 MAX_PATH = 3  # names in a path: account.owner.full_name
 ROUND_DIGITS = (-10, 10)
 
-FIELD_TYPES = {
-    "text": TEXT, "long_text": TEXT, "email": TEXT, "phone": TEXT, "url": TEXT, "autonumber": TEXT, "picklist": TEXT,
-    "integer": NUMBER, "decimal": NUMBER, "currency": NUMBER, "percent": NUMBER,
-    "date": DATE, "datetime": DATETIME, "boolean": BOOLEAN, "lookup": NUMBER, "dynamic_lookup": NUMBER,
-}
+def value_type(ftype) -> str | None:
+    """What an expression reads a field of this type as, from its family (so that a type a plugin registers is read like
+    the built-in types of its family); None: an expression cannot read it (several values, a JSON document)."""
+    if ftype.multiple:
+        return None
+    return {"number": NUMBER, "text": TEXT, "choice": TEXT, "boolean": BOOLEAN, "relation": NUMBER,
+            "date": DATETIME if ftype.with_time else DATE}.get(ftype.family)
+
+
 
 # Functions whose arguments each accept a fixed set of types: name -> (argument types, result type).
 FIXED: dict[str, tuple[tuple[frozenset, ...], str]] = {
@@ -174,7 +178,7 @@ class _Checker:
             fields = self.fields(object_name)
             fdef = fields.get(name)
             if fdef is None:
-                usable = [n for n, f in fields.items() if f.type.name in FIELD_TYPES]
+                usable = [n for n, f in fields.items() if value_type(f.type)]
                 self.report(ref, sentence("expr_unknown_field", name=name, object=object_name, hint=hint(name, usable)), column)
                 return ""
             found.append(fdef)
@@ -187,11 +191,11 @@ class _Checker:
                     self.report(ref, sentence("expr_not_lookup", name=name), column)
                     return ""
                 object_name = fdef.spec["target"]
-            elif kind not in FIELD_TYPES:
+            elif value_type(fdef.type) is None:
                 self.report(ref, sentence("expr_field_unusable", name=name, type=kind), column)
                 return ""
         ref.fields = tuple(found)
-        return FIELD_TYPES[found[-1].type.name]
+        return value_type(found[-1].type)
 
     # --- operators -------------------------------------------------------------------------------
 
@@ -358,7 +362,7 @@ class _Checker:
         if "" in kinds:
             return ""
         field_node, value = node.args
-        if not isinstance(field_node, Ref) or field_node.fields[-1].type.name != "picklist":
+        if not isinstance(field_node, Ref) or not field_node.fields[-1].type.single_choice:
             described = field_node.fields[-1].type.name if isinstance(field_node, Ref) else _type_word(kinds[0])
             named = ".".join(field_node.names) if isinstance(field_node, Ref) else "?"
             self.report(field_node, sentence("expr_not_picklist", name=named, type=described))

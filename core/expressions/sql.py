@@ -197,7 +197,7 @@ class _Compiler:
             inner = _Compiler(source, self.joins, self.prefix + ref.names[:-1]).sql(last.typed.root)
             return sa.type_coerce(inner, TYPES[ref.type])
         column = source.c[last.name]
-        if ref.type == NUMBER and ref.fields[-1].type.name not in ("decimal", "currency", "percent"):
+        if ref.type == NUMBER and (last.type.whole or last.type.family == "relation"):
             return both(column, sa.cast(column, sa.Numeric), NUMBER)  # whole numbers and ids as NUMERIC: no integer division
         return column
 
