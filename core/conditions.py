@@ -30,6 +30,8 @@ from core.words import Sentence, WordedError, sentence, sentence_of
 
 GROUPS = ("any", "all")
 PREVIOUS = "previous"
+EXPRESSION = "expression"  # a condition in the formula language: {"expression": "AND(amount > 1000, account.industry = 'energy')"}
+Fetch = Callable[[str, int], "Mapping[str, Any] | None"]
 
 
 class ConditionError(ValueError):
@@ -48,10 +50,11 @@ class Condition:
     filters: tuple[Filter, ...] = ()
     groups: tuple[tuple[str, tuple["Condition", ...]], ...] = ()
     previous: "Condition | None" = None
+    expressions: tuple = ()  # checked formula-language conditions (core.expressions.Typed) that must give true
 
     @property
     def empty(self) -> bool:
-        return not self.filters and not self.groups and self.previous is None
+        return not self.filters and not self.groups and self.previous is None and not self.expressions
 
     @property
     def uses_previous(self) -> bool:
@@ -59,23 +62,29 @@ class Condition:
 
     def fields(self) -> set[str]:
         """The fields it reads (of the record now, and before)."""
-        names = {f.field.name for f in self.filters}
+        names = {f.field.name for f in self.filters} | {ref.names[0] for typed in self.expressions for ref in typed.refs()}
         for _kind, parts in self.groups:
             for part in parts:
                 names |= part.fields()
         return names | (self.previous.fields() if self.previous else set())
 
-    def matches(self, record: Mapping[str, Any], previous: Mapping[str, Any] | None = None) -> bool:
+    def matches(self, record: Mapping[str, Any], previous: Mapping[str, Any] | None = None, fetch: Fetch | None = None) -> bool:
         """Whether ``record`` (as the record service gives it) meets it; ``previous``: the values before an update
-        (a ``previous`` test without them does not hold)."""
+        (a ``previous`` test without them does not hold); ``fetch(object, id)``: a record an expression follows a
+        lookup to (without it, a path through a lookup is blank)."""
         if not all(_holds(f, record.get(f.field.name)) for f in self.filters):
             return False
+        if self.expressions:
+            from core.expressions import evaluate  # noqa: PLC0415 - the expression language reads metadata, as this module does
+
+            if not all(evaluate(typed, record, fetch) is True for typed in self.expressions):
+                return False
         for kind, parts in self.groups:
             test = any if kind == "any" else all
-            if not test(part.matches(record, previous) for part in parts):
+            if not test(part.matches(record, previous, fetch) for part in parts):
                 return False
         if self.previous is not None:
-            return previous is not None and self.previous.matches(previous, None)
+            return previous is not None and self.previous.matches(previous, None, fetch)
         return True
 
     def where(self, conn: Connection, schema, table: sa.Table) -> tuple[sa.ColumnElement, dict[str, Any]]:
@@ -86,7 +95,7 @@ class Condition:
         values: dict[str, Any] = {}
 
         def build(node: Condition) -> sa.ColumnElement:
-            parts = []
+            parts = [_expression_where(schema, table, typed) for typed in node.expressions]
             for flt in node.filters:
                 index = next(counter)
                 parts.append(condition(conn, schema, table, index, flt))
@@ -99,29 +108,47 @@ class Condition:
         return build(self), values
 
 
+def _expression_where(schema, table: sa.FromClause, typed) -> sa.ColumnElement:
+    """An expression condition in SQL on ``table``: directly, or, when it follows lookups, as the ids of a query that
+    joins them (the caller's FROM has no room for the joins)."""
+    from core.expressions import Joins, compile_sql  # noqa: PLC0415 - see matches
+
+    if not any(len(ref.names) > 1 or ref.fields[-1].formula for ref in typed.refs()):
+        return compile_sql(typed, table, Joins(schema.tables.table)).is_(True)
+    inner = schema.tables.table(typed.object).alias("condition_record")
+    joins = Joins(schema.tables.table)
+    holds = compile_sql(typed, inner, joins).is_(True)
+    return table.c.id.in_(sa.select(inner.c.id).select_from(joins.select_from(inner)).where(holds))
+
+
 def compile(obj: ObjectDef, condition: Mapping[str, Any] | None, fields: Mapping[str, FieldDef], at: str = "",
-            previous_allowed: bool = True) -> Condition:
-    """The condition checked against ``fields`` of ``obj``; ConditionError naming every problem and where."""
+            previous_allowed: bool = True, meta: Any = None) -> Condition:
+    """The condition checked against ``fields`` of ``obj``; ConditionError naming every problem and where. ``meta``:
+    the metadata an ``expression`` key is checked against (without it, expressions are refused)."""
     problems: list[tuple[str, Sentence]] = []
-    made = _compile(obj, condition or {}, fields, at, previous_allowed, problems)
+    made = _compile(obj, condition or {}, fields, at, previous_allowed, problems, meta)
     if problems:
         raise ConditionError(problems)
     return made
 
 
 def _compile(obj: ObjectDef, node: Mapping[str, Any], fields: Mapping[str, FieldDef], at: str, previous_allowed: bool,
-             problems: list[tuple[str, Sentence]]) -> Condition:
-    filters, groups, previous = [], [], None
+             problems: list[tuple[str, Sentence]], meta: Any = None) -> Condition:
+    filters, groups, previous, expressions = [], [], None, []
     for key, value in node.items():
         where = at + pointer(key)
         if key in GROUPS:
-            groups.append((key, tuple(_compile(obj, part, fields, where + pointer(i), previous_allowed, problems)
+            groups.append((key, tuple(_compile(obj, part, fields, where + pointer(i), previous_allowed, problems, meta)
                                       for i, part in enumerate(value))))
         elif key == PREVIOUS:
             if not previous_allowed:
                 problems.append((where, sentence("condition_previous_here")))
                 continue
-            previous = _compile(obj, value, fields, where, False, problems)
+            previous = _compile(obj, value, fields, where, False, problems, meta)
+        elif key == EXPRESSION:
+            typed = _expression(meta, obj, value, where, problems)
+            if typed is not None:
+                expressions.append(typed)
         else:
             try:
                 filters.append(_filter(obj, fields, *_as_query(key, value)))
@@ -129,7 +156,23 @@ def _compile(obj: ObjectDef, node: Mapping[str, Any], fields: Mapping[str, Field
                 problems.append((where, sentence_of(exc)))
             except ValueError as exc:
                 problems.append((where, sentence_of(exc) or Sentence("invalid", text=str(exc))))
-    return Condition(tuple(filters), tuple(groups), previous)
+    return Condition(tuple(filters), tuple(groups), previous, tuple(expressions))
+
+
+def _expression(meta: Any, obj: ObjectDef, text: Any, where: str, problems: list[tuple[str, Sentence]]):
+    from core.expressions import ExpressionError, check  # noqa: PLC0415 - see matches
+
+    if meta is None:
+        problems.append((where, sentence("condition_expression_here")))
+        return None
+    if not isinstance(text, str) or not text.strip():
+        problems.append((where, sentence("condition_expression_text")))
+        return None
+    try:
+        return check(meta, obj.name, text, expect="boolean")
+    except ExpressionError as exc:
+        problems.append((where, exc.as_sentence()))
+        return None
 
 
 def _as_query(key: str, value: Any) -> tuple[str, str]:

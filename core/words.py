@@ -544,6 +544,8 @@ WORDS: dict[str, dict[str, str]] = {
     "expr_not_a_value": {"en": "'{value}' is not a value of {field}: {values}{hint}", "zh-CN": "“{value}”不是 {field} 的可选值：{values}{hint}"},
     "expr_round_digits": {"en": "ROUND's digits are a whole number from {low} to {high}, written out", "zh-CN": "ROUND 的位数必须直接写成 {low} 到 {high} 之间的整数。"},
     "expr_result_type": {"en": "the expression gives {actual}; {expected} is needed here", "zh-CN": "表达式的结果是{actual}；此处需要{expected}。"},
+    "condition_expression_here": {"en": "an expression cannot be used in this condition", "zh-CN": "此条件中不能使用表达式。"},
+    "condition_expression_text": {"en": "an expression is a text in the formula language, such as \"amount > 1000\"", "zh-CN": "表达式是公式语言写的文本，例如 \"amount > 1000\"。"},
     "formula_cycle": {"en": "formulas may not use each other in a circle: {cycle}", "zh-CN": "公式之间不能循环引用：{cycle}"},
     "formula_read_only": {"en": "is computed by its formula: it cannot be set", "zh-CN": "由公式计算：不能设置。"},
     "rollup_read_only": {"en": "is kept by its roll-up of other records: it cannot be set", "zh-CN": "由其他记录汇总得出：不能设置。"},

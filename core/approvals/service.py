@@ -38,7 +38,7 @@ from core.fieldtypes import iso_utc
 from core.naming import record_name
 from core.notifications import notify
 from core.records.actor import Actor
-from core.records.errors import Forbidden, NotFound, Refused
+from core.records.errors import Forbidden, NotFound, RecordError, Refused
 from core.records.transaction import TransactionRecords
 from core.stage_gates import said
 from core.validation import FieldError
@@ -183,7 +183,7 @@ class Approvals:
             trusted = records.get(object_name, record_id) if may_update else None
             if trusted is not None:
                 submittable = [name for name, body in processes_of(meta, object_name, active_only=True).items()
-                               if self._entry(meta, object_name, body).matches(trusted)]
+                               if self._entry(meta, object_name, body).matches(trusted, None, _fetcher(records))]
         state["may"] = {"submit": submittable, "decide": False, "recall": False}
         if row is None:
             return state
@@ -252,7 +252,7 @@ class Approvals:
         if waiting is not None:
             raise Refused(sentence("approval_pending_already", process=_label(meta.approval_processes.get(waiting.process), waiting.process),
                                    since=since_text(waiting.submitted_at)))
-        name, body = self._choose(meta, object_name, trusted, process)
+        name, body = self._choose(meta, object_name, trusted, process, _fetcher(records))
         now = _now()
         approval_id = conn.execute(sa.insert(approval).values(
             object=object_name, record_id=rid, process=name, status=PENDING, step=None, step_name=None, approvers=[],
@@ -264,17 +264,17 @@ class Approvals:
         self._start(records, actor, row, body, trusted, 0, first=True)
         return self._state(records, actor, object_name, rid, records.get(object_name, rid))
 
-    def _choose(self, meta: Any, object_name: str, record: dict, process: str | None) -> tuple[str, dict]:
+    def _choose(self, meta: Any, object_name: str, record: dict, process: str | None, fetch: Any = None) -> tuple[str, dict]:
         active = processes_of(meta, object_name, active_only=True)
         if process is not None:
             body = active.get(process)
             if body is None:
                 raise NotFound(sentence("approval_unknown_process", name=process, object=object_name, hint=hint(process, active)))
-            if not self._entry(meta, object_name, body).matches(record):
+            if not self._entry(meta, object_name, body).matches(record, None, fetch):
                 raise Refused(sentence("approval_entry_not_met", process=_label(body, process)))
             return process, body
         for name, body in active.items():
-            if self._entry(meta, object_name, body).matches(record):
+            if self._entry(meta, object_name, body).matches(record, None, fetch):
                 return name, body
         obj = meta.object(object_name)
         raise Refused(sentence("approval_no_process", object=said(obj.spec.get("label"), object_name)))
@@ -283,7 +283,8 @@ class Approvals:
         return self._condition(meta, object_name, body.get("entry"))
 
     def _condition(self, meta: Any, object_name: str, condition: Any) -> conditions.Condition:
-        return conditions.compile(meta.object(object_name), condition, meta.fields_with_system(object_name), previous_allowed=False)
+        return conditions.compile(meta.object(object_name), condition, meta.fields_with_system(object_name), previous_allowed=False,
+                                  meta=meta)
 
     def _start(self, records: TransactionRecords, actor: Actor, row: sa.Row, body: Mapping, record: dict, start: int,
                first: bool = False) -> None:
@@ -292,7 +293,7 @@ class Approvals:
         steps = body.get("steps") or []
         for index in range(start, len(steps)):
             step = steps[index]
-            if step.get("condition") and not self._condition(meta, row.object, step["condition"]).matches(record):
+            if step.get("condition") and not self._condition(meta, row.object, step["condition"]).matches(record, None, _fetcher(records)):
                 continue
             people = self._approvers(records, row.object, step.get("approvers") or [], record, row.submitted_by)
             if not people and first:
@@ -465,3 +466,15 @@ class Approvals:
             object=object_name, record_id=record_id, field=HISTORY_ENTRY, old_value=None,
             new_value={k: v for k, v in entry.items() if v is not None}, record_version=version or 0, changed_at=now,
             changed_by=actor.user_id, changed_by_name=actor.name[:200]))
+
+
+def _fetcher(records: TransactionRecords):
+    """A record by object and id, as the transaction's records read it (None when gone): what an expression condition
+    following a lookup reads."""
+    def fetch(object_name: str, record_id: int) -> dict | None:
+        try:
+            return records.trusted().get(object_name, record_id)
+        except RecordError:
+            return None
+
+    return fetch

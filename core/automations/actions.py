@@ -161,7 +161,7 @@ def _least_open(run: Run, action: Mapping, candidates: list[int]) -> int:
     """The candidate owning the fewest open records of the object (the lowest id among equals)."""
     obj = run.schema.meta.object(run.rule.object)
     table = run.schema.tables.table(obj.name)
-    condition = compile(obj, action.get("open"), run.schema.meta.fields_with_system(obj.name))
+    condition = compile(obj, action.get("open"), run.schema.meta.fields_with_system(obj.name), meta=run.schema.meta)
     where, values = condition.where(run.conn, run.schema, table)
     counts = dict(run.conn.execute(select(table.c.owner, func.count()).where(table.c.owner.in_(candidates), table.c.deleted_at.is_(None),
                                                                             where).group_by(table.c.owner), values).all())

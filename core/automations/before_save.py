@@ -27,13 +27,16 @@ def run_before_save_rules(w: Any) -> None:
     fired = rules.before.get("created" if w.creating else "updated") if rules else None
     if not fired:
         return
+    from core.automations.engine import fetcher  # noqa: PLC0415 - see _apply
+
     problems: dict[int, list[FieldError]] = {}
+    fetch = fetcher(w.service.runtime, w.conn, w.schema)
     for i, item in enumerate(w.items):
         stored = None if w.creating else dict(item.stored._mapping)
         changes = None if stored is None else _changes(w, stored, item.values)
         for rule in fired:
             current = item.values if stored is None else {**stored, **item.values}
-            if (stored is not None and not rule.fires(changes)) or not rule.condition.matches(current, stored):
+            if (stored is not None and not rule.fires(changes)) or not rule.condition.matches(current, stored, fetch):
                 continue
             refusal = _apply(w, rule, item, current)
             if refusal is not None:

@@ -48,7 +48,7 @@ def problems(meta: MetadataSet, body: Mapping, source: str, at: str = "") -> lis
 
 def condition_problems(meta: MetadataSet, obj: ObjectDef, condition: Any, at: str, previous_allowed: bool = True) -> list[tuple[str, Sentence]]:
     try:
-        compile(obj, condition, meta.fields_with_system(obj.name), at, previous_allowed)
+        compile(obj, condition, meta.fields_with_system(obj.name), at, previous_allowed, meta=meta)
     except ConditionError as exc:
         return exc.problems
     return []

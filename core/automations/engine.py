@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, select
@@ -63,6 +63,7 @@ def receive(runtime: Any, conn: Connection, change: RecordChanges) -> None:
     values = change.values() if not any(r.condition.fields() & _many_to_many(schema, change.object_name) for r in fired) \
         else {record["id"]: record for record in change.records()}
     depth = depth_of(conn) + 1
+    fetch = fetcher(runtime, conn, schema)
     for record_id in change.ids:
         record = values.get(record_id)
         if record is None:
@@ -72,9 +73,21 @@ def receive(runtime: Any, conn: Connection, change: RecordChanges) -> None:
         for rule in fired:
             if change.event == "updated" and not rule.fires(changes):
                 continue
-            if not rule.condition.matches(record, previous):
+            if not rule.condition.matches(record, previous, fetch):
                 continue
             enqueue_run(conn, rule, record_id, rule.on if change.event != DELETED else DELETED, depth, change.actor)
+
+
+def fetcher(runtime: Any, conn: Connection, schema: Any) -> Callable[[str, int], dict | None]:
+    """A record by object and id as stored, in this transaction (None when there is none): what an expression condition
+    following a lookup reads."""
+    def fetch(object_name: str, record_id: int) -> dict | None:
+        try:
+            return runtime.records._fetch(conn, schema, object_name, record_id)
+        except NotFound:
+            return None
+
+    return fetch
 
 
 def _many_to_many(schema: Any, object_name: str) -> set[str]:
@@ -128,7 +141,7 @@ def run_on(runtime: Any, conn: Connection, schema: Any, rule: Rule, record_id: i
     if record is None:
         return log_run(conn, rule, record_id, trigger, "skipped", depth, job_id=job_id, actor_id=actor_id,
                        error="the record is gone")
-    if check_condition and not rule.condition.matches(record):
+    if check_condition and not rule.condition.matches(record, None, fetcher(runtime, conn, schema)):
         return log_run(conn, rule, record_id, trigger, "skipped", depth, job_id=job_id, actor_id=actor_id,
                        error="the condition no longer holds")
     run = Run(runtime, conn, schema, rule, record, key)

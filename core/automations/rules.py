@@ -134,7 +134,7 @@ def _compiled(meta: MetadataSet, name: str, body: Mapping) -> Rule | None:
     fields = meta.fields_with_system(obj.name)
     trigger = body["trigger"]
     try:
-        condition = compile(obj, body.get("condition"), fields)
+        condition = compile(obj, body.get("condition"), fields, meta=meta)
         changed = trigger.get("field")
         from_ = compile(obj, {changed: trigger["from"]}, fields) if "from" in trigger else None
         to = compile(obj, {changed: trigger["to"]}, fields) if "to" in trigger else None

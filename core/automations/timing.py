@@ -195,7 +195,8 @@ def run_schedule(runtime: Any, job: queue.Job) -> None:
             return
         obj = schema.meta.object(rule.object)
         table = schema.tables.table(obj.name)
-        condition = compile(obj, rule.body.get("condition"), schema.meta.fields_with_system(obj.name), previous_allowed=False)
+        condition = compile(obj, rule.body.get("condition"), schema.meta.fields_with_system(obj.name), previous_allowed=False,
+                            meta=schema.meta)
         where, values = condition.where(conn, schema, table)
         limit = rule.body["trigger"].get("limit", SCHEDULE_LIMIT)
         ids = list(conn.execute(select(table.c.id).where(table.c.deleted_at.is_(None), where).order_by(table.c.id).limit(limit),
