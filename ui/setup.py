@@ -422,7 +422,8 @@ def field_page(page: Page, obj: ObjectDef, field_name: str, data: dict, errors: 
     fdef = page.meta().object(obj.name).fields[field_name]
     return page.render("setup/field.html", status=status, title=f"{plural(obj, page.lang)}: {fdef.label(page.lang)}", obj=obj,
                        fdef=fdef, spec=fdef.spec, data=data, errors=errors, done=page.request.query_params.get("done", ""),
-                       picklist="values" in fdef.type.options, type_label=_type_title(page, fdef))
+                       picklist="values" in fdef.type.options, type_label=_type_title(page, fdef),
+                       properties=forms.property_keys(fdef.spec.get("values", [])))
 
 
 def _type_title(page: Page, fdef) -> str:

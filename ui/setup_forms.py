@@ -114,11 +114,18 @@ def _number(raw: str, kind) -> Any:
 def picklist_values(data: dict, current: list[dict]) -> tuple[list[dict], str | None]:
     """The value table of a picklist field: labels, colours, order, default, removals and one new value."""
     rows = []
+    keys = property_keys(current)
+    added = identifier(text(data, "new_property")) if text(data, "new_property") else ""
     for index, value in enumerate(current):
         key = value["value"]
         if checked(data, f"remove_{key}"):
             continue
         entry = {**value, "label": label_from(data, f"label_{key}")}
+        properties = _properties(data, key, keys, added, dict(value.get("properties") or {}))
+        if properties:
+            entry["properties"] = properties
+        else:
+            entry.pop("properties", None)
         colour = text(data, f"color_{key}")
         if colour and colour.lower() != "#000000":
             entry["color"] = colour
@@ -133,6 +140,29 @@ def picklist_values(data: dict, current: list[dict]) -> tuple[list[dict], str | 
     values = [entry for _, _, entry in sorted(rows, key=lambda row: (row[0], row[1]))]
     default = text(data, "default") or None
     return values, default if default in {v["value"] for v in values} else None
+
+
+def property_keys(values: list[dict]) -> list[str]:
+    """The keys of the values' properties that hold numbers (a stage's probability, a value's score): the columns a
+    picklist's value table lets an implementer change."""
+    keys: dict[str, None] = {}
+    for value in values:
+        for key, held in (value.get("properties") or {}).items():
+            if isinstance(held, (int, float)) and not isinstance(held, bool):
+                keys[key] = None
+    return list(keys)
+
+
+def _properties(data: dict, value: str, keys: list[str], added: str, properties: dict) -> dict:
+    """A value's properties with the numbers typed in its row (an empty cell takes the property away)."""
+    for key in [*keys, *([added] if added and added not in keys else [])]:
+        raw = text(data, f"prop_{key}_{value}") if key in keys else text(data, f"prop__new_{value}")
+        if raw == "":
+            properties.pop(key, None)
+        else:
+            number = _number(raw, float)
+            properties[key] = int(number) if isinstance(number, float) and number.is_integer() else number
+    return properties
 
 
 def _position(raw: str, fallback: int) -> float:

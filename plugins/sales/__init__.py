@@ -3,8 +3,11 @@
 Behaviour on save, every rule's numbers kept in metadata (picklist value ``properties``)
 so that an implementer changes them by overriding the picklist values:
 
-- lead: ``score`` = the ``score`` of the chosen industry, company size and urgency values
-  plus the ``score`` of the budget band; ``budget_band`` is the band with the highest
+- lead: ``score`` = the ``score`` of the chosen value of every lead picklist whose values carry
+  one (industry, company size and urgency as shipped; an implementer adds more in Setup), plus the
+  ``score`` of the budget band, plus the value of every number formula field named ``score_...``
+  (an expression an implementer writes in Setup; ``tessera sales rescore-leads`` scores the
+  existing leads again, as a job); ``budget_band`` is the band with the highest
   ``min_budget`` not above the budget; ``rating`` is the rating with the highest
   ``min_score`` the score reaches. Converting a lead needs the account it became.
 - opportunity: a stage change without a probability in the same save takes the stage's
@@ -37,10 +40,12 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import click
+
 from core import reminders
 from core.dates import add_days
 from core.hookspecs import hookimpl
-from core.plugins import DashboardWidget, PluginInfo, Refusal, ScheduledJob
+from core.plugins import DashboardWidget, JobKind, PluginInfo, Refusal, ScheduledJob
 from core.records import Actor, TransactionRecords
 
 PLUGIN = PluginInfo(
@@ -52,7 +57,10 @@ PLUGIN = PluginInfo(
     record_objects=('lead', 'opportunity', 'quote', 'quote_line', 'contract'),
 )
 
-LEAD_WEIGHTED_FIELDS = ("industry", "company_size", "urgency")
+LEAD_DERIVED_FIELDS = ("rating", "budget_band")  # picklists the score sets or is given by the budget, not chosen ones
+SCORE_FORMULA_PREFIX = "score_"  # a lead's number formula fields named score_... are dimensions of the score
+RESCORE_JOB = "sales.rescore_leads"
+RESCORE_BATCH = 500
 QUOTE_TOTAL_INPUTS = frozenset({"quote", "line_total", "discount_percent"})
 QUOTE_SENT_STATUSES = ("sent", "accepted")
 QUOTE_CLEARED_STATUSES = ("approved", "sent", "accepted")
@@ -122,24 +130,76 @@ def _changing(event, name: str) -> bool:
 # --- lead scoring -----------------------------------------------------------------------
 
 
-def lead_score(meta, lead: dict) -> dict:
-    """``score``, ``rating`` and ``budget_band`` of a lead, from the weights in metadata."""
+def weighted_fields(meta) -> list[str]:
+    """The lead's picklists whose values carry a ``score``: the chosen value's score counts. An implementer adds one (a
+    decision maker's title, say) by adding a picklist to the lead and giving its values scores in Setup."""
+    lead = meta.object("lead")
+    return [f.name for f in lead.active_fields()
+            if f.type.single_choice and f.name not in LEAD_DERIVED_FIELDS and not f.computed
+            and any("score" in (v.get("properties") or {}) for v in f.spec.get("values", []))]
+
+
+def score_formulas(meta) -> list:
+    """The lead's number formula fields named ``score_...``: each one's value counts (an expression an implementer writes
+    in Setup's formula editor, ``IF(CONTAINS(LOWER(title), 'director'), 15, 0)``)."""
+    return [f for f in meta.object("lead").active_fields()
+            if f.formula and f.name.startswith(SCORE_FORMULA_PREFIX) and f.type.family == "number" and f.typed is not None]
+
+
+def lead_score(meta, lead: dict, fetch=None) -> dict:
+    """``score``, ``rating`` and ``budget_band`` of a lead: the scores of its weighted picklists' values, of its budget
+    band and the values of its score formulas; ``fetch(object, id)`` reads a record a formula follows a lookup to."""
+    from core.expressions import evaluate  # noqa: PLC0415 - only scoring with formulas needs it
+
     budget = _number(lead.get("budget"))
     band = None
     if budget is not None:
         chosen = _best(_picklist(meta, "lead", "budget_band", active_only=True), "min_budget", budget)
         band = chosen["value"] if chosen else None
     total = Decimal(0)
-    for name in LEAD_WEIGHTED_FIELDS:
+    for name in weighted_fields(meta):
         total += _number(_property(meta, "lead", name, lead.get(name), "score"), Decimal(0))
     total += _number(_property(meta, "lead", "budget_band", band, "score"), Decimal(0))
+    for fdef in score_formulas(meta):
+        total += _number(evaluate(fdef.typed, lead, fetch), Decimal(0))
     score = int(total.to_integral_value(rounding=ROUND_HALF_UP))
     rating = _best(_picklist(meta, "lead", "rating", active_only=True), "min_score", Decimal(score))
     return {"score": score, "rating": rating["value"] if rating else None, "budget_band": band}
 
 
+def _fetch_with(records: TransactionRecords):
+    def fetch(object_name: str, record_id: int) -> dict | None:
+        try:
+            return records.get(object_name, record_id)
+        except Exception:  # noqa: BLE001 - a record gone or out of reach counts as blank
+            return None
+
+    return fetch
+
+
+def rescore_leads(runtime) -> int:
+    """Score every lead again (after the weights or score formulas changed), a batch at a time; how many changed."""
+    changed, after = 0, 0
+    while True:
+        with runtime.records.transaction(Actor.system()) as records:
+            leads = records.list("lead", {"id__gt": after, "sort": "id", "limit": RESCORE_BATCH}).items
+            if not leads:
+                return changed
+            fetch = _fetch_with(records)
+            for lead in leads:
+                found = lead_score(records.schema.meta, lead, fetch)
+                if any(found[k] != lead.get(k) for k in found):
+                    records.update("lead", lead["id"], dict(found), version=lead["version"])
+                    changed += 1
+            after = leads[-1]["id"]
+
+
+def _rescore_job(runtime, job) -> None:
+    rescore_leads(runtime)
+
+
 def _before_lead(event) -> None:
-    event.values.update(lead_score(event.meta, _merged(event)))
+    event.values.update(lead_score(event.meta, _merged(event), _fetch_with(event.records)))
     if _changing(event, "status") and event.values["status"] == "converted" and not _merged(event).get("converted_at"):
         event.values["converted_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
 
@@ -375,6 +435,38 @@ def remind_of_next_steps(records, meta, today: dt.date) -> list[int]:
 @hookimpl
 def tessera_scheduled_jobs():
     return [ScheduledJob("sales.reminders", 86400, run_reminders, plugin="sales")]
+
+
+@hookimpl
+def tessera_job_kinds():
+    return [JobKind(RESCORE_JOB, _rescore_job, plugin="sales")]
+
+
+@click.group("sales")
+def sales_commands() -> None:
+    """B2B project sales."""
+
+
+@sales_commands.command("rescore-leads")
+@click.option("--now", is_flag=True, help="Score them in this process instead of queueing the job for the server's worker.")
+@click.pass_obj
+def rescore_command(ctx, now: bool) -> None:
+    """Score every lead again: after the weights of picklist values or the lead's score_ formulas changed."""
+    from core import queue  # noqa: PLC0415 - only this command needs it
+
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    if now:
+        click.echo(f"Scored the leads again: {rescore_leads(runtime):,} changed.")
+        return
+    with runtime.writing() as (conn, _schema):
+        job = queue.enqueue(conn, RESCORE_JOB, {}, key=None)
+    click.echo(f"Queued job {job} ({RESCORE_JOB}): a worker of 'tessera serve' or 'tessera worker' scores the leads again.")
+
+
+@hookimpl
+def tessera_cli_commands(cli):
+    cli.add_command(sales_commands)
 
 
 # --- the home page ----------------------------------------------------------------------------
