@@ -79,8 +79,12 @@ class ListStatements:
         last_descending = query.sort[-1].descending if query.sort else True
         order.append(table.c.id.desc() if last_descending else table.c.id.asc())
         base = reader.base if flag is None else reader.base.add_columns(sa.case((flag, 1), else_=0).label("tessera_flag"))
-        page = (base.where(where).order_by(*order)
-                .limit(sa.bindparam("tessera_limit", type_=Integer)).offset(sa.bindparam("tessera_offset", type_=Integer)))
+        # The page's ids first, then their columns and lookups' titles: a database may otherwise join every matching
+        # row before it sorts (SQLite does, for a sort no index serves: 9 s instead of 0.9 s over a million deals).
+        ids = (select(table.c.id).select_from(reader.filtered_from).where(where).order_by(*order)
+               .limit(sa.bindparam("tessera_limit", type_=Integer)).offset(sa.bindparam("tessera_offset", type_=Integer))
+               .correlate(None))
+        page = base.where(table.c.id.in_(ids)).order_by(*order)
         return ListStatement(page, where, PreparedRead(page))
 
 
