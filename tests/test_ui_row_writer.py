@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from markupsafe import escape
 
+from ui import fields
+from ui.fields import escape_text
 from ui.row_writer import KEPT, ListColumn, Writers, cell_html, row_writer
 
 HOSTILE = '<script>alert("{rid}")</script> & {t} {{v0}}'
@@ -18,7 +20,7 @@ def _columns() -> list[ListColumn]:
 
 
 def _writer(selectable: bool = True):
-    return row_writer("account", _columns(), selectable, "Select {title} {v0}", lambda r: r["name"])
+    return row_writer("account", _columns(), selectable, "Select {title} {v0}", lambda r: escape_text(r["name"]))
 
 
 def test_a_row_the_reader_may_change_has_the_same_cells_as_cells_drawn_alone():
@@ -53,3 +55,10 @@ def test_writers_keep_the_most_recently_used_shapes():
     writers.get(("shape", KEPT), lambda: built.append("again") or _writer())
     writers.get(("shape", 0), lambda: built.append("rebuilt") or _writer())
     assert built[-1] == "rebuilt" and "again" not in built
+
+
+def test_cell_text_is_escaped_as_markupsafe_escapes_it(monkeypatch):
+    texts = [HOSTILE, "O'Brien & \"Sons\" <Ltd>", "", "张伟 & 李娜", "&amp; already"]
+    assert [escape_text(t) for t in texts] == [str(escape(t)) for t in texts]
+    monkeypatch.setattr(fields, "_escaped", None)  # without MarkupSafe's C extension
+    assert [escape_text(t) for t in texts] == [str(escape(t)) for t in texts]

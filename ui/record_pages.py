@@ -32,7 +32,7 @@ from core.words import say
 from ui import lookups
 from ui.context import PAGE, VARY, Answer, Page, answer, counted, plural, provide_page, signed_in, singular
 from ui.filter_chips import chips
-from ui.fields import SYSTEM_COLUMNS, Column, cell, choices, column, display, form_value, formatter, from_form, record_title, system_field
+from ui.fields import SYSTEM_COLUMNS, Column, cell, choices, escape_text, column, display, form_value, formatter, from_form, record_title, system_field
 from ui.i18n import label
 from ui.mass_actions import MASS_LIMIT, Selection, asked_change, delete_each, one, readable, selection, sentence, update_each
 from ui.mass_actions import values as sent_values
@@ -350,7 +350,7 @@ def list_rows(page: Page, obj: ObjectDef, records: list[dict], columns: list[Col
 
     def build():
         return row_writer(obj.name, list_columns(columns, lang, currency, zone, editing), selectable,
-                          page.t("Select {title}"), lambda record: record_title(obj, record, lang))
+                          page.t("Select {title}"), lambda record: escape_text(record_title(obj, record, lang)))
     write = page.memo(("list_row_writers",), Writers).get(key, build)
     changeable = editing.records
     return [write(record, record["id"] in changeable) for record in records]
@@ -398,7 +398,7 @@ def shown_cell(page: Page, obj: ObjectDef, record: dict, name: str, first: bool,
 
 def _plain_cell(fdef: FieldDef, lang: str, currency: str, zone: str | None):
     text = formatter(fdef, lang, currency, zone)
-    return lambda value: escape(text(value))
+    return lambda value: escape_text(text(value))
 
 
 def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
@@ -428,13 +428,12 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
                      _cell_editing(page, obj, columns, items, result.updatable if result else None))
     view = {
         "columns": columns, "rows": rows, "rows_html": Markup("".join(rows)), "error": error, "column_error": column_error,
-        "column_options": _column_options(page, obj, columns), "columns_param": chosen.get(COLUMNS, "") if not column_error else "",
+        "column_options": _column_options(page, obj, columns, not chosen.get(COLUMNS) or bool(column_error)), "columns_param": chosen.get(COLUMNS, "") if not column_error else "",
         "column_keep": [(k, v) for k, v in here if k != COLUMNS], "sort": sort, "q": chosen.get("q", ""),
         "offset": offset, "has_more": bool(result and result.has_more), "page_size": PAGE_SIZE, "query": urlencode(here),
         "previous": urlencode(here + [("offset", str(max(0, offset - PAGE_SIZE)))]) if offset else None,
         "next": urlencode(here + [("offset", str(offset + PAGE_SIZE))]) if result and result.has_more else None,
-        "sort_links": {c.name: urlencode([(k, v) for k, v in here if k != "sort"] + [("sort", _toggled(sort, c.name))]) for c in columns
-                       if c.field.type.sortable},
+        "sort_links": _sort_links(here, sort, columns),
         "view_query": view_query(urlencode(here)), "view_error": None, "view_name": "", "view_shared": False,
         "may_update": may_update, "may_delete": may_delete, "may_merge": may_merge(page, obj),
         "mass_fields": page.memo(("mass_fields", obj.name), lambda: mass_fields(page, obj)) if may_update else [],
@@ -632,11 +631,26 @@ def _shown_columns(page: Page, obj: ObjectDef, layout_columns: list[str], asked:
     return [offered[n] for n in dict.fromkeys(names)] or default, None
 
 
-def _column_options(page: Page, obj: ObjectDef, shown: list[Column]) -> list[dict]:
-    """What the column chooser lists: the columns shown now, in their order, then the others the user may show."""
-    names = {c.name for c in shown}
-    rest = [c for c in column_choices(page, obj) if c.name not in names]
-    return [{"name": c.name, "title": c.title, "shown": c.name in names} for c in [*shown, *rest]]
+def _column_options(page: Page, obj: ObjectDef, shown: list[Column], layout_columns: bool = False) -> list[dict]:
+    """What the column chooser lists: the columns shown now, in their order, then the others the user may show, with
+    the names of their buttons that move them; for the layout's columns (``layout_columns``), worded once per metadata
+    version, role and language."""
+    def build() -> list[dict]:
+        names = {c.name for c in shown}
+        rest = [c for c in column_choices(page, obj) if c.name not in names]
+        return [{"name": c.name, "title": c.title, "shown": c.name in names, "up": page.t("Move {column} up", column=c.title),
+                 "down": page.t("Move {column} down", column=c.title)} for c in [*shown, *rest]]
+    if layout_columns:  # most lists
+        return page.memo(("column_options", obj.name), build)
+    return build()
+
+
+def _sort_links(here: list[tuple[str, str]], sort: str, columns: list[Column]) -> dict[str, str]:
+    """Each sortable column's heading link: the list's query with the column's sort (the other way round when the list
+    is sorted by it already). The rest of the query is encoded once for every column."""
+    rest = urlencode([(k, v) for k, v in here if k != "sort"])
+    rest = rest + "&" if rest else ""
+    return {c.name: rest + urlencode([("sort", _toggled(sort, c.name))]) for c in columns if c.field.type.sortable}
 
 
 def _not_yet(names: list[str], shown: set[str]) -> list[str]:

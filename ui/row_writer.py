@@ -67,10 +67,10 @@ def row_writer(object_name: str, columns: list[ListColumn], selectable: bool, se
     """The function writing one row of this list shape: ``write(record, editable)``.
 
     ``columns``' labels and pencils are HTML already; ``select_sentence`` ("Select {title}") is text in the page's
-    language; ``title(record)`` names a record (text, escaped here). A row the reader may change (``editable``)
+    language; ``title(record)`` names a record, as HTML (escaped by it). A row the reader may change (``editable``)
     carries its version (for its cells' inputs) and a pencil in each column that has one."""
     obj = str(escape(object_name))
-    constants: dict[str, Any] = {"_esc": escape, "_title": title}
+    constants: dict[str, Any] = {"_title": title}
     pencils = any(c.pencil for c in columns)
 
     def constant(value: Any) -> str:
@@ -109,10 +109,10 @@ def row_writer(object_name: str, columns: list[ListColumn], selectable: bool, se
         parts.append("</tr>")
         return "".join(parts)
 
-    titled = "t = _esc(_title(r)); " if selectable else ""
+    titled = "t = _title(r); " if selectable else ""
     if pencils:
         lines.append("if editable:")
-        lines.append(f"    t = _esc(_title(r)); ver = r['version']; return f{template(True)!r}")
+        lines.append(f"    t = _title(r); ver = r['version']; return f{template(True)!r}")
     lines.append(f"{titled}ver = r['version']; return f{template(False)!r}" if selectable else f"return f{template(False)!r}")
     body = "\n".join("        " + line for line in lines)
     names = ", ".join(constants)
