@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core import notification_mail
 from core.coretables import notification, notification_setting
-from core.db import read_transaction, write_transaction
+from core.db import PreparedRead, read_transaction, write_transaction
 from core.fieldtypes import iso_utc
 from core.words import WORDS, Sentence
 
@@ -131,10 +131,14 @@ def _check(kind: str, code: str | None, params: Mapping | None, text: str | None
 # --- reading: a user's own ----------------------------------------------------------------------------
 
 
+UNREAD = PreparedRead(select(func.count().label("unread")).select_from(notification)
+                      .where(notification.c.user_id == sa.bindparam("user_id"), notification.c.read_at.is_(None)))
+
+
 def unread_count(conn: Connection, user_id: int) -> int:
-    """How many of the user's notifications are unread (the bell's badge); read on the index (user_id, read_at, id)."""
-    return conn.execute(select(func.count()).select_from(notification)
-                        .where(notification.c.user_id == user_id, notification.c.read_at.is_(None))).scalar_one()
+    """How many of the user's notifications are unread (the bell's badge); read on the index (user_id, read_at, id).
+    Every page asks, so the statement is compiled once."""
+    return UNREAD.first(conn, user_id=user_id).unread
 
 
 def items(conn: Connection, user_id: int, lang: str = "en", *, unread_only: bool = False, limit: int = PAGE_DEFAULT,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, and_, or_, select
 
 from core.coretables import recent_view, saved_view
-from core.db import read_transaction, write_transaction
+from core.db import PreparedRead, read_transaction, write_transaction
 from core.fieldtypes import iso_utc
 
 RECENT_KEPT = 20
@@ -23,6 +23,7 @@ QUERY_LENGTH = 4000  # a list's query string; far more than any filter builder p
 VIEWS_OF_OBJECT = (select(saved_view).where(saved_view.c.object == sa.bindparam("object"),
                                             or_(saved_view.c.owner == sa.bindparam("user_id"), saved_view.c.shared.is_(True)))
                    .order_by(saved_view.c.name, saved_view.c.id))
+VIEWS_READ = PreparedRead(VIEWS_OF_OBJECT)  # read by every list page: compiled once
 
 
 class ViewError(ValueError):
@@ -91,9 +92,9 @@ class Preferences:
         """The user's own views of the object and those others share, by name (in ``conn``'s transaction when given)."""
         values = {"object": object_name, "user_id": user_id}
         if conn is not None:
-            return [_view(r, user_id) for r in conn.execute(VIEWS_OF_OBJECT, values)]
+            return [_view(r, user_id) for r in VIEWS_READ.all(conn, **values)]
         with read_transaction(self.engine) as own:
-            return [_view(r, user_id) for r in own.execute(VIEWS_OF_OBJECT, values)]
+            return [_view(r, user_id) for r in VIEWS_READ.all(own, **values)]
 
     def remove_view(self, user_id: int, view_id: int, object_name: str | None = None) -> None:
         """Remove one of the user's own views (of ``object_name``, when given); another's shared view is refused."""

@@ -168,8 +168,10 @@ def test_a_cell_opens_its_input_saves_in_place_and_draws_back_the_cell(client, w
     csrf = signed_in(client, "mike")
     alice = world.accounts["alice"]
     listing = client.get("/r/account?columns=name,phone", headers=HTMX).text
-    assert f'hx-get="/r/account/{alice}/field/phone?in=cell"' in listing and f'id="version-{alice}"' in listing
-    assert 'aria-label="Change Phone of Alice Industries"' in listing
+    assert (f'<a class="pencil" href="/r/account/{alice}/field/phone" data-cell-pencil aria-label="Change Phone of Alice Industries">'
+            in listing), listing  # the page's script opens it in place, with the row's version
+    assert f'id="version-{alice}"' in listing
+    assert f'href="/r/account/{alice}/field/name" data-cell-pencil data-link ' in listing  # the first cell, which links to the record
     form = _cell_form(client, alice, "phone")
     version = re.search(r'name="version" value="(\d+)"', form).group(1)
     assert 'name="in" value="cell"' in form and f'hx-target="#cell-{alice}-phone"' in form
@@ -204,7 +206,7 @@ def test_no_pencil_where_the_user_may_not_change_the_field_or_the_record(client,
     csrf = signed_in(client, "alice")  # a rep: annual_revenue is read-only to her, and she changes only her own accounts
     _set(world.runtime, "account", world.accounts["bob"], {"owner": world.users["alice"]})  # now hers too
     listing = client.get("/r/account?columns=name,annual_revenue,phone", headers=HTMX).text
-    assert "/field/annual_revenue" not in listing and "/field/phone?in=cell" in listing
+    assert "/field/annual_revenue" not in listing and "/field/phone" in listing
     refused = client.post(f"/r/account/{world.accounts['alice']}/field/annual_revenue", headers=HX,
                           data={"_csrf_token": csrf, "version": "1", "in": "cell", "annual_revenue": "5"})
     assert refused.status_code == 403 and "You may not change this field." in refused.text
@@ -213,7 +215,7 @@ def test_no_pencil_where_the_user_may_not_change_the_field_or_the_record(client,
 def test_only_records_the_user_may_change_have_pencils(client, world):
     vera_csrf = signed_in(client, "vera")  # a viewer: reads every account, changes none
     listing = client.get("/r/account?columns=name,phone", headers=HTMX).text
-    assert "data-inline-pencil" not in listing and "Alice Industries" in listing
+    assert "data-cell-pencil" not in listing and "/field/" not in listing and "Alice Industries" in listing
     assert vera_csrf
 
 

@@ -22,6 +22,18 @@ from core.naming import record_name
 from ui.i18n import label
 
 BABEL_LOCALES = {"en": "en_US", "zh-CN": "zh_Hans_CN"}
+
+try:  # MarkupSafe's own escaping of a str, in C, without making a Markup of it: a list page escapes hundreds of values
+    from markupsafe._speedups import _escape_inner as _escaped
+except ImportError:  # pragma: no cover - MarkupSafe without its C extension
+    _escaped = None
+
+
+def escape_text(text: str) -> str:
+    """``str(markupsafe.escape(text))`` for a str, faster: the same five characters replaced the same way."""
+    if _escaped is not None:
+        return _escaped(text)
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;").replace("'", "&#39;").replace('"', "&#34;")
 SYSTEM_COLUMNS = {"owner", "created_at", "updated_at"}  # the system fields a layout may show
 
 
@@ -99,17 +111,17 @@ def cell(fdef: FieldDef, lang: str, currency: str | None = None, zone: str | Non
     # of the template costs more than the cell
     if ftype.single_link and fdef.spec.get("target"):
         target = escape(fdef.spec["target"])
-        return lambda v: "" if not v else f'<a href="/r/{target}/{int(v["id"])}">{escape(text(v))}</a>'
+        return lambda v: "" if not v else f'<a href="/r/{target}/{int(v["id"])}">{escape_text(text(v))}</a>'
     if ftype.single_link:  # linked to a record of the object its value names
         return lambda v: escape(text(v)) if not v or not v.get("object") else \
-            f'<a href="/r/{escape(v["object"])}/{int(v["id"])}">{escape(text(v))}</a>'
+            f'<a href="/r/{escape(v["object"])}/{int(v["id"])}">{escape_text(text(v))}</a>'
     if ftype.family == "choice":
         badges = {o["value"]: badge(o.get("color"), label(o.get("label"), lang, o["value"])) for o in fdef.spec.get("values", [])}
         one = lambda v: badges.get(v) or escape(v)  # noqa: E731
         if not ftype.multiple:
             return lambda v: "" if v in (None, "") else one(v)
         return lambda v: Markup(" ").join(one(x) for x in v or [])
-    return lambda v: escape(text(v))
+    return lambda v: escape_text(text(v))
 
 
 @lru_cache(maxsize=1024)

@@ -32,7 +32,7 @@ from core.words import say
 from ui import lookups
 from ui.context import PAGE, VARY, Answer, Page, answer, counted, plural, provide_page, signed_in, singular
 from ui.filter_chips import chips
-from ui.fields import SYSTEM_COLUMNS, Column, cell, choices, column, display, form_value, formatter, from_form, record_title, system_field
+from ui.fields import SYSTEM_COLUMNS, Column, cell, choices, escape_text, column, display, form_value, formatter, from_form, record_title, system_field
 from ui.i18n import label
 from ui.mass_actions import MASS_LIMIT, Selection, asked_change, delete_each, one, readable, selection, sentence, update_each
 from ui.mass_actions import values as sent_values
@@ -42,6 +42,7 @@ from ui.approvals import approval_view, locked_reason
 from ui.composer import composer
 from ui import record_rules
 from ui.record_head import highlights, process_path
+from ui.row_writer import ListColumn, Writers, cell_html, row_writer
 from ui.sharing import add_share, remove_share
 from ui.timeline import shown_value, timeline
 
@@ -327,21 +328,6 @@ class CellEditing:
         return str(escape(self.sentence)).replace("{field}", str(escape(column.title)))
 
 
-@dataclass(frozen=True)
-class ListColumn:
-    """What every cell of one list column shares, escaped once: its name, label, writer and pencil name."""
-
-    name: str
-    label: str  # HTML
-    write: Any  # value -> HTML
-    first: bool
-    pencil: str | None  # HTML with ``{title}``
-
-    def pencil_name(self, editable: bool, title: str) -> str | None:
-        """The cell's pencil name (``title``: the record's, escaped), if the cell opens an input."""
-        return self.pencil.replace("{title}", title) if editable and self.pencil else None
-
-
 def list_columns(columns: list[Column], lang: str, currency: str, zone: str | None, editing: CellEditing,
                  linked: bool = True) -> list[ListColumn]:
     """The columns as their cells are written; the first links to the record when ``linked``."""
@@ -349,54 +335,29 @@ def list_columns(columns: list[Column], lang: str, currency: str, zone: str | No
                        editing.pencil_names(c)) for i, c in enumerate(columns)]
 
 
-def list_rows(obj: ObjectDef, records: list[dict], columns: list[Column], selectable: bool, select_label, currency: str,
-              zone: str | None = None, editing: CellEditing = CellEditing()) -> list[Markup]:
+def list_rows(page: Page, obj: ObjectDef, records: list[dict], columns: list[Column], selectable: bool,
+              editing: CellEditing = CellEditing()) -> list[str]:
     """The table's rows as HTML: the first cell links to the record, the others as ``cell`` writes them; a cell
     ``editing`` allows has a pencil opening its input.
 
-    Written here rather than in the template because a list page is mostly these rows and
-    Jinja spends several times longer on them; every value is escaped like the template would,
-    and what every cell of a column shares is escaped once (``list_columns``)."""
-    rows, lang = [], select_label.lang
-    shown = list_columns(columns, lang, currency, zone, editing)
-    for record in records:
-        rid = record["id"]
-        name_of_record = record_title(obj, record, lang)
-        editable = rid in editing.records
-        title = str(escape(name_of_record)) if editable or selectable else ""
-        tds = "".join(list_cell(obj, record, c.name, c.label, c.write(record.get(c.name)), c.first, c.pencil_name(editable, title))
-                      for c in shown)
-        select = ""
-        if selectable:
-            said = escape(select_label(name_of_record))
-            version = _version_input(record) if editable else ""
-            select = (f'<td><input type="checkbox" id="select-{rid}" name="id" value="{rid}" data-select-row>'
-                      f'<label for="select-{rid}" class="visually-hidden">{said}</label>{_shown_input(record)}{version}</td>')
-        rows.append(Markup(f"<tr>{select}{tds}</tr>"))
-    return rows
+    Written by a function generated once per list shape (ui/row_writer.py) rather than in the template: a list
+    page is mostly these rows, and Jinja, or a loop deciding each cell's markup, spends several times longer on
+    them; every value is escaped like the template would."""
+    if not records:
+        return []
+    lang, currency, zone = page.lang, page.currency, page.zone
+    key = (obj.name, tuple(c.name for c in columns), selectable, editing.names, currency, zone)
+
+    def build():
+        return row_writer(obj.name, list_columns(columns, lang, currency, zone, editing), selectable,
+                          page.t("Select {title}"), lambda record: escape_text(record_title(obj, record, lang)))
+    write = page.memo(("list_row_writers",), Writers).get(key, build)
+    changeable = editing.records
+    return [write(record, record["id"] in changeable) for record in records]
 
 
 def _cell_writer(col: Column, first: bool, lang: str, currency: str, zone: str | None):
     return _plain_cell(col.field, lang, currency, zone) if first else cell(col.field, lang, currency, zone)
-
-
-def list_cell(obj: ObjectDef, record: dict, name: str, label: str, html: str, first: bool, pencil: str | None, note: str = "",
-              focus: bool = False) -> str:
-    """One cell of a list: the first links to the record; one with a ``pencil`` (its name) opens the field's input in
-    place (``focus``: the pencil takes the focus back once drawn again); a ``note`` says why an input did not open.
-    ``label`` (the column's) and ``pencil`` are HTML, escaped by the caller."""
-    rid = record["id"]
-    if first:
-        html = f'<a href="/r/{obj.name}/{rid}">{html or f"#{rid}"}</a>'
-    if note:
-        html += f' <small class="field-error" role="alert">{escape(note)}</small>'
-    if pencil is None:
-        return f'<td data-label="{label}">{html}</td>'
-    address = f"/r/{obj.name}/{rid}/field/{name}"
-    asked = "in=cell&amp;link=1" if first else "in=cell"
-    return (f'<td id="cell-{rid}-{name}" class="cell-editable" data-label="{label}"><span class="value" data-cell-value>{html}</span>'
-            f'<a class="pencil" href="{address}" hx-get="{address}?{asked}" hx-include="#version-{rid}" hx-target="#cell-{rid}-{name}" '
-            f'hx-swap="outerHTML" data-inline-pencil aria-label="{pencil}"{" data-focus-after-swap" if focus else ""}><span aria-hidden="true">✎</span></a></td>')
 
 
 def _shown_input(record: dict, oob: bool = False) -> str:
@@ -415,7 +376,9 @@ def _cell_editing(page: Page, obj: ObjectDef, columns: list[Column], records: li
                   updatable: frozenset[int] | None = None) -> CellEditing:
     """The list's cells that open an input: the columns the user may change, on the shown records they may change
     (``updatable``, when the list's read already says which)."""
-    names = frozenset(c.name for c in columns if inline_edit.editable(page, obj, c.name) is not None)
+    changeable = page.memo(("cell_editing", obj.name), lambda: frozenset(
+        c.name for c in column_choices(page, obj) if inline_edit.editable(page, obj, c.name) is not None))
+    names = changeable.intersection(c.name for c in columns)
     if not names or not records:
         return CellEditing()
     ids = updatable if updatable is not None else page.updatable(obj.name, [r["id"] for r in records])
@@ -429,24 +392,13 @@ def shown_cell(page: Page, obj: ObjectDef, record: dict, name: str, first: bool,
     editing = _cell_editing(page, obj, [col], [record])
     shown = list_columns([col], page.lang, page.currency, page.zone, editing, linked=first)[0]
     pencil = shown.pencil_name(record["id"] in editing.records, str(escape(record_title(obj, record, page.lang))))
-    html = list_cell(obj, record, name, shown.label, shown.write(record.get(name)), first, pencil, note, focus=True)
+    html = cell_html(obj.name, record, name, shown.label, shown.write(record.get(name)), first, pencil, note, focus=True)
     return Markup(html + _version_input(record, True) + _shown_input(record, True))
 
 
 def _plain_cell(fdef: FieldDef, lang: str, currency: str, zone: str | None):
     text = formatter(fdef, lang, currency, zone)
-    return lambda value: escape(text(value))
-
-
-@dataclass(frozen=True)
-class SelectLabel:
-    """'Select <title>' in the page's language, for each row's checkbox."""
-
-    lang: str
-    sentence: str
-
-    def __call__(self, title: str) -> str:
-        return self.sentence.replace("{title}", title)
+    return lambda value: escape_text(text(value))
 
 
 def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
@@ -472,17 +424,16 @@ def list_view(page: PAGE, obj: OBJECT, pairs, partial: bool = False) -> dict:
     here = [(k, v) for k, v in params if k != "offset"]
     may_update, may_delete = access.can(obj.name, "update"), access.can(obj.name, "delete")
     items = result.items if result else []
-    rows = list_rows(obj, items, columns, may_update or may_delete, SelectLabel(page.lang, page.t("Select {title}")),
-                     page.currency, page.zone, _cell_editing(page, obj, columns, items, result.updatable if result else None))
+    rows = list_rows(page, obj, items, columns, may_update or may_delete,
+                     _cell_editing(page, obj, columns, items, result.updatable if result else None))
     view = {
-        "columns": columns, "rows": rows, "error": error, "column_error": column_error,
-        "column_options": _column_options(page, obj, columns), "columns_param": chosen.get(COLUMNS, "") if not column_error else "",
+        "columns": columns, "rows": rows, "rows_html": Markup("".join(rows)), "error": error, "column_error": column_error,
+        "column_options": _column_options(page, obj, columns, not chosen.get(COLUMNS) or bool(column_error)), "columns_param": chosen.get(COLUMNS, "") if not column_error else "",
         "column_keep": [(k, v) for k, v in here if k != COLUMNS], "sort": sort, "q": chosen.get("q", ""),
         "offset": offset, "has_more": bool(result and result.has_more), "page_size": PAGE_SIZE, "query": urlencode(here),
         "previous": urlencode(here + [("offset", str(max(0, offset - PAGE_SIZE)))]) if offset else None,
         "next": urlencode(here + [("offset", str(offset + PAGE_SIZE))]) if result and result.has_more else None,
-        "sort_links": {c.name: urlencode([(k, v) for k, v in here if k != "sort"] + [("sort", _toggled(sort, c.name))]) for c in columns
-                       if c.field.type.sortable},
+        "sort_links": _sort_links(here, sort, columns),
         "view_query": view_query(urlencode(here)), "view_error": None, "view_name": "", "view_shared": False,
         "may_update": may_update, "may_delete": may_delete, "may_merge": may_merge(page, obj),
         "mass_fields": page.memo(("mass_fields", obj.name), lambda: mass_fields(page, obj)) if may_update else [],
@@ -680,11 +631,26 @@ def _shown_columns(page: Page, obj: ObjectDef, layout_columns: list[str], asked:
     return [offered[n] for n in dict.fromkeys(names)] or default, None
 
 
-def _column_options(page: Page, obj: ObjectDef, shown: list[Column]) -> list[dict]:
-    """What the column chooser lists: the columns shown now, in their order, then the others the user may show."""
-    names = {c.name for c in shown}
-    rest = [c for c in column_choices(page, obj) if c.name not in names]
-    return [{"name": c.name, "title": c.title, "shown": c.name in names} for c in [*shown, *rest]]
+def _column_options(page: Page, obj: ObjectDef, shown: list[Column], layout_columns: bool = False) -> list[dict]:
+    """What the column chooser lists: the columns shown now, in their order, then the others the user may show, with
+    the names of their buttons that move them; for the layout's columns (``layout_columns``), worded once per metadata
+    version, role and language."""
+    def build() -> list[dict]:
+        names = {c.name for c in shown}
+        rest = [c for c in column_choices(page, obj) if c.name not in names]
+        return [{"name": c.name, "title": c.title, "shown": c.name in names, "up": page.t("Move {column} up", column=c.title),
+                 "down": page.t("Move {column} down", column=c.title)} for c in [*shown, *rest]]
+    if layout_columns:  # most lists
+        return page.memo(("column_options", obj.name), build)
+    return build()
+
+
+def _sort_links(here: list[tuple[str, str]], sort: str, columns: list[Column]) -> dict[str, str]:
+    """Each sortable column's heading link: the list's query with the column's sort (the other way round when the list
+    is sorted by it already). The rest of the query is encoded once for every column."""
+    rest = urlencode([(k, v) for k, v in here if k != "sort"])
+    rest = rest + "&" if rest else ""
+    return {c.name: rest + urlencode([("sort", _toggled(sort, c.name))]) for c in columns if c.field.type.sortable}
 
 
 def _not_yet(names: list[str], shown: set[str]) -> list[str]:

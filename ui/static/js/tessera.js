@@ -317,15 +317,28 @@ document.addEventListener("htmx:load", function (event) {
   var first = form.querySelector("input:not([type=hidden]):not([readonly]), select, textarea");
   if (first) first.focus();
 });
-// A list's cell: double-clicking its value opens its input, as its pencil does (with the keyboard too); when the
-// cell comes back (saved, or cancelled) its pencil is marked, and the focus returns to it as on the record page.
+// A list's cell: its pencil (a plain link to the field's input, which works without JavaScript) opens the input in
+// place of the cell, sending the version of the record the row shows (its hidden input #version-<id>), so that a
+// change made meanwhile is a conflict; "data-link" marks the row's first cell, which links to the record. One
+// listener serves every pencil: a list draws hundreds of them, and a cell drawn again needs nothing done to it.
+// Double-clicking a cell's value opens its input too. When the cell comes back (saved, or cancelled) its pencil is
+// marked, and the focus returns to it as on the record page.
+document.addEventListener("click", function (event) {
+  var pencil = event.target.closest && event.target.closest("a[data-cell-pencil]");
+  if (!pencil || !window.htmx || event.button > 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  var cell = pencil.closest("td[id]");
+  if (!cell) return;
+  event.preventDefault();
+  var address = pencil.getAttribute("href");
+  var version = document.getElementById("version-" + address.split("/")[3]);  // /r/<object>/<id>/field/<name>
+  window.htmx.ajax("GET", address + "?in=cell" + (pencil.hasAttribute("data-link") ? "&link=1" : ""),
+                   {source: pencil, target: cell, swap: "outerHTML", values: version ? {version: version.value} : {}});
+});
 document.addEventListener("dblclick", function (event) {
   var value = event.target.closest && event.target.closest("[data-cell-value]");
   if (!value || event.target.closest("a")) return;
-  var pencil = value.parentElement.querySelector("[data-inline-pencil]");
-  if (!pencil) return;
-  if (window.htmx) window.htmx.process(pencil);  // a cell just drawn again may not be made to work yet
-  pencil.click();
+  var pencil = value.parentElement.querySelector("[data-cell-pencil]");
+  if (pencil) pencil.click();
 });
 
 // The column chooser: each column moves up or down the list (the order the list will show them in), and the
