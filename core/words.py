@@ -464,6 +464,7 @@ WORDS: dict[str, dict[str, str]] = {
     "what_email_template": {"en": "e-mail template", "zh-CN": "邮件模板"},
     "what_automation": {"en": "workflow rule", "zh-CN": "工作流规则"},
     "what_approval_process": {"en": "approval process", "zh-CN": "审批流程"},
+    "what_validation_rule": {"en": "validation rule", "zh-CN": "校验规则"},
     "named_defined": {"en": "{what} '{name}' is already defined by {source}; a customization may replace it, a plugin may not",
                       "zh-CN": "{what}“{name}”已由 {source} 定义；定制可以替换它，插件不可以。"},
     "send_named": {"en": "send a {what} as a JSON object: {example}", "zh-CN": "请以 JSON 对象发送{what}：{example}"},

@@ -382,3 +382,7 @@ def test_the_documented_example_applies_and_holds(crm):
     with pytest.raises(RecordValidationError):
         deal(crm, "closed_won", close_date="2020-01-01")
     assert deal(crm, "negotiation", close_date="2020-01-01")
+    with pytest.raises(RecordValidationError) as info:
+        deal(crm, "closed_lost", loss_reason="competitor")
+    assert info.value.errors[0].field == "competitors"
+    assert deal(crm, "closed_lost", loss_reason="competitor", competitors="Globex")

@@ -95,6 +95,8 @@ class ObjectDef:
     gate_at: dict[str, tuple[str, str]] = field(default_factory=dict)  # gated value -> (source, JSON pointer) of its gate
     gate_sets: dict[str, dict] = field(default_factory=dict)  # permission sets the gates name -> their labels
     rule_at: dict[str, tuple[str, str]] = field(default_factory=dict)  # validation rule's name -> (source, JSON pointer) of its definition
+    rule_layers: dict[str, str] = field(default_factory=dict)  # validation rule's name -> the layer defining it
+    rules_customized: set[str] = field(default_factory=set)  # rules the customization layer defines or changes
 
     @property
     def custom(self) -> bool:
@@ -314,12 +316,16 @@ def _add_validation_rules(obj: ObjectDef, rules: list, doc: Doc, problems: list[
                                                                                   hint=hint(name, [r["name"] for r in kept]))))
                 continue
             kept[position] = {**kept[position], **{k: copy.deepcopy(v) for k, v in rule.items() if k in ("active", "label")}}
+            if doc.layer == CUSTOM_LAYER:
+                obj.rules_customized.add(name)
             continue
         if position is None:
             kept.append(copy.deepcopy(rule))
         else:
             kept[position] = copy.deepcopy(rule)
-        obj.rule_at[name] = (doc.source, where)
+        obj.rule_at[name], obj.rule_layers[name] = (doc.source, where), doc.layer
+        if doc.layer == CUSTOM_LAYER:
+            obj.rules_customized.add(name)
     if not kept:
         obj.spec.pop("validation_rules", None)
 
