@@ -386,3 +386,107 @@ def test_the_documented_example_applies_and_holds(crm):
         deal(crm, "closed_lost", loss_reason="competitor")
     assert info.value.errors[0].field == "competitors"
     assert deal(crm, "closed_lost", loss_reason="competitor", competitors="Globex")
+
+
+# --- Setup ---------------------------------------------------------------------------------------------------------
+
+
+def form_post(client, path: str, **kwargs):
+    return client.post(path, follow_redirects=False, **kwargs)
+
+
+def setup_errors(text: str) -> str:
+    found = re.search(r'id="setup-errors">(.*?)</div>', text, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))) if found else ""
+
+
+def rules_of(crm, object_name: str = "opportunity") -> dict[str, dict]:
+    return {r["name"]: r for r in crm.runtime.current_metadata().object(object_name).validation_rules}
+
+
+def test_setup_adds_edits_deactivates_and_deletes_a_rule_as_changes_the_export_carries(crm, client):
+    csrf = signed_in(client, "root")
+    page = client.get("/setup/objects/opportunity")
+    assert 'id="validation-rules"' in page.text and "/setup/objects/opportunity/validation-rules/new" in page.text
+    form = client.get("/setup/objects/opportunity/validation-rules/new")
+    assert form.status_code == 200 and 'hx-post="/setup/objects/opportunity/validation-rules/check"' in form.text
+    saved = form_post(client, "/setup/objects/opportunity/validation-rules", data={
+        "_csrf_token": csrf, "name": "amount_cap", "expression": CAP["expression"], "field": "amount", "active": "on",
+        "message_en": CAP["message"]["en"], "message_zh": CAP["message"]["zh-CN"], "when": "always"})
+    assert saved.status_code == 303, setup_errors(saved.text) or saved.text[:2000]
+    assert rules_of(crm)["amount_cap"] == {**CAP, "active": True}
+    with pytest.raises(RecordValidationError):
+        deal(crm, amount=9500000)
+    listed = html.unescape(client.get("/setup/objects/opportunity").text)
+    assert 'id="rule-amount_cap"' in listed and CAP["expression"] in listed
+    edited = form_post(client, "/setup/objects/opportunity/validation-rules", data={
+        "_csrf_token": csrf, "original": "amount_cap", "expression": "OR(ISBLANK(amount), amount <= 5000000)", "field": "amount",
+        "active": "on", "message_en": "Too big", "message_zh": "太大", "when": "values", "values": ["negotiation", "closed_won"]})
+    assert edited.status_code == 303, setup_errors(edited.text)
+    assert rules_of(crm)["amount_cap"]["when"] == {"values": ["negotiation", "closed_won"]}
+    assert deal(crm, "proposal", amount=6000000)  # not at those steps
+    with pytest.raises(RecordValidationError):
+        deal(crm, "negotiation", amount=6000000)
+    off = form_post(client, "/setup/objects/opportunity/validation-rules/amount_cap/active", data={"_csrf_token": csrf, "active": "false"})
+    assert off.status_code == 303, setup_errors(off.text) or off.text[-3000:]
+    assert rules_of(crm)["amount_cap"]["active"] is False
+    assert deal(crm, "negotiation", amount=6000000)
+    exported = client.get("/api/meta/changeset", headers=bearer(client, "root")).json()
+    [rule] = next(e for e in exported["extensions"] if e["object"] == "opportunity")["validation_rules"]
+    assert (rule["name"], rule["active"], rule["message"]) == ("amount_cap", False, {"en": "Too big", "zh-CN": "太大"})
+    moves = form_post(client, "/setup/objects/opportunity/validation-rules", data={
+        "_csrf_token": csrf, "original": "amount_cap", "expression": "amount <= 5000000", "active": "on", "message_en": "Too big",
+        "when": "transitions", "transitions": "negotiation -> closed_won\n -> closed_lost"})
+    assert moves.status_code == 303, setup_errors(moves.text)
+    assert rules_of(crm)["amount_cap"]["when"] == {"transitions": [{"from": "negotiation", "to": "closed_won"}, {"to": "closed_lost"}]}
+    again = html.unescape(client.get("/setup/objects/opportunity/validation-rules/amount_cap").text)
+    assert "negotiation -> closed_won" in again and 'name="original" value="amount_cap"' in again
+    gone = form_post(client, "/setup/objects/opportunity/validation-rules/amount_cap/remove", data={"_csrf_token": csrf})
+    assert gone.status_code == 303 and rules_of(crm) == {}
+    assert "validation_rules" not in next(e for e in client.get("/api/meta/changeset", headers=bearer(client, "root")).json()["extensions"]
+                                          if e["object"] == "opportunity")
+
+
+def test_setup_checks_the_expression_as_it_is_typed(crm, client):
+    csrf = signed_in(client, "root")
+    bad = form_post(client, "/setup/objects/opportunity/validation-rules/check", headers=HX, data={"_csrf_token": csrf, "expression": "amout > 1"})
+    assert bad.status_code == 200 and 'id="expression-check"' in bad.text
+    assert "column 1: 'amout' is not a field of opportunity (did you mean 'amount'?)" in html.unescape(bad.text)
+    text = form_post(client, "/setup/objects/opportunity/validation-rules/check", headers={**HX, **CHINESE},
+                       data={"_csrf_token": csrf, "expression": "name"})
+    assert "第 1 列：表达式的结果是文本" in html.unescape(text.text)
+    fine = form_post(client, "/setup/objects/opportunity/validation-rules/check", headers=HX, data={"_csrf_token": csrf, "expression": "amount > 1"})
+    assert "The condition reads well." in fine.text and "field-error" not in fine.text
+
+
+def test_setup_refuses_a_bad_rule_naming_its_problems_and_saves_nothing(crm, client):
+    csrf = signed_in(client, "root")
+    answer = form_post(client, "/setup/objects/opportunity/validation-rules", data={
+        "_csrf_token": csrf, "name": "cap", "expression": "amount <= ", "field": "amout", "message_en": "x", "when": "always"})
+    assert answer.status_code == 422
+    errors = setup_errors(answer.text)
+    assert "validation rule 'cap', column 10" in errors and "'amout'" in errors, errors
+    assert 'id="validation-rule-form"' in answer.text and "amount &lt;= " in answer.text  # the form comes back as typed
+    assert rules_of(crm) == {}
+    unnamed = form_post(client, "/setup/objects/opportunity/validation-rules", data={"_csrf_token": csrf, "name": "Cap!", "expression": "",
+                                                                                 "message_en": "", "when": "values"})
+    assert unnamed.status_code == 422
+    said = setup_errors(unnamed.text)
+    assert "The name is lower-case letters" in said and "Write the condition" in said and "Tick the steps" in said
+
+
+def test_setup_deactivates_a_plugins_rule_and_undoing_brings_it_back(crm, client):
+    crm.runtime.import_changeset(changeset(extensions=[{"object": "opportunity", "validation_rules": [CAP]}]), "rules.json", "test")
+    csrf = signed_in(client, "cora")
+    off = form_post(client, "/setup/objects/opportunity/validation-rules/amount_cap/active", headers=CHINESE,
+                      data={"_csrf_token": csrf, "active": "false"})
+    assert off.status_code == 303 and rules_of(crm)["amount_cap"]["active"] is False
+    page = client.get("/setup/objects/opportunity", headers=CHINESE).text
+    assert "校验规则" in page
+    assert form_post(client, "/setup/objects/opportunity/validation-rules/amount_cap/remove", data={"_csrf_token": csrf}).status_code == 303
+    assert rules_of(crm) == {}  # the rule was the customization's own here: removing it removes it
+
+
+def test_setup_of_rules_is_for_administrators_and_customizers(crm, client):
+    signed_in(client, "sam")
+    assert client.get("/setup/objects/opportunity/validation-rules/new").status_code == 403
