@@ -475,16 +475,32 @@ def test_setup_refuses_a_bad_rule_naming_its_problems_and_saves_nothing(crm, cli
     assert "The name is lower-case letters" in said and "Write the condition" in said and "Tick the steps" in said
 
 
-def test_setup_deactivates_a_plugins_rule_and_undoing_brings_it_back(crm, client):
+def test_a_customizer_deactivates_and_deletes_a_rule_in_chinese(crm, client):
     crm.runtime.import_changeset(changeset(extensions=[{"object": "opportunity", "validation_rules": [CAP]}]), "rules.json", "test")
     csrf = signed_in(client, "cora")
-    off = form_post(client, "/setup/objects/opportunity/validation-rules/amount_cap/active", headers=CHINESE,
-                      data={"_csrf_token": csrf, "active": "false"})
-    assert off.status_code == 303 and rules_of(crm)["amount_cap"]["active"] is False
     page = client.get("/setup/objects/opportunity", headers=CHINESE).text
-    assert "校验规则" in page
+    assert "校验规则" in page and "停用" in page
+    off = form_post(client, "/setup/objects/opportunity/validation-rules/amount_cap/active", headers=CHINESE,
+                    data={"_csrf_token": csrf, "active": "false"})
+    assert off.status_code == 303 and rules_of(crm)["amount_cap"]["active"] is False
+    assert deal(crm, amount=9500000)["amount"]
+    on = form_post(client, "/setup/objects/opportunity/validation-rules/amount_cap/active", data={"_csrf_token": csrf, "active": "true"})
+    assert on.status_code == 303 and rules_of(crm)["amount_cap"]["active"] is True
     assert form_post(client, "/setup/objects/opportunity/validation-rules/amount_cap/remove", data={"_csrf_token": csrf}).status_code == 303
-    assert rules_of(crm) == {}  # the rule was the customization's own here: removing it removes it
+    assert rules_of(crm) == {}
+    missing = client.get("/setup/objects/opportunity/validation-rules/amount_cap", headers=CHINESE)
+    assert missing.status_code == 404 and "没有名为“amount_cap”的校验规则" in html.unescape(missing.text)
+
+
+def test_a_customization_deactivates_a_plugins_rule_and_removing_the_change_brings_it_back(crm, client):
+    plugin = Doc("object", {"name": "deal", "label": label("Deal"), "fields": [{"name": "amount", "type": "decimal", "label": label("Amount")}],
+                            "validation_rules": [CAP]}, "a/deal.json", "plugin:a")
+    change = Doc("extension", {"object": "deal", "validation_rules": [{"name": "amount_cap", "active": False}]}, "database", "customization",
+                 "/extensions/deal")
+    meta = build([plugin, change], FieldTypeRegistry())
+    deal_object = meta.object("deal")
+    assert (deal_object.rule_layers["amount_cap"], "amount_cap" in deal_object.rules_customized) == ("plugin:a", True)
+    assert build([plugin], FieldTypeRegistry()).object("deal").validation_rules == [CAP]
 
 
 def test_setup_of_rules_is_for_administrators_and_customizers(crm, client):
