@@ -233,6 +233,38 @@ def metadata_import(ctx: Context, file: Path, dry_run: bool) -> None:
         _print_changes(changes, "Nothing to change: the database already matches.")
 
 
+@metadata.command("recompute")
+@click.argument("object_name", metavar="OBJECT")
+@click.argument("field_name", metavar="FIELD")
+@click.option("--batch", default=1000, show_default=True, type=click.IntRange(1, 100_000), help="Records computed per statement.")
+@click.pass_obj
+@friendly_errors
+def metadata_recompute(ctx: Context, object_name: str, field_name: str, batch: int) -> None:
+    """Compute a roll-up field of OBJECT again from its children, every record, in batches."""
+    from core import rollups  # noqa: PLC0415 - only this command needs it
+    from core.words import hint  # noqa: PLC0415
+
+    runtime = ctx.runtime
+    runtime.upgrade(ctx.who)
+    with runtime.writing() as (conn, schema):
+        meta = schema.meta
+        if object_name not in meta.objects:
+            fail(f"no object is named '{object_name}'{hint(object_name, meta.objects)}")
+        fdef = meta.objects[object_name].fields.get(field_name)
+        rollup = rollups.find(meta, object_name, field_name)
+        if rollup is None:
+            shown = [f.name for f in meta.objects[object_name].active_fields() if f.rollup]
+            what = "no field" if fdef is None else "not a roll-up field"
+            fail(f"'{field_name}' is {what} of '{object_name}'; its roll-up fields: {', '.join(shown) or 'none'}")
+        with click.progressbar(length=1, label=f"Computing {object_name}.{field_name}", file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            count = rollups.recompute(conn, schema, rollup, batch=batch, progress=progress)
+    click.echo(f"Computed {object_name}.{field_name} for {count:,} record(s).")
+
+
 @metadata.command("rename-field")
 @click.argument("object_name", metavar="OBJECT")
 @click.argument("old")

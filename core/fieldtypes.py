@@ -680,6 +680,34 @@ def builtin_types() -> list[FieldType]:
             read_schema=lambda f: {},
             parse_cell=_parse_json_cell,
         ),
+        # A formula field's definition names this type; the field itself reads as its result type (FieldDef.type),
+        # computed in the SELECT from its expression (core/formulas.py), never written.
+        FieldType(
+            "formula",
+            lambda f: None,
+            lambda f: {},
+            frozenset(),
+            sortable=False,
+            has_column=False,
+            options=frozenset({"expression", "result_type"}),
+            family="other",
+            widget="readonly",
+            in_setup=False,
+            label=_label("Formula", "公式"),
+        ),
+        # A roll-up field's definition names this type; the field reads as what it counts or sums (core/rollups.py).
+        FieldType(
+            "rollup",
+            lambda f: None,
+            lambda f: {},
+            frozenset(),
+            has_column=False,
+            options=frozenset({"rollup"}),
+            family="other",
+            widget="readonly",
+            in_setup=False,
+            label=_label("Roll-up summary", "汇总"),
+        ),
     ]
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Integer, and_, exists, literal, or_, select
 
 from core.db import PreparedRead
-from core.metadata.model import ObjectDef
+from core.metadata.model import FieldDef, ObjectDef
 from core.permissions import Access
 from core.query import Filter, ListQuery, QueryError
 from core.words import sentence
@@ -67,14 +67,15 @@ class ListStatements:
     def _statement(self, conn: Connection, schema, obj: ObjectDef, query: ListQuery, access: Access, reader,
                    flag: sa.ColumnElement | None) -> ListStatement:
         table = reader.table
-        conditions = [table.c.deleted_at.is_(None)] + [condition(conn, schema, table, i, f) for i, f in enumerate(query.filters)]
+        conditions = [table.c.deleted_at.is_(None)] + [condition(conn, schema, table, i, f, reader.column)
+                                                        for i, f in enumerate(query.filters)]
         if query.q:
             conditions.append(search(obj, table, access))
         visible = schema.row_condition(access, obj.name, "read")
         if visible is not None:
             conditions.append(visible)
         where = and_(*conditions)
-        order = [table.c[s.field.name].desc() if s.descending else table.c[s.field.name].asc() for s in query.sort]
+        order = [reader.column(s.field).desc() if s.descending else reader.column(s.field).asc() for s in query.sort]
         last_descending = query.sort[-1].descending if query.sort else True
         order.append(table.c.id.desc() if last_descending else table.c.id.asc())
         base = reader.base if flag is None else reader.base.add_columns(sa.case((flag, 1), else_=0).label("tessera_flag"))
@@ -95,15 +96,17 @@ def _values(index: int, flt: Filter) -> dict[str, Any]:
     return {f"tessera_f{index}": flt.value}
 
 
-def condition(conn: Connection, schema, table: sa.Table, index: int, flt: Filter) -> sa.ColumnElement:
-    """One filter, its value the bound parameter ``tessera_f<index>``."""
+def condition(conn: Connection, schema, table: sa.Table, index: int, flt: Filter,
+              column_of: Callable[[FieldDef], sa.ColumnElement] | None = None) -> sa.ColumnElement:
+    """One filter, its value the bound parameter ``tessera_f<index>``; ``column_of``: a field's column (a formula's
+    expression), else the table's column."""
     fdef, op = flt.field, flt.operator
     kind = fdef.type.name
     name = f"tessera_f{index}"
     if kind == "many_to_many":
         junction = schema.tables.objects[fdef.object].junctions[fdef.name]
         return exists().where(junction.c.source_id == table.c.id, junction.c.target_id.in_(sa.bindparam(name, expanding=True)))
-    column = table.c[fdef.name]
+    column = column_of(fdef) if column_of is not None else table.c[fdef.name]
     if kind == "multi_picklist" and op in ("eq", "in"):
         if conn.dialect.name == "postgresql":
             return column.op("?|")(sa.cast(sa.bindparam(name, type_=sa.ARRAY(sa.Text)), sa.ARRAY(sa.Text)))

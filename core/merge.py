@@ -118,7 +118,7 @@ def choosable_fields(runtime: Runtime, actor: Actor, object_name: str) -> tuple[
 
 
 def _choosable(fdef: FieldDef, access: Access) -> bool:
-    return (fdef.has_column and fdef.type.name != "autonumber" and not fdef.spec.get("read_only")
+    return (fdef.has_column and fdef.type.name != "autonumber" and not fdef.spec.get("read_only") and not fdef.computed
             and access.writable(fdef.object, fdef.name))
 
 

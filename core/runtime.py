@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 from core import grants, group_totals, search
 from core.db import checkpoint, make_engine, read_statements, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
+from core.formulas import hide_unreadable
 from core.metadata import store
 from core.metadata.files import base_documents, documents_from, read_json
 from core.metadata.model import CUSTOM_LAYER, SYSTEM_FIELDS, Doc, FieldDef, MetadataSet, build
@@ -73,7 +74,8 @@ class Schema:
             return TRUSTED
         access = self._access.get(name)
         if access is None:
-            access = self._access[name] = Access.from_permission_set(name, self.meta.permission_sets.get(name))
+            access = Access.from_permission_set(name, self.meta.permission_sets.get(name))
+            access = self._access[name] = hide_unreadable(access, self.meta)
         return access
 
     @functools.cached_property
@@ -133,10 +135,12 @@ class Runtime:
         self.records = RecordService(self)
         self.webhooks = Webhooks(self)
         self.imports = BackgroundImports(self)
+        from core import rollups  # noqa: PLC0415 - roll-ups follow the record service's events
         from core.automations import engine as automations  # noqa: PLC0415
 
         # told of every change inside its transaction (core/records/events.py)
-        self.record_subscribers = [self.webhooks.receive, functools.partial(automations.receive, self)]
+        self.record_subscribers = [functools.partial(rollups.receive, self), self.webhooks.receive,
+                                   functools.partial(automations.receive, self)]
 
     # --- layers -------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, Table
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, Table, text
 
 from core.fieldtypes import ID_TYPE
 from core.metadata.layouts import LayoutView
@@ -87,6 +87,8 @@ def field_column(fdef: FieldDef) -> Column:
     if fdef.type.name == "lookup":
         ondelete = ON_DELETE_SQL[spec.get("on_delete", "restrict")]
         args.append(ForeignKey(f"{spec['target']}.id", ondelete=ondelete, name=index_name("fk", fdef.object, [fdef.name])))
+    if fdef.rollup and fdef.spec["rollup"]["aggregate"] in ("count", "sum"):  # no children yet: none counted, nothing summed
+        return Column(fdef.name, sql_type, *args, nullable=True, server_default=text("0"))
     return Column(fdef.name, sql_type, *args, nullable=True)
 
 

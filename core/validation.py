@@ -82,6 +82,7 @@ class RecordValidator:
         self.required = [f.name for f in obj.active_fields() if f.required and self._writable(f)]
         self._blank_is_null = {n for n, f in self.fields.items() if not f.type.blank_is_value}
         self._read_only = {n for n, f in self.fields.items() if f.spec.get("read_only")}
+        self._computed = {f.name: "formula_read_only" if f.formula else "rollup_read_only" for f in obj.active_fields() if f.computed}
         # Per field: how a valid value is parsed (None: kept as it is); many-to-many links have their own parse.
         self._parsers: dict[str, Callable[[Any], Any] | None] = {
             n: None if f.type.parses_as_given else f.type.parser(f.spec) for n, f in self.fields.items() if f.type.name != "many_to_many"}
@@ -92,7 +93,7 @@ class RecordValidator:
 
     @staticmethod
     def _writable(fdef: FieldDef) -> bool:
-        return fdef.type.name != "autonumber"
+        return fdef.type.name != "autonumber" and not fdef.computed
 
     def validate(self, data: Any, partial: bool, trusted: bool = False, hidden: frozenset[str] = frozenset(),
                  locked: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -105,7 +106,10 @@ class RecordValidator:
         """
         if not isinstance(data, dict):
             raise RecordValidationError(self.object.name, [FieldError.coded("", "not_an_object")])
-        errors = self._missing(data, partial) + [self._unknown(name, hidden) for name in data if name not in self.fields or name in hidden]
+        errors = self._missing(data, partial) + [self._unknown(name, hidden) for name in data
+                                                 if (name not in self.fields and name not in self._computed) or name in hidden]
+        errors += [FieldError.coded(name, self._computed[name]) for name in data
+                   if name in self._computed and name not in hidden and data[name] is not None]
         errors += [FieldError.coded(name, "locked_field") for name in data if name in locked and name not in hidden]
         if not trusted:
             errors += [FieldError.coded(name, "read_only") for name in data

@@ -49,7 +49,7 @@ def test_documented_operators_match_the_field_types():
     text = (DOCS / "implementer-guide.md").read_text()
     for ftype in FieldTypeRegistry().names():
         row = next(line for line in text.splitlines() if line.startswith(f"| `{ftype}` |"))
-        documented = {op.strip().split(" ")[0] for op in row.rsplit("|", 2)[1].split(",")}
+        documented = {op.strip().split(" ")[0] for op in row.rsplit("|", 2)[1].split(",")} - {""}
         assert documented == set(FieldTypeRegistry()[ftype].operators), ftype
 
 

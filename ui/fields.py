@@ -42,7 +42,7 @@ class Column:
 
 def column(fdef: FieldDef, lang: str, editable: bool) -> Column:
     widget = fdef.type.widget
-    if fdef.spec.get("read_only"):
+    if fdef.spec.get("read_only") or fdef.computed:
         widget, editable = "readonly", False
     return Column(fdef, fdef.label(lang), editable, widget)
 

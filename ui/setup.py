@@ -189,6 +189,8 @@ class SetupPages(Controller):
             return refusal
         fdef = obj.fields[field_name]
         changes = {"label": forms.label_from(data, "label"), **forms.field_options(data, fdef.type)}
+        if fdef.computed:  # a formula's or roll-up's definition is its editor's; required, bounds and search do not apply
+            changes = {k: v for k, v in changes.items() if k in ("label", "help")}
         if "help" not in changes and fdef.spec.get("help"):
             changes["help"] = None
         errors = attempt(page, lambda: service(page).change_field(name, field_name, changes, who(page)))
@@ -397,7 +399,7 @@ def new_object(data: dict) -> dict:
 
 
 def object_page(page: Page, obj: ObjectDef, data: dict, errors: list[str], status: int = 200) -> Response:
-    fields = [{"name": f.name, "label": f.label(page.lang), "type": f.type.name, "required": bool(f.spec.get("required")),
+    fields = [{"name": f.name, "label": f.label(page.lang), "type": f.spec["type"], "required": bool(f.spec.get("required")),
                "custom": f.custom, "removed": f.removed}
               for f in obj.fields.values()]
     targets = sorted((o.name, plural(o, page.lang)) for o in page.meta().objects.values())
@@ -422,7 +424,14 @@ def field_page(page: Page, obj: ObjectDef, field_name: str, data: dict, errors: 
     fdef = page.meta().object(obj.name).fields[field_name]
     return page.render("setup/field.html", status=status, title=f"{plural(obj, page.lang)}: {fdef.label(page.lang)}", obj=obj,
                        fdef=fdef, spec=fdef.spec, data=data, errors=errors, done=page.request.query_params.get("done", ""),
-                       picklist="values" in fdef.type.options, type_label=fdef.type.title(page.lang))
+                       picklist="values" in fdef.type.options, type_label=_type_title(page, fdef))
+
+
+def _type_title(page: Page, fdef) -> str:
+    """The field's type in the page's language; a formula's with its result type."""
+    if fdef.computed:
+        return f"{page.runtime.registry[fdef.spec['type']].title(page.lang)} ({fdef.type.title(page.lang)})"
+    return fdef.type.title(page.lang)
 
 
 def layer_title(page: Page, layer: str) -> str:

@@ -84,6 +84,8 @@ def record_schemas(obj: ObjectDef, validator_schema: dict, required: list[str], 
             continue
         properties[fdef.name] = nullable(output_schema(fdef))
         properties[fdef.name]["description"] = fdef.label("en")
+        if fdef.formula:
+            properties[fdef.name].update(readOnly=True, description=f"{fdef.label('en')} (formula: {fdef.spec['expression']})")
     properties.update({
         "version": {"type": "integer", "description": "Send it back in If-Match (or 'version') when you update"},
         "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},

@@ -51,7 +51,7 @@ def depth_of(conn: Connection) -> int:
 
 def receive(runtime: Any, conn: Connection, change: RecordChanges) -> None:
     """Enqueue a run of each after-save rule the change sets off; keep time rules' due times."""
-    schema = runtime.schema(conn)
+    schema = change.schema or runtime.schema(conn)
     rules = rules_of(schema).of(change.object_name)
     if rules is None:
         return

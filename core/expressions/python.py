@@ -167,7 +167,10 @@ class _Evaluation:
             values = self.fetch(fdef.spec["target"], int(record_id))
             if values is None:
                 return None
-        return values.get(ref.fields[-1].name)
+        last = ref.fields[-1]
+        if last.formula:  # another formula: computed on the record the path leads to
+            return _Evaluation(values, self.fetch, self.now).value(last.typed.root)
+        return values.get(last.name)
 
     def op(self, node: Op) -> Any:
         args = [self.value(arg) for arg in node.args]

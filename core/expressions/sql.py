@@ -164,8 +164,8 @@ EMPTY = sa.literal_column("''", sa.String())
 
 
 class _Compiler:
-    def __init__(self, table: sa.FromClause, joins: Joins) -> None:
-        self.table, self.joins = table, joins
+    def __init__(self, table: sa.FromClause, joins: Joins, prefix: tuple[str, ...] = ()) -> None:
+        self.table, self.joins, self.prefix = table, joins, prefix  # prefix: the path from the query's table to ``table``
 
     def sql(self, node: Node) -> sa.ColumnElement:
         if isinstance(node, Literal):
@@ -191,8 +191,12 @@ class _Compiler:
     def ref(self, ref: Ref) -> sa.ColumnElement:
         source: sa.FromClause = self.table
         for position, fdef in enumerate(ref.fields[:-1]):
-            source = self.joins.alias(ref.names[:position + 1], source.c[fdef.name], fdef.spec["target"])
-        column = source.c[ref.fields[-1].name]
+            source = self.joins.alias(self.prefix + ref.names[:position + 1], source.c[fdef.name], fdef.spec["target"])
+        last = ref.fields[-1]
+        if last.formula:  # another formula: its expression, on the record the path leads to
+            inner = _Compiler(source, self.joins, self.prefix + ref.names[:-1]).sql(last.typed.root)
+            return sa.type_coerce(inner, TYPES[ref.type])
+        column = source.c[last.name]
         if ref.type == NUMBER and ref.fields[-1].type.name not in ("decimal", "currency", "percent"):
             return both(column, sa.cast(column, sa.Numeric), NUMBER)  # whole numbers and ids as NUMERIC: no integer division
         return column

@@ -154,6 +154,10 @@ class ExpressionError(ValueError):
             parts.append(sentence("expression_problem", where=where, problem=problem).in_(lang))
         return ("；" if lang == "zh-CN" else "; ").join(parts)
 
+    def as_sentence(self) -> Sentence:
+        """Every problem as one Sentence, read in any language (a metadata problem's message)."""
+        return _Said("expression_problems", error=self)
+
 
 def _unquote(raw: str) -> str:
     body, out, i = raw[1:-1], [], 0
@@ -246,6 +250,16 @@ class _Either(Sentence):
 
     def in_(self, lang: str) -> str:
         return " / ".join(part.in_(lang) for part in self.parts)
+
+
+@dataclass(frozen=True)
+class _Said(Sentence):
+    """An ExpressionError's problems, said in the language asked."""
+
+    error: ExpressionError | None = None
+
+    def in_(self, lang: str) -> str:
+        return self.error.say(lang)
 
 
 def _at_end(exc: UnexpectedInput) -> bool:

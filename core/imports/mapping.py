@@ -251,7 +251,7 @@ def _target(entry: dict, position: int, column: str, obj: ObjectDef, fields: dic
     if not _importable_type(fdef.type):
         problems.append(where(sentence("mapping_not_importable", object=obj.name, field=name, type=fdef.type.name)))
         return None
-    if fdef.spec.get("read_only"):
+    if fdef.spec.get("read_only") or fdef.computed:
         problems.append(where(sentence("mapping_read_only", object=obj.name, field=name)))
         return None
     formats = [_strptime(f) for f in entry.get("date_formats", [])] + date_formats
@@ -499,7 +499,7 @@ def _short(text: str) -> str:
 
 def importable(fdef: FieldDef) -> bool:
     """Whether an import may fill the field at all (build_plan refuses the others, naming why)."""
-    return _importable_type(fdef.type) and not fdef.spec.get("read_only")
+    return _importable_type(fdef.type) and not fdef.spec.get("read_only") and not fdef.computed
 
 
 def suggest_columns(obj: ObjectDef, owner: FieldDef, access: Access, header: list[str]) -> dict[str, str | None]:

@@ -66,10 +66,29 @@ class FieldDef:
     source: str
     at: str = ""
     through: list["FieldDef"] = field(default_factory=list)  # a many-to-many relation's own fields
+    # a formula field: its checked expression (core.expressions.Typed) and every (object, field) it reads, the
+    # fields of other formulas it names included; set when the metadata is checked (core/formulas.py)
+    typed: object | None = None
+    reads: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def removed(self) -> bool:
         return bool(self.spec.get("removed"))
+
+    @property
+    def formula(self) -> bool:
+        """A field computed from its expression in the SELECT: no column, never written."""
+        return self.spec.get("type") == "formula"
+
+    @property
+    def rollup(self) -> bool:
+        """A count, sum, minimum, maximum or average of a child object's field, kept in its column (core/rollups.py)."""
+        return self.spec.get("type") == "rollup"
+
+    @property
+    def computed(self) -> bool:
+        """Its value is the engine's to compute (a formula or a roll-up): nobody writes it."""
+        return self.formula or self.rollup
 
     @property
     def required(self) -> bool:
@@ -77,7 +96,7 @@ class FieldDef:
 
     @property
     def has_column(self) -> bool:
-        return self.type.has_column
+        return self.type.has_column and not self.formula
 
     def label(self, lang: str = "en") -> str:
         labels = self.spec.get("label", {})
@@ -151,6 +170,7 @@ class MetadataSet:
     permission_sets: dict[str, dict]
     named: dict[str, NamedDocs] = field(default_factory=lambda: {kind: NamedDocs() for kind in NAMED_KINDS})
     registry: FieldTypeRegistry | None = None
+    rollups: dict = field(default_factory=dict)  # child object -> its core.rollups.Rollup list, set when checked
 
     def fields_with_system(self, object_name: str) -> dict[str, FieldDef]:
         """The object's active fields and its system fields (id, owner, created_at...), as conditions may read them."""
@@ -233,6 +253,12 @@ def build(docs: list[Doc], registry: FieldTypeRegistry) -> MetadataSet:
     for kind in NAMED_KINDS:
         _named(kind, docs, result, problems)
     problems.extend(_check_references(result, [d for d in docs if not _dormant(d)]))
+    if not problems:
+        from core.formulas import check_formulas  # noqa: PLC0415 - formulas are checked against this module's metadata
+        from core.rollups import check_rollups  # noqa: PLC0415 - so are roll-ups
+
+        problems.extend(check_rollups(result))
+        problems.extend(check_formulas(result))
     if problems:
         raise MetadataError(problems)
     for obj in objects.values():
@@ -522,7 +548,7 @@ def _add_field(obj: ObjectDef, fspec: dict, doc: Doc, where: str, registry, prob
     _check_name(name, "name_a_field", doc, where + "/name", problems)
     obj.fields[name] = FieldDef(
         name=name,
-        type=registry[fspec["type"]],
+        type=field_type(registry, fspec),
         spec=copy.deepcopy(fspec),
         object=obj.name,
         custom=doc.layer == CUSTOM_LAYER,
@@ -534,6 +560,15 @@ def _add_field(obj: ObjectDef, fspec: dict, doc: Doc, where: str, registry, prob
             for i, t in enumerate(fspec.get("through_fields", []))
         ],
     )
+
+
+def field_type(registry: FieldTypeRegistry, fspec: dict) -> FieldType:
+    """The type a field's values have: its own, or a formula's result type."""
+    if fspec["type"] == "formula" and fspec.get("result_type") in registry:
+        return registry[fspec["result_type"]]
+    if fspec["type"] == "rollup":
+        return registry["decimal"]  # until core/rollups.py gives it the type of what it sums
+    return registry[fspec["type"]]
 
 
 def _check_name(name: str, what: str, doc: Doc, where: str, problems: list[Problem]) -> None:
@@ -690,12 +725,17 @@ def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Prob
     return problems
 
 
+ROLLUP_OPTIONS = frozenset({"name", "type", "label", "help", "former_names", "removed", "rollup", "scale", "precision", "currency"})
 GENERAL_OPTIONS = frozenset(
     {"name", "type", "label", "help", "required", "unique", "indexed", "searchable", "read_only", "default", "former_names", "removed"}
 )
 
 
 def _misplaced_options(fdef: FieldDef) -> list[str]:
+    if fdef.formula:
+        return []  # core/formulas.py checks a formula's options
+    if fdef.rollup:
+        return [k for k in fdef.spec if k not in ROLLUP_OPTIONS]
     allowed = GENERAL_OPTIONS | fdef.type.options
     if fdef.type.name in ("lookup",):
         allowed |= {"on_delete"}

@@ -30,6 +30,7 @@ class RecordChanges:
     fetch: Callable[[], list[dict]]
     changes: dict[int, dict[str, tuple[Any, Any]]] | None = None
     rows: Callable[[], dict[int, Mapping[str, Any]]] | None = None  # the columns as stored, raw (no labels, no links), when known
+    schema: Any = None  # the runtime's Schema the write used, when the writer has it (else subscribers read the version)
     _records: list[dict] | None = field(default=None, repr=False)
 
     def records(self) -> list[dict]:

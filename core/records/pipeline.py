@@ -406,7 +406,8 @@ def publish_changes(w: Write) -> None:
     changes = None if w.creating else {item.record_id: item.changes for item in w.items}
     publish(w.service.runtime.record_subscribers, w.conn,
             RecordChanges(w.obj.name, CREATED if w.creating else UPDATED, w.actor, ids,  # type: ignore[arg-type]
-                          lambda: [w.records()[i] for i in ids if i in w.records()], changes, lambda: _raw_rows(w)))  # type: ignore[arg-type]
+                          lambda: [w.records()[i] for i in ids if i in w.records()], changes, lambda: _raw_rows(w),  # type: ignore[arg-type]
+                          schema=w.schema))
 
 
 def _raw_rows(w: Write) -> dict[int, Mapping[str, Any]]:
@@ -519,6 +520,8 @@ def _defaults(obj: ObjectDef) -> dict:
     for fdef in obj.active_fields():
         if "default" in fdef.spec and fdef.spec["default"] is not None and fdef.has_column:
             defaults[fdef.name] = fdef.type.parse(fdef.spec["default"], fdef.spec)
+        elif fdef.rollup and fdef.spec["rollup"]["aggregate"] in ("count", "sum"):
+            defaults[fdef.name] = 0  # a new parent has no children yet
     return defaults
 
 

@@ -13,6 +13,8 @@ from core import group_totals
 from core.coretables import field_history
 from core.db import PreparedRead
 from core.fieldtypes import iso_utc
+from core.formulas import Formulas
+from core.formulas import formatter as formula_format
 from core.metadata.model import FieldDef, ObjectDef
 from core.naming import title_column
 from core.permissions import TRUSTED, Access, row_condition
@@ -60,6 +62,11 @@ class Reader:
     m2m: list[FieldDef]
     format_row: RowFormatter  # a row (the record's columns, then the lookup labels) as the record shown
     formatted: frozenset[int]  # positions formatted from the driver's own values (FieldType.formats_driver_values)
+    formulas: Formulas  # the column of each field, formulas compiled on the table (core/formulas.py)
+    filtered_from: sa.FromClause  # the table with the joins its formulas need: what filters and counts read
+
+    def column(self, fdef: FieldDef) -> sa.ColumnElement:
+        return self.formulas.column(fdef)
 
 
 class ReadRecords:
@@ -207,12 +214,14 @@ class Reads:
 
     def _count_groups(self, conn: Connection, schema: Schema, actor: Actor, obj, access: Access, group_by: str,
                       sum_field: str | None, query) -> list[dict]:
-        statement, values = self._statements.build(conn, schema, obj, query, access, self._reader(schema, obj.name, access))
-        table = schema.tables.table(obj.name)
-        columns = [table.c[group_by], func.count().label("count")]
+        reader = self._reader(schema, obj.name, access)
+        statement, values = self._statements.build(conn, schema, obj, query, access, reader)
+        group = reader.column(obj.fields.get(group_by) or schema.system_fields(obj.name)[group_by])
+        columns = [group, func.count().label("count")]
         if sum_field:
-            columns.append(func.coalesce(func.sum(table.c[sum_field]), 0).label("sum"))
-        rows = conn.execute(select(*columns).where(statement.where).group_by(table.c[group_by]), {**_params(actor), **values})
+            columns.append(func.coalesce(func.sum(reader.column(obj.fields[sum_field])), 0).label("sum"))
+        rows = conn.execute(select(*columns).select_from(reader.filtered_from).where(statement.where).group_by(group),
+                            {**_params(actor), **values})
         return [{"value": row[0], "count": row[1], "sum": row[2] if sum_field else None} for row in rows]
 
     def history(self, actor: Actor, object_name: str, record_id: Any) -> list[dict]:
@@ -294,9 +303,9 @@ class Reads:
             page.updatable = frozenset(r["id"] for r, row in zip(records, rows) if may_update and (flag is None or row[-1]))
         table = reader.table
         if query.count == "exact":
-            page.count = conn.execute(select(func.count()).select_from(table).where(statement.where), params).scalar_one()
+            page.count = conn.execute(select(func.count()).select_from(reader.filtered_from).where(statement.where), params).scalar_one()
         elif query.count == "capped":
-            matching = select(table.c.id).where(statement.where).limit(COUNT_CAP + 1).subquery()
+            matching = select(table.c.id).select_from(reader.filtered_from).where(statement.where).limit(COUNT_CAP + 1).subquery()
             counted = conn.execute(select(func.count()).select_from(matching), params).scalar_one()
             page.count, page.count_capped = min(counted, COUNT_CAP), counted > COUNT_CAP
         return page
@@ -314,9 +323,11 @@ class Reads:
     def _build_reader(self, schema: Schema, object_name: str, access: Access) -> Reader:
         obj = schema.meta.object(object_name)
         table = schema.tables.table(object_name)
-        fields = [f for f in obj.active_fields() if f.has_column and access.visible(object_name, f.name)]
-        lookups = [f for f in fields if f.type.name == "lookup"] + [schema.system_fields(object_name)["owner"]]
-        columns = [table.c.id] + [table.c[f.name] for f in fields] + [table.c[n] for n in SYSTEM_TAIL]
+        fields = [f for f in obj.active_fields() if (f.has_column or f.formula) and access.visible(object_name, f.name)]
+        lookups = [f for f in fields if f.type.name == "lookup" and not f.formula] + [schema.system_fields(object_name)["owner"]]
+        formulas = Formulas(schema.tables.table, table)
+        columns = ([table.c.id] + [formulas.column(f).label(f.name) if f.formula else table.c[f.name] for f in fields]
+                   + [table.c[n] for n in SYSTEM_TAIL])
         source = table
         for fdef in lookups:
             target_obj = schema.meta.object(fdef.spec["target"])
@@ -329,9 +340,11 @@ class Reads:
             visible = row_condition(access, schema.memberships, target_obj.name, target, "read")
             columns.append(title_column(target_obj, target, access.visible).label(label))
             source = source.outerjoin(target, joined if visible is None else and_(joined, visible))
+        source = formulas.select_from(source)
         index = {name: i for i, name in enumerate(["id"] + [f.name for f in fields] + list(SYSTEM_TAIL))}
         formatted = [(f.name, f.type.format, f.spec, f.type.formats_driver_values) for f in fields
-                     if not f.type.formats_as_stored and f.type.name != "lookup"]
+                     if not f.type.formats_as_stored and f.type.name != "lookup" and not f.formula]
+        formatted += [(f.name, formula_format(f), f.spec, False) for f in fields if f.formula]
         formatted += [(name, iso_utc, {}, True) for name in SYSTEM_TAIL if name.endswith("_at")]
         label_start = len(index)
         label_positions = {f.name: label_start + i for i, f in enumerate(lookups)}
@@ -346,6 +359,8 @@ class Reads:
             row_formatter(list(index), {name: (format_value, spec) for name, format_value, spec, _raw in formatted},
                           label_positions, _label, optional_last="deleted_at"),
             frozenset(index[name] for name, *_rest, raw in formatted if raw),
+            formulas,
+            formulas.select_from(table),
         )
 
     def _format(self, reader: Reader, row: Sequence[Any]) -> dict:

@@ -472,3 +472,18 @@ document.addEventListener("keydown", function (event) {
     if (box) window.setTimeout(function () { if (document.activeElement !== area) close(area, box); }, 0);
   });
 })();
+
+// The formula editor: "Insert" puts the chosen field or function into the expression at the cursor, then asks for a check.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-insert-into]");
+  if (!button) return;
+  var source = document.getElementById(button.getAttribute("data-insert-from"));
+  var target = document.getElementById(button.getAttribute("data-insert-into"));
+  if (!source || !target || !source.value) return;
+  var start = target.selectionStart != null ? target.selectionStart : target.value.length;
+  var end = target.selectionEnd != null ? target.selectionEnd : start;
+  target.value = target.value.slice(0, start) + source.value + target.value.slice(end);
+  target.focus();
+  target.selectionStart = target.selectionEnd = start + source.value.length;
+  if (window.htmx) htmx.trigger(target, "formula-insert");
+});
