@@ -506,3 +506,15 @@ def test_a_customization_deactivates_a_plugins_rule_and_removing_the_change_brin
 def test_setup_of_rules_is_for_administrators_and_customizers(crm, client):
     signed_in(client, "sam")
     assert client.get("/setup/objects/opportunity/validation-rules/new").status_code == 403
+
+
+def test_a_rule_reads_a_formula_field_as_the_record_will_be_saved(crm):
+    crm.runtime.import_changeset(changeset(extensions=[{"object": "opportunity", "fields": [
+        {"name": "weighted", "type": "formula", "expression": "amount * probability / 100", "result_type": "currency",
+         "label": label("Weighted amount", "加权金额")}]}]), "weighted.json", "test")
+    add_rules(crm, {"name": "weighted_cap", "expression": "OR(ISBLANK(weighted), weighted <= 1000000)", "field": "amount",
+                    "message": label("The weighted amount may not pass 1,000,000", "加权金额不能超过 100 万")})
+    assert deal(crm, amount=4000000, probability=20)["weighted"]  # 800,000
+    with pytest.raises(RecordValidationError) as info:
+        deal(crm, amount=4000000, probability=50)
+    assert info.value.errors[0].worded("zh-CN") == "加权金额不能超过 100 万"
