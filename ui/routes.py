@@ -46,6 +46,7 @@ from ui.setup_jobs import JobsSetup
 from ui.setup_navigation import NavigationSetup
 from ui.setup_record_page import RecordPageSetup
 from ui.setup_stage_gates import StageGateSetup
+from ui.setup_validation_rules import ValidationRuleSetup
 
 HERE = Path(__file__).resolve().parent
 DB = {"sync_to_thread": True}
@@ -159,4 +160,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, ApprovalPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, WorkflowRulesSetup, FormulaSetup, RollupSetup, RecordRules, RecordPageSetup, StageGateSetup, *static]
+    return [PagesController, RecordPages, ApprovalPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, WorkflowRulesSetup, FormulaSetup, RollupSetup, RecordRules, RecordPageSetup, StageGateSetup, ValidationRuleSetup, *static]

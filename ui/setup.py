@@ -403,8 +403,10 @@ def object_page(page: Page, obj: ObjectDef, data: dict, errors: list[str], statu
                "custom": f.custom, "removed": f.removed}
               for f in obj.fields.values()]
     targets = sorted((o.name, plural(o, page.lang)) for o in page.meta().objects.values())
+    from ui.setup_validation_rules import rule_rows  # noqa: PLC0415 - that module builds on this one
+
     return page.render("setup/object.html", status=status, title=plural(obj, page.lang), obj=obj, fields=fields, data=data,
-                       errors=errors, types=type_choices(page), type_labels=type_labels(page), targets=targets, done=page.request.query_params.get("done", ""))
+                       errors=errors, rules=rule_rows(page, obj), types=type_choices(page), type_labels=type_labels(page), targets=targets, done=page.request.query_params.get("done", ""))
 
 
 def type_choices(page: Page) -> list[tuple[str, str]]:

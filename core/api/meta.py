@@ -78,6 +78,19 @@ class MetaController(Controller):
         changes = _service(request).change_object(name, data, _who(request))
         return _applied(changes, object=_service(request).object(name, _access(request)))
 
+    @put("/objects/{name:str}/validation_rules/{rule:str}", guards=[customizer], **DB,
+         summary="Create or replace a validation rule of an object ({\"active\": false} alone deactivates one another layer defines)")
+    def put_validation_rule(self, request: Request, name: FromPath[str], rule: FromPath[str], body: RawBody) -> dict:
+        service = _service(request)
+        changes = _found(service.put_validation_rule, name, rule, json_body(body), _who(request))
+        shown = service.validation_rules(request.app.state.runtime.current_metadata().object(name))
+        return _applied(changes, validation_rule=next(r for r in shown if r["name"] == rule))
+
+    @delete("/objects/{name:str}/validation_rules/{rule:str}", guards=[customizer], **DB,
+            summary="Remove a customized validation rule (one a plugin defines applies again)", status_code=200)
+    def remove_validation_rule(self, request: Request, name: FromPath[str], rule: FromPath[str]) -> dict:
+        return _applied(_found(_service(request).remove_validation_rule, name, rule, _who(request)))
+
     @delete("/objects/{name:str}", guards=[customizer], **DB, summary="Remove a custom object (its table and data stay)", status_code=200)
     def remove_object(self, request: Request, name: FromPath[str]) -> dict:
         return _applied(_service(request).remove_object(name, _who(request)))

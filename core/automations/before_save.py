@@ -1,9 +1,9 @@
-"""Rules marked ``before_save``: a step of the write pipeline, between validation and the stage gates.
+"""Rules marked ``before_save``: a step of the write pipeline, between validation and the validation rules.
 
 A rule on created runs for a new record, one on updated or field_changed for a changed one,
 when its condition holds of the record as it is about to be saved (``previous``: as stored).
 Its ``set_fields`` change what is saved (parsed as the API parses input, then checked by the
-steps after: stage gates, references, unique values); its ``refuse`` refuses the save with
+steps after: validation rules, stage gates, references, unique values); its ``refuse`` refuses the save with
 its message, in the reader's language, on the field it names. A run that set fields is logged
 with the save; a refusal is the save's answer (it is rolled back with it).
 """

@@ -43,6 +43,12 @@ class Doc:
     layer: str  # "base", "plugin:<name>", or "customization"
     at: str = ""  # JSON pointer of the document inside its source
     field_at: dict | None = None  # field name -> its JSON pointer, when fields were merged from elsewhere
+    rule_at: dict | None = None  # validation rule's name -> its JSON pointer, when rules were merged from elsewhere
+
+    def rule_pointer(self, name: str, index: int) -> str:
+        if self.rule_at and name in self.rule_at:
+            return self.rule_at[name]
+        return self.at + pointer("validation_rules", index)
 
     def field_pointer(self, name: str, index: int) -> str:
         if self.field_at and name in self.field_at:
@@ -112,6 +118,9 @@ class ObjectDef:
     fields: dict[str, FieldDef] = field(default_factory=dict)
     gate_at: dict[str, tuple[str, str]] = field(default_factory=dict)  # gated value -> (source, JSON pointer) of its gate
     gate_sets: dict[str, dict] = field(default_factory=dict)  # permission sets the gates name -> their labels
+    rule_at: dict[str, tuple[str, str]] = field(default_factory=dict)  # validation rule's name -> (source, JSON pointer) of its definition
+    rule_layers: dict[str, str] = field(default_factory=dict)  # validation rule's name -> the layer defining it
+    rules_customized: set[str] = field(default_factory=set)  # rules the customization layer defines or changes
 
     @property
     def custom(self) -> bool:
@@ -136,6 +145,11 @@ class ObjectDef:
     def stage_gates(self) -> dict[str, dict]:
         """What it takes to move a record into each value of the process field (core/stage_gates.py), by value."""
         return self.spec.get("stage_gates") or {}
+
+    @property
+    def validation_rules(self) -> list[dict]:
+        """The conditions a record must meet to be saved (core/validation_rules.py), active or not, in the order defined."""
+        return self.spec.get("validation_rules") or []
 
     def active_fields(self) -> list[FieldDef]:
         return [f for f in self.fields.values() if not f.removed]
@@ -270,6 +284,8 @@ def _define_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
         _check_name(name, "name_an_object", doc, doc.at + "/name", problems)
     obj = ObjectDef(name, copy.deepcopy(body), doc.source, doc.layer, doc.at)
     obj.gate_at = {value: (doc.source, doc.at + pointer("stage_gates", value)) for value in body.get("stage_gates", {})}
+    obj.spec.pop("validation_rules", None)
+    _add_validation_rules(obj, body.get("validation_rules", []), doc, problems)
     for index, fspec in enumerate(body.get("fields", [])):
         _add_field(obj, fspec, doc, doc.field_pointer(fspec["name"], index), registry, problems)
     objects[name] = obj
@@ -304,6 +320,45 @@ def _extend_object(doc: Doc, objects: dict, registry: FieldTypeRegistry, problem
     for field_name, values in body.get("picklist_values", {}).items():
         _add_picklist_values(obj, field_name, values, doc, doc.at + pointer("picklist_values", field_name), problems)
     _add_stage_gates(obj, body.get("stage_gates", {}), doc, problems)
+    _add_validation_rules(obj, body.get("validation_rules", []), doc, problems)
+
+
+def _add_validation_rules(obj: ObjectDef, rules: list, doc: Doc, problems: list[Problem]) -> None:
+    """Rules join the object's by name. A rule naming one another layer defines replaces it, or with only ``active``
+    (and ``label``) changes whether it is checked: a customization's right, not a plugin's. A stored customization
+    naming a rule that is gone (its plugin disabled) is kept, not applied."""
+    kept = obj.spec.setdefault("validation_rules", [])
+    seen: dict[str, str] = {}
+    for index, rule in enumerate(rules):
+        name, where = rule["name"], doc.rule_pointer(rule["name"], index)
+        if name in seen:
+            problems.append(Problem(doc.source, where + "/name", sentence("vrule_twice", name=name, object=obj.name, first=seen[name])))
+            continue
+        seen[name] = where
+        position = next((i for i, held in enumerate(kept) if held["name"] == name), None)
+        held_at = obj.rule_at.get(name)
+        if held_at is not None and held_at[0] != doc.source and doc.layer != CUSTOM_LAYER:
+            problems.append(Problem(doc.source, where + "/name", sentence("vrule_defined", name=name, object=obj.name, source=held_at[0])))
+            continue
+        if "expression" not in rule:  # a change of a rule defined before: whether it is checked
+            if position is None:
+                if not _dormant(doc):
+                    problems.append(Problem(doc.source, where + "/name", sentence("vrule_unknown", name=name, object=obj.name,
+                                                                                  hint=hint(name, [r["name"] for r in kept]))))
+                continue
+            kept[position] = {**kept[position], **{k: copy.deepcopy(v) for k, v in rule.items() if k in ("active", "label")}}
+            if doc.layer == CUSTOM_LAYER:
+                obj.rules_customized.add(name)
+            continue
+        if position is None:
+            kept.append(copy.deepcopy(rule))
+        else:
+            kept[position] = copy.deepcopy(rule)
+        obj.rule_at[name], obj.rule_layers[name] = (doc.source, where), doc.layer
+        if doc.layer == CUSTOM_LAYER:
+            obj.rules_customized.add(name)
+    if not kept:
+        obj.spec.pop("validation_rules", None)
 
 
 def _add_stage_gates(obj: ObjectDef, gates: dict, doc: Doc, problems: list[Problem]) -> None:
@@ -538,6 +593,7 @@ def _check_references(meta: MetadataSet, docs: list[Doc]) -> list[Problem]:
             problems.extend(_check_field(meta, obj, fdef))
         problems.extend(_check_table(obj))
         problems.extend(_check_stage_gates(meta, obj))
+        problems.extend(_check_validation_rules(meta, obj))
         process = obj.fields.get(obj.spec.get("process_field", ""))
         if "process_field" in obj.spec and (process is None or not process.type.single_choice):
             problems.append(Problem(obj.source, obj.at + "/process_field", sentence("process_field_not_picklist", field=obj.spec["process_field"], object=obj.name)))
@@ -601,6 +657,12 @@ def _check_stage_gates(meta: MetadataSet, obj: ObjectDef) -> list[Problem]:
                 if name not in meta.permission_sets:
                     report(pointer(key, i), sentence("gate_unknown_set", name=name, hint=hint(name, meta.permission_sets)))
     return problems
+
+
+def _check_validation_rules(meta: MetadataSet, obj: ObjectDef) -> list[Problem]:
+    from core.validation_rules import problems  # noqa: PLC0415 - the expression language reads this module
+
+    return problems(meta, obj)
 
 
 def _check_table(obj: ObjectDef) -> list[Problem]:

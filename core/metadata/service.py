@@ -26,7 +26,7 @@ from core.db import write_transaction
 from core.metadata.customize import set_removed
 from core.metadata.model import CUSTOM_LAYER, NAMED_KINDS, OVERRIDABLE_KEYS, ObjectDef, layout_key
 from core.metadata.problems import MetadataError, Problem
-from core.metadata.store import CustomConfig
+from core.metadata.store import CustomConfig, forget_rule
 from core.permissions import Access
 from core.runtime import Runtime
 from core.schema_sync import Change
@@ -37,6 +37,7 @@ EXAMPLES = {  # the shape of each named kind, for who sent something else
     "email_template": '{"object": "account", "subject": {"en": ..., "zh-CN": ...}, "body": {"en": ..., "zh-CN": ...}}',
     "automation": '{"object": "opportunity", "label": {"en": ...}, "trigger": {"on": "created"}, "actions": [...]}',
     "approval_process": '{"object": "quote", "label": {"en": ...}, "steps": [{"name": ..., "approvers": ["role:sales_manager"]}]}',
+    "validation_rule": '{"expression": "OR(ISBLANK(amount), amount >= 0)", "field": "amount", "message": {"en": ..., "zh-CN": ...}}',
 }
 
 
@@ -67,8 +68,15 @@ class MetadataService:
                   if (access.may_customize or access.visible(name, f.name)) and (access.may_customize or not f.removed)]
         layouts = [v for v in meta.layouts.values() if v["object"] == name]
         return {**self._summary(obj), "title_field": obj.title_field, "fields": fields, "layouts": layouts,
-                "process_field": obj.process_field, "stage_gates": obj.stage_gates,
+                "process_field": obj.process_field, "stage_gates": obj.stage_gates, "validation_rules": self.validation_rules(obj),
                 "permissions": {op: access.scope(name, op) for op in ("read", "create", "update", "delete")}}
+
+    @staticmethod
+    def validation_rules(obj: ObjectDef) -> list[dict]:
+        """The object's validation rules, each with who defines it (``defined_by``) and whether the customization
+        layer defines or changes it (``custom``: removing it there brings back what another layer says, or nothing)."""
+        return [{**rule, "active": rule.get("active", True), "defined_by": _layer(obj.rule_layers.get(rule["name"], obj.layer)),
+                 "custom": rule["name"] in obj.rules_customized} for rule in obj.validation_rules]
 
     def _summary(self, obj: ObjectDef) -> dict:
         return {"name": obj.name, "label": obj.spec.get("label"), "plural_label": obj.spec.get("plural_label"),
@@ -169,6 +177,34 @@ class MetadataService:
         self.runtime.current_metadata().object(object_name)  # UnknownObject names it
         return self.apply({"format": FORMAT, "extensions": [{"object": object_name, "stage_gates": gates}]}, who,
                           f"Setup: stage gates of {object_name}")
+
+    def put_validation_rule(self, object_name: str, name: str, body: Any, who: Who, source: str = "") -> list[Change]:
+        """Create or replace the object's rule ``name`` in the customization layer; ``{"active": false}`` alone
+        deactivates a rule another layer defines (core/validation_rules.py says what a rule holds)."""
+        source = source or f"PUT /api/meta/objects/{object_name}/validation_rules/{name}"
+        self.runtime.current_metadata().object(object_name)  # UnknownObject names it
+        what = Sentence("what_validation_rule")
+        if not isinstance(body, dict):
+            raise _refuse(source, sentence("send_named", what=what, example=EXAMPLES["validation_rule"]))
+        if "name" in body and body["name"] != name:
+            raise _refuse(source, sentence("named_name_differs", what=what, name=body["name"], path=name), "/name")
+        return self.apply({"format": FORMAT, "extensions": [{"object": object_name, "validation_rules": [{**body, "name": name}]}]},
+                          who, source)
+
+    def remove_validation_rule(self, object_name: str, name: str, who: Who) -> list[Change]:
+        """Take the customization's rule ``name`` (or its change of another layer's rule) away: a plugin's rule of that
+        name applies again as the plugin defines it. LookupError when the customization holds none."""
+        obj = self.runtime.current_metadata().object(object_name)
+        source = f"DELETE /api/meta/objects/{object_name}/validation_rules/{name}"
+        if name not in obj.rules_customized:
+            raise LookupError(sentence("vrule_unknown", name=name, object=object_name, hint=hint(name, sorted(obj.rules_customized))))
+
+        def transform(config: CustomConfig) -> CustomConfig:
+            config = config.copy()
+            forget_rule(config, object_name, name)
+            return config
+
+        return self.transform(transform, who, source, {"extensions": [{"object": object_name}]})
 
     def remove_object(self, name: str, who: Who) -> list[Change]:
         """Remove a custom object's definition. Its table and data stay (nothing is dropped on its own)."""

@@ -17,6 +17,7 @@ from core.coretables import meta_document, meta_state
 from core.db import PreparedRead
 from core.metadata.model import CUSTOM_LAYER, NAMED_KINDS, Doc, layout_key
 from core.metadata.problems import MetadataError, Problem, pointer
+from core.words import sentence
 
 STORE_SOURCE = "database"
 
@@ -34,13 +35,14 @@ class CustomConfig:
     approval_processes: dict[str, dict] = field(default_factory=dict)
     # Where documents touched by a changeset came from, so problems point into that file.
     origins: dict[tuple[str, str], tuple[str, str, dict]] = field(default_factory=dict)
+    rule_origins: dict[tuple[str, str], dict] = field(default_factory=dict)  # (kind, name) -> {rule name: its pointer}
 
     def documents(self) -> list[Doc]:
         docs = []
         for kind, attr in KIND_TO_ATTR.items():
             for name, body in getattr(self, attr).items():
                 source, at, field_at = self.origins.get((kind, name), (STORE_SOURCE, pointer(attr, name), None))
-                docs.append(Doc(kind, body, source, CUSTOM_LAYER, at, field_at))
+                docs.append(Doc(kind, body, source, CUSTOM_LAYER, at, field_at, self.rule_origins.get((kind, name))))
         return docs
 
     def as_changeset(self) -> dict:
@@ -116,7 +118,7 @@ def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: di
     and plugin layers to their source, so that a changeset cannot redefine them.
     """
     merged = config.copy()
-    problems: list[Problem] = _duplicates(docs)
+    problems: list[Problem] = _duplicates(docs) + _duplicate_rules(docs)
     for doc in docs:
         body = copy.deepcopy(doc.body)
         body.pop("$schema", None)
@@ -143,6 +145,8 @@ def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: di
                         target.pop(key, None)
                     elif key in body:
                         target[key] = body[key]
+                if "validation_rules" in body:
+                    target["validation_rules"] = merge_rules(target.get("validation_rules", []), body["validation_rules"])
                 if "stage_gates" in body:
                     gates = {**target.get("stage_gates", {}), **body["stage_gates"]}
                     target["stage_gates"] = {value: gate for value, gate in gates.items() if gate is not None}
@@ -153,6 +157,8 @@ def merge_changeset(config: CustomConfig, docs: list[Doc], defined_elsewhere: di
             body["fields"] = merge_fields(stored.get("fields", []), body.get("fields", []))
             if "stage_gates" in body:  # by value: a gate the changeset does not name stays (null is kept: it takes a plugin's gate away)
                 body["stage_gates"] = {**stored.get("stage_gates", {}), **body["stage_gates"]}
+            if "validation_rules" in body:  # by name: a rule the changeset does not name stays
+                body["validation_rules"] = merge_rules(stored.get("validation_rules", []), body["validation_rules"])
             merged.extensions[name] = {**stored, **body}
         elif doc.kind == "layout":
             merged.layouts[layout_key(body)] = body
@@ -175,6 +181,9 @@ def _remember_origin(config: CustomConfig, doc: Doc) -> None:
         previous = config.origins.get((kind, name))
         field_at = {**(previous[2] if previous else {}), **field_at}
     config.origins[(kind, name)] = (doc.source, doc.at, field_at)
+    rules = doc.body.get("validation_rules", []) if doc.kind in ("object", "extension") else []
+    config.rule_origins[(kind, name)] = {**(config.rule_origins.get((kind, name), {}) if kind != doc.kind else {}),
+                                         **{r["name"]: doc.at + pointer("validation_rules", i) for i, r in enumerate(rules)}}
 
 
 def _duplicates(docs: list[Doc]) -> list[Problem]:
@@ -189,6 +198,52 @@ def _duplicates(docs: list[Doc]) -> list[Problem]:
         else:
             seen[(doc.kind, key)] = doc
     return problems
+
+
+def _duplicate_rules(docs: list[Doc]) -> list[Problem]:
+    """A validation rule named twice in one document (merging by name would keep only the last)."""
+    problems = []
+    for doc in docs:
+        if doc.kind not in ("object", "extension"):
+            continue
+        seen: dict[str, str] = {}
+        for i, rule in enumerate(doc.body.get("validation_rules", [])):
+            where = doc.at + pointer("validation_rules", i)
+            if rule["name"] in seen:
+                problems.append(Problem(doc.source, where + "/name", sentence("vrule_twice", name=rule["name"],
+                                                                             object=doc.body.get("name", doc.body.get("object")), first=seen[rule["name"]])))
+            else:
+                seen[rule["name"]] = where
+    return problems
+
+
+def merge_rules(stored: list[dict], incoming: list[dict]) -> list[dict]:
+    """Validation rules by name: a whole rule replaces the stored one of its name (or joins the list); a change
+    (``{"name": ..., "active": false}``) changes the stored one's keys, or is kept to change another layer's rule."""
+    result = [copy.deepcopy(r) for r in stored]
+    for new in incoming:
+        position = next((i for i, r in enumerate(result) if r["name"] == new["name"]), None)
+        if position is None:
+            result.append(copy.deepcopy(new))
+        elif "expression" in new:
+            result[position] = copy.deepcopy(new)
+        else:
+            result[position] = {**result[position], **copy.deepcopy(new)}
+    return result
+
+
+def forget_rule(config: CustomConfig, object_name: str, name: str) -> bool:
+    """Take the customization's rule (or its change of another layer's rule) of that name off; whether there was one."""
+    holder = config.objects.get(object_name) or config.extensions.get(object_name)
+    rules = (holder or {}).get("validation_rules", [])
+    kept = [r for r in rules if r["name"] != name]
+    if len(kept) == len(rules):
+        return False
+    if kept:
+        holder["validation_rules"] = kept  # type: ignore[index]
+    else:
+        del holder["validation_rules"]  # type: ignore[union-attr]
+    return True
 
 
 def merge_fields(stored: list[dict], incoming: list[dict]) -> list[dict]:

@@ -29,6 +29,7 @@ from core.plugins import PluginSet, RecordEvent, Refusal
 from core.runtime import Schema
 from core.sameness import same
 from core.stage_gates import gate_errors
+from core.validation_rules import check_rules
 from core.validation import FieldError, RecordValidationError
 from core.words import sentence
 from core.records.actor import Actor
@@ -427,6 +428,7 @@ STEPS: tuple[tuple[str, Callable[[Write], None]], ...] = (
     ("leave out unchanged read-only fields", leave_out_unchanged_read_only),
     ("validate", validate),
     ("run before-save rules", run_before_save_rules),
+    ("check validation rules", check_rules),
     ("check stage gates", check_stage_gates),
     ("run before-hooks and plugin validators", run_before_hooks),
     ("check references", check_references),
