@@ -176,6 +176,21 @@ def prepare_bulk(conn: Connection) -> None:
         info[_BULK_READY] = True
 
 
+def id_batches(conn: Connection, table, size: int) -> Iterator[list[int]]:
+    """Every id of ``table``, ``size`` at a time in their order (each batch read after the last is used, by the last id
+    seen: rows inserted meanwhile after it are met, and no batch holds more than ``size``)."""
+    import sqlalchemy as sa  # noqa: PLC0415 - this module otherwise needs only the engine
+
+    after = None
+    while True:
+        query = sa.select(table.c.id).order_by(table.c.id).limit(size)
+        ids = list(conn.execute(query if after is None else query.where(table.c.id > after)).scalars())
+        if not ids:
+            return
+        yield ids
+        after = ids[-1]
+
+
 def is_sqlite(bind) -> bool:
     return bind.dialect.name == "sqlite"
 

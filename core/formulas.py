@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, func, select
 
+from core.db import id_batches
 from core.expressions import ExpressionError, Joins, check, compile_sql
 from core.expressions.check import BOOLEAN, DATE, DATETIME, NUMBER, TEXT
 from core.metadata.model import FieldDef, MetadataSet
@@ -217,16 +218,13 @@ def recompute(conn: Connection, schema, object_name: str, progress: Callable[[in
     """Compute every stored formula of the object again, for every record, a batch of ids at a time."""
     table = schema.tables.table(object_name)
     total = conn.execute(select(func.count()).select_from(table)).scalar_one()
-    done, after = 0, None
-    while True:
-        query = select(table.c.id).order_by(table.c.id).limit(BATCH)
-        ids = list(conn.execute(query if after is None else query.where(table.c.id > after)).scalars())
-        if not ids:
-            return done
+    done = 0
+    for ids in id_batches(conn, table, BATCH):
         store(conn, schema, object_name, ids)
-        done, after = done + len(ids), ids[-1]
+        done += len(ids)
         if progress is not None:
             progress(done, total)
+    return done
 
 
 @dataclass(frozen=True)

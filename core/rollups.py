@@ -20,7 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, func, select
 
-from core.conditions import Condition, ConditionError, compile as compile_condition
+from core.conditions import Condition, ConditionError
+from core.conditions import compile as compile_condition
+from core.db import id_batches
 from core.metadata.model import FieldDef, MetadataSet
 from core.metadata.problems import Problem
 from core.records.events import CREATED, DELETED, RecordChanges
@@ -279,16 +281,13 @@ def recompute(conn: Connection, schema, rollup: Rollup, parent_ids: Iterable[int
             conn.execute(statement, {**values, "tessera_ids": ids[start:start + batch]})
         return len(ids)
     total = conn.execute(select(func.count()).select_from(table)).scalar_one()
-    done, after = 0, None
-    while True:
-        query = select(table.c.id).order_by(table.c.id).limit(batch)
-        ids = list(conn.execute(query if after is None else query.where(table.c.id > after)).scalars())
-        if not ids:
-            return done
+    done = 0
+    for ids in id_batches(conn, table, batch):
         conn.execute(statement, {**values, "tessera_ids": ids})
-        done, after = done + len(ids), ids[-1]
+        done += len(ids)
         if progress is not None:
             progress(done, total)
+    return done
 
 
 def fill_added(conn: Connection, schema, added: set[str]) -> list[tuple[str, str, int]]:

@@ -169,11 +169,8 @@ class SetupPages(Controller):
         if refusal:
             return refusal
         spec = forms.field_spec(data, {t.name: t for t in page.runtime.registry.types()})
-        layouts = layouts_showing(page, obj, spec["name"], forms.checked(data, "in_form"), forms.checked(data, "in_list"))
-        errors = attempt(page, lambda: service(page).add_field(name, spec, who(page), layouts=layouts))
-        if errors:
-            return object_page(page, obj, data, errors, status=422)
-        return done(page, f"/setup/objects/{name}/fields/{spec['name']}", page.t("Field added."))
+        return add_field_shown(page, obj, spec, data, lambda errors: object_page(page, obj, data, errors, status=422),
+                               page.t("Field added."))
 
     @get("/objects/{name:str}/fields/{field_name:str}", **DB)
     def field_detail(self, request: Request, name: FromPath[str], field_name: FromPath[str]) -> Response:
@@ -396,6 +393,17 @@ def new_object(data: dict) -> dict:
     plural_label = forms.label_from(data, "plural") if forms.text(data, "plural_en") else labels
     return {"name": name, "label": labels, "plural_label": plural_label, "title_field": "name",
             "fields": [{"name": "name", "type": "text", "label": title, "required": True, "searchable": True}]}
+
+
+def add_field_shown(page: Page, obj: ObjectDef, spec: dict, data: dict, refused: Callable[[list[str]], Response],
+                    message: str) -> Response:
+    """Add a field from one of Setup's forms, on the form and in the list when the form's boxes say so; to the field's
+    page, or ``refused(errors)``."""
+    layouts = layouts_showing(page, obj, spec["name"], forms.checked(data, "in_form"), forms.checked(data, "in_list"))
+    errors = attempt(page, lambda: service(page).add_field(obj.name, spec, who(page), layouts=layouts))
+    if errors:
+        return refused(errors)
+    return done(page, f"/setup/objects/{obj.name}/fields/{spec['name']}", message)
 
 
 def object_page(page: Page, obj: ObjectDef, data: dict, errors: list[str], status: int = 200) -> Response:

@@ -14,7 +14,7 @@ from core.metadata.model import FieldDef, ObjectDef
 from core.rollups import AGGREGATES
 from ui import setup_forms as forms
 from ui.context import Page, plural
-from ui.setup import DB, FORM, attempt, done, layouts_showing, service, setup_object, who
+from ui.setup import DB, FORM, add_field_shown, attempt, done, service, setup_object, who
 
 
 class RollupSetup(Controller):
@@ -35,12 +35,8 @@ class RollupSetup(Controller):
         page, obj, refusal = setup_object(request, name)
         if refusal:
             return refusal
-        spec = _spec(data)
-        layouts = layouts_showing(page, obj, spec["name"], forms.checked(data, "in_form"), forms.checked(data, "in_list"))
-        errors = attempt(page, lambda: service(page).add_field(name, spec, who(page), layouts=layouts))
-        if errors:
-            return _editor(page, obj, None, data, errors, status=422)
-        return done(page, f"/setup/objects/{name}/fields/{spec['name']}", page.t("Roll-up field added."))
+        return add_field_shown(page, obj, _spec(data), data, lambda errors: _editor(page, obj, None, data, errors, status=422),
+                               page.t("Roll-up field added."))
 
     @get("/{field_name:str}", **DB)
     def edit(self, request: Request, name: FromPath[str], field_name: FromPath[str]) -> Response:
