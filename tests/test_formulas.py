@@ -255,3 +255,20 @@ def test_a_stored_formula_is_kept_in_an_indexed_column_by_writes_and_by_jobs_for
     assert [r["name"] for r in page.items] == ["Press line"]
     with pytest.raises(RecordValidationError):
         runtime.records.update(SYSTEM, "opportunity", made["id"], {"weighted_kept": 1, "version": made["version"]})
+
+
+def test_a_board_sums_a_formula_per_column(world):
+    from test_ui_pages import signed_in
+
+    runtime = world.runtime
+    runtime.import_changeset({"format": "tessera-changeset/1", "layouts": [
+        {"object": "opportunity", "kind": "kanban", "group_by": "stage", "sum_field": "weighted", "card_fields": ["name", "weighted"]}]},
+        "test", "test")
+    account = runtime.records.create(SYSTEM, "account", {"name": "Acme"})
+    deal(runtime, account["id"], "a", 1000, 10)
+    deal(runtime, account["id"], "b", 3000, 50)
+    with TestClient(create_app(runtime)) as client:
+        signed_in(client, "root")
+        board = client.get("/r/opportunity/kanban")
+        assert board.status_code == 200
+        assert "1,600.00" in board.text  # 100 + 1,500 in the prospecting column
