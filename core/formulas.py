@@ -178,6 +178,24 @@ def formatter(fdef: FieldDef) -> Callable[[Any, dict], Any]:
     return ftype.format
 
 
+def database_problems(conn: Connection, new: MetadataSet, tables) -> list[Problem]:
+    """Each formula, run once by the database (no rows: the statement is planned, not read): what the language allows may
+    still be beyond a database (SQLite parses at most about 20 nested IFs; a formula using another holds its expression),
+    and a read that fails would fail every read of its object."""
+    problems: list[Problem] = []
+    for fdef in formula_fields(new):
+        table = tables.table(fdef.object)
+        formulas = Formulas(tables.table, table)
+        statement = select(formulas.computed(fdef)).select_from(formulas.select_from(table)).limit(0)
+        try:
+            with conn.begin_nested():
+                conn.execute(statement)
+        except sa.exc.DBAPIError as exc:
+            reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+            problems.append(Problem(fdef.source, f"{fdef.at}/expression", sentence("formula_beyond_database", reason=reason)))
+    return problems
+
+
 # --- stored formulas ---------------------------------------------------------------------------------------
 
 KIND = "formula.recompute"  # the job that computes stored formulas again after a record they follow a lookup to changed

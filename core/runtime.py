@@ -19,6 +19,7 @@ from sqlalchemy import Connection, text
 from core import grants, group_totals, search
 from core.db import checkpoint, make_engine, read_statements, read_transaction, write_transaction
 from core.fieldtypes import FieldTypeRegistry
+from core import formulas
 from core.formulas import hide_unreadable
 from core.metadata import store
 from core.metadata.files import base_documents, documents_from, read_json
@@ -269,6 +270,9 @@ class Runtime:
         changes = before_sync(conn, old) if before_sync else []
         changes += sync(conn, old, new, full=full)
         self._check_references(conn, new, config, new_config)
+        beyond = formulas.database_problems(conn, new, build_tables(new))
+        if beyond:
+            raise MetadataError(beyond)
         reindexed = search.follow_metadata(conn, old, new, lambda: build_tables(new))
         group_totals.follow_metadata(conn, new, {c.object for c in changes})
         for name in sorted({c.object for c in changes if c.operation == "fill_column"} - set(reindexed)):

@@ -272,3 +272,29 @@ def test_a_board_sums_a_formula_per_column(world):
         board = client.get("/r/opportunity/kanban")
         assert board.status_code == 200
         assert "1,600.00" in board.text  # 100 + 1,500 in the prospecting column
+
+
+def test_an_expression_nested_beyond_the_language_or_the_database_is_refused_when_stored(make_runtime, database_url):
+    """The language takes 100 levels of nesting; SQLite's parser takes about 20 nested IFs, so such a formula is refused
+    when stored there (with its place and the database's reason) and computed on PostgreSQL; nothing is kept when refused."""
+    runtime = make_runtime(plugins=("sales",))
+
+    def add(name, expression):
+        runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [{"object": "opportunity", "fields": [
+            {"name": name, "type": "formula", "label": label(name), "expression": expression, "result_type": "decimal"}]}]}, "test", "test")
+
+    with pytest.raises(MetadataError) as refused:
+        add("too_deep", "-" * 150 + "amount")
+    assert "nests more than 100 levels" in refused.value.problems[0].in_("en")
+    assert refused.value.problems[0].pointer.endswith("/fields/0/expression")
+    nested = "IF(amount > 0, " * 25 + "1" + ", 0)" * 25
+    if database_url.startswith("sqlite"):
+        with pytest.raises(MetadataError) as beyond:
+            add("nested", nested)
+        assert "the database cannot compute this expression" in beyond.value.problems[0].in_("en")
+        assert "数据库无法计算" in beyond.value.problems[0].in_("zh-CN")
+        assert "nested" not in runtime.current_metadata().object("opportunity").fields
+    else:
+        add("nested", nested)
+        account = runtime.records.create(SYSTEM, "account", {"name": "Acme"})
+        assert deal(runtime, account["id"], "x", 10, 10)["nested"] == 1.0

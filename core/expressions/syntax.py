@@ -85,6 +85,7 @@ COMMENT: /\/\*(.|\n)*?\*\//
 %ignore COMMENT
 """
 
+MAX_DEPTH = 100  # levels of nesting an expression may have: brackets, operators, functions in functions
 PARSER = Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
 
 # What a terminal is called when a reader is told what could come next.
@@ -229,10 +230,22 @@ def parse(text: str) -> Node:
             lines = text.rstrip().split("\n")
             line, column = len(lines), len(lines[-1]) + 1
         raise ExpressionError([(column, _syntax_problem(exc, text))], [line]) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise ExpressionError([(1, sentence("expr_too_nested", limit=MAX_DEPTH))])
     try:
         return _Build().transform(tree)
     except VisitError as exc:  # pragma: no cover - the builder raises nothing of its own
         raise exc.orig_exc from None
+
+
+def _depth(tree) -> int:
+    """How deeply the parse tree nests (counted without recursion: the checks, the compilers and SQLAlchemy recurse)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in getattr(node, "children", ()) if hasattr(child, "children"))
+    return deepest
 
 
 def _expected(names) -> Sentence | str:
