@@ -75,3 +75,30 @@ def test_a_weighted_picklist_and_a_score_formula_added_in_setup_count_and_old_le
 
     worker = queue.Worker(runtime, scheduler.handlers(runtime))
     assert worker.run_once() is not None  # the job ran: nothing left to change
+
+
+def test_the_scoring_page_shows_each_part_and_queues_a_rescore(world):
+    from core import queue, scheduler
+    from helpers import CHINESE
+
+    runtime = world.runtime
+    runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [{"object": "lead", "fields": [
+        {"name": "score_title", "type": "formula", "label": {"en": "Title score", "zh-CN": "职位分"}, "result_type": "integer",
+         "expression": "IF(CONTAINS(LOWER(title), 'director'), 15, 0)"}]}]}, "test", "test")
+    old = lead(runtime, title="Director")
+    with runtime.engine.begin() as conn:  # as it was before the formula existed
+        conn.exec_driver_sql(f"UPDATE lead SET score = 0 WHERE id = {old['id']}")
+    with TestClient(create_app(runtime)) as client:
+        signed_in(client, "alice")
+        assert client.get("/sales/lead-scoring").status_code == 403  # a rep
+        client.cookies.clear()
+        csrf = signed_in(client, "root")
+        page = client.get("/sales/lead-scoring").text
+        assert "Industry" in page and "Technology: 20" in page and "Title score" in page and "CONTAINS(LOWER(title)" in page
+        assert "线索评分" in client.get("/sales/lead-scoring", headers=CHINESE).text
+        queued = client.post("/sales/lead-scoring/rescore", data={"_csrf_token": csrf})
+        assert queued.status_code == 200 and "being scored again" in queued.text
+    worker = queue.Worker(runtime, scheduler.handlers(runtime))
+    while worker.run_once():
+        pass
+    assert runtime.records.get(SYSTEM, "lead", old["id"])["score"] == 15

@@ -469,6 +469,13 @@ def tessera_cli_commands(cli):
     cli.add_command(sales_commands)
 
 
+@hookimpl
+def tessera_web_routes():
+    from plugins.sales.pages import rescore, scoring_page  # noqa: PLC0415 - pages load the UI, which the engine does not need
+
+    return [scoring_page, rescore]
+
+
 # --- the home page ----------------------------------------------------------------------------
 
 CLOSED_STAGES = ("closed_won", "closed_lost")
