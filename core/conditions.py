@@ -151,7 +151,11 @@ def _compile(obj: ObjectDef, node: Mapping[str, Any], fields: Mapping[str, Field
                 expressions.append(typed)
         else:
             try:
-                filters.append(_filter(obj, fields, *_as_query(key, value)))
+                made = _filter(obj, fields, *_as_query(key, value))
+                if made.field.formula:  # its value is not among a write's values: the expression form computes it
+                    problems.append((where, sentence("condition_formula_field", field=made.field.name)))
+                    continue
+                filters.append(made)
             except WordedError as exc:
                 problems.append((where, sentence_of(exc)))
             except ValueError as exc:

@@ -564,6 +564,7 @@ WORDS: dict[str, dict[str, str]] = {
     "condition_expression_text": {"en": "an expression is a text in the formula language, such as \"amount > 1000\"", "zh-CN": "表达式是公式语言写的文本，例如 \"amount > 1000\"。"},
     "expr_too_nested": {"en": "the expression nests more than {limit} levels deep (brackets, operators and functions within each other); split it into formula fields that use each other", "zh-CN": "表达式嵌套超过 {limit} 层（括号、运算符与函数层层相套）；请拆分为相互引用的多个公式字段。"},
     "formula_beyond_database": {"en": "the database cannot compute this expression ({reason}); make it simpler, or split it into formula fields that use each other", "zh-CN": "数据库无法计算此表达式（{reason}）；请简化，或拆分为相互引用的多个公式字段。"},
+    "condition_formula_field": {"en": "'{field}' is a formula: test it in an expression, such as {{\"expression\": \"{field} > 100\"}}", "zh-CN": "“{field}”是公式字段：请在表达式中判断，例如 {{\"expression\": \"{field} > 100\"}}"},
     "formula_cycle": {"en": "formulas may not use each other in a circle: {cycle}", "zh-CN": "公式之间不能循环引用：{cycle}"},
     "formula_read_only": {"en": "is computed by its formula: it cannot be set", "zh-CN": "由公式计算：不能设置。"},
     "rollup_read_only": {"en": "is kept by its roll-up of other records: it cannot be set", "zh-CN": "由其他记录汇总得出：不能设置。"},

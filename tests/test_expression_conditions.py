@@ -82,3 +82,22 @@ def test_a_bad_expression_condition_is_refused_with_its_place(runtime, condition
     for word in words:
         assert word in problem.in_("en")
     assert problem.in_("zh-CN") != problem.in_("en")
+
+
+def test_a_formula_is_tested_in_an_expression_not_as_a_filter(runtime):
+    from helpers import label
+
+    runtime.import_changeset({"format": FORMAT, "extensions": [{"object": "opportunity", "fields": [
+        {"name": "weighted", "type": "formula", "label": label("Weighted"), "expression": "amount * probability / 100",
+         "result_type": "currency"}]}]}, "test", "test")
+    with pytest.raises(MetadataError) as refused:
+        rules(runtime, {"name": "big_weighted", "object": "opportunity", "trigger": {"on": "created"},
+                        "condition": {"weighted__gte": 1000}, "actions": [{"type": "set_fields", "values": {"next_step": "x"}}]})
+    assert "is a formula: test it in an expression" in refused.value.problems[0].in_("en")
+    rules(runtime, {"name": "big_weighted", "object": "opportunity", "trigger": {"on": "created"},
+                    "condition": {"expression": "weighted >= 1000"}, "actions": [{"type": "set_fields", "values": {"next_step": "Call"}}]})
+    acme = account(runtime, SYSTEM, "Acme")
+    big, small = deal(runtime, acme["id"], 50_000, "big"), deal(runtime, acme["id"], 500, "small")  # probability 10
+    work(runtime)
+    assert runtime.records.get(SYSTEM, "opportunity", big["id"])["next_step"] == "Call"
+    assert runtime.records.get(SYSTEM, "opportunity", small["id"])["next_step"] is None
