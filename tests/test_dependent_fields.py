@@ -39,14 +39,17 @@ REVIEW = {"name": "review_on", "type": "date", "label": label("Review on", "复�
 FIELDS = [COUNTRY, CITY, VAT, REVIEW]
 
 
-def with_fields(runtime, fields=FIELDS, obj="account"):
-    runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [{"object": obj, "fields": fields}]}, "test", "test")
+def with_fields(runtime, fields=FIELDS, obj="account", section=None):
+    extension = {"object": obj, "fields": fields}
+    if section:
+        extension["layout_sections"] = [{"kind": "form", "section": {"label": label("Place", "地点"), "fields": section}}]
+    runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [extension]}, "test", "test")
 
 
 @pytest.fixture
 def world(make_runtime):
     world = build_world(make_runtime(plugins=("sales",)))
-    with_fields(world.runtime)
+    with_fields(world.runtime, section=["country", "city", "vat_number", "review_on"])
     return world
 
 
