@@ -242,3 +242,22 @@ def test_a_hidden_field_keeps_its_stored_value_when_the_form_is_saved(client, wo
     assert saved.status_code in (200, 303), saved.text[:2000]
     stored = world.runtime.records.get(SYSTEM, "account", made["id"])
     assert stored["vat_number"] == "FR9" and stored["city"] == "beijing"
+
+
+def test_the_documented_example_applies_to_the_sales_accounts(make_runtime):
+    import json
+    from pathlib import Path
+
+    runtime = build_world(make_runtime(plugins=("sales",))).runtime
+    runtime.import_changeset(json.loads((Path(__file__).parent.parent / "docs/examples/dependent-picklists-changeset.json").read_text()),
+                             "test", "test")
+    made = runtime.records.create(SYSTEM, "account", {"name": "Paris SA", "country": "fr", "city": "paris", "vat_number": "FR1"})
+    assert made["review_on"] and made["city"] == "paris"
+
+
+def test_a_deal_shows_its_loss_reason_only_once_lost(client):
+    page = client.get("/r/opportunity/new")
+    assert field_hidden(page.text, "loss_reason")
+    lost = client.post("/r/opportunity/form", data={"_csrf_token": csrf_of(page.text), "stage": "closed_lost"}, headers={"HX-Request": "true"})
+    assert not field_hidden(lost.text, "loss_reason")
+    assert re.search(r'data-field="stage"[^>]*hx-post="/r/opportunity/form"', page.text)
