@@ -261,3 +261,50 @@ def test_a_deal_shows_its_loss_reason_only_once_lost(client):
     lost = client.post("/r/opportunity/form", data={"_csrf_token": csrf_of(page.text), "stage": "closed_lost"}, headers={"HX-Request": "true"})
     assert not field_hidden(lost.text, "loss_reason")
     assert re.search(r'data-field="stage"[^>]*hx-post="/r/opportunity/form"', page.text)
+
+
+# --- Setup ---------------------------------------------------------------------------------------
+
+
+def test_setup_edits_a_fields_conditions_with_the_live_check(client, world):
+    page = client.get("/setup/objects/account/fields/vat_number")
+    assert page.status_code == 200
+    assert 'name="visible_if"' in page.text and "ISPICKVAL(country, &#39;fr&#39;)" in page.text
+    assert '"expression_in": "required_if"' in page.text.replace("&#34;", '"')
+    csrf = csrf_of(page.text)
+    checked = client.post("/setup/objects/account/formulas/check", headers={"HX-Request": "true"},
+                          data={"_csrf_token": csrf, "expression_in": "visible_if", "visible_if": "ISPICKVAL(country, 'fx')", "result_type": "boolean"})
+    assert "Column" in checked.text and "fx" in checked.text
+    good = client.post("/setup/objects/account/formulas/check", headers={"HX-Request": "true"},
+                       data={"_csrf_token": csrf, "expression_in": "visible_if", "visible_if": "NOT(ISPICKVAL(country, 'cn'))", "result_type": "boolean"})
+    assert "valid" in good.text
+    saved = client.post("/setup/objects/account/fields/vat_number", follow_redirects=False, data={
+        "_csrf_token": csrf, "label_en": "VAT number", "label_zh": "增值税号", "visible_if": "NOT(ISPICKVAL(country, 'cn'))", "required_if": ""})
+    assert saved.status_code in (200, 303), saved.text[:1000]
+    spec = world.runtime.current_metadata().object("account").fields["vat_number"].spec
+    assert spec["visible_if"] == "NOT(ISPICKVAL(country, 'cn'))" and "required_if" not in spec
+    refused = client.post("/setup/objects/account/fields/vat_number", data={
+        "_csrf_token": csrf, "label_en": "VAT number", "visible_if": "countyr = 'fr'"})
+    assert refused.status_code == 422 and "countyr" in refused.text and "/visible_if" in refused.text
+    chinese = client.get("/setup/objects/account/fields/vat_number", headers=CHINESE)
+    assert "在表单上显示的条件" in chinese.text
+
+
+def test_setup_edits_a_picklists_dependency_as_a_table(client, world):
+    page = client.get("/setup/objects/account/fields/city")
+    assert page.status_code == 200 and 'name="allow_cn__beijing" checked' in page.text and 'name="allow_us__beijing" ' in page.text
+    table = client.get("/setup/objects/account/fields/city/dependency?controlling=country", headers={"HX-Request": "true"})
+    assert 'name="allow_fr__new_york"' in table.text
+    csrf = csrf_of(page.text)
+    saved = client.post("/setup/objects/account/fields/city/dependency", follow_redirects=False, data={
+        "_csrf_token": csrf, "controlling": "country", "allow_cn__beijing": "on", "allow_us__new_york": "on", "allow_fr__new_york": "on"})
+    assert saved.status_code in (200, 303), saved.text[:1000]
+    spec = world.runtime.current_metadata().object("account").fields["city"].spec
+    assert spec["depends_on"] == {"field": "country", "values": {"cn": ["beijing"], "us": ["new_york"], "fr": ["new_york"]}}
+    world.runtime.records.create(SYSTEM, "account", {"name": "NY branch in France", "country": "fr", "city": "new_york"})
+    with pytest.raises(RecordValidationError):
+        world.runtime.records.create(SYSTEM, "account", {"name": "Shanghai", "country": "cn", "city": "shanghai"})
+    client.post("/setup/objects/account/fields/city/dependency", data={"_csrf_token": csrf, "controlling": ""})
+    assert "depends_on" not in world.runtime.current_metadata().object("account").fields["city"].spec
+    chinese = client.get("/setup/objects/account/fields/city", headers=CHINESE)
+    assert "控制字段" in chinese.text
