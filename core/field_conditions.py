@@ -4,7 +4,7 @@ enforced by the record service's write pipeline, shown by the record form.
 * ``depends_on`` (a picklist or multi-picklist): ``{"field": "country", "values": {"cn": ["beijing"], ...}}``. The
   controlling field (a picklist or a boolean of the same object; a boolean's values are ``"true"`` and ``"false"``)
   decides which of the dependent field's values are allowed. A controlling value not listed, or a blank controlling
-  field, allows none: the dependent field must then be blank. A blank dependent field is always allowed (unless it is
+  picklist, allows none: the dependent field must then be blank (a blank boolean reads as false). A blank dependent field is always allowed (unless it is
   required).
 * ``visible_if`` (a boolean expression): whether the record form shows the field. A field hidden this way keeps the
   value it holds: the form does not send it, so nothing clears it.
@@ -152,13 +152,22 @@ def holds(typed: Any, record: Mapping[str, Any], fetch: Callable | None = None) 
         return False
 
 
-def allowed_values(fdef: FieldDef, record: Mapping[str, Any]) -> list[str] | None:
-    """The values of a dependent picklist the record's controlling field allows; None: the field depends on nothing."""
+def allowed_values(fdef: FieldDef, record: Mapping[str, Any], obj: ObjectDef | None = None) -> list[str] | None:
+    """The values of a dependent picklist the record's controlling field allows; None: the field depends on nothing.
+    With ``obj``, a blank boolean controlling field reads as false (an unticked checkbox)."""
     depends = _given(fdef.spec, "depends_on")
     if depends is None:
         return None
-    key = controlling_key(record.get(depends["field"]))
+    key = _key(depends, record, obj)
     return list((depends.get("values") or {}).get(key, [])) if key is not None else []
+
+
+def _key(depends: dict, record: Mapping[str, Any], obj: ObjectDef | None) -> str | None:
+    key = controlling_key(record.get(depends["field"]))
+    controlling = obj.fields.get(depends["field"]) if obj is not None else None
+    if key is None and controlling is not None and controlling.type.family == "boolean":
+        return "false"
+    return key
 
 
 def reads(typed: Any) -> set[str]:
@@ -205,7 +214,7 @@ def record_problems(obj: ObjectDef, record: Mapping[str, Any], changed: set[str]
     for fdef in obj.active_fields():
         depends = _given(fdef.spec, "depends_on")
         if depends is not None and (changed is None or fdef.name in changed or depends["field"] in changed):
-            problems += _dependency_problems(fdef, depends, record)
+            problems += _dependency_problems(obj, fdef, depends, record)
         typed = fdef.conditions.get("required_if")
         if typed is None or (changed is not None and fdef.name not in changed and not (reads(typed) & changed)):
             continue
@@ -216,13 +225,13 @@ def record_problems(obj: ObjectDef, record: Mapping[str, Any], changed: set[str]
     return problems
 
 
-def _dependency_problems(fdef: FieldDef, depends: dict, record: Mapping[str, Any]) -> list[FieldError]:
+def _dependency_problems(obj: ObjectDef, fdef: FieldDef, depends: dict, record: Mapping[str, Any]) -> list[FieldError]:
     value = record.get(fdef.name)
     if blank(value):
         return []
-    allowed = allowed_values(fdef, record) or []
+    allowed = allowed_values(fdef, record, obj) or []
     controlling = depends["field"]
-    key = controlling_key(record.get(controlling))
+    key = _key(depends, record, obj)
     for one in value if isinstance(value, list) else [value]:
         if one not in allowed:
             if key is None:

@@ -308,3 +308,17 @@ def test_setup_edits_a_picklists_dependency_as_a_table(client, world):
     assert "depends_on" not in world.runtime.current_metadata().object("account").fields["city"].spec
     chinese = client.get("/setup/objects/account/fields/city", headers=CHINESE)
     assert "控制字段" in chinese.text
+
+
+def test_a_boolean_may_control_a_picklist_and_blank_reads_as_false(make_runtime):
+    runtime = build_world(make_runtime(plugins=("sales",))).runtime
+    with_fields(runtime, [{"name": "exporter", "type": "boolean", "label": label("Exporter", "出口商")},
+                          {"name": "incoterm", "type": "picklist", "label": label("Incoterm", "贸易术语"),
+                           "values": [{"value": "fob", "label": label("FOB")}, {"value": "exw", "label": label("EXW")}],
+                           "depends_on": {"field": "exporter", "values": {"true": ["fob"], "false": ["exw"]}}}])
+    records = runtime.records
+    assert records.create(SYSTEM, "account", {"name": "Ships", "exporter": True, "incoterm": "fob"})["incoterm"] == "fob"
+    assert records.create(SYSTEM, "account", {"name": "Stays", "incoterm": "exw"})["incoterm"] == "exw"
+    with pytest.raises(RecordValidationError) as refused:
+        records.create(SYSTEM, "account", {"name": "Bad", "exporter": False, "incoterm": "fob"})
+    assert refused.value.errors[0].field == "incoterm" and "false" in refused.value.errors[0].message

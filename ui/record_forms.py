@@ -62,7 +62,7 @@ def form_state(page: Page, obj: ObjectDef, values: dict) -> FormState:
     for fdef in obj.active_fields():
         depends = fdef.spec.get("depends_on")
         if depends:
-            state.allowed[fdef.name] = field_conditions.allowed_values(fdef, values) or []
+            state.allowed[fdef.name] = field_conditions.allowed_values(fdef, values, obj) or []
             state.redraws.add(depends["field"])
         visible, required = fdef.conditions.get("visible_if"), fdef.conditions.get("required_if")
         if visible is not None:
