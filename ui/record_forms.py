@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import field_conditions
 from core.metadata.model import ObjectDef
 from core.records import Forbidden, NotFound, RecordError, RecordValidationError
+from core.records.values import json_value
 from core.runtime import SYSTEM_FIELD_SPECS
 from core.validation import FieldError
 from core.words import labelled, say
 from ui import lookups
 from ui.context import Page, singular
-from ui.fields import Column, from_form
+from ui.fields import Column, form_value, from_form
 from ui.i18n import label
 
 SAVE_REFUSALS = (RecordValidationError, RecordError)  # Conflict, a RecordError, is answered before them
@@ -39,6 +41,62 @@ class FormErrors:
 
     fields: dict[str, str] = field(default_factory=dict)
     general: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FormState:
+    """What the form's current values make of its conditional fields (core/field_conditions.py): the fields hidden
+    (visible_if false), those required now (required_if true), the values each dependent picklist allows, and the
+    fields whose change redraws the form."""
+
+    hidden: set[str] = field(default_factory=set)
+    required: set[str] = field(default_factory=set)
+    allowed: dict[str, list[str]] = field(default_factory=dict)
+    redraws: set[str] = field(default_factory=set)
+
+
+def form_state(page: Page, obj: ObjectDef, values: dict) -> FormState:
+    """The conditions computed on ``values`` (the record's under the form's), server-side, as the write pipeline does."""
+    state = FormState()
+    fetch = _fetcher(page)
+    for fdef in obj.active_fields():
+        depends = fdef.spec.get("depends_on")
+        if depends:
+            state.allowed[fdef.name] = field_conditions.allowed_values(fdef, values, obj) or []
+            state.redraws.add(depends["field"])
+        visible, required = fdef.conditions.get("visible_if"), fdef.conditions.get("required_if")
+        if visible is not None:
+            state.redraws |= field_conditions.reads(visible)
+            if not field_conditions.holds(visible, values, fetch):
+                state.hidden.add(fdef.name)
+        if required is not None:
+            state.redraws |= field_conditions.reads(required)
+            if field_conditions.holds(required, values, fetch):
+                state.required.add(fdef.name)
+    return state
+
+
+def _fetcher(page: Page):
+    def fetch(object_name: str, record_id: int) -> dict | None:
+        try:
+            return page.runtime.records.get(page.actor, object_name, record_id)
+        except (NotFound, Forbidden):
+            return None
+    return fetch
+
+
+def without_hidden(page: Page, obj: ObjectDef, sent: Submission, record: dict | None = None) -> Submission:
+    """What a form sends less its hidden fields: a field its visible_if hides keeps what it holds."""
+    held = {name: form_value(record, name) for name in (record or {})}
+    hidden = form_state(page, obj, {**held, **sent.values}).hidden
+    sent.values = {name: value for name, value in sent.values.items() if name not in hidden}
+    return sent
+
+
+def expression_defaults(page: Page, obj: ObjectDef, preset: dict, given: dict) -> dict:
+    """The new-record form's defaults by expression, computed on what it starts with, as the API shows values."""
+    found, _problems = field_conditions.default_values(obj, preset, given, _fetcher(page))
+    return {name: json_value(obj.fields[name].type.format(value, obj.fields[name].spec)) for name, value in found.items()}
 
 
 def submitted(page: Page, columns: list[Column], data: dict, record: dict | None = None) -> Submission:

@@ -36,7 +36,7 @@ from ui.fields import SYSTEM_COLUMNS, Column, cell, choices, escape_text, column
 from ui.i18n import label
 from ui.mass_actions import MASS_LIMIT, Selection, asked_change, delete_each, one, readable, selection, sentence, update_each
 from ui.mass_actions import values as sent_values
-from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, refused, submitted
+from ui.record_forms import SAVE_REFUSALS, FormErrors, Submission, expression_defaults, form_state, refused, submitted, without_hidden
 from ui import inline_edit
 from ui.approvals import approval_view, locked_reason
 from ui.composer import composer
@@ -217,13 +217,29 @@ class RecordPages(Controller):
     @get("/{object_name:str}/new", **DB, opt={"operation": "create"})
     def new_page(self, page: PAGE, obj: OBJECT, request: Request, object_name: FromPath[str]) -> Response:
         defaults = {f.name: f.spec["default"] for f in obj.active_fields() if f.spec.get("default") is not None}
-        preset = {**defaults, **{k: v for k, v in request.query_params.items() if k in obj.fields}}
+        asked = {k: v for k, v in request.query_params.items() if k in obj.fields}
+        preset = {**defaults, **asked}
+        preset.update(expression_defaults(page, obj, preset, asked))
         return _form(page, obj, None, Submission(preset))
+
+    @post("/{object_name:str}/form", **DB, opt={"operation": "create"})
+    def redraw_new(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], data: FORM) -> Response:
+        """The new-record form's fields drawn again for the values it holds (a field shown, required or narrowed by them)."""
+        return _form(page, obj, None, submitted(page, form_columns(page, obj), data), fields_only=True)
+
+    @post("/{object_name:str}/{record_id:int}/form", **DB, opt={"operation": "update"})
+    def redraw_edit(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], record_id: IdInPath, data: FORM) -> Response:
+        """The edit form's fields drawn again for the values it holds over the record's."""
+        try:
+            record = page.runtime.records.get(page.actor, object_name, record_id)
+        except NotFound:
+            return _missing(page, object_name, record_id)
+        return _form(page, obj, record, submitted(page, form_columns(page, obj), data, record), fields_only=True)
 
     @post("/{object_name:str}/new", **DB, opt={"operation": "create"})
     def create(self, page: PAGE, obj: OBJECT, object_name: FromPath[str], data: FORM) -> Response:
         columns = form_columns(page, obj)
-        sent = submitted(page, columns, data)
+        sent = without_hidden(page, obj, submitted(page, columns, data))
         if sent.problems:
             return _form(page, obj, None, sent, FormErrors(sent.problems), status=422)
         try:
@@ -273,7 +289,7 @@ class RecordPages(Controller):
         except NotFound:
             return _missing(page, object_name, record_id)
         columns = form_columns(page, obj)
-        sent = submitted(page, columns, data, record)
+        sent = without_hidden(page, obj, submitted(page, columns, data, record), record)
         version = data.get("version") if isinstance(data.get("version"), str) and data.get("version") else None
         if sent.problems:
             return _form(page, obj, record, sent, FormErrors(sent.problems), status=422, version=version)
@@ -913,8 +929,9 @@ def form_columns(page: Page, obj: ObjectDef) -> list[Column]:
 
 
 def _form(page: PAGE, obj: OBJECT, record: dict | None, sent: Submission, errors: FormErrors | None = None, status: int = 200,
-          version: str | None = None, conflict: dict | None = None) -> Response:
-    """The form with the record's values under what was sent; a refused save's messages beside their fields and above."""
+          version: str | None = None, conflict: dict | None = None, fields_only: bool = False) -> Response:
+    """The form with the record's values under what was sent; a refused save's messages beside their fields and above.
+    ``fields_only``: its fields alone, as the form redraws them when a value they depend on changes."""
     errors = errors or FormErrors()
     shown = {name: form_value(record, name) for name in (record or {})}
     shown.update(sent.values)
@@ -924,10 +941,23 @@ def _form(page: PAGE, obj: OBJECT, record: dict | None, sent: Submission, errors
     titles = {name: v["label"] for name, v in (record or {}).items() if isinstance(v, dict) and v.get("label")}  # dynamic lookups
     titles.update(lookups.shown_titles(page, fields, shown, record, sent.typed))
     options = {f.name: choices(f, page.lang) for f in obj.active_fields() if "values" in f.type.options}
+    state = form_state(page, obj, shown)
+    for name, allowed in state.allowed.items():  # a dependent picklist offers what its controlling value allows
+        kept = set(allowed)
+        depends = obj.fields[name].spec["depends_on"]["field"]
+        if record is not None and shown.get(depends) == form_value(record, depends):
+            held = form_value(record, name)  # what the record holds stays offered while its controlling value stays
+            kept |= set(held if isinstance(held, list) else [held])
+        options[name] = [o for o in options[name] if o["value"] in kept]
+    hidden = state.hidden - set(errors.fields)  # a field refused is shown, so that it can be put right
+    drawn = dict(sections=sections, values=shown, errors=errors.fields, options=options, lookups=titles, hidden=hidden,
+                 required_now=state.required, redraws=state.redraws,
+                 redraw_url=f"/r/{obj.name}/{record['id']}/form" if record else f"/r/{obj.name}/form")
+    if fields_only:
+        return page.render("records/_form_fields.html", status=status, obj=obj, record=record, **drawn)
     title = record_title(obj, record, page.lang) if record else page.t("New {object}", object=singular(obj, page.lang))
-    return page.render("records/form.html", status=status, obj=obj, record=record, title=title, sections=sections,
-                       values=shown, errors=errors.fields, problems=errors.general, options=options, lookups=titles,
-                       conflict=conflict, version=version or (str(record["version"]) if record else None))
+    return page.render("records/form.html", status=status, obj=obj, record=record, title=title, problems=errors.general,
+                       conflict=conflict, version=version or (str(record["version"]) if record else None), **drawn)
 
 
 def _conflict(page: PAGE, obj: OBJECT, exc: Conflict) -> dict:

@@ -39,6 +39,7 @@ from ui.search import SearchPages
 from ui.setup import SetupPages
 from ui.setup_email import EmailTemplatesSetup
 from ui.setup_formulas import FormulaSetup
+from ui.setup_conditions import ConditionSetup
 from ui.setup_rollups import RollupSetup
 from ui.setup_rules import WorkflowRulesSetup
 from ui.record_rule_pages import RecordRules
@@ -160,4 +161,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, ApprovalPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, WorkflowRulesSetup, FormulaSetup, RollupSetup, RecordRules, RecordPageSetup, StageGateSetup, ValidationRuleSetup, *static]
+    return [PagesController, RecordPages, ApprovalPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, WorkflowRulesSetup, FormulaSetup, ConditionSetup, RollupSetup, RecordRules, RecordPageSetup, StageGateSetup, ValidationRuleSetup, *static]

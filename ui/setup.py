@@ -190,6 +190,10 @@ class SetupPages(Controller):
             changes = {k: v for k, v in changes.items() if k in ("label", "help")}
         if "help" not in changes and fdef.spec.get("help"):
             changes["help"] = None
+        if not fdef.computed:
+            from ui.setup_conditions import condition_changes  # noqa: PLC0415 - it builds on this module
+
+            changes.update(condition_changes(data, fdef))
         errors = attempt(page, lambda: service(page).change_field(name, field_name, changes, who(page)))
         if errors:
             return field_page(page, obj, field_name, data, errors, status=422)
@@ -429,11 +433,15 @@ def type_labels(page: Page) -> dict[str, str]:
 
 
 def field_page(page: Page, obj: ObjectDef, field_name: str, data: dict, errors: list[str], status: int = 200) -> Response:
-    fdef = page.meta().object(obj.name).fields[field_name]
+    from ui.setup_conditions import condition_inputs, dependency_view  # noqa: PLC0415 - it builds on this module
+
+    obj = page.meta().object(obj.name)
+    fdef = obj.fields[field_name]
     return page.render("setup/field.html", status=status, title=f"{plural(obj, page.lang)}: {fdef.label(page.lang)}", obj=obj,
                        fdef=fdef, spec=fdef.spec, data=data, errors=errors, done=page.request.query_params.get("done", ""),
                        picklist="values" in fdef.type.options, type_label=_type_title(page, fdef),
-                       properties=forms.property_keys(fdef.spec.get("values", [])))
+                       properties=forms.property_keys(fdef.spec.get("values", [])),
+                       conditions=condition_inputs(fdef), dep=dependency_view(page, obj, fdef))
 
 
 def _type_title(page: Page, fdef) -> str:

@@ -147,7 +147,7 @@ def _picker(page: Page, obj: ObjectDef, path: str) -> dict:
 
 
 def _checked(page: Page, obj: ObjectDef, data: dict) -> dict:
-    text = forms.text(data, "expression")
+    text = forms.text(data, forms.text(data, "expression_in") or "expression")  # a field's condition names its input
     wanted = RESULT_TYPES.get(forms.text(data, "result_type"))
     answer: dict[str, Any] = {"text": text, "problems": [], "caret": "", "gives": None, "preview": None, "preview_note": None}
     if not text:

@@ -5,7 +5,8 @@ the database. A layer either defines an object or extends one defined before it.
 Fields defined by a customization are *custom*: they may be renamed, retyped and
 removed. Fields of base and plugin objects keep their API names and types, because
 code relies on them; customizations may change their labels, help, picklist values,
-default and the required, searchable and indexed flags.
+default and the required, searchable and indexed flags, and when the field shows, is required, is
+given by default or depends on another picklist (core/field_conditions.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from core.words import Sentence, hint, sentence
 SYSTEM_FIELDS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "owner", "deleted_at")
 QUERY_WORDS = ("sort", "limit", "offset", "q", "count", "fields")
 RESERVED_NAMES = frozenset(SYSTEM_FIELDS) | frozenset(QUERY_WORDS) | PG_RESERVED | SQL_RESERVED
-OVERRIDABLE_KEYS = frozenset({"label", "help", "values", "default", "required", "searchable", "indexed"})
+OVERRIDABLE_KEYS = frozenset({"label", "help", "values", "default", "required", "searchable", "indexed",
+                              "visible_if", "required_if", "default_expression", "depends_on"})
 CUSTOM_LAYER = "customization"
 MAX_COLUMNS = 1600  # PostgreSQL's limit on a table's columns (SQLite's is 2,000)
 MAX_LOOKUPS = 62  # a record is read with a join per lookup and one for its owner; SQLite joins at most 64 tables
@@ -70,6 +72,9 @@ class FieldDef:
     # fields of other formulas it names included; set when the metadata is checked (core/formulas.py)
     typed: object | None = None
     reads: frozenset[tuple[str, str]] = frozenset()
+    # its visible_if, required_if and default_expression checked (core.expressions.Typed), by key; set when the metadata
+    # is checked (core/field_conditions.py)
+    conditions: dict = field(default_factory=dict)
 
     @property
     def removed(self) -> bool:
@@ -258,12 +263,16 @@ def build(docs: list[Doc], registry: FieldTypeRegistry) -> MetadataSet:
     for kind in NAMED_KINDS:
         _named(kind, docs, result, problems)
     problems.extend(_check_references(result, [d for d in docs if not _dormant(d)]))
+    from core.field_conditions import check_conditions, check_dependencies  # noqa: PLC0415 - they check this module's metadata
+
+    problems.extend(check_dependencies(result))
     if not problems:
         from core.formulas import check_formulas  # noqa: PLC0415 - formulas are checked against this module's metadata
         from core.rollups import check_rollups  # noqa: PLC0415 - so are roll-ups
 
         problems.extend(check_rollups(result))
         problems.extend(check_formulas(result))
+        problems.extend(check_conditions(result))
     if problems:
         raise MetadataError(problems)
     for obj in objects.values():
@@ -732,7 +741,8 @@ def _check_field(meta: MetadataSet, obj: ObjectDef, fdef: FieldDef) -> list[Prob
 
 ROLLUP_OPTIONS = frozenset({"name", "type", "label", "help", "former_names", "removed", "rollup", "scale", "precision", "currency"})
 GENERAL_OPTIONS = frozenset(
-    {"name", "type", "label", "help", "required", "unique", "indexed", "searchable", "read_only", "default", "former_names", "removed"}
+    {"name", "type", "label", "help", "required", "unique", "indexed", "searchable", "read_only", "default", "former_names", "removed",
+     "visible_if", "required_if", "default_expression"}
 )
 
 
@@ -746,6 +756,8 @@ def _misplaced_options(fdef: FieldDef) -> list[str]:
         allowed |= {"on_delete"}
     if fdef.type.name == "text":
         allowed |= {"full_name_of"}
+    if "values" in fdef.type.options:
+        allowed |= {"depends_on"}  # a dependent picklist (core/field_conditions.py)
     return [k for k in fdef.spec if k not in allowed]
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import sqlalchemy as sa
 from sqlalchemy import Connection, select
 
-from core import formulas, search
+from core import field_conditions, formulas, search
 from core.automations.before_save import run_before_save_rules
 from core.approvals.service import refuse_locked
 from core.coretables import field_history, sequence
@@ -180,6 +180,47 @@ def validate(w: Write) -> None:
         if values is not None:
             item.values = {**defaults, **values} if defaults else values
     w.refuse(problems, hold=True)
+
+
+def apply_default_expressions(w: Write) -> None:
+    """Create: the fields not given take their ``default_expression`` computed on the values given (core/field_conditions.py)."""
+    if not w.creating or not any("default_expression" in f.conditions for f in w.obj.active_fields()):
+        return
+    problems = {}
+    for i, item in enumerate(w.items):
+        found, errors = field_conditions.default_values(w.obj, item.values, item.given, _fetcher(w))
+        item.values.update(found)
+        if errors:
+            problems[i] = errors
+    w.refuse(problems, hold=True)
+
+
+def check_field_conditions(w: Write) -> None:
+    """Dependent picklists hold a value their controlling field allows; a field whose ``required_if`` holds has a value
+    (core/field_conditions.py). An update is checked on the record as it will be stored, where it changes what is read."""
+    obj = w.obj
+    if not any(f.conditions.get("required_if") or f.spec.get("depends_on") for f in obj.active_fields()):
+        return
+    problems = {}
+    for i, item in enumerate(w.items):
+        if w.creating:
+            record, changed = item.values, None
+        else:
+            record, changed = {**item.stored._mapping, **item.values}, set(item.values)  # type: ignore[union-attr]
+        errors = field_conditions.record_problems(obj, record, changed, _fetcher(w))
+        if errors:
+            problems[i] = errors
+    w.refuse(problems)
+
+
+def _fetcher(w: Write) -> Callable[[str, int], dict | None]:
+    """How an expression in the write reads a record a lookup points to (None: there is none)."""
+    def fetch(object_name: str, record_id: int) -> dict | None:
+        try:
+            return w.service._fetch(w.conn, w.schema, object_name, record_id)
+        except NotFound:
+            return None
+    return fetch
 
 
 def check_stage_gates(w: Write) -> None:
@@ -427,10 +468,12 @@ STEPS: tuple[tuple[str, Callable[[Write], None]], ...] = (
     ("refuse records awaiting approval", refuse_locked),
     ("leave out unchanged read-only fields", leave_out_unchanged_read_only),
     ("validate", validate),
+    ("apply default expressions", apply_default_expressions),
     ("run before-save rules", run_before_save_rules),
     ("check validation rules", check_rules),
     ("check stage gates", check_stage_gates),
     ("run before-hooks and plugin validators", run_before_hooks),
+    ("check dependent picklists and conditional requirements", check_field_conditions),
     ("check references", check_references),
     ("stamp the system fields", stamp),
     ("check owners", check_owners),
