@@ -7,7 +7,6 @@ children with plain SQL (the independent answer), after each kind of write."""
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa

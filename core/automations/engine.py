@@ -81,6 +81,8 @@ def receive(runtime: Any, conn: Connection, change: RecordChanges) -> None:
 def fetcher(runtime: Any, conn: Connection, schema: Any) -> Callable[[str, int], dict | None]:
     """A record by object and id as stored, in this transaction (None when there is none): what an expression condition
     following a lookup reads."""
+    from core.records import NotFound  # noqa: PLC0415 - records depend on the runtime, which subscribes this module
+
     def fetch(object_name: str, record_id: int) -> dict | None:
         try:
             return runtime.records._fetch(conn, schema, object_name, record_id)
