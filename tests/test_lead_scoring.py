@@ -96,6 +96,9 @@ def test_the_scoring_page_shows_each_part_and_queues_a_rescore(world):
         page = client.get("/sales/lead-scoring").text
         assert "Industry" in page and "Technology: 20" in page and "Title score" in page and "CONTAINS(LOWER(title)" in page
         assert "线索评分" in client.get("/sales/lead-scoring", headers=CHINESE).text
+        assert 'href="/setup/objects/lead/formulas/new?name=score_&amp;result_type=integer"' in page
+        editor = client.get("/setup/objects/lead/formulas/new?name=score_&result_type=integer").text
+        assert 'name="name" value="score_"' in editor and '<option value="integer" selected>' in editor
         queued = client.post("/sales/lead-scoring/rescore", data={"_csrf_token": csrf})
         assert queued.status_code == 200 and "being scored again" in queued.text
     worker = queue.Worker(runtime, scheduler.handlers(runtime))

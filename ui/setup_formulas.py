@@ -33,7 +33,9 @@ class FormulaSetup(Controller):
     @get("/new", **DB)
     def new(self, request: Request, name: FromPath[str]) -> Response:
         page, obj, refusal = setup_object(request, name)
-        return refusal or _editor(page, obj, None, {"result_type": "decimal", "in_form": "on"}, [])
+        given = request.query_params  # a link may start the name and the type (the lead scoring page's score_...)
+        result_type = given.get("result_type") if given.get("result_type") in RESULT_TYPES else "decimal"
+        return refusal or _editor(page, obj, None, {"result_type": result_type, "in_form": "on", "name": given.get("name", "")}, [])
 
     @post("", **DB)
     def create(self, request: Request, name: FromPath[str], data: FORM) -> Response:
