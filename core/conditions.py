@@ -87,11 +87,12 @@ class Condition:
             return previous is not None and self.previous.matches(previous, None, fetch)
         return True
 
-    def where(self, conn: Connection, schema, table: sa.Table) -> tuple[sa.ColumnElement, dict[str, Any]]:
-        """The condition in SQL on the object's table, and the values to bind (``previous`` has no meaning there)."""
+    def where(self, conn: Connection, schema, table: sa.Table, first: int = 0) -> tuple[sa.ColumnElement, dict[str, Any]]:
+        """The condition in SQL on the object's table, and the values to bind (``previous`` has no meaning there);
+        ``first``: the number of its first bound value (``tessera_f<first>``), past those of a list query it joins."""
         from core.list_sql import _values, condition  # noqa: PLC0415 - list SQL reads metadata, as this module does
 
-        counter = iter(range(10**6))
+        counter = iter(range(first, first + 10**6))
         values: dict[str, Any] = {}
 
         def build(node: Condition) -> sa.ColumnElement:

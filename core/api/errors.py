@@ -33,6 +33,7 @@ from core.metadata.model import UnknownObject
 from core.metadata.problems import MetadataError, pointer
 from core.metadata.schemas import describe, json_types
 from core.query import QueryError
+from core.reports.definition import ReportError
 from core.records import Conflict, Forbidden, NotFound, RecordError, Refused
 from core.roles import RoleError
 from core.schema_sync import SchemaChangeRefused
@@ -307,8 +308,15 @@ def _ip(request: Request) -> str | None:
     return client[0] if client else None
 
 
+def _report(request: Request, exc: Exception) -> Response:
+    from core.api.reports import report_error  # noqa: PLC0415 - the reports controller imports this module
+
+    return report_error(request, exc)
+
+
 EXCEPTION_HANDLERS = {
     ApiError: _api_error,
+    ReportError: _report,
     RecordValidationError: _validation,
     QueryError: _query,
     NotFound: _not_found,

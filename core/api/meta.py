@@ -221,6 +221,23 @@ class MetaController(Controller):
     def remove_approval_process(self, request: Request, name: FromPath[str]) -> dict:
         return _applied(_found(_service(request).remove_named, "approval_process", name, _who(request)))
 
+    @get("/reports", **DB, summary="Reports, with who defines each")
+    def list_reports(self, request: Request) -> dict:
+        return {"items": _service(request).named_documents("report")}
+
+    @get("/reports/{name:str}", **DB, summary="One report")
+    def get_report(self, request: Request, name: FromPath[str]) -> dict:
+        return _found(_service(request).named_document, "report", name)
+
+    @put("/reports/{name:str}", guards=[customizer], **DB, summary="Create or replace a report")
+    def put_report(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
+        return _put_named(request, "report", name, body)
+
+    @delete("/reports/{name:str}", guards=[customizer], **DB,
+            summary="Remove a customized report (one of the base or a plugin applies again)", status_code=200)
+    def remove_report(self, request: Request, name: FromPath[str]) -> dict:
+        return _applied(_found(_service(request).remove_named, "report", name, _who(request)))
+
     # --- changesets ------------------------------------------------------------------------------------
 
     @get("/changeset", guards=[customizer], **DB, summary="Export the configuration as a changeset")

@@ -59,15 +59,15 @@ def _dialectal(element, compiler, **kw):
 class Joins:
     """The outer joins the compiled expressions need, one aliased target table per lookup path."""
 
-    def __init__(self, table_for: Callable[[str], sa.Table]) -> None:
-        self.table_for = table_for
+    def __init__(self, table_for: Callable[[str], sa.Table], prefix: str = "xj") -> None:
+        self.table_for, self.prefix = table_for, prefix
         self._aliases: dict[tuple[str, ...], sa.FromClause] = {}
         self._joined: list[tuple[sa.FromClause, sa.ColumnElement]] = []
 
     def alias(self, path: tuple[str, ...], source: sa.ColumnElement, target: str) -> sa.FromClause:
         found = self._aliases.get(path)
         if found is None:
-            found = self.table_for(target).alias(f"xj{len(self._aliases) + 1}_{target}"[:60])
+            found = self.table_for(target).alias(f"{self.prefix}{len(self._aliases) + 1}_{target}"[:60])
             self._aliases[path] = found
             self._joined.append((found, found.c.id == source))
         return found

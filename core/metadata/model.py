@@ -213,6 +213,10 @@ class MetadataSet:
     def approval_processes(self) -> dict[str, dict]:
         return self.named["approval_process"].bodies
 
+    @property
+    def reports(self) -> dict[str, dict]:
+        return self.named["report"].bodies
+
     def object(self, name: str) -> ObjectDef:
         try:
             return self.objects[name]
@@ -470,6 +474,12 @@ def _check_automation(meta: MetadataSet, body: dict, source: str, at: str = "") 
     return problems(meta, body, source, at)
 
 
+def _check_report(meta: MetadataSet, body: dict, source: str, at: str = "") -> list[Problem]:
+    from core.reports.definition import problems  # noqa: PLC0415 - as for rules
+
+    return [Problem(source, at + where, said) for where, said in problems(meta, body)]
+
+
 def _check_approval_process(meta: MetadataSet, body: dict, source: str, at: str = "") -> list[Problem]:
     from core.approvals.documents import problems  # noqa: PLC0415 - as for rules
 
@@ -488,7 +498,8 @@ class NamedKind:
 
 NAMED_KINDS = {named.kind: named for named in (NamedKind("email_template", "email_templates", check_email_template),
                                                NamedKind("automation", "automations", _check_automation),
-                                               NamedKind("approval_process", "approval_processes", _check_approval_process))}
+                                               NamedKind("approval_process", "approval_processes", _check_approval_process),
+                                               NamedKind("report", "reports", _check_report))}
 
 
 def _add_section(layout: dict, section: dict) -> None:

@@ -37,6 +37,7 @@ EXAMPLES = {  # the shape of each named kind, for who sent something else
     "email_template": '{"object": "account", "subject": {"en": ..., "zh-CN": ...}, "body": {"en": ..., "zh-CN": ...}}',
     "automation": '{"object": "opportunity", "label": {"en": ...}, "trigger": {"on": "created"}, "actions": [...]}',
     "approval_process": '{"object": "quote", "label": {"en": ...}, "steps": [{"name": ..., "approvers": ["role:sales_manager"]}]}',
+    "report": '{"object": "opportunity", "kind": "summary", "group_by": [{"field": "stage"}], "measures": [{"aggregate": "sum", "field": "amount"}]}',
     "validation_rule": '{"expression": "OR(ISBLANK(amount), amount >= 0)", "field": "amount", "message": {"en": ..., "zh-CN": ...}}',
 }
 

@@ -102,6 +102,20 @@ class ReadRecords:
         statement = schema.memo(("updatable", object_name, access.name), build)
         return set(self.connection.execute(statement, {**_params(self.actor), "tessera_ids": [_record_id(i) for i in ids]}).scalars())
 
+    def aggregate(self, object_name: str, params: Mapping[str, Any] | Iterable[tuple[str, Any]],
+                  select_for: Callable[[Reader, sa.ColumnElement], tuple[sa.Select, dict]]) -> list[sa.Row]:
+        """The rows of an aggregate query over the records a list query (``params``: its filters) matches for the
+        actor: ``select_for(reader, where)`` builds it from the reader (its table and the joins its formulas need)
+        and ``where``, the list's own condition with the read scope inside, and gives the values it binds."""
+        service, schema = self._service, self.schema
+        access = service._allowed(schema, self.actor, object_name, "read")
+        obj = schema.meta.object(object_name)
+        query = parse(obj, params, schema.queryable(object_name, access))
+        reader = service._reader(schema, object_name, access)
+        statement, values = service._statements.build(self.connection, schema, obj, query, access, reader)
+        built, bound = select_for(reader, statement.where)
+        return list(self.connection.execute(built, {**_params(self.actor), **values, **bound}))
+
     def matching(self, object_name: str, shape: tuple, where: Callable[[sa.Table], list], order: Callable[[sa.Table], list],
                  params: Mapping[str, Any], limit: int) -> list[dict]:
         """Up to ``limit`` records meeting ``where(table)``, in ``order(table)``, as a list shows them to the actor: the

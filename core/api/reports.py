@@ -1,0 +1,59 @@
+"""/api/reports: the reports a user may run, and their figures as JSON, CSV or XLSX."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get
+from litestar.params import FromPath, QueryParameter
+
+from core.api.errors import ApiError, error_response, reader_language
+from core.api.security import SIGNED_IN, identity
+from core.reports.definition import ReportError
+from core.reports.exporting import as_bytes
+from core.reports.running import Runner
+from core.words import labelled, listed, say, code_and_params, sentence
+
+DB = {"sync_to_thread": True}
+MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def _found(function, *args):
+    try:
+        return function(*args)
+    except LookupError as exc:
+        raise ApiError(404, "not_found", exc.args[0] if exc.args else str(exc)) from None
+
+
+class ReportsController(Controller):
+    path = "/api/reports"
+    opt = SIGNED_IN
+    tags = ["reports"]
+
+    @get("/", **DB, summary="The reports you may run")
+    def list_reports(self, request: Request) -> dict:
+        return {"items": Runner(request.app.state.runtime).available(identity(request).actor)}
+
+    @get("/{name:str}/run", **DB, summary="Run a report: its columns, rows and totals, as JSON, CSV or XLSX")
+    def run_report(self, request: Request, name: FromPath[str],
+                   fmt: Annotated[str, QueryParameter(name="format", description="json (the default), csv or xlsx")] = "json") -> Response:
+        """Every other parameter is a list filter added to the report's own (``amount__gte=1000``, as
+        GET /api/records/{object} reads them), or ``period`` (``this_quarter``, ``last_90_days``...) replacing
+        the report's period. Figures count only the records you may read; a field you may not see is refused."""
+        if fmt not in ("json", *MEDIA):
+            raise ApiError(400, "invalid_query", sentence("not_an_export_format", value=fmt),
+                           [{"parameter": "format", "message": sentence("csv_or_xlsx")}])
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "format"]
+        result = _found(Runner(request.app.state.runtime).run, identity(request).actor, name, params)
+        if fmt == "json":
+            return Response(result.as_dict())
+        headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+        return Response(as_bytes(result, reader_language(request), fmt), media_type=MEDIA[fmt], headers=headers)
+
+
+def report_error(request: Request, exc: ReportError) -> Response:
+    """A report refused: each problem with the report, its place (JSON pointer, or ?parameter) and the reason."""
+    lang = reader_language(request)
+    errors = [{"report": exc.report, "pointer": at, "message": say(said, lang), **code_and_params(said, lang)} for at, said in exc.problems]
+    message = listed((labelled(f"{exc.report}{e['pointer']}", e["message"], lang) for e in errors), lang)
+    return error_response(exc.status, "invalid_report" if exc.status == 400 else "forbidden", message, errors)
