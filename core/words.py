@@ -592,6 +592,7 @@ WORDS: dict[str, dict[str, str]] = {
     "report_missing": {"en": "there is no report '{name}' you may run{hint}", "zh-CN": "没有你可以运行的报表“{name}”{hint}"},
     "report_object_hidden": {"en": "your role may not read {object}, the records this report counts", "zh-CN": "你的角色无权读取此报表统计的 {object} 记录。"},
     "report_field_hidden": {"en": "your role may not see '{path}', which this report reads", "zh-CN": "你的角色无权查看此报表读取的“{path}”。"},
+    "report_cell_value": {"en": "'{value}' is not a value of the grouping {key}", "zh-CN": "“{value}”不是分组 {key} 的值。"},
     "report_no_period": {"en": "the report {name} has no period to change", "zh-CN": "报表 {name} 没有可更改的期间。"},
     "condition_formula_field": {"en": "'{field}' is a formula: test it in an expression, such as {{\"expression\": \"{field} > 100\"}}", "zh-CN": "“{field}”是公式字段：请在表达式中判断，例如 {{\"expression\": \"{field} > 100\"}}"},
     "formula_cycle": {"en": "formulas may not use each other in a circle: {cycle}", "zh-CN": "公式之间不能循环引用：{cycle}"},

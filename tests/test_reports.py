@@ -71,3 +71,14 @@ def test_dates_bucket_by_quarter_and_lookups_by_title(runtime, deals):
         expected[(f"{owner} corp", f"{day.year}-Q{(day.month - 1) // 3 + 1}")] += amount
     assert cells == dict(expected)
     assert result["totals"]["count_distinct_stage"] == 4
+
+
+def test_a_figure_drills_down_to_its_records(runtime, deals):
+    put_report(runtime, {"name": "pipeline", "object": "opportunity", "group_by": [{"field": "stage"}, {"field": "close_date", "bucket": "month"}]})
+    runner = Runner(runtime)
+    won = runner.drill(SYSTEM, "pipeline", cell={"stage": "closed_won"})
+    assert won["count"] == 3 and sorted(r["name"] for r in won["items"]) == ["a2", "a3", "c1"]
+    april = runner.drill(SYSTEM, "pipeline", cell={"stage": "closed_won", "close_date": "2026-04"})
+    assert [r["name"] for r in april["items"]] == ["a3"]
+    with pytest.raises(ReportError):
+        runner.drill(SYSTEM, "pipeline", cell={"nowhere": "x"})

@@ -116,6 +116,48 @@ class Runner:
             return _summary(reads, schema, access, definition, pairs, span)
 
 
+    def drill(self, actor: Actor, name: str, params: Iterable[tuple[str, str]] = (), cell: dict | None = None,
+              limit: int = 50, offset: int = 0, today: dt.date | None = None) -> dict:
+        """The records behind one figure of a grouped report (``cell``: group key -> value as the run gave it; keys left
+        out are not narrowed), as a list gives them to the actor: ``{"count", "items", "object"}``."""
+        definition = self.definition(actor, name)
+        pairs = [(k, v) for k, v in params if k not in RESERVED]
+        cell = cell or {}
+        unknown = [key for key in cell if key not in {g.key for g in definition.groups}]
+        if unknown:
+            raise ReportError(name, [(f"?{unknown[0]}", sentence("report_sort_unknown", key=unknown[0], keys=", ".join(g.key for g in definition.groups),
+                                                                   hint=hint(unknown[0], [g.key for g in definition.groups])))])
+        today = today or dt.datetime.now(dt.timezone.utc).date()
+        with self.runtime.records.reading(actor) as reads:
+            schema = reads.schema
+            _check_readable(definition, schema.access(actor))
+            span = _span(definition, dict(params).get("period"), today)
+            dialect = reads.connection.dialect.name
+
+            def build(reader, where):
+                columns = _Columns(schema, reader)
+                conditions, values = _where(reads, schema, definition, reader.table, span, columns)
+                for i, group in enumerate(definition.groups):
+                    if group.key not in cell:
+                        continue
+                    column = columns.of(group.path)
+                    column = _bucket(column, group.bucket, dialect, group.path.last) if group.bucket else column
+                    value = cell[group.key]
+                    if value is None:
+                        conditions.append(column.is_(None))
+                    else:
+                        conditions.append(column == sa.bindparam(f"tessera_cell{i}", _cell_value(group, value), type_=column.type))
+                ids = select(reader.table.c.id).select_from(columns.source()).where(where, *conditions)
+                return select(ids.subquery().c.id, func.count().over()).order_by("id").limit(limit).offset(offset), values
+
+            rows = reads.aggregate(definition.object, pairs, build)
+            ids = [row[0] for row in rows]
+            count = rows[0][1] if rows else 0
+            items = reads.list(definition.object, [("id__in", ",".join(map(str, ids))), ("limit", str(max(len(ids), 1)))]).items if ids else []
+        order = {record_id: i for i, record_id in enumerate(ids)}
+        return {"object": definition.object, "count": count, "items": sorted(items, key=lambda r: order.get(r["id"], 0))}
+
+
 # --- checks -----------------------------------------------------------------------------------
 
 
@@ -334,6 +376,26 @@ def _tabular(reads, schema, definition: Definition, pairs, span) -> Result:
 
 
 # --- presenting ---------------------------------------------------------------------------------
+
+
+def _cell_value(group: Group, value: Any) -> Any:
+    """A group's value as a drill-down names it (text from a URL) in the column's own type."""
+    if group.bucket:
+        return str(value)
+    fdef = group.path.last
+    if isinstance(value, str) and fdef.type.family in ("number", "relation"):
+        try:
+            return int(value) if fdef.type.family == "relation" or fdef.type.whole else Decimal(value)
+        except (ValueError, ArithmeticError):
+            raise ReportError("", [(f"?{group.key}", sentence("report_cell_value", value=value, key=group.key))]) from None
+    if isinstance(value, str) and fdef.type.family == "boolean":
+        return value.lower() in ("true", "1", "yes")
+    if isinstance(value, str) and fdef.type.family == "date":
+        try:
+            return dt.datetime.fromisoformat(value) if fdef.type.with_time else dt.date.fromisoformat(value)
+        except ValueError:
+            raise ReportError("", [(f"?{group.key}", sentence("report_cell_value", value=value, key=group.key))]) from None
+    return value
 
 
 def _plain(value: Any) -> Any:
