@@ -142,8 +142,11 @@ class Runtime:
         # told of every change inside its transaction (core/records/events.py)
         from core import formulas  # noqa: PLC0415 - so do stored formulas
 
+        from core.reports.cache import ReportCache  # noqa: PLC0415 - reports' results follow the writes too
+
+        self.report_cache = ReportCache()
         self.record_subscribers = [functools.partial(rollups.receive, self), functools.partial(formulas.receive, self),
-                                   self.webhooks.receive,
+                                   self.webhooks.receive, self.report_cache.receive,
                                    functools.partial(automations.receive, self)]
 
     # --- layers -------------------------------------------------------------------------
@@ -378,6 +381,8 @@ class Runtime:
                 search.flush(conn, schema.meta, schema.tables)
             finally:
                 search.forget(conn)
+                written = self.report_cache.written_in(conn)
+        self.report_cache.written(written)  # again after the commit: see core/reports/cache.py
 
     def export_config(self) -> dict:
         return self.custom_config().as_changeset()

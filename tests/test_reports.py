@@ -82,3 +82,77 @@ def test_a_figure_drills_down_to_its_records(runtime, deals):
     assert [r["name"] for r in april["items"]] == ["a3"]
     with pytest.raises(ReportError):
         runner.drill(SYSTEM, "pipeline", cell={"nowhere": "x"})
+
+
+def test_the_built_in_reports_and_dashboards_run(make_runtime):
+    runtime = make_runtime(plugins=("sales", "service"))
+    from core.reports.dashboards import Dashboards, Filters
+
+    dashboards = Dashboards(runtime)
+    for name in ("sales", "service"):
+        composed = dashboards.compose(SYSTEM, name, Filters())
+        assert [t for t in composed["tiles"] if "hidden" in t] == []
+
+
+@pytest.fixture
+def maven(make_runtime, tmp_path):
+    """The Maven CRM sample imported as the sales plugin's accounts, users and opportunities (tests/test_imports_maven.py)."""
+    from test_imports_maven import OPPORTUNITY_FIELDS, SECTORS, STAGES, LOSS_REASONS, load
+    from helpers import changeset
+
+    runtime = make_runtime(plugins=("sales",))
+    runtime.import_changeset(changeset(extensions=[OPPORTUNITY_FIELDS]), "maven.json", "test")
+    load(runtime, tmp_path, "product", "products.csv", {"columns": {"product": "name", "sales_price": "unit_price"}})
+    load(runtime, tmp_path, "user", "sales_teams.csv", {"columns": {"sales_agent": None, "manager": "username", "regional_office": None}},
+         [{"match": ["username"], "then": "skip"}])
+    load(runtime, tmp_path, "user", "sales_teams.csv", {"columns": {"sales_agent": ["username", "full_name"], "manager": "manager",
+                                                                    "regional_office": None}})
+    load(runtime, tmp_path, "account", "accounts.csv", {"columns": {
+        "account": "name", "sector": {"field": "industry", "values": SECTORS}, "revenue": "annual_revenue",
+        "office_location": "billing_country", "subsidiary_of": "parent_account"}})
+    load(runtime, tmp_path, "opportunity", "sales_pipeline.csv", {"columns": {
+        "opportunity_id": ["source_id", "name"], "sales_agent": "owner", "product": {"field": "product", "values": {"GTXPro": "GTX Pro"}},
+        "deal_stage": [{"field": "stage", "values": STAGES}, {"field": "loss_reason", "values": LOSS_REASONS}], "close_value": "amount"}},
+        [{"match": ["source_id"], "then": "update"}])
+    return runtime
+
+
+def maven_rows():
+    """The pipeline file's deals that the import keeps (an account and a close date), with their account's sector."""
+    from test_imports_maven import SECTORS, rows_of
+
+    sectors = {row["account"]: SECTORS.get(row["sector"], row["sector"]) for row in rows_of("accounts.csv")}
+    return [{**row, "industry": sectors.get(row["account"])} for row in rows_of("sales_pipeline.csv") if row["account"] and row["close_date"]]
+
+
+def test_the_built_in_sales_reports_match_the_maven_file_computed_by_hand(maven):
+    rows, runner = maven_rows(), Runner(maven)
+    won = [r for r in rows if r["deal_stage"] == "Won"]
+    pipeline = runner.run(SYSTEM, "sales_pipeline_by_stage").as_dict()
+    by_stage = {row["stage"]: row for row in pipeline["rows"]}
+    assert by_stage["closed_won"]["count"] == len(won) == 4238
+    assert Decimal(str(by_stage["closed_won"]["sum_amount"])) == sum(Decimal(r["close_value"]) for r in won)
+    assert pipeline["totals"]["count"] == len(rows)
+
+    quarters = collections.Counter()
+    for r in won:
+        day = dt.date.fromisoformat(r["close_date"])
+        quarters[f"{day.year}-Q{(day.month - 1) // 3 + 1}"] += Decimal(r["close_value"])
+    by_quarter = runner.run(SYSTEM, "sales_won_by_quarter").as_dict()
+    assert {row["close_date"]: Decimal(str(row["sum_amount"])) for row in by_quarter["rows"]} == dict(quarters)
+
+    closed = collections.defaultdict(list)
+    for r in rows:
+        if r["deal_stage"] in ("Won", "Lost"):
+            closed[r["sales_agent"]].append(r["deal_stage"] == "Won")
+    rates = runner.run(SYSTEM, "sales_win_rate_by_owner").as_dict()
+    got = {row["owner__label"]: row["avg_won_percent"] for row in rates["rows"]}
+    assert got == {agent: round(100 * sum(w) / len(w), 2) for agent, w in closed.items()}
+    assert [row["avg_won_percent"] for row in rates["rows"]] == sorted(got.values(), reverse=True)
+
+    industries = collections.Counter()
+    for r in won:
+        industries[r["industry"]] += Decimal(r["close_value"])
+    by_industry = runner.run(SYSTEM, "sales_deals_by_industry").as_dict()
+    assert {row["account.industry"]: Decimal(str(row["sum_amount"])) for row in by_industry["rows"]} == dict(industries)
+    assert by_industry["totals"]["count_distinct_account"] == len({r["account"] for r in won})

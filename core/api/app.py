@@ -29,7 +29,7 @@ from core.api.meta import MetaController
 from core.api.notifications import NotificationsController
 from core.api.openapi import openapi_config
 from core.api.records import ExportController, RecordsController
-from core.api.reports import ReportsController
+from core.api.reports import DashboardsController, ReportsController
 from core.api.search import SearchController
 from core.api.security import CSRFUnlessBearer, TesseraAuthentication, csrf_config
 from core.auth import Accounts, secret_key
@@ -65,7 +65,8 @@ def create_app(runtime: Runtime | None = None, run_jobs: bool = False) -> Litest
     accounts = Accounts(runtime)
     secret = secret_key(runtime)
     handlers = [AuthController, RecordsController, ExportController, ImportsController, MetaController, AuditController, WebhooksController, HealthController]
-    handlers += [MergeController, SearchController, NotificationsController, AutomationsController, ApprovalsController, ReportsController]
+    handlers += [MergeController, SearchController, NotificationsController, AutomationsController, ApprovalsController, ReportsController,
+                 DashboardsController]
     handlers += _ui().handlers(runtime)
     for plugin_handlers in runtime.plugins.hook.tessera_web_routes():
         handlers += list(plugin_handlers or [])

@@ -238,6 +238,23 @@ class MetaController(Controller):
     def remove_report(self, request: Request, name: FromPath[str]) -> dict:
         return _applied(_found(_service(request).remove_named, "report", name, _who(request)))
 
+    @get("/dashboards", **DB, summary="Dashboards, with who defines each")
+    def list_dashboards(self, request: Request) -> dict:
+        return {"items": _service(request).named_documents("dashboard")}
+
+    @get("/dashboards/{name:str}", **DB, summary="One dashboard")
+    def get_dashboard(self, request: Request, name: FromPath[str]) -> dict:
+        return _found(_service(request).named_document, "dashboard", name)
+
+    @put("/dashboards/{name:str}", guards=[customizer], **DB, summary="Create or replace a dashboard")
+    def put_dashboard(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
+        return _put_named(request, "dashboard", name, body)
+
+    @delete("/dashboards/{name:str}", guards=[customizer], **DB,
+            summary="Remove a customized dashboard (one of the base or a plugin applies again)", status_code=200)
+    def remove_dashboard(self, request: Request, name: FromPath[str]) -> dict:
+        return _applied(_found(_service(request).remove_named, "dashboard", name, _who(request)))
+
     # --- changesets ------------------------------------------------------------------------------------
 
     @get("/changeset", guards=[customizer], **DB, summary="Export the configuration as a changeset")

@@ -9,6 +9,7 @@ from litestar.params import FromPath, QueryParameter
 
 from core.api.errors import ApiError, error_response, reader_language
 from core.api.security import SIGNED_IN, identity
+from core.reports.dashboards import Dashboards, Filters
 from core.reports.definition import ReportError
 from core.reports.exporting import as_bytes
 from core.reports.running import Runner
@@ -49,6 +50,24 @@ class ReportsController(Controller):
             return Response(result.as_dict())
         headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
         return Response(as_bytes(result, reader_language(request), fmt), media_type=MEDIA[fmt], headers=headers)
+
+
+class DashboardsController(Controller):
+    path = "/api/dashboards"
+    opt = SIGNED_IN
+    tags = ["reports"]
+
+    @get("/", **DB, summary="The dashboards you may see, and the one of your home page")
+    def list_dashboards(self, request: Request) -> dict:
+        dashboards, actor = Dashboards(request.app.state.runtime), identity(request).actor
+        return {"items": dashboards.available(actor), "default": dashboards.default_for(actor)}
+
+    @get("/{name:str}", **DB, summary="A dashboard's tiles with their figures")
+    def get_dashboard(self, request: Request, name: FromPath[str]) -> dict:
+        """``period`` (this_quarter, last_90_days...), ``owner`` (a user's id) and ``team`` (a team's name) filter every
+        tile; a tile you may not see says why instead of its figures."""
+        filters = Filters.parse(dict(request.query_params))
+        return _found(Dashboards(request.app.state.runtime).compose, identity(request).actor, name, filters, reader_language(request))
 
 
 def report_error(request: Request, exc: ReportError) -> Response:

@@ -65,6 +65,8 @@ def kind_of(document) -> str:
         return "automation"
     if "steps" in document and "object" in document:
         return "approval_process"
+    if "tiles" in document:
+        return "dashboard"
     if "object" in document and (document.get("kind") in ("tabular", "summary", "matrix")
                                  or ("kind" not in document and ("measures" in document or "group_by" in document))):
         return "report"
@@ -85,7 +87,7 @@ def documents_from(data, source: str, layer: str, field_types: Iterable[str]) ->
     kind = kind_of(data)
     if kind == "unknown":
         raise MetadataError(
-            [Problem(source, "", "is not a Tessera metadata document: expected an object (with 'fields'), an extension, a layout, a permission set, an e-mail template (with 'subject' and 'body'), a workflow rule (with 'trigger' and 'actions'), an approval process (with 'steps'), a report (with 'measures' or 'group_by') or a changeset (with 'format')")]
+            [Problem(source, "", "is not a Tessera metadata document: expected an object (with 'fields'), an extension, a layout, a permission set, an e-mail template (with 'subject' and 'body'), a workflow rule (with 'trigger' and 'actions'), an approval process (with 'steps'), a report (with 'measures' or 'group_by'), a dashboard (with 'tiles') or a changeset (with 'format')")]
         )
     if kind == "changeset":
         return changeset_documents(data, source, layer, field_types)
@@ -94,7 +96,7 @@ def documents_from(data, source: str, layer: str, field_types: Iterable[str]) ->
         for i, item in enumerate(data):
             item_kind = kind_of(item)
             if item_kind in ("unknown", "layouts", "changeset"):
-                problems.append(Problem(source, pointer(i), "is not a layout, permission set, object, extension, e-mail template, workflow rule, approval process or report"))
+                problems.append(Problem(source, pointer(i), "is not a layout, permission set, object, extension, e-mail template, workflow rule, approval process, report or dashboard"))
                 continue
             found = check_document(item_kind, item, source, field_types, at=pointer(i))
             problems += found

@@ -217,6 +217,10 @@ class MetadataSet:
     def reports(self) -> dict[str, dict]:
         return self.named["report"].bodies
 
+    @property
+    def dashboards(self) -> dict[str, dict]:
+        return self.named["dashboard"].bodies
+
     def object(self, name: str) -> ObjectDef:
         try:
             return self.objects[name]
@@ -446,8 +450,8 @@ def _named(kind: str, docs: list[Doc], meta: MetadataSet, problems: list[Problem
     found = meta.named[kind]
     for doc in (d for d in docs if d.kind == kind):
         name = doc.body["name"]
-        if doc.body["object"] not in meta.objects and _dormant(doc):
-            continue
+        if doc.body.get("object", "") not in meta.objects and "object" in doc.body and _dormant(doc):
+            continue  # a dashboard is about no one object
         first = firsts.get(name)
         if first is not None and doc.layer != CUSTOM_LAYER and first.layer != CUSTOM_LAYER:
             problems.append(Problem(doc.source, doc.at + "/name", sentence("named_defined", what=Sentence(f"what_{kind}"), name=name,
@@ -480,6 +484,12 @@ def _check_report(meta: MetadataSet, body: dict, source: str, at: str = "") -> l
     return [Problem(source, at + where, said) for where, said in problems(meta, body)]
 
 
+def _check_dashboard(meta: MetadataSet, body: dict, source: str, at: str = "") -> list[Problem]:
+    from core.reports.dashboards import problems  # noqa: PLC0415 - as for rules
+
+    return [Problem(source, at + where, said) for where, said in problems(meta, body)]
+
+
 def _check_approval_process(meta: MetadataSet, body: dict, source: str, at: str = "") -> list[Problem]:
     from core.approvals.documents import problems  # noqa: PLC0415 - as for rules
 
@@ -499,7 +509,8 @@ class NamedKind:
 NAMED_KINDS = {named.kind: named for named in (NamedKind("email_template", "email_templates", check_email_template),
                                                NamedKind("automation", "automations", _check_automation),
                                                NamedKind("approval_process", "approval_processes", _check_approval_process),
-                                               NamedKind("report", "reports", _check_report))}
+                                               NamedKind("report", "reports", _check_report),
+                                               NamedKind("dashboard", "dashboards", _check_dashboard))}
 
 
 def _add_section(layout: dict, section: dict) -> None:

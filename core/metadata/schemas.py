@@ -16,7 +16,7 @@ from core.words import Sentence, Several, hint, sentence
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "metadata" / "schema"
 BASE_URI = "https://tessera.dev/schema/"
-KINDS = ("object", "field", "extension", "layout", "permission_set", "email_template", "automation", "approval_process", "report", "changeset")
+KINDS = ("object", "field", "extension", "layout", "permission_set", "email_template", "automation", "approval_process", "report", "dashboard", "changeset")
 
 
 @lru_cache(maxsize=None)

@@ -38,6 +38,7 @@ EXAMPLES = {  # the shape of each named kind, for who sent something else
     "automation": '{"object": "opportunity", "label": {"en": ...}, "trigger": {"on": "created"}, "actions": [...]}',
     "approval_process": '{"object": "quote", "label": {"en": ...}, "steps": [{"name": ..., "approvers": ["role:sales_manager"]}]}',
     "report": '{"object": "opportunity", "kind": "summary", "group_by": [{"field": "stage"}], "measures": [{"aggregate": "sum", "field": "amount"}]}',
+    "dashboard": '{"label": {"en": ...}, "tiles": [{"report": "pipeline", "width": 6}], "filters": {"period": "this_quarter", "owner": true}}',
     "validation_rule": '{"expression": "OR(ISBLANK(amount), amount >= 0)", "field": "amount", "message": {"en": ..., "zh-CN": ...}}',
 }
 

@@ -34,6 +34,7 @@ class CustomConfig:
     automations: dict[str, dict] = field(default_factory=dict)
     approval_processes: dict[str, dict] = field(default_factory=dict)
     reports: dict[str, dict] = field(default_factory=dict)
+    dashboards: dict[str, dict] = field(default_factory=dict)
     # Where documents touched by a changeset came from, so problems point into that file.
     origins: dict[tuple[str, str], tuple[str, str, dict]] = field(default_factory=dict)
     rule_origins: dict[tuple[str, str], dict] = field(default_factory=dict)  # (kind, name) -> {rule name: its pointer}

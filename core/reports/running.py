@@ -13,6 +13,7 @@ out, so that a figure never silently means something else for another reader.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -92,20 +93,36 @@ class Runner:
 
     def definition(self, actor: Actor, name: str) -> Definition:
         """The report ``name`` as the actor may run it; LookupError when there is none they may see."""
+        return self._definition(actor, name)[0]
+
+    def _definition(self, actor: Actor, name: str) -> tuple[Definition, Any]:
         with self.runtime.reading() as (conn, schema):
             body = schema.meta.named["report"].bodies.get(name)
             if body is None or not may_run(conn, schema.tables, body, actor, schema.access(actor)):
                 names = [n for n, b in schema.meta.named["report"].bodies.items() if may_run(conn, schema.tables, b, actor, schema.access(actor))]
                 raise LookupError(sentence("report_missing", name=name, hint=hint(name, names)))
-            return schema.memo(("report", name), lambda: read(schema.meta, body))
+            return schema.memo(("report", name), lambda: read(schema.meta, body)), schema.version
 
-    def run(self, actor: Actor, name: str, params: Iterable[tuple[str, str]] = (), today: dt.date | None = None) -> Result:
+    def run(self, actor: Actor, name: str, params: Iterable[tuple[str, str]] = (), today: dt.date | None = None,
+            reuse: bool = True) -> Result:
         """The report's figures for the actor; ``params``: list filters added to the report's (its prompts), and
-        ``period`` (a relative period replacing the report's)."""
-        definition = self.definition(actor, name)
+        ``period`` (a relative period replacing the report's). With ``reuse``, the figures computed last for the
+        same reader and parameters serve until an object the report reads is written (core/reports/cache.py)."""
+        definition, version = self._definition(actor, name)
+        params = list(params)
+        today = today or dt.datetime.now(dt.timezone.utc).date()
+        cache = self.runtime.report_cache
+        stamp = cache.stamp(sources(definition))
+        key = ("run", version, name, actor.user_id, actor.permission_set, tuple(params), today)
+        found = cache.get(key, stamp) if reuse else None
+        if found is None:
+            found = self._run(actor, definition, params, today)
+            cache.put(key, stamp, found)
+        return copy.deepcopy(found)
+
+    def _run(self, actor: Actor, definition: Definition, params: list[tuple[str, str]], today: dt.date) -> Result:
         pairs = [(k, v) for k, v in params if k not in RESERVED]
         period = dict(params).get("period")
-        today = today or dt.datetime.now(dt.timezone.utc).date()
         with self.runtime.records.reading(actor) as reads:
             schema = reads.schema
             access = schema.access(actor)
@@ -114,7 +131,6 @@ class Runner:
             if definition.kind == "tabular":
                 return _tabular(reads, schema, definition, pairs, span)
             return _summary(reads, schema, access, definition, pairs, span)
-
 
     def drill(self, actor: Actor, name: str, params: Iterable[tuple[str, str]] = (), cell: dict | None = None,
               limit: int = 50, offset: int = 0, today: dt.date | None = None) -> dict:
@@ -156,6 +172,22 @@ class Runner:
             items = reads.list(definition.object, [("id__in", ",".join(map(str, ids))), ("limit", str(max(len(ids), 1)))]).items if ids else []
         order = {record_id: i for i, record_id in enumerate(ids)}
         return {"object": definition.object, "count": count, "items": sorted(items, key=lambda r: order.get(r["id"], 0))}
+
+
+def sources(definition: Definition) -> set[str]:
+    """The objects whose records a report's figures come from: its own, those its paths follow, the children its roll-up
+    fields count and the objects its formulas read."""
+    found = {definition.object}
+    for _at, path in definition.paths:
+        for fdef in path.fields:
+            found.add(fdef.object)
+            if fdef.type.name == "lookup" and fdef is not path.last:
+                found.add(fdef.spec["target"])
+            if fdef.rollup:
+                found.add(fdef.spec["rollup"]["object"])
+            if fdef.formula:
+                found.update(f.object for ref in fdef.typed.refs() for f in ref.fields)
+    return found
 
 
 # --- checks -----------------------------------------------------------------------------------
