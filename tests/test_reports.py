@@ -156,3 +156,74 @@ def test_the_built_in_sales_reports_match_the_maven_file_computed_by_hand(maven)
     by_industry = runner.run(SYSTEM, "sales_deals_by_industry").as_dict()
     assert {row["account.industry"]: Decimal(str(row["sum_amount"])) for row in by_industry["rows"]} == dict(industries)
     assert by_industry["totals"]["count_distinct_account"] == len({r["account"] for r in won})
+
+
+def test_a_rep_sums_only_what_the_rep_may_read_and_a_hidden_field_is_refused(api):
+    runtime, world = api.world.runtime, api.world
+    put_report(runtime, {"name": "accounts_by_owner", "object": "account", "group_by": [{"field": "owner"}],
+                         "measures": [{"aggregate": "count"}]})
+    put_report(runtime, {"name": "by_number", "object": "account", "group_by": [{"field": "account_number"}]})
+    admin = api.get("root", "/api/reports/accounts_by_owner/run").json()
+    alice = api.get("alice", "/api/reports/accounts_by_owner/run").json()
+    mike = api.get("mike", "/api/reports/accounts_by_owner/run").json()
+    assert admin["totals"]["count"] == len(world.accounts)
+    assert [(r["owner"], r["count"]) for r in alice["rows"]] == [(world.users["alice"], 1)]  # own scope
+    assert {r["owner"] for r in mike["rows"]} == {world.users[n] for n in ("alice", "bob", "mike")}  # the East team
+    refused = api.get("alice", "/api/reports/by_number/run")
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["pointer"] == "/group_by/0/field" and "account_number" in refused.json()["message"]
+    assert api.get("root", "/api/reports/by_number/run").status_code == 200
+    zh = api.client.get("/api/reports/by_number/run", headers=api.headers("alice", **{"Accept-Language": "zh-CN"}))
+    assert "无权查看" in zh.json()["message"]
+
+
+def test_bad_reports_are_refused_with_the_place_and_nothing_changes(api):
+    bad = [({"object": "opportunityy"}, "/object", "no object"),
+            ({"object": "account", "group_by": [{"field": "industy"}]}, "/group_by/0/field", "did you mean 'industry'"),
+            ({"object": "account", "group_by": [{"field": "name"}], "measures": [{"aggregate": "sum", "field": "name"}]},
+             "/measures/0/aggregate", "does not fit"),
+            ({"object": "account", "group_by": [{"field": "name", "bucket": "month"}]}, "/group_by/0/bucket", "not a date"),
+            ({"object": "account", "group_by": [{"field": "parent_account.nme"}]}, "/group_by/0/field", "did you mean 'name'"),
+            ({"object": "account", "kind": "matrix", "group_by": [{"field": "industry"}]}, "/group_by", "two or three"),
+            ({"object": "account", "group_by": [{"field": "industry"}], "filters": {"nowhere": 1}}, "/filters/nowhere", "nowhere"),
+            ({"object": "account", "group_by": [{"field": "industry"}], "sort": {"by": "sum_x"}}, "/sort/by", "sum_x")]
+    for body, pointer, words in bad:
+        response = api.put("root", "/api/meta/reports/bad", json=body)
+        assert response.status_code == 422, (body, response.text)
+        problems = response.json()["errors"]
+        assert any(p["pointer"].endswith(pointer) and words in p["message"] for p in problems), (body, problems)
+    assert api.get("root", "/api/meta/reports/bad").status_code == 404
+
+
+def test_the_run_api_answers_json_csv_and_xlsx_and_refuses_bad_parameters(api, tmp_path):
+    runtime = api.world.runtime
+    put_report(runtime, {"name": "by_industry", "object": "account", "group_by": [{"field": "industry"}],
+                         "measures": [{"aggregate": "count"}], "period": {"field": "created_at", "range": "all_time"}})
+    ok = api.get("root", "/api/reports/by_industry/run")
+    assert ok.status_code == 200 and ok.json()["totals"]["count"] == len(api.world.accounts)
+    csv_text = api.get("root", "/api/reports/by_industry/run", params={"format": "csv"}).content.decode("utf-8-sig")
+    assert csv_text.splitlines()[0] == "Industry,Record count" and csv_text.splitlines()[-1].startswith("Total,")
+    xlsx = api.get("root", "/api/reports/by_industry/run", params={"format": "xlsx"})
+    (tmp_path / "r.xlsx").write_bytes(xlsx.content)
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(tmp_path / "r.xlsx").active
+    assert [c.value for c in next(sheet.iter_rows())] == ["Industry", "Record count"]
+    assert api.get("root", "/api/reports/nowhere/run").status_code == 404
+    for params, where in [({"period": "someday"}, "?period"), ({"format": "pdf"}, "format"), ({"nme": "x"}, "nme")]:
+        response = api.get("root", "/api/reports/by_industry/run", params=params)
+        assert response.status_code == 400, response.text
+        assert where in response.text
+    filtered = api.get("root", "/api/reports/by_industry/run", params={"name": "nobody has this name"}).json()
+    assert filtered["rows"] == [] and filtered["totals"]["count"] == 0
+
+
+def test_kept_figures_are_dropped_when_a_source_object_is_written(runtime, deals):
+    put_report(runtime, {"name": "by_industry", "object": "opportunity", "group_by": [{"field": "account.industry"}],
+                         "measures": [{"aggregate": "sum", "field": "amount"}]})
+    runner = Runner(runtime)
+    first = runner.run(SYSTEM, "by_industry").as_dict()
+    assert runner.run(SYSTEM, "by_industry").as_dict() == first
+    runtime.records.update(SYSTEM, "account", deals["alice"], {"industry": "technology", "version": 1})  # an object the report follows
+    after = runner.run(SYSTEM, "by_industry").as_dict()
+    assert {r["account.industry"]: r["sum_amount"] for r in after["rows"]} == {"technology": 400, None: 1475}
