@@ -137,6 +137,9 @@ def test_a_prompt_and_a_period_narrow_the_figures(root):
     big = [d for d in DEALS if d[2] >= 1000]
     assert total == ["Total", str(len(big)), money(sum(d[2] for d in big))]
     assert 'value="1000"' in page.text
+    total_link = html.unescape(re.findall(r'href="(/reports/pipeline/records\?[^"]+)"', page.text)[-1])
+    drilled = root.get(total_link).text
+    assert 'data-count="%d"' % len(big) in drilled and len(table_rows(drilled, "drill-records")) == len(big) + 1
     partial = root.get("/reports/pipeline", params={"amount__gte": "1000"}, headers=HX)
     assert partial.status_code == 200 and "<html" not in partial.text and 'id="report-result"' in partial.text
 
@@ -256,3 +259,4 @@ def test_the_pages_speak_chinese(world):
         assert refused.status_code == 403 and re.search(r"[\u4e00-\u9fff]", refused.text.split('role="alert"')[1][:300])
         exported = client.get("/api/reports/revenue_by_industry/run?format=csv")
         assert "行业" in exported.content.decode("utf-8-sig").splitlines()[0]
+

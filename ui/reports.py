@@ -46,7 +46,7 @@ class ReportPages(Controller):
 
     @get("/{name:str}", **DB)
     def report(self, page: PAGE, request: Request, name: FromPath[str]) -> Response:
-        view = report_view(page, name, request.query_params.multi_items())
+        view = report_view(page, name, list(request.query_params.multi_items()))
         if view is None:
             return not_found(page)
         template = "reports/_result.html" if page.htmx else "reports/report.html"
@@ -54,7 +54,7 @@ class ReportPages(Controller):
 
     @get("/{name:str}/records", **DB)
     def records(self, page: PAGE, request: Request, name: FromPath[str]) -> Response:
-        view = drill_view(page, name, request.query_params.multi_items())
+        view = drill_view(page, name, list(request.query_params.multi_items()))
         if view is None:
             return not_found(page)
         return page.render("reports/records.html", **view)
