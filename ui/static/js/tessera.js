@@ -45,20 +45,32 @@
     selectTab(next);
     event.preventDefault();
   });
-  // Bar charts of the home page's widgets (their numbers are also in a table beside them).
-  document.addEventListener("DOMContentLoaded", function () {
-    if (!window.Chart) return;
-    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+  // Charts of the home page's widgets and of reports (their numbers are also in a table beside them). A chart's
+  // data-chart names its type (bar when it names none), the labels along it and one series per dataset.
+  var KINDS = {bar: "bar", stacked_bar: "bar", funnel: "bar", line: "line", pie: "pie", donut: "doughnut"};
+  function drawCharts(root) {
+    if (!window.Chart || !root.querySelectorAll) return;
+    root.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      if (window.Chart.getChart(canvas)) return;
       var data = JSON.parse(canvas.dataset.chart);
+      var kind = data.type || "bar", round = kind === "pie" || kind === "donut", many = data.series.length > 1;
+      var options = {plugins: {legend: {display: many || round, position: "bottom"}}, animation: false,
+                     maintainAspectRatio: !data.type};  // a report's chart fills its box, whose height the stylesheet sets
+      if (kind === "stacked_bar") options.scales = {x: {stacked: true}, y: {stacked: true, beginAtZero: true}};
+      if (kind === "funnel") options.indexAxis = "y";
       new window.Chart(canvas, {
-        type: "bar",
+        type: KINDS[kind] || "bar",
         data: {labels: data.labels, datasets: data.series.map(function (s) {
-          return {label: s.label, data: s.values, backgroundColor: data.colors};
+          var colors = !data.type || round || kind === "funnel" ? data.colors : s.color;
+          return {label: s.label, data: s.values, backgroundColor: colors, borderColor: kind === "line" ? s.color : undefined,
+                  fill: false, tension: 0.2};
         })},
-        options: {plugins: {legend: {display: false}}, animation: false}
+        options: options
       });
     });
-  });
+  }
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
+  document.addEventListener("htmx:load", function (event) { drawCharts(event.detail.elt); });
 })();
 
 // Kanban: drag a card from anywhere on it (mouse, pen or touch) onto another column; the drop sends the
