@@ -288,6 +288,23 @@ group_total = Table(
     Index("ix_tessera_group_total_key", "object", "field", "sum_field", "value"),
 )
 
+# --- stage intervals (revision 0012) --------------------------------------------------------------
+
+# When each record entered and left each value of its object's process field (core/stage_history.py): what reports of
+# the time spent in each stage read, instead of walking the whole field history.
+stage_interval = Table(
+    "tessera_stage_interval",
+    core_metadata,
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("object", String(64), nullable=False),
+    Column("field", String(64), nullable=False),
+    Column("record_id", BigInteger, nullable=False),
+    Column("value", Text, nullable=True),
+    Column("entered_at", DateTime(timezone=True), nullable=False),
+    Column("left_at", DateTime(timezone=True), nullable=True),
+    Index("ix_tessera_stage_interval_record", "object", "field", "record_id", "left_at"),
+)
+
 # --- the job queue (revision 0008) -----------------------------------------------------------------
 
 # Everything that runs later, one row per job (core/queue.py): enqueued in the transaction that causes it, claimed by

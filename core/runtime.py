@@ -145,8 +145,10 @@ class Runtime:
         from core.reports.cache import ReportCache  # noqa: PLC0415 - reports' results follow the writes too
 
         self.report_cache = ReportCache()
+        from core import stage_history  # noqa: PLC0415 - stage intervals follow the record service's events too
+
         self.record_subscribers = [functools.partial(rollups.receive, self), functools.partial(formulas.receive, self),
-                                   self.webhooks.receive, self.report_cache.receive,
+                                   functools.partial(stage_history.receive, self), self.webhooks.receive, self.report_cache.receive,
                                    functools.partial(automations.receive, self)]
 
     # --- layers -------------------------------------------------------------------------
@@ -234,6 +236,9 @@ class Runtime:
         changes = self.change_metadata(lambda config: config, who, full=True)
         with self.writing() as (conn, schema):
             search.build_once(conn, schema.meta, schema.tables)
+            from core import stage_history  # noqa: PLC0415 - it reads the record service's events
+
+            stage_history.fill_missing(conn, schema)
         return changes
 
     def change_metadata(

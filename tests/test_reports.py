@@ -227,3 +227,28 @@ def test_kept_figures_are_dropped_when_a_source_object_is_written(runtime, deals
     runtime.records.update(SYSTEM, "account", deals["alice"], {"industry": "technology", "version": 1})  # an object the report follows
     after = runner.run(SYSTEM, "by_industry").as_dict()
     assert {r["account.industry"]: r["sum_amount"] for r in after["rows"]} == {"technology": 400, None: 1475}
+
+
+def test_time_in_stage_and_the_funnel_come_from_the_stage_intervals(runtime, deals):
+    import sqlalchemy as sa
+
+    runner = Runner(runtime)
+    first = runtime.records.list(SYSTEM, "opportunity", {"name": "a1"}).items[0]
+    runtime.records.update(SYSTEM, "opportunity", first["id"], {"stage": "qualification", "version": first["version"]})
+    with runtime.engine.begin() as conn:  # an interval of a known length: two days in prospecting
+        conn.execute(sa.text("UPDATE tessera_stage_interval SET entered_at = :entered, left_at = :left WHERE record_id = :id AND value = 'prospecting'"),
+                     {"entered": dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc), "left": dt.datetime(2026, 3, 3, tzinfo=dt.timezone.utc), "id": first["id"]})
+    runtime.report_cache.written(["opportunity"])
+    put_report(runtime, {"name": "time_in_stage", "object": "opportunity", "history": "stage", "group_by": [{"field": "history.value"}],
+                         "measures": [{"aggregate": "avg", "field": "history.days"}, {"aggregate": "count_distinct", "field": "id"}],
+                         "filters": {"name": "a1"}})
+    rows = {row["history.value"]: row for row in runner.run(SYSTEM, "time_in_stage").as_dict()["rows"]}
+    assert rows["prospecting"]["avg_history.days"] == 2 and set(rows) == {"prospecting", "qualification"}
+    put_report(runtime, {"name": "funnel", "object": "opportunity", "history": "stage", "group_by": [{"field": "history.value"}],
+                         "measures": [{"aggregate": "count_distinct", "field": "id"}],
+                         "chart": {"type": "funnel", "steps": ["prospecting", "qualification", "negotiation", "closed_won"]}})
+    funnel = runner.run(SYSTEM, "funnel").as_dict()["rows"]
+    assert [(r["history.value"], r["count_distinct_id"], r["count_distinct_id__conversion"]) for r in funnel] == [
+        ("prospecting", 1, None), ("qualification", 2, 200.0), ("negotiation", 0, 0.0), ("closed_won", 3, None)]
+    drilled = runner.drill(SYSTEM, "funnel", cell={"history.value": "qualification"})
+    assert sorted(r["name"] for r in drilled["items"]) == ["a1", "b1"]

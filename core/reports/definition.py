@@ -76,6 +76,7 @@ class Definition:
     sort: tuple[str, bool] | None  # a group or measure key (a column for tabular), descending
     limit: int | None
     prompts: tuple[dict, ...]
+    history: str | None = None  # the process field whose stage intervals are the rows (core/stage_history.py)
 
     @property
     def paths(self) -> list[tuple[str, Path]]:
@@ -113,11 +114,14 @@ def read(meta: MetadataSet, body: dict) -> Definition:
     if object_name not in meta.objects:
         raise ReportError(name, [("/object", sentence("report_no_object", object=object_name, hint=hint(str(object_name), meta.objects)))])
     kind = body.get("kind", "summary")
+    history = _history(meta, object_name, body.get("history"), said)
+    condition = _condition(meta, object_name, body.get("filters"), said)
+    if history:
+        meta = _HistoryMeta(meta, object_name, history)
     groups = tuple(_group(meta, object_name, item, pointer("group_by", i), said) for i, item in enumerate(body.get("group_by", [])))
     measures = tuple(_measure(meta, object_name, item, pointer("measures", i), said) for i, item in enumerate(body.get("measures", [])))
     columns = tuple(_path(meta, object_name, text, pointer("columns", i), said) for i, text in enumerate(body.get("columns", [])))
     _check_shape(kind, body, said)
-    condition = _condition(meta, object_name, body.get("filters"), said)
     period = _period(meta, object_name, body.get("period"), said)
     if said:
         raise ReportError(name, said)
@@ -125,10 +129,53 @@ def read(meta: MetadataSet, body: dict) -> Definition:
     if not measures and kind != "tabular":
         measures = (Measure("count", None),)
     sort = _sort(body.get("sort"), kind, groups, measures, columns, said)
+    _steps((body.get("chart") or {}).get("steps"), groups, said)
     if said:
         raise ReportError(name, said)
     return Definition(name, body, object_name, kind, groups, measures, columns, condition, period, sort,
-                      body.get("limit", DEFAULT_LIMIT.get(kind)), tuple(body.get("prompts", [])))
+                      body.get("limit", DEFAULT_LIMIT.get(kind)), tuple(body.get("prompts", [])), history)
+
+
+HISTORY = "history"  # the first name of a stage interval's paths: history.value, history.days, history.entered_at, history.left_at
+HISTORY_COLUMNS = {"days": ("decimal", {"en": "Days in stage", "zh-CN": "停留天数"}),
+                   "entered_at": ("datetime", {"en": "Entered stage at", "zh-CN": "进入阶段时间"}),
+                   "left_at": ("datetime", {"en": "Left stage at", "zh-CN": "离开阶段时间"})}
+
+
+def _history(meta: MetadataSet, object_name: str, field: Any, said: list) -> str | None:
+    """A report of stage intervals names its object's process field, whose intervals are kept."""
+    if field is None:
+        return None
+    process = meta.object(object_name).process_field
+    if field != process:
+        said.append(("/history", sentence("report_history_field", field=field, object=object_name, process=process or "-")))
+        return None
+    return field
+
+
+class _HistoryMeta:
+    """Metadata as a report of stage intervals reads it: the object's fields, and ``history.*`` for the interval's own."""
+
+    def __init__(self, meta: MetadataSet, object_name: str, field: str) -> None:
+        self._meta, self._object, self._field = meta, object_name, field
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._meta, name)
+
+    def fields_with_system(self, object_name: str) -> dict[str, FieldDef]:
+        found = self._meta.fields_with_system(object_name) if object_name in self._meta.objects else {}
+        if object_name == self._object:
+            found = {**found, HISTORY: FieldDef(HISTORY, self._meta.registry["lookup"], {"name": HISTORY, "type": "lookup",
+                                                                                      "target": f"{HISTORY}:{object_name}"},
+                                                object_name, False, "system")}
+        elif object_name == f"{HISTORY}:{self._object}":
+            stage = self._meta.object(self._object).fields[self._field]
+            found = {"value": FieldDef("value", stage.type, {**stage.spec, "name": "value", "history_of": self._field}, self._object, False, "system")}
+            for name, (kind, label) in HISTORY_COLUMNS.items():
+                found[name] = FieldDef(name, self._meta.registry[kind], {"name": name, "type": kind, "label": label, "history_of": self._field},
+                                       self._object, False, "system")
+        return found
+
 
 
 def _path(meta: MetadataSet, object_name: str, text: Any, at: str, said: list) -> Path | None:
@@ -218,6 +265,19 @@ def _period(meta: MetadataSet, object_name: str, period: Any, said: list) -> dic
         said.append(("/period/range", sentence("report_period_range", range=period.get("range"))))
         return None
     return None if path is None else {"field": path, "range": period["range"]}
+
+
+def _steps(steps: Any, groups, said: list) -> None:
+    """A chart's steps are values of the report's first grouping."""
+    if not steps:
+        return
+    if not groups:
+        said.append(("/chart/steps", sentence("report_steps_no_group")))
+        return
+    values = [v["value"] for v in groups[0].path.last.spec.get("values", [])]
+    for i, step in enumerate(steps):
+        if values and step not in values:
+            said.append((f"/chart/steps/{i}", sentence("report_step_unknown", value=step, field=groups[0].key, hint=hint(str(step), values))))
 
 
 def _sort(sort: Any, kind: str, groups, measures, columns, said: list) -> tuple[str, bool] | None:

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
+from sqlalchemy.ext.compiler import compiles
 
 from core import recipients
 from core.expressions import Joins, compile_sql
@@ -29,7 +30,8 @@ from core.naming import title_column
 from core.permissions import Access
 from core.records.actor import Actor
 from core.records.values import json_value
-from core.reports.definition import Definition, Group, Measure, Path, ReportError, read
+from core.coretables import stage_interval
+from core.reports.definition import HISTORY, Definition, Group, Measure, Path, ReportError, read
 from core.reports.periods import bounds, valid
 from core.words import hint, sentence
 
@@ -151,7 +153,7 @@ class Runner:
             dialect = reads.connection.dialect.name
 
             def build(reader, where):
-                columns = _Columns(schema, reader)
+                columns = _Columns(schema, reader, definition)
                 conditions, values = _where(reads, schema, definition, reader.table, span, columns)
                 for i, group in enumerate(definition.groups):
                     if group.key not in cell:
@@ -163,7 +165,7 @@ class Runner:
                         conditions.append(column.is_(None))
                     else:
                         conditions.append(column == sa.bindparam(f"tessera_cell{i}", _cell_value(group, value), type_=column.type))
-                ids = select(reader.table.c.id).select_from(columns.source()).where(where, *conditions)
+                ids = select(reader.table.c.id).select_from(columns.source()).where(where, *conditions).distinct()
                 return select(ids.subquery().c.id, func.count().over()).order_by("id").limit(limit).offset(offset), values
 
             rows = reads.aggregate(definition.object, pairs, build)
@@ -199,7 +201,10 @@ def _check_readable(definition: Definition, access: Access) -> None:
     problems = []
     for at, path in definition.paths:
         for fdef in path.fields:
-            if not access.visible(fdef.object, fdef.name) or (fdef is not path.last and not access.can(fdef.spec["target"], "read")):
+            name = fdef.spec.get("history_of", fdef.name)
+            if fdef.name == HISTORY and fdef.spec.get("target", "").startswith(f"{HISTORY}:"):
+                continue
+            if not access.visible(fdef.object, name) or (fdef is not path.last and not access.can(fdef.spec["target"], "read")):
                 problems.append((at, sentence("report_field_hidden", path=path.text)))
                 break
     if problems:
@@ -221,12 +226,18 @@ def _span(definition: Definition, period: str | None, today: dt.date) -> tuple[P
 
 
 class _Columns:
-    """The columns of field paths on one query: each lookup path joined once (aliases ``rj1_account``...)."""
+    """The columns of field paths on one query: each lookup path joined once (aliases ``rj1_account``...); a report of
+    stage intervals joins the intervals of its records (one row per interval)."""
 
-    def __init__(self, schema, reader) -> None:
+    def __init__(self, schema, reader, definition: Definition) -> None:
         self.reader, self.joins = reader, Joins(schema.tables.table, prefix="rj")
+        self.history = definition.history
+        self.intervals = stage_interval.alias("report_interval") if definition.history else None
+        self.object = definition.object
 
     def of(self, path: Path) -> sa.ColumnElement:
+        if self.intervals is not None and path.fields[0].name == HISTORY:
+            return self._interval_column(path.last.name)
         if len(path.fields) == 1:
             return self.reader.column(path.last)
         source = self.reader.table
@@ -237,8 +248,39 @@ class _Columns:
             return compile_sql(last.typed, source, self.joins)
         return source.c[last.name]
 
+    def _interval_column(self, name: str) -> sa.ColumnElement:
+        intervals = self.intervals
+        if name != "days":
+            return intervals.c[name]
+        return sa.type_coerce(_days(intervals.c.entered_at, intervals.c.left_at), sa.Numeric)
+
     def source(self) -> sa.FromClause:
-        return self.joins.select_from(self.reader.filtered_from)
+        source = self.joins.select_from(self.reader.filtered_from)
+        if self.intervals is None:
+            return source
+        intervals = self.intervals
+        return source.join(intervals, sa.and_(intervals.c.record_id == self.reader.table.c.id, intervals.c.object == self.object,
+                                               intervals.c.field == self.history))
+
+
+class _days(sa.sql.expression.FunctionElement):
+    """The days between two moments (the second one blank: now), fractional."""
+
+    type = sa.Numeric()
+    inherit_cache = True
+    name = "tessera_days"
+
+
+@compiles(_days, "sqlite")
+def _days_sqlite(element, compiler, **kw):
+    entered, left = list(element.clauses)
+    return (f"(julianday(COALESCE({compiler.process(left, **kw)}, CURRENT_TIMESTAMP)) - julianday({compiler.process(entered, **kw)}))")
+
+
+@compiles(_days, "postgresql")
+def _days_postgresql(element, compiler, **kw):
+    entered, left = list(element.clauses)
+    return (f"(EXTRACT(EPOCH FROM COALESCE({compiler.process(left, **kw)}, now()) - {compiler.process(entered, **kw)}) / 86400.0)")
 
 
 def _bucket(column: sa.ColumnElement, bucket: str, dialect: str, fdef: FieldDef) -> sa.ColumnElement:
@@ -288,7 +330,7 @@ def _summary(reads, schema, access: Access, definition: Definition, pairs, span)
     helpers = [Measure(kind, m.path) for m in measures if m.aggregate == "avg" for kind in ("sum", "count_distinct_rows")]
 
     def build(reader, where):
-        columns = _Columns(schema, reader)
+        columns = _Columns(schema, reader, definition)
         keys = []
         for group in definition.groups:
             column = columns.of(group.path)
@@ -315,6 +357,7 @@ def _summary(reads, schema, access: Access, definition: Definition, pairs, span)
     result = Result(definition.name, definition.kind, _describe(definition), rows, totals, subtotals, truncated)
     _name_lookups(reads, schema, access, definition, result)
     _order(definition, result)
+    _funnel(definition, result)
     return result
 
 
@@ -371,7 +414,7 @@ def _recount_distinct(reads, schema, definition: Definition, pairs, span, distin
         groups = [definition.groups[p] for p in positions]
 
         def build(reader, where, groups=groups):
-            columns = _Columns(schema, reader)
+            columns = _Columns(schema, reader, definition)
             keys = [_bucket(columns.of(g.path), g.bucket, dialect, g.path.last) if g.bucket else columns.of(g.path) for g in groups]
             figures = [func.count(sa.distinct(columns.of(definition.measures[i].path))) for i in distinct]
             conditions, values = _where(reads, schema, definition, reader.table, span, columns)
@@ -387,7 +430,7 @@ def _recount_distinct(reads, schema, definition: Definition, pairs, span, distin
 
 def _tabular(reads, schema, definition: Definition, pairs, span) -> Result:
     def build(reader, where):
-        columns = _Columns(schema, reader)
+        columns = _Columns(schema, reader, definition)
         shown = [columns.of(path).label(f"c{i}") for i, path in enumerate(definition.columns)]
         conditions, values = _where(reads, schema, definition, reader.table, span, columns)
         order = []
@@ -508,6 +551,30 @@ def _name_lookups(reads, schema, access: Access, definition: Definition, result:
                 if value in words:
                     entry[f"{path.text}__label"] = words[value].get("en") or value
                     entry[f"{path.text}__label_zh"] = words[value].get("zh-CN") or words[value].get("en") or value
+
+
+def _funnel(definition: Definition, result: Result) -> None:
+    """A chart with steps: its rows are the steps in order (a step no record reached shows 0); on a funnel each has the
+    share of the step before that reached it (``KEY__conversion``, a percentage of the chart's figure)."""
+    chart = definition.body.get("chart") or {}
+    steps = chart.get("steps")
+    if not steps or not definition.groups:
+        return
+    group = definition.groups[0].key
+    key = chart.get("measure") or definition.measures[0].key
+    by_value = {row.get(group): row for row in result.rows}
+    labels = {v["value"]: v.get("label") or {} for v in definition.groups[0].path.last.spec.get("values", [])}
+    rows, before = [], None
+    for step in steps:
+        row = by_value.get(step) or {group: step, **{m.key: 0 for m in definition.measures},
+                                     f"{group}__label": labels.get(step, {}).get("en", step),
+                                     f"{group}__label_zh": labels.get(step, {}).get("zh-CN") or labels.get(step, {}).get("en", step)}
+        figure = row.get(key) or 0
+        if chart.get("type") == "funnel":
+            row[f"{key}__conversion"] = None if before is None else (round(100 * figure / before, 1) if before else None)
+        rows.append(row)
+        before = figure
+    result.rows = rows
 
 
 def _order(definition: Definition, result: Result) -> None:
