@@ -532,10 +532,63 @@ def _amount(value) -> str | None:
     return None if value is None else f"{value:,.2f}"
 
 
+TARGET_WORDS = {
+    "pipeline": {"en": "Weighted open pipeline in the period: {value}", "zh-CN": "期间内加权在途金额：{value}"},
+    "forecast": {"en": "Forecast (won + weighted): {value} of {target}", "zh-CN": "预测（赢单 + 加权）：{value} / {target}"},
+    "deals": {"en": "Open deals closing in the period: {value}", "zh-CN": "期间内预计成交的在途商机：{value}"},
+    "empty": {"en": "No target runs today.", "zh-CN": "今天没有进行中的目标。"},
+}
+
+
+def target_attainment(runtime, actor, lang: str = "en", today: dt.date | None = None, **_kwargs) -> dict | None:
+    """Each target running today that the user may read: what its rep or team has won in the period (of the deals the
+    user may read), against the target, with the weighted open pipeline closing in the period as the forecast."""
+    access = runtime.records.access(actor)
+    if not (access.can("target", "read") and access.can("opportunity", "read") and access.visible("opportunity", "stage")):
+        return None
+    today = today or dt.date.today()
+    targets = runtime.records.list(actor, "target", {"period_start__lte": today.isoformat(), "period_end__gte": today.isoformat(),
+                                                     "sort": "period_end,name", "limit": 20}).items
+    words = {key: value.get(lang) or value["en"] for key, value in TARGET_WORDS.items()}
+    items = [_attainment(runtime, actor, target, words) for target in targets]
+    return {"kind": "progress", "items": [item for item in items if item], "empty": words["empty"], "link": "/r/target"}
+
+
+def _attainment(runtime, actor, target: dict, words: dict) -> dict | None:
+    owners = _target_owners(runtime, actor, target)
+    if owners is None:
+        return None
+    meta = runtime.current_metadata()
+    period = {"owner__in": ",".join(map(str, owners or [0])), "close_date__gte": target["period_start"], "close_date__lte": target["period_end"]}
+    won = runtime.records.summarize(actor, "opportunity", "stage", "amount", {**period, "stage": "closed_won"})
+    by_amount = target.get("metric") != "won_deals"
+    value = sum(_decimal(row.get("sum") or 0) for row in won) if by_amount else sum(row["count"] for row in won)
+    weighted = runtime.records.summarize(actor, "opportunity", "stage", "weighted_amount", {**period, "stage__in": ",".join(_open_stages(meta))})
+    pipeline = sum(_decimal(row.get("sum") or 0) for row in weighted)
+    whom = (target.get("rep") or target.get("team") or {}).get("label") or ""
+    goal = _decimal(target.get("amount"))
+    details = ([words["pipeline"].format(value=_amount(pipeline)), words["forecast"].format(value=_amount(value + pipeline), target=_amount(goal))]
+               if by_amount else [words["deals"].format(value=sum(row["count"] for row in weighted))])
+    return {"title": f"{target.get('name')} · {whom}" if whom else target.get("name"), "href": f"/r/target/{target['id']}",
+            "value": float(value), "target": float(goal), "currency": by_amount, "details": details}
+
+
+def _target_owners(runtime, actor, target: dict) -> list[int] | None:
+    """The users whose deals count toward a target: its rep, or its team's members (None: neither is set)."""
+    if target.get("rep"):
+        return [target["rep"]["id"]]
+    if target.get("team"):
+        members = runtime.records.list(actor, "user", {"teams": target["team"]["id"], "limit": 500}).items
+        return [member["id"] for member in members]
+    return None
+
+
 @hookimpl
 def tessera_dashboard_widgets():
     return [DashboardWidget("sales.my_open_deals", {"en": "My open deals", "zh-CN": "我的在途商机"}, my_open_deals),
-            DashboardWidget("sales.open_pipeline", {"en": "Open deals by stage", "zh-CN": "各阶段在途商机"}, open_pipeline)]
+            DashboardWidget("sales.open_pipeline", {"en": "Open deals by stage", "zh-CN": "各阶段在途商机"}, open_pipeline),
+            DashboardWidget("sales.target_attainment", {"en": "Targets: attainment and forecast", "zh-CN": "目标：达成与预测"},
+                            target_attainment)]
 
 
 # --- demo data --------------------------------------------------------------------------------
@@ -565,7 +618,22 @@ def tessera_demo_data(runtime, actor, created):
         })
     deals = runtime.records.create_many(actor, "opportunity", rows)
     quotes = _demo_quote_awaiting_approval(runtime, actor, rows, deals)
-    return {"opportunity": deals, **({"quote": quotes} if quotes else {})}
+    targets = _demo_targets(runtime, actor, TODAY)
+    return {"opportunity": deals, **({"quote": quotes} if quotes else {}), **({"target": targets} if targets else {})}
+
+
+def _demo_targets(runtime, actor, today: dt.date) -> list:
+    """This quarter's won-amount target for each demo rep and the first team."""
+    start = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
+    end = (start.replace(year=start.year + 1, month=1) if start.month == 10 else start.replace(month=start.month + 3)) - dt.timedelta(days=1)
+    quarter = f"{start.year} Q{(start.month - 1) // 3 + 1}"
+    reps = runtime.records.list(actor, "user", {"username__startswith": "demo.rep", "sort": "username", "limit": 10}).items
+    teams = runtime.records.list(actor, "team", {"sort": "id", "limit": 1}).items
+    rows = [{"name": f"{quarter} won amount", "rep": rep["id"], "metric": "won_amount",
+             "period_start": start.isoformat(), "period_end": end.isoformat(), "amount": 400_000} for rep in reps]
+    rows += [{"name": f"{quarter} won deals", "team": team["id"], "metric": "won_deals", "period_start": start.isoformat(),
+              "period_end": end.isoformat(), "amount": 12} for team in teams]
+    return runtime.records.create_many(actor, "target", rows) if rows else []
 
 
 def _demo_quote_awaiting_approval(runtime, actor, rows: list[dict], deals: list) -> list:
