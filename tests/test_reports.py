@@ -252,3 +252,25 @@ def test_time_in_stage_and_the_funnel_come_from_the_stage_intervals(runtime, dea
         ("prospecting", 1, None), ("qualification", 2, 200.0), ("negotiation", 0, 0.0), ("closed_won", 3, None)]
     drilled = runner.drill(SYSTEM, "funnel", cell={"history.value": "qualification"})
     assert sorted(r["name"] for r in drilled["items"]) == ["a1", "b1"]
+
+
+def test_the_cli_runs_a_report_as_a_user_and_names_a_refusal(runtime, deals, tmp_path):
+    from click.testing import CliRunner
+
+    from core.cli import cli
+
+    put_report(runtime, {"name": "pipeline", "object": "opportunity", "group_by": [{"field": "stage"}],
+                         "measures": [{"aggregate": "sum", "field": "amount"}]})
+    url = str(runtime.engine.url.render_as_string(hide_password=False))
+    shown = CliRunner().invoke(cli, ["--database", url, "reports", "run", "pipeline", "stage=closed_won"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[1].split() == ["Closed", "Won", "1300"] and shown.output.splitlines()[-1].split() == ["Total", "1300"]
+    listed = CliRunner().invoke(cli, ["--database", url, "reports", "list"])
+    assert "pipeline\topportunity\tsummary" in listed.output
+    refused = CliRunner().invoke(cli, ["--database", url, "reports", "run", "pipeline", "period=someday"])
+    assert refused.exit_code == 2 and "pipeline?period" in refused.output and "someday" in refused.output
+    missing = CliRunner().invoke(cli, ["--database", url, "reports", "run", "pipelne"])
+    assert missing.exit_code == 2 and "did you mean 'pipeline'" in missing.output
+    out = tmp_path / "p.xlsx"
+    written = CliRunner().invoke(cli, ["--database", url, "reports", "run", "pipeline", "--format", "xlsx", "--output", str(out)])
+    assert written.exit_code == 0 and out.stat().st_size > 0
