@@ -140,3 +140,93 @@ def test_a_summary_report_built_in_the_form_is_previewed_saved_and_run(world, ro
         k: [v[0], v[1]] for k, v in expected.items()}
     edit = root.get("/setup/reports/won_by_industry")
     assert edit.status_code == 200 and 'value="closed_won, closed_lost"' in edit.text and "readonly" in edit.text
+
+
+def test_a_matrix_by_stage_and_close_quarter(world, root):
+    form = summary_form(name="stage_by_quarter", label_en="Stages by quarter", kind="matrix", g0_field="stage",
+                        g1_field="close_date", g1_bucket="quarter", m0_aggregate="sum", m0_field="amount", m1_aggregate="",
+                        f0_field="", f1_field="", sort_by="", chart_type="stacked_bar", chart_measure="")
+    del form["m1_aggregate"], form["m1_field"]
+    preview = post(root, "preview", form)
+    assert preview.status_code == 200, text_of(preview.text)[:800]
+    head = text_of(preview.text[preview.text.index('id="report-table"'):preview.text.index("</thead>", preview.text.index('id="report-table"'))])
+    assert "2026-Q1" in head and "2026-Q2" in head and "2026-Q3" in head and "2026-Q4" in head
+    rows = {row[0]: row[1:] for row in preview_rows(preview.text)}
+    won = {q: sum(a for _n, _acc, stage, a, close in DEALS if stage == "closed_won" and (int(close[5:7]) + 2) // 3 == q) for q in (1, 2, 3, 4)}
+    assert rows["Closed Won"] == [f"${won[q]:,.2f}" if won[q] else "" for q in (1, 2, 3, 4)] + [f"${sum(won.values()):,.2f}"]
+    assert post(root, "save", form).status_code == 200
+    stored = root.get("/api/meta/reports/stage_by_quarter").json()
+    assert stored["group_by"] == [{"field": "stage"}, {"field": "close_date", "bucket": "quarter"}] and stored["kind"] == "matrix"
+
+
+@pytest.mark.parametrize("change, control, said, said_zh", [
+    ({"g0_field": "account.industy"}, "g0_field", "industy", "industy"),
+    ({"name": "Won By Industry!"}, "name", "Won By Industry!", "Won By Industry!"),
+    ({"label_en": ""}, "label_en", "", ""),
+    ({"g0_field": "name", "g0_bucket": "month"}, "g0_field", "not a date", "日期"),
+    ({"m1_field": "name"}, "m1_aggregate", "sum", "sum"),
+    ({"period_range": "last_forever"}, "period_range", "last_forever", "last_forever"),
+    ({"sort_by": "sum_probability"}, "sort_by", "sum_probability", "sum_probability"),
+    ({"f1_field": "amount", "f1_op": "gte", "f1_value": "lots"}, "f1_value", "lots", "lots"),
+])
+def test_each_bad_input_is_named_at_its_control_and_nothing_is_stored(world, root, change, control, said, said_zh):
+    for headers, words in (({}, said), (CHINESE, said_zh)):
+        answer = post(root, "save", summary_form(**change), headers)
+        assert answer.status_code == 422, text_of(answer.text)[:500]
+        beside = problem_at(answer.text, control)
+        assert beside and words in beside, (control, text_of(answer.text)[:1500])
+        assert 'id="report-errors"' in answer.text and f'href="#{control}"' in answer.text  # and in the summary
+        assert f'id="{control}"' in answer.text
+        if headers:
+            assert re.search(r"[\u3400-\u9fff]", beside), beside
+        assert post(root, "preview", summary_form(**change)).status_code in (200, 422)
+    assert root.get("/api/meta/reports/won_by_industry").status_code == 404
+    assert "won_by_industry" not in root.get("/setup/reports").text
+
+
+def test_a_rep_may_not_open_the_builder(world):
+    with TestClient(create_app(world.runtime)) as client:
+        csrf = signed_in(client, "alice")
+        assert client.get("/setup/reports").status_code == 403
+        assert client.get("/setup/reports/new").status_code == 403
+        assert client.get("/setup/reports/sales_pipeline_by_stage").status_code == 403
+        assert client.post(EDITOR, data={"_csrf_token": csrf, **summary_form(), "do": "save"}).status_code == 403
+        assert client.post("/setup/reports/sales_pipeline_by_stage/remove", data={"_csrf_token": csrf}).status_code == 403
+        assert 'id="edit-report"' not in client.get("/reports/sales_pipeline_by_stage").text
+    assert "won_by_industry" not in world.runtime.current_metadata().reports
+
+
+def test_a_plugins_report_edited_becomes_a_customization_and_removing_it_brings_the_plugins_back(world, root):
+    page = root.get("/reports/sales_pipeline_by_stage")
+    assert 'href="/setup/reports/sales_pipeline_by_stage"' in page.text
+    edit = root.get("/setup/reports/sales_pipeline_by_stage")
+    assert edit.status_code == 200 and "Defined by Plugin sales" in edit.text
+    assert '<option value="stage" selected>' in edit.text
+    form = {k: v for k, v in re.findall(r'<input[^>]* name="([a-z0-9_]+)" value="([^"]*)"', edit.text)}
+    form.update({k: html.unescape(v) for k, v in form.items()})
+    for select, options in re.findall(r'<select id="[^"]+" name="([a-z0-9_]+)"[^>]*>(.*?)</select>', edit.text, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', options)  # as a browser sends a form: the selected option
+        form[select] = chosen.group(1) if chosen else (re.search(r'<option value="([^"]*)"', options) or [None, ""])[1]
+    form.update(label_en="Pipeline by stage (ours)", chart_type="bar")
+    saved = root.post(EDITOR, data={**form, "do": "save"})
+    assert saved.status_code == 200 and str(saved.url).endswith("/reports/sales_pipeline_by_stage"), text_of(saved.text)[:800]
+    stored = root.get("/api/meta/reports/sales_pipeline_by_stage").json()
+    assert stored["custom"] is True and stored["label"]["en"] == "Pipeline by stage (ours)" and stored["chart"] == {"type": "bar", "measure": "sum_amount"}
+    assert stored["measures"] == [{"aggregate": "count"}, {"aggregate": "sum", "field": "amount"}]
+    listed = root.get("/setup/reports").text
+    row = listed[listed.index('id="report-sales_pipeline_by_stage"'):]
+    assert "Customization" in row[:2000] and "Remove the customization" in row[:2000]
+    removed = root.post("/setup/reports/sales_pipeline_by_stage/remove", data={"_csrf_token": root.csrf})
+    assert removed.status_code == 200 and "applies again" in removed.text
+    back = root.get("/api/meta/reports/sales_pipeline_by_stage").json()
+    assert back["custom"] is False and back["label"]["en"] == "Pipeline by stage" and back["chart"]["type"] == "funnel"
+
+
+def test_a_report_of_ones_own_is_deleted_and_the_builder_speaks_chinese(world, root):
+    assert post(root, "save", summary_form()).status_code == 200
+    chinese = root.get("/setup/reports/won_by_industry", headers=CHINESE).text
+    assert "分组" in text_of(chinese) or "汇总" in text_of(chinese)
+    assert "Grouping" not in text_of(chinese) and "Measures" not in text_of(chinese)
+    removed = root.post("/setup/reports/won_by_industry/remove", data={"_csrf_token": root.csrf})
+    assert removed.status_code == 200 and root.get("/api/meta/reports/won_by_industry").status_code == 404
+    assert root.get("/setup/reports/won_by_industry").status_code == 404
