@@ -42,6 +42,7 @@ from ui.setup_email import EmailTemplatesSetup
 from ui.setup_formulas import FormulaSetup
 from ui.setup_conditions import ConditionSetup
 from ui.setup_rollups import RollupSetup
+from ui.setup_reports import ReportsSetup
 from ui.setup_rules import WorkflowRulesSetup
 from ui.record_rule_pages import RecordRules
 from ui.setup_jobs import JobsSetup
@@ -162,4 +163,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, ApprovalPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ReportPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, WorkflowRulesSetup, FormulaSetup, ConditionSetup, RollupSetup, RecordRules, RecordPageSetup, StageGateSetup, ValidationRuleSetup, *static]
+    return [PagesController, RecordPages, ApprovalPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ReportPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, WorkflowRulesSetup, ReportsSetup, FormulaSetup, ConditionSetup, RollupSetup, RecordRules, RecordPageSetup, StageGateSetup, ValidationRuleSetup, *static]

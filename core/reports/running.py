@@ -122,6 +122,12 @@ class Runner:
             cache.put(key, stamp, found)
         return copy.deepcopy(found)
 
+    def run_definition(self, actor: Actor, definition: Definition, params: Iterable[tuple[str, str]] = (),
+                       today: dt.date | None = None) -> Result:
+        """The figures of a definition not saved yet (a report being built in Setup), for the actor, under the same checks
+        as a saved report's; nothing is kept, since nothing names it."""
+        return self._run(actor, definition, list(params), today or dt.datetime.now(dt.timezone.utc).date())
+
     def _run(self, actor: Actor, definition: Definition, params: list[tuple[str, str]], today: dt.date) -> Result:
         pairs = [(k, v) for k, v in params if k not in RESERVED]
         period = dict(params).get("period")
