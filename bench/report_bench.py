@@ -7,6 +7,9 @@ Adds eight reports on the ``deal`` object (and a dashboard of them) when they ar
 * ``summary``: the report grouped by two fields (stage and close month; count and sum of amount) as an administrator,
   with nothing reused, beside the raw ``GROUP BY`` of the same query; and as a rep whose role reads only their own deals
   (the permission set ``bench_report_own``), beside the admin's time and the raw query with the owner condition.
+* ``time in stage``: the average days deals spent in each stage, from the stage intervals the record service keeps
+  (the deal object gets ``stage`` as its process field, and the intervals of the deals written before are built once),
+  beside the raw join of the same intervals and deals.
 * ``dashboard``: the dashboard of the eight reports as the administrator, once computed (every tile run) and once
   reused (nothing written since), beside the sum of the eight raw queries.
 
@@ -46,6 +49,8 @@ REPORTS = [
     {"name": "bench_open", "object": "deal", "group_by": [{"field": "stage"}], "measures": [{"aggregate": "sum", "field": "amount"}],
      "filters": {"stage__in": OPEN}},
 ]
+TIME_IN_STAGE = {"name": "bench_time_in_stage", "object": "deal", "history": "stage", "group_by": [{"field": "history.value"}],
+                 "measures": [{"aggregate": "avg", "field": "history.days"}, {"aggregate": "count"}]}
 DASHBOARD = {"name": "bench", "label": {"en": "Bench"}, "tiles": [{"report": r["name"]} for r in REPORTS]}
 OWN = {"name": "bench_report_own", "label": {"en": "Bench own reader"},
        "objects": {"deal": {"read": "own", "create": "none", "update": "none", "delete": "none"}, "account": {"read": "all"}}}
@@ -81,8 +86,12 @@ def median_ms(function, runs: int) -> float:
 
 
 def prepare(runtime: Runtime) -> None:
+    if runtime.current_metadata().object("deal").process_field != "stage":  # stage intervals are kept for a process field
+        runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [{"object": "deal", "process_field": "stage"}]},
+                                 "bench", "bench")
+        runtime.upgrade("bench")  # builds the intervals of the deals written before
     meta = runtime.current_metadata()
-    missing = [r for r in REPORTS if r["name"] not in meta.reports]
+    missing = [r for r in [*REPORTS, TIME_IN_STAGE] if r["name"] not in meta.reports]
     changes = {"format": "tessera-changeset/1"}
     if missing:
         changes["reports"] = missing
@@ -125,6 +134,17 @@ def main() -> None:
     print(f"summary by two fields, admin: {report_admin:.1f} ms; raw GROUP BY {report_raw:.1f} ms: {report_admin / report_raw:.2f}x the raw")
     print(f"summary by two fields, own-scope rep: {report_rep:.1f} ms = {report_rep / report_admin:.2f}x the admin's; "
           f"raw with the owner condition {rep_raw:.1f} ms")
+
+    days = ("EXTRACT(EPOCH FROM COALESCE(i.left_at, now()) - i.entered_at) / 86400.0" if dialect == "postgresql"
+            else "julianday(COALESCE(i.left_at, CURRENT_TIMESTAMP)) - julianday(i.entered_at)")
+    stage_raw = (f"SELECT i.value, avg({days}), count(*) FROM tessera_stage_interval i JOIN deal d ON d.id = i.record_id "
+                 "WHERE i.object = 'deal' AND i.field = 'stage' AND d.deleted_at IS NULL GROUP BY 1")
+    with runtime.engine.connect() as conn:
+        intervals = conn.execute(sa.text("SELECT count(*) FROM tessera_stage_interval WHERE object = 'deal'")).scalar_one()
+    stage_report = median_ms(lambda: runner.run(admin, "bench_time_in_stage", reuse=False), args.runs)
+    stage_floor = median_ms(lambda: run_raw(stage_raw), args.runs)
+    print(f"time in each stage over {intervals:,} stage intervals, admin: {stage_report:.1f} ms; raw join {stage_floor:.1f} ms: "
+          f"{stage_report / stage_floor:.2f}x")
 
     dashboards = Dashboards(runtime)
 

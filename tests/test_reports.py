@@ -274,3 +274,18 @@ def test_the_cli_runs_a_report_as_a_user_and_names_a_refusal(runtime, deals, tmp
     out = tmp_path / "p.xlsx"
     written = CliRunner().invoke(cli, ["--database", url, "reports", "run", "pipeline", "--format", "xlsx", "--output", str(out)])
     assert written.exit_code == 0 and out.stat().st_size > 0
+
+
+def test_a_private_report_is_seen_by_its_owner_and_those_it_is_shared_with(api):
+    runtime = api.world.runtime
+    put_report(runtime, {"name": "alices", "object": "account", "group_by": [{"field": "industry"}], "owner": "alice"})
+    put_report(runtime, {"name": "east", "object": "account", "group_by": [{"field": "industry"}], "owner": "alice",
+                         "shared_with": ["team:East"]})
+    def names(who):
+        return {r["name"] for r in api.get(who, "/api/reports").json()["items"]}
+    assert {"alices", "east"} <= names("alice") and "alices" not in names("bob") and "east" in names("bob")
+    assert names("carol").isdisjoint({"alices", "east"})
+    assert api.get("carol", "/api/reports/east/run").status_code == 404
+    assert api.get("carol", "/api/meta/reports/east").status_code == 404
+    assert "east" not in {r["name"] for r in api.get("carol", "/api/meta/reports").json()["items"]}
+    assert api.get("root", "/api/meta/reports/east").status_code == 200 and api.get("root", "/api/reports/alices/run").status_code == 200

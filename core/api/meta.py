@@ -15,6 +15,7 @@ from core.metadata.service import MetadataService
 from core.permissions import Access
 from core.roles import Roles
 from core.schema_sync import Change
+from core.words import sentence
 
 DB = {"sync_to_thread": True}
 
@@ -49,6 +50,27 @@ def _found(function, *args):
         return function(*args)
     except LookupError as exc:
         raise ApiError(404, "not_found", exc.args[0] if exc.args else str(exc)) from None
+
+
+def _shared(request: Request, kind: str, items: list[dict]) -> list[dict]:
+    """Reports and dashboards belong to their owner and those they are shared with: others see them only when they
+    customize (or administer) the configuration."""
+    access = _access(request)
+    if access.admin or access.customizer:
+        return items
+    from core.reports.dashboards import Dashboards  # noqa: PLC0415 - reports read metadata, as this module does
+    from core.reports.running import Runner  # noqa: PLC0415
+
+    runtime, actor = request.app.state.runtime, identity(request).actor
+    seen = {item["name"] for item in (Runner(runtime) if kind == "report" else Dashboards(runtime)).available(actor)}
+    return [item for item in items if item["name"] in seen]
+
+
+def _one_shared(request: Request, kind: str, name: str) -> dict:
+    found = _found(_service(request).named_document, kind, name)
+    if not _shared(request, kind, [found]):
+        raise ApiError(404, "not_found", sentence("report_missing" if kind == "report" else "dashboard_missing", name=name, hint=""))
+    return found
 
 
 class MetaController(Controller):
@@ -221,13 +243,13 @@ class MetaController(Controller):
     def remove_approval_process(self, request: Request, name: FromPath[str]) -> dict:
         return _applied(_found(_service(request).remove_named, "approval_process", name, _who(request)))
 
-    @get("/reports", **DB, summary="Reports, with who defines each")
+    @get("/reports", **DB, summary="Reports, with who defines each (those you may run, unless you customize)")
     def list_reports(self, request: Request) -> dict:
-        return {"items": _service(request).named_documents("report")}
+        return {"items": _shared(request, "report", _service(request).named_documents("report"))}
 
     @get("/reports/{name:str}", **DB, summary="One report")
     def get_report(self, request: Request, name: FromPath[str]) -> dict:
-        return _found(_service(request).named_document, "report", name)
+        return _one_shared(request, "report", name)
 
     @put("/reports/{name:str}", guards=[customizer], **DB, summary="Create or replace a report")
     def put_report(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
@@ -238,13 +260,13 @@ class MetaController(Controller):
     def remove_report(self, request: Request, name: FromPath[str]) -> dict:
         return _applied(_found(_service(request).remove_named, "report", name, _who(request)))
 
-    @get("/dashboards", **DB, summary="Dashboards, with who defines each")
+    @get("/dashboards", **DB, summary="Dashboards, with who defines each (those you may see, unless you customize)")
     def list_dashboards(self, request: Request) -> dict:
-        return {"items": _service(request).named_documents("dashboard")}
+        return {"items": _shared(request, "dashboard", _service(request).named_documents("dashboard"))}
 
     @get("/dashboards/{name:str}", **DB, summary="One dashboard")
     def get_dashboard(self, request: Request, name: FromPath[str]) -> dict:
-        return _found(_service(request).named_document, "dashboard", name)
+        return _one_shared(request, "dashboard", name)
 
     @put("/dashboards/{name:str}", guards=[customizer], **DB, summary="Create or replace a dashboard")
     def put_dashboard(self, request: Request, name: FromPath[str], body: RawBody) -> dict:
