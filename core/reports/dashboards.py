@@ -95,6 +95,8 @@ class Dashboards:
         """Every tile of the dashboard as the actor sees it: ``{"name", "label", "filters", "tiles": [...]}``; a report
         tile has its ``result`` (Result.as_dict) or ``hidden`` (why it is not shown); a widget tile its ``content``."""
         body = self.body(actor, name)
+        if filters.period is None and (body.get("filters") or {}).get("period"):
+            filters = Filters(body["filters"]["period"], filters.owner, filters.team)  # the period the dashboard offers first
         owner_ids = self._owners(filters)
         tiles = []
         for tile in body["tiles"]:
@@ -105,7 +107,7 @@ class Dashboards:
                 drawn.update(self._report(actor, tile, filters, owner_ids, lang, today))
             tiles.append(drawn)
         return {"name": name, "label": body.get("label") or {}, "description": body.get("description") or {},
-                "offered": body.get("filters") or {}, "period": filters.period or (body.get("filters") or {}).get("period"), "tiles": tiles}
+                "offered": body.get("filters") or {}, "period": filters.period, "tiles": tiles}
 
     def _owners(self, filters: Filters) -> list[int] | None:
         if filters.team is None:

@@ -616,10 +616,22 @@ def tessera_demo_data(runtime, actor, created):
             "owner": owner_of.get(account),
             **({"loss_reason": DEMO_LOSS_REASONS[n % len(DEMO_LOSS_REASONS)]} if stage == "closed_lost" else {}),
         })
-    deals = runtime.records.create_many(actor, "opportunity", rows)
+    deals = runtime.records.create_many(actor, "opportunity", [{**row, "stage": "prospecting"} for row in rows])
+    _demo_progress(runtime, actor, rows, deals)
     quotes = _demo_quote_awaiting_approval(runtime, actor, rows, deals)
     targets = _demo_targets(runtime, actor, TODAY)
     return {"opportunity": deals, **({"quote": quotes} if quotes else {}), **({"target": targets} if targets else {})}
+
+
+def _demo_progress(runtime, actor, rows: list[dict], deals: list) -> None:
+    """Each demo deal moved through the stages to its own, as a rep would move it: its history and the stage intervals
+    (what the funnel and the time-in-stage reports read) are those of real moves. A lost deal is lost after qualifying."""
+    for row, deal in zip(rows, deals):
+        final = row["stage"]
+        path = DEMO_STAGES[1:DEMO_STAGES.index(final) + 1] if final != "closed_lost" else ["qualification", "closed_lost"]
+        version = 1
+        for stage in path:
+            version = runtime.records.update(actor, "opportunity", _id(deal), {"stage": stage, "version": version})["version"]
 
 
 def _demo_targets(runtime, actor, today: dt.date) -> list:
