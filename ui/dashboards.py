@@ -65,8 +65,8 @@ def dashboard_view(page: Page, name: str, query: dict[str, str]) -> dict | None:
     offered = body.get("filters") or {}
     view = {"name": name, "title": label(body.get("label"), page.lang, name), "description": label(body.get("description"), page.lang),
             "status": 200, "problem": None, "tiles": [], "chosen": {k: query.get(k, "") for k in FILTERS}}
-    try:
-        filters = Filters.parse(query)
+    try:  # the dashboard's own period applies until another is chosen, as its filter bar shows
+        filters = Filters.parse({**query, "period": query.get("period") or offered.get("period") or ""})
         composed = dashboards.compose(page.actor, name, filters, page.lang)
     except (ReportError, QueryError) as exc:
         view.update(problem=problem_text(page, exc), status=getattr(exc, "status", 400))
@@ -96,7 +96,7 @@ def filter_bar(page: Page, offered: dict, period: str | None, filters: Filters |
         bar["owners"] = {"value": "" if owner is None else str(owner), "values": owners}
     if offered.get("team"):
         team = filters.team if filters else None
-        teams = [t["name"] for t in _listed(page, "team", {"sort": "name", "limit": str(PEOPLE)}) if t.get("name")]
+        teams = [found["name"] for found in _listed(page, "team", {"sort": "name", "limit": str(PEOPLE)}) if found.get("name")]
         if team and team not in teams:
             teams.append(team)
         bar["teams"] = {"value": team or "", "values": teams}

@@ -32,7 +32,8 @@ def my_dashboard(page: Page) -> dict | None:
     if name is None:
         return None
     try:
-        composed = dashboards.compose(page.actor, name, Filters(), page.lang)
+        period = (dashboards.body(page.actor, name).get("filters") or {}).get("period")
+        composed = dashboards.compose(page.actor, name, Filters(period=period), page.lang)
     except (LookupError, ReportError):
         return None
     return {"name": name, "title": label(composed["label"], page.lang, name), "tiles": tiles_view(page, composed)}
