@@ -15,14 +15,14 @@ import json
 import re
 
 import pytest
-from litestar.testing import TestClient
-
 from access_world import PASSWORD, build_world
+from fake_plugins import pi_progress
+from litestar.testing import TestClient
+from test_ui_pages import HX, signed_in
+
 from core.api.app import create_app
 from core.auth import Accounts
 from core.records import Actor
-from fake_plugins import pi_progress
-from test_ui_pages import HX, signed_in
 
 SYSTEM = Actor.system()
 YEAR = dt.date.today().year
@@ -166,7 +166,7 @@ def test_a_tile_the_reader_may_not_run_says_why_and_an_unknown_dashboard_is_404(
         assert page.status_code == 200 and 'role="alert"' not in page.text
         hidden = tile(page.text, "sales_open_pipeline")
         assert 'class="muted tile-reason"' in hidden and "Open report" not in hidden
-        assert re.search(r"tile-reason\">.*?</svg>\s*\S", hidden, re.S)
+        assert re.search(r"tile-reason\">.*?</svg>\s*\S", hidden, re.DOTALL)
         assert alice.get("/dashboards/nowhere").status_code == 404
     finally:
         alice.__exit__(None, None, None)
@@ -181,6 +181,17 @@ def test_the_home_page_shows_the_default_dashboard_from_the_cache(root, world):
                                                          "amount": 10, "close_date": f"{YEAR}-06-01", "owner": world.users["root"]})
     again = root.get("/").text  # a write to a source: the figures are computed again
     assert kpi(again.split('id="home-dashboard"')[1], "sales_open_pipeline") == money(open_amount() + 10)
+
+
+def test_without_a_dashboard_the_home_page_is_as_before(make_runtime):
+    world = build_world(make_runtime(plugins=()))
+    client = client_of(world, "root")
+    try:
+        home = client.get("/")
+        assert home.status_code == 200 and "My open activities" in home.text and 'id="home-dashboard"' not in home.text
+        assert "There is no dashboard you may see yet." in client.get("/dashboards").text
+    finally:
+        client.__exit__(None, None, None)
 
 
 def test_the_pages_speak_chinese(world):

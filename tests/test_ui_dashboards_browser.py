@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from access_world import build_world
 from playwright.sync_api import expect
 from test_ui_accessibility_browser import sideways, squeezed, violations
 from test_ui_browser import ARTIFACTS, serving, sign_in
 from test_ui_dashboards import DEALS, OPEN, add_deals
 
-from access_world import build_world
 from core.records import Actor
 
 SYSTEM = Actor.system()

@@ -109,12 +109,17 @@ def widget_content(page: Page, content: dict) -> dict:
         return content
     items = []
     for item in content.get("items") or []:
-        value, target = item.get("value") or 0, item.get("target") or 0
+        value, target = _figure(item.get("value")), _figure(item.get("target"))
         write = money(page.currency, page.lang, 2) if item.get("currency") else _number
         percent = round(value * 100 / target) if target else 0
         items.append({**item, "value": value, "target": target, "shown_value": write(value), "shown_target": write(target),
                       "percent": percent, "max": target if target > 0 else 1, "bar": min(max(value, 0), target if target > 0 else 1)})
     return {**content, "items": items}
+
+
+def _figure(value) -> int | float:
+    """A progress item's value or target: a number, else (None, text) 0."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 def _number(value) -> str:
