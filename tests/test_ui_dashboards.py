@@ -220,7 +220,7 @@ def test_a_progress_widget_draws_its_numbers_on_a_dashboard_and_at_home(make_run
         page = client.get("/dashboards/targets")
         assert page.status_code == 200, page.text[:300]
         assert '<progress value="1200" max="5000"' in page.text and "$1,200.00 of $5,000.00 (24%)" in page.text
-        assert '<progress value="3" max="4"' in page.text and "3 of 4 (75%)" in page.text and "7 of 0 (0%)" in page.text
+        assert '<progress value="3" max="4"' in page.text and "3 of 4 (75%)" in page.text and "7 of 0 (0%)" in page.text and '<progress value="0" max="1"' in page.text
         assert 'aria-valuetext="3 of 4 (75%)"' in page.text and '<a href="/r/opportunity">Won this quarter</a>' in page.text
         assert ">My targets<" in page.text and "Quota set by the manager" in page.text
         assert 'class="muted tile-reason"' in page.text  # a widget no plugin offers says so

@@ -87,3 +87,28 @@ def test_the_sales_dashboard_is_drawn_and_readable_on_a_desktop_and_a_phone(brow
     expect(page.locator(".dashboard-tile .report-kpi strong").first).to_have_text(re.compile(re.escape(f"{mine:,.2f}")))
     page.wait_for_function("() => Array.from(document.querySelectorAll('.dashboard-tile canvas[data-chart]')).every(c => Chart.getChart(c))")
     context.close()
+
+
+def test_a_progress_widget_is_drawn_with_labelled_bars(browser, make_runtime, request):
+    from fake_plugins import pi_progress  # noqa: PLC0415 - only this test runs with the plugin
+
+    world = build_world(make_runtime(plugins=("sales", "pi"), extra_plugins=[pi_progress]))
+    world.runtime.import_changeset({"format": "tessera-changeset/1", "dashboards": [
+        {"name": "targets", "label": {"en": "Targets"}, "roles": [], "tiles": [{"widget": "pi_quota", "width": 6}]}]}, "test", "test")
+    database = request.node.callspec.params.get("database_url", "db")
+    with serving(world.runtime) as base:
+        context = browser.new_context(base_url=base, viewport={"width": 390, "height": 900}, locale="en-US")
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        sign_in(page, "root")
+        for width in (390, 1280):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto("/dashboards/targets")
+            bars = page.get_by_role("progressbar")
+            expect(bars).to_have_count(3)
+            assert bars.first.get_attribute("aria-valuetext") == "$1,200.00 of $5,000.00 (24%)"
+            expect(page.get_by_role("progressbar", name="Calls")).to_have_count(1)
+            problems = violations(page) + sideways(page) + squeezed(page)
+            assert problems == [], (width, problems)
+            page.screenshot(path=ARTIFACTS / f"dashboard-targets-{width}-{database}.png", full_page=True)
+        context.close()

@@ -113,7 +113,7 @@ def widget_content(page: Page, content: dict) -> dict:
         write = money(page.currency, page.lang, 2) if item.get("currency") else _number
         percent = round(value * 100 / target) if target else 0
         items.append({**item, "value": value, "target": target, "shown_value": write(value), "shown_target": write(target),
-                      "percent": percent, "max": target if target > 0 else 1, "bar": min(max(value, 0), target if target > 0 else 1)})
+                      "percent": percent, "max": target if target > 0 else 1, "bar": min(max(value, 0), target) if target > 0 else 0})
     return {**content, "items": items}
 
 
