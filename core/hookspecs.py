@@ -131,7 +131,12 @@ def tessera_dashboard_widgets():
     page and returns what to draw, as that user may see it, or None to draw nothing: a bar
     chart is ``{"kind": "bar", "labels": [...], "series": [{"label": ..., "values": [...]}],
     "colors": [...], "counts": [...], "link": "/r/..."}``; a list of records is ``{"kind": "list", "items":
-    [{"href": ..., "title": ..., "details": [...]}], "empty": ..., "link": "/r/..."}``.
+    [{"href": ..., "title": ..., "details": [...]}], "empty": ..., "link": "/r/..."}``; progress towards
+    targets is ``{"kind": "progress", "items": [{"title": ..., "href": "/r/..." or None, "value": 1200,
+    "target": 5000, "currency": True, "details": [...]}], "empty": ..., "link": "/r/..."}``, drawn as a
+    labelled progress bar per item ("$1,200.00 of $5,000.00 (24%)"; ``currency``: the amounts are money,
+    written with the installation's currency symbol; a target of 0 reads as 0%). A dashboard's tile
+    (``{"widget": name}``) draws the same content as the home page.
 
     Returns: a list. All implementations run.
     """

@@ -1,4 +1,4 @@
-"""The home page: my open activities, what I looked at lately, and the plugins' widgets."""
+"""The home page: my open activities, what I looked at lately, the plugins' widgets and my default dashboard."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import logging
 
 from core.preferences import Preferences
 from core.records import Conflict, Forbidden, NotFound, QueryError, RecordValidationError, Refused
+from core.reports.dashboards import Dashboards, Filters
+from core.reports.definition import ReportError
 from core.words import say
 from ui.context import Page, singular
+from ui.fields import money
 from ui.i18n import label
 
 log = logging.getLogger("tessera.ui")
@@ -16,7 +19,24 @@ OPEN_ACTIVITY = "planned,in_progress"
 
 
 def home_view(page: Page) -> dict:
-    return {"activities": my_activities(page), "recent": recently_viewed(page), "widgets": widgets(page)}
+    return {"activities": my_activities(page), "recent": recently_viewed(page), "widgets": widgets(page), "dashboard": my_dashboard(page)}
+
+
+def my_dashboard(page: Page) -> dict | None:
+    """The user's default dashboard (Dashboards.default_for) with its default filters, its tiles laid out as the
+    dashboard page lays them; None for a user without one. Its figures come from the reports' cache after the first view."""
+    from ui.dashboards import tiles_view  # noqa: PLC0415 - the dashboard pages import this module's widget_content
+
+    dashboards = Dashboards(page.runtime)
+    name = dashboards.default_for(page.actor)
+    if name is None:
+        return None
+    try:
+        period = (dashboards.body(page.actor, name).get("filters") or {}).get("period")
+        composed = dashboards.compose(page.actor, name, Filters(period=period), page.lang)
+    except (LookupError, ReportError):
+        return None
+    return {"name": name, "title": label(composed["label"], page.lang, name), "tiles": tiles_view(page, composed)}
 
 
 def my_activities(page: Page) -> list[dict]:
@@ -78,5 +98,29 @@ def widgets(page: Page) -> list[dict]:
             log.exception("dashboard widget %s failed", name)
             continue
         if content:
-            drawn.append({"name": name, "title": label(widget.label, page.lang, name), **content})
+            drawn.append({"name": name, "title": label(widget.label, page.lang, name), **widget_content(page, content)})
     return drawn
+
+
+def widget_content(page: Page, content: dict) -> dict:
+    """A widget's content as the page draws it: a "progress" item's value and target written as the page writes
+    numbers (money with the currency symbol), and the share of its target reached."""
+    if content.get("kind") != "progress":
+        return content
+    items = []
+    for item in content.get("items") or []:
+        value, target = _figure(item.get("value")), _figure(item.get("target"))
+        write = money(page.currency, page.lang, 2) if item.get("currency") else _number
+        percent = round(value * 100 / target) if target else 0
+        items.append({**item, "value": value, "target": target, "shown_value": write(value), "shown_target": write(target),
+                      "percent": percent, "max": target if target > 0 else 1, "bar": min(max(value, 0), target) if target > 0 else 0})
+    return {**content, "items": items}
+
+
+def _figure(value) -> int | float:
+    """A progress item's value or target: a number, else (None, text) 0."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _number(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"

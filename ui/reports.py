@@ -270,10 +270,11 @@ def layout(page: Page, definition: Definition, result: Result, name: str, params
             "across": heading(across)}
 
 
-def chart(page: Page, definition: Definition, result: Result, table: dict) -> dict | None:
-    """What the chart draws: its kind, the labels along it and one series per dataset (a stacked bar: one per value of
-    the last grouping), in the numbers of the chart's measure; None for a table or a tabular report."""
-    kind = (definition.body.get("chart") or {}).get("type")
+def chart(page: Page, definition: Definition, result: Result, table: dict | None = None, kind: str | None = None) -> dict | None:
+    """What the chart draws: its kind (the report's, unless ``kind`` says otherwise, as a dashboard's tile may), the labels
+    along it and one series per dataset (a stacked bar: one per value of the last grouping), in the numbers of the chart's
+    measure; None for a table or a tabular report."""
+    kind = kind or (definition.body.get("chart") or {}).get("type")
     if definition.kind == "tabular" or kind in (None, "table"):
         return None
     figures = Figures(page, definition, result)

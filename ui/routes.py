@@ -35,6 +35,7 @@ from ui.notifications import MentionPeople, NotificationPages
 from ui.profile import ProfilePages
 from ui.record_pages import RecordPages
 from ui.record_work import RecordWork
+from ui.dashboards import DashboardPages
 from ui.reports import ReportPages
 from ui.search import SearchPages
 from ui.setup import SetupPages
@@ -163,4 +164,4 @@ def handlers(runtime) -> list:
     for pairs in runtime.plugins.hook.tessera_static():
         for prefix, folder in pairs or []:
             static.append(create_static_files_router(path=f"/static/{prefix.strip('/')}", directories=[Path(folder)], include_in_schema=False))
-    return [PagesController, RecordPages, ApprovalPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ReportPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, WorkflowRulesSetup, ReportsSetup, FormulaSetup, ConditionSetup, RollupSetup, RecordRules, RecordPageSetup, StageGateSetup, ValidationRuleSetup, *static]
+    return [PagesController, RecordPages, ApprovalPages, RecordWork, SetupPages, ImportPages, MergePages, SearchPages, ReportPages, DashboardPages, ProfilePages, NotificationPages, MentionPeople, NavigationSetup, JobsSetup, EmailTemplatesSetup, WorkflowRulesSetup, ReportsSetup, FormulaSetup, ConditionSetup, RollupSetup, RecordRules, RecordPageSetup, StageGateSetup, ValidationRuleSetup, *static]
