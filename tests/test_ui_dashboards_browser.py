@@ -11,7 +11,7 @@ from access_world import build_world
 from playwright.sync_api import expect
 from test_ui_accessibility_browser import sideways, squeezed, violations
 from test_ui_browser import ARTIFACTS, serving, sign_in
-from test_ui_dashboards import DEALS, OPEN, add_deals
+from test_ui_dashboards import DEALS, OPEN, SALES_TILES, add_deals
 
 from core.records import Actor
 
@@ -53,26 +53,26 @@ def test_the_sales_dashboard_is_drawn_and_readable_on_a_desktop_and_a_phone(brow
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})
         page.goto("/dashboards/sales")
-        expect(page.locator(".dashboard-tile")).to_have_count(8)
+        expect(page.locator(".dashboard-tile")).to_have_count(SALES_TILES)
         page.wait_for_function("() => document.querySelectorAll('.dashboard-tile canvas[data-chart]').length > 0 && "
                                "Array.from(document.querySelectorAll('.dashboard-tile canvas[data-chart]')).every(c => Chart.getChart(c))")
         drawn = page.evaluate(DRAWN)
         assert page.locator(".dashboard-tile .tile-empty").count() == 1  # no lead: the conversion tile says so, undrawn
-        assert len(drawn) == 4 and all(not d.get("missing") and d["width"] > 0 and d["labels"] > 0 for d in drawn), drawn
+        assert len(drawn) == 6 and all(not d.get("missing") and d["width"] > 0 and d["labels"] > 0 for d in drawn), drawn
         kpis = page.locator(".dashboard-tile .report-kpi strong")
         assert kpis.count() == 3
         assert re.sub(r"[^\d.]", "", kpis.first.inner_text()) == f"{pipeline:.2f}"
         assert all(kpis.nth(i).inner_text().strip() for i in range(3))
         problems = violations(page) + sideways(page) + squeezed(page)
         assert problems == [], (width, problems)
-        boxes = [page.locator(".dashboard-tile").nth(i).bounding_box() for i in range(8)]
+        boxes = [page.locator(".dashboard-tile").nth(i).bounding_box() for i in range(SALES_TILES)]
         if width == 390:  # one tile a row
             assert all(b["x"] == boxes[0]["x"] for b in boxes) and all(b2["y"] > b1["y"] for b1, b2 in zip(boxes, boxes[1:]))
         else:  # the three big numbers side by side
             assert boxes[0]["y"] == boxes[1]["y"] == boxes[2]["y"] and boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"]
         page.screenshot(path=ARTIFACTS / f"dashboard-sales-{width}-{lang}-{database}.png", full_page=True)
         page.goto("/")  # the home page shows the same tiles under the day's blocks
-        expect(page.locator("#home-dashboard .dashboard-tile")).to_have_count(8)
+        expect(page.locator("#home-dashboard .dashboard-tile")).to_have_count(SALES_TILES)
         page.wait_for_function("() => Array.from(document.querySelectorAll('#home-dashboard canvas[data-chart]')).every(c => Chart.getChart(c))")
         assert page.locator("#home-dashboard .report-kpi strong").count() == 3
         problems = violations(page) + sideways(page) + squeezed(page)
