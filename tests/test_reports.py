@@ -289,3 +289,13 @@ def test_a_private_report_is_seen_by_its_owner_and_those_it_is_shared_with(api):
     assert api.get("carol", "/api/meta/reports/east").status_code == 404
     assert "east" not in {r["name"] for r in api.get("carol", "/api/meta/reports").json()["items"]}
     assert api.get("root", "/api/meta/reports/east").status_code == 200 and api.get("root", "/api/reports/alices/run").status_code == 200
+
+
+def test_a_funnel_page_shows_each_steps_conversion_and_the_measures_own_label(api):
+    runtime = api.world.runtime
+    put_report(runtime, {"name": "by_industry", "object": "account", "group_by": [{"field": "industry"}],
+                         "measures": [{"aggregate": "count", "label": {"en": "Accounts here", "zh-CN": "此处客户"}}],
+                         "chart": {"type": "funnel", "steps": ["technology", "energy"]}})
+    result = api.get("root", "/api/reports/by_industry/run").json()
+    assert [c["label"] for c in result["columns"] if c["role"] == "measure"] == [{"en": "Accounts here", "zh-CN": "此处客户"}]
+    assert [r["industry"] for r in result["rows"]] == ["technology", "energy"] and "count__conversion" in result["rows"][1]

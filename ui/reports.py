@@ -212,6 +212,14 @@ def layout(page: Page, definition: Definition, result: Result, name: str, params
     total_label = page.t("Total")
     if definition.kind == "summary":
         head = [[{"text": heading(k)} for k in groups] + [{"text": heading(k), "figure": True} for k in measures]]
+        conversion = next((f"{k}__conversion" for k in measures if any(f"{k}__conversion" in row for row in result.rows)), None)
+        if conversion:  # a funnel: each step's share of the step before
+            head[0].append({"text": page.t("Conversion from the step before"), "figure": True})
+            plain = figure_cells
+
+            def figure_cells(entry: dict, cell: dict) -> list[dict]:  # noqa: F811 - the funnel's cells have one more
+                rate = entry.get(conversion)
+                return [*plain(entry, cell), {"text": "" if not cell else "—" if rate is None else f"{rate:g}%"}]
         rows = []
         first = groups[0]
         blocks: dict = {}

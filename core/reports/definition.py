@@ -11,7 +11,7 @@ question (core/reports/running.py).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.conditions import Condition, ConditionError, compile as compile_condition
@@ -56,6 +56,7 @@ class Group:
 class Measure:
     aggregate: str
     path: Path | None  # None for count
+    label: dict | None = field(default=None, compare=False, hash=False)  # the report's own name for it
 
     @property
     def key(self) -> str:
@@ -216,12 +217,12 @@ def _group(meta: MetadataSet, object_name: str, item: dict, at: str, said: list)
 
 
 def _measure(meta: MetadataSet, object_name: str, item: dict, at: str, said: list) -> Measure | None:
-    aggregate = item.get("aggregate")
+    aggregate, label = item.get("aggregate"), item.get("label")
     if item.get("field") is None:
         if aggregate != "count":
             said.append((at + "/field", sentence("report_measure_needs_field", aggregate=aggregate)))
             return None
-        return Measure("count", None)
+        return Measure("count", None, label)
     path = _path(meta, object_name, item["field"], at + "/field", said)
     if path is None:
         return None
@@ -230,7 +231,7 @@ def _measure(meta: MetadataSet, object_name: str, item: dict, at: str, said: lis
     if not fits:
         said.append((at + "/aggregate", sentence("report_aggregate_misfit", aggregate=aggregate, field=path.text, type=path.last.type.name)))
         return None
-    return Measure("count_distinct" if aggregate == "count_distinct" else aggregate, path)
+    return Measure(aggregate, path, label)
 
 
 def _check_shape(kind: str, body: dict, said: list) -> None:

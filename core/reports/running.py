@@ -500,8 +500,9 @@ def _figure(measure: Measure, value: Any) -> Any:
 
 def _column(path: Path, role: str, bucket: str | None = None, aggregate: str | None = None, key: str | None = None) -> dict:
     last = path.last
+    shown = [f for f in path.fields if f.name != HISTORY or f is last]  # a stage interval's path reads as its own field
     found = {"key": key or path.text, "role": role, "field": path.text, "type": last.type.name,
-             "label": {lang: " · ".join(f.label(lang) for f in path.fields) for lang in ("en", "zh-CN")}}
+             "label": {lang: " · ".join(f.label(lang) for f in shown) for lang in ("en", "zh-CN")}}
     if bucket:
         found["bucket"] = bucket
     if aggregate:
@@ -524,6 +525,8 @@ def _describe(definition: Definition) -> list[dict]:
             column["label"] = {lang: f"{AGGREGATE_WORDS[measure.aggregate][lang]} {text}" if lang == "en" else f"{text}{AGGREGATE_WORDS[measure.aggregate][lang]}"
                                for lang, text in column["label"].items()}
             columns.append(column)
+        if measure.label:
+            columns[-1]["label"] = {"en": measure.label["en"], "zh-CN": measure.label.get("zh-CN") or measure.label["en"]}
     return columns
 
 

@@ -569,8 +569,9 @@ def _attainment(runtime, actor, target: dict, words: dict) -> dict | None:
     goal = _decimal(target.get("amount"))
     details = ([words["pipeline"].format(value=_amount(pipeline)), words["forecast"].format(value=_amount(value + pipeline), target=_amount(goal))]
                if by_amount else [words["deals"].format(value=sum(row["count"] for row in weighted))])
+    figure = float if by_amount else int  # deals are counted whole
     return {"title": f"{target.get('name')} · {whom}" if whom else target.get("name"), "href": f"/r/target/{target['id']}",
-            "value": float(value), "target": float(goal), "currency": by_amount, "details": details}
+            "value": figure(value), "target": figure(goal), "currency": by_amount, "details": details}
 
 
 def _target_owners(runtime, actor, target: dict) -> list[int] | None:
