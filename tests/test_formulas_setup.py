@@ -66,28 +66,28 @@ def test_the_editor_checks_as_you_type_and_previews_on_a_record(world, client):
 
 def test_a_formula_field_added_in_setup_is_shown_read_only_everywhere(world, client):
     csrf = signed_in(client, "root")
-    added = client.post(NEW, data={"_csrf_token": csrf, "label_en": "Weighted amount", "label_zh": "加权金额",
+    added = client.post(NEW, data={"_csrf_token": csrf, "label_en": "Expected value", "label_zh": "预期金额",
                                    "expression": "amount * probability / 100", "result_type": "currency", "in_form": "on",
                                    "in_list": "on"})
-    assert added.status_code == 200 and "/setup/objects/opportunity/fields/weighted_amount" in str(added.url), added.text[:500]
+    assert added.status_code == 200 and "/setup/objects/opportunity/fields/expected_value" in str(added.url), added.text[:500]
     assert "amount * probability / 100" in added.text and "Edit formula" in added.text
     listed = client.get("/r/opportunity").text
-    assert "Weighted amount" in listed and "2,000.00" in listed
+    assert "Expected value" in listed and "2,000.00" in listed
     record = client.get(f"/r/opportunity/{world.deal['id']}").text
-    assert "Weighted amount" in record and "2,000.00" in record
+    assert "Expected value" in record and "2,000.00" in record
     form = client.get(f"/r/opportunity/{world.deal['id']}/edit").text
-    assert 'name="weighted_amount"' not in form
-    assert "加权金额" in client.get("/r/opportunity", headers=CHINESE).text
-    changed = client.post(f"{NEW}/weighted_amount", data={"_csrf_token": csrf, "label_en": "Weighted amount", "label_zh": "加权金额",
+    assert 'name="expected_value"' not in form
+    assert "预期金额" in client.get("/r/opportunity", headers=CHINESE).text
+    changed = client.post(f"{NEW}/expected_value", data={"_csrf_token": csrf, "label_en": "Expected value", "label_zh": "预期金额",
                                                           "expression": "amount * probability / 100 * 2", "result_type": "currency"})
     assert changed.status_code == 200 and "Saved" in changed.text
     assert "4,000.00" in client.get(f"/r/opportunity/{world.deal['id']}").text
-    refused = client.post(f"{NEW}/weighted_amount", data={"_csrf_token": csrf, "label_en": "Weighted amount",
+    refused = client.post(f"{NEW}/expected_value", data={"_csrf_token": csrf, "label_en": "Expected value",
                                                           "expression": "amount * nothing", "result_type": "currency"})
     assert refused.status_code == 422 and "nothing" in html.unescape(refused.text)
     assert "4,000.00" in client.get(f"/r/opportunity/{world.deal['id']}").text  # the refused change kept nothing
     exported = client.get("/api/export/opportunity").text
-    assert "weighted_amount" in exported.splitlines()[0] and "4000" in exported
+    assert "expected_value" in exported.splitlines()[0] and "4000" in exported
 
 
 def test_the_editor_keeps_a_formula_in_a_column_when_asked_and_stops_when_unticked(world, client):
