@@ -333,7 +333,7 @@ def _where(reads, schema, definition: Definition, table, span, columns: _Columns
 def _summary(reads, schema, access: Access, definition: Definition, pairs, span) -> Result:
     dialect = reads.connection.dialect.name
     measures = list(definition.measures)
-    helpers = [Measure(kind, m.path) for m in measures if m.aggregate == "avg" for kind in ("sum", "count_distinct_rows")]
+    helpers = [m for m in measures if m.aggregate == "avg"]  # an average is its sum (in its place) over this count
 
     def build(reader, where):
         columns = _Columns(schema, reader, definition)
@@ -341,8 +341,9 @@ def _summary(reads, schema, access: Access, definition: Definition, pairs, span)
         for group in definition.groups:
             column = columns.of(group.path)
             keys.append(_bucket(column, group.bucket, dialect, group.path.last) if group.bucket else column)
-        figures = [_aggregate(m, columns.of(m.path) if m.path else None) for m in measures]
-        figures += [func.count(columns.of(h.path)) if h.aggregate == "count_distinct_rows" else _aggregate(h, columns.of(h.path)) for h in helpers]
+        figures = [func.sum(columns.of(m.path)) if m.aggregate == "avg" else _aggregate(m, columns.of(m.path) if m.path else None)
+                   for m in measures]
+        figures += [func.count(columns.of(h.path)) for h in helpers]
         conditions, values = _where(reads, schema, definition, reader.table, span, columns)
         statement = (select(*[k.label(f"g{i}") for i, k in enumerate(keys)], *[f.label(f"m{i}") for i, f in enumerate(figures)])
                      .select_from(columns.source()).where(where, *conditions).group_by(*keys).limit(MAX_GROUPS + 1))
@@ -353,7 +354,8 @@ def _summary(reads, schema, access: Access, definition: Definition, pairs, span)
     raw = raw[:MAX_GROUPS]
     width = len(definition.groups)
     grouped = [(tuple(row[:width]), list(row[width:])) for row in raw]
-    rows = [_row(definition, values, figures[:len(measures)]) for values, figures in grouped]
+    rows = [{**{g.key: _plain(v) for g, v in zip(definition.groups, values)}, **_fold(measures, [figures], helpers)}
+            for values, figures in grouped]
     totals = _fold(measures, [f for _v, f in grouped], helpers)
     levels = _levels(definition)
     subtotals = {key: _subtotals(definition, measures, helpers, grouped, positions) for key, positions in levels.items()}
@@ -376,15 +378,10 @@ def _levels(definition: Definition) -> dict[str, list[int]]:
     return {definition.groups[0].key: [0]} if width > 1 else {}
 
 
-def _row(definition: Definition, values: tuple, figures: list) -> dict:
-    row = {g.key: _plain(v) for g, v in zip(definition.groups, values)}
-    row.update({m.key: _figure(m, f) for m, f in zip(definition.measures, figures)})
-    return row
-
-
 def _fold(measures: list[Measure], figure_rows: list[list], helpers: list[Measure]) -> dict:
-    """The measures over several groups' rows: counts and sums added, extremes compared, averages from their sums and
-    counts (``helpers``, after the measures); distinct counts are left for ``_recount_distinct``."""
+    """The measures over one or several groups' rows: counts and sums added, extremes compared, averages from their
+    sums (in their place) and counts (``helpers``' columns, after the measures); a distinct count is a group's own, and
+    over several groups is left for ``_recount_distinct``."""
     totals = {}
     width = len(measures)
     for i, measure in enumerate(measures):
@@ -394,12 +391,12 @@ def _fold(measures: list[Measure], figure_rows: list[list], helpers: list[Measur
         elif measure.aggregate in ("min", "max"):
             value = (min if measure.aggregate == "min" else max)(column) if column else None
         elif measure.aggregate == "avg":
-            at = width + 2 * [j for j, m in enumerate(measures) if m.aggregate == "avg"].index(i)
-            total = sum((row[at] or 0 for row in figure_rows), Decimal(0))
-            count = sum(row[at + 1] or 0 for row in figure_rows)
-            value = Decimal(total) / count if count else None
+            at = width + helpers.index(measure)
+            total = sum((Decimal(str(v)) for v in column), Decimal(0))
+            count = sum(row[at] or 0 for row in figure_rows)
+            value = total / count if count else None
         else:
-            value = None
+            value = column[0] if len(figure_rows) == 1 and column else None
         totals[measure.key] = _figure(measure, value)
     return totals
 
