@@ -188,6 +188,7 @@ class Generator:
             lambda: f"BLANKVALUE({e('number', depth, exact)}, {e('number', depth, exact)})",
             lambda: f"LEN({e('text', depth)})",
             lambda: f"DAYS_BETWEEN({e(self.pick(['date', 'datetime']), depth)}, {e(self.pick(['date', 'datetime']), depth)})",
+            lambda: f"HOURS_BETWEEN({e(self.pick(['date', 'datetime']), depth)}, {e(self.pick(['date', 'datetime']), depth)})",
             lambda: f"{self.pick(['YEAR', 'MONTH', 'DAY'])}({self.pick([e('date', depth), e('datetime', depth), 'NOW()'])})",
         ]
         if not exact:
@@ -386,6 +387,8 @@ def test_round_is_half_away_from_zero_and_text_of_a_number_is_plain(runtime, wor
 def test_dates_are_utc_calendar_days(runtime, world):
     assert set(both_values(runtime, "DAYS_BETWEEN(ADD_DAYS(TODAY(), 2), ADD_DAYS(TODAY(), -1))")) == {(Decimal(-3), Decimal(-3))}
     assert set(both_values(runtime, "YEAR(TODAY()) = YEAR(NOW())")) == {(True, True)}
+    assert set(both_values(runtime, "HOURS_BETWEEN(ADD_DAYS(TODAY(), -1), TODAY())")) == {(Decimal(24), Decimal(24))}
+    assert ("-24", "-24") in both_values(runtime, "TEXT(HOURS_BETWEEN(ADD_DAYS(at, 1), at))")
     assert set(both_values(runtime, "TEXT(ADD_DAYS(TODAY(), 0)) = LEFT(TEXT(NOW()), 10)")) == {(True, True)}
     for sql, python in both_values(runtime, "TEXT(ADD_DAYS(at, 1.9)) & ' ' & TEXT(MONTH(at))"):
         assert sql == python
@@ -412,3 +415,11 @@ def test_every_function_is_documented():
     reference = (Path(__file__).parent.parent / "docs" / "formulas.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^#### `([A-Z_]+)\(", reference, flags=re.MULTILINE))
     assert documented == set(FUNCTIONS), (set(FUNCTIONS) - documented, documented - set(FUNCTIONS))
+
+
+def test_not_of_a_condition_made_of_several_negates_the_whole_condition(runtime, world):
+    # SQLite writes NOT c as "c = 0": without parentheses "a IS NULL OR a = '' = 0" negated only the last part
+    for text in ("NOT ISBLANK(parent.title)", "NOT ISBLANK(label)", "NOT OR(flag, n > 1)", "NOT AND(flag, ISBLANK(label))"):
+        pairs = both_values(runtime, text)
+        assert all(sql == python for sql, python in pairs), (text, pairs)
+    assert {python for _sql, python in both_values(runtime, "NOT ISBLANK(parent.title)")} == {True, False}

@@ -48,6 +48,7 @@ FIXED: dict[str, tuple[tuple[frozenset, ...], str]] = {
     "TODAY": ((), DATE),
     "NOW": ((), DATETIME),
     "DAYS_BETWEEN": ((MOMENTS, MOMENTS), NUMBER),
+    "HOURS_BETWEEN": ((MOMENTS, MOMENTS), NUMBER),
     "YEAR": ((MOMENTS,), NUMBER),
     "MONTH": ((MOMENTS,), NUMBER),
     "DAY": ((MOMENTS,), NUMBER),

@@ -244,6 +244,12 @@ class _Evaluation:
             return None
         return Decimal((end - start).days)
 
+    def call_hours_between(self, node: Call) -> Decimal | None:
+        start, end = (_datetime(self.value(arg)) for arg in node.args)
+        if start is None or end is None:
+            return None
+        return round_half_away(Decimal(str((end - start).total_seconds())) / Decimal(3600), 4)
+
     def call_add_days(self, node: Call) -> Any:
         moment, days = (self.value(arg) for arg in node.args)
         if moment is None or days is None:

@@ -149,6 +149,11 @@ def _pg_day(node_kind: str, value):
     return sa.cast(_utc(value), sa.Date) if node_kind == DATETIME else value
 
 
+def _pg_moment(node_kind: str, value):
+    """A date as the moment of its midnight in UTC; a moment as it is."""
+    return value if node_kind == DATETIME else sa.func.timezone("UTC", sa.cast(value, sa.DateTime))
+
+
 def _blank(value, kind: str) -> sa.ColumnElement:
     value = Grouping(value)  # NOT x IS NULL would read as NOT (x IS NULL)
     if kind == TEXT:
@@ -229,7 +234,8 @@ class _Compiler:
         return sa.or_(*[self.sql(arg) for arg in node.args])
 
     def call_not(self, node: Call):
-        return sa.not_(sa.type_coerce(self.sql(node.args[0]), sa.Boolean()))
+        # grouped: SQLite writes NOT b as "b = 0", and without parentheses "a OR b = 0" would negate b alone
+        return sa.not_(Grouping(sa.type_coerce(self.sql(node.args[0]), sa.Boolean())))
 
     def call_if(self, node: Call):
         otherwise = self.sql(node.args[2]) if len(node.args) == 3 else sa.cast(sa.null(), CAST_TYPES[node.type])
@@ -267,6 +273,13 @@ class _Compiler:
         sqlite = sa.cast(sa.func.julianday(sa.func.date(end)) - sa.func.julianday(sa.func.date(start)), sa.Integer)
         postgresql = _pg_day(kinds[1], end) - _pg_day(kinds[0], start)
         return both(sqlite, sa.cast(postgresql, sa.Numeric), NUMBER)
+
+    def call_hours_between(self, node: Call):
+        """Hours (with their fraction, to four decimals) from one moment to another; a date is its midnight in UTC."""
+        (start, end), kinds = [self.sql(a) for a in node.args], [a.type for a in node.args]
+        sqlite = (sa.func.julianday(end) - sa.func.julianday(start)) * _n("24.0")
+        postgresql = sa.extract("epoch", _pg_moment(kinds[1], end) - _pg_moment(kinds[0], start)) / _n("3600.0")
+        return round_sql(both(sqlite, sa.cast(postgresql, sa.Numeric), NUMBER), 4)
 
     def call_add_days(self, node: Call):
         """The days are cut so that the result stays within the years 1 to 9999 (as Python's dates do)."""
