@@ -180,6 +180,7 @@ def test_the_home_page_shows_the_default_dashboard_from_the_cache(root, world):
     assert 'id="home-dashboard"' in first and 'href="/dashboards/sales"' in first
     assert kpi(first.split('id="home-dashboard"')[1], "sales_open_pipeline") == money(open_amount())
     assert root.get("/").text.split('id="home-dashboard"')[1].count('class="dashboard-tile') == SALES_TILES
+    assert first.count("Targets: attainment and forecast") == 1  # a widget on the dashboard is not drawn a second time above it
     world.runtime.records.create(SYSTEM, "opportunity", {"name": "Late", "account": world.accounts["alice"], "stage": "proposal",
                                                          "amount": 10, "close_date": f"{YEAR}-06-01", "owner": world.users["root"]})
     again = root.get("/").text  # a write to a source: the figures are computed again

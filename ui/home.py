@@ -19,7 +19,10 @@ OPEN_ACTIVITY = "planned,in_progress"
 
 
 def home_view(page: Page) -> dict:
-    return {"activities": my_activities(page), "recent": recently_viewed(page), "widgets": widgets(page), "dashboard": my_dashboard(page)}
+    dashboard = my_dashboard(page)
+    on_dashboard = dashboard["widgets"] if dashboard else set()  # a widget the dashboard shows is not shown twice
+    return {"activities": my_activities(page), "recent": recently_viewed(page), "dashboard": dashboard,
+            "widgets": widgets(page, skip=on_dashboard)}
 
 
 def my_dashboard(page: Page) -> dict | None:
@@ -32,11 +35,12 @@ def my_dashboard(page: Page) -> dict | None:
     if name is None:
         return None
     try:
-        period = (dashboards.body(page.actor, name).get("filters") or {}).get("period")
-        composed = dashboards.compose(page.actor, name, Filters(period=period), page.lang)
+        body = dashboards.body(page.actor, name)
+        composed = dashboards.compose(page.actor, name, Filters(period=(body.get("filters") or {}).get("period")), page.lang)
     except (LookupError, ReportError):
         return None
-    return {"name": name, "title": label(composed["label"], page.lang, name), "tiles": tiles_view(page, composed)}
+    return {"name": name, "title": label(composed["label"], page.lang, name), "tiles": tiles_view(page, composed),
+            "widgets": {tile["widget"] for tile in body["tiles"] if "widget" in tile}}
 
 
 def my_activities(page: Page) -> list[dict]:
@@ -84,11 +88,13 @@ def recently_viewed(page: Page) -> list[dict]:
     return shown
 
 
-def widgets(page: Page) -> list[dict]:
+def widgets(page: Page, skip: set[str] = frozenset()) -> list[dict]:
     """What each plugin's dashboard widget shows this user. A widget refused what the user's role may not
     see is left out quietly; one that fails otherwise is left out and logged."""
     drawn = []
     for name, widget in page.runtime.dashboard_widgets().items():
+        if name in skip:
+            continue
         try:
             content = widget.render(runtime=page.runtime, actor=page.actor, lang=page.lang)
         except (Forbidden, QueryError) as refused:  # the role's business, not a fault: no traceback on every home page
