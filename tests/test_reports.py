@@ -299,3 +299,38 @@ def test_a_funnel_page_shows_each_steps_conversion_and_the_measures_own_label(ap
     result = api.get("root", "/api/reports/by_industry/run").json()
     assert [c["label"] for c in result["columns"] if c["role"] == "measure"] == [{"en": "Accounts here", "zh-CN": "此处客户"}]
     assert [r["industry"] for r in result["rows"]] == ["technology", "energy"] and "count__conversion" in result["rows"][1]
+
+
+def test_the_other_sales_figures_match_a_computation_by_hand(runtime, deals):
+    import sqlalchemy as sa
+
+    leads = [("web", "converted"), ("web", "new"), ("web", "working"), ("event", "converted"), ("event", "converted"), ("partner", "new")]
+    for n, (source, status) in enumerate(leads):
+        converted = {"converted_account": deals["alice"]} if status == "converted" else {}
+        runtime.records.create(SYSTEM, "lead", {"last_name": f"L{n}", "company": f"C{n}", "source": source, "status": status, **converted})
+    with runtime.engine.begin() as conn:  # the won deals were created some days before they closed (test set-up only)
+        conn.execute(sa.text("UPDATE opportunity SET created_at = :at WHERE name IN ('a2', 'a3', 'c1')"),
+                     {"at": dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc)})
+    runtime.report_cache.written(["opportunity"])
+    runner = Runner(runtime)
+
+    by_source = collections.defaultdict(list)
+    for source, status in leads:
+        by_source[source].append(100 if status == "converted" else 0)
+    rates = {r["source"]: r["avg_converted_percent"] for r in runner.run(SYSTEM, "sales_lead_conversion_by_source").as_dict()["rows"]}
+    assert rates == {s: round(sum(v) / len(v), 2) for s, v in by_source.items()}
+
+    won = [(close, amount) for _n, _o, stage, amount, close in DEALS if stage == "closed_won"]
+    cycle = runner.run(SYSTEM, "sales_deal_cycle").as_dict()["totals"]
+    days = [(dt.date.fromisoformat(close) - dt.date(2026, 1, 1)).days for close, _amount in won]
+    assert cycle == {"avg_days_to_close": round(sum(days) / len(days), 2), "count": len(won)}
+
+    open_deals = [(amount, close) for _n, _o, stage, amount, close in DEALS if stage not in ("closed_won", "closed_lost")]
+    pipeline = runner.run(SYSTEM, "sales_open_pipeline").as_dict()["totals"]
+    assert pipeline == {"sum_amount": sum(a for a, _c in open_deals), "sum_weighted_amount": sum(a / 2 for a, _c in open_deals),
+                        "count": len(open_deals)}  # every deal here is at 50%
+    this_year = runner.run(SYSTEM, "sales_weighted_forecast", [("period", "all_time")]).as_dict()
+    months = collections.Counter()
+    for amount, close in open_deals:
+        months[close[:7]] += amount / 2
+    assert {e["close_date"]: e["sum_weighted_amount"] for e in this_year["subtotals"]["close_date"]} == dict(months)
