@@ -1,4 +1,7 @@
 """Hostile and odd input to the report and dashboard endpoints: each answered with a refusal or figures, never a 500."""
+
+from __future__ import annotations
+
 from test_reports import put_report
 
 
