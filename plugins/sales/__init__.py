@@ -550,11 +550,19 @@ def target_attainment(runtime, actor, lang: str = "en", today: dt.date | None = 
     targets = runtime.records.list(actor, "target", {"period_start__lte": today.isoformat(), "period_end__gte": today.isoformat(),
                                                      "sort": "period_end,name", "limit": 20}).items
     words = {key: value.get(lang) or value["en"] for key, value in TARGET_WORDS.items()}
-    items = [_attainment(runtime, actor, target, words) for target in targets]
+    items = [_attainment(runtime, actor, target, words, lang) for target in targets]
     return {"kind": "progress", "items": [item for item in items if item], "empty": words["empty"], "link": "/r/target"}
 
 
-def _attainment(runtime, actor, target: dict, words: dict) -> dict | None:
+def _money(currency: str, lang: str):
+    """Amounts with the installation's currency symbol, as the language writes them (US$1,250.00 in Chinese)."""
+    from babel.numbers import format_currency  # noqa: PLC0415 - only the targets widget writes amounts
+
+    locale = "zh_CN" if lang == "zh-CN" else "en_US"
+    return lambda amount: format_currency(amount, currency, locale=locale)
+
+
+def _attainment(runtime, actor, target: dict, words: dict, lang: str) -> dict | None:
     owners = _target_owners(runtime, actor, target)
     if owners is None:
         return None
@@ -567,7 +575,8 @@ def _attainment(runtime, actor, target: dict, words: dict) -> dict | None:
     pipeline = sum(_decimal(row.get("sum") or 0) for row in weighted)
     whom = (target.get("rep") or target.get("team") or {}).get("label") or ""
     goal = _decimal(target.get("amount"))
-    details = ([words["pipeline"].format(value=_amount(pipeline)), words["forecast"].format(value=_amount(value + pipeline), target=_amount(goal))]
+    money = _money(runtime.settings.currency, lang)
+    details = ([words["pipeline"].format(value=money(pipeline)), words["forecast"].format(value=money(value + pipeline), target=money(goal))]
                if by_amount else [words["deals"].format(value=sum(row["count"] for row in weighted))])
     figure = float if by_amount else int  # deals are counted whole
     return {"title": f"{target.get('name')} · {whom}" if whom else target.get("name"), "href": f"/r/target/{target['id']}",
