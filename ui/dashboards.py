@@ -21,9 +21,9 @@ from core.reports.definition import ReportError
 from core.reports.running import Result, Runner
 from core.words import say
 from ui.context import PAGE, Answer, Page, answer, provide_page, signed_in
-from ui.home import widget_content
 from ui.i18n import label
 from ui.reports import PERIODS, chart, layout, not_found, problem_text
+from ui.widgets import widget_content
 
 DB = {"sync_to_thread": True}
 PEOPLE = 200  # users and teams offered in the filter bar's choices

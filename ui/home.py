@@ -11,8 +11,9 @@ from core.reports.dashboards import Dashboards, Filters
 from core.reports.definition import ReportError
 from core.words import say
 from ui.context import Page, singular
-from ui.fields import money
+from ui.dashboards import tiles_view
 from ui.i18n import label
+from ui.widgets import widget_content
 
 log = logging.getLogger("tessera.ui")
 OPEN_ACTIVITY = "planned,in_progress"
@@ -28,8 +29,6 @@ def home_view(page: Page) -> dict:
 def my_dashboard(page: Page) -> dict | None:
     """The user's default dashboard (Dashboards.default_for) with its default filters, its tiles laid out as the
     dashboard page lays them; None for a user without one. Its figures come from the reports' cache after the first view."""
-    from ui.dashboards import tiles_view  # noqa: PLC0415 - the dashboard pages import this module's widget_content
-
     dashboards = Dashboards(page.runtime)
     name = dashboards.default_for(page.actor)
     if name is None:
@@ -106,27 +105,3 @@ def widgets(page: Page, skip: set[str] = frozenset()) -> list[dict]:
         if content:
             drawn.append({"name": name, "title": label(widget.label, page.lang, name), **widget_content(page, content)})
     return drawn
-
-
-def widget_content(page: Page, content: dict) -> dict:
-    """A widget's content as the page draws it: a "progress" item's value and target written as the page writes
-    numbers (money with the currency symbol), and the share of its target reached."""
-    if content.get("kind") != "progress":
-        return content
-    items = []
-    for item in content.get("items") or []:
-        value, target = _figure(item.get("value")), _figure(item.get("target"))
-        write = money(page.currency, page.lang, 2) if item.get("currency") else _number
-        percent = round(value * 100 / target) if target else 0
-        items.append({**item, "value": value, "target": target, "shown_value": write(value), "shown_target": write(target),
-                      "percent": percent, "max": target if target > 0 else 1, "bar": min(max(value, 0), target) if target > 0 else 0})
-    return {**content, "items": items}
-
-
-def _figure(value) -> int | float:
-    """A progress item's value or target: a number, else (None, text) 0."""
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
-def _number(value) -> str:
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.2f}"

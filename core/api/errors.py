@@ -308,10 +308,12 @@ def _ip(request: Request) -> str | None:
     return client[0] if client else None
 
 
-def _report(request: Request, exc: Exception) -> Response:
-    from core.api.reports import report_error  # noqa: PLC0415 - the reports controller imports this module
-
-    return report_error(request, exc)
+def _report(request: Request, exc: ReportError) -> Response:
+    """A report refused: each problem with the report, its place (JSON pointer, or ?parameter) and the reason."""
+    lang = reader_language(request)
+    errors = [{"report": exc.report, "pointer": at, "message": say(said, lang), **code_and_params(said, lang)} for at, said in exc.problems]
+    message = listed((labelled(f"{exc.report}{e['pointer']}", e["message"], lang) for e in errors), lang)
+    return error_response(exc.status, "invalid_report" if exc.status == 400 else "forbidden", message, errors)
 
 
 EXCEPTION_HANDLERS = {

@@ -7,13 +7,12 @@ from typing import Annotated
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath, QueryParameter
 
-from core.api.errors import ApiError, error_response, reader_language
+from core.api.errors import ApiError, reader_language
 from core.api.security import SIGNED_IN, identity
 from core.reports.dashboards import Dashboards, Filters
-from core.reports.definition import ReportError
 from core.reports.exporting import as_bytes
 from core.reports.running import Runner
-from core.words import labelled, listed, say, code_and_params, sentence
+from core.words import sentence
 
 DB = {"sync_to_thread": True}
 MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -68,11 +67,3 @@ class DashboardsController(Controller):
         tile; a tile you may not see says why instead of its figures."""
         filters = Filters.parse(dict(request.query_params))
         return _found(Dashboards(request.app.state.runtime).compose, identity(request).actor, name, filters, reader_language(request))
-
-
-def report_error(request: Request, exc: ReportError) -> Response:
-    """A report refused: each problem with the report, its place (JSON pointer, or ?parameter) and the reason."""
-    lang = reader_language(request)
-    errors = [{"report": exc.report, "pointer": at, "message": say(said, lang), **code_and_params(said, lang)} for at, said in exc.problems]
-    message = listed((labelled(f"{exc.report}{e['pointer']}", e["message"], lang) for e in errors), lang)
-    return error_response(exc.status, "invalid_report" if exc.status == 400 else "forbidden", message, errors)
