@@ -334,3 +334,18 @@ def test_the_other_sales_figures_match_a_computation_by_hand(runtime, deals):
     for amount, close in open_deals:
         months[close[:7]] += amount / 2
     assert {e["close_date"]: e["sum_weighted_amount"] for e in this_year["subtotals"]["close_date"]} == dict(months)
+
+
+def test_a_plugins_report_that_no_longer_fits_never_blocks_a_change_and_says_why_when_it_runs(runtime):
+    runtime.import_changeset({"format": "tessera-changeset/1", "extensions": [{"object": "opportunity", "process_field": None}]}, "test", "test")
+    with pytest.raises(ReportError) as refused:
+        Runner(runtime).run(SYSTEM, "sales_time_in_stage")
+    assert refused.value.problems[0][0] == "/history" and "process field" in str(refused.value)
+    assert Runner(runtime).run(SYSTEM, "sales_pipeline_by_stage").totals["count"] == 0  # the others still run
+    from core.reports.dashboards import Dashboards, Filters
+
+    tiles = Dashboards(runtime).compose(SYSTEM, "sales", Filters())["tiles"]
+    assert [t["report"] for t in tiles if "hidden" in t] == ["sales_stage_funnel", "sales_time_in_stage"]
+    with pytest.raises(Exception) as own:  # a report of one's own is checked when it is saved
+        put_report(runtime, {"name": "mine", "object": "opportunity", "history": "stage", "group_by": [{"field": "history.value"}]})
+    assert "process field" in str(own.value)
