@@ -10,14 +10,13 @@ question (core/reports/running.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.conditions import Condition, ConditionError, compile as compile_condition
 from core.metadata.model import FieldDef, MetadataSet
 from core.metadata.problems import pointer
-from core.reports.periods import RANGE_PATTERN
+from core.reports.periods import valid
 from core.words import Sentence, hint, sentence
 
 KINDS = ("tabular", "summary", "matrix")
@@ -262,7 +261,7 @@ def _period(meta: MetadataSet, object_name: str, period: Any, said: list) -> dic
     if path is not None and path.last.type.family != "date":
         said.append(("/period/field", sentence("report_period_not_date", field=path.text)))
         return None
-    if not re.fullmatch(RANGE_PATTERN, str(period.get("range", ""))):
+    if not valid(str(period.get("range", ""))):
         said.append(("/period/range", sentence("report_period_range", range=period.get("range"))))
         return None
     return None if path is None else {"field": path, "range": period["range"]}

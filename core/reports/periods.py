@@ -13,8 +13,6 @@ from core.dates import add_days
 
 UNITS = ("week", "month", "quarter", "year")
 RANGE_PATTERN = r"all_time|today|yesterday|(this|last|next)_(week|month|quarter|year)|(last|next)_[1-9][0-9]{0,3}_days"
-NAMED = ("all_time", "today", "yesterday", *(f"{when}_{unit}" for when in ("this", "last", "next") for unit in UNITS),
-         "last_7_days", "last_30_days", "last_90_days", "next_30_days", "next_90_days")
 
 
 def valid(text: str) -> bool:

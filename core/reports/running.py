@@ -164,8 +164,7 @@ class Runner:
                 for i, group in enumerate(definition.groups):
                     if group.key not in cell:
                         continue
-                    column = columns.of(group.path)
-                    column = _bucket(column, group.bucket, dialect, group.path.last) if group.bucket else column
+                    column = columns.key(group, dialect)
                     value = cell[group.key]
                     if value is None:
                         conditions.append(column.is_(None))
@@ -254,6 +253,11 @@ class _Columns:
             return compile_sql(last.typed, source, self.joins)
         return source.c[last.name]
 
+    def key(self, group: Group, dialect: str) -> sa.ColumnElement:
+        """A grouping's column: its field's, a date or time as the text of its bucket."""
+        column = self.of(group.path)
+        return _bucket(column, group.bucket, dialect, group.path.last) if group.bucket else column
+
     def _interval_column(self, name: str) -> sa.ColumnElement:
         intervals = self.intervals
         if name != "days":
@@ -337,10 +341,7 @@ def _summary(reads, schema, access: Access, definition: Definition, pairs, span)
 
     def build(reader, where):
         columns = _Columns(schema, reader, definition)
-        keys = []
-        for group in definition.groups:
-            column = columns.of(group.path)
-            keys.append(_bucket(column, group.bucket, dialect, group.path.last) if group.bucket else column)
+        keys = [columns.key(group, dialect) for group in definition.groups]
         figures = [func.sum(columns.of(m.path)) if m.aggregate == "avg" else _aggregate(m, columns.of(m.path) if m.path else None)
                    for m in measures]
         figures += [func.count(columns.of(h.path)) for h in helpers]
@@ -418,7 +419,7 @@ def _recount_distinct(reads, schema, definition: Definition, pairs, span, distin
 
         def build(reader, where, groups=groups):
             columns = _Columns(schema, reader, definition)
-            keys = [_bucket(columns.of(g.path), g.bucket, dialect, g.path.last) if g.bucket else columns.of(g.path) for g in groups]
+            keys = [columns.key(g, dialect) for g in groups]
             figures = [func.count(sa.distinct(columns.of(definition.measures[i].path))) for i in distinct]
             conditions, values = _where(reads, schema, definition, reader.table, span, columns)
             return select(*keys, *figures).select_from(columns.source()).where(where, *conditions).group_by(*keys), values
